@@ -1,0 +1,122 @@
+//! The environment contract of DESIGN.md, read once at start-up.
+use std::time::Duration;
+
+use thiserror::Error;
+use url::Url;
+
+use crate::http::RetryPolicy;
+
+pub const DEFAULT_BOX_API_URL: &str = "https://api.box.com/2.0";
+pub const DEFAULT_BOX_TOKEN_URL: &str = "https://api.box.com/oauth2/token";
+pub const DEFAULT_DROPBOX_API_URL: &str = "https://api.dropboxapi.com";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where the Box API lives. Overridable only so tests and the local stack can use the sandbox.
+#[derive(Debug, Clone)]
+pub struct BoxEndpoints {
+    pub api_url: Url,
+    pub token_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub box_endpoints: BoxEndpoints,
+    pub retry: RetryPolicy,
+    /// Per-request timeout for provider calls.
+    pub http_timeout: Duration,
+    /// Activity backfill window for a profile's first sync, unless the profile sets its own.
+    pub default_backfill_days: u32,
+}
+
+impl Config {
+    /// Reads the environment contract. Fails with a clear message on a missing or malformed value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = get("TABLE_NAME")
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let url = |name: &'static str, default: &str| {
+            parse_url(name, get(name).as_deref().unwrap_or(default))
+        };
+        let box_endpoints = BoxEndpoints {
+            api_url: url("BOX_API_URL", DEFAULT_BOX_API_URL)?,
+            token_url: url("BOX_TOKEN_URL", DEFAULT_BOX_TOKEN_URL)?,
+        };
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("expected a whole number, got {v:?}"),
+                }),
+            }
+        };
+        let retry = RetryPolicy {
+            max_retries: number("PROVIDER_MAX_RETRIES", 6)? as usize,
+            min_delay: Duration::from_millis(number("PROVIDER_RETRY_BASE_MS", 500)?),
+            max_delay: Duration::from_millis(number("PROVIDER_RETRY_MAX_MS", 30_000)?),
+            max_retry_after: Duration::from_secs(number("PROVIDER_MAX_RETRY_AFTER_SECS", 120)?),
+        };
+        Ok(Self {
+            table_name,
+            box_endpoints,
+            retry,
+            http_timeout: Duration::from_secs(number("PROVIDER_HTTP_TIMEOUT_SECS", 60)?),
+            default_backfill_days: number("BACKFILL_DAYS", 90)? as u32,
+        })
+    }
+}
+
+fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value.trim()).map_err(|e| ConfigError::Invalid {
+        name,
+        reason: format!("{e}: {value:?}"),
+    })?;
+    match url.scheme() {
+        "https" | "http" => Ok(url),
+        other => Err(ConfigError::Invalid {
+            name,
+            reason: format!("unsupported scheme {other:?}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_production_endpoints() {
+        let c = cfg(&[("TABLE_NAME", "t")]).unwrap();
+        assert_eq!(c.box_endpoints.api_url.as_str(), "https://api.box.com/2.0");
+        assert_eq!(c.box_endpoints.token_url.as_str(), "https://api.box.com/oauth2/token");
+        assert_eq!(c.default_backfill_days, 90);
+    }
+
+    #[test]
+    fn table_name_is_required_and_urls_validated() {
+        assert!(matches!(cfg(&[]), Err(ConfigError::Missing("TABLE_NAME"))));
+        let err = cfg(&[("TABLE_NAME", "t"), ("BOX_API_URL", "ftp://x")]).unwrap_err();
+        assert!(err.to_string().contains("BOX_API_URL"), "{err}");
+        let err = cfg(&[("TABLE_NAME", "t"), ("BACKFILL_DAYS", "ninety")]).unwrap_err();
+        assert!(err.to_string().contains("BACKFILL_DAYS"), "{err}");
+    }
+}

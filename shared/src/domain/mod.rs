@@ -1,0 +1,14 @@
+//! The domain: what a seat, a profile, a license and a task run are, and the pure decisions made
+//! about them (has this seat changed? what is its latest login? what does a license type cost?).
+//! No I/O here, so everything is unit-tested without AWS or a provider.
+pub mod activity;
+pub mod license;
+pub mod profile;
+pub mod seat;
+pub mod task;
+
+pub use activity::{LoginAggregator, LoginEvidence};
+pub use license::{LicenseSummary, LicenseTally};
+pub use profile::{BoxPlan, Entitlement, Profile, ProfileError, Provider};
+pub use seat::{reconcile, ObservedSeat, Seat, SeatDecision, SeatIndex, StoredSeatState};
+pub use task::{TaskCounts, TaskKind, TaskRun, TaskStatus};

@@ -1,0 +1,320 @@
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{LoginEvidence, Provider};
+
+/// A seat as the provider shows it right now (no history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedSeat {
+    pub user_id: String,
+    pub login: String,
+    pub name: String,
+    /// Provider status (Box: active, inactive, cannot_delete_edit, cannot_delete_edit_upload).
+    pub status: String,
+    /// Provider role (Box: admin, coadmin, user).
+    pub role: String,
+    pub is_admin: bool,
+    pub license_type: String,
+    /// False when the profile does not manage this license type (stored but flagged).
+    pub license_managed: bool,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// A stored seat: what was observed, plus what seatkeeper learned over time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seat {
+    pub profile_id: String,
+    pub provider: Provider,
+    pub user_id: String,
+    pub login: String,
+    pub name: String,
+    pub status: String,
+    pub role: String,
+    pub is_admin: bool,
+    pub license_type: String,
+    pub license_managed: bool,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// The newest login seen in the provider's event log, with the event that proves it.
+    #[serde(default)]
+    pub last_login: Option<LoginEvidence>,
+    pub first_seen_at: DateTime<Utc>,
+    /// When a sync last wrote this item. A seat that is not removed was also present in the
+    /// profile's last finished sync (`Profile::last_sync`), which is not rewritten here daily.
+    pub last_seen_at: DateTime<Utc>,
+    #[serde(default)]
+    pub removed_at: Option<DateTime<Utc>>,
+    /// The sync run that wrote this item last.
+    pub run_id: String,
+    /// Hash of the observed fields and last login: equal means nothing to write.
+    pub fingerprint: String,
+}
+
+impl Seat {
+    /// Days since the last login (or since creation / first sight when there never was one).
+    pub fn inactive_days(&self, now: DateTime<Utc>) -> i64 {
+        let since = self
+            .last_login
+            .as_ref()
+            .map(|l| l.at)
+            .or(self.created_at)
+            .unwrap_or(self.first_seen_at);
+        (now - since).num_days()
+    }
+}
+
+/// The part of a stored seat a sync needs to decide whether to write (loaded with a projection).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSeatState {
+    pub user_id: String,
+    pub fingerprint: String,
+    pub first_seen_at: DateTime<Utc>,
+    #[serde(default)]
+    pub last_login: Option<LoginEvidence>,
+    #[serde(default)]
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+/// Stable hash of what we store from the provider plus the last login. Field order is fixed here;
+/// changing it rewrites every seat once, which is safe.
+pub fn fingerprint(observed: &ObservedSeat, last_login: Option<&LoginEvidence>) -> String {
+    let mut h = Sha256::new();
+    let created = observed.created_at.map(|t| t.timestamp()).unwrap_or(i64::MIN);
+    for part in [
+        observed.user_id.as_str(),
+        observed.login.as_str(),
+        observed.name.as_str(),
+        observed.status.as_str(),
+        observed.role.as_str(),
+        if observed.is_admin { "1" } else { "0" },
+        observed.license_type.as_str(),
+        if observed.license_managed { "1" } else { "0" },
+        &created.to_string(),
+        last_login.map(|l| l.event_id.as_str()).unwrap_or(""),
+        &last_login.map(|l| l.at.timestamp()).unwrap_or(0).to_string(),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0x1f]);
+    }
+    hex::encode(&h.finalize()[..12])
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeatDecision {
+    New(Seat),
+    Changed(Seat),
+    Unchanged,
+}
+
+/// Decides what to store for one observed seat. Unchanged seats are not rewritten; a removed seat
+/// that reappears is restored; the last login only ever moves forward.
+pub fn reconcile(
+    profile_id: &str,
+    provider: Provider,
+    observed: ObservedSeat,
+    stored: Option<&StoredSeatState>,
+    login_in_window: Option<&LoginEvidence>,
+    now: DateTime<Utc>,
+    run_id: &str,
+) -> SeatDecision {
+    let last_login = LoginEvidence::newest(
+        stored.and_then(|s| s.last_login.as_ref()),
+        login_in_window,
+    )
+    .cloned();
+    let fp = fingerprint(&observed, last_login.as_ref());
+    if let Some(s) = stored {
+        if s.fingerprint == fp && s.removed_at.is_none() {
+            return SeatDecision::Unchanged;
+        }
+    }
+    let seat = Seat {
+        profile_id: profile_id.to_owned(),
+        provider,
+        user_id: observed.user_id,
+        login: observed.login,
+        name: observed.name,
+        status: observed.status,
+        role: observed.role,
+        is_admin: observed.is_admin,
+        license_type: observed.license_type,
+        license_managed: observed.license_managed,
+        created_at: observed.created_at,
+        last_login,
+        first_seen_at: stored.map(|s| s.first_seen_at).unwrap_or(now),
+        last_seen_at: now,
+        removed_at: None,
+        run_id: run_id.to_owned(),
+        fingerprint: fp,
+    };
+    if stored.is_some() {
+        SeatDecision::Changed(seat)
+    } else {
+        SeatDecision::New(seat)
+    }
+}
+
+/// The stored seats of a profile, compactly, with which of them this sync has seen.
+#[derive(Debug, Default)]
+pub struct SeatIndex {
+    seats: HashMap<String, (StoredSeatState, bool)>,
+}
+
+impl SeatIndex {
+    pub fn insert(&mut self, s: StoredSeatState) {
+        self.seats.insert(s.user_id.clone(), (s, false));
+    }
+
+    pub fn len(&self) -> usize {
+        self.seats.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seats.is_empty()
+    }
+
+    /// The stored state of `user_id`, marking it seen by this sync.
+    pub fn see(&mut self, user_id: &str) -> Option<&StoredSeatState> {
+        self.seats.get_mut(user_id).map(|(s, seen)| {
+            *seen = true;
+            &*s
+        })
+    }
+
+    /// Seats stored as present that this (finished) sync did not see: they left the tenant.
+    pub fn gone(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .seats
+            .values()
+            .filter(|(s, seen)| !seen && s.removed_at.is_none())
+            .map(|(s, _)| s.user_id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn observed() -> ObservedSeat {
+        ObservedSeat {
+            user_id: "1".into(),
+            login: "a@x.com".into(),
+            name: "A".into(),
+            status: "active".into(),
+            role: "user".into(),
+            is_admin: false,
+            license_type: "business".into(),
+            license_managed: true,
+            created_at: None,
+        }
+    }
+
+    fn login(id: &str, days_ago: i64, now: DateTime<Utc>) -> LoginEvidence {
+        LoginEvidence {
+            at: now - Duration::days(days_ago),
+            event_id: id.into(),
+            event_type: "LOGIN".into(),
+        }
+    }
+
+    fn stored_from(seat: &Seat) -> StoredSeatState {
+        StoredSeatState {
+            user_id: seat.user_id.clone(),
+            fingerprint: seat.fingerprint.clone(),
+            first_seen_at: seat.first_seen_at,
+            last_login: seat.last_login.clone(),
+            removed_at: seat.removed_at,
+        }
+    }
+
+    #[test]
+    fn new_then_unchanged_then_changed() {
+        let now = Utc::now();
+        let l = login("e1", 3, now);
+        let SeatDecision::New(seat) =
+            reconcile("p", Provider::Box, observed(), None, Some(&l), now, "r1")
+        else {
+            panic!("expected new")
+        };
+        assert_eq!(seat.last_login.as_ref().unwrap().event_id, "e1");
+        let st = stored_from(&seat);
+
+        // same observation, no new login: nothing to write
+        let later = now + Duration::days(1);
+        assert_eq!(
+            reconcile("p", Provider::Box, observed(), Some(&st), None, later, "r2"),
+            SeatDecision::Unchanged
+        );
+        // an older login in the window does not move last_login back
+        let old = login("e0", 30, now);
+        assert_eq!(
+            reconcile("p", Provider::Box, observed(), Some(&st), Some(&old), later, "r2"),
+            SeatDecision::Unchanged
+        );
+        // a status change is written, first_seen_at kept
+        let mut o = observed();
+        o.status = "inactive".into();
+        let SeatDecision::Changed(c) = reconcile("p", Provider::Box, o, Some(&st), None, later, "r2")
+        else {
+            panic!("expected changed")
+        };
+        assert_eq!(c.first_seen_at, now);
+        assert_eq!(c.last_seen_at, later);
+        assert_eq!(c.last_login.unwrap().event_id, "e1");
+    }
+
+    #[test]
+    fn removed_seat_that_reappears_is_restored() {
+        let now = Utc::now();
+        let SeatDecision::New(seat) = reconcile("p", Provider::Box, observed(), None, None, now, "r1")
+        else {
+            panic!()
+        };
+        let mut st = stored_from(&seat);
+        st.removed_at = Some(now);
+        let SeatDecision::Changed(c) = reconcile("p", Provider::Box, observed(), Some(&st), None, now, "r2")
+        else {
+            panic!("expected restore")
+        };
+        assert!(c.removed_at.is_none());
+    }
+
+    #[test]
+    fn index_reports_unseen_present_seats_only() {
+        let now = Utc::now();
+        let mut idx = SeatIndex::default();
+        for (id, removed) in [("1", false), ("2", false), ("3", true)] {
+            idx.insert(StoredSeatState {
+                user_id: id.into(),
+                fingerprint: "f".into(),
+                first_seen_at: now,
+                last_login: None,
+                removed_at: removed.then_some(now),
+            });
+        }
+        assert!(idx.see("1").is_some());
+        assert!(idx.see("9").is_none());
+        assert_eq!(idx.gone(), vec!["2".to_string()]);
+    }
+
+    #[test]
+    fn inactive_days_falls_back_to_creation() {
+        let now = Utc::now();
+        let mut o = observed();
+        o.created_at = Some(now - Duration::days(10));
+        let SeatDecision::New(mut seat) = reconcile("p", Provider::Box, o, None, None, now, "r")
+        else {
+            panic!()
+        };
+        assert_eq!(seat.inactive_days(now), 10);
+        seat.last_login = Some(login("e", 2, now));
+        assert_eq!(seat.inactive_days(now), 2);
+    }
+}

@@ -1,0 +1,2 @@
+//! Lambda handlers. Each function's `main.rs` builds config and clients once and calls these.
+pub mod box_sync;

@@ -1,0 +1,368 @@
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::Stream;
+use oauth2::basic::BasicClient;
+use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, TokenResponse, TokenUrl};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::model::{BoxCredentials, BoxEvent, BoxUser, ClientError, EventsPage, UsersPage};
+use crate::config::BoxEndpoints;
+use crate::http::{
+    pages, retry_after_from_headers, with_retry, AccessToken, ApiStats, PageStep, ProviderError,
+    RetryPolicy, TokenCache,
+};
+
+const PROVIDER: &str = "box";
+
+/// With `fields`, Box returns only what is listed, so everything a seat needs is named here.
+pub const USER_FIELDS: &str = "id,type,name,login,status,role,created_at,modified_at,space_used,is_platform_access_only,enterprise,tracking_codes,external_app_user_id";
+
+/// Event types that are a user's own login (ADMIN_LOGIN is an admin acting as the user, and
+/// FAILED_LOGIN is not a login: neither counts as activity).
+pub const LOGIN_EVENT_TYPES: &[&str] = &["LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE"];
+
+/// Box's maximum page sizes: users 1000, admin_logs events 500.
+const USERS_PAGE: u32 = 1000;
+const EVENTS_PAGE: u32 = 500;
+
+/// Renew tokens this long before Box says they expire (they live 60 minutes).
+const TOKEN_MARGIN: Duration = Duration::from_secs(120);
+
+/// The `admin_logs` time window of an activity read.
+#[derive(Debug, Clone, Copy)]
+pub struct EventsWindow {
+    pub created_after: DateTime<Utc>,
+    pub created_before: DateTime<Utc>,
+}
+
+/// Box REST client. Built once per Lambda container; caches access tokens across invocations.
+#[derive(Debug)]
+pub struct BoxClient {
+    http: reqwest::Client,
+    api_url: String,
+    token_url: TokenUrl,
+    retry: RetryPolicy,
+    tokens: TokenCache,
+}
+
+impl BoxClient {
+    pub fn new(endpoints: &BoxEndpoints, http: reqwest::Client, retry: RetryPolicy) -> Self {
+        Self {
+            http,
+            api_url: endpoints.api_url.as_str().trim_end_matches('/').to_owned(),
+            token_url: TokenUrl::from_url(endpoints.token_url.clone()),
+            retry,
+            tokens: TokenCache::new(TOKEN_MARGIN),
+        }
+    }
+
+    /// A valid access token for these credentials (cached, or a new Client Credentials Grant).
+    /// Returns whether a new token was requested.
+    pub async fn authenticate(
+        &self,
+        creds: &BoxCredentials,
+        stats: &ApiStats,
+    ) -> Result<bool, ProviderError> {
+        self.token(creds, stats).await.map(|(_, fetched)| fetched)
+    }
+
+    /// Every managed user, one page (≤1000) at a time: `GET /users?usemarker=true`.
+    pub fn users<'a>(
+        &'a self,
+        creds: &'a BoxCredentials,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<Vec<BoxUser>, ProviderError>> + 'a {
+        pages(None, move |marker: Option<String>| async move {
+            let mut url = self.url("/users")?;
+            url.query_pairs_mut()
+                .append_pair("usemarker", "true")
+                .append_pair("limit", &USERS_PAGE.to_string())
+                .append_pair("user_type", "managed")
+                .append_pair("fields", USER_FIELDS);
+            if let Some(m) = &marker {
+                url.query_pairs_mut().append_pair("marker", m);
+            }
+            let page: UsersPage = self.get_json(creds, url, stats).await?;
+            stats.page();
+            let next = page.next_marker.filter(|m| !m.is_empty());
+            Ok(PageStep { page: page.entries, next })
+        })
+    }
+
+    /// Enterprise events of the given types in a window, oldest first:
+    /// `GET /events?stream_type=admin_logs`, paged by `stream_position` until an empty chunk.
+    pub fn admin_events<'a>(
+        &'a self,
+        creds: &'a BoxCredentials,
+        event_types: &'a [&'a str],
+        window: EventsWindow,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<Vec<BoxEvent>, ProviderError>> + 'a {
+        pages(None, move |position: Option<String>| async move {
+            let mut url = self.url("/events")?;
+            url.query_pairs_mut()
+                .append_pair("stream_type", "admin_logs")
+                .append_pair("event_type", &event_types.join(","))
+                .append_pair("created_after", &rfc3339(window.created_after))
+                .append_pair("created_before", &rfc3339(window.created_before))
+                .append_pair("limit", &EVENTS_PAGE.to_string());
+            if let Some(p) = &position {
+                url.query_pairs_mut().append_pair("stream_position", p);
+            }
+            let page: EventsPage = self.get_json(creds, url, stats).await?;
+            stats.page();
+            // Box: fewer than `limit` does not mean the end; an empty chunk does.
+            let empty = page.entries.is_empty() || page.chunk_size == Some(0);
+            let next = match (&page.next_stream_position, empty) {
+                (_, true) => None,
+                (Some(serde_json::Value::String(s)), _) if !s.is_empty() => Some(s.clone()),
+                (Some(serde_json::Value::Number(n)), _) => Some(n.to_string()),
+                _ => None,
+            };
+            if next.is_some() && next == position {
+                return Err(ProviderError::Malformed {
+                    provider: PROVIDER,
+                    endpoint: "/events".into(),
+                    message: "stream position did not advance".into(),
+                });
+            }
+            Ok(PageStep { page: page.entries, next })
+        })
+    }
+
+    fn url(&self, path: &str) -> Result<Url, ProviderError> {
+        Url::parse(&format!("{}{path}", self.api_url)).map_err(|e| ProviderError::Malformed {
+            provider: PROVIDER,
+            endpoint: path.to_owned(),
+            message: format!("bad URL: {e}"),
+        })
+    }
+
+    /// Tokens are cached per full credential set: a profile whose secret is wrong must never
+    /// ride on a token another profile of the same app obtained. The key is a digest, so the
+    /// cache holds no secret in the clear.
+    fn cache_key(creds: &BoxCredentials) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [
+            creds.client_id.as_str(),
+            creds.client_secret.expose_secret(),
+            creds.enterprise_id.as_str(),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(h.finalize())
+    }
+
+    async fn token(
+        &self,
+        creds: &BoxCredentials,
+        stats: &ApiStats,
+    ) -> Result<(AccessToken, bool), ProviderError> {
+        self.tokens
+            .get_or_fetch(&Self::cache_key(creds), || {
+                with_retry(&self.retry, stats, || self.client_credentials_grant(creds))
+            })
+            .await
+    }
+
+    /// OAuth 2.0 Client Credentials Grant as the enterprise's service account.
+    async fn client_credentials_grant(
+        &self,
+        creds: &BoxCredentials,
+    ) -> Result<AccessToken, ProviderError> {
+        let oauth = BasicClient::new(ClientId::new(creds.client_id.clone()))
+            .set_client_secret(ClientSecret::new(
+                creds.client_secret.expose_secret().to_owned(),
+            ))
+            .set_auth_type(AuthType::RequestBody)
+            .set_token_uri(self.token_url.clone());
+        let http = self.http.clone();
+        let send = move |req: oauth2::HttpRequest| {
+            let http = http.clone();
+            async move { send_oauth(&http, req).await }
+        };
+        let started = Instant::now();
+        let response = oauth
+            .exchange_client_credentials()
+            .add_extra_param("box_subject_type", "enterprise")
+            .add_extra_param("box_subject_id", creds.enterprise_id.clone())
+            .request_async(&send)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => ProviderError::Auth {
+                    provider: PROVIDER,
+                    code: r.error().to_string(),
+                    description: r.error_description().cloned().unwrap_or_default(),
+                },
+                RequestTokenError::Request(e) => e,
+                RequestTokenError::Parse(e, _) => ProviderError::Malformed {
+                    provider: PROVIDER,
+                    endpoint: "oauth2/token".into(),
+                    message: e.to_string(),
+                },
+                RequestTokenError::Other(m) => ProviderError::Malformed {
+                    provider: PROVIDER,
+                    endpoint: "oauth2/token".into(),
+                    message: m,
+                },
+            })?;
+        let ttl = response.expires_in().unwrap_or(Duration::from_secs(3600));
+        Ok(AccessToken {
+            secret: SecretString::from(response.access_token().secret().to_owned()),
+            expires_at: started + ttl,
+        })
+    }
+
+    /// GET with the cached token; transient errors are retried, and a 401 renews the token once.
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        creds: &BoxCredentials,
+        url: Url,
+        stats: &ApiStats,
+    ) -> Result<T, ProviderError> {
+        let mut renewed = false;
+        loop {
+            let (token, _) = self.token(creds, stats).await?;
+            let result = with_retry(&self.retry, stats, || self.get_once(&url, &token)).await;
+            match result {
+                Err(ProviderError::Unauthorized { .. }) if !renewed => {
+                    tracing::info!("box access token rejected; renewing once");
+                    self.tokens.invalidate(&Self::cache_key(creds)).await;
+                    renewed = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_once<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        token: &AccessToken,
+    ) -> Result<T, ProviderError> {
+        let resp = self
+            .http
+            .get(url.clone())
+            .bearer_auth(token.secret.expose_secret())
+            .send()
+            .await
+            .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
+        let status = resp.status();
+        let retry_after = retry_after_from_headers(resp.headers());
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed {
+                provider: PROVIDER,
+                endpoint: url.path().to_owned(),
+                message: e.to_string(),
+            });
+        }
+        Err(error_from_response(status.as_u16(), retry_after, &body))
+    }
+}
+
+/// Maps a Box error response (ClientError envelope, or none) to a typed error.
+fn error_from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> ProviderError {
+    let env: ClientError = serde_json::from_slice(body).unwrap_or_default();
+    let code = env.code.clone().unwrap_or_else(|| format!("http_{status}"));
+    match status {
+        401 => ProviderError::Unauthorized { provider: PROVIDER },
+        429 => ProviderError::RateLimited {
+            provider: PROVIDER,
+            retry_after,
+            request_id: env.request_id,
+        },
+        500..=599 => ProviderError::Server {
+            provider: PROVIDER,
+            status,
+            code,
+            request_id: env.request_id,
+            retry_after,
+        },
+        _ => ProviderError::Api {
+            provider: PROVIDER,
+            status,
+            code,
+            message: env.message.unwrap_or_default(),
+            request_id: env.request_id,
+        },
+    }
+}
+
+/// oauth2's HTTP hook: sends the token request with our client, turning 429/5xx into typed,
+/// retryable errors (oauth2 would report them as unparseable bodies).
+async fn send_oauth(
+    http: &reqwest::Client,
+    req: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, ProviderError> {
+    let (parts, body) = req.into_parts();
+    let resp = http
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
+    if status.as_u16() == 429 || status.is_server_error() {
+        return Err(error_from_response(
+            status.as_u16(),
+            retry_after_from_headers(&headers),
+            &body,
+        ));
+    }
+    let mut out = oauth2::HttpResponse::new(body.to_vec());
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    Ok(out)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn box_error_envelopes_become_typed_errors() {
+        let body = br#"{"type":"error","status":404,"code":"not_found","message":"Not Found","request_id":"abc123"}"#;
+        let e = error_from_response(404, None, body);
+        assert_eq!(e.code(), Some("not_found"));
+        assert_eq!(e.request_id(), Some("abc123"));
+        assert!(!e.is_transient());
+        assert!(e.to_string().contains("abc123"));
+
+        let e = error_from_response(429, Some(Duration::from_secs(3)), br#"{"type":"error","status":429,"code":"rate_limit_exceeded","request_id":"r"}"#);
+        assert!(e.is_transient());
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+
+        let e = error_from_response(503, None, b"<html>oops</html>");
+        assert!(matches!(e, ProviderError::Server { status: 503, .. }));
+        assert!(matches!(error_from_response(401, None, b""), ProviderError::Unauthorized { .. }));
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_secret() {
+        let c: BoxCredentials = serde_json::from_str(
+            r#"{"client_id":"cid","client_secret":"very-secret-value","enterprise_id":"1"}"#,
+        )
+        .unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("very-secret-value"), "{dbg}");
+    }
+}

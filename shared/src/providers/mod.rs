@@ -1,0 +1,2 @@
+//! Provider adapters. Each module is the only code that knows its provider's wire format.
+pub mod box_api;

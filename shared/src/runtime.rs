@@ -1,0 +1,43 @@
+//! Start-up wiring shared by the functions and seatctl: AWS clients and provider clients, built once.
+use crate::config::{Config, ConfigError};
+use crate::http::{build_http_client, ProviderError};
+use crate::providers::box_api::BoxClient;
+use crate::secrets::SecretStore;
+use crate::store::Store;
+use crate::sync::BoxSync;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Http(#[from] ProviderError),
+}
+
+/// AWS clients from the standard chain (honours `AWS_ENDPOINT_URL` for the local stack).
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl AwsClients {
+    pub async fn from_env() -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+        }
+    }
+}
+
+/// Everything a Box sync needs, from config and AWS clients.
+pub fn box_sync(config: &Config, aws: &AwsClients) -> Result<BoxSync, StartupError> {
+    let http = build_http_client(config.http_timeout)?;
+    Ok(BoxSync::new(
+        Store::new(aws.dynamodb.clone(), &config.table_name),
+        SecretStore::new(aws.secrets.clone()),
+        BoxClient::new(&config.box_endpoints, http, config.retry.clone()),
+        config.default_backfill_days,
+    ))
+}

@@ -1,0 +1,118 @@
+//! Provider credentials in Secrets Manager. Values are read into `SecretString`s and never logged;
+//! errors name the secret, never its content.
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use aws_sdk_secretsmanager::Client;
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+use crate::providers::box_api::BoxCredentials;
+
+#[derive(Debug, Error)]
+pub enum SecretError {
+    #[error("secret {name} was not found in Secrets Manager")]
+    NotFound { name: String },
+    #[error("secret {name} is not valid JSON of the expected shape (field names: {expected})")]
+    BadShape { name: String, expected: &'static str },
+    #[error("Secrets Manager call for {name} failed: {message}")]
+    Aws { name: String, message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct SecretStore {
+    client: Client,
+}
+
+impl SecretStore {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    pub async fn box_credentials(&self, name: &str) -> Result<BoxCredentials, SecretError> {
+        self.get_json(name, "client_id, client_secret, enterprise_id")
+            .await
+    }
+
+    /// Creates or updates a profile's Box credentials secret.
+    pub async fn put_box_credentials(
+        &self,
+        name: &str,
+        creds: &BoxCredentials,
+    ) -> Result<(), SecretError> {
+        let body = serde_json::json!({
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret.expose_secret(),
+            "enterprise_id": creds.enterprise_id,
+        })
+        .to_string();
+        self.put_string(name, body, "seatkeeper Box client-credentials app")
+            .await
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        expected: &'static str,
+    ) -> Result<T, SecretError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(|e| {
+                let not_found = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception());
+                if not_found {
+                    SecretError::NotFound { name: name.to_owned() }
+                } else {
+                    SecretError::Aws {
+                        name: name.to_owned(),
+                        message: DisplayErrorContext(&e).to_string(),
+                    }
+                }
+            })?;
+        let raw = out.secret_string().unwrap_or_default();
+        // serde_json's error would quote part of the value: replace it with the expected shape.
+        serde_json::from_str(raw).map_err(|_| SecretError::BadShape {
+            name: name.to_owned(),
+            expected,
+        })
+    }
+
+    async fn put_string(&self, name: &str, value: String, description: &str) -> Result<(), SecretError> {
+        let aws = |e: String| SecretError::Aws { name: name.to_owned(), message: e };
+        match self
+            .client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value.clone())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                self.client
+                    .create_secret()
+                    .name(name)
+                    .description(description)
+                    .secret_string(value)
+                    .tags(
+                        aws_sdk_secretsmanager::types::Tag::builder()
+                            .key("app")
+                            .value("seatkeeper")
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws(DisplayErrorContext(&e).to_string()))
+            }
+            Err(e) => Err(aws(DisplayErrorContext(&e).to_string())),
+        }
+    }
+}

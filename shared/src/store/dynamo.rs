@@ -1,0 +1,520 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
+    ScalarAttributeType, TimeToLiveSpecification, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::keys;
+use crate::domain::{LicenseSummary, Profile, Seat, SeatIndex, StoredSeatState, TaskRun};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// BatchWriteItem takes at most 25 items; a few batches in flight keep a large first sync short.
+const BATCH: usize = 25;
+const BATCHES_IN_FLIGHT: usize = 4;
+const UNPROCESSED_RETRIES: u32 = 8;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("DynamoDB {op} failed: {message}")]
+    Aws { op: &'static str, message: String },
+    #[error("stored {what} could not be read: {message}")]
+    Corrupt { what: &'static str, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("DynamoDB kept {0} items unprocessed after retries")]
+    Unprocessed(usize),
+}
+
+fn aws<E: std::error::Error>(op: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::Aws {
+        op,
+        message: DisplayErrorContext(&e).to_string(),
+    }
+}
+
+/// Where an activity stream has been read up to (moves only after a finished run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub stream: String,
+    /// Events created before this instant have been read.
+    pub read_until: DateTime<Utc>,
+    pub run_id: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    // ---------------------------------------------------------------- profiles
+
+    /// Adds a profile; fails if one with the same id exists.
+    pub async fn create_profile(&self, p: &Profile) -> Result<(), StoreError> {
+        let item = to_item("profile", keys::profile(&p.id), p)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                {
+                    StoreError::Conflict(format!("profile {} already exists", p.id))
+                } else {
+                    aws::<_>("PutItem")(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    pub async fn put_profile(&self, p: &Profile) -> Result<(), StoreError> {
+        let item = to_item("profile", keys::profile(&p.id), p)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(aws("PutItem"))?;
+        Ok(())
+    }
+
+    pub async fn get_profile(&self, id: &str) -> Result<Option<Profile>, StoreError> {
+        self.get("profile", keys::profile(id)).await
+    }
+
+    pub async fn list_profiles(&self) -> Result<Vec<Profile>, StoreError> {
+        self.query_all("profile", keys::PROFILES_PK.to_owned(), None, None)
+            .await
+    }
+
+    /// Records the profile's last finished sync without touching fields an operator may be editing.
+    pub async fn set_last_sync(
+        &self,
+        profile_id: &str,
+        last: &crate::domain::profile::LastSync,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = keys::profile(profile_id);
+        let value = serde_dynamo::to_attribute_value(last).map_err(|e| StoreError::Corrupt {
+            what: "last sync",
+            message: e.to_string(),
+        })?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .update_expression("SET last_sync = :v")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .map_err(aws("UpdateItem"))?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------- seats
+
+    /// The compact state of every stored seat of a profile: one paged Query with a projection.
+    pub async fn seat_index(&self, profile_id: &str) -> Result<SeatIndex, StoreError> {
+        let mut index = SeatIndex::default();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::seats_pk(profile_id)))
+            .projection_expression("user_id, fingerprint, first_seen_at, last_login, removed_at")
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(aws("Query"))?;
+            index.insert(from_item::<StoredSeatState>("seat", item)?);
+        }
+        Ok(index)
+    }
+
+    /// Writes seats with BatchWriteItem (25 a batch, a few in flight), retrying unprocessed items.
+    pub async fn put_seats(&self, seats: &[Seat]) -> Result<usize, StoreError> {
+        let mut requests = Vec::with_capacity(seats.len());
+        for s in seats {
+            let item = to_item("seat", keys::seat(&s.profile_id, &s.user_id), s)?;
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(aws("PutRequest"))?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        let chunks: Vec<Vec<WriteRequest>> = requests.chunks(BATCH).map(<[_]>::to_vec).collect();
+        futures::stream::iter(chunks)
+            .map(|c| self.batch_write(c))
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(seats.len())
+    }
+
+    async fn batch_write(&self, mut pending: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(aws("BatchWriteItem"))?;
+            pending = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(&self.table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                break;
+            }
+            attempt += 1;
+            if attempt > UNPROCESSED_RETRIES {
+                return Err(StoreError::Unprocessed(pending.len()));
+            }
+            let wait = 50u64 << attempt.min(6);
+            tokio::time::sleep(Duration::from_millis(wait + rand::random_range(0..wait))).await;
+        }
+        Ok(())
+    }
+
+    /// Marks a seat removed (kept, never deleted). Returns false if it was already removed.
+    pub async fn mark_seat_removed(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+        run_id: &str,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::seat(profile_id, user_id);
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .update_expression("SET removed_at = :at, run_id = :run")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(removed_at) OR attribute_type(removed_at, :null))",
+            )
+            .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
+            .expression_attribute_values(":run", AttributeValue::S(run_id.to_owned()))
+            .expression_attribute_values(":null", AttributeValue::S("NULL".to_owned()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws::<_>("UpdateItem")(e)),
+        }
+    }
+
+    /// Every stored seat of a profile (present and removed).
+    pub async fn list_seats(&self, profile_id: &str) -> Result<Vec<Seat>, StoreError> {
+        self.query_all("seat", keys::seats_pk(profile_id), None, None)
+            .await
+    }
+
+    // ------------------------------------------------------------- checkpoints
+
+    pub async fn get_checkpoint(
+        &self,
+        profile_id: &str,
+        stream: &str,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        self.get("checkpoint", keys::checkpoint(profile_id, stream))
+            .await
+    }
+
+    pub async fn put_checkpoint(&self, profile_id: &str, c: &Checkpoint) -> Result<(), StoreError> {
+        self.put("checkpoint", keys::checkpoint(profile_id, &c.stream), c)
+            .await
+    }
+
+    // ---------------------------------------------------------------- licenses
+
+    pub async fn put_license_summaries(&self, summaries: &[LicenseSummary]) -> Result<(), StoreError> {
+        for s in summaries {
+            self.put("license", keys::license(&s.profile_id, &s.license_type), s)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn license_summaries(&self, profile_id: &str) -> Result<Vec<LicenseSummary>, StoreError> {
+        self.query_all(
+            "license",
+            keys::profile_pk(profile_id),
+            Some(keys::LICENSE_PREFIX),
+            None,
+        )
+        .await
+    }
+
+    // --------------------------------------------------------------- task runs
+
+    pub async fn put_task_run(&self, run: &TaskRun) -> Result<(), StoreError> {
+        self.put(
+            "task_run",
+            keys::task_run(&run.profile_id, run.started_at, &run.run_id, run.task),
+            run,
+        )
+        .await
+    }
+
+    /// A profile's task runs, newest first.
+    pub async fn task_runs(&self, profile_id: &str, limit: usize) -> Result<Vec<TaskRun>, StoreError> {
+        self.query_all("task_run", keys::tasks_pk(profile_id), Some("RUN#"), Some(limit))
+            .await
+    }
+
+    // ------------------------------------------------------------------ leases
+
+    /// Takes the profile's sync lease so two syncs of one profile never interleave (a scheduled
+    /// run and an on-demand one). Expires on its own if its holder dies.
+    pub async fn acquire_sync_lease(
+        &self,
+        profile_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::sync_lease(profile_id);
+        let expires = now.timestamp() + ttl.as_secs() as i64;
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(pk))
+            .item("sk", AttributeValue::S(sk))
+            .item("kind", AttributeValue::S("lease".into()))
+            .item("owner", AttributeValue::S(owner.to_owned()))
+            .item("expires_at", AttributeValue::N(expires.to_string()))
+            .item("ttl", AttributeValue::N((expires + 86_400).to_string()))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws::<_>("PutItem")(e)),
+        }
+    }
+
+    pub async fn release_sync_lease(&self, profile_id: &str, owner: &str) -> Result<(), StoreError> {
+        let (pk, sk) = keys::sync_lease(profile_id);
+        let r = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .condition_expression("#o = :me")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":me", AttributeValue::S(owner.to_owned()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            // someone else's lease now (ours expired): leave it
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws::<_>("DeleteItem")(e)),
+        }
+    }
+
+    // ------------------------------------------------------------------- admin
+
+    /// Creates the table as the SAM template does (local stack and tests; in AWS the stack owns it).
+    pub async fn create_table(&self) -> Result<bool, StoreError> {
+        let attr = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(aws("CreateTable"))
+        };
+        let key = |n: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(t)
+                .build()
+                .map_err(aws("CreateTable"))
+        };
+        let r = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .send()
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
+                return Ok(false)
+            }
+            Err(e) => return Err(aws::<_>("CreateTable")(e)),
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("ttl")
+                    .enabled(true)
+                    .build()
+                    .map_err(aws("UpdateTimeToLive"))?,
+            )
+            .send()
+            .await
+            .map_err(aws("UpdateTimeToLive"))?;
+        Ok(true)
+    }
+
+    // ----------------------------------------------------------------- helpers
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        (pk, sk): (String, String),
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(aws("GetItem"))?;
+        out.item.map(|i| from_item(what, i)).transpose()
+    }
+
+    async fn put<T: Serialize>(
+        &self,
+        what: &'static str,
+        key: (String, String),
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let item = to_item(what, key, value)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(aws("PutItem"))?;
+        Ok(())
+    }
+
+    async fn query_all<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        pk: String,
+        sk_prefix: Option<&str>,
+        newest_first_limit: Option<usize>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", AttributeValue::S(pk));
+        q = match sk_prefix {
+            Some(p) => q
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":p", AttributeValue::S(p.to_owned())),
+            None => q.key_condition_expression("pk = :pk"),
+        };
+        if newest_first_limit.is_some() {
+            q = q.scan_index_forward(false);
+        }
+        let limit = newest_first_limit.unwrap_or(usize::MAX);
+        let mut items = q.into_paginator().items().send();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match items.next().await {
+                Some(item) => out.push(from_item(what, item.map_err(aws("Query"))?)?),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn to_item<T: Serialize>(
+    what: &'static str,
+    (pk, sk): (String, String),
+    value: &T,
+) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt {
+        what,
+        message: e.to_string(),
+    })?;
+    // Absent beats NULL: smaller items, and attribute_not_exists() means what it says.
+    item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+    item.insert("pk".into(), AttributeValue::S(pk));
+    item.insert("sk".into(), AttributeValue::S(sk));
+    item.insert("kind".into(), AttributeValue::S(what.into()));
+    Ok(item)
+}
+
+fn from_item<T: DeserializeOwned>(what: &'static str, mut item: Item) -> Result<T, StoreError> {
+    for k in ["pk", "sk", "kind"] {
+        item.remove(k);
+    }
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+        what,
+        message: e.to_string(),
+    })
+}

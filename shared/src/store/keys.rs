@@ -1,0 +1,86 @@
+//! Key design of the single table (`pk` partition key, `sk` sort key, both strings).
+//!
+//! | entity          | pk                    | sk                                   |
+//! |-----------------|-----------------------|--------------------------------------|
+//! | profile         | `PROFILES`            | `PROFILE#<profile>`                  |
+//! | seat            | `SEATS#<profile>`     | `SEAT#<provider user id>`            |
+//! | checkpoint      | `PROFILE#<profile>`   | `CHECKPOINT#<stream>`                |
+//! | license summary | `PROFILE#<profile>`   | `LICENSE#<license type>`             |
+//! | sync lease      | `PROFILE#<profile>`   | `LEASE#sync`                         |
+//! | task run        | `TASKS#<profile>`     | `RUN#<started_at>#<run id>#<task>`   |
+//!
+//! Every item also has `kind` (the entity name). Profiles share one partition (a deployment has
+//! few); a profile's seats are one partition read with one paged Query.
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::domain::TaskKind;
+
+pub const PROFILES_PK: &str = "PROFILES";
+
+pub fn profile(id: &str) -> (String, String) {
+    (PROFILES_PK.to_owned(), format!("PROFILE#{id}"))
+}
+
+pub fn seats_pk(profile: &str) -> String {
+    format!("SEATS#{profile}")
+}
+
+pub fn seat(profile: &str, user_id: &str) -> (String, String) {
+    (seats_pk(profile), format!("SEAT#{user_id}"))
+}
+
+pub fn profile_pk(profile: &str) -> String {
+    format!("PROFILE#{profile}")
+}
+
+pub fn checkpoint(profile: &str, stream: &str) -> (String, String) {
+    (profile_pk(profile), format!("CHECKPOINT#{stream}"))
+}
+
+pub fn license(profile: &str, license_type: &str) -> (String, String) {
+    (profile_pk(profile), format!("LICENSE#{license_type}"))
+}
+
+pub const LICENSE_PREFIX: &str = "LICENSE#";
+
+pub fn sync_lease(profile: &str) -> (String, String) {
+    (profile_pk(profile), "LEASE#sync".to_owned())
+}
+
+pub fn tasks_pk(profile: &str) -> String {
+    format!("TASKS#{profile}")
+}
+
+pub fn task_run(
+    profile: &str,
+    started_at: DateTime<Utc>,
+    run_id: &str,
+    task: TaskKind,
+) -> (String, String) {
+    let task = serde_json::to_value(task)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    (
+        tasks_pk(profile),
+        format!(
+            "RUN#{}#{run_id}#{task}",
+            started_at.to_rfc3339_opts(SecondsFormat::Millis, true)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_run_keys_sort_by_start_time() {
+        let t0 = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
+        let t1 = t0 + chrono::Duration::milliseconds(1);
+        let (_, a) = task_run("p", t0, "r1", TaskKind::Activity);
+        let (_, b) = task_run("p", t1, "r0", TaskKind::ApplicationAccess);
+        assert_eq!(a, "RUN#2026-01-02T03:04:05.000Z#r1#activity");
+        assert!(a < b);
+    }
+}

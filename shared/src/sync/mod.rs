@@ -1,0 +1,12 @@
+//! Sync orchestration: reads a provider through its adapter and records what it saw, as task runs.
+mod box_sync;
+mod progress;
+
+pub use box_sync::{BoxSync, ProfileOutcome, SyncError, SyncReport, ACTIVITY_OVERLAP};
+pub use progress::{NoProgress, Progress};
+
+/// Sortable, readable run ids: `20261123T120000Z-1a2b3c4d`.
+pub fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &id[..8])
+}

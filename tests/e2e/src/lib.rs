@@ -1,0 +1,172 @@
+//! Test harness: the real thing, started from outside. Each test gets its own table, secret names
+//! and provider sandbox; all of them share the one moto server that `infra/test.sh` starts
+//! (`AWS_ENDPOINT_URL`), because moto's reset would wipe every test's state at once.
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use provider_sandbox::{BoxTenantSpec, Sandbox, SandboxConfig};
+use secrecy::SecretString;
+use seatkeeper::domain::{BoxPlan, Profile};
+use seatkeeper::http::RetryPolicy;
+use seatkeeper::providers::box_api::BoxCredentials;
+use seatkeeper::runtime::{self, AwsClients};
+use seatkeeper::secrets::SecretStore;
+use seatkeeper::store::Store;
+use seatkeeper::sync::BoxSync;
+use seatkeeper::Config;
+
+/// moto's URL. Tests need it: run them with `infra/test.sh`, which starts moto and sets it.
+pub fn moto_endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(v) if v.starts_with("http://127.") || v.starts_with("http://localhost") => v,
+        Ok(v) => panic!("AWS_ENDPOINT_URL={v} is not a loopback moto server; tests only talk to loopback"),
+        Err(_) => panic!("AWS_ENDPOINT_URL is not set: run the tests with infra/test.sh (it starts moto server)"),
+    }
+}
+
+/// A short unique suffix for table, profile and secret names.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// Fast retries for tests (Retry-After is still honoured, up to 5 s).
+pub fn test_retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 3,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        max_retry_after: Duration::from_secs(5),
+    }
+}
+
+pub struct TestEnv {
+    pub table: String,
+    pub aws: AwsClients,
+    pub store: Store,
+    pub secrets: SecretStore,
+    pub sandbox: Sandbox,
+    pub config: Config,
+}
+
+impl TestEnv {
+    /// moto (shared) + a fresh table + a sandbox with a generated Box tenant of `users` users.
+    pub async fn start(users: usize, seed: u64) -> TestEnv {
+        let endpoint = moto_endpoint();
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ] {
+            if std::env::var(k).is_err() {
+                // SAFETY-free in Rust 2021; tests set the same static values everywhere.
+                std::env::set_var(k, v);
+            }
+        }
+        let sandbox = Sandbox::start(SandboxConfig {
+            box_tenant: BoxTenantSpec::new(users, seed),
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("sandbox starts");
+        let table = unique("seatkeeper-test");
+        let vars = [
+            ("TABLE_NAME".to_string(), table.clone()),
+            ("BOX_API_URL".to_string(), sandbox.box_api_url()),
+            ("BOX_TOKEN_URL".to_string(), sandbox.box_token_url()),
+        ];
+        let mut config = Config::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+            .expect("config");
+        config.retry = test_retry_policy();
+        config.http_timeout = Duration::from_secs(10);
+        assert!(std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| v == endpoint));
+        let aws = AwsClients::from_env().await;
+        let store = Store::new(aws.dynamodb.clone(), &table);
+        assert!(store.create_table().await.expect("create table"));
+        let secrets = SecretStore::new(aws.secrets.clone());
+        TestEnv {
+            table,
+            aws,
+            store,
+            secrets,
+            sandbox,
+            config,
+        }
+    }
+
+    /// The environment contract for a process under test (a function binary, seatctl).
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        let mut v = vec![
+            ("TABLE_NAME".into(), self.table.clone()),
+            ("BOX_API_URL".into(), self.sandbox.box_api_url()),
+            ("BOX_TOKEN_URL".into(), self.sandbox.box_token_url()),
+            ("PROVIDER_MAX_RETRIES".into(), "3".into()),
+            ("PROVIDER_RETRY_BASE_MS".into(), "10".into()),
+            ("PROVIDER_RETRY_MAX_MS".into(), "50".into()),
+        ];
+        for k in ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
+            if let Ok(val) = std::env::var(k) {
+                v.push((k.into(), val));
+            }
+        }
+        v
+    }
+
+    /// A Box profile for the sandbox tenant, with its credentials secret stored.
+    pub async fn add_box_profile(&self) -> Profile {
+        let tenant = self.sandbox.box_tenant();
+        let id = unique("box");
+        let profile = Profile::new_box(&id, "Sandbox Box", &tenant.enterprise_id(), BoxPlan::BusinessPlus, Utc::now())
+            .expect("profile");
+        self.store.create_profile(&profile).await.expect("create profile");
+        self.secrets
+            .put_box_credentials(
+                &profile.credentials_secret,
+                &BoxCredentials {
+                    client_id: tenant.client_id(),
+                    client_secret: SecretString::from(tenant.client_secret()),
+                    enterprise_id: tenant.enterprise_id(),
+                },
+            )
+            .await
+            .expect("store credentials");
+        profile
+    }
+
+    /// The sync as box-sync's main builds it, from this environment's config.
+    pub fn box_sync(&self) -> BoxSync {
+        runtime::box_sync(&self.config, &self.aws).expect("box sync")
+    }
+}
+
+/// Captures everything logged (at every level) while the guard lives, to check for leaks.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Installs a thread-local subscriber (tests run on a current-thread runtime).
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let sink = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
