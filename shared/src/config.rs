@@ -9,6 +9,8 @@ use crate::http::RetryPolicy;
 pub const DEFAULT_BOX_API_URL: &str = "https://api.box.com/2.0";
 pub const DEFAULT_BOX_TOKEN_URL: &str = "https://api.box.com/oauth2/token";
 pub const DEFAULT_DROPBOX_API_URL: &str = "https://api.dropboxapi.com";
+pub const DEFAULT_DROPBOX_AUTHORIZE_URL: &str = "https://www.dropbox.com/oauth2/authorize";
+pub const DEFAULT_DROPBOX_TOKEN_URL: &str = "https://api.dropboxapi.com/oauth2/token";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -25,10 +27,21 @@ pub struct BoxEndpoints {
     pub token_url: Url,
 }
 
+/// Where Dropbox lives (RPC base, OAuth authorize and token endpoints).
+#[derive(Debug, Clone)]
+pub struct DropboxEndpoints {
+    pub api_url: Url,
+    pub authorize_url: Url,
+    pub token_url: Url,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
     pub box_endpoints: BoxEndpoints,
+    pub dropbox_endpoints: DropboxEndpoints,
+    /// The public URL of the oauth-callback function (set by the template), if known here.
+    pub oauth_redirect_url: Option<Url>,
     pub retry: RetryPolicy,
     /// Per-request timeout for provider calls.
     pub http_timeout: Duration,
@@ -53,6 +66,15 @@ impl Config {
             api_url: url("BOX_API_URL", DEFAULT_BOX_API_URL)?,
             token_url: url("BOX_TOKEN_URL", DEFAULT_BOX_TOKEN_URL)?,
         };
+        let dropbox_endpoints = DropboxEndpoints {
+            api_url: url("DROPBOX_API_URL", DEFAULT_DROPBOX_API_URL)?,
+            authorize_url: url("DROPBOX_AUTHORIZE_URL", DEFAULT_DROPBOX_AUTHORIZE_URL)?,
+            token_url: url("DROPBOX_TOKEN_URL", DEFAULT_DROPBOX_TOKEN_URL)?,
+        };
+        let oauth_redirect_url = match get("OAUTH_REDIRECT_URL").filter(|v| !v.trim().is_empty()) {
+            Some(v) => Some(parse_url("OAUTH_REDIRECT_URL", &v)?),
+            None => None,
+        };
         let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
             match get(name) {
                 None => Ok(default),
@@ -71,6 +93,8 @@ impl Config {
         Ok(Self {
             table_name,
             box_endpoints,
+            dropbox_endpoints,
+            oauth_redirect_url,
             retry,
             http_timeout: Duration::from_secs(number("PROVIDER_HTTP_TIMEOUT_SECS", 60)?),
             default_backfill_days: number("BACKFILL_DAYS", 90)? as u32,
@@ -98,8 +122,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let m: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| m.get(k).cloned())
     }
 
@@ -107,7 +133,10 @@ mod tests {
     fn defaults_are_the_production_endpoints() {
         let c = cfg(&[("TABLE_NAME", "t")]).unwrap();
         assert_eq!(c.box_endpoints.api_url.as_str(), "https://api.box.com/2.0");
-        assert_eq!(c.box_endpoints.token_url.as_str(), "https://api.box.com/oauth2/token");
+        assert_eq!(
+            c.box_endpoints.token_url.as_str(),
+            "https://api.box.com/oauth2/token"
+        );
         assert_eq!(c.default_backfill_days, 90);
     }
 

@@ -13,7 +13,10 @@ pub enum SecretError {
     #[error("secret {name} was not found in Secrets Manager")]
     NotFound { name: String },
     #[error("secret {name} is not valid JSON of the expected shape (field names: {expected})")]
-    BadShape { name: String, expected: &'static str },
+    BadShape {
+        name: String,
+        expected: &'static str,
+    },
     #[error("Secrets Manager call for {name} failed: {message}")]
     Aws { name: String, message: String },
 }
@@ -65,7 +68,9 @@ impl SecretStore {
                     .as_service_error()
                     .is_some_and(|s| s.is_resource_not_found_exception());
                 if not_found {
-                    SecretError::NotFound { name: name.to_owned() }
+                    SecretError::NotFound {
+                        name: name.to_owned(),
+                    }
                 } else {
                     SecretError::Aws {
                         name: name.to_owned(),
@@ -81,8 +86,16 @@ impl SecretStore {
         })
     }
 
-    async fn put_string(&self, name: &str, value: String, description: &str) -> Result<(), SecretError> {
-        let aws = |e: String| SecretError::Aws { name: name.to_owned(), message: e };
+    async fn put_string(
+        &self,
+        name: &str,
+        value: String,
+        description: &str,
+    ) -> Result<(), SecretError> {
+        let aws = |e: String| SecretError::Aws {
+            name: name.to_owned(),
+            message: e,
+        };
         match self
             .client
             .put_secret_value()

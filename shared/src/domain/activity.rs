@@ -121,9 +121,15 @@ mod tests {
     #[test]
     fn newest_prefers_later_and_keeps_first_on_tie() {
         let (a, b) = (ev("a", 1), ev("b", 1));
-        assert_eq!(LoginEvidence::newest(Some(&a), Some(&b)).unwrap().event_id, "a");
+        assert_eq!(
+            LoginEvidence::newest(Some(&a), Some(&b)).unwrap().event_id,
+            "a"
+        );
         let c = ev("c", 2);
-        assert_eq!(LoginEvidence::newest(Some(&a), Some(&c)).unwrap().event_id, "c");
+        assert_eq!(
+            LoginEvidence::newest(Some(&a), Some(&c)).unwrap().event_id,
+            "c"
+        );
         assert_eq!(LoginEvidence::newest(None, Some(&c)).unwrap().event_id, "c");
     }
 }

@@ -34,7 +34,9 @@ impl LicenseTally {
         c.managed = managed;
         match last_login {
             None => c.never_logged_in += 1,
-            Some(l) if now - l.at <= Duration::days(i64::from(inactive_after_days)) => c.active += 1,
+            Some(l) if now - l.at <= Duration::days(i64::from(inactive_after_days)) => {
+                c.active += 1
+            }
             Some(_) => {}
         }
     }
@@ -130,8 +132,16 @@ mod tests {
             unit_price_cents: Some(2000),
             currency: Some("USD".into()),
         });
-        let recent = LoginEvidence { at: now - Duration::days(5), event_id: "e".into(), event_type: "LOGIN".into() };
-        let old = LoginEvidence { at: now - Duration::days(90), event_id: "f".into(), event_type: "LOGIN".into() };
+        let recent = LoginEvidence {
+            at: now - Duration::days(5),
+            event_id: "e".into(),
+            event_type: "LOGIN".into(),
+        };
+        let old = LoginEvidence {
+            at: now - Duration::days(90),
+            event_id: "f".into(),
+            event_type: "LOGIN".into(),
+        };
         let mut t = LicenseTally::default();
         t.add("business", true, Some(&recent), now, 60);
         t.add("business", true, Some(&old), now, 60);
@@ -140,7 +150,10 @@ mod tests {
         let s = t.summaries(&p, now, "r", 60);
         assert_eq!(s.len(), 2);
         let b = &s[0];
-        assert_eq!((b.assigned, b.active, b.inactive, b.never_logged_in), (3, 1, 2, 1));
+        assert_eq!(
+            (b.assigned, b.active, b.inactive, b.never_logged_in),
+            (3, 1, 2, 1)
+        );
         assert_eq!(b.unassigned, Some(7));
         assert_eq!(b.monthly_cost_cents, Some(20_000));
         assert_eq!(b.monthly_waste_cents, Some(2000 * 9));

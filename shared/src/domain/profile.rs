@@ -134,6 +134,10 @@ pub struct Profile {
     pub backfill_days: Option<u32>,
     #[serde(default)]
     pub last_sync: Option<LastSync>,
+    /// Bumped by every write of the profile (edits and `last_sync`): edits are optimistic
+    /// read-modify-writes, so an operator's edit never erases what a sync recorded, or vice versa.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl Profile {
@@ -183,6 +187,7 @@ impl Profile {
             entitlements: Vec::new(),
             backfill_days: None,
             last_sync: None,
+            version: 0,
         })
     }
 
@@ -231,7 +236,14 @@ mod tests {
     use super::*;
 
     fn profile() -> Profile {
-        Profile::new_box("acme-box", "Acme", "900001", BoxPlan::BusinessPlus, Utc::now()).unwrap()
+        Profile::new_box(
+            "acme-box",
+            "Acme",
+            "900001",
+            BoxPlan::BusinessPlus,
+            Utc::now(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -240,7 +252,10 @@ mod tests {
         for bad in ["", "Acme", "a/b", "-x", &"a".repeat(65)] {
             assert!(Profile::validate_id(bad).is_err(), "{bad}");
         }
-        assert_eq!("Business Plus".parse::<BoxPlan>().unwrap(), BoxPlan::BusinessPlus);
+        assert_eq!(
+            "Business Plus".parse::<BoxPlan>().unwrap(),
+            BoxPlan::BusinessPlus
+        );
         assert!("gold".parse::<BoxPlan>().is_err());
         assert_eq!(
             Profile::new_box("x", "x", "abc", BoxPlan::Business, Utc::now()),

@@ -82,7 +82,10 @@ pub struct StoredSeatState {
 /// changing it rewrites every seat once, which is safe.
 pub fn fingerprint(observed: &ObservedSeat, last_login: Option<&LoginEvidence>) -> String {
     let mut h = Sha256::new();
-    let created = observed.created_at.map(|t| t.timestamp()).unwrap_or(i64::MIN);
+    let created = observed
+        .created_at
+        .map(|t| t.timestamp())
+        .unwrap_or(i64::MIN);
     for part in [
         observed.user_id.as_str(),
         observed.login.as_str(),
@@ -94,7 +97,10 @@ pub fn fingerprint(observed: &ObservedSeat, last_login: Option<&LoginEvidence>) 
         if observed.license_managed { "1" } else { "0" },
         &created.to_string(),
         last_login.map(|l| l.event_id.as_str()).unwrap_or(""),
-        &last_login.map(|l| l.at.timestamp()).unwrap_or(0).to_string(),
+        &last_login
+            .map(|l| l.at.timestamp())
+            .unwrap_or(0)
+            .to_string(),
     ] {
         h.update(part.as_bytes());
         h.update([0x1f]);
@@ -120,11 +126,8 @@ pub fn reconcile(
     now: DateTime<Utc>,
     run_id: &str,
 ) -> SeatDecision {
-    let last_login = LoginEvidence::newest(
-        stored.and_then(|s| s.last_login.as_ref()),
-        login_in_window,
-    )
-    .cloned();
+    let last_login =
+        LoginEvidence::newest(stored.and_then(|s| s.last_login.as_ref()), login_in_window).cloned();
     let fp = fingerprint(&observed, last_login.as_ref());
     if let Some(s) = stored {
         if s.fingerprint == fp && s.removed_at.is_none() {
@@ -255,13 +258,22 @@ mod tests {
         // an older login in the window does not move last_login back
         let old = login("e0", 30, now);
         assert_eq!(
-            reconcile("p", Provider::Box, observed(), Some(&st), Some(&old), later, "r2"),
+            reconcile(
+                "p",
+                Provider::Box,
+                observed(),
+                Some(&st),
+                Some(&old),
+                later,
+                "r2"
+            ),
             SeatDecision::Unchanged
         );
         // a status change is written, first_seen_at kept
         let mut o = observed();
         o.status = "inactive".into();
-        let SeatDecision::Changed(c) = reconcile("p", Provider::Box, o, Some(&st), None, later, "r2")
+        let SeatDecision::Changed(c) =
+            reconcile("p", Provider::Box, o, Some(&st), None, later, "r2")
         else {
             panic!("expected changed")
         };
@@ -273,13 +285,15 @@ mod tests {
     #[test]
     fn removed_seat_that_reappears_is_restored() {
         let now = Utc::now();
-        let SeatDecision::New(seat) = reconcile("p", Provider::Box, observed(), None, None, now, "r1")
+        let SeatDecision::New(seat) =
+            reconcile("p", Provider::Box, observed(), None, None, now, "r1")
         else {
             panic!()
         };
         let mut st = stored_from(&seat);
         st.removed_at = Some(now);
-        let SeatDecision::Changed(c) = reconcile("p", Provider::Box, observed(), Some(&st), None, now, "r2")
+        let SeatDecision::Changed(c) =
+            reconcile("p", Provider::Box, observed(), Some(&st), None, now, "r2")
         else {
             panic!("expected restore")
         };

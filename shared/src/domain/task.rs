@@ -116,7 +116,13 @@ impl TaskRun {
         self.error = error;
     }
 
-    pub fn skipped(profile_id: &str, run_id: &str, task: TaskKind, now: DateTime<Utc>, why: &str) -> Self {
+    pub fn skipped(
+        profile_id: &str,
+        run_id: &str,
+        task: TaskKind,
+        now: DateTime<Utc>,
+        why: &str,
+    ) -> Self {
         let mut t = Self::start(profile_id, run_id, task, now);
         t.status = TaskStatus::Skipped;
         t.ended_at = Some(now);

@@ -47,17 +47,22 @@ pub fn parse_input(payload: serde_json::Value) -> Result<SyncInput, HandlerError
     let input = match payload {
         // a scheduler with no Input, or an empty invoke
         serde_json::Value::Null => SyncInput::default(),
-        v => serde_json::from_value::<SyncInput>(v).map_err(|e| HandlerError::BadInput(e.to_string()))?,
+        v => serde_json::from_value::<SyncInput>(v)
+            .map_err(|e| HandlerError::BadInput(e.to_string()))?,
     };
     if let Some(p) = &input.profile {
-        crate::domain::Profile::validate_id(p).map_err(|e| HandlerError::BadInput(e.to_string()))?;
+        crate::domain::Profile::validate_id(p)
+            .map_err(|e| HandlerError::BadInput(e.to_string()))?;
     }
     Ok(input)
 }
 
 /// Runs the sync the input asks for. The invocation fails if any profile failed, after every
 /// profile has had its turn.
-pub async fn handle(sync: &BoxSync, payload: serde_json::Value) -> Result<SyncReport, HandlerError> {
+pub async fn handle(
+    sync: &BoxSync,
+    payload: serde_json::Value,
+) -> Result<SyncReport, HandlerError> {
     let input = parse_input(payload)?;
     let report = match input.profile {
         Some(id) => SyncReport {
@@ -74,7 +79,13 @@ pub async fn handle(sync: &BoxSync, payload: serde_json::Value) -> Result<SyncRe
             total: report.profiles.len(),
             summary: failed
                 .iter()
-                .map(|o| format!("{}: {}", o.profile_id, o.error.as_deref().unwrap_or("failed")))
+                .map(|o| {
+                    format!(
+                        "{}: {}",
+                        o.profile_id,
+                        o.error.as_deref().unwrap_or("failed")
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         })
@@ -90,8 +101,19 @@ mod tests {
     fn input_forms() {
         assert_eq!(parse_input(json!({})).unwrap().profile, None);
         assert_eq!(parse_input(serde_json::Value::Null).unwrap().profile, None);
-        assert_eq!(parse_input(json!({"profile":"acme"})).unwrap().profile.as_deref(), Some("acme"));
-        for bad in [json!({"profle":"acme"}), json!({"profile":5}), json!({"profile":"Bad Id"}), json!([1])] {
+        assert_eq!(
+            parse_input(json!({"profile":"acme"}))
+                .unwrap()
+                .profile
+                .as_deref(),
+            Some("acme")
+        );
+        for bad in [
+            json!({"profle":"acme"}),
+            json!({"profile":5}),
+            json!({"profile":"Bad Id"}),
+            json!([1]),
+        ] {
             let e = parse_input(bad.clone()).unwrap_err();
             assert!(matches!(e, HandlerError::BadInput(_)), "{bad}: {e}");
         }

@@ -1,12 +1,16 @@
 //! Provider HTTP machinery shared by every provider client: the one place for retry and backoff,
 //! Retry-After, call accounting, paging and access-token caching.
+mod authorized;
 mod error;
+mod oauth;
 mod pagination;
 mod retry;
 mod stats;
 mod token_cache;
 
+pub use authorized::{call_authorized, fresh_token};
 pub use error::ProviderError;
+pub use oauth::{send_oauth, token_error, AsOAuthError};
 pub use pagination::{pages, PageStep};
 pub use retry::{retry_after_from_headers, with_retry, RetryPolicy};
 pub use stats::{ApiStats, ApiStatsSnapshot};

@@ -20,18 +20,21 @@ where
         Next(Option<C>),
         Done,
     }
-    stream::try_unfold((State::Next(start), fetch), |(state, mut fetch)| async move {
-        let cursor = match state {
-            State::Done => return Ok(None),
-            State::Next(c) => c,
-        };
-        let step = fetch(cursor).await?;
-        let next = match step.next {
-            Some(c) => State::Next(Some(c)),
-            None => State::Done,
-        };
-        Ok(Some((step.page, (next, fetch))))
-    })
+    stream::try_unfold(
+        (State::Next(start), fetch),
+        |(state, mut fetch)| async move {
+            let cursor = match state {
+                State::Done => return Ok(None),
+                State::Next(c) => c,
+            };
+            let step = fetch(cursor).await?;
+            let next = match step.next {
+                Some(c) => State::Next(Some(c)),
+                None => State::Done,
+            };
+            Ok(Some((step.page, (next, fetch))))
+        },
+    )
 }
 
 #[cfg(test)]
@@ -56,13 +59,17 @@ mod tests {
 
     #[tokio::test]
     async fn stops_at_the_first_error() {
-        let got: Vec<Result<u32, &str>> = futures::StreamExt::collect(pages(None, |c: Option<u32>| async move {
-            match c {
-                None => Ok(PageStep { page: 1, next: Some(1) }),
-                Some(_) => Err("boom"),
-            }
-        }))
-        .await;
+        let got: Vec<Result<u32, &str>> =
+            futures::StreamExt::collect(pages(None, |c: Option<u32>| async move {
+                match c {
+                    None => Ok(PageStep {
+                        page: 1,
+                        next: Some(1),
+                    }),
+                    Some(_) => Err("boom"),
+                }
+            }))
+            .await;
         assert_eq!(got, vec![Ok(1), Err("boom")]);
     }
 }

@@ -59,12 +59,14 @@ where
     .when(move |e: &ProviderError| {
         e.is_transient() && e.retry_after().is_none_or(|d| d <= max_retry_after)
     })
-    .adjust(|e: &ProviderError, computed| match (e.retry_after(), computed) {
-        // backoff exhausted: stop even if the provider named a wait
-        (_, None) => None,
-        (Some(wait), Some(_)) => Some(wait),
-        (None, computed) => computed,
-    })
+    .adjust(
+        |e: &ProviderError, computed| match (e.retry_after(), computed) {
+            // backoff exhausted: stop even if the provider named a wait
+            (_, None) => None,
+            (Some(wait), Some(_)) => Some(wait),
+            (None, computed) => computed,
+        },
+    )
     .notify(|e: &ProviderError, wait: Duration| {
         stats.retry();
         tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "retrying provider call");

@@ -39,7 +39,11 @@ impl TokenCache {
 
     /// The cached token for `key` if it is still good for `margin`, else a fresh one from `fetch`.
     /// Returns whether a fetch happened.
-    pub async fn get_or_fetch<E, F, Fut>(&self, key: &str, fetch: F) -> Result<(AccessToken, bool), E>
+    pub async fn get_or_fetch<E, F, Fut>(
+        &self,
+        key: &str,
+        fetch: F,
+    ) -> Result<(AccessToken, bool), E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<AccessToken, E>>,
@@ -77,13 +81,17 @@ mod tests {
     async fn reuses_until_margin_then_refetches() {
         let cache = TokenCache::new(Duration::from_secs(60));
         let (t, fetched) = cache
-            .get_or_fetch("k", || async { Ok::<_, ()>(token("a", Duration::from_secs(3600))) })
+            .get_or_fetch("k", || async {
+                Ok::<_, ()>(token("a", Duration::from_secs(3600)))
+            })
             .await
             .unwrap();
         assert!(fetched);
         assert_eq!(t.secret.expose_secret(), "a");
         let (t, fetched) = cache
-            .get_or_fetch("k", || async { Ok::<_, ()>(token("b", Duration::from_secs(3600))) })
+            .get_or_fetch("k", || async {
+                Ok::<_, ()>(token("b", Duration::from_secs(3600)))
+            })
             .await
             .unwrap();
         assert!(!fetched);
@@ -92,11 +100,15 @@ mod tests {
         // a token inside the renewal margin is replaced
         cache.invalidate("k").await;
         cache
-            .get_or_fetch("k", || async { Ok::<_, ()>(token("c", Duration::from_secs(30))) })
+            .get_or_fetch("k", || async {
+                Ok::<_, ()>(token("c", Duration::from_secs(30)))
+            })
             .await
             .unwrap();
         let (t, fetched) = cache
-            .get_or_fetch("k", || async { Ok::<_, ()>(token("d", Duration::from_secs(3600))) })
+            .get_or_fetch("k", || async {
+                Ok::<_, ()>(token("d", Duration::from_secs(3600)))
+            })
             .await
             .unwrap();
         assert!(fetched);

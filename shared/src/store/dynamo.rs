@@ -94,16 +94,54 @@ impl Store {
         Ok(())
     }
 
+    /// Writes `p` if nobody wrote the profile since it was read (same `version`), bumping the
+    /// version. A concurrent write gives `StoreError::Conflict`; [`Store::update_profile`] retries.
     pub async fn put_profile(&self, p: &Profile) -> Result<(), StoreError> {
-        let item = to_item("profile", keys::profile(&p.id), p)?;
+        let mut next = p.clone();
+        next.version = p.version + 1;
+        let item = to_item("profile", keys::profile(&p.id), &next)?;
         self.client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
+            .condition_expression("attribute_exists(pk) AND (version = :v OR (attribute_not_exists(version) AND :v = :zero))")
+            .expression_attribute_values(":v", AttributeValue::N(p.version.to_string()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .send()
             .await
-            .map_err(aws("PutItem"))?;
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                {
+                    StoreError::Conflict(format!("profile {} was changed by someone else meanwhile", p.id))
+                } else {
+                    aws::<_>("PutItem")(e)
+                }
+            })?;
         Ok(())
+    }
+
+    /// Read-modify-write of a profile: `edit` runs on the current profile and is re-run (on a
+    /// fresh read) if a sync or another operator wrote the profile in between. `None` if the
+    /// profile does not exist; an `Err` from `edit` writes nothing.
+    pub async fn update_profile<T, E, F>(&self, id: &str, mut edit: F) -> Result<Option<T>, E>
+    where
+        E: From<StoreError>,
+        F: FnMut(&mut Profile) -> Result<T, E>,
+    {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            let Some(mut p) = self.get_profile(id).await? else {
+                return Ok(None);
+            };
+            let out = edit(&mut p)?;
+            match self.put_profile(&p).await {
+                Ok(()) => return Ok(Some(out)),
+                Err(StoreError::Conflict(_)) if attempt < ATTEMPTS => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict(format!("profile {id} kept changing; try again")).into())
     }
 
     pub async fn get_profile(&self, id: &str) -> Result<Option<Profile>, StoreError> {
@@ -131,9 +169,10 @@ impl Store {
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk))
             .key("sk", AttributeValue::S(sk))
-            .update_expression("SET last_sync = :v")
+            .update_expression("SET last_sync = :v ADD version :one")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":v", value)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .send()
             .await
             .map_err(aws("UpdateItem"))?;
@@ -269,7 +308,10 @@ impl Store {
 
     // ---------------------------------------------------------------- licenses
 
-    pub async fn put_license_summaries(&self, summaries: &[LicenseSummary]) -> Result<(), StoreError> {
+    pub async fn put_license_summaries(
+        &self,
+        summaries: &[LicenseSummary],
+    ) -> Result<(), StoreError> {
         for s in summaries {
             self.put("license", keys::license(&s.profile_id, &s.license_type), s)
                 .await?;
@@ -277,7 +319,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn license_summaries(&self, profile_id: &str) -> Result<Vec<LicenseSummary>, StoreError> {
+    pub async fn license_summaries(
+        &self,
+        profile_id: &str,
+    ) -> Result<Vec<LicenseSummary>, StoreError> {
         self.query_all(
             "license",
             keys::profile_pk(profile_id),
@@ -299,9 +344,18 @@ impl Store {
     }
 
     /// A profile's task runs, newest first.
-    pub async fn task_runs(&self, profile_id: &str, limit: usize) -> Result<Vec<TaskRun>, StoreError> {
-        self.query_all("task_run", keys::tasks_pk(profile_id), Some("RUN#"), Some(limit))
-            .await
+    pub async fn task_runs(
+        &self,
+        profile_id: &str,
+        limit: usize,
+    ) -> Result<Vec<TaskRun>, StoreError> {
+        self.query_all(
+            "task_run",
+            keys::tasks_pk(profile_id),
+            Some("RUN#"),
+            Some(limit),
+        )
+        .await
     }
 
     // ------------------------------------------------------------------ leases
@@ -343,7 +397,11 @@ impl Store {
         }
     }
 
-    pub async fn release_sync_lease(&self, profile_id: &str, owner: &str) -> Result<(), StoreError> {
+    pub async fn release_sync_lease(
+        &self,
+        profile_id: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
         let (pk, sk) = keys::sync_lease(profile_id);
         let r = self
             .client
@@ -400,7 +458,10 @@ impl Store {
             .await;
         match r {
             Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
                 return Ok(false)
             }
             Err(e) => return Err(aws::<_>("CreateTable")(e)),

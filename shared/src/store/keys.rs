@@ -76,7 +76,9 @@ mod tests {
 
     #[test]
     fn task_run_keys_sort_by_start_time() {
-        let t0 = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let t1 = t0 + chrono::Duration::milliseconds(1);
         let (_, a) = task_run("p", t0, "r1", TaskKind::Activity);
         let (_, b) = task_run("p", t1, "r0", TaskKind::ApplicationAccess);

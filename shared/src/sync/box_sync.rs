@@ -80,7 +80,12 @@ pub struct BoxSync {
 }
 
 impl BoxSync {
-    pub fn new(store: Store, secrets: SecretStore, client: BoxClient, default_backfill_days: u32) -> Self {
+    pub fn new(
+        store: Store,
+        secrets: SecretStore,
+        client: BoxClient,
+        default_backfill_days: u32,
+    ) -> Self {
         Self {
             store,
             secrets,
@@ -96,13 +101,19 @@ impl BoxSync {
             if p.provider != Provider::Box || !p.enabled {
                 continue;
             }
-            report.profiles.push(self.sync_or_record(&p.id, progress).await);
+            report
+                .profiles
+                .push(self.sync_or_record(&p.id, progress).await);
         }
         Ok(report)
     }
 
     /// One profile, with any failure captured in the outcome rather than returned.
-    pub async fn sync_or_record(&self, profile_id: &str, progress: &dyn Progress) -> ProfileOutcome {
+    pub async fn sync_or_record(
+        &self,
+        profile_id: &str,
+        progress: &dyn Progress,
+    ) -> ProfileOutcome {
         match self.sync_profile(profile_id, progress).await {
             Ok(o) => o,
             Err(e) => {
@@ -194,7 +205,13 @@ impl Run<'_> {
             let now = Utc::now();
             for kind in ORDER {
                 if !self.tasks.iter().any(|t| t.task == kind) {
-                    let t = TaskRun::skipped(&self.profile.id, &self.run_id, kind, now, "an earlier task of this run failed");
+                    let t = TaskRun::skipped(
+                        &self.profile.id,
+                        &self.run_id,
+                        kind,
+                        now,
+                        "an earlier task of this run failed",
+                    );
                     self.sync.store.put_task_run(&t).await?;
                     self.tasks.push(t);
                 }
@@ -211,7 +228,10 @@ impl Run<'_> {
         // Application Access: credentials from Secrets Manager, then a token.
         let (mut task, stats) = self.begin(TaskKind::ApplicationAccess).await?;
         let r = async {
-            let creds = sync.secrets.box_credentials(&profile.credentials_secret).await?;
+            let creds = sync
+                .secrets
+                .box_credentials(&profile.credentials_secret)
+                .await?;
             if Some(creds.enterprise_id.as_str()) != profile.box_enterprise_id.as_deref() {
                 return Err(SyncError::BadProfile {
                     id: profile.id.clone(),
@@ -223,14 +243,24 @@ impl Run<'_> {
                 });
             }
             let fetched = sync.client.authenticate(&creds, &stats).await?;
-            task.detail = Some(if fetched { "new access token" } else { "cached access token" }.into());
+            task.detail = Some(
+                if fetched {
+                    "new access token"
+                } else {
+                    "cached access token"
+                }
+                .into(),
+            );
             Ok(creds)
         }
         .await;
         let creds = self.end(task, &stats, r).await?;
 
         // Activity: logins in the window since the checkpoint (or the backfill window).
-        let checkpoint = sync.store.get_checkpoint(&profile.id, EVENTS_STREAM).await?;
+        let checkpoint = sync
+            .store
+            .get_checkpoint(&profile.id, EVENTS_STREAM)
+            .await?;
         let backfill = profile.backfill_days.unwrap_or(sync.default_backfill_days);
         let window = EventsWindow {
             created_after: checkpoint
@@ -248,7 +278,9 @@ impl Run<'_> {
         ));
         let r = async {
             let mut agg = LoginAggregator::new(DEDUP_WINDOW);
-            let events = sync.client.admin_events(&creds, LOGIN_EVENT_TYPES, window, &stats);
+            let events = sync
+                .client
+                .admin_events(&creds, LOGIN_EVENT_TYPES, window, &stats);
             pin_mut!(events);
             while let Some(page) = events.try_next().await? {
                 for e in page {
@@ -297,10 +329,26 @@ impl Run<'_> {
                     }
                     let stored = index.see(&observed.user_id);
                     let window_login = logins.latest(&observed.user_id);
-                    let latest =
-                        LoginEvidence::newest(stored.and_then(|s| s.last_login.as_ref()), window_login);
-                    tally.add(&observed.license_type, observed.license_managed, latest, now, ACTIVE_WITHIN_DAYS);
-                    match reconcile(&profile.id, Provider::Box, observed, stored, window_login, now, &run_id) {
+                    let latest = LoginEvidence::newest(
+                        stored.and_then(|s| s.last_login.as_ref()),
+                        window_login,
+                    );
+                    tally.add(
+                        &observed.license_type,
+                        observed.license_managed,
+                        latest,
+                        now,
+                        ACTIVE_WITHIN_DAYS,
+                    );
+                    match reconcile(
+                        &profile.id,
+                        Provider::Box,
+                        observed,
+                        stored,
+                        window_login,
+                        now,
+                        &run_id,
+                    ) {
                         SeatDecision::New(s) => {
                             task.counts.seats_new += 1;
                             writes.push(s);
@@ -317,7 +365,11 @@ impl Run<'_> {
             }
             // The roster finished: whoever was not in it has left the tenant.
             for user_id in index.gone() {
-                if sync.store.mark_seat_removed(&profile.id, &user_id, now, &run_id).await? {
+                if sync
+                    .store
+                    .mark_seat_removed(&profile.id, &user_id, now, &run_id)
+                    .await?
+                {
                     task.counts.seats_removed += 1;
                     task.counts.items_written += 1;
                 }
@@ -339,7 +391,14 @@ impl Run<'_> {
         task.detail = Some(
             summaries
                 .iter()
-                .map(|s| format!("{}={}{}", s.license_type, s.assigned, if s.managed { "" } else { " (unmanaged)" }))
+                .map(|s| {
+                    format!(
+                        "{}={}{}",
+                        s.license_type,
+                        s.assigned,
+                        if s.managed { "" } else { " (unmanaged)" }
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         );
@@ -347,7 +406,11 @@ impl Run<'_> {
 
         // License Information: purchased (entitlements) vs assigned vs active, with cost.
         let (mut task, stats) = self.begin(TaskKind::LicenseInformation).await?;
-        let r = sync.store.put_license_summaries(&summaries).await.map_err(SyncError::from);
+        let r = sync
+            .store
+            .put_license_summaries(&summaries)
+            .await
+            .map_err(SyncError::from);
         task.counts.items_written = summaries.len() as u64;
         task.detail = Some(
             summaries
@@ -356,7 +419,9 @@ impl Run<'_> {
                     format!(
                         "{}: purchased {} assigned {} active {}",
                         s.license_type,
-                        s.purchased.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
+                        s.purchased
+                            .map(|p| p.to_string())
+                            .unwrap_or_else(|| "?".into()),
                         s.assigned,
                         s.active
                     )
@@ -433,7 +498,13 @@ fn observe(profile: &Profile, u: &BoxUser) -> ObservedSeat {
 
 /// One structured log line per profile run (CloudWatch Logs Insights friendly).
 fn log_outcome(o: &ProfileOutcome, started: DateTime<Utc>) {
-    let count = |k: TaskKind| o.tasks.iter().find(|t| t.task == k).map(|t| t.counts.clone()).unwrap_or_default();
+    let count = |k: TaskKind| {
+        o.tasks
+            .iter()
+            .find(|t| t.task == k)
+            .map(|t| t.counts.clone())
+            .unwrap_or_default()
+    };
     let roster = count(TaskKind::ApplicationRoster);
     let activity = count(TaskKind::Activity);
     let api_calls: u64 = o.tasks.iter().map(|t| t.counts.api_calls).sum();

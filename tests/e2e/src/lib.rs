@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use provider_sandbox::{BoxTenantSpec, Sandbox, SandboxConfig};
-use secrecy::SecretString;
 use seatkeeper::domain::{BoxPlan, Profile};
 use seatkeeper::http::RetryPolicy;
 use seatkeeper::providers::box_api::BoxCredentials;
@@ -16,19 +15,27 @@ use seatkeeper::secrets::SecretStore;
 use seatkeeper::store::Store;
 use seatkeeper::sync::BoxSync;
 use seatkeeper::Config;
+use secrecy::SecretString;
 
 /// moto's URL. Tests need it: run them with `infra/test.sh`, which starts moto and sets it.
 pub fn moto_endpoint() -> String {
     match std::env::var("AWS_ENDPOINT_URL") {
         Ok(v) if v.starts_with("http://127.") || v.starts_with("http://localhost") => v,
-        Ok(v) => panic!("AWS_ENDPOINT_URL={v} is not a loopback moto server; tests only talk to loopback"),
-        Err(_) => panic!("AWS_ENDPOINT_URL is not set: run the tests with infra/test.sh (it starts moto server)"),
+        Ok(v) => panic!(
+            "AWS_ENDPOINT_URL={v} is not a loopback moto server; tests only talk to loopback"
+        ),
+        Err(_) => panic!(
+            "AWS_ENDPOINT_URL is not set: run the tests with infra/test.sh (it starts moto server)"
+        ),
     }
 }
 
 /// A short unique suffix for table, profile and secret names.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }
 
 /// Fast retries for tests (Retry-After is still honoured, up to 5 s).
@@ -76,8 +83,9 @@ impl TestEnv {
             ("BOX_API_URL".to_string(), sandbox.box_api_url()),
             ("BOX_TOKEN_URL".to_string(), sandbox.box_token_url()),
         ];
-        let mut config = Config::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-            .expect("config");
+        let mut config =
+            Config::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+                .expect("config");
         config.retry = test_retry_policy();
         config.http_timeout = Duration::from_secs(10);
         assert!(std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| v == endpoint));
@@ -105,7 +113,12 @@ impl TestEnv {
             ("PROVIDER_RETRY_BASE_MS".into(), "10".into()),
             ("PROVIDER_RETRY_MAX_MS".into(), "50".into()),
         ];
-        for k in ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
+        for k in [
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_REGION",
+        ] {
             if let Ok(val) = std::env::var(k) {
                 v.push((k.into(), val));
             }
@@ -117,9 +130,18 @@ impl TestEnv {
     pub async fn add_box_profile(&self) -> Profile {
         let tenant = self.sandbox.box_tenant();
         let id = unique("box");
-        let profile = Profile::new_box(&id, "Sandbox Box", &tenant.enterprise_id(), BoxPlan::BusinessPlus, Utc::now())
-            .expect("profile");
-        self.store.create_profile(&profile).await.expect("create profile");
+        let profile = Profile::new_box(
+            &id,
+            "Sandbox Box",
+            &tenant.enterprise_id(),
+            BoxPlan::BusinessPlus,
+            Utc::now(),
+        )
+        .expect("profile");
+        self.store
+            .create_profile(&profile)
+            .await
+            .expect("create profile");
         self.secrets
             .put_box_credentials(
                 &profile.credentials_secret,

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use provider_sandbox::{FaultKind, FaultRule, Route};
-use serde_json::json;
 use seatkeeper::domain::{Seat, TaskKind, TaskStatus};
 use seatkeeper::functions::box_sync::{handle, HandlerError};
 use seatkeeper_e2e::{LogCapture, TestEnv};
+use serde_json::json;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -52,7 +52,14 @@ fn seat(item: &Item) -> Seat {
 /// Every item in the table, for leak checks.
 async fn scan_all(env: &TestEnv) -> String {
     let mut out = String::new();
-    let mut pages = env.aws.dynamodb.scan().table_name(&env.table).into_paginator().items().send();
+    let mut pages = env
+        .aws
+        .dynamodb
+        .scan()
+        .table_name(&env.table)
+        .into_paginator()
+        .items()
+        .send();
     while let Some(i) = pages.next().await {
         out.push_str(&format!("{:?}\n", i.expect("scan")));
     }
@@ -60,9 +67,14 @@ async fn scan_all(env: &TestEnv) -> String {
 }
 
 async fn set_backfill(env: &TestEnv, id: &str, days: u32) {
-    let mut p = env.store.get_profile(id).await.unwrap().unwrap();
-    p.backfill_days = Some(days);
-    env.store.put_profile(&p).await.unwrap();
+    env.store
+        .update_profile(id, |p| -> Result<(), seatkeeper::store::StoreError> {
+            p.backfill_days = Some(days);
+            Ok(())
+        })
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 fn events_query(env: &TestEnv, n: usize) -> HashMap<String, String> {
@@ -73,7 +85,9 @@ fn events_query(env: &TestEnv, n: usize) -> HashMap<String, String> {
         .into_iter()
         .filter(|r| r.path.ends_with("/events"))
         .collect();
-    url::form_urlencoded::parse(reqs[n].query.as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(reqs[n].query.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 #[tokio::test]
@@ -83,17 +97,30 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
     set_backfill(&env, &profile.id, 365).await;
     let sync = env.box_sync();
 
-    let report = handle(&sync, json!({ "profile": profile.id })).await.expect("sync succeeds");
-    assert!(report.profiles[0].succeeded, "{:?}", report.profiles[0].error);
+    let report = handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("sync succeeds");
+    assert!(
+        report.profiles[0].succeeded,
+        "{:?}",
+        report.profiles[0].error
+    );
 
     let tenant = env.sandbox.box_tenant();
     let users = tenant.users();
-    let humans: Vec<_> = users.iter().filter(|u| !u.is_platform_access_only).collect();
+    let humans: Vec<_> = users
+        .iter()
+        .filter(|u| !u.is_platform_access_only)
+        .collect();
     let app_users = users.len() - humans.len();
     assert!(app_users > 0, "the generated tenant has app users");
 
     let stored = seat_items(&env, &profile.id).await;
-    assert_eq!(stored.len(), humans.len(), "one seat per managed human user, none for app users");
+    assert_eq!(
+        stored.len(),
+        humans.len(),
+        "one seat per managed human user, none for app users"
+    );
     let events = tenant.events();
     let mut with_login = 0;
     for u in &humans {
@@ -107,19 +134,34 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
         assert!(s.removed_at.is_none());
         assert_eq!(s.created_at, Some(u.created_at));
         let expected = tenant.last_login(&u.id);
-        assert_eq!(s.last_login.as_ref().map(|l| l.at), expected, "last login of {}", u.id);
+        assert_eq!(
+            s.last_login.as_ref().map(|l| l.at),
+            expected,
+            "last login of {}",
+            u.id
+        );
         if let Some(l) = &s.last_login {
             with_login += 1;
             // the evidence names a real login event of this user at that time
-            let ev = events.iter().find(|e| e.event_id == l.event_id).expect("evidence event exists");
+            let ev = events
+                .iter()
+                .find(|e| e.event_id == l.event_id)
+                .expect("evidence event exists");
             assert_eq!((ev.user_id.as_str(), ev.created_at), (u.id.as_str(), l.at));
             assert!(["LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE"].contains(&ev.event_type.as_str()));
             assert_eq!(l.event_type, ev.event_type);
         }
     }
-    assert!(with_login > 0 && with_login < humans.len(), "some users never logged in");
+    assert!(
+        with_login > 0 && with_login < humans.len(),
+        "some users never logged in"
+    );
     for u in users.iter().filter(|u| u.is_platform_access_only) {
-        assert!(!stored.contains_key(&u.id), "app user {} is not a seat", u.id);
+        assert!(
+            !stored.contains_key(&u.id),
+            "app user {} is not a seat",
+            u.id
+        );
     }
 
     // Task tracking, in DynamoDB.
@@ -131,11 +173,17 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
         TaskKind::LicenseDifferentiation,
         TaskKind::LicenseInformation,
     ] {
-        let t = runs.iter().find(|t| t.task == kind).unwrap_or_else(|| panic!("{kind:?} recorded"));
+        let t = runs
+            .iter()
+            .find(|t| t.task == kind)
+            .unwrap_or_else(|| panic!("{kind:?} recorded"));
         assert_eq!(t.status, TaskStatus::Succeeded, "{kind:?}: {:?}", t.error);
         assert!(t.ended_at.is_some());
     }
-    let roster = runs.iter().find(|t| t.task == TaskKind::ApplicationRoster).unwrap();
+    let roster = runs
+        .iter()
+        .find(|t| t.task == TaskKind::ApplicationRoster)
+        .unwrap();
     assert_eq!(roster.counts.seats_seen as usize, humans.len());
     assert_eq!(roster.counts.seats_new as usize, humans.len());
     assert_eq!(roster.counts.non_seats_skipped as usize, app_users);
@@ -146,14 +194,20 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
     assert_eq!(stats.calls(Route::BoxUsers), users.len().div_ceil(1000));
     assert_eq!(roster.counts.api_calls as usize, users.len().div_ceil(1000));
     let activity = runs.iter().find(|t| t.task == TaskKind::Activity).unwrap();
-    assert_eq!(activity.counts.api_calls as usize, stats.calls(Route::BoxEvents));
+    assert_eq!(
+        activity.counts.api_calls as usize,
+        stats.calls(Route::BoxEvents)
+    );
     let logins_in_tenant = events
         .iter()
         .filter(|e| ["LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE"].contains(&e.event_type.as_str()))
         .count();
     assert_eq!(activity.counts.events_read as usize, logins_in_tenant);
     // pages of 500, and one empty page that tells us the stream is done
-    assert_eq!(stats.calls(Route::BoxEvents), logins_in_tenant.div_ceil(500) + 1);
+    assert_eq!(
+        stats.calls(Route::BoxEvents),
+        logins_in_tenant.div_ceil(500) + 1
+    );
     let q = events_query(&env, 0);
     assert_eq!(q["stream_type"], "admin_logs");
     assert_eq!(q["event_type"], "LOGIN,ADD_LOGIN_ACTIVITY_DEVICE");
@@ -170,20 +224,37 @@ async fn unchanged_resync_rewrites_no_seat_item() {
     let env = TestEnv::start(1200, 11).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    handle(&sync, json!({ "profile": profile.id })).await.expect("first sync");
+    handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("first sync");
     let before = seat_items(&env, &profile.id).await;
     let first_run = seat(before.values().next().unwrap()).run_id;
 
-    let report = handle(&sync, json!({ "profile": profile.id })).await.expect("second sync");
+    let report = handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("second sync");
     let after = seat_items(&env, &profile.id).await;
-    assert_eq!(before, after, "every seat item is byte-for-byte what the first sync wrote");
-    assert!(after.values().all(|i| seat(i).run_id == first_run), "no item carries the second run's id");
+    assert_eq!(
+        before, after,
+        "every seat item is byte-for-byte what the first sync wrote"
+    );
+    assert!(
+        after.values().all(|i| seat(i).run_id == first_run),
+        "no item carries the second run's id"
+    );
     assert_ne!(report.profiles[0].run_id, first_run);
 
     // ... and the second run read only from the first one's checkpoint (less the latency overlap).
     let first_end = DateTime::parse_from_rfc3339(&events_query(&env, 0)["created_before"]).unwrap();
-    let n = env.sandbox.stats().requests().iter().filter(|r| r.path.ends_with("/events")).count();
-    let second_start = DateTime::parse_from_rfc3339(&events_query(&env, n - 1)["created_after"]).unwrap();
+    let n = env
+        .sandbox
+        .stats()
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/events"))
+        .count();
+    let second_start =
+        DateTime::parse_from_rfc3339(&events_query(&env, n - 1)["created_after"]).unwrap();
     assert_eq!(first_end - second_start, seatkeeper::sync::ACTIVITY_OVERLAP);
 }
 
@@ -192,10 +263,16 @@ async fn users_who_leave_are_marked_removed_and_new_logins_move_forward() {
     let env = TestEnv::start(300, 3).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    handle(&sync, json!({ "profile": profile.id })).await.expect("first sync");
+    handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("first sync");
 
     let tenant = env.sandbox.box_tenant();
-    let humans: Vec<_> = tenant.users().into_iter().filter(|u| !u.is_platform_access_only).collect();
+    let humans: Vec<_> = tenant
+        .users()
+        .into_iter()
+        .filter(|u| !u.is_platform_access_only)
+        .collect();
     let leaver = humans[5].id.clone();
     let stayer = humans[6].id.clone();
     assert!(tenant.remove_user(&leaver));
@@ -203,20 +280,35 @@ async fn users_who_leave_are_marked_removed_and_new_logins_move_forward() {
     let login_at = DateTime::from_timestamp(login_at.timestamp(), 0).unwrap();
     let event_id = tenant.add_event(&stayer, "LOGIN", login_at);
 
-    handle(&sync, json!({ "profile": profile.id })).await.expect("second sync");
+    handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("second sync");
     let stored = seat_items(&env, &profile.id).await;
     let gone = seat(&stored[&leaver]);
-    assert!(gone.removed_at.is_some(), "a user missing from a finished sync is marked removed");
+    assert!(
+        gone.removed_at.is_some(),
+        "a user missing from a finished sync is marked removed"
+    );
     let s = seat(&stored[&stayer]);
     assert!(s.removed_at.is_none());
     let l = s.last_login.expect("new login recorded");
     assert_eq!((l.event_id.as_str(), l.at), (event_id.as_str(), login_at));
-    let removed: Vec<_> = stored.values().map(seat).filter(|s| s.removed_at.is_some()).collect();
+    let removed: Vec<_> = stored
+        .values()
+        .map(seat)
+        .filter(|s| s.removed_at.is_some())
+        .collect();
     assert_eq!(removed.len(), 1);
 
     let roster = env.store.task_runs(&profile.id, 20).await.unwrap();
-    let latest = roster.iter().find(|t| t.task == TaskKind::ApplicationRoster).unwrap();
-    assert_eq!((latest.counts.seats_removed, latest.counts.seats_changed), (1, 1));
+    let latest = roster
+        .iter()
+        .find(|t| t.task == TaskKind::ApplicationRoster)
+        .unwrap();
+    assert_eq!(
+        (latest.counts.seats_removed, latest.counts.seats_changed),
+        (1, 1)
+    );
 }
 
 #[tokio::test]
@@ -224,13 +316,25 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
     let env = TestEnv::start(2500, 5).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    handle(&sync, json!({ "profile": profile.id })).await.expect("first sync");
-    let checkpoint = env.store.get_checkpoint(&profile.id, "box_admin_logs_logins").await.unwrap().unwrap();
+    handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("first sync");
+    let checkpoint = env
+        .store
+        .get_checkpoint(&profile.id, "box_admin_logs_logins")
+        .await
+        .unwrap()
+        .unwrap();
     let before = seat_items(&env, &profile.id).await;
 
     // Someone leaves, and then Box fails on the second page of users, past the retry budget.
     let tenant = env.sandbox.box_tenant();
-    let leaver = tenant.users().into_iter().find(|u| !u.is_platform_access_only).unwrap().id;
+    let leaver = tenant
+        .users()
+        .into_iter()
+        .find(|u| !u.is_platform_access_only)
+        .unwrap()
+        .id;
     tenant.remove_user(&leaver);
     env.sandbox.faults().push(FaultRule {
         route: Route::BoxUsers,
@@ -239,25 +343,47 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
         kind: FaultKind::ServerError { status: 500 },
     });
 
-    let err = handle(&sync, json!({ "profile": profile.id })).await.expect_err("the sync fails");
-    assert!(matches!(err, HandlerError::SyncFailed { failed: 1, .. }), "{err}");
+    let err = handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect_err("the sync fails");
+    assert!(
+        matches!(err, HandlerError::SyncFailed { failed: 1, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("500"), "{err}");
 
     let after = seat_items(&env, &profile.id).await;
-    assert_eq!(before, after, "no seat changed: none marked removed from partial data");
+    assert_eq!(
+        before, after,
+        "no seat changed: none marked removed from partial data"
+    );
     assert!(seat(&after[&leaver]).removed_at.is_none());
-    let cp = env.store.get_checkpoint(&profile.id, "box_admin_logs_logins").await.unwrap().unwrap();
+    let cp = env
+        .store
+        .get_checkpoint(&profile.id, "box_admin_logs_logins")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(cp, checkpoint, "the activity checkpoint did not move");
 
     let runs = env.store.task_runs(&profile.id, 20).await.unwrap();
     let failed_run = &runs[0].run_id;
     let this_run: Vec<_> = runs.iter().filter(|t| &t.run_id == failed_run).collect();
-    let roster = this_run.iter().find(|t| t.task == TaskKind::ApplicationRoster).unwrap();
+    let roster = this_run
+        .iter()
+        .find(|t| t.task == TaskKind::ApplicationRoster)
+        .unwrap();
     assert_eq!(roster.status, TaskStatus::Failed);
     let msg = roster.error.as_deref().unwrap();
-    assert!(msg.contains("HTTP 500") && msg.contains("request_id"), "{msg}");
+    assert!(
+        msg.contains("HTTP 500") && msg.contains("request_id"),
+        "{msg}"
+    );
     assert_eq!(roster.counts.retries, 3, "the retry budget was used");
-    for later in [TaskKind::LicenseDifferentiation, TaskKind::LicenseInformation] {
+    for later in [
+        TaskKind::LicenseDifferentiation,
+        TaskKind::LicenseInformation,
+    ] {
         let t = this_run.iter().find(|t| t.task == later).unwrap();
         assert_eq!(t.status, TaskStatus::Skipped);
     }
@@ -272,7 +398,9 @@ async fn rate_limits_are_waited_out_expired_tokens_renewed_and_no_secret_leaks()
     let env = TestEnv::start(150, 9).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    handle(&sync, json!({ "profile": profile.id })).await.expect("first sync");
+    handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("first sync");
 
     // Warm container: the token is cached. Box now says it expired, and throttles twice.
     let tenant = env.sandbox.box_tenant();
@@ -281,19 +409,41 @@ async fn rate_limits_are_waited_out_expired_tokens_renewed_and_no_secret_leaks()
         route: Route::BoxUsers,
         skip: 0,
         times: 2,
-        kind: FaultKind::RateLimited { retry_after_secs: 1 },
+        kind: FaultKind::RateLimited {
+            retry_after_secs: 1,
+        },
     });
     let started = Instant::now();
-    let report = handle(&sync, json!({ "profile": profile.id })).await.expect("second sync succeeds");
-    assert!(started.elapsed() >= Duration::from_secs(2), "both Retry-After waits were honoured");
+    let report = handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("second sync succeeds");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "both Retry-After waits were honoured"
+    );
     assert!(report.profiles[0].succeeded);
 
     let stats = env.sandbox.stats();
-    assert_eq!(stats.calls(Route::BoxToken), 2, "one renewal after the 401, none otherwise");
-    let statuses: Vec<u16> = stats.requests().iter().filter(|r| r.path.ends_with("/events")).map(|r| r.status).collect();
-    assert!(statuses.contains(&401), "the cached token was rejected once: {statuses:?}");
+    assert_eq!(
+        stats.calls(Route::BoxToken),
+        2,
+        "one renewal after the 401, none otherwise"
+    );
+    let statuses: Vec<u16> = stats
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/events"))
+        .map(|r| r.status)
+        .collect();
+    assert!(
+        statuses.contains(&401),
+        "the cached token was rejected once: {statuses:?}"
+    );
     let runs = env.store.task_runs(&profile.id, 20).await.unwrap();
-    let roster = runs.iter().find(|t| t.task == TaskKind::ApplicationRoster && t.run_id == report.profiles[0].run_id).unwrap();
+    let roster = runs
+        .iter()
+        .find(|t| t.task == TaskKind::ApplicationRoster && t.run_id == report.profiles[0].run_id)
+        .unwrap();
     assert_eq!((roster.counts.throttled, roster.counts.retries), (2, 2));
 
     // No secret anywhere: logs, DynamoDB, the report.
@@ -302,13 +452,19 @@ async fn rate_limits_are_waited_out_expired_tokens_renewed_and_no_secret_leaks()
     secrets.extend(Vec::<String>::new()); // TEMP
     assert!(secrets.len() >= 3, "client secret and two access tokens");
     let logged = logs.text();
-    assert!(logged.contains("box sync run"), "the run's log line was captured");
+    assert!(
+        logged.contains("box sync run"),
+        "the run's log line was captured"
+    );
     let table = scan_all(&env).await;
     let response = serde_json::to_string(&report).unwrap();
     for s in &secrets {
         assert!(!logged.contains(s.as_str()), "a secret reached the logs");
         assert!(!table.contains(s.as_str()), "a secret reached DynamoDB");
-        assert!(!response.contains(s.as_str()), "a secret reached the response");
+        assert!(
+            !response.contains(s.as_str()),
+            "a secret reached the response"
+        );
     }
 }
 
@@ -337,19 +493,44 @@ async fn truncated_pages_and_bad_credentials_fail_clearly_and_other_profiles_sti
         kind: FaultKind::TruncatedBody,
     });
     let sync = env.box_sync();
-    let err = handle(&sync, json!({})).await.expect_err("one profile fails");
-    let HandlerError::SyncFailed { failed, total, summary } = err else { panic!("{err}") };
+    let err = handle(&sync, json!({}))
+        .await
+        .expect_err("one profile fails");
+    let HandlerError::SyncFailed {
+        failed,
+        total,
+        summary,
+    } = err
+    else {
+        panic!("{err}")
+    };
     assert_eq!((failed, total), (1, 2));
-    assert!(summary.contains(&bad.id) && summary.contains("invalid_client"), "{summary}");
-    assert!(!seat_items(&env, &good.id).await.is_empty(), "the good profile synced");
+    assert!(
+        summary.contains(&bad.id) && summary.contains("invalid_client"),
+        "{summary}"
+    );
+    assert!(
+        !seat_items(&env, &good.id).await.is_empty(),
+        "the good profile synced"
+    );
     assert!(seat_items(&env, &bad.id).await.is_empty());
     let runs = env.store.task_runs(&bad.id, 10).await.unwrap();
-    let access = runs.iter().find(|t| t.task == TaskKind::ApplicationAccess).unwrap();
+    let access = runs
+        .iter()
+        .find(|t| t.task == TaskKind::ApplicationAccess)
+        .unwrap();
     assert_eq!(access.status, TaskStatus::Failed);
 
     // unknown profiles and malformed input are clear errors, not panics
-    let err = handle(&sync, json!({ "profile": "no-such-profile" })).await.unwrap_err();
-    assert!(err.to_string().contains("no-such-profile does not exist"), "{err}");
-    let err = handle(&sync, json!({ "profiles": ["x"] })).await.unwrap_err();
+    let err = handle(&sync, json!({ "profile": "no-such-profile" }))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no-such-profile does not exist"),
+        "{err}"
+    );
+    let err = handle(&sync, json!({ "profiles": ["x"] }))
+        .await
+        .unwrap_err();
     assert!(matches!(err, HandlerError::BadInput(_)), "{err}");
 }

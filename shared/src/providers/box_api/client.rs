@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::Stream;
 use oauth2::basic::BasicClient;
-use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, TokenResponse, TokenUrl};
+use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse, TokenUrl};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -11,8 +11,8 @@ use url::Url;
 use super::model::{BoxCredentials, BoxEvent, BoxUser, ClientError, EventsPage, UsersPage};
 use crate::config::BoxEndpoints;
 use crate::http::{
-    pages, retry_after_from_headers, with_retry, AccessToken, ApiStats, PageStep, ProviderError,
-    RetryPolicy, TokenCache,
+    call_authorized, fresh_token, pages, retry_after_from_headers, send_oauth, token_error,
+    AccessToken, ApiStats, PageStep, ProviderError, RetryPolicy, TokenCache,
 };
 
 const PROVIDER: &str = "box";
@@ -88,7 +88,10 @@ impl BoxClient {
             let page: UsersPage = self.get_json(creds, url, stats).await?;
             stats.page();
             let next = page.next_marker.filter(|m| !m.is_empty());
-            Ok(PageStep { page: page.entries, next })
+            Ok(PageStep {
+                page: page.entries,
+                next,
+            })
         })
     }
 
@@ -129,7 +132,10 @@ impl BoxClient {
                     message: "stream position did not advance".into(),
                 });
             }
-            Ok(PageStep { page: page.entries, next })
+            Ok(PageStep {
+                page: page.entries,
+                next,
+            })
         })
     }
 
@@ -163,11 +169,15 @@ impl BoxClient {
         creds: &BoxCredentials,
         stats: &ApiStats,
     ) -> Result<(AccessToken, bool), ProviderError> {
-        self.tokens
-            .get_or_fetch(&Self::cache_key(creds), || {
-                with_retry(&self.retry, stats, || self.client_credentials_grant(creds))
-            })
-            .await
+        let grant = || self.client_credentials_grant(creds);
+        fresh_token(
+            &self.tokens,
+            &Self::cache_key(creds),
+            &self.retry,
+            stats,
+            &grant,
+        )
+        .await
     }
 
     /// OAuth 2.0 Client Credentials Grant as the enterprise's service account.
@@ -184,7 +194,7 @@ impl BoxClient {
         let http = self.http.clone();
         let send = move |req: oauth2::HttpRequest| {
             let http = http.clone();
-            async move { send_oauth(&http, req).await }
+            async move { send_oauth(PROVIDER, &http, req).await }
         };
         let started = Instant::now();
         let response = oauth
@@ -193,24 +203,7 @@ impl BoxClient {
             .add_extra_param("box_subject_id", creds.enterprise_id.clone())
             .request_async(&send)
             .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => ProviderError::Auth {
-                    provider: PROVIDER,
-                    code: r.error().to_string(),
-                    description: r.error_description().cloned().unwrap_or_default(),
-                },
-                RequestTokenError::Request(e) => e,
-                RequestTokenError::Parse(e, _) => ProviderError::Malformed {
-                    provider: PROVIDER,
-                    endpoint: "oauth2/token".into(),
-                    message: e.to_string(),
-                },
-                RequestTokenError::Other(m) => ProviderError::Malformed {
-                    provider: PROVIDER,
-                    endpoint: "oauth2/token".into(),
-                    message: m,
-                },
-            })?;
+            .map_err(|e| token_error(PROVIDER, e))?;
         let ttl = response.expires_in().unwrap_or(Duration::from_secs(3600));
         Ok(AccessToken {
             secret: SecretString::from(response.access_token().secret().to_owned()),
@@ -225,19 +218,16 @@ impl BoxClient {
         url: Url,
         stats: &ApiStats,
     ) -> Result<T, ProviderError> {
-        let mut renewed = false;
-        loop {
-            let (token, _) = self.token(creds, stats).await?;
-            let result = with_retry(&self.retry, stats, || self.get_once(&url, &token)).await;
-            match result {
-                Err(ProviderError::Unauthorized { .. }) if !renewed => {
-                    tracing::info!("box access token rejected; renewing once");
-                    self.tokens.invalidate(&Self::cache_key(creds)).await;
-                    renewed = true;
-                }
-                other => return other,
-            }
-        }
+        let url = &url;
+        call_authorized(
+            &self.tokens,
+            &Self::cache_key(creds),
+            &self.retry,
+            stats,
+            || self.client_credentials_grant(creds),
+            |token| async move { self.get_once(url, &token).await },
+        )
+        .await
     }
 
     async fn get_once<T: DeserializeOwned>(
@@ -297,39 +287,6 @@ fn error_from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) 
     }
 }
 
-/// oauth2's HTTP hook: sends the token request with our client, turning 429/5xx into typed,
-/// retryable errors (oauth2 would report them as unparseable bodies).
-async fn send_oauth(
-    http: &reqwest::Client,
-    req: oauth2::HttpRequest,
-) -> Result<oauth2::HttpResponse, ProviderError> {
-    let (parts, body) = req.into_parts();
-    let resp = http
-        .request(parts.method, parts.uri.to_string())
-        .headers(parts.headers)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
-    if status.as_u16() == 429 || status.is_server_error() {
-        return Err(error_from_response(
-            status.as_u16(),
-            retry_after_from_headers(&headers),
-            &body,
-        ));
-    }
-    let mut out = oauth2::HttpResponse::new(body.to_vec());
-    *out.status_mut() = status;
-    *out.headers_mut() = headers;
-    Ok(out)
-}
-
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
@@ -347,13 +304,33 @@ mod tests {
         assert!(!e.is_transient());
         assert!(e.to_string().contains("abc123"));
 
-        let e = error_from_response(429, Some(Duration::from_secs(3)), br#"{"type":"error","status":429,"code":"rate_limit_exceeded","request_id":"r"}"#);
+        let e = error_from_response(
+            429,
+            Some(Duration::from_secs(3)),
+            br#"{"type":"error","status":429,"code":"rate_limit_exceeded","request_id":"r"}"#,
+        );
         assert!(e.is_transient());
         assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
 
         let e = error_from_response(503, None, b"<html>oops</html>");
         assert!(matches!(e, ProviderError::Server { status: 503, .. }));
-        assert!(matches!(error_from_response(401, None, b""), ProviderError::Unauthorized { .. }));
+        assert!(matches!(
+            error_from_response(401, None, b""),
+            ProviderError::Unauthorized { .. }
+        ));
+    }
+
+    #[test]
+    fn token_cache_key_depends_on_the_whole_credential_set_and_hides_the_secret() {
+        let creds = |secret: &str| BoxCredentials {
+            client_id: "cid".into(),
+            client_secret: SecretString::from(secret.to_owned()),
+            enterprise_id: "1".into(),
+        };
+        let a = BoxClient::cache_key(&creds("right-secret"));
+        assert_ne!(a, BoxClient::cache_key(&creds("wrong-secret")));
+        assert_eq!(a, BoxClient::cache_key(&creds("right-secret")));
+        assert!(!a.contains("right-secret"));
     }
 
     #[test]

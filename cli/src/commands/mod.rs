@@ -1,0 +1,241 @@
+//! The command line: global options, the subcommands, and what every command shares (the
+//! connection context and argument parsers). Each subcommand lives in its own module.
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use clap::{ArgAction, Args, Parser, Subcommand};
+use seatkeeper::domain::Profile;
+use seatkeeper::runtime::AwsClients;
+use seatkeeper::secrets::SecretStore;
+use seatkeeper::store::Store;
+use seatkeeper::Config;
+
+use crate::error::CliError;
+use crate::output::Style;
+
+pub mod credentials;
+pub mod entitlement;
+pub mod profile;
+pub mod seats;
+pub mod sync;
+pub mod table;
+pub mod tasks;
+
+const AFTER_HELP: &str = "\
+Getting started (local stack or a deployed stack):
+  seatctl table create                      # local stack only; a deployed stack owns its table
+  seatctl profile add box --id acme-box --name \"Acme\" --enterprise-id 900001 --plan business_plus
+  seatctl entitlement set acme-box --license-type business_plus --purchased 50 --price 33.00
+  printf %s \"$SECRET\" | seatctl credentials set-box acme-box --client-id abc123 --client-secret-stdin
+  seatctl sync acme-box
+  seatctl seats acme-box --inactive-days 60 --output csv > inactive.csv
+
+Environment:
+  TABLE_NAME               the seatkeeper table (same as --table)
+  AWS_PROFILE, AWS_REGION, AWS_ACCESS_KEY_ID, ...
+                           AWS credentials and region from the standard chain
+  AWS_ENDPOINT_URL         send AWS calls elsewhere, e.g. a local moto server
+  BOX_API_URL, BOX_TOKEN_URL
+                           Box endpoints (tests and local sandbox only)
+  RUST_LOG                 overrides -v with a tracing filter, e.g. seatkeeper=debug
+  NO_COLOR                 no colours in tables";
+
+/// seatctl — the operator CLI of seatkeeper: register Box integration profiles, store their
+/// credentials, sync seats into DynamoDB and find the licenses nobody uses.
+#[derive(Debug, Parser)]
+#[command(name = "seatctl", version, propagate_version = true, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The seatkeeper DynamoDB table (the SAM stack's TableName output); required.
+    #[arg(
+        long,
+        env = "TABLE_NAME",
+        global = true,
+        value_name = "NAME",
+        help_heading = "Global options"
+    )]
+    pub table: Option<String>,
+
+    /// More logging on stderr: -v info, -vv debug, -vvv trace (AWS SDK and HTTP stay quieter).
+    /// Logs never contain secrets. Default: warnings and errors only.
+    #[arg(
+        short,
+        long,
+        action = ArgAction::Count,
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the DynamoDB table (local stack only)
+    #[command(subcommand)]
+    Table(table::TableCommand),
+    /// Register, list, show, enable and disable integration profiles
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
+    /// Record what was purchased per license type: seats and price per seat per month
+    #[command(subcommand)]
+    Entitlement(entitlement::EntitlementCommand),
+    /// Store a profile's provider credentials in Secrets Manager
+    #[command(subcommand)]
+    Credentials(credentials::CredentialsCommand),
+    /// Sync a profile now: roster, license types, logins and license summary
+    Sync(sync::SyncArgs),
+    /// List a profile's seats with their last login and days of inactivity
+    Seats(seats::SeatsArgs),
+    /// Show recorded task runs (task tracking), newest first
+    Tasks(tasks::TasksArgs),
+}
+
+/// What every command works with: config, AWS clients, the store, the secrets, and the clock.
+pub struct Ctx {
+    pub config: Config,
+    pub aws: AwsClients,
+    pub store: Store,
+    pub secrets: SecretStore,
+    pub style: Style,
+    pub now: DateTime<Utc>,
+}
+
+impl Ctx {
+    pub async fn connect(table: &str) -> Result<Self, CliError> {
+        let config = config_for_table(table, |k| std::env::var(k).ok())?;
+        let aws = AwsClients::from_env().await;
+        Ok(Ctx {
+            store: Store::new(aws.dynamodb.clone(), &config.table_name),
+            secrets: SecretStore::new(aws.secrets.clone()),
+            config,
+            aws,
+            style: Style::detect(),
+            now: Utc::now(),
+        })
+    }
+
+    /// The profile, or a clear "does not exist".
+    pub async fn profile(&self, id: &str) -> Result<Profile, CliError> {
+        self.store
+            .get_profile(id)
+            .await?
+            .ok_or_else(|| CliError::UnknownProfile(id.to_owned()))
+    }
+}
+
+/// The library config from the environment, with `--table` taking the place of `TABLE_NAME`.
+pub fn config_for_table(
+    table: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, CliError> {
+    Ok(Config::from_lookup(|k| {
+        if k == "TABLE_NAME" {
+            Some(table.to_owned())
+        } else {
+            env(k)
+        }
+    })?)
+}
+
+/// Runs the command; output goes to `out`, progress and logs to stderr.
+pub async fn run(cli: Cli, table: &str, out: &mut dyn Write) -> Result<(), CliError> {
+    let ctx = Ctx::connect(table).await?;
+    match cli.command {
+        Command::Table(c) => table::run(&ctx, c, out).await,
+        Command::Profile(c) => profile::run(&ctx, c, out).await,
+        Command::Entitlement(c) => entitlement::run(&ctx, c, out).await,
+        Command::Credentials(c) => credentials::run(&ctx, c, out).await,
+        Command::Sync(a) => sync::run(&ctx, a, out).await,
+        Command::Seats(a) => seats::run(&ctx, a, out).await,
+        Command::Tasks(a) => tasks::run(&ctx, a, out).await,
+    }
+}
+
+// ------------------------------------------------------------------ argument parsers
+
+/// A profile id as the library accepts it.
+pub fn parse_profile_id(s: &str) -> Result<String, String> {
+    Profile::validate_id(s).map_err(|e| e.to_string())?;
+    Ok(s.to_owned())
+}
+
+/// License type names are compared lower case (as the sync derives them).
+pub fn parse_license_type(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("license type is empty".to_owned());
+    }
+    if t.chars().any(char::is_control) {
+        return Err("license type contains control characters".to_owned());
+    }
+    Ok(t.to_lowercase())
+}
+
+/// A non-empty, trimmed text value.
+pub fn parse_text(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if t.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_owned());
+    }
+    Ok(t.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn table_flag_replaces_table_name() {
+        let c = config_for_table("from-flag", |k| match k {
+            "TABLE_NAME" => Some("from-env".into()),
+            "BOX_API_URL" => Some("http://127.0.0.1:9/2.0".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.table_name, "from-flag");
+        assert_eq!(c.box_endpoints.api_url.as_str(), "http://127.0.0.1:9/2.0");
+        assert!(matches!(
+            config_for_table(" ", |_| None),
+            Err(CliError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn parsers() {
+        assert_eq!(parse_profile_id("acme-box").unwrap(), "acme-box");
+        assert!(parse_profile_id("Acme Box")
+            .unwrap_err()
+            .contains("lowercase letters"));
+        assert_eq!(
+            parse_license_type(" Business_Plus ").unwrap(),
+            "business_plus"
+        );
+        assert!(parse_license_type("  ").is_err());
+        assert_eq!(parse_text(" Acme ").unwrap(), "Acme");
+        assert!(parse_text("").is_err());
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand() {
+        let cli =
+            Cli::try_parse_from(["seatctl", "profile", "list", "--table", "t", "-vv"]).unwrap();
+        assert_eq!(cli.global.table.as_deref(), Some("t"));
+        assert_eq!(cli.global.verbose, 2);
+    }
+}

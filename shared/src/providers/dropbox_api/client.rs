@@ -1,0 +1,746 @@
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::Stream;
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::model::{
+    AuthenticatedAdmin, DropboxCredentials, GetTeamEventsResult, LoginEvent, MembersListV2Result,
+    TeamInfo, TeamMemberInfoV2,
+};
+use crate::config::DropboxEndpoints;
+use crate::http::{
+    call_authorized, fresh_token, pages, retry_after_from_headers, send_oauth, token_error,
+    AccessToken, ApiStats, PageStep, ProviderError, RetryPolicy, TokenCache,
+};
+
+const PROVIDER: &str = "dropbox";
+/// Dropbox's maximum page size for members and team_log.
+const PAGE_LIMIT: u32 = 1000;
+/// Dropbox short-lived tokens live 4 hours; renew a few minutes early.
+const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+/// `reset` / `bad_cursor` restarts tolerated within one read before giving up.
+const MAX_RESTARTS: u32 = 3;
+
+/// The two credential slots of a Dropbox profile: each its own app, scopes and connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Slot {
+    Sync,
+    Reclaim,
+}
+
+impl Slot {
+    pub fn scopes(self) -> &'static [&'static str] {
+        match self {
+            Slot::Sync => &[
+                "members.read",
+                "team_data.member",
+                "events.read",
+                "team_info.read",
+            ],
+            Slot::Reclaim => &[
+                "team_info.read",
+                "members.write",
+                "members.delete",
+                "team_data.member",
+            ],
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Slot::Sync => "sync",
+            Slot::Reclaim => "reclaim",
+        }
+    }
+}
+
+impl std::str::FromStr for Slot {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sync" => Ok(Slot::Sync),
+            "reclaim" => Ok(Slot::Reclaim),
+            other => Err(format!(
+                "unknown Dropbox credential slot {other:?} (sync or reclaim)"
+            )),
+        }
+    }
+}
+
+/// The `team_id` (and `account_id`) a team-linked app's token response adds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DropboxTokenExtras {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+impl ExtraTokenFields for DropboxTokenExtras {}
+
+type DropboxTokenResponse = StandardTokenResponse<DropboxTokenExtras, BasicTokenType>;
+type OAuthClient<HasAuth, HasToken> = oauth2::Client<
+    BasicErrorResponse,
+    DropboxTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    HasAuth,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    HasToken,
+>;
+
+/// An authorize URL to send the admin's browser to, and the PKCE verifier to keep for the callback.
+pub struct AuthorizeRequest {
+    pub url: String,
+    pub pkce_verifier: SecretString,
+}
+
+/// What a code exchange returns (the refresh token stays wrapped).
+pub struct CodeGrant {
+    pub refresh_token: SecretString,
+    pub access_token: AccessToken,
+    pub team_id: Option<String>,
+}
+
+impl std::fmt::Debug for CodeGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeGrant")
+            .field("team_id", &self.team_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `team_log` time window of an activity read (`end_time` exclusive).
+#[derive(Debug, Clone, Copy)]
+pub struct EventsWindow {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+enum EventsCursor {
+    From(DateTime<Utc>, u32),
+    Continue(String, u32),
+}
+
+/// Dropbox Team API client; one per Lambda container, tokens cached across invocations.
+#[derive(Debug)]
+pub struct DropboxClient {
+    http: reqwest::Client,
+    api_url: String,
+    authorize_url: AuthUrl,
+    token_url: TokenUrl,
+    retry: RetryPolicy,
+    tokens: TokenCache,
+}
+
+impl DropboxClient {
+    pub fn new(endpoints: &DropboxEndpoints, http: reqwest::Client, retry: RetryPolicy) -> Self {
+        Self {
+            http,
+            api_url: endpoints.api_url.as_str().trim_end_matches('/').to_owned(),
+            authorize_url: AuthUrl::from_url(endpoints.authorize_url.clone()),
+            token_url: TokenUrl::from_url(endpoints.token_url.clone()),
+            retry,
+            tokens: TokenCache::new(TOKEN_MARGIN),
+        }
+    }
+
+    fn oauth(
+        &self,
+        app_key: &str,
+        app_secret: Option<&SecretString>,
+    ) -> OAuthClient<EndpointSet, EndpointSet> {
+        let mut c = oauth2::Client::new(ClientId::new(app_key.to_owned()))
+            .set_auth_uri(self.authorize_url.clone())
+            .set_token_uri(self.token_url.clone())
+            .set_auth_type(AuthType::RequestBody);
+        if let Some(s) = app_secret {
+            c = c.set_client_secret(ClientSecret::new(s.expose_secret().to_owned()));
+        }
+        c
+    }
+
+    /// The authorize URL for a slot: code flow, offline access, the slot's scopes, PKCE S256.
+    pub fn authorize_url(
+        &self,
+        app_key: &str,
+        slot: Slot,
+        redirect: &url::Url,
+        state: &str,
+    ) -> AuthorizeRequest {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = state.to_owned();
+        let (url, _) = self
+            .oauth(app_key, None)
+            .set_redirect_uri(RedirectUrl::from_url(redirect.clone()))
+            .authorize_url(move || CsrfToken::new(state))
+            .add_scopes(slot.scopes().iter().map(|s| Scope::new((*s).to_owned())))
+            .add_extra_param("token_access_type", "offline")
+            .set_pkce_challenge(challenge)
+            .url();
+        AuthorizeRequest {
+            url: url.to_string(),
+            pkce_verifier: SecretString::from(verifier.secret().to_owned()),
+        }
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier) for a refresh token.
+    pub async fn exchange_code(
+        &self,
+        app_key: &str,
+        app_secret: &SecretString,
+        code: &str,
+        pkce_verifier: &SecretString,
+        redirect: &url::Url,
+        stats: &ApiStats,
+    ) -> Result<CodeGrant, ProviderError> {
+        let client = self
+            .oauth(app_key, Some(app_secret))
+            .set_redirect_uri(RedirectUrl::from_url(redirect.clone()));
+        let http = self.http.clone();
+        let send = move |req: oauth2::HttpRequest| {
+            let http = http.clone();
+            async move { send_oauth(PROVIDER, &http, req).await }
+        };
+        stats.call();
+        let started = Instant::now();
+        // Not retried: an authorization code is single-use, and a retry after a lost response
+        // would only fail with invalid_grant.
+        let r = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(
+                pkce_verifier.expose_secret().to_owned(),
+            ))
+            .request_async(&send)
+            .await
+            .map_err(|e| token_error(PROVIDER, e))?;
+        let refresh = r.refresh_token().ok_or_else(|| ProviderError::Auth {
+            provider: PROVIDER,
+            code: "no_refresh_token".into(),
+            description: "Dropbox returned no refresh token (was token_access_type=offline lost?)"
+                .into(),
+        })?;
+        Ok(CodeGrant {
+            refresh_token: SecretString::from(refresh.secret().to_owned()),
+            access_token: AccessToken {
+                secret: SecretString::from(r.access_token().secret().to_owned()),
+                expires_at: started + r.expires_in().unwrap_or(Duration::from_secs(14_400)),
+            },
+            team_id: r.extra_fields().team_id.clone(),
+        })
+    }
+
+    async fn refresh_grant(
+        &self,
+        creds: &DropboxCredentials,
+    ) -> Result<AccessToken, ProviderError> {
+        let refresh = creds
+            .refresh_token
+            .as_ref()
+            .ok_or_else(|| ProviderError::Auth {
+                provider: PROVIDER,
+                code: "not_connected".into(),
+                description:
+                    "this credential slot has no refresh token yet: run seatctl connect dropbox"
+                        .into(),
+            })?;
+        let http = self.http.clone();
+        let send = move |req: oauth2::HttpRequest| {
+            let http = http.clone();
+            async move { send_oauth(PROVIDER, &http, req).await }
+        };
+        let started = Instant::now();
+        let token = RefreshToken::new(refresh.expose_secret().to_owned());
+        let r = self
+            .oauth(&creds.app_key, Some(&creds.app_secret))
+            .exchange_refresh_token(&token)
+            .request_async(&send)
+            .await
+            .map_err(|e| token_error(PROVIDER, e))?;
+        Ok(AccessToken {
+            secret: SecretString::from(r.access_token().secret().to_owned()),
+            expires_at: started + r.expires_in().unwrap_or(Duration::from_secs(14_400)),
+        })
+    }
+
+    fn cache_key(creds: &DropboxCredentials) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(creds.app_key.as_bytes());
+        h.update([0]);
+        h.update(creds.app_secret.expose_secret().as_bytes());
+        h.update([0]);
+        if let Some(r) = &creds.refresh_token {
+            h.update(r.expose_secret().as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+
+    /// A valid access token (cached, or refreshed). Returns whether a refresh happened.
+    pub async fn authenticate(
+        &self,
+        creds: &DropboxCredentials,
+        stats: &ApiStats,
+    ) -> Result<bool, ProviderError> {
+        let grant = || self.refresh_grant(creds);
+        fresh_token(
+            &self.tokens,
+            &Self::cache_key(creds),
+            &self.retry,
+            stats,
+            &grant,
+        )
+        .await
+        .map(|(_, f)| f)
+    }
+
+    /// One RPC call: `POST {api}/2/{route}` with a JSON argument (`null` for Void).
+    pub async fn rpc<R: DeserializeOwned>(
+        &self,
+        creds: &DropboxCredentials,
+        route: &str,
+        arg: &Value,
+        stats: &ApiStats,
+    ) -> Result<R, ProviderError> {
+        let url = format!("{}/2/{route}", self.api_url);
+        let (url, route) = (&url, route);
+        call_authorized(
+            &self.tokens,
+            &Self::cache_key(creds),
+            &self.retry,
+            stats,
+            || self.refresh_grant(creds),
+            |token| async move { self.rpc_once(url, route, arg, &token).await },
+        )
+        .await
+    }
+
+    /// Like [`rpc`](Self::rpc) with an access token the caller already holds (the callback's
+    /// fresh token from the code exchange). No renewal: that token is seconds old.
+    pub async fn rpc_with_token<R: DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        route: &str,
+        arg: &Value,
+        stats: &ApiStats,
+    ) -> Result<R, ProviderError> {
+        let url = format!("{}/2/{route}", self.api_url);
+        crate::http::with_retry(&self.retry, stats, || {
+            self.rpc_once(&url, route, arg, token)
+        })
+        .await
+    }
+
+    async fn rpc_once<R: DeserializeOwned>(
+        &self,
+        url: &str,
+        route: &str,
+        arg: &Value,
+        token: &AccessToken,
+    ) -> Result<R, ProviderError> {
+        let resp = self
+            .http
+            .post(url)
+            .bearer_auth(token.secret.expose_secret())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(arg.to_string())
+            .send()
+            .await
+            .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
+        let status = resp.status().as_u16();
+        let retry_after = retry_after_from_headers(resp.headers());
+        let request_id = resp
+            .headers()
+            .get("x-dropbox-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
+        if status == 200 {
+            return serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed {
+                provider: PROVIDER,
+                endpoint: route.to_owned(),
+                message: e.to_string(),
+            });
+        }
+        Err(error_from_response(status, retry_after, request_id, &body))
+    }
+
+    pub async fn team_info(
+        &self,
+        creds: &DropboxCredentials,
+        stats: &ApiStats,
+    ) -> Result<TeamInfo, ProviderError> {
+        self.rpc(creds, "team/get_info", &Value::Null, stats).await
+    }
+
+    /// Every team member (`members/list_v2`, then `members/list/continue_v2`), a page at a time.
+    pub fn members<'a>(
+        &'a self,
+        creds: &'a DropboxCredentials,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<Vec<TeamMemberInfoV2>, ProviderError>> + 'a {
+        pages(None, move |cursor: Option<String>| async move {
+            let r: MembersListV2Result = match &cursor {
+                None => {
+                    self.rpc(
+                        creds,
+                        "team/members/list_v2",
+                        &json!({ "limit": PAGE_LIMIT, "include_removed": false }),
+                        stats,
+                    )
+                    .await?
+                }
+                Some(c) => {
+                    self.rpc(
+                        creds,
+                        "team/members/list/continue_v2",
+                        &json!({ "cursor": c }),
+                        stats,
+                    )
+                    .await?
+                }
+            };
+            stats.page();
+            let next = r.has_more.then_some(r.cursor);
+            Ok(PageStep {
+                page: r.members,
+                next,
+            })
+        })
+    }
+
+    /// `login_success` events in a window (`team_log/get_events` + `continue`). A `reset` restarts
+    /// from the time Dropbox names; a `bad_cursor` restarts the window (the caller de-duplicates).
+    pub fn login_events<'a>(
+        &'a self,
+        creds: &'a DropboxCredentials,
+        window: EventsWindow,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<Vec<LoginEvent>, ProviderError>> + 'a {
+        pages(
+            Some(EventsCursor::From(window.start, 0)),
+            move |cursor: Option<EventsCursor>| async move {
+                let cursor = cursor.unwrap_or(EventsCursor::From(window.start, 0));
+                let (result, restarts) = match cursor {
+                    EventsCursor::From(start, restarts) => {
+                        let arg = json!({
+                            "limit": PAGE_LIMIT,
+                            "event_type": "login_success",
+                            "time": { "start_time": dbx_time(start), "end_time": dbx_time(window.end) },
+                        });
+                        (
+                            self.rpc::<GetTeamEventsResult>(
+                                creds,
+                                "team_log/get_events",
+                                &arg,
+                                stats,
+                            )
+                            .await,
+                            restarts,
+                        )
+                    }
+                    EventsCursor::Continue(c, restarts) => (
+                        self.rpc(
+                            creds,
+                            "team_log/get_events/continue",
+                            &json!({ "cursor": c }),
+                            stats,
+                        )
+                        .await,
+                        restarts,
+                    ),
+                };
+                let r = match result {
+                    Ok(r) => r,
+                    Err(e) if restarts < MAX_RESTARTS => match restart_point(&e, window.start) {
+                        Some(from) => {
+                            tracing::warn!(error = %e, "team_log cursor restarted");
+                            return Ok(PageStep {
+                                page: Vec::new(),
+                                next: Some(EventsCursor::From(from, restarts + 1)),
+                            });
+                        }
+                        None => return Err(e),
+                    },
+                    Err(e) => return Err(e),
+                };
+                stats.page();
+                let events = r
+                    .events
+                    .iter()
+                    .filter_map(LoginEvent::from_team_event)
+                    .collect();
+                // `has_more` may be true with no events: keep going on the cursor.
+                let next = r
+                    .has_more
+                    .then_some(EventsCursor::Continue(r.cursor, restarts));
+                Ok(PageStep { page: events, next })
+            },
+        )
+    }
+
+    /// The admin who authorized the token (`team/token/get_authenticated_admin`).
+    pub async fn authenticated_admin(
+        &self,
+        token: &AccessToken,
+        stats: &ApiStats,
+    ) -> Result<AuthenticatedAdmin, ProviderError> {
+        self.rpc_with_token(
+            token,
+            "team/token/get_authenticated_admin",
+            &Value::Null,
+            stats,
+        )
+        .await
+    }
+}
+
+/// Where to restart a team_log read after a continue error, if it is a restartable one.
+fn restart_point(e: &ProviderError, window_start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match e {
+        ProviderError::Api {
+            status: 409,
+            code,
+            message,
+            ..
+        } if code == "reset" => {
+            // error_summary is "reset/<timestamp>…"; the envelope's `reset` field is the same.
+            message
+                .split('/')
+                .nth(1)
+                .and_then(|t| t.trim_end_matches('.').parse::<DateTime<Utc>>().ok())
+                .or(Some(window_start))
+        }
+        ProviderError::Api {
+            status: 409, code, ..
+        } if code == "bad_cursor" => Some(window_start),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorEnvelope {
+    #[serde(default)]
+    error_summary: Option<String>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+/// Maps a Dropbox error response to a typed error. Branches on `error[".tag"]`, never on the
+/// summary (its suffix varies).
+fn error_from_response(
+    status: u16,
+    retry_after: Option<Duration>,
+    request_id: Option<String>,
+    body: &[u8],
+) -> ProviderError {
+    let env: ErrorEnvelope = serde_json::from_slice(body).unwrap_or_default();
+    let tag = env
+        .error
+        .as_ref()
+        .and_then(|e| e.get(".tag"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let summary = env.error_summary.clone().unwrap_or_default();
+    match status {
+        401 => match tag.as_deref() {
+            Some("expired_access_token") | Some("invalid_access_token") | None => {
+                ProviderError::Unauthorized { provider: PROVIDER }
+            }
+            Some(other) => ProviderError::Api {
+                provider: PROVIDER,
+                status,
+                code: other.to_owned(),
+                message: summary,
+                request_id,
+            },
+        },
+        429 => ProviderError::RateLimited {
+            provider: PROVIDER,
+            retry_after: retry_after.or_else(|| {
+                env.error
+                    .as_ref()
+                    .and_then(|e| e.get("retry_after"))
+                    .and_then(Value::as_u64)
+                    .map(Duration::from_secs)
+            }),
+            request_id,
+        },
+        500..=599 => ProviderError::Server {
+            provider: PROVIDER,
+            status,
+            code: tag.unwrap_or_else(|| format!("http_{status}")),
+            request_id,
+            retry_after,
+        },
+        _ => {
+            // 400 is plain text; 409 carries the route's error union.
+            let text = String::from_utf8_lossy(body);
+            let code = tag.unwrap_or_else(|| {
+                if status == 400 {
+                    "bad_input".into()
+                } else {
+                    format!("http_{status}")
+                }
+            });
+            let message = if env.error.is_some() {
+                // keep the reset timestamp reachable for restart_point
+                match env
+                    .error
+                    .as_ref()
+                    .and_then(|e| e.get("reset"))
+                    .and_then(Value::as_str)
+                {
+                    Some(reset) => format!("reset/{reset}"),
+                    None => summary,
+                }
+            } else {
+                text.chars().take(300).collect()
+            };
+            ProviderError::Api {
+                provider: PROVIDER,
+                status,
+                code,
+                message,
+                request_id,
+            }
+        }
+    }
+}
+
+/// Dropbox timestamps: `%Y-%m-%dT%H:%M:%SZ`, no fractions.
+fn dbx_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_envelopes() {
+        let e = error_from_response(401, None, None, br#"{"error_summary":"expired_access_token/..","error":{".tag":"expired_access_token"}}"#);
+        assert!(matches!(e, ProviderError::Unauthorized { .. }));
+        let e = error_from_response(401, None, None, br#"{"error_summary":"missing_scope/..","error":{".tag":"missing_scope","required_scope":"members.read"}}"#);
+        assert_eq!(e.code(), Some("missing_scope"));
+        assert!(!e.is_transient());
+        let e = error_from_response(429, None, None, br#"{"error_summary":"too_many_requests/","error":{"reason":{".tag":"too_many_requests"},"retry_after":7}}"#);
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+        let e = error_from_response(
+            409,
+            None,
+            Some("rid".into()),
+            br#"{"error_summary":"user_not_in_team/..","error":{".tag":"user_not_in_team"}}"#,
+        );
+        assert_eq!(
+            (e.code(), e.request_id()),
+            (Some("user_not_in_team"), Some("rid"))
+        );
+        let e = error_from_response(
+            400,
+            None,
+            None,
+            b"Error in call to API function \"team/members/list_v2\": bad limit",
+        );
+        assert_eq!(e.code(), Some("bad_input"));
+        assert!(e.to_string().contains("bad limit"));
+    }
+
+    #[test]
+    fn team_log_reset_and_bad_cursor_restart() {
+        let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let reset = error_from_response(409, None, None, br#"{"error_summary":"reset/..","error":{".tag":"reset","reset":"2026-02-03T04:05:06Z"}}"#);
+        assert_eq!(
+            restart_point(&reset, start),
+            Some("2026-02-03T04:05:06Z".parse().unwrap())
+        );
+        let bad = error_from_response(
+            409,
+            None,
+            None,
+            br#"{"error_summary":"bad_cursor/","error":{".tag":"bad_cursor"}}"#,
+        );
+        assert_eq!(restart_point(&bad, start), Some(start));
+        let other = error_from_response(
+            409,
+            None,
+            None,
+            br#"{"error_summary":"invalid_time_range/","error":{".tag":"invalid_time_range"}}"#,
+        );
+        assert_eq!(restart_point(&other, start), None);
+    }
+
+    #[test]
+    fn login_events_read_member_time_and_type() {
+        let v: Value = serde_json::from_str(r#"{"timestamp":"2017-01-25T15:51:30Z","event_category":{".tag":"logins"},
+            "actor":{".tag":"user","user":{".tag":"team_member","account_id":"dbid:A","display_name":"J","email":"j@x.com","team_member_id":"dbmid:J"}},
+            "event_type":{".tag":"login_success","description":"(logins) Signed in"},"details":{".tag":"login_success_details","is_emm_managed":false}}"#).unwrap();
+        let e = LoginEvent::from_team_event(&v).unwrap();
+        assert_eq!(
+            (e.team_member_id.as_str(), e.event_type.as_str()),
+            ("dbmid:J", "login_success")
+        );
+        assert_eq!(
+            e.at,
+            "2017-01-25T15:51:30Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            e.id,
+            LoginEvent::from_team_event(&v).unwrap().id,
+            "stable evidence id"
+        );
+        assert!(
+            LoginEvent::from_team_event(&json!({"timestamp":"2017-01-25T15:51:30Z"})).is_none()
+        );
+    }
+
+    #[test]
+    fn authorize_url_has_offline_pkce_scopes_and_state() {
+        let ep = DropboxEndpoints {
+            api_url: "https://api.dropboxapi.com".parse().unwrap(),
+            authorize_url: "https://www.dropbox.com/oauth2/authorize".parse().unwrap(),
+            token_url: "https://api.dropboxapi.com/oauth2/token".parse().unwrap(),
+        };
+        let c = DropboxClient::new(&ep, reqwest::Client::new(), RetryPolicy::default());
+        let r = c.authorize_url(
+            "appkey",
+            Slot::Reclaim,
+            &"https://cb.example/oauth/dropbox/callback".parse().unwrap(),
+            "st4te",
+        );
+        let u = url::Url::parse(&r.url).unwrap();
+        let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "appkey");
+        assert_eq!(q["token_access_type"], "offline");
+        assert_eq!(q["state"], "st4te");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(
+            q["scope"],
+            "team_info.read members.write members.delete team_data.member"
+        );
+        assert_eq!(
+            q["redirect_uri"],
+            "https://cb.example/oauth/dropbox/callback"
+        );
+        assert!(!r.url.contains(r.pkce_verifier.expose_secret()));
+    }
+}

@@ -1,0 +1,151 @@
+//! Dropbox Team API shapes (Stone: team.stone, team_log.stone, async.stone, auth.stone). Unions
+//! arrive as `{".tag": …}`; open unions may grow, so unknown tags are kept as strings.
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// A Dropbox union member as its tag (`{".tag":"active"}` → "active").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Tagged {
+    #[serde(rename = ".tag")]
+    pub tag: String,
+}
+
+/// What a Dropbox credential slot's secret holds (Secrets Manager JSON). The app key and secret
+/// are set by the operator; the callback adds the refresh token, team and admin after a connect.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DropboxCredentials {
+    pub app_key: String,
+    pub app_secret: SecretString,
+    #[serde(default)]
+    pub refresh_token: Option<SecretString>,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub team_name: Option<String>,
+    /// Reclaim slot: the admin who authorized it (team_member_id); receives reclaimed files.
+    #[serde(default)]
+    pub admin_team_member_id: Option<String>,
+    #[serde(default)]
+    pub admin_email: Option<String>,
+    #[serde(default)]
+    pub connected_at: Option<DateTime<Utc>>,
+}
+
+/// `team.MembersListV2Result`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MembersListV2Result {
+    #[serde(default)]
+    pub members: Vec<TeamMemberInfoV2>,
+    pub cursor: String,
+    pub has_more: bool,
+}
+
+/// `team.TeamMemberInfoV2`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TeamMemberInfoV2 {
+    pub profile: TeamMemberProfile,
+    #[serde(default)]
+    pub roles: Option<Vec<TeamMemberRole>>,
+}
+
+/// `team.TeamMemberProfile` (the fields a seat needs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TeamMemberProfile {
+    pub team_member_id: String,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    pub email: String,
+    pub status: Tagged,
+    pub name: Name,
+    pub membership_type: Tagged,
+    #[serde(default)]
+    pub invited_on: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub joined_on: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub suspended_on: Option<DateTime<Utc>>,
+}
+
+/// `users.Name`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Name {
+    #[serde(default)]
+    pub display_name: String,
+}
+
+/// `team.TeamMemberRole`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TeamMemberRole {
+    pub role_id: String,
+    pub name: String,
+}
+
+/// `team.TeamGetInfoResult`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TeamInfo {
+    pub name: String,
+    pub team_id: String,
+    pub num_licensed_users: u32,
+    pub num_provisioned_users: u32,
+    #[serde(default)]
+    pub num_used_licenses: u32,
+}
+
+/// `team.TokenGetAuthenticatedAdminResult`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthenticatedAdmin {
+    pub admin_profile: TeamMemberProfile,
+}
+
+/// `team_log.GetTeamEventsResult`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct GetTeamEventsResult {
+    #[serde(default)]
+    pub events: Vec<serde_json::Value>,
+    pub cursor: String,
+    pub has_more: bool,
+}
+
+/// A `team_log.TeamEvent`, reduced to what activity needs. Dropbox events carry no id, so the
+/// evidence id is a digest of the event as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginEvent {
+    pub id: String,
+    pub team_member_id: String,
+    pub at: DateTime<Utc>,
+    pub event_type: String,
+}
+
+impl LoginEvent {
+    /// Reads a team_log event: the member from `actor.user.team_member_id` (or `context`), the
+    /// time from `timestamp`. None for events without a team member (e.g. a failed login by a
+    /// stranger) or without a time.
+    pub fn from_team_event(v: &serde_json::Value) -> Option<Self> {
+        use sha2::{Digest, Sha256};
+        let at: DateTime<Utc> = v.get("timestamp")?.as_str()?.parse().ok()?;
+        let member = v
+            .pointer("/actor/user/team_member_id")
+            .or_else(|| v.pointer("/actor/admin/team_member_id"))
+            .or_else(|| v.pointer("/context/team_member_id"))?
+            .as_str()?
+            .to_owned();
+        let event_type = v.pointer("/event_type/.tag")?.as_str()?.to_owned();
+        let digest = Sha256::digest(v.to_string().as_bytes());
+        Some(Self {
+            id: format!("dbx-{}", hex::encode(&digest[..12])),
+            team_member_id: member,
+            at,
+            event_type,
+        })
+    }
+}
+
+/// `async.LaunchEmptyResult` / `async.PollEmptyResult`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = ".tag", rename_all = "snake_case")]
+pub enum AsyncJob {
+    Complete,
+    InProgress,
+    AsyncJobId { async_job_id: String },
+}
