@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod connect;
 pub mod domain;
 pub mod functions;
 pub mod http;

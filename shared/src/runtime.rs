@@ -1,10 +1,12 @@
 //! Start-up wiring shared by the functions and seatctl: AWS clients and provider clients, built once.
 use crate::config::{Config, ConfigError};
+use crate::connect::ConnectService;
 use crate::http::{build_http_client, ProviderError};
 use crate::providers::box_api::BoxClient;
+use crate::providers::dropbox_api::DropboxClient;
 use crate::secrets::SecretStore;
 use crate::store::Store;
-use crate::sync::BoxSync;
+use crate::sync::{BoxSync, DropboxSync};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -40,4 +42,26 @@ pub fn box_sync(config: &Config, aws: &AwsClients) -> Result<BoxSync, StartupErr
         BoxClient::new(&config.box_endpoints, http, config.retry.clone()),
         config.default_backfill_days,
     ))
+}
+
+/// Everything a Dropbox sync needs.
+pub fn dropbox_sync(config: &Config, aws: &AwsClients) -> Result<DropboxSync, StartupError> {
+    let http = build_http_client(config.http_timeout)?;
+    Ok(DropboxSync::new(
+        Store::new(aws.dynamodb.clone(), &config.table_name),
+        SecretStore::new(aws.secrets.clone()),
+        DropboxClient::new(&config.dropbox_endpoints, http, config.retry.clone()),
+        config.default_backfill_days,
+    ))
+}
+
+/// Starting (seatctl) and finishing (oauth-callback) a Dropbox connect.
+pub fn connect_service(config: &Config, aws: &AwsClients) -> Result<ConnectService, StartupError> {
+    let http = build_http_client(config.http_timeout)?;
+    Ok(ConnectService {
+        store: Store::new(aws.dynamodb.clone(), &config.table_name),
+        secrets: SecretStore::new(aws.secrets.clone()),
+        client: DropboxClient::new(&config.dropbox_endpoints, http, config.retry.clone()),
+        redirect: config.oauth_redirect_url.clone(),
+    })
 }

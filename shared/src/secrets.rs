@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use crate::providers::box_api::BoxCredentials;
+use crate::providers::dropbox_api::DropboxCredentials;
 
 #[derive(Debug, Error)]
 pub enum SecretError {
@@ -49,6 +50,37 @@ impl SecretStore {
         })
         .to_string();
         self.put_string(name, body, "seatkeeper Box client-credentials app")
+            .await
+    }
+
+    pub async fn dropbox_credentials(&self, name: &str) -> Result<DropboxCredentials, SecretError> {
+        self.get_json(
+            name,
+            "app_key, app_secret, refresh_token, team_id, admin_team_member_id",
+        )
+        .await
+    }
+
+    /// Creates or updates a Dropbox credential slot (the operator's app key and secret, and after
+    /// a connect the refresh token, team and authorizing admin). Only the callback and seatctl
+    /// write these.
+    pub async fn put_dropbox_credentials(
+        &self,
+        name: &str,
+        creds: &DropboxCredentials,
+    ) -> Result<(), SecretError> {
+        let body = serde_json::json!({
+            "app_key": creds.app_key,
+            "app_secret": creds.app_secret.expose_secret(),
+            "refresh_token": creds.refresh_token.as_ref().map(|r| r.expose_secret().to_owned()),
+            "team_id": creds.team_id,
+            "team_name": creds.team_name,
+            "admin_team_member_id": creds.admin_team_member_id,
+            "admin_email": creds.admin_email,
+            "connected_at": creds.connected_at,
+        })
+        .to_string();
+        self.put_string(name, body, "seatkeeper Dropbox app credentials")
             .await
     }
 

@@ -1,6 +1,6 @@
 //! box-sync: scheduled Lambda that syncs Box rosters, license types and activity into DynamoDB.
 use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
-use seatkeeper::functions::box_sync::handle;
+use seatkeeper::functions::sync::handle;
 use seatkeeper::runtime::{box_sync, AwsClients};
 use seatkeeper::Config;
 

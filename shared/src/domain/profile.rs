@@ -191,6 +191,33 @@ impl Profile {
         })
     }
 
+    /// A new Dropbox profile: enabled, managing `full` seats (`limited` members use no license).
+    /// Its two credential slots live in `seatkeeper/<id>/dropbox-sync` and `…/dropbox-reclaim`.
+    pub fn new_dropbox(id: &str, name: &str, now: DateTime<Utc>) -> Result<Self, ProfileError> {
+        Self::validate_id(id)?;
+        Ok(Self {
+            id: id.to_owned(),
+            provider: Provider::Dropbox,
+            name: name.to_owned(),
+            enabled: true,
+            created_at: now,
+            credentials_secret: Self::dropbox_secret_name(id, "sync"),
+            box_enterprise_id: None,
+            plan: None,
+            managed_license_types: vec!["full".to_owned()],
+            license_tracking_code: None,
+            entitlements: Vec::new(),
+            backfill_days: None,
+            last_sync: None,
+            version: 0,
+        })
+    }
+
+    /// The Secrets Manager name of a Dropbox credential slot (`sync` or `reclaim`).
+    pub fn dropbox_secret_name(id: &str, slot: &str) -> String {
+        format!("seatkeeper/{id}/dropbox-{slot}")
+    }
+
     /// The license type of a Box seat: the tracking code's value when the profile names one and
     /// the user carries it, else the plan's type.
     pub fn box_license_type(&self, tracking_codes: &[(String, String)]) -> String {

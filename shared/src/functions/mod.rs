@@ -1,2 +1,3 @@
 //! Lambda handlers. Each function's `main.rs` builds config and clients once and calls these.
-pub mod box_sync;
+pub mod oauth_callback;
+pub mod sync;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::keys;
+use crate::connect::PendingConnect;
 use crate::domain::{LicenseSummary, Profile, Seat, SeatIndex, StoredSeatState, TaskRun};
 
 type Item = HashMap<String, AttributeValue>;
@@ -356,6 +357,72 @@ impl Store {
             Some(limit),
         )
         .await
+    }
+
+    // -------------------------------------------------------- pending connects
+
+    /// Records a pending connect under its state's digest; DynamoDB's TTL cleans up leftovers.
+    pub async fn put_pending_connect(
+        &self,
+        state_digest: &str,
+        p: &PendingConnect,
+    ) -> Result<(), StoreError> {
+        let mut item = to_item("pending_connect", keys::pending_connect(state_digest), p)?;
+        item.insert(
+            "expires_epoch".into(),
+            AttributeValue::N(p.expires_at.timestamp().to_string()),
+        );
+        item.insert(
+            "ttl".into(),
+            AttributeValue::N((p.expires_at.timestamp() + 3600).to_string()),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(aws("PutItem"))?;
+        Ok(())
+    }
+
+    /// Consumes a pending connect atomically: it must exist and be unexpired, and it is gone
+    /// afterwards, so a replayed callback finds nothing. `None` for unknown, used or expired.
+    pub async fn consume_pending_connect(
+        &self,
+        state_digest: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PendingConnect>, StoreError> {
+        let (pk, sk) = keys::pending_connect(state_digest);
+        let r = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .condition_expression("attribute_exists(pk) AND expires_epoch > :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match r {
+            Ok(out) => match out.attributes {
+                Some(mut item) => {
+                    item.remove("expires_epoch");
+                    item.remove("ttl");
+                    from_item("pending_connect", item).map(Some)
+                }
+                None => Ok(None),
+            },
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws::<_>("DeleteItem")(e)),
+        }
     }
 
     // ------------------------------------------------------------------ leases

@@ -8,6 +8,7 @@
 //! | license summary | `PROFILE#<profile>`   | `LICENSE#<license type>`             |
 //! | sync lease      | `PROFILE#<profile>`   | `LEASE#sync`                         |
 //! | task run        | `TASKS#<profile>`     | `RUN#<started_at>#<run id>#<task>`   |
+//! | pending connect | `OAUTH#<sha256(state)>` | `STATE`                            |
 //!
 //! Every item also has `kind` (the entity name). Profiles share one partition (a deployment has
 //! few); a profile's seats are one partition read with one paged Query.
@@ -45,6 +46,11 @@ pub const LICENSE_PREFIX: &str = "LICENSE#";
 
 pub fn sync_lease(profile: &str) -> (String, String) {
     (profile_pk(profile), "LEASE#sync".to_owned())
+}
+
+/// A pending OAuth connect, keyed by the digest of its `state` (never the state itself).
+pub fn pending_connect(state_digest: &str) -> (String, String) {
+    (format!("OAUTH#{state_digest}"), "STATE".to_owned())
 }
 
 pub fn tasks_pk(profile: &str) -> String {

@@ -1,9 +1,15 @@
 //! Sync orchestration: reads a provider through its adapter and records what it saw, as task runs.
 mod box_sync;
+mod dropbox_sync;
 mod progress;
+mod roster;
+mod run;
 
-pub use box_sync::{BoxSync, ProfileOutcome, SyncError, SyncReport, ACTIVITY_OVERLAP};
+pub use box_sync::{BoxSync, ACTIVITY_OVERLAP};
+pub use dropbox_sync::DropboxSync;
 pub use progress::{NoProgress, Progress};
+pub use roster::ACTIVE_WITHIN_DAYS;
+pub use run::{ProfileOutcome, SyncError, SyncReport};
 
 /// Sortable, readable run ids: `20261123T120000Z-1a2b3c4d`.
 pub fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {

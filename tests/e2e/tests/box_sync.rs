@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use provider_sandbox::{FaultKind, FaultRule, Route};
 use seatkeeper::domain::{Seat, TaskKind, TaskStatus};
-use seatkeeper::functions::box_sync::{handle, HandlerError};
+use seatkeeper::functions::sync::{handle, HandlerError};
 use seatkeeper_e2e::{LogCapture, TestEnv};
 use serde_json::json;
 
@@ -449,11 +449,11 @@ async fn rate_limits_are_waited_out_expired_tokens_renewed_and_no_secret_leaks()
     // No secret anywhere: logs, DynamoDB, the report.
     let secret = tenant.client_secret();
     let mut secrets = vec![secret.clone()];
-    secrets.extend(Vec::<String>::new()); // TEMP
+    secrets.extend(tenant.issued_tokens());
     assert!(secrets.len() >= 3, "client secret and two access tokens");
     let logged = logs.text();
     assert!(
-        logged.contains("box sync run"),
+        logged.contains("sync run") && logged.contains("provider=\"box\""),
         "the run's log line was captured"
     );
     let table = scan_all(&env).await;

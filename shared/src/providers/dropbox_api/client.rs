@@ -104,12 +104,6 @@ type OAuthClient<HasAuth, HasToken> = oauth2::Client<
     HasToken,
 >;
 
-/// An authorize URL to send the admin's browser to, and the PKCE verifier to keep for the callback.
-pub struct AuthorizeRequest {
-    pub url: String,
-    pub pkce_verifier: SecretString,
-}
-
 /// What a code exchange returns (the refresh token stays wrapped).
 pub struct CodeGrant {
     pub refresh_token: SecretString,
@@ -175,15 +169,19 @@ impl DropboxClient {
         c
     }
 
-    /// The authorize URL for a slot: code flow, offline access, the slot's scopes, PKCE S256.
+    /// The authorize URL for a slot: code flow, offline access, the slot's scopes, PKCE S256
+    /// with the challenge of `verifier`.
     pub fn authorize_url(
         &self,
         app_key: &str,
         slot: Slot,
         redirect: &url::Url,
         state: &str,
-    ) -> AuthorizeRequest {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        verifier: &SecretString,
+    ) -> String {
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+            verifier.expose_secret().to_owned(),
+        ));
         let state = state.to_owned();
         let (url, _) = self
             .oauth(app_key, None)
@@ -193,10 +191,7 @@ impl DropboxClient {
             .add_extra_param("token_access_type", "offline")
             .set_pkce_challenge(challenge)
             .url();
-        AuthorizeRequest {
-            url: url.to_string(),
-            pkce_verifier: SecretString::from(verifier.secret().to_owned()),
-        }
+        url.to_string()
     }
 
     /// Exchanges an authorization code (with its PKCE verifier) for a refresh token.
@@ -720,19 +715,17 @@ mod tests {
             token_url: "https://api.dropboxapi.com/oauth2/token".parse().unwrap(),
         };
         let c = DropboxClient::new(&ep, reqwest::Client::new(), RetryPolicy::default());
-        let r = c.authorize_url(
-            "appkey",
-            Slot::Reclaim,
-            &"https://cb.example/oauth/dropbox/callback".parse().unwrap(),
-            "st4te",
-        );
-        let u = url::Url::parse(&r.url).unwrap();
+        let verifier = SecretString::from("v".repeat(43));
+        let redirect = "https://cb.example/oauth/dropbox/callback".parse().unwrap();
+        let r = c.authorize_url("appkey", Slot::Reclaim, &redirect, "st4te", &verifier);
+        let u = url::Url::parse(&r).unwrap();
         let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
         assert_eq!(q["response_type"], "code");
         assert_eq!(q["client_id"], "appkey");
         assert_eq!(q["token_access_type"], "offline");
         assert_eq!(q["state"], "st4te");
         assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"].len(), 43);
         assert_eq!(
             q["scope"],
             "team_info.read members.write members.delete team_data.member"
@@ -741,6 +734,6 @@ mod tests {
             q["redirect_uri"],
             "https://cb.example/oauth/dropbox/callback"
         );
-        assert!(!r.url.contains(r.pkce_verifier.expose_secret()));
+        assert!(!r.contains(verifier.expose_secret()));
     }
 }

@@ -4,7 +4,7 @@
 mod client;
 mod model;
 
-pub use client::{AuthorizeRequest, CodeGrant, DropboxClient, EventsWindow, Slot};
+pub use client::{CodeGrant, DropboxClient, EventsWindow, Slot};
 pub use model::{
     AsyncJob, AuthenticatedAdmin, DropboxCredentials, LoginEvent, Tagged, TeamInfo,
     TeamMemberInfoV2, TeamMemberProfile,

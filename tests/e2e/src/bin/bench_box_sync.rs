@@ -6,7 +6,7 @@
 //! usage: bench_box_sync <profile-id>
 use std::time::Instant;
 
-use seatkeeper::functions::box_sync::handle;
+use seatkeeper::functions::sync::handle;
 use seatkeeper::runtime::{box_sync, AwsClients};
 use seatkeeper::Config;
 

@@ -1,0 +1,342 @@
+//! Connecting a Dropbox credential slot: the OAuth authorization-code flow with PKCE and a
+//! single-use `state`, started by an operator (seatctl) and finished by the oauth-callback
+//! function.
+//!
+//! Nothing secret is stored outside Secrets Manager: DynamoDB holds only a digest of the state,
+//! the profile and slot it is bound to, and its expiry. The PKCE verifier is derived as
+//! HMAC-SHA256(app secret, state), so only whoever can read the slot's secret (the operator and
+//! the callback) can compute it, and it never needs storing.
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::providers::dropbox_api::Slot;
+
+/// How long a connect link stays usable.
+pub const STATE_TTL: Duration = Duration::minutes(10);
+
+/// A fresh `state`: 256 random bits, URL-safe.
+pub fn new_state() -> String {
+    let bytes: [u8; 32] = rand::random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The key a state is stored under: its SHA-256, so the table never holds a usable state.
+pub fn state_digest(state: &str) -> String {
+    hex::encode(Sha256::digest(state.as_bytes()))
+}
+
+/// The PKCE verifier for a connect: 43 URL-safe characters (RFC 7636 allows 43-128).
+pub fn pkce_verifier(app_secret: &SecretString, state: &str) -> SecretString {
+    // HMAC accepts keys of any length; new_from_slice cannot fail for Hmac<Sha256>.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(app_secret.expose_secret().as_bytes()) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC takes keys of any size"),
+    };
+    mac.update(b"seatkeeper-pkce:");
+    mac.update(state.as_bytes());
+    SecretString::from(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// A pending connect, as stored (keyed by the state's digest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingConnect {
+    pub profile_id: String,
+    pub slot: Slot,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Who started it (the operator's AWS identity or a name), for the audit trail.
+    pub started_by: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_unique_and_long_and_verifiers_deterministic_per_secret() {
+        let (a, b) = (new_state(), new_state());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43, "256 bits");
+        let s1 = SecretString::from("secret-1".to_owned());
+        let s2 = SecretString::from("secret-2".to_owned());
+        let v = pkce_verifier(&s1, &a);
+        assert_eq!(v.expose_secret().len(), 43);
+        assert_eq!(v.expose_secret(), pkce_verifier(&s1, &a).expose_secret());
+        assert_ne!(v.expose_secret(), pkce_verifier(&s2, &a).expose_secret());
+        assert_ne!(v.expose_secret(), pkce_verifier(&s1, &b).expose_secret());
+        assert!(v
+            .expose_secret()
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert_ne!(state_digest(&a), a);
+    }
+}
+
+// ------------------------------------------------------------------------------ service
+
+use thiserror::Error;
+use url::Url;
+
+use crate::domain::{Profile, Provider, TaskKind, TaskRun};
+use crate::http::{ApiStats, ProviderError};
+use crate::providers::dropbox_api::{DropboxClient, DropboxCredentials, TeamInfo};
+use crate::secrets::{SecretError, SecretStore};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    #[error("the Dropbox admin declined the authorization ({0})")]
+    Denied(String),
+    #[error("the request is missing its {0} parameter")]
+    Missing(&'static str),
+    #[error("this connect link is unknown, expired or already used; run `seatctl connect dropbox` again")]
+    InvalidState,
+    #[error("profile {0} does not exist")]
+    UnknownProfile(String),
+    #[error("profile {0} is not a Dropbox profile")]
+    NotDropbox(String),
+    #[error("the {slot} slot of profile {profile} has no Dropbox app yet: run `seatctl credentials set-dropbox-app {profile} --slot {slot}` first")]
+    NoApp { profile: String, slot: &'static str },
+    #[error("OAUTH_REDIRECT_URL is not set: pass --redirect-url (the stack's CallbackUrl output)")]
+    NoRedirect,
+    #[error("the reclaim slot must be authorized by a team admin: {0}")]
+    NotAdmin(String),
+    #[error("Dropbox refused: {0}")]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+impl ConnectError {
+    /// The HTTP status the callback answers with: the browser's request was bad (4xx), except
+    /// when our own storage failed.
+    pub fn status(&self) -> u16 {
+        match self {
+            ConnectError::Denied(_) => 403,
+            ConnectError::Store(_) | ConnectError::Secret(SecretError::Aws { .. }) => 500,
+            _ => 400,
+        }
+    }
+}
+
+/// A started connect: where to send the admin, and until when the link works.
+#[derive(Debug)]
+pub struct ConnectStart {
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A finished connect, as the callback page shows it (no token).
+#[derive(Debug, Clone)]
+pub struct Connected {
+    pub profile_id: String,
+    pub slot: Slot,
+    pub team: TeamInfo,
+    pub admin_email: Option<String>,
+}
+
+pub struct ConnectService {
+    pub store: Store,
+    pub secrets: SecretStore,
+    pub client: DropboxClient,
+    pub redirect: Option<Url>,
+}
+
+impl ConnectService {
+    async fn dropbox_profile(&self, id: &str) -> Result<Profile, ConnectError> {
+        let p = self
+            .store
+            .get_profile(id)
+            .await?
+            .ok_or_else(|| ConnectError::UnknownProfile(id.to_owned()))?;
+        if p.provider != Provider::Dropbox {
+            return Err(ConnectError::NotDropbox(p.id));
+        }
+        Ok(p)
+    }
+
+    async fn slot_credentials(
+        &self,
+        profile: &str,
+        slot: Slot,
+    ) -> Result<DropboxCredentials, ConnectError> {
+        let name = Profile::dropbox_secret_name(profile, slot.as_str());
+        match self.secrets.dropbox_credentials(&name).await {
+            Ok(c) => Ok(c),
+            Err(SecretError::NotFound { .. }) | Err(SecretError::BadShape { .. }) => {
+                Err(ConnectError::NoApp {
+                    profile: profile.to_owned(),
+                    slot: slot.as_str(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Starts a connect (operator side): a single-use state bound to profile and slot, and the
+    /// authorize URL with the slot's scopes and the PKCE challenge.
+    pub async fn start(
+        &self,
+        profile_id: &str,
+        slot: Slot,
+        started_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ConnectStart, ConnectError> {
+        let redirect = self.redirect.as_ref().ok_or(ConnectError::NoRedirect)?;
+        let profile = self.dropbox_profile(profile_id).await?;
+        let creds = self.slot_credentials(&profile.id, slot).await?;
+        let state = new_state();
+        let expires_at = now + STATE_TTL;
+        self.store
+            .put_pending_connect(
+                &state_digest(&state),
+                &PendingConnect {
+                    profile_id: profile.id.clone(),
+                    slot,
+                    created_at: now,
+                    expires_at,
+                    started_by: started_by.to_owned(),
+                },
+            )
+            .await?;
+        let verifier = pkce_verifier(&creds.app_secret, &state);
+        let url = self
+            .client
+            .authorize_url(&creds.app_key, slot, redirect, &state, &verifier);
+        Ok(ConnectStart { url, expires_at })
+    }
+
+    /// Finishes a connect (callback side). The state is consumed first, whatever happens next,
+    /// so a callback URL works once. On success the slot's secret holds the refresh token, team
+    /// and (reclaim slot) the authorizing admin, and an Application Access task run says so.
+    pub async fn complete(
+        &self,
+        query: &std::collections::HashMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<Connected, ConnectError> {
+        let state = query.get("state").filter(|s| !s.is_empty());
+        if let Some(err) = query.get("error") {
+            if let Some(state) = state {
+                // burn the state: the link is spent either way
+                self.store
+                    .consume_pending_connect(&state_digest(state), now)
+                    .await?;
+            }
+            let why = query
+                .get("error_description")
+                .map(|d| format!("{err}: {d}"))
+                .unwrap_or_else(|| err.clone());
+            return Err(ConnectError::Denied(why));
+        }
+        let state = state.ok_or(ConnectError::Missing("state"))?;
+        let code = query
+            .get("code")
+            .filter(|c| !c.is_empty())
+            .ok_or(ConnectError::Missing("code"))?;
+        let pending = self
+            .store
+            .consume_pending_connect(&state_digest(state), now)
+            .await?
+            .ok_or(ConnectError::InvalidState)?;
+        let started = Utc::now();
+        let stats = ApiStats::default();
+        let result = self.exchange(&pending, state, code, &stats).await;
+        // Application Access task run: the audit trail of who connected what, or why it failed.
+        let mut task = TaskRun::start(
+            &pending.profile_id,
+            &crate::sync::new_run_id(started),
+            TaskKind::ApplicationAccess,
+            started,
+        );
+        task.counts.add_api(stats.snapshot());
+        task.detail = Some(match &result {
+            Ok(c) => format!(
+                "connected the {} slot to team {} ({}){}",
+                c.slot.as_str(),
+                c.team.name,
+                c.team.team_id,
+                c.admin_email
+                    .as_ref()
+                    .map(|e| format!("; files of reclaimed users go to {e}"))
+                    .unwrap_or_default()
+            ),
+            Err(_) => format!("connect of the {} slot failed", pending.slot.as_str()),
+        });
+        task.finish(Utc::now(), result.as_ref().err().map(ToString::to_string));
+        if let Err(e) = self.store.put_task_run(&task).await {
+            tracing::warn!(error = %e, "could not record the connect's task run");
+        }
+        result
+    }
+
+    async fn exchange(
+        &self,
+        pending: &PendingConnect,
+        state: &str,
+        code: &str,
+        stats: &ApiStats,
+    ) -> Result<Connected, ConnectError> {
+        let redirect = self.redirect.as_ref().ok_or(ConnectError::NoRedirect)?;
+        let profile = self.dropbox_profile(&pending.profile_id).await?;
+        let mut creds = self.slot_credentials(&profile.id, pending.slot).await?;
+        let verifier = pkce_verifier(&creds.app_secret, state);
+        let grant = self
+            .client
+            .exchange_code(
+                &creds.app_key,
+                &creds.app_secret,
+                code,
+                &verifier,
+                redirect,
+                stats,
+            )
+            .await?;
+        let team: TeamInfo = self
+            .client
+            .rpc_with_token(
+                &grant.access_token,
+                "team/get_info",
+                &serde_json::Value::Null,
+                stats,
+            )
+            .await?;
+        let (admin_id, admin_email) = match pending.slot {
+            Slot::Sync => (None, None),
+            Slot::Reclaim => {
+                let admin = self
+                    .client
+                    .authenticated_admin(&grant.access_token, stats)
+                    .await?;
+                (
+                    Some(admin.admin_profile.team_member_id),
+                    Some(admin.admin_profile.email),
+                )
+            }
+        };
+        creds.refresh_token = Some(grant.refresh_token);
+        creds.team_id = Some(team.team_id.clone());
+        creds.team_name = Some(team.name.clone());
+        creds.admin_team_member_id = admin_id;
+        creds.admin_email = admin_email.clone();
+        creds.connected_at = Some(Utc::now());
+        self.secrets
+            .put_dropbox_credentials(
+                &Profile::dropbox_secret_name(&profile.id, pending.slot.as_str()),
+                &creds,
+            )
+            .await?;
+        Ok(Connected {
+            profile_id: profile.id,
+            slot: pending.slot,
+            team,
+            admin_email,
+        })
+    }
+}

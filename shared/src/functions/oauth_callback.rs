@@ -1,0 +1,114 @@
+//! The oauth-callback function: `GET /oauth/{provider}/callback` from the admin's browser.
+//! Answers a small HTML page; never a token, never a redirect.
+use std::collections::HashMap;
+
+use chrono::Utc;
+
+use crate::connect::{ConnectError, ConnectService};
+
+/// What the function answers (the HTTP layer adds the headers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub status: u16,
+    pub html: String,
+}
+
+/// Security headers for every answer: no caching, no scripts, no framing, no referrer.
+pub const HEADERS: &[(&str, &str)] = &[
+    ("content-type", "text/html; charset=utf-8"),
+    ("cache-control", "no-store"),
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+];
+
+pub async fn handle(svc: &ConnectService, provider: &str, query: &HashMap<String, String>) -> Page {
+    if provider != "dropbox" {
+        return page(
+            404,
+            "Unknown provider",
+            &format!(
+                "seatkeeper has no browser connect for {:?}. Box profiles connect with client credentials: seatctl credentials set-box.",
+                provider
+            ),
+        );
+    }
+    match svc.complete(query, Utc::now()).await {
+        Ok(c) => {
+            tracing::info!(profile = %c.profile_id, slot = c.slot.as_str(), team_id = %c.team.team_id, "dropbox slot connected");
+            let admin = c
+                .admin_email
+                .map(|e| {
+                    format!(
+                        " Files of reclaimed users will be transferred to {}.",
+                        escape(&e)
+                    )
+                })
+                .unwrap_or_default();
+            page(
+                200,
+                "Dropbox connected",
+                &format!(
+                    "The <b>{}</b> slot of seatkeeper profile <b>{}</b> is connected to the Dropbox team <b>{}</b>.{} You can close this window.",
+                    c.slot.as_str(),
+                    escape(&c.profile_id),
+                    escape(&c.team.name),
+                    admin
+                ),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "dropbox connect failed");
+            let status = e.status();
+            let title = match e {
+                ConnectError::Denied(_) => "Access denied",
+                _ if status >= 500 => "seatkeeper could not finish",
+                _ => "Connect failed",
+            };
+            page(status, title, &escape(&e.to_string()))
+        }
+    }
+}
+
+fn page(status: u16, title: &str, body_html: &str) -> Page {
+    Page {
+        status,
+        html: format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>seatkeeper: {title}</title>\
+             <style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;line-height:1.5}}</style></head>\
+             <body><h1>{title}</h1><p>{body_html}</p></body></html>"
+        ),
+    }
+}
+
+/// Minimal HTML escaping for text that came from Dropbox or the request.
+pub fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
+        let p = page(400, "t", &escape("<script>"));
+        assert!(!p.html.contains("<script>"));
+    }
+}

@@ -1,0 +1,232 @@
+//! Dropbox: Application Access (refresh token of the sync slot), License Information source
+//! (`team/get_info`: purchased seats), Activity (`team_log` `login_success`), Application Roster
+//! (`members/list_v2`; active, invited and suspended members hold a license), License
+//! Differentiation (`membership_type`: full / limited) and Information.
+use futures::{pin_mut, TryStreamExt};
+
+use super::box_sync::secs;
+use super::roster::{record_license_tasks, RosterWriter};
+use super::run::{enabled_profiles, load_profile, ProfileOutcome, Run, SyncError, SyncReport};
+use super::Progress;
+use crate::domain::{
+    Entitlement, LoginAggregator, LoginEvidence, ObservedSeat, Profile, Provider, TaskKind,
+};
+use crate::providers::dropbox_api::{DropboxClient, EventsWindow, TeamMemberInfoV2};
+use crate::secrets::SecretStore;
+use crate::store::Store;
+
+const EVENTS_STREAM: &str = "dropbox_team_log_logins";
+const DEDUP_WINDOW: usize = 2000;
+/// team_log events may arrive late too: overlap windows as for Box.
+pub const ACTIVITY_OVERLAP: chrono::Duration = chrono::Duration::hours(1);
+
+const ORDER: &[TaskKind] = &[
+    TaskKind::ApplicationAccess,
+    TaskKind::Activity,
+    TaskKind::ApplicationRoster,
+    TaskKind::LicenseDifferentiation,
+    TaskKind::LicenseInformation,
+];
+
+/// Syncs Dropbox profiles with their sync slot's credentials.
+pub struct DropboxSync {
+    store: Store,
+    secrets: SecretStore,
+    client: DropboxClient,
+    default_backfill_days: u32,
+}
+
+impl DropboxSync {
+    pub fn new(
+        store: Store,
+        secrets: SecretStore,
+        client: DropboxClient,
+        default_backfill_days: u32,
+    ) -> Self {
+        Self {
+            store,
+            secrets,
+            client,
+            default_backfill_days,
+        }
+    }
+
+    pub async fn sync_all(&self, progress: &dyn Progress) -> Result<SyncReport, SyncError> {
+        let mut report = SyncReport::default();
+        for id in enabled_profiles(&self.store, Provider::Dropbox).await? {
+            report
+                .profiles
+                .push(self.sync_or_record(&id, progress).await);
+        }
+        Ok(report)
+    }
+
+    pub async fn sync_or_record(
+        &self,
+        profile_id: &str,
+        progress: &dyn Progress,
+    ) -> ProfileOutcome {
+        self.sync_profile(profile_id, progress)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(profile = profile_id, error = %e, "dropbox sync could not start");
+                ProfileOutcome::not_started(profile_id, &e)
+            })
+    }
+
+    pub async fn sync_profile(
+        &self,
+        profile_id: &str,
+        progress: &dyn Progress,
+    ) -> Result<ProfileOutcome, SyncError> {
+        let profile = load_profile(&self.store, profile_id, Provider::Dropbox).await?;
+        let mut run = Run::start(&self.store, &profile, progress, ORDER).await?;
+        // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
+        // the stack and under the compiler's layout depth.
+        let result = Box::pin(self.tasks(&mut run)).await;
+        Ok(run.finish(result).await)
+    }
+
+    async fn tasks(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
+        let profile = run.profile;
+        let started = run.started;
+        let progress = run.progress;
+
+        // Application Access: the sync slot's refresh token → access token; which team it is.
+        let (mut task, stats) = run.begin(TaskKind::ApplicationAccess).await?;
+        let r = async {
+            let creds = self
+                .secrets
+                .dropbox_credentials(&profile.credentials_secret)
+                .await?;
+            let fetched = self.client.authenticate(&creds, &stats).await?;
+            let info = self.client.team_info(&creds, &stats).await?;
+            if let Some(expected) = &creds.team_id {
+                if expected != &info.team_id {
+                    return Err(SyncError::BadProfile {
+                        id: profile.id.clone(),
+                        message: format!(
+                            "connected to team {expected} but the token now reads team {}",
+                            info.team_id
+                        ),
+                    });
+                }
+            }
+            task.detail = Some(format!(
+                "team {} ({}); {} access token",
+                info.name,
+                info.team_id,
+                if fetched { "new" } else { "cached" }
+            ));
+            Ok((creds, info))
+        }
+        .await;
+        let (creds, info) = run.end(task, &stats, r).await?;
+
+        let checkpoint = self
+            .store
+            .get_checkpoint(&profile.id, EVENTS_STREAM)
+            .await?;
+        let backfill = profile.backfill_days.unwrap_or(self.default_backfill_days);
+        let window = EventsWindow {
+            start: checkpoint
+                .map(|c| c.read_until - ACTIVITY_OVERLAP)
+                .unwrap_or(started - chrono::Duration::days(i64::from(backfill))),
+            end: started,
+        };
+        let (mut task, stats) = run.begin(TaskKind::Activity).await?;
+        task.detail = Some(format!(
+            "team_log login_success from {} to {}",
+            secs(window.start),
+            secs(window.end)
+        ));
+        let r = async {
+            let mut logins = LoginAggregator::new(DEDUP_WINDOW);
+            let events = self.client.login_events(&creds, window, &stats);
+            pin_mut!(events);
+            while let Some(page) = events.try_next().await? {
+                for e in page {
+                    logins.add(
+                        &e.team_member_id,
+                        LoginEvidence {
+                            at: e.at,
+                            event_id: e.id,
+                            event_type: e.event_type,
+                        },
+                    );
+                }
+                progress.advanced(0, logins.events_read);
+            }
+            task.counts.events_read = logins.events_read;
+            task.counts.events_duplicate = logins.duplicates;
+            task.counts.users_with_logins = logins.users() as u64;
+            Ok(logins)
+        }
+        .await;
+        let logins = run.end(task, &stats, r).await?;
+
+        let (mut task, stats) = run.begin(TaskKind::ApplicationRoster).await?;
+        let run_id = run.run_id.clone();
+        let r = async {
+            let mut roster = RosterWriter::load(&self.store, profile, &run_id, started).await?;
+            let members = self.client.members(&creds, &stats);
+            pin_mut!(members);
+            while let Some(page) = members.try_next().await? {
+                let total = page.len();
+                let seats: Vec<ObservedSeat> =
+                    page.iter().filter_map(|m| observe(profile, m)).collect();
+                task.counts.non_seats_skipped += (total - seats.len()) as u64;
+                roster.page(seats, &logins, &mut task.counts).await?;
+                progress.advanced(task.counts.seats_seen, 0);
+            }
+            roster.finish(&mut task.counts).await
+        }
+        .await;
+        let tally = run.end(task, &stats, r).await?;
+
+        // Dropbox knows what was purchased: it overrides the profile's own entitlement count for
+        // `full` seats (the price, if the operator set one, still applies).
+        let mut effective = profile.clone();
+        let price = profile.entitlement("full").and_then(|e| e.unit_price_cents);
+        let currency = profile.entitlement("full").and_then(|e| e.currency.clone());
+        effective.set_entitlement(Entitlement {
+            license_type: "full".into(),
+            purchased: info.num_licensed_users,
+            unit_price_cents: price,
+            currency,
+        });
+        record_license_tasks(run, &tally, &effective).await?;
+        run.commit(EVENTS_STREAM, window.end).await
+    }
+}
+
+/// A member as a seat. Active, invited and suspended members hold a license (a suspended
+/// account keeps its seat); removed members (only listed with include_removed) do not.
+fn observe(profile: &Profile, m: &TeamMemberInfoV2) -> Option<ObservedSeat> {
+    let p = &m.profile;
+    if !matches!(p.status.tag.as_str(), "active" | "invited" | "suspended") {
+        return None;
+    }
+    let roles: Vec<&str> = m.roles.iter().flatten().map(|r| r.name.as_str()).collect();
+    // Roles mirror the old AdminTier, which includes "member only": admin means an admin role
+    // (Team admin, User management admin, Support admin, Billing admin, …).
+    let is_admin = roles
+        .iter()
+        .any(|r| r.to_ascii_lowercase().contains("admin"));
+    let license_type = p.membership_type.tag.clone();
+    Some(ObservedSeat {
+        user_id: p.team_member_id.clone(),
+        login: p.email.clone(),
+        name: p.name.display_name.clone(),
+        status: p.status.tag.clone(),
+        is_admin,
+        role: if roles.is_empty() {
+            "member_only".into()
+        } else {
+            roles.join(", ")
+        },
+        license_managed: profile.manages(&license_type),
+        license_type,
+        created_at: p.joined_on.or(p.invited_on),
+    })
+}

@@ -1,0 +1,166 @@
+//! Provider-agnostic roster and license bookkeeping: observed seats in, minimal writes out.
+use chrono::{DateTime, Utc};
+
+use super::run::{Run, SyncError};
+use crate::domain::{
+    reconcile, LicenseSummary, LicenseTally, LoginAggregator, LoginEvidence, ObservedSeat, Profile,
+    SeatDecision, SeatIndex, TaskCounts, TaskKind,
+};
+use crate::store::Store;
+
+/// A seat counts as active in License Information with a login this recent (days).
+pub const ACTIVE_WITHIN_DAYS: u32 = 60;
+
+/// Takes a roster page by page: decides per seat whether to write (new, changed, restored), writes
+/// in batches, tallies license types, and at the end marks the seats that left as removed.
+pub(crate) struct RosterWriter<'a> {
+    store: &'a Store,
+    profile: &'a Profile,
+    run_id: &'a str,
+    now: DateTime<Utc>,
+    index: SeatIndex,
+    tally: LicenseTally,
+}
+
+impl<'a> RosterWriter<'a> {
+    pub async fn load(
+        store: &'a Store,
+        profile: &'a Profile,
+        run_id: &'a str,
+        now: DateTime<Utc>,
+    ) -> Result<Self, SyncError> {
+        let index = store.seat_index(&profile.id).await?;
+        Ok(Self {
+            store,
+            profile,
+            run_id,
+            now,
+            index,
+            tally: LicenseTally::default(),
+        })
+    }
+
+    /// One page of observed seats, with the logins read by this run's activity task.
+    pub async fn page(
+        &mut self,
+        seats: Vec<ObservedSeat>,
+        logins: &LoginAggregator,
+        counts: &mut TaskCounts,
+    ) -> Result<(), SyncError> {
+        let mut writes = Vec::new();
+        for observed in seats {
+            counts.seats_seen += 1;
+            if !observed.license_managed {
+                counts.seats_unmanaged += 1;
+            }
+            let stored = self.index.see(&observed.user_id);
+            let window_login = logins.latest(&observed.user_id);
+            let latest =
+                LoginEvidence::newest(stored.and_then(|s| s.last_login.as_ref()), window_login);
+            self.tally.add(
+                &observed.license_type,
+                observed.license_managed,
+                latest,
+                self.now,
+                ACTIVE_WITHIN_DAYS,
+            );
+            match reconcile(
+                &self.profile.id,
+                self.profile.provider,
+                observed,
+                stored,
+                window_login,
+                self.now,
+                self.run_id,
+            ) {
+                SeatDecision::New(s) => {
+                    counts.seats_new += 1;
+                    writes.push(s);
+                }
+                SeatDecision::Changed(s) => {
+                    counts.seats_changed += 1;
+                    writes.push(s);
+                }
+                SeatDecision::Unchanged => counts.seats_unchanged += 1,
+            }
+        }
+        counts.items_written += self.store.put_seats(&writes).await? as u64;
+        Ok(())
+    }
+
+    /// The roster finished: whoever was not in it has left the tenant. Only ever called after
+    /// the last page, so a partial roster never removes anyone.
+    pub async fn finish(self, counts: &mut TaskCounts) -> Result<LicenseTally, SyncError> {
+        for user_id in self.index.gone() {
+            if self
+                .store
+                .mark_seat_removed(&self.profile.id, &user_id, self.now, self.run_id)
+                .await?
+            {
+                counts.seats_removed += 1;
+                counts.items_written += 1;
+            }
+        }
+        Ok(self.tally)
+    }
+}
+
+/// License Differentiation and License Information, from the finished roster's tally.
+/// `profile` carries the entitlements (purchased seats and prices) to compare against.
+pub(crate) async fn record_license_tasks(
+    run: &mut Run<'_>,
+    tally: &LicenseTally,
+    profile: &Profile,
+) -> Result<Vec<LicenseSummary>, SyncError> {
+    let summaries = tally.summaries(profile, run.started, &run.run_id, ACTIVE_WITHIN_DAYS);
+
+    let (mut task, stats) = run.begin(TaskKind::LicenseDifferentiation).await?;
+    task.counts.seats_seen = summaries.iter().map(|s| u64::from(s.assigned)).sum();
+    task.counts.seats_unmanaged = summaries
+        .iter()
+        .filter(|s| !s.managed)
+        .map(|s| u64::from(s.assigned))
+        .sum();
+    task.detail = Some(
+        summaries
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}={}{}",
+                    s.license_type,
+                    s.assigned,
+                    if s.managed { "" } else { " (unmanaged)" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    run.end(task, &stats, Ok(())).await?;
+
+    let (mut task, stats) = run.begin(TaskKind::LicenseInformation).await?;
+    let r = run
+        .store
+        .put_license_summaries(&summaries)
+        .await
+        .map_err(SyncError::from);
+    task.counts.items_written = summaries.len() as u64;
+    task.detail = Some(
+        summaries
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}: purchased {} assigned {} active {}",
+                    s.license_type,
+                    s.purchased
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "?".into()),
+                    s.assigned,
+                    s.active
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    run.end(task, &stats, r).await?;
+    Ok(summaries)
+}

@@ -1,0 +1,81 @@
+//! The HTTP application: provider routes behind the stats + fault layer, and the control API.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+use crate::box_api;
+use crate::control;
+use crate::faults::{FaultHandle, FaultKind, Route};
+use crate::stats::{RecordedRequest, StatsHandle};
+use crate::tenant::BoxTenantHandle;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub(crate) struct AppState {
+    pub tenant: BoxTenantHandle,
+    pub faults: FaultHandle,
+    pub stats: StatsHandle,
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    // Provider routes (`/box/...`, later `/dropbox/...`) are counted and can be faulted; the
+    // control API (`/_sandbox/...`) is neither.
+    let providers = box_api::router()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            provider_layer,
+        ))
+        .with_state(state.clone());
+    providers
+        .merge(control::router().with_state(state))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not a provider sandbox route\n") })
+}
+
+async fn provider_layer(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let route = Route::classify(req.uri().path());
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+
+    let fault = app.faults.next_fault(route);
+    let response = match &fault {
+        None => next.run(req).await,
+        Some(kind) => match box_api::fault_response(kind) {
+            Some(response) => response,
+            None => match kind {
+                FaultKind::Slow { millis } => {
+                    tokio::time::sleep(std::time::Duration::from_millis(*millis)).await;
+                    next.run(req).await
+                }
+                _ => truncate_body(next.run(req).await).await,
+            },
+        },
+    };
+    let status = response.status().as_u16();
+    tracing::debug!(%method, %path, %query, status, ?fault, "provider request");
+    app.stats.record(RecordedRequest {
+        route,
+        method,
+        path,
+        query,
+        status,
+    });
+    response
+}
+
+/// The same response with only the first half of its body.
+async fn truncate_body(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => {
+            parts.headers.remove(CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}

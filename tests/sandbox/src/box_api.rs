@@ -1,0 +1,815 @@
+//! The Box endpoints seatkeeper uses, under `/box`, shaped like the Box OpenAPI spec
+//! (`components.schemas.AccessToken`, `OAuth2Error`, `Users`, `User--Full`, `Events`, `Event`,
+//! `ClientError`):
+//!
+//! - `POST /box/oauth2/token` (client credentials grant)
+//! - `GET /box/2.0/users` (marker and offset paging, `fields`, `filter_term`, `user_type`)
+//! - `GET /box/2.0/users/{user_id}` (also `me`: the service account)
+//! - `GET /box/2.0/events?stream_type=admin_logs`
+
+use std::ops::Bound;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::app::AppState;
+use crate::faults::FaultKind;
+use crate::tenant::{
+    file_names, format_event_id, from_secs, BoxUser, EventRec, SourceRef, TenantState,
+};
+use crate::util::{b64_decode, b64url_encode, box_time, parse_time, request_id, Params};
+
+const HELP_URL: &str = "http://developers.box.com/docs/#errors";
+const WWW_AUTHENTICATE_INVALID_TOKEN: &str = r#"Bearer realm="Service", error="invalid_token", error_description="The access token provided is invalid.""#;
+const ISSUED_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+const MAX_UPLOAD_SIZE: i64 = 5_368_709_120;
+
+const USERS_DEFAULT_LIMIT: u64 = 100;
+const USERS_MAX_LIMIT: u64 = 1000;
+const USERS_MAX_OFFSET: u64 = 10_000;
+const EVENTS_DEFAULT_LIMIT: u64 = 100;
+const EVENTS_MAX_LIMIT: u64 = 500;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/box/oauth2/token", post(token))
+        .route("/box/2.0/users", get(list_users))
+        .route("/box/2.0/users/{user_id}", get(get_user))
+        .route("/box/2.0/events", get(events))
+        .route("/box/{*rest}", any(not_found_route))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// A `ClientError` body (`components.schemas.ClientError`).
+#[derive(Debug)]
+pub(crate) struct ClientError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    context_info: Option<Value>,
+}
+
+impl ClientError {
+    /// 400 `bad_request` naming the parameter, like Box's `invalid_parameter` errors.
+    fn bad_param(name: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ClientError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message: "Bad Request".to_string(),
+            context_info: Some(json!({
+                "errors": [{"reason": "invalid_parameter", "name": name, "message": message}]
+            })),
+        }
+    }
+
+    fn not_found(name: &str, value: &str) -> Self {
+        ClientError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: "Not Found".to_string(),
+            context_info: Some(json!({
+                "errors": [{
+                    "reason": "invalid_parameter",
+                    "name": name,
+                    "message": format!("Invalid value '{value}'. '{name}' with value '{value}' not found"),
+                }]
+            })),
+        }
+    }
+
+    /// The error Box sends with this status (for injected faults).
+    fn for_status(status: StatusCode) -> Self {
+        let (code, message) = match status.as_u16() {
+            400 => ("bad_request", "Bad Request"),
+            401 => ("unauthorized", "Unauthorized"),
+            403 => ("forbidden", "Forbidden"),
+            404 => ("not_found", "Not Found"),
+            409 => ("conflict", "Conflict"),
+            429 => (
+                "rate_limit_exceeded",
+                "Request rate limit exceeded, please try again later",
+            ),
+            502 => ("bad_gateway", "Bad Gateway"),
+            503 | 504 => ("unavailable", "Unavailable"),
+            _ => ("internal_server_error", "Internal Server Error"),
+        };
+        ClientError {
+            status,
+            code,
+            message: message.to_string(),
+            context_info: None,
+        }
+    }
+}
+
+impl IntoResponse for ClientError {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("type".into(), "error".into());
+        body.insert("status".into(), self.status.as_u16().into());
+        body.insert("code".into(), self.code.into());
+        body.insert("message".into(), self.message.into());
+        if let Some(context) = self.context_info {
+            body.insert("context_info".into(), context);
+        }
+        body.insert("help_url".into(), HELP_URL.into());
+        body.insert("request_id".into(), request_id().into());
+        (self.status, Json(Value::Object(body))).into_response()
+    }
+}
+
+/// An `OAuth2Error` body (400 from the token endpoint).
+#[derive(Debug)]
+struct OAuthError {
+    error: &'static str,
+    description: &'static str,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": self.error, "error_description": self.description});
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    }
+}
+
+/// How Box answers a missing, unknown or expired access token: 401, empty body.
+pub(crate) fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(WWW_AUTHENTICATE_INVALID_TOKEN),
+        )],
+    )
+        .into_response()
+}
+
+#[derive(Debug)]
+enum ApiError {
+    Client(ClientError),
+    Unauthorized,
+}
+
+impl From<ClientError> for ApiError {
+    fn from(e: ClientError) -> Self {
+        ApiError::Client(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Client(e) => e.into_response(),
+            ApiError::Unauthorized => unauthorized(),
+        }
+    }
+}
+
+/// The response of an injected fault that replaces the normal answer (`None` for the kinds
+/// that modify the normal answer: `Slow`, `TruncatedBody`).
+pub(crate) fn fault_response(kind: &FaultKind) -> Option<Response> {
+    match kind {
+        FaultKind::RateLimited { retry_after_secs } => {
+            let mut response =
+                ClientError::for_status(StatusCode::TOO_MANY_REQUESTS).into_response();
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            Some(response)
+        }
+        FaultKind::ServerError { status } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some(ClientError::for_status(status).into_response())
+        }
+        FaultKind::ExpiredToken => Some(unauthorized()),
+        FaultKind::Slow { .. } | FaultKind::TruncatedBody => None,
+    }
+}
+
+async fn not_found_route() -> Response {
+    ClientError {
+        status: StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: "Not Found".to_string(),
+        context_info: Some(
+            json!({"message": "The provider sandbox does not serve this Box endpoint"}),
+        ),
+    }
+    .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters
+
+fn query_params(raw: Option<String>) -> Params {
+    Params::parse(raw.as_deref().unwrap_or(""))
+}
+
+/// A non-negative integer parameter, at most `max`.
+fn int_param(q: &Params, name: &str, max: u64) -> Result<Option<u64>, ClientError> {
+    let Some(raw) = q.get(name).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let value = raw.parse::<u64>().map_err(|_| {
+        ClientError::bad_param(
+            name,
+            format!("Invalid value '{raw}'. '{name}' must be a non-negative integer"),
+        )
+    })?;
+    if value > max {
+        return Err(ClientError::bad_param(
+            name,
+            format!("Invalid value '{raw}'. '{name}' must be at most {max}"),
+        ));
+    }
+    Ok(Some(value))
+}
+
+fn limit_param(q: &Params, default: u64, max: u64) -> Result<usize, ClientError> {
+    let limit = int_param(q, "limit", max)?.unwrap_or(default);
+    if limit == 0 {
+        return Err(ClientError::bad_param(
+            "limit",
+            "Invalid value '0'. 'limit' must be at least 1",
+        ));
+    }
+    usize::try_from(limit).map_err(|_| ClientError::bad_param("limit", "too large"))
+}
+
+fn bool_param(q: &Params, name: &str) -> Result<bool, ClientError> {
+    match q.get(name) {
+        None | Some("") | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(ClientError::bad_param(
+            name,
+            format!("Invalid value '{other}'. '{name}' must be true or false"),
+        )),
+    }
+}
+
+fn time_param(q: &Params, name: &str) -> Result<Option<DateTime<Utc>>, ClientError> {
+    match q.get(name).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(raw) => parse_time(raw).map(Some).ok_or_else(|| {
+            ClientError::bad_param(
+                name,
+                format!("Invalid value '{raw}'. '{name}' must be an RFC 3339 date-time"),
+            )
+        }),
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn authorize(state: &TenantState, headers: &HeaderMap) -> Result<(), ApiError> {
+    match bearer_token(headers) {
+        Some(token) if state.token_is_valid(token) => Ok(()),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /box/oauth2/token
+
+/// `client_id:client_secret` from an HTTP Basic `Authorization` header.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(b64_decode(encoded.trim())?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
+async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = Params::parse(&String::from_utf8_lossy(&body));
+    let grant_type = form.get("grant_type").unwrap_or("");
+    if grant_type.is_empty() {
+        return OAuthError {
+            error: "invalid_request",
+            description: "Invalid grant_type parameter or parameter missing",
+        }
+        .into_response();
+    }
+    let (client_id, client_secret) = match (form.get("client_id"), form.get("client_secret")) {
+        (Some(id), Some(secret)) => (id.to_string(), secret.to_string()),
+        _ => basic_credentials(&headers).unwrap_or_default(),
+    };
+
+    let mut tenant = app.tenant.lock();
+    if client_id.is_empty()
+        || client_id != tenant.client_id
+        || client_secret != tenant.client_secret
+    {
+        return OAuthError {
+            error: "invalid_client",
+            description: "The client credentials are not valid",
+        }
+        .into_response();
+    }
+    if grant_type != "client_credentials" {
+        return OAuthError {
+            error: "unsupported_grant_type",
+            description: "The grant type is not supported by the sandbox (only client_credentials)",
+        }
+        .into_response();
+    }
+    let subject_ok = form.get("box_subject_type") == Some("enterprise")
+        && form.get("box_subject_id") == Some(tenant.enterprise_id.as_str());
+    if !subject_ok {
+        return OAuthError {
+            error: "invalid_grant",
+            description: "Grant credentials are invalid",
+        }
+        .into_response();
+    }
+    let access_token = tenant.issue_token();
+    let body = json!({
+        "access_token": access_token,
+        "expires_in": tenant.token_ttl.as_secs(),
+        "token_type": "bearer",
+        "restricted_to": [],
+        "issued_token_type": ISSUED_TOKEN_TYPE,
+    });
+    Json(body).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+/// The standard (`User`) fields, returned when `fields` is not given.
+const STANDARD_FIELDS: &[&str] = &[
+    "name",
+    "login",
+    "created_at",
+    "modified_at",
+    "language",
+    "timezone",
+    "space_amount",
+    "space_used",
+    "max_upload_size",
+    "status",
+    "job_title",
+    "phone",
+    "address",
+    "avatar_url",
+    "notification_email",
+];
+
+/// The fields only `User--Full` has (returned only when asked for with `fields`).
+const FULL_ONLY_FIELDS: &[&str] = &[
+    "role",
+    "tracking_codes",
+    "can_see_managed_users",
+    "is_sync_enabled",
+    "is_external_collab_restricted",
+    "is_exempt_from_device_limits",
+    "is_exempt_from_login_verification",
+    "enterprise",
+    "my_tags",
+    "hostname",
+    "is_platform_access_only",
+    "external_app_user_id",
+];
+
+/// Which user fields to render besides `type` and `id`.
+#[derive(Debug)]
+struct Fields(Vec<&'static str>);
+
+impl Fields {
+    /// Without `fields`: the standard fields. With it: only the listed ones (unknown names are
+    /// ignored, as Box does).
+    fn parse(raw: Option<&str>) -> Fields {
+        match raw.map(str::trim).filter(|r| !r.is_empty()) {
+            None => Fields(STANDARD_FIELDS.to_vec()),
+            Some(list) => {
+                let mut fields: Vec<&'static str> = Vec::new();
+                for name in list.split(',').map(str::trim) {
+                    let known = STANDARD_FIELDS
+                        .iter()
+                        .chain(FULL_ONLY_FIELDS)
+                        .find(|f| **f == name);
+                    if let Some(f) = known {
+                        if !fields.contains(f) {
+                            fields.push(f);
+                        }
+                    }
+                }
+                Fields(fields)
+            }
+        }
+    }
+}
+
+fn user_field(u: &BoxUser, field: &str, state: &TenantState) -> Value {
+    let app = u.is_platform_access_only;
+    match field {
+        "name" => u.name.clone().into(),
+        "login" => u.login.clone().into(),
+        "created_at" => box_time(u.created_at).into(),
+        "modified_at" => box_time(u.modified_at).into(),
+        "language" => u.language.clone().into(),
+        "timezone" => u.timezone.clone().into(),
+        "space_amount" => u.space_amount.into(),
+        "space_used" => u.space_used.into(),
+        "max_upload_size" => MAX_UPLOAD_SIZE.into(),
+        "status" => u.status.clone().into(),
+        "job_title" => u.job_title.clone().into(),
+        "phone" => u.phone.clone().into(),
+        "address" => "".into(),
+        "avatar_url" => format!("https://app.box.com/api/avatar/large/{}", u.id).into(),
+        "notification_email" => match &u.notification_email {
+            Some(email) => json!({"email": email, "is_confirmed": true}),
+            None => Value::Null,
+        },
+        "role" => u.role.clone().into(),
+        "tracking_codes" => u
+            .tracking_codes
+            .iter()
+            .map(|(name, value)| json!({"type": "tracking_code", "name": name, "value": value}))
+            .collect::<Vec<_>>()
+            .into(),
+        "can_see_managed_users" | "is_sync_enabled" => (!app).into(),
+        "is_external_collab_restricted"
+        | "is_exempt_from_device_limits"
+        | "is_exempt_from_login_verification" => false.into(),
+        "enterprise" => json!({
+            "id": state.enterprise_id,
+            "type": "enterprise",
+            "name": state.enterprise_name,
+        }),
+        "my_tags" => json!([]),
+        "hostname" => "https://app.box.com/".into(),
+        "is_platform_access_only" => app.into(),
+        "external_app_user_id" => u.external_app_user_id.clone().into(),
+        _ => Value::Null,
+    }
+}
+
+fn render_user(u: &BoxUser, fields: &Fields, state: &TenantState) -> Value {
+    let mut m = Map::new();
+    m.insert("type".into(), "user".into());
+    m.insert("id".into(), u.id.clone().into());
+    for field in &fields.0 {
+        m.insert((*field).into(), user_field(u, field, state));
+    }
+    Value::Object(m)
+}
+
+/// Markers look like Box's: base64url of `{"type":"id","dir":"next","tail":"<last id>"}`.
+/// They name the last user returned, so deletes between pages skip nobody.
+fn encode_marker(last_id: u64) -> String {
+    b64url_encode(format!(r#"{{"type":"id","dir":"next","tail":"{last_id}"}}"#).as_bytes())
+}
+
+fn decode_marker(marker: &str) -> Option<u64> {
+    let json: Value = serde_json::from_slice(&b64_decode(marker)?).ok()?;
+    match json.get("tail")? {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+async fn list_users(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = query_params(raw);
+    let state = app.tenant.lock();
+    authorize(&state, &headers)?;
+
+    let limit = limit_param(&q, USERS_DEFAULT_LIMIT, USERS_MAX_LIMIT)?;
+    let use_marker = bool_param(&q, "usemarker")?;
+    let marker = q.get("marker").filter(|m| !m.is_empty());
+    if marker.is_some() && !use_marker {
+        return Err(
+            ClientError::bad_param("marker", "'marker' requires 'usemarker' to be true").into(),
+        );
+    }
+    let offset = int_param(&q, "offset", USERS_MAX_OFFSET)?.unwrap_or(0);
+    let user_type = q
+        .get("user_type")
+        .filter(|t| !t.is_empty())
+        .unwrap_or("all");
+    if !matches!(user_type, "all" | "managed" | "external") {
+        return Err(ClientError::bad_param(
+            "user_type",
+            format!(
+                "Invalid value '{user_type}'. 'user_type' must be one of all, managed, external"
+            ),
+        )
+        .into());
+    }
+    let filter_term = q
+        .get("filter_term")
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let external_app_user_id = q.get("external_app_user_id").filter(|t| !t.is_empty());
+    let fields = Fields::parse(q.get("fields"));
+
+    // Every user of the sandbox tenant is managed (app users included); it has no external
+    // users, so `user_type=external` finds nobody.
+    let wanted = |u: &BoxUser| {
+        user_type != "external"
+            && filter_term.is_none_or(|t| {
+                starts_with_ignore_case(&u.name, t) || starts_with_ignore_case(&u.login, t)
+            })
+            && external_app_user_id.is_none_or(|id| u.external_app_user_id.as_deref() == Some(id))
+    };
+
+    let body = if use_marker {
+        let after = match marker {
+            None => Bound::Unbounded,
+            Some(m) => Bound::Excluded(decode_marker(m).ok_or_else(|| {
+                ClientError::bad_param(
+                    "marker",
+                    format!("Invalid value '{m}'. 'marker' is not a valid marker"),
+                )
+            })?),
+        };
+        let mut entries = Vec::with_capacity(limit.min(state.users.len()));
+        let mut last_id = 0;
+        let mut next_marker = None;
+        for (&id, user) in state.users.range((after, Bound::Unbounded)) {
+            if !wanted(user) {
+                continue;
+            }
+            if entries.len() == limit {
+                next_marker = Some(encode_marker(last_id));
+                break;
+            }
+            entries.push(render_user(user, &fields, &state));
+            last_id = id;
+        }
+        json!({"limit": limit, "next_marker": next_marker, "entries": entries})
+    } else {
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let mut total = 0usize;
+        let mut entries = Vec::new();
+        for user in state.users.values().filter(|u| wanted(u)) {
+            if total >= offset && entries.len() < limit {
+                entries.push(render_user(user, &fields, &state));
+            }
+            total += 1;
+        }
+        json!({"total_count": total, "entries": entries, "limit": limit, "offset": offset})
+    };
+    Ok(Json(body).into_response())
+}
+
+async fn get_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = query_params(raw);
+    let state = app.tenant.lock();
+    authorize(&state, &headers)?;
+    let fields = Fields::parse(q.get("fields"));
+    let user = if user_id == "me" {
+        Some(&state.service_account)
+    } else {
+        user_id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| state.users.get(&id))
+    };
+    match user {
+        Some(user) => Ok(Json(render_user(user, &fields, &state)).into_response()),
+        None => Err(ClientError::not_found("user", &user_id).into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+/// Where a page of the stream starts.
+#[derive(Debug, Clone, Copy)]
+enum StreamPosition {
+    Start,
+    Now,
+    /// After the event with this `(at, seq)` key.
+    After((i64, u32)),
+}
+
+/// Stream positions are decimal strings (like Box's) encoding the `(at, seq)` key of the last
+/// event scanned: `at << 32 | seq`.
+fn encode_position(key: (i64, u32)) -> String {
+    let at = u64::try_from(key.0).unwrap_or(0);
+    ((at << 32) | u64::from(key.1)).to_string()
+}
+
+fn parse_position(raw: Option<&str>) -> Result<StreamPosition, ClientError> {
+    match raw.map(str::trim) {
+        None | Some("") | Some("0") => Ok(StreamPosition::Start),
+        Some("now") => Ok(StreamPosition::Now),
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .and_then(|v| Some((i64::try_from(v >> 32).ok()?, (v & 0xFFFF_FFFF) as u32)))
+            .map(StreamPosition::After)
+            .ok_or_else(|| {
+                ClientError::bad_param(
+                    "stream_position",
+                    format!(
+                        "Invalid value '{s}'. 'stream_position' is not a valid stream position"
+                    ),
+                )
+            }),
+    }
+}
+
+/// Whole seconds at or after `t` (event times have second precision).
+fn ceil_secs(t: DateTime<Utc>) -> i64 {
+    t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
+}
+
+fn user_mini(state: &TenantState, id: u64) -> Value {
+    match state.any_user(id) {
+        Some(u) => json!({"type": "user", "id": u.id, "name": u.name, "login": u.login}),
+        None => json!({"type": "user", "id": id.to_string(), "name": "Unknown user", "login": ""}),
+    }
+}
+
+fn render_event(e: &EventRec, state: &TenantState) -> Value {
+    let source = match e.source {
+        SourceRef::User(id) => user_mini(state, id),
+        SourceRef::File(file_id) => {
+            let (name, folder_id, folder) = file_names(file_id);
+            json!({
+                "item_type": "file",
+                "item_id": file_id.to_string(),
+                "item_name": name,
+                "parent": {
+                    "type": "folder",
+                    "id": folder_id.to_string(),
+                    "sequence_id": "0",
+                    "etag": "0",
+                    "name": folder,
+                },
+                "owned_by": user_mini(state, e.user),
+            })
+        }
+    };
+    json!({
+        "type": "event",
+        "event_id": format_event_id(e.id),
+        "created_at": box_time(from_secs(e.at)),
+        "created_by": user_mini(state, e.user),
+        "event_type": state.event_type_name(e.etype),
+        "session_id": null,
+        "source": source,
+        "additional_details": null,
+        "ip_address": std::net::Ipv4Addr::from(e.ip).to_string(),
+        "action_by": null,
+    })
+}
+
+async fn events(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = query_params(raw);
+    let state = app.tenant.lock();
+    authorize(&state, &headers)?;
+
+    let stream_type = q
+        .get("stream_type")
+        .filter(|s| !s.is_empty())
+        .unwrap_or("all");
+    if stream_type != "admin_logs" {
+        return Err(ClientError::bad_param(
+            "stream_type",
+            format!("Invalid value '{stream_type}'. The provider sandbox serves only 'admin_logs'"),
+        )
+        .into());
+    }
+    let limit = limit_param(&q, EVENTS_DEFAULT_LIMIT, EVENTS_MAX_LIMIT)?;
+    let created_after = time_param(&q, "created_after")?;
+    let created_before = time_param(&q, "created_before")?;
+    let given_position = q
+        .get("stream_position")
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    let position = parse_position(given_position)?;
+    // event_type: a mask over the interned types; names the tenant never saw match nothing.
+    let type_mask: Option<Vec<bool>> = q.get("event_type").filter(|t| !t.is_empty()).map(|list| {
+        let mut mask = vec![false; state.event_type_count()];
+        for id in list
+            .split(',')
+            .filter_map(|t| state.event_type_id(t.trim()))
+        {
+            mask[usize::from(id)] = true;
+        }
+        mask
+    });
+
+    let all = &state.events;
+    // The window is [created_after, created_before).
+    let lo = created_after.map_or(0, |t| all.partition_point(|e| e.at < ceil_secs(t)));
+    let hi = created_before.map_or(all.len(), |t| all.partition_point(|e| e.at < ceil_secs(t)));
+    let start = match position {
+        StreamPosition::Start => lo,
+        StreamPosition::After(key) => lo.max(all.partition_point(|e| e.key() <= key)),
+        StreamPosition::Now => {
+            let latest = all
+                .last()
+                .map_or_else(|| "0".to_string(), |e| encode_position(e.key()));
+            return Ok(Json(
+                json!({"chunk_size": 0, "next_stream_position": latest, "entries": []}),
+            )
+            .into_response());
+        }
+    };
+
+    let mut entries = Vec::new();
+    let mut last_scanned = None;
+    for e in all.get(start..hi).unwrap_or_default() {
+        last_scanned = Some(e.key());
+        if type_mask
+            .as_ref()
+            .is_none_or(|mask| mask.get(usize::from(e.etype)).copied().unwrap_or(false))
+        {
+            entries.push(render_event(e, &state));
+            if entries.len() == limit {
+                break;
+            }
+        }
+    }
+    let next = match (entries.is_empty(), last_scanned) {
+        (false, Some(key)) => encode_position(key),
+        _ => given_position.unwrap_or("0").to_string(),
+    };
+    let body =
+        json!({"chunk_size": entries.len(), "next_stream_position": next, "entries": entries});
+    Ok(Json(body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_round_trip() {
+        let m = encode_marker(10_000_123);
+        assert_eq!(decode_marker(&m), Some(10_000_123));
+        assert!(!m.contains("10000123"), "markers are opaque");
+        assert_eq!(decode_marker("garbage!"), None);
+        assert_eq!(decode_marker(&b64url_encode(b"{}")), None);
+    }
+
+    #[test]
+    fn positions_round_trip() {
+        let key = (1_700_000_000, 42);
+        let pos = encode_position(key);
+        assert!(matches!(parse_position(Some(&pos)), Ok(StreamPosition::After(k)) if k == key));
+        assert!(matches!(
+            parse_position(Some("0")),
+            Ok(StreamPosition::Start)
+        ));
+        assert!(matches!(parse_position(None), Ok(StreamPosition::Start)));
+        assert!(matches!(
+            parse_position(Some("now")),
+            Ok(StreamPosition::Now)
+        ));
+        assert!(parse_position(Some("abc")).is_err());
+        assert!(parse_position(Some("-5")).is_err());
+    }
+
+    #[test]
+    fn fields_parse() {
+        assert_eq!(Fields::parse(None).0, STANDARD_FIELDS);
+        assert_eq!(Fields::parse(Some("")).0, STANDARD_FIELDS);
+        assert_eq!(
+            Fields::parse(Some("role, login,bogus,id,type,role")).0,
+            vec!["role", "login"]
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! The control API (JSON over HTTP, under `/_sandbox`) that drives a standalone sandbox the way
+//! the handles drive an in-process one.
+//!
+//! | request | body | answer |
+//! | --- | --- | --- |
+//! | `POST /_sandbox/faults` | a [`FaultRule`] | 201, the rule |
+//! | `DELETE /_sandbox/faults` | | 204 |
+//! | `GET /_sandbox/stats` | | `{"calls": {"box_token": n, "box_users": n, "box_events": n, "any": n}, "requests": n}` |
+//! | `DELETE /_sandbox/stats` | | 204 |
+//! | `GET /_sandbox/box/users` | | every user ([`crate::BoxUser`]) |
+//! | `POST /_sandbox/box/users` | a [`NewBoxUser`] | 201, the user; 409 if the login is taken |
+//! | `DELETE /_sandbox/box/users/{id}` | | 204, or 404 |
+//! | `POST /_sandbox/box/events` | `{"user_id", "event_type", "created_at"}` | 201, `{"event_id"}` |
+//! | `POST /_sandbox/box/expire-tokens` | | 204 |
+//!
+//! Bad input gets 400 `{"error": "..."}`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::faults::{FaultRule, Route};
+use crate::tenant::NewBoxUser;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/_sandbox/faults", post(push_fault).delete(clear_faults))
+        .route("/_sandbox/stats", get(stats).delete(reset_stats))
+        .route("/_sandbox/box/users", get(box_users).post(add_box_user))
+        .route("/_sandbox/box/users/{id}", delete(remove_box_user))
+        .route("/_sandbox/box/events", post(add_box_event))
+        .route("/_sandbox/box/expire-tokens", post(expire_box_tokens))
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+/// The body as JSON, or the 400 to answer.
+fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {e}"),
+        ))
+    })
+}
+
+async fn push_fault(State(app): State<AppState>, body: Bytes) -> Response {
+    match parse_json::<FaultRule>(&body) {
+        Ok(rule) => {
+            app.faults.push(rule.clone());
+            (StatusCode::CREATED, Json(rule)).into_response()
+        }
+        Err(response) => *response,
+    }
+}
+
+async fn clear_faults(State(app): State<AppState>) -> StatusCode {
+    app.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let s = &app.stats;
+    Json(json!({
+        "calls": {
+            "box_token": s.calls(Route::BoxToken),
+            "box_users": s.calls(Route::BoxUsers),
+            "box_events": s.calls(Route::BoxEvents),
+            "any": s.calls(Route::Any),
+        },
+        "requests": s.calls(Route::Any),
+    }))
+}
+
+async fn reset_stats(State(app): State<AppState>) -> StatusCode {
+    app.stats.reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn box_users(State(app): State<AppState>) -> Response {
+    Json(app.tenant.users()).into_response()
+}
+
+const ROLES: &[&str] = &["admin", "coadmin", "user"];
+const STATUSES: &[&str] = &[
+    "active",
+    "inactive",
+    "cannot_delete_edit",
+    "cannot_delete_edit_upload",
+];
+
+async fn add_box_user(State(app): State<AppState>, body: Bytes) -> Response {
+    let new = match parse_json::<NewBoxUser>(&body) {
+        Ok(new) => new,
+        Err(response) => return *response,
+    };
+    if new.name.trim().is_empty() || !new.login.contains('@') {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "name must not be empty and login must be an email address",
+        );
+    }
+    if !ROLES.contains(&new.role.as_str()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("role must be one of {ROLES:?}"),
+        );
+    }
+    if !STATUSES.contains(&new.status.as_str()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("status must be one of {STATUSES:?}"),
+        );
+    }
+    if app
+        .tenant
+        .users()
+        .iter()
+        .any(|u| u.login.eq_ignore_ascii_case(&new.login))
+    {
+        return error(StatusCode::CONFLICT, "user_login_already_used");
+    }
+    (StatusCode::CREATED, Json(app.tenant.add_user(new))).into_response()
+}
+
+async fn remove_box_user(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    if app.tenant.remove_user(&id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error(StatusCode::NOT_FOUND, format!("no user {id}"))
+    }
+}
+
+#[derive(Deserialize)]
+struct NewEvent {
+    user_id: String,
+    event_type: String,
+    created_at: DateTime<Utc>,
+}
+
+async fn add_box_event(State(app): State<AppState>, body: Bytes) -> Response {
+    let new = match parse_json::<NewEvent>(&body) {
+        Ok(new) => new,
+        Err(response) => return *response,
+    };
+    let well_formed = !new.event_type.is_empty()
+        && new
+            .event_type
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if !well_formed {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "event_type must be a Box event type such as LOGIN",
+        );
+    }
+    let known = {
+        let state = app.tenant.lock();
+        new.user_id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| state.any_user(id))
+            .is_some()
+    };
+    if !known {
+        return error(StatusCode::NOT_FOUND, format!("no user {}", new.user_id));
+    }
+    let event_id = app
+        .tenant
+        .add_event(&new.user_id, &new.event_type, new.created_at);
+    (StatusCode::CREATED, Json(json!({"event_id": event_id}))).into_response()
+}
+
+async fn expire_box_tokens(State(app): State<AppState>) -> StatusCode {
+    app.tenant.expire_all_tokens();
+    StatusCode::NO_CONTENT
+}

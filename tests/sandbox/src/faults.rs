@@ -1,0 +1,231 @@
+//! Fault injection: rules that make provider routes answer 429s, 5xxs, 401s, slowly, or with a
+//! truncated body.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+/// A provider route, for fault rules and call counts.
+///
+/// `Any` matches every provider request in a [`FaultRule`] and counts every provider request in
+/// [`crate::StatsHandle::calls`]; a request to an unknown provider path is recorded as `Any`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// `POST /box/oauth2/token`
+    BoxToken,
+    /// `GET /box/2.0/users` and `GET /box/2.0/users/{user_id}`
+    BoxUsers,
+    /// `GET /box/2.0/events`
+    BoxEvents,
+    Any,
+}
+
+impl Route {
+    /// The route a request path belongs to (`Any` for paths the sandbox does not serve).
+    pub(crate) fn classify(path: &str) -> Route {
+        let path = path.trim_end_matches('/');
+        match path {
+            "/box/oauth2/token" => Route::BoxToken,
+            "/box/2.0/users" => Route::BoxUsers,
+            "/box/2.0/events" => Route::BoxEvents,
+            _ => match path.strip_prefix("/box/2.0/users/") {
+                Some(id) if !id.is_empty() && !id.contains('/') => Route::BoxUsers,
+                _ => Route::Any,
+            },
+        }
+    }
+
+    fn matches(self, request_route: Route) -> bool {
+        self == Route::Any || self == request_route
+    }
+}
+
+/// What a fault rule does to a request it fires on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// 429 with `retry-after: N` and Box's `rate_limit_exceeded` error body.
+    RateLimited { retry_after_secs: u64 },
+    /// That status with a `ClientError` body (`internal_server_error`, `unavailable`, ...).
+    ServerError { status: u16 },
+    /// The 401 Box answers for an expired or unknown access token.
+    ExpiredToken,
+    /// Waits, then answers normally.
+    Slow { millis: u64 },
+    /// The normal answer with its body cut in half (headers, status and content type unchanged).
+    TruncatedBody,
+}
+
+/// Fire `kind` on requests to `route`: let `skip` matching requests through first, then fire
+/// `times` times (`usize::MAX` = forever).
+///
+/// Every rule whose route matches counts every matching request (whether or not another rule
+/// fired on it); of the rules that are due, the first pushed fires. In JSON, `skip` defaults to 0
+/// and `times` to 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultRule {
+    pub route: Route,
+    #[serde(default)]
+    pub skip: usize,
+    #[serde(default = "one")]
+    pub times: usize,
+    pub kind: FaultKind,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl FaultRule {
+    /// Fires once, on the next matching request.
+    pub fn new(route: Route, kind: FaultKind) -> Self {
+        FaultRule {
+            route,
+            skip: 0,
+            times: 1,
+            kind,
+        }
+    }
+
+    /// Lets `skip` matching requests through first.
+    pub fn skip(mut self, skip: usize) -> Self {
+        self.skip = skip;
+        self
+    }
+
+    /// Fires `times` times.
+    pub fn times(mut self, times: usize) -> Self {
+        self.times = times;
+        self
+    }
+
+    /// Fires on every matching request.
+    pub fn forever(self) -> Self {
+        self.times(usize::MAX)
+    }
+}
+
+#[derive(Debug)]
+struct RuleState {
+    rule: FaultRule,
+    seen: usize,
+    fired: usize,
+}
+
+/// The sandbox's fault rules. Cheap to clone; every clone sees the same rules.
+#[derive(Clone, Debug, Default)]
+pub struct FaultHandle {
+    rules: Arc<Mutex<Vec<RuleState>>>,
+}
+
+impl FaultHandle {
+    pub fn push(&self, rule: FaultRule) {
+        self.lock().push(RuleState {
+            rule,
+            seen: 0,
+            fired: 0,
+        });
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// Counts a request to `route` and returns the fault to apply to it, if any.
+    pub(crate) fn next_fault(&self, route: Route) -> Option<FaultKind> {
+        let mut rules = self.lock();
+        let mut chosen = None;
+        for state in rules.iter_mut().filter(|s| s.rule.route.matches(route)) {
+            state.seen += 1;
+            let due = state.seen > state.rule.skip && state.fired < state.rule.times;
+            if due && chosen.is_none() {
+                state.fired += 1;
+                chosen = Some(state.rule.kind.clone());
+            }
+        }
+        rules.retain(|s| s.fired < s.rule.times);
+        chosen
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<RuleState>> {
+        self.rules
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify() {
+        assert_eq!(Route::classify("/box/oauth2/token"), Route::BoxToken);
+        assert_eq!(Route::classify("/box/2.0/users"), Route::BoxUsers);
+        assert_eq!(Route::classify("/box/2.0/users/10000001"), Route::BoxUsers);
+        assert_eq!(Route::classify("/box/2.0/users/1/memberships"), Route::Any);
+        assert_eq!(Route::classify("/box/2.0/events"), Route::BoxEvents);
+        assert_eq!(Route::classify("/box/2.0/files/1"), Route::Any);
+    }
+
+    #[test]
+    fn skip_times_and_order() {
+        let faults = FaultHandle::default();
+        faults.push(
+            FaultRule::new(Route::BoxUsers, FaultKind::ExpiredToken)
+                .skip(1)
+                .times(2),
+        );
+        faults.push(FaultRule::new(Route::Any, FaultKind::Slow { millis: 1 }).forever());
+        assert_eq!(
+            faults.next_fault(Route::BoxUsers),
+            Some(FaultKind::Slow { millis: 1 })
+        );
+        assert_eq!(
+            faults.next_fault(Route::BoxUsers),
+            Some(FaultKind::ExpiredToken)
+        );
+        assert_eq!(
+            faults.next_fault(Route::BoxEvents),
+            Some(FaultKind::Slow { millis: 1 })
+        );
+        assert_eq!(
+            faults.next_fault(Route::BoxUsers),
+            Some(FaultKind::ExpiredToken)
+        );
+        assert_eq!(
+            faults.next_fault(Route::BoxUsers),
+            Some(FaultKind::Slow { millis: 1 })
+        );
+        faults.clear();
+        assert_eq!(faults.next_fault(Route::BoxUsers), None);
+    }
+
+    #[test]
+    fn json_shape() {
+        let rule: FaultRule = serde_json::from_str(
+            r#"{"route":"box_events","kind":{"rate_limited":{"retry_after_secs":3}}}"#,
+        )
+        .expect("valid rule");
+        assert_eq!(
+            rule,
+            FaultRule::new(
+                Route::BoxEvents,
+                FaultKind::RateLimited {
+                    retry_after_secs: 3
+                }
+            )
+        );
+        let rule: FaultRule = serde_json::from_str(
+            r#"{"route":"any","skip":2,"times":18446744073709551615,"kind":"truncated_body"}"#,
+        )
+        .expect("valid rule");
+        assert_eq!(
+            rule,
+            FaultRule::new(Route::Any, FaultKind::TruncatedBody)
+                .skip(2)
+                .forever()
+        );
+    }
+}

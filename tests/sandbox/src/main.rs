@@ -1,0 +1,87 @@
+//! `provider-sandbox --port 9100 --box-users 500 --seed 42`: serves the sandbox until killed.
+
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use provider_sandbox::{BoxTenantSpec, Sandbox, SandboxConfig};
+
+/// Box/Dropbox provider sandbox for seatkeeper's tests and local demo.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Port to listen on (0 = any free port).
+    #[arg(long, default_value_t = 9100)]
+    port: u16,
+    /// Address to bind (loopback only).
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+    /// Number of Box users to generate.
+    #[arg(long, default_value_t = 500)]
+    box_users: usize,
+    /// Seed of the generated tenant.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Lifetime of issued Box access tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    box_token_ttl: u64,
+    /// Reference time of the generated data (RFC 3339); default: now.
+    #[arg(long)]
+    now: Option<DateTime<Utc>>,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let args = Args::parse();
+
+    let mut box_tenant = BoxTenantSpec::new(args.box_users, args.seed);
+    if let Some(now) = args.now {
+        box_tenant.now = now;
+    }
+    let sandbox = Sandbox::start(SandboxConfig {
+        bind: SocketAddr::new(args.bind, args.port),
+        box_tenant,
+        box_token_ttl_secs: args.box_token_ttl,
+    })
+    .await?;
+
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "provider-sandbox listening on {}", sandbox.url())?;
+    stdout.flush()?;
+
+    shutdown_signal().await;
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

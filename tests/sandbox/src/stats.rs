@@ -1,0 +1,75 @@
+//! What the providers were asked: call counts per route and a log of recent requests.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use crate::faults::Route;
+
+/// How many requests [`StatsHandle::requests`] keeps (the oldest are dropped first).
+/// Call counts are not limited.
+pub const MAX_RECORDED_REQUESTS: usize = 100_000;
+
+/// One provider request as the sandbox answered it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecordedRequest {
+    pub route: Route,
+    pub method: String,
+    pub path: String,
+    /// The raw query string, without `?` (empty if there was none).
+    pub query: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    calls: HashMap<Route, usize>,
+    total: usize,
+    requests: VecDeque<RecordedRequest>,
+}
+
+/// Call counts and the request log. Cheap to clone; every clone sees the same numbers.
+#[derive(Clone, Debug, Default)]
+pub struct StatsHandle {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl StatsHandle {
+    /// Requests to `route` so far (answered, faulted or not); `Route::Any` counts every
+    /// provider request.
+    pub fn calls(&self, route: Route) -> usize {
+        let inner = self.lock();
+        match route {
+            Route::Any => inner.total,
+            route => inner.calls.get(&route).copied().unwrap_or(0),
+        }
+    }
+
+    /// The recorded requests, oldest first (at most [`MAX_RECORDED_REQUESTS`]).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.iter().cloned().collect()
+    }
+
+    pub fn reset(&self) {
+        *self.lock() = Inner::default();
+    }
+
+    pub(crate) fn record(&self, request: RecordedRequest) {
+        let mut inner = self.lock();
+        inner.total += 1;
+        if request.route != Route::Any {
+            *inner.calls.entry(request.route).or_insert(0) += 1;
+        }
+        if inner.requests.len() == MAX_RECORDED_REQUESTS {
+            inner.requests.pop_front();
+        }
+        inner.requests.push_back(request);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,1078 @@
+//! The Box enterprise the sandbox serves: users, `admin_logs` events and access tokens.
+//!
+//! A tenant is generated deterministically from a [`BoxTenantSpec`] (same seed, size and `now`
+//! give the same users and events), then mutated by tests through [`BoxTenantHandle`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Timelike, Utc};
+use rand::rngs::{SmallRng, StdRng};
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::util::random_token;
+
+/// Id of the first generated user; the others follow in order.
+pub const FIRST_USER_ID: u64 = 10_000_001;
+/// Id of the service account that a client-credentials token for the enterprise acts as
+/// (`GET /users/me`). It is not an enterprise user and is not listed by `GET /users`.
+pub const SERVICE_ACCOUNT_ID: u64 = 9_999_999;
+const _: () = assert!(SERVICE_ACCOUNT_ID < FIRST_USER_ID);
+/// Box renders actors it can't name (e.g. a deleted or unknown user) as user `2`.
+const ANONYMOUS_USER_ID: u64 = 2;
+
+const DAY: i64 = 86_400;
+const UNLIMITED_SPACE: i64 = 999_999_999_999_999;
+const TEN_GB: i64 = 10_737_418_240;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct BoxTenantSpec {
+    pub seed: u64,
+    pub users: usize,
+    pub enterprise_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The reference time: every generated timestamp is before it.
+    pub now: DateTime<Utc>,
+}
+
+impl BoxTenantSpec {
+    /// Enterprise `900001`, client `sandbox-box-client` / `sandbox-box-secret`, `now` = the
+    /// current time truncated to seconds.
+    pub fn new(users: usize, seed: u64) -> Self {
+        let now = Utc::now();
+        BoxTenantSpec {
+            seed,
+            users,
+            enterprise_id: "900001".to_string(),
+            client_id: "sandbox-box-client".to_string(),
+            client_secret: "sandbox-box-secret".to_string(),
+            now: now.with_nanosecond(0).unwrap_or(now),
+        }
+    }
+}
+
+/// A user of the enterprise, as the sandbox holds it (ground truth for tests).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxUser {
+    pub id: String,
+    pub name: String,
+    pub login: String,
+    /// `admin` | `coadmin` | `user`
+    pub role: String,
+    /// `active` | `inactive` | `cannot_delete_edit` | `cannot_delete_edit_upload`
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+    /// True for App Users (they hold no paid seat and never log in).
+    pub is_platform_access_only: bool,
+    pub space_used: i64,
+    /// `(name, value)` pairs, e.g. `("license", "business_plus")`.
+    pub tracking_codes: Vec<(String, String)>,
+    pub space_amount: i64,
+    pub language: String,
+    pub timezone: String,
+    pub job_title: String,
+    pub phone: String,
+    pub external_app_user_id: Option<String>,
+    pub notification_email: Option<String>,
+}
+
+/// A user to add with [`BoxTenantHandle::add_user`] (or `POST /_sandbox/box/users`).
+/// In JSON only `name` and `login` are required; `role` defaults to `user`, `status` to
+/// `active`, `created_at` to now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewBoxUser {
+    pub name: String,
+    pub login: String,
+    #[serde(default = "default_role")]
+    pub role: String,
+    #[serde(default = "default_status")]
+    pub status: String,
+    #[serde(default)]
+    pub is_platform_access_only: bool,
+    #[serde(default = "now_secs")]
+    pub created_at: DateTime<Utc>,
+}
+
+fn default_role() -> String {
+    "user".to_string()
+}
+
+fn default_status() -> String {
+    "active".to_string()
+}
+
+fn now_secs() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.with_nanosecond(0).unwrap_or(now)
+}
+
+impl NewBoxUser {
+    /// An active, regular (`user` role) managed user created now.
+    pub fn member(name: impl Into<String>, login: impl Into<String>) -> Self {
+        NewBoxUser {
+            name: name.into(),
+            login: login.into(),
+            role: default_role(),
+            status: default_status(),
+            is_platform_access_only: false,
+            created_at: now_secs(),
+        }
+    }
+}
+
+/// An `admin_logs` event (ground truth for tests). `user_id` is the event's `created_by`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BoxEvent {
+    pub event_id: String,
+    pub event_type: String,
+    pub created_at: DateTime<Utc>,
+    pub user_id: String,
+}
+
+/// What an event's `source` refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SourceRef {
+    User(u64),
+    File(u64),
+}
+
+/// An event as stored: compact, because a 100k-user tenant has a few hundred thousand.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventRec {
+    pub at: i64,
+    /// Unique and increasing in insertion order; `(at, seq)` orders the stream.
+    pub seq: u32,
+    pub etype: u16,
+    pub user: u64,
+    pub source: SourceRef,
+    pub id: u128,
+    pub ip: u32,
+}
+
+impl EventRec {
+    pub(crate) fn key(&self) -> (i64, u32) {
+        (self.at, self.seq)
+    }
+}
+
+/// Event types whose `source` is a file rather than the acting user.
+const FILE_EVENT_TYPES: &[&str] = &[
+    "UPLOAD",
+    "DOWNLOAD",
+    "PREVIEW",
+    "EDIT",
+    "DELETE",
+    "UNDELETE",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "RENAME",
+    "ITEM_OPEN",
+    "ITEM_MODIFY",
+    "ITEM_SYNC",
+    "ITEM_UNSYNC",
+];
+
+pub(crate) struct TenantState {
+    pub enterprise_id: String,
+    pub enterprise_name: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub now: DateTime<Utc>,
+    /// Current users by numeric id (Box's listing order).
+    pub users: BTreeMap<u64, BoxUser>,
+    /// Deleted users, kept so that their events still name them.
+    removed: HashMap<u64, BoxUser>,
+    next_user_id: u64,
+    /// Sorted by [`EventRec::key`].
+    pub events: Vec<EventRec>,
+    next_seq: u32,
+    event_types: Vec<String>,
+    event_type_ids: HashMap<String, u16>,
+    tokens: HashMap<String, Instant>,
+    /// Every access token ever issued, in order (for leak checks).
+    issued: Vec<String>,
+    pub token_ttl: Duration,
+    pub service_account: BoxUser,
+}
+
+impl TenantState {
+    /// The user an id names (current, deleted or the service account).
+    pub(crate) fn any_user(&self, id: u64) -> Option<&BoxUser> {
+        self.users
+            .get(&id)
+            .or_else(|| self.removed.get(&id))
+            .or_else(|| (id == SERVICE_ACCOUNT_ID).then_some(&self.service_account))
+    }
+
+    pub(crate) fn event_type_name(&self, id: u16) -> &str {
+        self.event_types
+            .get(usize::from(id))
+            .map_or("", String::as_str)
+    }
+
+    pub(crate) fn event_type_id(&self, name: &str) -> Option<u16> {
+        self.event_type_ids.get(name).copied()
+    }
+
+    pub(crate) fn event_type_count(&self) -> usize {
+        self.event_types.len()
+    }
+
+    fn intern_event_type(&mut self, name: &str) -> u16 {
+        if let Some(&id) = self.event_type_ids.get(name) {
+            return id;
+        }
+        let id = u16::try_from(self.event_types.len()).unwrap_or(u16::MAX);
+        self.event_types.push(name.to_string());
+        self.event_type_ids.insert(name.to_string(), id);
+        id
+    }
+
+    /// Issues an access token valid for the tenant's ttl; returns it.
+    pub(crate) fn issue_token(&mut self) -> String {
+        let now = Instant::now();
+        if self.tokens.len() >= 10_000 {
+            self.tokens.retain(|_, expiry| *expiry > now);
+        }
+        let token = random_token(32);
+        self.tokens.insert(token.clone(), now + self.token_ttl);
+        self.issued.push(token.clone());
+        token
+    }
+
+    pub(crate) fn token_is_valid(&self, token: &str) -> bool {
+        self.tokens
+            .get(token)
+            .is_some_and(|expiry| *expiry > Instant::now())
+    }
+
+    fn public_event(&self, e: &EventRec) -> BoxEvent {
+        BoxEvent {
+            event_id: format_event_id(e.id),
+            event_type: self.event_type_name(e.etype).to_string(),
+            created_at: from_secs(e.at),
+            user_id: e.user.to_string(),
+        }
+    }
+}
+
+pub(crate) fn format_event_id(id: u128) -> String {
+    uuid::Uuid::from_u128(id).hyphenated().to_string()
+}
+
+pub(crate) fn from_secs(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+/// The running tenant: ground truth and mutation for tests. Cheap to clone; every clone
+/// sees the same state.
+#[derive(Clone)]
+pub struct BoxTenantHandle {
+    state: Arc<Mutex<TenantState>>,
+}
+
+impl std::fmt::Debug for BoxTenantHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("BoxTenantHandle")
+            .field("enterprise_id", &state.enterprise_id)
+            .field("users", &state.users.len())
+            .field("events", &state.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BoxTenantHandle {
+    /// Generates the tenant `spec` describes; tokens live `token_ttl`.
+    pub fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> Self {
+        BoxTenantHandle {
+            state: Arc::new(Mutex::new(generate(spec, token_ttl))),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, TenantState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every current user, app users included, ordered by id.
+    pub fn users(&self) -> Vec<BoxUser> {
+        self.lock().users.values().cloned().collect()
+    }
+
+    /// The current user with this id.
+    pub fn user(&self, id: &str) -> Option<BoxUser> {
+        let id = id.parse::<u64>().ok()?;
+        self.lock().users.get(&id).cloned()
+    }
+
+    /// Every `admin_logs` event, chronological.
+    pub fn events(&self) -> Vec<BoxEvent> {
+        let state = self.lock();
+        state.events.iter().map(|e| state.public_event(e)).collect()
+    }
+
+    /// The latest `LOGIN` or `ADD_LOGIN_ACTIVITY_DEVICE` event of a user, if any: the answer
+    /// a correct activity sync derives from the event stream.
+    pub fn last_login(&self, user_id: &str) -> Option<DateTime<Utc>> {
+        let id = user_id.parse::<u64>().ok()?;
+        let state = self.lock();
+        let login_types: Vec<u16> = ["LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE"]
+            .iter()
+            .filter_map(|t| state.event_type_id(t))
+            .collect();
+        state
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.user == id && login_types.contains(&e.etype))
+            .map(|e| from_secs(e.at))
+    }
+
+    /// [`Self::last_login`] of every user who has one, in one pass over the events.
+    pub fn last_logins(&self) -> HashMap<String, DateTime<Utc>> {
+        let state = self.lock();
+        let login_types: Vec<u16> = ["LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE"]
+            .iter()
+            .filter_map(|t| state.event_type_id(t))
+            .collect();
+        let mut out = HashMap::new();
+        for e in state
+            .events
+            .iter()
+            .filter(|e| login_types.contains(&e.etype))
+        {
+            out.insert(e.user.to_string(), from_secs(e.at));
+        }
+        out
+    }
+
+    /// The tenant's reference time (generated data is before it).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.lock().now
+    }
+
+    /// Adds a managed user (an app user if `is_platform_access_only`) with the next free id.
+    pub fn add_user(&self, u: NewBoxUser) -> BoxUser {
+        let mut state = self.lock();
+        let id = state.next_user_id;
+        state.next_user_id += 1;
+        let user = BoxUser {
+            id: id.to_string(),
+            name: u.name,
+            login: u.login,
+            role: u.role,
+            status: u.status,
+            created_at: u.created_at,
+            modified_at: u.created_at,
+            is_platform_access_only: u.is_platform_access_only,
+            space_used: 0,
+            tracking_codes: Vec::new(),
+            space_amount: UNLIMITED_SPACE,
+            language: "en".to_string(),
+            timezone: "America/Los_Angeles".to_string(),
+            job_title: String::new(),
+            phone: String::new(),
+            external_app_user_id: None,
+            notification_email: None,
+        };
+        state.users.insert(id, user.clone());
+        user
+    }
+
+    /// Deletes a user (its events stay). False if there was no such user.
+    pub fn remove_user(&self, id: &str) -> bool {
+        let Ok(id) = id.parse::<u64>() else {
+            return false;
+        };
+        let mut state = self.lock();
+        match state.users.remove(&id) {
+            Some(user) => {
+                state.removed.insert(id, user);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets a user's status (and bumps `modified_at`). Unknown users are ignored.
+    pub fn set_status(&self, id: &str, status: &str) {
+        let Ok(id) = id.parse::<u64>() else {
+            return;
+        };
+        if let Some(user) = self.lock().users.get_mut(&id) {
+            user.status = status.to_string();
+            user.modified_at = now_secs().max(user.modified_at);
+        }
+    }
+
+    /// Records an `admin_logs` event by `user_id` at `at`; returns its `event_id`. Events of
+    /// file types (`UPLOAD`, `DOWNLOAD`, ...) get a file as `source`, the others the user.
+    /// A non-numeric `user_id` is recorded as the anonymous user `2`.
+    pub fn add_event(&self, user_id: &str, event_type: &str, at: DateTime<Utc>) -> String {
+        let user = user_id.parse::<u64>().unwrap_or(ANONYMOUS_USER_ID);
+        let id = uuid::Uuid::new_v4().as_u128();
+        let mut state = self.lock();
+        let etype = state.intern_event_type(event_type);
+        let seq = state.next_seq;
+        state.next_seq = state.next_seq.saturating_add(1);
+        let source = if FILE_EVENT_TYPES.contains(&event_type) {
+            SourceRef::File(800_000_000_000 + u64::from(seq))
+        } else {
+            SourceRef::User(user)
+        };
+        let rec = EventRec {
+            at: at.timestamp().clamp(0, i64::from(u32::MAX)),
+            seq,
+            etype,
+            user,
+            source,
+            id,
+            ip: u32::from_be_bytes([203, 0, 113, 10]),
+        };
+        let pos = state.events.partition_point(|e| e.key() <= rec.key());
+        state.events.insert(pos, rec);
+        format_event_id(id)
+    }
+
+    pub fn enterprise_id(&self) -> String {
+        self.lock().enterprise_id.clone()
+    }
+
+    pub fn client_id(&self) -> String {
+        self.lock().client_id.clone()
+    }
+
+    pub fn client_secret(&self) -> String {
+        self.lock().client_secret.clone()
+    }
+
+    /// Every access token issued so far (valid or not), oldest first: what a test checks logs,
+    /// stores and responses for, to prove no token leaked.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.lock().issued.clone()
+    }
+
+    /// Every access token issued so far becomes invalid (401); new grants work as before.
+    pub fn expire_all_tokens(&self) {
+        self.lock().tokens.clear();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generation
+
+const FIRST_NAMES: &[&str] = &[
+    "Aaron", "Abigail", "Adrian", "Aisha", "Alex", "Alice", "Amara", "Andrea", "Ben", "Bianca",
+    "Carlos", "Chen", "Chloe", "Daniel", "Diana", "Dmitri", "Elena", "Emma", "Farah", "Felix",
+    "Gabriel", "Grace", "Hana", "Hugo", "Ines", "Isaac", "Jamal", "Julia", "Kai", "Keiko", "Laura",
+    "Leo", "Lina", "Lucas", "Maya", "Mateo", "Nadia", "Noah", "Olivia", "Omar", "Priya", "Quinn",
+    "Rafael", "Rosa", "Sam", "Sofia", "Tariq", "Tess", "Uma", "Victor", "Wei", "Yara", "Yusuf",
+    "Zoe",
+];
+
+const LAST_NAMES: &[&str] = &[
+    "Adams",
+    "Baker",
+    "Bauer",
+    "Chen",
+    "Costa",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Gupta",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Kim",
+    "Kowalski",
+    "Larsen",
+    "Lopez",
+    "Martin",
+    "Meyer",
+    "Nakamura",
+    "Novak",
+    "Okafor",
+    "Olsen",
+    "Patel",
+    "Perez",
+    "Quinn",
+    "Rossi",
+    "Santos",
+    "Schmidt",
+    "Silva",
+    "Singh",
+    "Tanaka",
+    "Turner",
+    "Usman",
+    "Varga",
+    "Wagner",
+    "Walsh",
+    "Wong",
+    "Xu",
+    "Young",
+    "Zhang",
+    "Zimmerman",
+];
+
+const JOB_TITLES: &[&str] = &[
+    "Engineer",
+    "Senior Engineer",
+    "Product Manager",
+    "Designer",
+    "Account Executive",
+    "Sales Manager",
+    "Recruiter",
+    "Accountant",
+    "Marketing Specialist",
+    "Support Agent",
+    "Data Analyst",
+    "Legal Counsel",
+    "Office Manager",
+    "Director",
+];
+
+const APP_NAMES: &[&str] = &[
+    "Contract Sync",
+    "Invoice Ingest",
+    "Backup Service",
+    "Portal Uploads",
+];
+
+const FILE_NAMES: &[&str] = &[
+    "Q3 Forecast.xlsx",
+    "Board Deck.pptx",
+    "Contract Draft.docx",
+    "Invoice 2291.pdf",
+    "Onboarding Guide.pdf",
+    "Team Photo.jpg",
+    "Roadmap.md",
+];
+
+const FOLDER_NAMES: &[&str] = &["Projects", "Finance", "Legal", "Marketing", "Shared"];
+
+const LANGUAGES: &[&str] = &["fr", "de", "ja", "es"];
+const TIMEZONES: &[&str] = &[
+    "America/New_York",
+    "America/Chicago",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Tokyo",
+];
+
+/// Name and parent folder name of a generated file id (rendered as an event `source`).
+pub(crate) fn file_names(file_id: u64) -> (&'static str, u64, &'static str) {
+    let name = FILE_NAMES[(file_id % FILE_NAMES.len() as u64) as usize];
+    let folder_id = 700_000_000_000 + file_id % 997;
+    let folder = FOLDER_NAMES[(file_id % FOLDER_NAMES.len() as u64) as usize];
+    (name, folder_id, folder)
+}
+
+fn pick<'a>(rng: &mut SmallRng, items: &[&'a str]) -> &'a str {
+    items[rng.random_range(0..items.len())]
+}
+
+/// A uniform instant in `[lo, hi]` (or `lo` if the range is empty).
+fn between(rng: &mut SmallRng, lo: i64, hi: i64) -> i64 {
+    if hi <= lo {
+        lo
+    } else {
+        rng.random_range(lo..=hi)
+    }
+}
+
+struct EventGen {
+    events: Vec<EventRec>,
+    next_file: u64,
+}
+
+impl EventGen {
+    fn push(&mut self, rng: &mut SmallRng, at: i64, etype: u16, user: u64, source: SourceRef) {
+        let bytes: [u8; 16] = rng.random();
+        let octet: u8 = rng.random();
+        let ip = [
+            u32::from_be_bytes([203, 0, 113, octet]),
+            u32::from_be_bytes([198, 51, 100, octet]),
+            u32::from_be_bytes([192, 0, 2, octet]),
+        ][usize::from(octet % 3)];
+        self.events.push(EventRec {
+            at,
+            seq: 0,
+            etype,
+            user,
+            source,
+            id: uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .as_u128(),
+            ip,
+        });
+    }
+
+    fn file(&mut self) -> SourceRef {
+        self.next_file += 1;
+        SourceRef::File(900_000_000_000 + self.next_file)
+    }
+}
+
+// Interned ids of the generated event types (in this order).
+const LOGIN: u16 = 0;
+const ADD_LOGIN_ACTIVITY_DEVICE: u16 = 1;
+const FAILED_LOGIN: u16 = 2;
+const ADMIN_LOGIN: u16 = 3;
+const UPLOAD: u16 = 4;
+const GENERATED_TYPES: [&str; 5] = [
+    "LOGIN",
+    "ADD_LOGIN_ACTIVITY_DEVICE",
+    "FAILED_LOGIN",
+    "ADMIN_LOGIN",
+    "UPLOAD",
+];
+
+/// Builds the tenant. The mix (see README.md): user 0 is the admin; ~2% co-admins;
+/// ~2% app users; status ~93/5/1/1% active/inactive/cannot_delete_edit/
+/// cannot_delete_edit_upload; created over the 3 years before `now`, ~3% in the last 20 days;
+/// of the humans ~10% never logged in, ~15% last logged in 61-364 days ago, the rest in the
+/// last 60 days, each with 1-4 `LOGIN`s (some with `ADD_LOGIN_ACTIVITY_DEVICE`); noise
+/// `FAILED_LOGIN`, `ADMIN_LOGIN` and `UPLOAD` events; all events in the 364 days before `now`
+/// (inside the 365 days `admin_logs` keeps).
+fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> TenantState {
+    // The seed fixes everything. The bulk is drawn from a SmallRng seeded from the seed's
+    // StdRng: ChaCha is ~20x slower in unoptimized (test) builds, where 100k users matter.
+    let mut rng = SmallRng::from_rng(&mut StdRng::seed_from_u64(spec.seed));
+    let now = spec.now.timestamp();
+    // A day's margin inside Box's 365-day admin_logs history, so that a client whose clock is a
+    // little past `now` still sees every generated event in a 365-day window.
+    let year_ago = now - 364 * DAY;
+    let latest = now - 60; // nothing in the last minute
+    let domain = format!("sandbox-{}.example.com", spec.enterprise_id);
+    let app_ids: [u32; 2] = [
+        rng.random_range(1_000_000..9_999_999),
+        rng.random_range(1_000_000..9_999_999),
+    ];
+
+    let mut users = BTreeMap::new();
+    let mut login_counts: HashMap<String, u32> = HashMap::with_capacity(spec.users);
+    let mut gen = EventGen {
+        events: Vec::with_capacity(spec.users * 3),
+        next_file: 0,
+    };
+
+    for i in 0..spec.users {
+        let id = FIRST_USER_ID + i as u64;
+        let is_admin = i == 0;
+        let is_app = !is_admin && rng.random_bool(0.02);
+        let role = if is_admin {
+            "admin"
+        } else if !is_app && rng.random_bool(0.02) {
+            "coadmin"
+        } else {
+            "user"
+        };
+        let status = if is_admin {
+            "active"
+        } else {
+            match rng.random::<f64>() {
+                r if r < 0.93 => "active",
+                r if r < 0.98 => "inactive",
+                r if r < 0.99 => "cannot_delete_edit",
+                _ => "cannot_delete_edit_upload",
+            }
+        };
+        let created = if is_admin {
+            now - rng.random_range(1000 * DAY..1095 * DAY)
+        } else if rng.random_bool(0.03) {
+            now - rng.random_range(3600..20 * DAY)
+        } else {
+            now - rng.random_range(20 * DAY..1095 * DAY)
+        };
+        let modified = between(&mut rng, created, latest);
+
+        let (name, login, external_app_user_id) = if is_app {
+            let app = pick(&mut rng, APP_NAMES);
+            let app_id = app_ids[usize::from(rng.random_bool(0.5))];
+            let suffix: String = (0..10)
+                .map(|_| char::from(rng.sample(rand::distr::Alphanumeric)))
+                .collect();
+            let external = rng
+                .random_bool(0.5)
+                .then(|| format!("ext-{}-{i}", app.to_lowercase().replace(' ', "-")));
+            (
+                format!("{app} {i}"),
+                format!("AppUser_{app_id}_{suffix}@boxdevedition.com"),
+                external,
+            )
+        } else {
+            let first = pick(&mut rng, FIRST_NAMES);
+            let last = pick(&mut rng, LAST_NAMES);
+            let base = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
+            let n = login_counts.entry(base).or_insert(0);
+            *n += 1;
+            let login = if *n == 1 {
+                format!("{}.{}@{domain}", first.to_lowercase(), last.to_lowercase())
+            } else {
+                format!(
+                    "{}.{}{n}@{domain}",
+                    first.to_lowercase(),
+                    last.to_lowercase()
+                )
+            };
+            (format!("{first} {last}"), login, None)
+        };
+
+        let tracking_codes = if is_app {
+            Vec::new()
+        } else {
+            match rng.random::<f64>() {
+                r if r < 0.05 => vec![("license".to_string(), "business_plus".to_string())],
+                r if r < 0.08 => vec![("license".to_string(), "enterprise".to_string())],
+                r if r < 0.09 => vec![
+                    ("license".to_string(), "business".to_string()),
+                    ("department".to_string(), "Sales".to_string()),
+                ],
+                _ => Vec::new(),
+            }
+        };
+        let space_used = if rng.random_bool(0.1) {
+            0
+        } else if is_app {
+            rng.random_range(0..1_000_000_000)
+        } else {
+            rng.random_range(0..50_000_000_000)
+        };
+        let space_amount = if rng.random_bool(0.8) {
+            UNLIMITED_SPACE
+        } else {
+            TEN_GB
+        };
+        let job_title = if !is_app && rng.random_bool(0.6) {
+            pick(&mut rng, JOB_TITLES).to_string()
+        } else {
+            String::new()
+        };
+        let phone = if !is_app && rng.random_bool(0.4) {
+            format!("(555) 555-{:04}", rng.random_range(0..10_000))
+        } else {
+            String::new()
+        };
+        let language = if rng.random_bool(0.9) {
+            "en"
+        } else {
+            pick(&mut rng, LANGUAGES)
+        };
+        let timezone = if rng.random_bool(0.6) {
+            "America/Los_Angeles"
+        } else {
+            pick(&mut rng, TIMEZONES)
+        };
+        let notification_email = (!is_app && rng.random_bool(0.03)).then(|| {
+            login
+                .replace('@', ".alerts@")
+                .replace(&domain, "example.org")
+        });
+
+        // Activity.
+        let window_start = created.max(year_ago);
+        if !is_app {
+            let r: f64 = rng.random();
+            let last_login = if is_admin {
+                Some(between(&mut rng, now - 2 * DAY, latest))
+            } else if r < 0.10 {
+                None
+            } else if r < 0.25 && window_start <= now - 61 * DAY {
+                Some(between(&mut rng, window_start, now - 61 * DAY))
+            } else {
+                Some(between(&mut rng, window_start.max(now - 60 * DAY), latest))
+            };
+            if let Some(last) = last_login {
+                let logins = rng.random_range(1..=4);
+                for k in 0..logins {
+                    let at = if k == 0 {
+                        last
+                    } else {
+                        between(&mut rng, window_start, last)
+                    };
+                    gen.push(&mut rng, at, LOGIN, id, SourceRef::User(id));
+                    if rng.random_bool(0.15) {
+                        gen.push(
+                            &mut rng,
+                            at,
+                            ADD_LOGIN_ACTIVITY_DEVICE,
+                            id,
+                            SourceRef::User(id),
+                        );
+                    }
+                }
+                if rng.random_bool(0.10) {
+                    for _ in 0..rng.random_range(1..=3) {
+                        let at = between(&mut rng, window_start, latest);
+                        let file = gen.file();
+                        gen.push(&mut rng, at, UPLOAD, id, file);
+                    }
+                }
+            }
+            if rng.random_bool(0.05) {
+                for _ in 0..rng.random_range(1..=3) {
+                    let at = between(&mut rng, window_start, latest);
+                    gen.push(&mut rng, at, FAILED_LOGIN, id, SourceRef::User(id));
+                }
+            }
+            if !is_admin && rng.random_bool(0.02) {
+                let at = between(&mut rng, window_start, latest);
+                gen.push(
+                    &mut rng,
+                    at,
+                    ADMIN_LOGIN,
+                    FIRST_USER_ID,
+                    SourceRef::User(id),
+                );
+            }
+        } else if rng.random_bool(0.5) {
+            for _ in 0..rng.random_range(1..=5) {
+                let at = between(&mut rng, window_start, latest);
+                let file = gen.file();
+                gen.push(&mut rng, at, UPLOAD, id, file);
+            }
+        }
+
+        users.insert(
+            id,
+            BoxUser {
+                id: id.to_string(),
+                name,
+                login,
+                role: role.to_string(),
+                status: status.to_string(),
+                created_at: from_secs(created),
+                modified_at: from_secs(modified),
+                is_platform_access_only: is_app,
+                space_used,
+                tracking_codes,
+                space_amount,
+                language: language.to_string(),
+                timezone: timezone.to_string(),
+                job_title,
+                phone,
+                external_app_user_id,
+                notification_email,
+            },
+        );
+    }
+
+    let mut events = gen.events;
+    events.sort_by_key(|e| e.at);
+    for (seq, e) in events.iter_mut().enumerate() {
+        e.seq = u32::try_from(seq).unwrap_or(u32::MAX);
+    }
+    let next_seq = u32::try_from(events.len()).unwrap_or(u32::MAX);
+
+    let event_types: Vec<String> = GENERATED_TYPES.iter().map(|t| t.to_string()).collect();
+    let event_type_ids = event_types
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((t.clone(), u16::try_from(i).ok()?)))
+        .collect();
+
+    let service_account = BoxUser {
+        id: SERVICE_ACCOUNT_ID.to_string(),
+        name: "Seatkeeper Sandbox Service Account".to_string(),
+        login: format!(
+            "AutomationUser_{}_sandbox0001@boxdevedition.com",
+            app_ids[0]
+        ),
+        role: "user".to_string(),
+        status: "active".to_string(),
+        created_at: from_secs(now - 1095 * DAY),
+        modified_at: from_secs(now - 1095 * DAY),
+        is_platform_access_only: true,
+        space_used: 0,
+        tracking_codes: Vec::new(),
+        space_amount: UNLIMITED_SPACE,
+        language: "en".to_string(),
+        timezone: "America/Los_Angeles".to_string(),
+        job_title: String::new(),
+        phone: String::new(),
+        external_app_user_id: None,
+        notification_email: None,
+    };
+
+    TenantState {
+        enterprise_id: spec.enterprise_id.clone(),
+        enterprise_name: format!("Sandbox Enterprise {}", spec.enterprise_id),
+        client_id: spec.client_id.clone(),
+        client_secret: spec.client_secret.clone(),
+        now: spec.now,
+        users,
+        removed: HashMap::new(),
+        next_user_id: FIRST_USER_ID + spec.users as u64,
+        events,
+        next_seq,
+        event_types,
+        event_type_ids,
+        tokens: HashMap::new(),
+        issued: Vec::new(),
+        token_ttl,
+        service_account,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(users: usize, seed: u64) -> BoxTenantSpec {
+        let mut spec = BoxTenantSpec::new(users, seed);
+        spec.now = DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(spec.now);
+        spec
+    }
+
+    fn tenant(users: usize, seed: u64) -> BoxTenantHandle {
+        BoxTenantHandle::generate(&spec(users, seed), Duration::from_secs(3600))
+    }
+
+    #[test]
+    fn same_seed_same_tenant() {
+        let a = tenant(300, 7);
+        let b = tenant(300, 7);
+        assert_eq!(a.users(), b.users());
+        assert_eq!(a.events(), b.events());
+        let c = tenant(300, 8);
+        assert_ne!(a.users(), c.users());
+    }
+
+    #[test]
+    fn mix_and_invariants() {
+        let t = tenant(5000, 42);
+        let now = t.now();
+        let users = t.users();
+        assert_eq!(users.len(), 5000);
+        assert_eq!(users[0].id, "10000001");
+        assert_eq!(users[0].role, "admin");
+        let frac = |f: &dyn Fn(&BoxUser) -> bool| {
+            users.iter().filter(|u| f(u)).count() as f64 / users.len() as f64
+        };
+        let apps = frac(&|u| u.is_platform_access_only);
+        assert!((0.01..0.03).contains(&apps), "app users {apps}");
+        let coadmins = frac(&|u| u.role == "coadmin");
+        assert!((0.01..0.03).contains(&coadmins), "coadmins {coadmins}");
+        let active = frac(&|u| u.status == "active");
+        assert!((0.90..0.96).contains(&active), "active {active}");
+        let inactive = frac(&|u| u.status == "inactive");
+        assert!((0.03..0.07).contains(&inactive), "inactive {inactive}");
+        let new_hires = frac(&|u| u.created_at > now - chrono::Duration::days(20));
+        assert!((0.015..0.05).contains(&new_hires), "new hires {new_hires}");
+        let coded = frac(&|u| !u.tracking_codes.is_empty());
+        assert!((0.05..0.13).contains(&coded), "tracking codes {coded}");
+        let mut logins = std::collections::HashSet::new();
+        for u in &users {
+            assert!(
+                logins.insert(u.login.clone()),
+                "duplicate login {}",
+                u.login
+            );
+            assert!(u.created_at < now && u.created_at >= now - chrono::Duration::days(1095));
+            assert!(u.modified_at >= u.created_at && u.modified_at < now);
+            if u.is_platform_access_only {
+                assert!(u.login.starts_with("AppUser_") && u.login.ends_with("@boxdevedition.com"));
+            }
+        }
+
+        let events = t.events();
+        assert!(events
+            .windows(2)
+            .all(|w| w[0].created_at <= w[1].created_at));
+        let by_id: HashMap<&str, &BoxUser> = users.iter().map(|u| (u.id.as_str(), u)).collect();
+        for e in &events {
+            assert!(e.created_at < now && e.created_at >= now - chrono::Duration::days(364));
+            let u = by_id[e.user_id.as_str()];
+            assert!(
+                e.created_at >= u.created_at,
+                "event before its user existed"
+            );
+            if u.is_platform_access_only {
+                assert_eq!(e.event_type, "UPLOAD", "app users never log in");
+            }
+        }
+        let humans: Vec<&BoxUser> = users
+            .iter()
+            .filter(|u| !u.is_platform_access_only)
+            .collect();
+        let mut never = 0;
+        let mut stale = 0;
+        let all_last = t.last_logins();
+        for u in &humans {
+            assert_eq!(all_last.get(&u.id).copied(), t.last_login(&u.id));
+            match t.last_login(&u.id) {
+                None => never += 1,
+                Some(at) if at < now - chrono::Duration::days(60) => stale += 1,
+                Some(_) => {}
+            }
+        }
+        let never = never as f64 / humans.len() as f64;
+        let stale = stale as f64 / humans.len() as f64;
+        assert!((0.07..0.13).contains(&never), "never logged in {never}");
+        assert!((0.10..0.18).contains(&stale), "stale {stale}");
+        for kind in [
+            "FAILED_LOGIN",
+            "ADMIN_LOGIN",
+            "UPLOAD",
+            "ADD_LOGIN_ACTIVITY_DEVICE",
+        ] {
+            assert!(
+                events.iter().any(|e| e.event_type == kind),
+                "no {kind} events"
+            );
+        }
+        let mut ids = std::collections::HashSet::new();
+        assert!(events.iter().all(|e| ids.insert(e.event_id.clone())));
+    }
+
+    #[test]
+    fn mutation() {
+        let t = tenant(10, 1);
+        let u = t.add_user(NewBoxUser::member("New Hire", "new.hire@example.com"));
+        assert_eq!(u.id, "10000011");
+        assert_eq!(t.users().len(), 11);
+        t.set_status(&u.id, "inactive");
+        assert_eq!(
+            t.user(&u.id).map(|u| u.status),
+            Some("inactive".to_string())
+        );
+        let at = t.now() - chrono::Duration::days(3);
+        let event_id = t.add_event(&u.id, "LOGIN", at);
+        assert_eq!(t.last_login(&u.id), Some(at));
+        let events = t.events();
+        assert!(events
+            .windows(2)
+            .all(|w| w[0].created_at <= w[1].created_at));
+        assert!(events
+            .iter()
+            .any(|e| e.event_id == event_id && e.user_id == u.id));
+        assert!(t.remove_user(&u.id));
+        assert!(!t.remove_user(&u.id));
+        assert!(!t.remove_user("nope"));
+        assert_eq!(t.users().len(), 10);
+        assert!(t.events().iter().any(|e| e.event_id == event_id));
+    }
+
+    #[test]
+    fn large_tenant_is_quick() {
+        let started = std::time::Instant::now();
+        let t = tenant(100_000, 3);
+        let took = started.elapsed();
+        assert_eq!(t.users().len(), 100_000);
+        // Debug builds are several times slower than release; release takes well under 1 s.
+        assert!(took < Duration::from_secs(10), "generation took {took:?}");
+        eprintln!("100k users, {} events in {took:?}", t.lock().events.len());
+    }
+}

@@ -1,0 +1,198 @@
+//! Small helpers shared by the providers: URL-encoded parsing, base64, timestamps, request ids.
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use rand::Rng;
+
+/// Decoded `application/x-www-form-urlencoded` pairs (a query string or a form body), in order.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub(crate) fn parse(raw: &str) -> Self {
+        Params(
+            raw.split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, v)) => (percent_decode(k), percent_decode(v)),
+                    None => (percent_decode(pair), String::new()),
+                })
+                .collect(),
+        )
+    }
+
+    /// The first value given for `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Percent-decodes one component; `+` is a space. Malformed escapes are kept as they are.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+const B64_STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const B64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// URL-safe base64 without padding (the alphabet Box's markers use).
+pub(crate) fn b64url_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(B64_URL[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// Decodes standard or URL-safe base64, padded or not. `None` if it is not base64.
+pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    for c in s.bytes() {
+        let v = B64_STD
+            .iter()
+            .position(|&x| x == c)
+            .or_else(|| B64_URL.iter().position(|&x| x == c))? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // A single leftover character (6 bits) can't come from any byte string.
+    if bits >= 6 {
+        return None;
+    }
+    Some(out)
+}
+
+/// Box renders timestamps as RFC 3339 with an offset, e.g. `2012-12-12T10:53:43-08:00`.
+/// The sandbox uses the fixed offset of the spec's examples (Pacific standard time).
+pub(crate) fn box_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&PACIFIC)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+const PACIFIC: FixedOffset = match FixedOffset::west_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("-08:00 is a valid offset"),
+};
+
+/// Parses an RFC 3339 timestamp. A `+` offset that arrived unescaped in a query string has
+/// become a space; that is forgiven.
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_rfc3339(&s.replace(' ', "+")))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A fresh id shaped like Box's `request_id` values (`1063648633582d352dd9890`).
+pub(crate) fn request_id() -> String {
+    let n: u128 = rand::rng().random();
+    let hex = format!("{n:032x}");
+    hex[..23].to_string()
+}
+
+/// A random opaque token of `len` alphanumeric characters.
+pub(crate) fn random_token(len: usize) -> String {
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_decode() {
+        let p =
+            Params::parse("a=1&b=x%2By+z&c&fields=id,name&bad=%zz&t=2024-01-01T00:00:00%2B02:00");
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), Some("x+y z"));
+        assert_eq!(p.get("c"), Some(""));
+        assert_eq!(p.get("fields"), Some("id,name"));
+        assert_eq!(p.get("bad"), Some("%zz"));
+        assert_eq!(p.get("t"), Some("2024-01-01T00:00:00+02:00"));
+        assert_eq!(p.get("missing"), None);
+        assert_eq!(Params::parse("x=%4").get("x"), Some("%4"));
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        for s in [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            r#"{"type":"id","dir":"next","tail":"10000123"}"#,
+        ] {
+            let enc = b64url_encode(s.as_bytes());
+            assert!(!enc.contains('='));
+            assert_eq!(b64_decode(&enc).as_deref(), Some(s.as_bytes()), "{s}");
+        }
+        assert_eq!(
+            b64_decode("c2FuZGJveC1ib3gtY2xpZW50OnNlY3JldA==").as_deref(),
+            Some(&b"sandbox-box-client:secret"[..])
+        );
+        assert_eq!(b64_decode("not base64!"), None);
+        assert_eq!(b64_decode("a"), None);
+    }
+
+    #[test]
+    fn times() {
+        let t = DateTime::parse_from_rfc3339("2012-12-12T18:53:43Z").map(|t| t.with_timezone(&Utc));
+        let t = t.ok();
+        assert_eq!(
+            t.map(box_time).as_deref(),
+            Some("2012-12-12T10:53:43-08:00")
+        );
+        assert_eq!(parse_time("2012-12-12T10:53:43-08:00"), t);
+        assert_eq!(parse_time("2012-12-12T19:53:43 01:00"), t);
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(request_id().len(), 23);
+    }
+}
