@@ -28,6 +28,8 @@ pub enum CliError {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Money(#[from] MoneyError),
+    #[error(transparent)]
+    Connect(#[from] seatkeeper::connect::ConnectError),
     #[error("profile {0} does not exist (see `seatctl profile list`)")]
     UnknownProfile(String),
     /// A bad argument found after parsing (exit status 2, like clap's own usage errors).

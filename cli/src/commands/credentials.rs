@@ -4,8 +4,9 @@
 use std::io::{self, IsTerminal, Read, Write};
 
 use clap::{Args, Subcommand};
-use seatkeeper::domain::Provider;
+use seatkeeper::domain::{Profile, Provider};
 use seatkeeper::providers::box_api::BoxCredentials;
+use seatkeeper::providers::dropbox_api::{DropboxCredentials, Slot};
 use secrecy::zeroize::Zeroize;
 use secrecy::SecretString;
 
@@ -22,6 +23,35 @@ pub enum CredentialsCommand {
     /// Manager, in the profile's secret (seatkeeper/<ID>/box), creating or replacing it. The
     /// enterprise id comes from the profile. The secret is never echoed or logged.
     SetBox(SetBoxArgs),
+    /// Store the Dropbox app of one of a Dropbox profile's two credential slots (app key and
+    /// secret) in seatkeeper/<ID>/dropbox-<SLOT>. Then connect it with `seatctl connect dropbox`.
+    /// Replacing the app forgets the slot's connection (its refresh token belongs to the old app).
+    SetDropboxApp(SetDropboxAppArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetDropboxAppArgs {
+    /// The profile id (a Dropbox profile).
+    #[arg(value_parser = parse_profile_id)]
+    pub id: String,
+
+    /// Which slot: `sync` (scopes members.read team_data.member events.read team_info.read) or
+    /// `reclaim` (team_info.read members.write members.delete team_data.member). Each is its
+    /// own scoped app in the Dropbox App Console.
+    #[arg(long, value_parser = parse_slot)]
+    pub slot: Slot,
+
+    /// The app key (App Console → your app → Settings).
+    #[arg(long, value_name = "KEY", value_parser = parse_text)]
+    pub app_key: String,
+
+    /// Read the app secret from stdin (as --client-secret-stdin of set-box); otherwise prompt.
+    #[arg(long)]
+    pub app_secret_stdin: bool,
+}
+
+pub fn parse_slot(s: &str) -> Result<Slot, String> {
+    s.parse()
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +75,7 @@ pub struct SetBoxArgs {
 pub async fn run(ctx: &Ctx, cmd: CredentialsCommand, out: &mut dyn Write) -> Result<(), CliError> {
     match cmd {
         CredentialsCommand::SetBox(a) => set_box(ctx, a, out).await,
+        CredentialsCommand::SetDropboxApp(a) => set_dropbox_app(ctx, a, out).await,
     }
 }
 
@@ -107,11 +138,13 @@ pub fn clean_secret(raw: &str) -> Result<SecretString, CliError> {
     Ok(SecretString::from(s.to_owned()))
 }
 
-fn prompt_secret(id: &str) -> Result<SecretString, CliError> {
-    let mut raw = rpassword::prompt_password(format!("Box client secret for profile {id}: "))
-        .map_err(|e| CliError::Io {
-            context: "could not read the client secret from the terminal",
-            source: e,
+fn prompt_secret(what: &str, id: &str) -> Result<SecretString, CliError> {
+    let mut raw =
+        rpassword::prompt_password(format!("{what} for profile {id}: ")).map_err(|e| {
+            CliError::Io {
+                context: "could not read the client secret from the terminal",
+                source: e,
+            }
         })?;
     let result = clean_secret(&raw);
     raw.zeroize();
@@ -133,7 +166,7 @@ async fn set_box(ctx: &Ctx, a: SetBoxArgs, out: &mut dyn Write) -> Result<(), Cl
         .ok_or_else(|| CliError::Invalid(format!("profile {} has no Box enterprise id", p.id)))?;
     let client_secret = match secret_source(a.client_secret_stdin, io::stdin().is_terminal())? {
         SecretSource::Stdin => read_secret(io::stdin().lock())?,
-        SecretSource::Prompt => prompt_secret(&p.id)?,
+        SecretSource::Prompt => prompt_secret("Box client secret", &p.id)?,
     };
     let creds = BoxCredentials {
         client_id: a.client_id,
@@ -157,6 +190,60 @@ async fn set_box(ctx: &Ctx, a: SetBoxArgs, out: &mut dyn Write) -> Result<(), Cl
             p.id
         ),
     )
+}
+
+async fn set_dropbox_app(
+    ctx: &Ctx,
+    a: SetDropboxAppArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let p = ctx.profile(&a.id).await?;
+    if p.provider != Provider::Dropbox {
+        return Err(CliError::Invalid(format!(
+            "profile {} is a {} profile; set-dropbox-app stores apps of Dropbox profiles",
+            p.id, p.provider
+        )));
+    }
+    let app_secret = match secret_source(a.app_secret_stdin, io::stdin().is_terminal())? {
+        SecretSource::Stdin => read_secret(io::stdin().lock())?,
+        SecretSource::Prompt => prompt_secret("Dropbox app secret", &p.id)?,
+    };
+    let name = Profile::dropbox_secret_name(&p.id, a.slot.as_str());
+    // The same app again keeps the slot's connection; another app starts unconnected.
+    let existing = ctx.secrets.dropbox_credentials(&name).await.ok();
+    let kept = existing.filter(|c| c.app_key == a.app_key);
+    let connected = kept.as_ref().is_some_and(|c| c.refresh_token.is_some());
+    let creds = DropboxCredentials {
+        app_key: a.app_key,
+        app_secret,
+        refresh_token: kept.as_ref().and_then(|c| c.refresh_token.clone()),
+        team_id: kept.as_ref().and_then(|c| c.team_id.clone()),
+        team_name: kept.as_ref().and_then(|c| c.team_name.clone()),
+        admin_team_member_id: kept.as_ref().and_then(|c| c.admin_team_member_id.clone()),
+        admin_email: kept.as_ref().and_then(|c| c.admin_email.clone()),
+        connected_at: kept.as_ref().and_then(|c| c.connected_at),
+    };
+    ctx.secrets.put_dropbox_credentials(&name, &creds).await?;
+    line(
+        out,
+        format!(
+            "stored the {} app of {} in secret {name}",
+            a.slot.as_str(),
+            p.id
+        ),
+    )?;
+    if connected {
+        line(out, "the slot stays connected (same app)")
+    } else {
+        line(
+            out,
+            format!(
+                "next: seatctl connect dropbox --profile {} --slot {}",
+                p.id,
+                a.slot.as_str()
+            ),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use seatkeeper::Config;
 use crate::error::CliError;
 use crate::output::Style;
 
+pub mod connect;
 pub mod credentials;
 pub mod entitlement;
 pub mod profile;
@@ -35,13 +36,14 @@ Environment:
   AWS_PROFILE, AWS_REGION, AWS_ACCESS_KEY_ID, ...
                            AWS credentials and region from the standard chain
   AWS_ENDPOINT_URL         send AWS calls elsewhere, e.g. a local moto server
-  BOX_API_URL, BOX_TOKEN_URL
-                           Box endpoints (tests and local sandbox only)
+  BOX_API_URL, BOX_TOKEN_URL, DROPBOX_API_URL, DROPBOX_AUTHORIZE_URL, DROPBOX_TOKEN_URL
+                           provider endpoints (tests and local sandbox only)
+  OAUTH_REDIRECT_URL       the stack's callback URL (for `seatctl connect dropbox`)
   RUST_LOG                 overrides -v with a tracing filter, e.g. seatkeeper=debug
   NO_COLOR                 no colours in tables";
 
-/// seatctl — the operator CLI of seatkeeper: register Box integration profiles, store their
-/// credentials, sync seats into DynamoDB and find the licenses nobody uses.
+/// seatctl — the operator CLI of seatkeeper: register Box and Dropbox integration profiles,
+/// store and connect their credentials, sync seats into DynamoDB and find the licenses nobody uses.
 #[derive(Debug, Parser)]
 #[command(name = "seatctl", version, propagate_version = true, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -89,6 +91,9 @@ pub enum Command {
     /// Store a profile's provider credentials in Secrets Manager
     #[command(subcommand)]
     Credentials(credentials::CredentialsCommand),
+    /// Connect a provider account through OAuth in the browser (Dropbox slots)
+    #[command(subcommand)]
+    Connect(connect::ConnectCommand),
     /// Sync a profile now: roster, license types, logins and license summary
     Sync(sync::SyncArgs),
     /// List a profile's seats with their last login and days of inactivity
@@ -152,6 +157,7 @@ pub async fn run(cli: Cli, table: &str, out: &mut dyn Write) -> Result<(), CliEr
         Command::Profile(c) => profile::run(&ctx, c, out).await,
         Command::Entitlement(c) => entitlement::run(&ctx, c, out).await,
         Command::Credentials(c) => credentials::run(&ctx, c, out).await,
+        Command::Connect(c) => connect::run(&ctx, c, out).await,
         Command::Sync(a) => sync::run(&ctx, a, out).await,
         Command::Seats(a) => seats::run(&ctx, a, out).await,
         Command::Tasks(a) => tasks::run(&ctx, a, out).await,

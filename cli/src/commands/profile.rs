@@ -32,6 +32,36 @@ pub enum AddCommand {
     /// Register a Box enterprise, synced with a Box Client Credentials Grant app. Store the app's
     /// credentials afterwards with `seatctl credentials set-box`.
     Box(AddBoxArgs),
+    /// Register a Dropbox team. It has two credential slots, each its own Dropbox app:
+    /// `sync` (read the roster and logins) and `reclaim` (remove members, files to an admin).
+    /// Set each slot's app with `seatctl credentials set-dropbox-app`, then connect it with
+    /// `seatctl connect dropbox`. Purchased seats come from Dropbox itself (team/get_info).
+    Dropbox(AddDropboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddDropboxArgs {
+    /// Profile id: 1-64 lowercase letters, digits and '-'. Names the slot secrets
+    /// (seatkeeper/<ID>/dropbox-sync and seatkeeper/<ID>/dropbox-reclaim).
+    #[arg(long, value_name = "ID", value_parser = parse_profile_id)]
+    pub id: String,
+
+    /// Display name, e.g. "Acme (Dropbox)".
+    #[arg(long, value_parser = parse_text)]
+    pub name: String,
+
+    /// License types managed, comma-separated. Default: `full` (members with
+    /// membership_type limited use no license).
+    #[arg(long, value_name = "TYPE,...", value_delimiter = ',', value_parser = parse_license_type)]
+    pub managed_license_types: Vec<String>,
+
+    /// Days of login history to read on the first sync. Default: the deployment's BACKFILL_DAYS.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub backfill_days: Option<u32>,
+
+    /// Create the profile disabled.
+    #[arg(long)]
+    pub disabled: bool,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +174,7 @@ fn parse_enterprise_id(s: &str) -> Result<String, String> {
 pub async fn run(ctx: &Ctx, cmd: ProfileCommand, out: &mut dyn Write) -> Result<(), CliError> {
     match cmd {
         ProfileCommand::Add(AddCommand::Box(a)) => add_box(ctx, a, out).await,
+        ProfileCommand::Add(AddCommand::Dropbox(a)) => add_dropbox(ctx, a, out).await,
         ProfileCommand::List(a) => list(ctx, a, out).await,
         ProfileCommand::Show(a) => show(ctx, a, out).await,
         ProfileCommand::Enable(a) => set_enabled(ctx, &a.id, true, out).await,
@@ -170,6 +201,36 @@ pub fn new_box_profile(
     p.backfill_days = a.backfill_days;
     p.enabled = !a.disabled;
     Ok(p)
+}
+
+async fn add_dropbox(ctx: &Ctx, a: AddDropboxArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let mut p = Profile::new_dropbox(&a.id, &a.name, ctx.now)?;
+    if !a.managed_license_types.is_empty() {
+        p.managed_license_types = a.managed_license_types.clone();
+        p.managed_license_types.dedup();
+    }
+    p.backfill_days = a.backfill_days;
+    p.enabled = !a.disabled;
+    ctx.store.create_profile(&p).await?;
+    line(
+        out,
+        format!("created Dropbox profile {} ({})", p.id, p.name),
+    )?;
+    line(out, "next:")?;
+    for slot in ["sync", "reclaim"] {
+        line(
+            out,
+            format!(
+                "  seatctl credentials set-dropbox-app {} --slot {slot} --app-key KEY",
+                p.id
+            ),
+        )?;
+        line(
+            out,
+            format!("  seatctl connect dropbox --profile {} --slot {slot}", p.id),
+        )?;
+    }
+    line(out, format!("  seatctl sync {}", p.id))
 }
 
 async fn add_box(ctx: &Ctx, a: AddBoxArgs, out: &mut dyn Write) -> Result<(), CliError> {
@@ -482,8 +543,11 @@ mod tests {
     fn add(args: &[&str]) -> Result<AddBoxArgs, clap::Error> {
         let mut v = vec!["t", "box"];
         v.extend_from_slice(args);
-        T::try_parse_from(v).map(|t| match t.cmd {
-            AddCommand::Box(a) => a,
+        T::try_parse_from(v).and_then(|t| match t.cmd {
+            AddCommand::Box(a) => Ok(a),
+            AddCommand::Dropbox(_) => {
+                Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))
+            }
         })
     }
 

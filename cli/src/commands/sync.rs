@@ -1,11 +1,11 @@
-//! `seatctl sync ID`: the same Box sync the scheduled Lambda runs, with a progress bar.
+//! `seatctl sync ID`: the same sync the scheduled Lambda runs (Box or Dropbox), with a progress bar.
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use seatkeeper::domain::{TaskKind, TaskStatus};
+use seatkeeper::domain::{Provider, TaskKind, TaskStatus};
 use seatkeeper::runtime;
 use seatkeeper::sync::{ProfileOutcome, Progress};
 
@@ -30,9 +30,20 @@ pub struct SyncArgs {
 }
 
 pub async fn run(ctx: &Ctx, a: SyncArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let sync = runtime::box_sync(&ctx.config, &ctx.aws)?;
+    let provider = ctx.profile(&a.id).await?.provider;
     let progress = BarProgress::new(io::stderr().is_terminal());
-    let result = sync.sync_profile(&a.id, &progress).await;
+    let result = match provider {
+        Provider::Box => {
+            runtime::box_sync(&ctx.config, &ctx.aws)?
+                .sync_profile(&a.id, &progress)
+                .await
+        }
+        Provider::Dropbox => {
+            runtime::dropbox_sync(&ctx.config, &ctx.aws)?
+                .sync_profile(&a.id, &progress)
+                .await
+        }
+    };
     progress.finish();
     let outcome = result?;
     write_table(
