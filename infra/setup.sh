@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Prepares a machine for the local stack, the tests and CI. Idempotent and fast when already done.
+#   - .venv/ at the repo root with the pinned Python tooling (moto server, cargo-lambda, zig, SAM CLI,
+#     cfn-lint); pip is skipped while .venv/.requirements.sha256 matches the requirement files
+#   - cargo-nextest (cargo install --locked, only if missing)
+#   - rustfmt and clippy components (rustup component add, only if missing)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$SK_ROOT"
+
+# ---- Python venv -----------------------------------------------------------------------------
+PYTHON="${PYTHON:-python3}"
+stamp="$SK_VENV/.requirements.sha256"
+want="$(cat infra/requirements.txt infra/constraints.txt | sha256sum | cut -d' ' -f1)"
+
+if [ -x "$SK_VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "python tooling: up to date (.venv)"
+else
+    if [ ! -x "$SK_VENV/bin/python" ]; then
+        command -v "$PYTHON" >/dev/null || die "$PYTHON not found (need CPython >= 3.11)"
+        "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+            die "$PYTHON is $("$PYTHON" -V 2>&1); need CPython >= 3.11"
+        log "python tooling: creating .venv with $("$PYTHON" -V 2>&1)"
+        "$PYTHON" -m venv "$SK_VENV"
+    fi
+    log "python tooling: installing infra/requirements.txt (first time ~1-2 min)"
+    start=$SECONDS
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$SK_VENV/bin/python" -m pip install --quiet --no-input \
+        -r infra/requirements.txt -c infra/constraints.txt
+    echo "$want" >"$stamp"
+    log "python tooling: installed in $((SECONDS - start)) s"
+fi
+
+# ---- Rust tooling ------------------------------------------------------------------------------
+use_venv_path
+command -v cargo >/dev/null || die "cargo not found (install Rust with rustup)"
+
+if cargo nextest --version >/dev/null 2>&1; then
+    log "cargo-nextest: $(cargo nextest --version 2>/dev/null | head -n1)"
+else
+    log "cargo-nextest: missing, running cargo install cargo-nextest --locked (first time ~5-8 min)"
+    cargo install cargo-nextest --locked --quiet
+    log "cargo-nextest: $(cargo nextest --version | head -n1)"
+fi
+
+if command -v rustup >/dev/null; then
+    missing=()
+    cargo fmt --version >/dev/null 2>&1 || missing+=(rustfmt)
+    cargo clippy --version >/dev/null 2>&1 || missing+=(clippy)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "rust components: adding ${missing[*]}"
+        rustup component add "${missing[@]}"
+    else
+        log "rust components: rustfmt and clippy present"
+    fi
+else
+    if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+        die "rustfmt/clippy missing and rustup not found"
+    fi
+fi
