@@ -1,19 +1,23 @@
 //! Test harness: the real thing, started from outside. Each test gets its own table, secret names
 //! and provider sandbox; all of them share the one moto server that `infra/test.sh` starts
 //! (`AWS_ENDPOINT_URL`), because moto's reset would wipe every test's state at once.
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use provider_sandbox::{BoxTenantSpec, Sandbox, SandboxConfig};
+use provider_sandbox::{BoxTenantSpec, DropboxTeamSpec, Sandbox, SandboxConfig};
+use seatkeeper::connect::ConnectService;
 use seatkeeper::domain::{BoxPlan, Profile};
+use seatkeeper::functions::oauth_callback::{self, Page};
 use seatkeeper::http::RetryPolicy;
 use seatkeeper::providers::box_api::BoxCredentials;
+use seatkeeper::providers::dropbox_api::{DropboxCredentials, Slot};
 use seatkeeper::runtime::{self, AwsClients};
 use seatkeeper::secrets::SecretStore;
 use seatkeeper::store::Store;
-use seatkeeper::sync::BoxSync;
+use seatkeeper::sync::{BoxSync, DropboxSync};
 use seatkeeper::Config;
 use secrecy::SecretString;
 
@@ -29,6 +33,10 @@ pub fn moto_endpoint() -> String {
         ),
     }
 }
+
+/// The callback URL tests register with the sandbox's Dropbox apps. Nothing listens there: the
+/// tests read the sandbox's 302 and hand its query to the callback handler, as API Gateway would.
+pub const CALLBACK_URL: &str = "https://callback.seatkeeper.test/oauth/dropbox/callback";
 
 /// A short unique suffix for table, profile and secret names.
 pub fn unique(prefix: &str) -> String {
@@ -60,6 +68,11 @@ pub struct TestEnv {
 impl TestEnv {
     /// moto (shared) + a fresh table + a sandbox with a generated Box tenant of `users` users.
     pub async fn start(users: usize, seed: u64) -> TestEnv {
+        Self::start_with(users, 50, seed).await
+    }
+
+    /// Like [`start`](Self::start) with a Dropbox team of `members` members too.
+    pub async fn start_with(users: usize, members: usize, seed: u64) -> TestEnv {
         let endpoint = moto_endpoint();
         for (k, v) in [
             ("AWS_ACCESS_KEY_ID", "test"),
@@ -73,6 +86,7 @@ impl TestEnv {
         }
         let sandbox = Sandbox::start(SandboxConfig {
             box_tenant: BoxTenantSpec::new(users, seed),
+            dropbox_team: DropboxTeamSpec::new(members, seed),
             ..SandboxConfig::default()
         })
         .await
@@ -82,6 +96,13 @@ impl TestEnv {
             ("TABLE_NAME".to_string(), table.clone()),
             ("BOX_API_URL".to_string(), sandbox.box_api_url()),
             ("BOX_TOKEN_URL".to_string(), sandbox.box_token_url()),
+            ("DROPBOX_API_URL".to_string(), sandbox.dropbox_api_url()),
+            (
+                "DROPBOX_AUTHORIZE_URL".to_string(),
+                sandbox.dropbox_authorize_url(),
+            ),
+            ("DROPBOX_TOKEN_URL".to_string(), sandbox.dropbox_token_url()),
+            ("OAUTH_REDIRECT_URL".to_string(), CALLBACK_URL.to_string()),
         ];
         let mut config =
             Config::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
@@ -109,6 +130,13 @@ impl TestEnv {
             ("TABLE_NAME".into(), self.table.clone()),
             ("BOX_API_URL".into(), self.sandbox.box_api_url()),
             ("BOX_TOKEN_URL".into(), self.sandbox.box_token_url()),
+            ("DROPBOX_API_URL".into(), self.sandbox.dropbox_api_url()),
+            (
+                "DROPBOX_AUTHORIZE_URL".into(),
+                self.sandbox.dropbox_authorize_url(),
+            ),
+            ("DROPBOX_TOKEN_URL".into(), self.sandbox.dropbox_token_url()),
+            ("OAUTH_REDIRECT_URL".into(), CALLBACK_URL.into()),
             ("PROVIDER_MAX_RETRIES".into(), "3".into()),
             ("PROVIDER_RETRY_BASE_MS".into(), "10".into()),
             ("PROVIDER_RETRY_MAX_MS".into(), "50".into()),
@@ -154,6 +182,89 @@ impl TestEnv {
             .await
             .expect("store credentials");
         profile
+    }
+
+    /// A Dropbox profile with both slots' apps stored (not yet connected).
+    pub async fn add_dropbox_profile(&self) -> Profile {
+        let team = self.sandbox.dropbox_team();
+        let id = unique("dbx");
+        let profile = Profile::new_dropbox(&id, "Sandbox Dropbox", Utc::now()).expect("profile");
+        self.store
+            .create_profile(&profile)
+            .await
+            .expect("create profile");
+        for (slot, (key, secret)) in [("sync", team.sync_app()), ("reclaim", team.reclaim_app())] {
+            self.secrets
+                .put_dropbox_credentials(
+                    &Profile::dropbox_secret_name(&id, slot),
+                    &DropboxCredentials {
+                        app_key: key,
+                        app_secret: SecretString::from(secret),
+                        refresh_token: None,
+                        team_id: None,
+                        team_name: None,
+                        admin_team_member_id: None,
+                        admin_email: None,
+                        connected_at: None,
+                    },
+                )
+                .await
+                .expect("store app");
+        }
+        profile
+    }
+
+    /// Connects a slot the way an admin would: start (seatctl), the browser at the sandbox's
+    /// authorize URL (which approves and redirects), then the callback handler with the
+    /// redirect's query. Returns the callback's page.
+    pub async fn connect_dropbox(&self, profile_id: &str, slot: Slot) -> Page {
+        let query = self.authorize(profile_id, slot, "").await;
+        oauth_callback::handle(&self.connect_service(), "dropbox", &query).await
+    }
+
+    /// Starts a connect and follows the authorize URL (plus `extra` query) to the redirect;
+    /// returns the redirect's query parameters.
+    pub async fn authorize(
+        &self,
+        profile_id: &str,
+        slot: Slot,
+        extra: &str,
+    ) -> HashMap<String, String> {
+        let start = self
+            .connect_service()
+            .start(profile_id, slot, "test", Utc::now())
+            .await
+            .expect("connect starts");
+        self.follow_authorize(&format!("{}{extra}", start.url))
+            .await
+    }
+
+    /// The browser at an authorize URL: returns the query of the redirect back to the callback.
+    pub async fn follow_authorize(&self, url: &str) -> HashMap<String, String> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let resp = http.get(url).send().await.expect("authorize answers");
+        assert_eq!(resp.status().as_u16(), 302, "authorize redirects back");
+        let location = resp.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        assert!(location.starts_with(CALLBACK_URL), "{location}");
+        url::Url::parse(&location)
+            .expect("redirect URL")
+            .query_pairs()
+            .into_owned()
+            .collect()
+    }
+
+    pub fn connect_service(&self) -> ConnectService {
+        runtime::connect_service(&self.config, &self.aws).expect("connect service")
+    }
+
+    pub fn dropbox_sync(&self) -> DropboxSync {
+        runtime::dropbox_sync(&self.config, &self.aws).expect("dropbox sync")
     }
 
     /// The sync as box-sync's main builds it, from this environment's config.

@@ -3,29 +3,34 @@
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_LENGTH;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use crate::box_api;
 use crate::control;
+use crate::dropbox_api;
+use crate::dropbox_team::DropboxTeamHandle;
 use crate::faults::{FaultHandle, FaultKind, Route};
 use crate::stats::{RecordedRequest, StatsHandle};
 use crate::tenant::BoxTenantHandle;
+use crate::util::dropbox_request_id;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub(crate) struct AppState {
     pub tenant: BoxTenantHandle,
+    pub dropbox: DropboxTeamHandle,
     pub faults: FaultHandle,
     pub stats: StatsHandle,
 }
 
 pub(crate) fn router(state: AppState) -> Router {
-    // Provider routes (`/box/...`, later `/dropbox/...`) are counted and can be faulted; the
-    // control API (`/_sandbox/...`) is neither.
+    // Provider routes (`/box/...`, `/dropbox/...`) are counted and can be faulted; the control
+    // API (`/_sandbox/...`) is neither.
     let providers = box_api::router()
+        .merge(dropbox_api::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             provider_layer,
@@ -43,9 +48,16 @@ async fn provider_layer(State(app): State<AppState>, req: Request, next: Next) -
     let query = req.uri().query().unwrap_or("").to_string();
 
     let fault = app.faults.next_fault(route);
+    let replacement = |kind: &FaultKind| {
+        if route.is_dropbox() {
+            dropbox_api::fault_response(kind, route)
+        } else {
+            box_api::fault_response(kind)
+        }
+    };
     let response = match &fault {
         None => next.run(req).await,
-        Some(kind) => match box_api::fault_response(kind) {
+        Some(kind) => match replacement(kind) {
             Some(response) => response,
             None => match kind {
                 FaultKind::Slow { millis } => {
@@ -56,6 +68,12 @@ async fn provider_layer(State(app): State<AppState>, req: Request, next: Next) -
             },
         },
     };
+    let mut response = response;
+    if route.is_dropbox() {
+        if let Ok(id) = HeaderValue::from_str(&dropbox_request_id()) {
+            response.headers_mut().insert("x-dropbox-request-id", id);
+        }
+    }
     let status = response.status().as_u16();
     tracing::debug!(%method, %path, %query, status, ?fault, "provider request");
     app.stats.record(RecordedRequest {

@@ -24,7 +24,9 @@ use crate::faults::FaultKind;
 use crate::tenant::{
     file_names, format_event_id, from_secs, BoxUser, EventRec, SourceRef, TenantState,
 };
-use crate::util::{b64_decode, b64url_encode, box_time, parse_time, request_id, Params};
+use crate::util::{
+    b64_decode, b64url_encode, basic_credentials, box_time, parse_time, request_id, Params,
+};
 
 const HELP_URL: &str = "http://developers.box.com/docs/#errors";
 const WWW_AUTHENTICATE_INVALID_TOKEN: &str = r#"Bearer realm="Service", error="invalid_token", error_description="The access token provided is invalid.""#;
@@ -291,18 +293,6 @@ fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
 
 // ---------------------------------------------------------------------------------------------
 // POST /box/oauth2/token
-
-/// `client_id:client_secret` from an HTTP Basic `Authorization` header.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(b64_decode(encoded.trim())?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
-}
 
 async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form = Params::parse(&String::from_utf8_lossy(&body));

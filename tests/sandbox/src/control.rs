@@ -12,6 +12,13 @@
 //! | `DELETE /_sandbox/box/users/{id}` | | 204, or 404 |
 //! | `POST /_sandbox/box/events` | `{"user_id", "event_type", "created_at"}` | 201, `{"event_id"}` |
 //! | `POST /_sandbox/box/expire-tokens` | | 204 |
+//! | `GET /_sandbox/dropbox/members` | | every member, removed ones included ([`crate::DropboxMember`]) |
+//! | `POST /_sandbox/dropbox/members` | a [`NewDropboxMember`] | 201, the member; 409 if the email is taken |
+//! | `DELETE /_sandbox/dropbox/members/{team_member_id}` | | 204 (status `removed`), or 404 |
+//! | `POST /_sandbox/dropbox/logins` | `{"team_member_id", "at"}` | 201 `{}`; 404 for an unknown member |
+//! | `POST /_sandbox/dropbox/authorizing-admin` | `{"team_member_id"}` | 204, or 404 |
+//! | `POST /_sandbox/dropbox/expire-tokens` | | 204: every access token issued so far gets 401 `expired_access_token` |
+//! | `POST /_sandbox/dropbox/revoke-tokens` | | 204: every refresh token issued so far is revoked |
 //!
 //! Bad input gets 400 `{"error": "..."}`.
 
@@ -27,6 +34,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::dropbox_team::NewDropboxMember;
 use crate::faults::{FaultRule, Route};
 use crate::tenant::NewBoxUser;
 
@@ -38,6 +46,27 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_sandbox/box/users/{id}", delete(remove_box_user))
         .route("/_sandbox/box/events", post(add_box_event))
         .route("/_sandbox/box/expire-tokens", post(expire_box_tokens))
+        .route(
+            "/_sandbox/dropbox/members",
+            get(dropbox_members).post(add_dropbox_member),
+        )
+        .route(
+            "/_sandbox/dropbox/members/{id}",
+            delete(remove_dropbox_member),
+        )
+        .route("/_sandbox/dropbox/logins", post(add_dropbox_login))
+        .route(
+            "/_sandbox/dropbox/authorizing-admin",
+            post(set_authorizing_admin),
+        )
+        .route(
+            "/_sandbox/dropbox/expire-tokens",
+            post(expire_dropbox_tokens),
+        )
+        .route(
+            "/_sandbox/dropbox/revoke-tokens",
+            post(revoke_dropbox_tokens),
+        )
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -76,6 +105,12 @@ async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
             "box_token": s.calls(Route::BoxToken),
             "box_users": s.calls(Route::BoxUsers),
             "box_events": s.calls(Route::BoxEvents),
+            "dropbox_token": s.calls(Route::DropboxToken),
+            "dropbox_authorize": s.calls(Route::DropboxAuthorize),
+            "dropbox_members": s.calls(Route::DropboxMembers),
+            "dropbox_events": s.calls(Route::DropboxEvents),
+            "dropbox_team_info": s.calls(Route::DropboxTeamInfo),
+            "dropbox_any": s.calls(Route::DropboxAny),
             "any": s.calls(Route::Any),
         },
         "requests": s.calls(Route::Any),
@@ -183,5 +218,92 @@ async fn add_box_event(State(app): State<AppState>, body: Bytes) -> Response {
 
 async fn expire_box_tokens(State(app): State<AppState>) -> StatusCode {
     app.tenant.expire_all_tokens();
+    StatusCode::NO_CONTENT
+}
+
+async fn dropbox_members(State(app): State<AppState>) -> Response {
+    Json(app.dropbox.members()).into_response()
+}
+
+async fn add_dropbox_member(State(app): State<AppState>, body: Bytes) -> Response {
+    let new = match parse_json::<NewDropboxMember>(&body) {
+        Ok(new) => new,
+        Err(response) => return *response,
+    };
+    let well_formed = new.email.contains('@')
+        && new.email.len() <= 255
+        && !new.given_name.trim().is_empty()
+        && !new.surname.trim().is_empty();
+    if !well_formed {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "email must be an email address; given_name and surname must not be empty",
+        );
+    }
+    if app.dropbox.lock().email_index(&new.email).is_some() {
+        return error(StatusCode::CONFLICT, "email_address_already_used");
+    }
+    (StatusCode::CREATED, Json(app.dropbox.add_member(new))).into_response()
+}
+
+async fn remove_dropbox_member(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    if app.dropbox.remove_member(&id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no member {id} (or already removed)"),
+        )
+    }
+}
+
+#[derive(Deserialize)]
+struct NewLogin {
+    team_member_id: String,
+    at: DateTime<Utc>,
+}
+
+async fn add_dropbox_login(State(app): State<AppState>, body: Bytes) -> Response {
+    let new = match parse_json::<NewLogin>(&body) {
+        Ok(new) => new,
+        Err(response) => return *response,
+    };
+    if app.dropbox.member(&new.team_member_id).is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no member {}", new.team_member_id),
+        );
+    }
+    app.dropbox.add_login(&new.team_member_id, new.at);
+    (StatusCode::CREATED, Json(json!({}))).into_response()
+}
+
+#[derive(Deserialize)]
+struct AuthorizingAdmin {
+    team_member_id: String,
+}
+
+async fn set_authorizing_admin(State(app): State<AppState>, body: Bytes) -> Response {
+    let admin = match parse_json::<AuthorizingAdmin>(&body) {
+        Ok(admin) => admin,
+        Err(response) => return *response,
+    };
+    if app.dropbox.set_authorizing_admin(&admin.team_member_id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no member {}", admin.team_member_id),
+        )
+    }
+}
+
+async fn expire_dropbox_tokens(State(app): State<AppState>) -> StatusCode {
+    app.dropbox.expire_access_tokens();
+    StatusCode::NO_CONTENT
+}
+
+async fn revoke_dropbox_tokens(State(app): State<AppState>) -> StatusCode {
+    app.dropbox.revoke_refresh_tokens();
     StatusCode::NO_CONTENT
 }

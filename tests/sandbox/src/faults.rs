@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 /// A provider route, for fault rules and call counts.
 ///
 /// `Any` matches every provider request in a [`FaultRule`] and counts every provider request in
-/// [`crate::StatsHandle::calls`]; a request to an unknown provider path is recorded as `Any`.
+/// [`crate::StatsHandle::calls`]; a request to an unknown Box path is recorded as `Any`.
+/// `DropboxAny` does the same for every Dropbox request (under `/dropbox`); a Dropbox request
+/// that none of the other Dropbox routes names (e.g. `team/members/get_info_v2`, or an unknown
+/// path) is recorded as `DropboxAny`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Route {
@@ -18,6 +21,19 @@ pub enum Route {
     BoxUsers,
     /// `GET /box/2.0/events`
     BoxEvents,
+    /// `POST /dropbox/oauth2/token`
+    DropboxToken,
+    /// `GET /dropbox/oauth2/authorize`
+    DropboxAuthorize,
+    /// `POST /dropbox/2/team/members/list_v2` and `.../members/list/continue_v2`
+    DropboxMembers,
+    /// `POST /dropbox/2/team_log/get_events` and `.../get_events/continue`
+    DropboxEvents,
+    /// `POST /dropbox/2/team/get_info`
+    DropboxTeamInfo,
+    /// Every Dropbox request.
+    DropboxAny,
+    /// Every provider request.
     Any,
 }
 
@@ -25,6 +41,20 @@ impl Route {
     /// The route a request path belongs to (`Any` for paths the sandbox does not serve).
     pub(crate) fn classify(path: &str) -> Route {
         let path = path.trim_end_matches('/');
+        if path == "/dropbox" || path.starts_with("/dropbox/") {
+            return match path {
+                "/dropbox/oauth2/token" => Route::DropboxToken,
+                "/dropbox/oauth2/authorize" => Route::DropboxAuthorize,
+                "/dropbox/2/team/members/list_v2" | "/dropbox/2/team/members/list/continue_v2" => {
+                    Route::DropboxMembers
+                }
+                "/dropbox/2/team_log/get_events" | "/dropbox/2/team_log/get_events/continue" => {
+                    Route::DropboxEvents
+                }
+                "/dropbox/2/team/get_info" => Route::DropboxTeamInfo,
+                _ => Route::DropboxAny,
+            };
+        }
         match path {
             "/box/oauth2/token" => Route::BoxToken,
             "/box/2.0/users" => Route::BoxUsers,
@@ -36,8 +66,23 @@ impl Route {
         }
     }
 
+    /// A Dropbox route (`DropboxAny` included).
+    pub fn is_dropbox(self) -> bool {
+        matches!(
+            self,
+            Route::DropboxToken
+                | Route::DropboxAuthorize
+                | Route::DropboxMembers
+                | Route::DropboxEvents
+                | Route::DropboxTeamInfo
+                | Route::DropboxAny
+        )
+    }
+
     fn matches(self, request_route: Route) -> bool {
-        self == Route::Any || self == request_route
+        self == Route::Any
+            || self == request_route
+            || (self == Route::DropboxAny && request_route.is_dropbox())
     }
 }
 
@@ -45,11 +90,14 @@ impl Route {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
-    /// 429 with `retry-after: N` and Box's `rate_limit_exceeded` error body.
+    /// 429 with `retry-after: N` and Box's `rate_limit_exceeded` error body (Dropbox: a
+    /// `RateLimitError` with `retry_after: N`).
     RateLimited { retry_after_secs: u64 },
-    /// That status with a `ClientError` body (`internal_server_error`, `unavailable`, ...).
+    /// That status with a `ClientError` body (`internal_server_error`, `unavailable`, ...);
+    /// Dropbox: a plain-text body.
     ServerError { status: u16 },
-    /// The 401 Box answers for an expired or unknown access token.
+    /// The 401 Box answers for an expired or unknown access token (Dropbox: 401
+    /// `expired_access_token`; on the Dropbox token endpoint, 400 `invalid_grant`).
     ExpiredToken,
     /// Waits, then answers normally.
     Slow { millis: u64 },
@@ -167,6 +215,54 @@ mod tests {
         assert_eq!(Route::classify("/box/2.0/users/1/memberships"), Route::Any);
         assert_eq!(Route::classify("/box/2.0/events"), Route::BoxEvents);
         assert_eq!(Route::classify("/box/2.0/files/1"), Route::Any);
+        assert_eq!(
+            Route::classify("/dropbox/oauth2/token"),
+            Route::DropboxToken
+        );
+        assert_eq!(
+            Route::classify("/dropbox/oauth2/authorize"),
+            Route::DropboxAuthorize
+        );
+        assert_eq!(
+            Route::classify("/dropbox/2/team/members/list_v2"),
+            Route::DropboxMembers
+        );
+        assert_eq!(
+            Route::classify("/dropbox/2/team/members/list/continue_v2"),
+            Route::DropboxMembers
+        );
+        assert_eq!(
+            Route::classify("/dropbox/2/team_log/get_events/continue"),
+            Route::DropboxEvents
+        );
+        assert_eq!(
+            Route::classify("/dropbox/2/team/get_info"),
+            Route::DropboxTeamInfo
+        );
+        assert_eq!(
+            Route::classify("/dropbox/2/team/members/get_info_v2"),
+            Route::DropboxAny
+        );
+        assert_eq!(Route::classify("/dropbox"), Route::DropboxAny);
+        assert_eq!(Route::classify("/dropboxx"), Route::Any);
+    }
+
+    #[test]
+    fn dropbox_any_matches_dropbox_routes_only() {
+        let faults = FaultHandle::default();
+        faults.push(FaultRule::new(Route::DropboxAny, FaultKind::ExpiredToken).forever());
+        assert_eq!(faults.next_fault(Route::BoxUsers), None);
+        assert_eq!(faults.next_fault(Route::Any), None);
+        for route in [
+            Route::DropboxToken,
+            Route::DropboxAuthorize,
+            Route::DropboxMembers,
+            Route::DropboxEvents,
+            Route::DropboxTeamInfo,
+            Route::DropboxAny,
+        ] {
+            assert_eq!(faults.next_fault(route), Some(FaultKind::ExpiredToken));
+        }
     }
 
     #[test]

@@ -8,17 +8,29 @@
 //! seatkeeper's `BOX_API_URL` at [`Sandbox::box_api_url`] and `BOX_TOKEN_URL` at
 //! [`Sandbox::box_token_url`].
 //!
+//! Dropbox (under `/dropbox`): `GET /dropbox/oauth2/authorize`, `POST /dropbox/oauth2/token`,
+//! and the RPC routes `POST /dropbox/2/team/get_info`, `.../team/token/get_authenticated_admin`,
+//! `.../team/members/list_v2`, `.../team/members/list/continue_v2`,
+//! `.../team/members/get_info_v2`, `.../team_log/get_events`, `.../team_log/get_events/continue`.
+//! Point `DROPBOX_API_URL` at [`Sandbox::dropbox_api_url`], `DROPBOX_AUTHORIZE_URL` at
+//! [`Sandbox::dropbox_authorize_url`] and `DROPBOX_TOKEN_URL` at [`Sandbox::dropbox_token_url`].
+//!
 //! The control API (`/_sandbox/...`, see the `control` module docs) exposes the handles over HTTP.
 //!
 //! The Box response shapes follow the Box OpenAPI spec (Apache-2.0, Copyright Box, Inc.); the
 //! spec excerpts and SDK fixtures the tests check against are in `tests/fixtures/box/` with
-//! their license.
+//! their license. The Dropbox shapes follow the Dropbox Stone spec (MIT, Copyright (c) 2020
+//! Dropbox Inc.); the type table and examples the tests check against are in
+//! `tests/fixtures/dropbox/` with its license, and `src/dropbox_names.rs` is generated from it.
 
 #![forbid(unsafe_code)]
 
 mod app;
 mod box_api;
 mod control;
+mod dropbox_api;
+mod dropbox_names;
+mod dropbox_team;
 mod faults;
 mod stats;
 mod tenant;
@@ -31,6 +43,11 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use dropbox_team::{
+    DropboxApp, DropboxEvent, DropboxMember, DropboxMemberStatus, DropboxMembershipType,
+    DropboxRole, DropboxSecondaryEmail, DropboxTeamHandle, DropboxTeamSpec, NewDropboxMember,
+    DEFAULT_EVENTS_SCAN_BUDGET, RECLAIM_APP_SCOPES, SYNC_APP_SCOPES,
+};
 pub use faults::{FaultHandle, FaultKind, FaultRule, Route};
 pub use stats::{RecordedRequest, StatsHandle, MAX_RECORDED_REQUESTS};
 pub use tenant::{
@@ -46,15 +63,22 @@ pub struct SandboxConfig {
     pub box_tenant: BoxTenantSpec,
     /// Lifetime of issued Box access tokens. Default 3600.
     pub box_token_ttl_secs: u64,
+    pub dropbox_team: DropboxTeamSpec,
+    /// Lifetime of issued Dropbox access tokens (`expires_in`). Default 14400 (4 h, like
+    /// Dropbox's short-lived tokens).
+    pub dropbox_token_ttl_secs: u64,
 }
 
 impl Default for SandboxConfig {
-    /// A free loopback port, a 100-user Box tenant from seed 42, one-hour tokens.
+    /// A free loopback port, a 100-user Box tenant and a 50-member Dropbox team from seed 42,
+    /// one-hour Box and four-hour Dropbox tokens.
     fn default() -> Self {
         SandboxConfig {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             box_tenant: BoxTenantSpec::new(100, 42),
             box_token_ttl_secs: 3600,
+            dropbox_team: DropboxTeamSpec::new(50, 42),
+            dropbox_token_ttl_secs: 14_400,
         }
     }
 }
@@ -64,6 +88,7 @@ impl Default for SandboxConfig {
 pub struct Sandbox {
     addr: SocketAddr,
     tenant: BoxTenantHandle,
+    dropbox: DropboxTeamHandle,
     faults: FaultHandle,
     stats: StatsHandle,
     stop: Option<oneshot::Sender<()>>,
@@ -84,11 +109,19 @@ impl Sandbox {
         }
         let spec = config.box_tenant;
         let ttl = Duration::from_secs(config.box_token_ttl_secs);
-        let tenant = tokio::task::spawn_blocking(move || BoxTenantHandle::generate(&spec, ttl))
-            .await
-            .map_err(io::Error::other)?;
+        let team_spec = config.dropbox_team;
+        let team_ttl = Duration::from_secs(config.dropbox_token_ttl_secs);
+        let (tenant, dropbox) = tokio::task::spawn_blocking(move || {
+            (
+                BoxTenantHandle::generate(&spec, ttl),
+                DropboxTeamHandle::generate(&team_spec, team_ttl),
+            )
+        })
+        .await
+        .map_err(io::Error::other)?;
         let state = app::AppState {
             tenant: tenant.clone(),
+            dropbox: dropbox.clone(),
             faults: FaultHandle::default(),
             stats: StatsHandle::default(),
         };
@@ -107,6 +140,7 @@ impl Sandbox {
         Ok(Sandbox {
             addr,
             tenant,
+            dropbox,
             faults: state.faults,
             stats: state.stats,
             stop: Some(stop),
@@ -129,12 +163,31 @@ impl Sandbox {
         format!("{}/box/oauth2/token", self.url())
     }
 
+    /// `{url}/dropbox` (seatkeeper's `DROPBOX_API_URL`; RPC routes are at `{this}/2/<route>`).
+    pub fn dropbox_api_url(&self) -> String {
+        format!("{}/dropbox", self.url())
+    }
+
+    /// `{url}/dropbox/oauth2/authorize` (seatkeeper's `DROPBOX_AUTHORIZE_URL`).
+    pub fn dropbox_authorize_url(&self) -> String {
+        format!("{}/dropbox/oauth2/authorize", self.url())
+    }
+
+    /// `{url}/dropbox/oauth2/token` (seatkeeper's `DROPBOX_TOKEN_URL`).
+    pub fn dropbox_token_url(&self) -> String {
+        format!("{}/dropbox/oauth2/token", self.url())
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     pub fn box_tenant(&self) -> BoxTenantHandle {
         self.tenant.clone()
+    }
+
+    pub fn dropbox_team(&self) -> DropboxTeamHandle {
+        self.dropbox.clone()
     }
 
     pub fn faults(&self) -> FaultHandle {

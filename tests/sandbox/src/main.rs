@@ -1,4 +1,5 @@
-//! `provider-sandbox --port 9100 --box-users 500 --seed 42`: serves the sandbox until killed.
+//! `provider-sandbox --port 9100 --box-users 500 --dropbox-members 100 --seed 42`: serves the
+//! sandbox until killed.
 
 #![forbid(unsafe_code)]
 
@@ -7,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use provider_sandbox::{BoxTenantSpec, Sandbox, SandboxConfig};
+use provider_sandbox::{BoxTenantSpec, DropboxTeamSpec, Sandbox, SandboxConfig};
 
 /// Box/Dropbox provider sandbox for seatkeeper's tests and local demo.
 #[derive(Parser, Debug)]
@@ -22,12 +23,18 @@ struct Args {
     /// Number of Box users to generate.
     #[arg(long, default_value_t = 500)]
     box_users: usize,
-    /// Seed of the generated tenant.
+    /// Number of Dropbox team members to generate.
+    #[arg(long, default_value_t = 100)]
+    dropbox_members: usize,
+    /// Seed of the generated Box tenant and Dropbox team.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Lifetime of issued Box access tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     box_token_ttl: u64,
+    /// Lifetime of issued Dropbox access tokens, in seconds.
+    #[arg(long, default_value_t = 14_400)]
+    dropbox_token_ttl: u64,
     /// Reference time of the generated data (RFC 3339); default: now.
     #[arg(long)]
     now: Option<DateTime<Utc>>,
@@ -45,13 +52,17 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
 
     let mut box_tenant = BoxTenantSpec::new(args.box_users, args.seed);
+    let mut dropbox_team = DropboxTeamSpec::new(args.dropbox_members, args.seed);
     if let Some(now) = args.now {
         box_tenant.now = now;
+        dropbox_team.now = now;
     }
     let sandbox = Sandbox::start(SandboxConfig {
         bind: SocketAddr::new(args.bind, args.port),
         box_tenant,
         box_token_ttl_secs: args.box_token_ttl,
+        dropbox_team,
+        dropbox_token_ttl_secs: args.dropbox_token_ttl,
     })
     .await?;
 

@@ -26,6 +26,7 @@ pub struct RecordedRequest {
 struct Inner {
     calls: HashMap<Route, usize>,
     total: usize,
+    dropbox_total: usize,
     requests: VecDeque<RecordedRequest>,
 }
 
@@ -37,11 +38,12 @@ pub struct StatsHandle {
 
 impl StatsHandle {
     /// Requests to `route` so far (answered, faulted or not); `Route::Any` counts every
-    /// provider request.
+    /// provider request, `Route::DropboxAny` every Dropbox request.
     pub fn calls(&self, route: Route) -> usize {
         let inner = self.lock();
         match route {
             Route::Any => inner.total,
+            Route::DropboxAny => inner.dropbox_total,
             route => inner.calls.get(&route).copied().unwrap_or(0),
         }
     }
@@ -58,7 +60,10 @@ impl StatsHandle {
     pub(crate) fn record(&self, request: RecordedRequest) {
         let mut inner = self.lock();
         inner.total += 1;
-        if request.route != Route::Any {
+        if request.route.is_dropbox() {
+            inner.dropbox_total += 1;
+        }
+        if request.route != Route::Any && request.route != Route::DropboxAny {
             *inner.calls.entry(request.route).or_insert(0) += 1;
         }
         if inner.requests.len() == MAX_RECORDED_REQUESTS {

@@ -133,6 +133,58 @@ pub(crate) fn request_id() -> String {
     hex[..23].to_string()
 }
 
+/// A fresh `X-Dropbox-Request-Id` value (32 lowercase hex digits).
+pub(crate) fn dropbox_request_id() -> String {
+    let n: u128 = rand::rng().random();
+    format!("{n:032x}")
+}
+
+/// Dropbox's `common.DropboxTimestamp` format.
+pub(crate) const DROPBOX_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+/// `2017-01-25T15:51:30Z`.
+pub(crate) fn dropbox_time(t: DateTime<Utc>) -> String {
+    t.format(DROPBOX_TIME_FORMAT).to_string()
+}
+
+/// Parses exactly `%Y-%m-%dT%H:%M:%SZ` (what Stone's Timestamp validator accepts).
+pub(crate) fn parse_dropbox_time(s: &str) -> Option<DateTime<Utc>> {
+    chrono::NaiveDateTime::parse_from_str(s, DROPBOX_TIME_FORMAT)
+        .ok()
+        .filter(|t| t.format(DROPBOX_TIME_FORMAT).to_string() == s)
+        .map(|t| t.and_utc())
+}
+
+/// Percent-encodes a query component (everything but RFC 3986 unreserved characters).
+pub(crate) fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `(client_id, client_secret)` from an HTTP Basic `Authorization` header.
+pub(crate) fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(b64_decode(encoded.trim())?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
 /// A random opaque token of `len` alphanumeric characters.
 pub(crate) fn random_token(len: usize) -> String {
     rand::rng()
@@ -194,5 +246,13 @@ mod tests {
         assert_eq!(parse_time("2012-12-12T19:53:43 01:00"), t);
         assert_eq!(parse_time("yesterday"), None);
         assert_eq!(request_id().len(), 23);
+        assert_eq!(dropbox_request_id().len(), 32);
+        let t = parse_dropbox_time("2017-01-25T15:51:30Z").expect("valid");
+        assert_eq!(dropbox_time(t), "2017-01-25T15:51:30Z");
+        assert_eq!(parse_dropbox_time("2017-01-25T15:51:30"), None);
+        assert_eq!(parse_dropbox_time("2017-01-25T15:51:30.5Z"), None);
+        assert_eq!(parse_dropbox_time("2017-01-25 15:51:30Z"), None);
+        assert_eq!(parse_dropbox_time("2017-1-25T15:51:30Z"), None);
+        assert_eq!(percent_encode("a b+c/~é"), "a%20b%2Bc%2F~%C3%A9");
     }
 }

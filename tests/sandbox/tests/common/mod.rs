@@ -1,10 +1,16 @@
 //! Helpers shared by the integration tests: a sandbox with a fixed clock and a small client.
 #![allow(dead_code)]
 
+pub mod stone;
+
+use std::collections::HashMap;
+
+use base64::Engine;
 use chrono::{DateTime, Utc};
-use provider_sandbox::{BoxTenantSpec, Sandbox, SandboxConfig};
+use provider_sandbox::{BoxTenantSpec, DropboxTeamSpec, Sandbox, SandboxConfig};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 /// The reference time of every test tenant, so generated data is reproducible.
 pub fn fixed_now() -> DateTime<Utc> {
@@ -157,4 +163,372 @@ pub async fn page_events(sb: &Sandbox, token: &str, query: &str) -> (Vec<Value>,
         assert!(pages < 100_000, "paging does not end");
     }
     (events, pages)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dropbox
+
+/// The redirect URI the tests use (nothing listens there: tests read the 302's `Location`).
+pub const REDIRECT: &str = "https://callback.seatkeeper.test/oauth/dropbox/callback";
+
+/// A sandbox whose Dropbox team has `members` members from `seed`, with the fixed clock.
+pub fn dbx_config(members: usize, seed: u64) -> SandboxConfig {
+    let mut cfg = config(10, seed);
+    let mut team = DropboxTeamSpec::new(members, seed);
+    team.now = fixed_now();
+    cfg.dropbox_team = team;
+    cfg
+}
+
+pub async fn dbx_start(members: usize, seed: u64) -> Sandbox {
+    Sandbox::start(dbx_config(members, seed))
+        .await
+        .expect("sandbox starts")
+}
+
+/// Which of the team's two apps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum App {
+    Sync,
+    Reclaim,
+}
+
+impl App {
+    pub fn creds(self, sb: &Sandbox) -> (String, String) {
+        match self {
+            App::Sync => sb.dropbox_team().sync_app(),
+            App::Reclaim => sb.dropbox_team().reclaim_app(),
+        }
+    }
+
+    pub fn scopes(self) -> &'static str {
+        match self {
+            App::Sync => "members.read team_data.member events.read team_info.read",
+            App::Reclaim => "team_info.read members.write members.delete team_data.member",
+        }
+    }
+}
+
+/// A PKCE pair (RFC 7636 S256).
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+pub fn pkce() -> Pkce {
+    let verifier =
+        format!("v{}", uuid::Uuid::new_v4().simple()) + &uuid::Uuid::new_v4().simple().to_string();
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    Pkce {
+        verifier,
+        challenge,
+    }
+}
+
+pub fn no_redirect_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The standard authorize query seatkeeper sends.
+pub fn authorize_query(key: &str, scopes: &str, challenge: &str, state: &str) -> String {
+    format!(
+        "client_id={}&response_type=code&redirect_uri={}&state={}&scope={}&token_access_type=offline&code_challenge={}&code_challenge_method=S256",
+        enc(key),
+        enc(REDIRECT),
+        enc(state),
+        enc(scopes),
+        enc(challenge)
+    )
+}
+
+/// `GET /dropbox/oauth2/authorize?{query}` without following the redirect.
+pub async fn dbx_authorize_raw(sb: &Sandbox, query: &str) -> reqwest::Response {
+    no_redirect_client()
+        .get(format!("{}?{query}", sb.dropbox_authorize_url()))
+        .send()
+        .await
+        .expect("authorize request")
+}
+
+/// Percent-decodes a query component (`+` is a space).
+pub fn dec(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'+' {
+            out.push(b' ');
+        } else if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("utf8");
+            out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
+            i += 2;
+        } else {
+            out.push(bytes[i]);
+        }
+        i += 1;
+    }
+    String::from_utf8(out).expect("utf8")
+}
+
+/// The query parameters of a redirect `Location`.
+pub fn location_query(response: &reqwest::Response) -> (String, HashMap<String, String>) {
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let (base, query) = location.split_once('?').expect("a query");
+    let params = query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (dec(k), dec(v)))
+        .collect();
+    (base.to_string(), params)
+}
+
+/// Authorizes `app` with its seatkeeper scopes and PKCE; returns the code (asserting the 302).
+pub async fn dbx_code(sb: &Sandbox, app: App, pkce: &Pkce) -> String {
+    let (key, _) = app.creds(sb);
+    let response = dbx_authorize_raw(
+        sb,
+        &authorize_query(&key, app.scopes(), &pkce.challenge, "st4te"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let (base, q) = location_query(&response);
+    assert_eq!(base, REDIRECT);
+    assert_eq!(q.get("state").map(String::as_str), Some("st4te"));
+    q["code"].clone()
+}
+
+/// `POST /dropbox/oauth2/token` with a form body.
+pub async fn dbx_token_form(sb: &Sandbox, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let response = client()
+        .post(sb.dropbox_token_url())
+        .form(form)
+        .send()
+        .await
+        .expect("token request");
+    let status = response.status();
+    (status, response.json().await.expect("JSON body"))
+}
+
+/// The code grant seatkeeper makes (client id and secret in the body, PKCE verifier).
+pub async fn dbx_exchange(
+    sb: &Sandbox,
+    app: App,
+    code: &str,
+    verifier: &str,
+) -> (StatusCode, Value) {
+    let (key, secret) = app.creds(sb);
+    dbx_token_form(
+        sb,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+            ("client_id", &key),
+            ("client_secret", &secret),
+        ],
+    )
+    .await
+}
+
+pub async fn dbx_refresh(sb: &Sandbox, app: App, refresh: &str) -> (StatusCode, Value) {
+    let (key, secret) = app.creds(sb);
+    dbx_token_form(
+        sb,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", &key),
+            ("client_secret", &secret),
+        ],
+    )
+    .await
+}
+
+/// The whole connect: authorize, exchange; returns `(access_token, refresh_token)`.
+pub async fn dbx_connect(sb: &Sandbox, app: App) -> (String, String) {
+    let p = pkce();
+    let code = dbx_code(sb, app, &p).await;
+    let (status, body) = dbx_exchange(sb, app, &code, &p.verifier).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string(),
+        body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_string(),
+    )
+}
+
+/// A sync-app access token.
+pub async fn dbx_token(sb: &Sandbox) -> String {
+    dbx_connect(sb, App::Sync).await.0
+}
+
+/// `POST {dropbox_api_url}/2/{route}` with a JSON body, no checks.
+pub async fn dbx_rpc_raw(
+    sb: &Sandbox,
+    token: &str,
+    route: &str,
+    body: String,
+) -> reqwest::Response {
+    client()
+        .post(format!("{}/2/{route}", sb.dropbox_api_url()))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("rpc request")
+}
+
+/// An RPC call, its answer checked against the spec: 200 bodies against the route's result
+/// type, 409 `error`s against its error type, 401 against `auth.AuthError`, 429 against
+/// `auth.RateLimitError`; every answer has `X-Dropbox-Request-Id`. Plain-text bodies (400s) come
+/// back as `Value::String`.
+pub async fn dbx_rpc(sb: &Sandbox, token: &str, route: &str, arg: &Value) -> (StatusCode, Value) {
+    dbx_rpc_checked(sb, token, route, arg, true).await
+}
+
+/// [`dbx_rpc`], with the spec checks only if `checked` (big pages validate slowly unoptimized).
+pub async fn dbx_rpc_checked(
+    sb: &Sandbox,
+    token: &str,
+    route: &str,
+    arg: &Value,
+    checked: bool,
+) -> (StatusCode, Value) {
+    let response = dbx_rpc_raw(sb, token, route, arg.to_string()).await;
+    let status = response.status();
+    assert!(
+        response.headers().contains_key("x-dropbox-request-id"),
+        "{route}: no X-Dropbox-Request-Id"
+    );
+    let json_type = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.to_str().unwrap_or("").starts_with("application/json"));
+    let text = response.text().await.expect("body");
+    if !json_type {
+        return (status, Value::String(text));
+    }
+    let body: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{route}: not JSON ({e}): {text}"));
+    if !checked {
+        return (status, body);
+    }
+    let st = stone::stone();
+    let check = |tref: &Value, v: &Value| {
+        let errs = st.check_type(tref, v, stone::Mode::Response);
+        assert!(errs.is_empty(), "{route} {status}: {errs:#?}\n{v}");
+    };
+    match status.as_u16() {
+        200 => check(&st.route(route)["result"], &body),
+        401 | 409 | 429 => {
+            assert_eq!(keys(&body), ["error", "error_summary"], "{body}");
+            let summary = body["error_summary"].as_str().expect("error_summary");
+            let error = &body["error"];
+            match status.as_u16() {
+                401 => check(&json!({"ref": "auth.AuthError"}), error),
+                429 => check(&json!({"ref": "auth.RateLimitError"}), error),
+                _ => check(&st.route(route)["error"], error),
+            }
+            if status != StatusCode::TOO_MANY_REQUESTS {
+                let tag = error[".tag"].as_str().expect(".tag");
+                assert!(summary.starts_with(&format!("{tag}/")), "{summary}");
+            }
+        }
+        _ => {}
+    }
+    (status, body)
+}
+
+/// Pages `members/list_v2` + `list/continue_v2` to the end like the SDKs; returns the members
+/// and the number of pages.
+pub async fn dbx_page_members(sb: &Sandbox, token: &str, arg: &Value) -> (Vec<Value>, usize) {
+    dbx_page_members_checked(sb, token, arg, true).await
+}
+
+pub async fn dbx_page_members_checked(
+    sb: &Sandbox,
+    token: &str,
+    arg: &Value,
+    checked: bool,
+) -> (Vec<Value>, usize) {
+    let (status, mut page) = dbx_rpc_checked(sb, token, "team/members/list_v2", arg, checked).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut members = Vec::new();
+    let mut pages = 1;
+    loop {
+        members.extend(page["members"].as_array().expect("members").iter().cloned());
+        if page["has_more"] != true {
+            break;
+        }
+        let cursor = page["cursor"].clone();
+        let (status, next) = dbx_rpc_checked(
+            sb,
+            token,
+            "team/members/list/continue_v2",
+            &json!({"cursor": cursor}),
+            checked,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{next}");
+        page = next;
+        pages += 1;
+        assert!(pages < 10_000, "paging does not end");
+    }
+    (members, pages)
+}
+
+/// Pages `team_log/get_events` + `continue` while `has_more`; returns the events and pages.
+pub async fn dbx_page_events(sb: &Sandbox, token: &str, arg: &Value) -> (Vec<Value>, usize) {
+    dbx_page_events_checked(sb, token, arg, true).await
+}
+
+pub async fn dbx_page_events_checked(
+    sb: &Sandbox,
+    token: &str,
+    arg: &Value,
+    checked: bool,
+) -> (Vec<Value>, usize) {
+    let (status, mut page) = dbx_rpc_checked(sb, token, "team_log/get_events", arg, checked).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut events = Vec::new();
+    let mut pages = 1;
+    loop {
+        events.extend(page["events"].as_array().expect("events").iter().cloned());
+        if page["has_more"] != true {
+            break;
+        }
+        let cursor = page["cursor"].clone();
+        let (status, next) = dbx_rpc_checked(
+            sb,
+            token,
+            "team_log/get_events/continue",
+            &json!({"cursor": cursor}),
+            checked,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{next}");
+        page = next;
+        pages += 1;
+        assert!(pages < 100_000, "paging does not end");
+    }
+    (events, pages)
+}
+
+/// A Dropbox timestamp.
+pub fn dbx_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
