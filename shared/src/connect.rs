@@ -216,10 +216,13 @@ impl ConnectService {
     /// Finishes a connect (callback side). The state is consumed first, whatever happens next,
     /// so a callback URL works once. On success the slot's secret holds the refresh token, team
     /// and (reclaim slot) the authorizing admin, and an Application Access task run says so.
+    /// `redirect` is the callback URL the browser came to, used when the deployment does not set
+    /// `OAUTH_REDIRECT_URL` (it equals the redirect URI of the authorize request).
     pub async fn complete(
         &self,
         query: &std::collections::HashMap<String, String>,
         now: DateTime<Utc>,
+        redirect: Option<&Url>,
     ) -> Result<Connected, ConnectError> {
         let state = query.get("state").filter(|s| !s.is_empty());
         if let Some(err) = query.get("error") {
@@ -247,7 +250,7 @@ impl ConnectService {
             .ok_or(ConnectError::InvalidState)?;
         let started = Utc::now();
         let stats = ApiStats::default();
-        let result = self.exchange(&pending, state, code, &stats).await;
+        let result = self.exchange(&pending, state, code, redirect, &stats).await;
         // Application Access task run: the audit trail of who connected what, or why it failed.
         let mut task = TaskRun::start(
             &pending.profile_id,
@@ -281,9 +284,14 @@ impl ConnectService {
         pending: &PendingConnect,
         state: &str,
         code: &str,
+        redirect: Option<&Url>,
         stats: &ApiStats,
     ) -> Result<Connected, ConnectError> {
-        let redirect = self.redirect.as_ref().ok_or(ConnectError::NoRedirect)?;
+        let redirect = self
+            .redirect
+            .as_ref()
+            .or(redirect)
+            .ok_or(ConnectError::NoRedirect)?;
         let profile = self.dropbox_profile(&pending.profile_id).await?;
         let mut creds = self.slot_credentials(&profile.id, pending.slot).await?;
         let verifier = pkce_verifier(&creds.app_secret, state);

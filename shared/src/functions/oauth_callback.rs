@@ -25,7 +25,25 @@ pub const HEADERS: &[(&str, &str)] = &[
     ("referrer-policy", "no-referrer"),
 ];
 
-pub async fn handle(svc: &ConnectService, provider: &str, query: &HashMap<String, String>) -> Page {
+/// The `{provider}` of `/oauth/{provider}/callback`, for when no route template filled the path
+/// parameter (a function URL, or `cargo lambda watch` locally).
+pub fn provider_from_path(path: &str) -> Option<&str> {
+    let rest = path.trim_end_matches('/');
+    let rest = rest.strip_suffix("/callback")?;
+    let (prefix, provider) = rest.rsplit_once('/')?;
+    (prefix.ends_with("/oauth") || prefix == "/oauth" || prefix == "oauth")
+        .then_some(provider)
+        .filter(|p| !p.is_empty())
+}
+
+/// `request_url` is the callback URL as the browser reached it (scheme, host and path, no query);
+/// it is the redirect URI when the deployment does not configure `OAUTH_REDIRECT_URL`.
+pub async fn handle(
+    svc: &ConnectService,
+    provider: &str,
+    query: &HashMap<String, String>,
+    request_url: Option<&url::Url>,
+) -> Page {
     if provider != "dropbox" {
         return page(
             404,
@@ -36,7 +54,7 @@ pub async fn handle(svc: &ConnectService, provider: &str, query: &HashMap<String
             ),
         );
     }
-    match svc.complete(query, Utc::now()).await {
+    match svc.complete(query, Utc::now(), request_url).await {
         Ok(c) => {
             tracing::info!(profile = %c.profile_id, slot = c.slot.as_str(), team_id = %c.team.team_id, "dropbox slot connected");
             let admin = c
@@ -101,6 +119,18 @@ pub fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_comes_from_the_callback_path() {
+        assert_eq!(
+            provider_from_path("/oauth/dropbox/callback"),
+            Some("dropbox")
+        );
+        assert_eq!(provider_from_path("/prod/oauth/box/callback/"), Some("box"));
+        assert_eq!(provider_from_path("/oauth//callback"), None);
+        assert_eq!(provider_from_path("/other/dropbox/callback"), None);
+        assert_eq!(provider_from_path("/"), None);
+    }
 
     #[test]
     fn escapes_markup() {

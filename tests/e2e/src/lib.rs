@@ -219,7 +219,7 @@ impl TestEnv {
     /// redirect's query. Returns the callback's page.
     pub async fn connect_dropbox(&self, profile_id: &str, slot: Slot) -> Page {
         let query = self.authorize(profile_id, slot, "").await;
-        oauth_callback::handle(&self.connect_service(), "dropbox", &query).await
+        oauth_callback::handle(&self.connect_service(), "dropbox", &query, None).await
     }
 
     /// Starts a connect and follows the authorize URL (plus `extra` query) to the redirect;

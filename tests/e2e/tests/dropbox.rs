@@ -180,10 +180,12 @@ async fn replayed_forged_expired_missing_and_denied_callbacks_store_nothing() {
     // a good callback, then the same one replayed
     let query = env.authorize(&profile.id, Slot::Sync, "").await;
     assert_eq!(
-        oauth_callback::handle(&svc, "dropbox", &query).await.status,
+        oauth_callback::handle(&svc, "dropbox", &query, None)
+            .await
+            .status,
         200
     );
-    let replay = oauth_callback::handle(&svc, "dropbox", &query).await;
+    let replay = oauth_callback::handle(&svc, "dropbox", &query, None).await;
     assert_eq!(replay.status, 400);
     assert!(
         replay.html.contains("expired or already used"),
@@ -197,12 +199,12 @@ async fn replayed_forged_expired_missing_and_denied_callbacks_store_nothing() {
         ("state".to_string(), seatkeeper::connect::new_state()),
     ]
     .into();
-    let page = oauth_callback::handle(&svc, "dropbox", &forged).await;
+    let page = oauth_callback::handle(&svc, "dropbox", &forged, None).await;
     assert_eq!(page.status, 400);
 
     let mut missing = env.authorize(&profile.id, Slot::Reclaim, "").await;
     missing.remove("state");
-    let page = oauth_callback::handle(&svc, "dropbox", &missing).await;
+    let page = oauth_callback::handle(&svc, "dropbox", &missing, None).await;
     assert_eq!(page.status, 400);
     assert!(page.html.contains("state"), "{}", page.html);
 
@@ -228,7 +230,7 @@ async fn replayed_forged_expired_missing_and_denied_callbacks_store_nothing() {
     ]
     .into();
     assert_eq!(
-        oauth_callback::handle(&svc, "dropbox", &expired)
+        oauth_callback::handle(&svc, "dropbox", &expired, None)
             .await
             .status,
         400
@@ -245,7 +247,7 @@ async fn replayed_forged_expired_missing_and_denied_callbacks_store_nothing() {
         .put_dropbox_credentials(&name, &creds)
         .await
         .unwrap();
-    let page = oauth_callback::handle(&svc, "dropbox", &query).await;
+    let page = oauth_callback::handle(&svc, "dropbox", &query, None).await;
     assert_eq!(page.status, 400, "{}", page.html);
     assert!(page.html.contains("Dropbox refused"), "{}", page.html);
     creds.app_secret = SecretString::from(real_secret);
@@ -260,7 +262,7 @@ async fn replayed_forged_expired_missing_and_denied_callbacks_store_nothing() {
         .authorize(&profile.id, Slot::Reclaim, "&sandbox_deny=1")
         .await;
     assert_eq!(denied["error"], "access_denied");
-    let page = oauth_callback::handle(&svc, "dropbox", &denied).await;
+    let page = oauth_callback::handle(&svc, "dropbox", &denied, None).await;
     assert_eq!(page.status, 403);
     assert!(page.html.contains("declined"), "{}", page.html);
 
@@ -270,7 +272,7 @@ async fn replayed_forged_expired_missing_and_denied_callbacks_store_nothing() {
     ));
     // and an unknown provider path is a clear 404
     assert_eq!(
-        oauth_callback::handle(&svc, "box", &HashMap::new())
+        oauth_callback::handle(&svc, "box", &HashMap::new(), None)
             .await
             .status,
         404
