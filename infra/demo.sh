@@ -92,7 +92,7 @@ if ! result="$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$LP
     show_log_tail "$SK_LOCAL/lambda-watch.log"
     die "box-sync invocation failed"
 fi
-printf 'box-sync result: %s\n' "$result"
+printf 'box-sync result: %.300s…\n' "$result"
 
 log "7/8 results (Box)"
 # Outputs go to files first: `seatctl ... | head` would hand seatctl a closed pipe (and fail
@@ -121,7 +121,7 @@ for slot in sync reclaim; do
     [ -n "$callback" ] || die "the sandbox did not redirect back from the authorize URL"
     printf '+ browser: GET %s\n' "${callback%%\?*}?code=…&state=…"
     page="$(curl -sS -w '\nHTTP %{http_code}' "$callback")"
-    printf '%s\n' "$page" | sed -e 's/<[^>]*>/ /g' -e 's/  */ /g' | grep -E 'connected|HTTP|failed|denied' || true
+    printf '%s\n' "$page" | sed -e 's/<style>[^<]*<\/style>//' -e 's/<title>[^<]*<\/title>//' -e 's/<[^>]*>/ /g' -e 's/  */ /g' | grep -E 'connected|HTTP|failed|denied' || true
     case "$page" in *"HTTP 200") ;; *) show_log_tail "$SK_LOCAL/lambda-watch.log"; die "the $slot connect failed" ;; esac
 done
 printf '+ %s\n' "cargo lambda invoke dropbox-sync --data-ascii '{\"profile\":\"demo-dropbox\"}'"

@@ -372,6 +372,8 @@ async fn dropbox_sync_of_a_large_team_stores_seats_and_survives_token_expiry() {
 
 #[tokio::test]
 async fn a_failed_dropbox_sync_marks_nobody_removed_until_a_finished_one() {
+    let logs = LogCapture::default();
+    let _g = logs.install();
     let env = TestEnv::start_with(10, 1500, 12).await;
     let profile = env.add_dropbox_profile().await;
     assert_eq!(
