@@ -7,7 +7,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seatkeeper::domain::{Provider, TaskKind, TaskStatus};
 use seatkeeper::runtime;
-use seatkeeper::sync::{ProfileOutcome, Progress};
+use seatkeeper::sync::{ProfileOutcome, Progress, ProviderSync};
 
 use super::tasks::{task_table, TaskColumns};
 use super::{parse_profile_id, Ctx};

@@ -4,31 +4,7 @@ use lambda_runtime::Diagnostic;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::sync::{BoxSync, DropboxSync, NoProgress, ProfileOutcome, SyncError, SyncReport};
-
-/// A provider's sync, as the handler drives it.
-pub trait ProfileSync {
-    fn one(&self, profile_id: &str) -> impl std::future::Future<Output = ProfileOutcome>;
-    fn all(&self) -> impl std::future::Future<Output = Result<SyncReport, SyncError>>;
-}
-
-impl ProfileSync for BoxSync {
-    async fn one(&self, profile_id: &str) -> ProfileOutcome {
-        self.sync_or_record(profile_id, &NoProgress).await
-    }
-    async fn all(&self) -> Result<SyncReport, SyncError> {
-        self.sync_all(&NoProgress).await
-    }
-}
-
-impl ProfileSync for DropboxSync {
-    async fn one(&self, profile_id: &str) -> ProfileOutcome {
-        self.sync_or_record(profile_id, &NoProgress).await
-    }
-    async fn all(&self) -> Result<SyncReport, SyncError> {
-        self.sync_all(&NoProgress).await
-    }
-}
+use crate::sync::{NoProgress, ProviderSync, SyncError, SyncReport};
 
 /// The schedule's `Input`. Unknown fields are refused: a typo like `{"profle":"x"}` must not
 /// silently sync every profile.
@@ -84,15 +60,15 @@ pub fn parse_input(payload: serde_json::Value) -> Result<SyncInput, HandlerError
 /// Runs the sync the input asks for. The invocation fails if any profile failed, after every
 /// profile has had its turn.
 pub async fn handle(
-    sync: &impl ProfileSync,
+    sync: &impl ProviderSync,
     payload: serde_json::Value,
 ) -> Result<SyncReport, HandlerError> {
     let input = parse_input(payload)?;
     let report = match input.profile {
         Some(id) => SyncReport {
-            profiles: vec![Box::pin(sync.one(&id)).await],
+            profiles: vec![Box::pin(sync.sync_or_record(&id, &NoProgress)).await],
         },
-        None => Box::pin(sync.all()).await?,
+        None => Box::pin(sync.sync_all(&NoProgress)).await?,
     };
     let failed = report.failed();
     if failed.is_empty() {

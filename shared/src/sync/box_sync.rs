@@ -4,8 +4,7 @@ use chrono::{DateTime, Utc};
 use futures::{pin_mut, TryStreamExt};
 
 use super::roster::{record_license_tasks, RosterWriter};
-use super::run::{enabled_profiles, load_profile, ProfileOutcome, Run, SyncError, SyncReport};
-use super::Progress;
+use super::run::{ProviderSync, Run, SyncError};
 use crate::domain::{LoginAggregator, LoginEvidence, ObservedSeat, Profile, Provider, TaskKind};
 use crate::providers::box_api::{
     BoxClient, BoxCredentials, BoxUser, EventsWindow, LOGIN_EVENT_TYPES,
@@ -52,45 +51,14 @@ impl BoxSync {
             default_backfill_days,
         }
     }
+}
 
-    /// Every enabled Box profile, one after another; one failing does not stop the others.
-    pub async fn sync_all(&self, progress: &dyn Progress) -> Result<SyncReport, SyncError> {
-        let mut report = SyncReport::default();
-        for id in enabled_profiles(&self.store, Provider::Box).await? {
-            report
-                .profiles
-                .push(self.sync_or_record(&id, progress).await);
-        }
-        Ok(report)
-    }
+impl ProviderSync for BoxSync {
+    const PROVIDER: Provider = Provider::Box;
+    const ORDER: &'static [TaskKind] = ORDER;
 
-    /// One profile, with any failure captured in the outcome rather than returned.
-    pub async fn sync_or_record(
-        &self,
-        profile_id: &str,
-        progress: &dyn Progress,
-    ) -> ProfileOutcome {
-        self.sync_profile(profile_id, progress)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(profile = profile_id, error = %e, "box sync could not start");
-                ProfileOutcome::not_started(profile_id, &e)
-            })
-    }
-
-    /// Syncs one profile. Errors before any task starts (unknown profile, lease held) are
-    /// returned; a failing task is recorded and reported in the outcome.
-    pub async fn sync_profile(
-        &self,
-        profile_id: &str,
-        progress: &dyn Progress,
-    ) -> Result<ProfileOutcome, SyncError> {
-        let profile = load_profile(&self.store, profile_id, Provider::Box).await?;
-        let mut run = Run::start(&self.store, &profile, progress, ORDER).await?;
-        // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
-        // the stack and under the compiler's layout depth.
-        let result = Box::pin(self.tasks(&mut run)).await;
-        Ok(run.finish(result).await)
+    fn store(&self) -> &Store {
+        &self.store
     }
 
     async fn tasks(&self, run: &mut Run<'_>) -> Result<(), SyncError> {

@@ -6,8 +6,7 @@ use futures::{pin_mut, TryStreamExt};
 
 use super::box_sync::secs;
 use super::roster::{record_license_tasks, RosterWriter};
-use super::run::{enabled_profiles, load_profile, ProfileOutcome, Run, SyncError, SyncReport};
-use super::Progress;
+use super::run::{ProviderSync, Run, SyncError};
 use crate::domain::{
     Entitlement, LoginAggregator, LoginEvidence, ObservedSeat, Profile, Provider, TaskKind,
 };
@@ -50,41 +49,14 @@ impl DropboxSync {
             default_backfill_days,
         }
     }
+}
 
-    pub async fn sync_all(&self, progress: &dyn Progress) -> Result<SyncReport, SyncError> {
-        let mut report = SyncReport::default();
-        for id in enabled_profiles(&self.store, Provider::Dropbox).await? {
-            report
-                .profiles
-                .push(self.sync_or_record(&id, progress).await);
-        }
-        Ok(report)
-    }
+impl ProviderSync for DropboxSync {
+    const PROVIDER: Provider = Provider::Dropbox;
+    const ORDER: &'static [TaskKind] = ORDER;
 
-    pub async fn sync_or_record(
-        &self,
-        profile_id: &str,
-        progress: &dyn Progress,
-    ) -> ProfileOutcome {
-        self.sync_profile(profile_id, progress)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(profile = profile_id, error = %e, "dropbox sync could not start");
-                ProfileOutcome::not_started(profile_id, &e)
-            })
-    }
-
-    pub async fn sync_profile(
-        &self,
-        profile_id: &str,
-        progress: &dyn Progress,
-    ) -> Result<ProfileOutcome, SyncError> {
-        let profile = load_profile(&self.store, profile_id, Provider::Dropbox).await?;
-        let mut run = Run::start(&self.store, &profile, progress, ORDER).await?;
-        // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
-        // the stack and under the compiler's layout depth.
-        let result = Box::pin(self.tasks(&mut run)).await;
-        Ok(run.finish(result).await)
+    fn store(&self) -> &Store {
+        &self.store
     }
 
     async fn tasks(&self, run: &mut Run<'_>) -> Result<(), SyncError> {

@@ -9,7 +9,7 @@ pub use box_sync::{BoxSync, ACTIVITY_OVERLAP};
 pub use dropbox_sync::DropboxSync;
 pub use progress::{NoProgress, Progress};
 pub use roster::ACTIVE_WITHIN_DAYS;
-pub use run::{ProfileOutcome, SyncError, SyncReport};
+pub use run::{ProfileOutcome, ProviderSync, Run, SyncError, SyncReport};
 
 /// Sortable, readable run ids: `20261123T120000Z-1a2b3c4d`.
 pub fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {

@@ -76,11 +76,7 @@ impl SyncReport {
 }
 
 /// The profile, if it exists, is of `provider` and is enabled.
-pub(crate) async fn load_profile(
-    store: &Store,
-    id: &str,
-    provider: Provider,
-) -> Result<Profile, SyncError> {
+async fn load_profile(store: &Store, id: &str, provider: Provider) -> Result<Profile, SyncError> {
     let p = store
         .get_profile(id)
         .await?
@@ -95,10 +91,7 @@ pub(crate) async fn load_profile(
 }
 
 /// The ids of a provider's enabled profiles.
-pub(crate) async fn enabled_profiles(
-    store: &Store,
-    provider: Provider,
-) -> Result<Vec<String>, SyncError> {
+async fn enabled_profiles(store: &Store, provider: Provider) -> Result<Vec<String>, SyncError> {
     Ok(store
         .list_profiles()
         .await?
@@ -108,19 +101,70 @@ pub(crate) async fn enabled_profiles(
         .collect())
 }
 
-pub(crate) struct Run<'a> {
-    pub store: &'a Store,
-    pub profile: &'a Profile,
-    pub run_id: String,
-    pub started: DateTime<Utc>,
-    pub progress: &'a dyn Progress,
+/// A provider's sync. Implementors supply the tasks; loading the profile, the lease, recording
+/// skipped tasks and the outcome are shared (static dispatch only, hence `async fn`).
+#[allow(async_fn_in_trait)]
+pub trait ProviderSync {
+    /// The provider whose profiles this sync serves.
+    const PROVIDER: Provider;
+    /// The tasks in the order they run (those not reached after a failure are recorded skipped).
+    const ORDER: &'static [TaskKind];
+
+    fn store(&self) -> &Store;
+
+    /// The provider's tasks for one run.
+    async fn tasks(&self, run: &mut Run<'_>) -> Result<(), SyncError>;
+
+    /// Every enabled profile of the provider, one after another; one failing does not stop the
+    /// others.
+    async fn sync_all(&self, progress: &dyn Progress) -> Result<SyncReport, SyncError> {
+        let mut report = SyncReport::default();
+        for id in enabled_profiles(self.store(), Self::PROVIDER).await? {
+            report
+                .profiles
+                .push(self.sync_or_record(&id, progress).await);
+        }
+        Ok(report)
+    }
+
+    /// One profile, with any failure captured in the outcome rather than returned.
+    async fn sync_or_record(&self, profile_id: &str, progress: &dyn Progress) -> ProfileOutcome {
+        self.sync_profile(profile_id, progress).await.unwrap_or_else(|e| {
+            tracing::error!(provider = Self::PROVIDER.as_str(), profile = profile_id, error = %e, "sync could not start");
+            ProfileOutcome::not_started(profile_id, &e)
+        })
+    }
+
+    /// Syncs one profile. Errors before any task starts (unknown or disabled profile, lease
+    /// held) are returned; a failing task is recorded and reported in the outcome.
+    async fn sync_profile(
+        &self,
+        profile_id: &str,
+        progress: &dyn Progress,
+    ) -> Result<ProfileOutcome, SyncError> {
+        let profile = load_profile(self.store(), profile_id, Self::PROVIDER).await?;
+        let mut run = Run::start(self.store(), &profile, progress, Self::ORDER).await?;
+        // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
+        // the stack and under the compiler's layout depth.
+        let result = Box::pin(self.tasks(&mut run)).await;
+        Ok(run.finish(result).await)
+    }
+}
+
+/// One run of one profile's sync, handed to [`ProviderSync::tasks`].
+pub struct Run<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) profile: &'a Profile,
+    pub(crate) run_id: String,
+    pub(crate) started: DateTime<Utc>,
+    pub(crate) progress: &'a dyn Progress,
     order: &'static [TaskKind],
     tasks: Vec<TaskRun>,
 }
 
 impl<'a> Run<'a> {
     /// Takes the profile's sync lease and starts a run of the tasks in `order`.
-    pub async fn start(
+    pub(crate) async fn start(
         store: &'a Store,
         profile: &'a Profile,
         progress: &'a dyn Progress,
@@ -146,7 +190,7 @@ impl<'a> Run<'a> {
     }
 
     /// Records a task as running and gives it its own call accounting.
-    pub async fn begin(&mut self, kind: TaskKind) -> Result<(TaskRun, ApiStats), SyncError> {
+    pub(crate) async fn begin(&mut self, kind: TaskKind) -> Result<(TaskRun, ApiStats), SyncError> {
         self.progress.task(kind.label());
         let task = TaskRun::start(&self.profile.id, &self.run_id, kind, Utc::now());
         self.store.put_task_run(&task).await?;
@@ -154,7 +198,7 @@ impl<'a> Run<'a> {
     }
 
     /// Records how a task ended (counts, calls, error) and passes its result on.
-    pub async fn end<T>(
+    pub(crate) async fn end<T>(
         &mut self,
         mut task: TaskRun,
         stats: &ApiStats,
@@ -168,7 +212,11 @@ impl<'a> Run<'a> {
     }
 
     /// After every task succeeded: move the activity checkpoint and record the finished sync.
-    pub async fn commit(&self, stream: &str, read_until: DateTime<Utc>) -> Result<(), SyncError> {
+    pub(crate) async fn commit(
+        &self,
+        stream: &str,
+        read_until: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
         let now = Utc::now();
         self.store
             .put_checkpoint(
@@ -195,7 +243,7 @@ impl<'a> Run<'a> {
 
     /// Ends the run: tasks that never ran are recorded as skipped, the lease is released, and
     /// one structured log line says what happened.
-    pub async fn finish(mut self, result: Result<(), SyncError>) -> ProfileOutcome {
+    pub(crate) async fn finish(mut self, result: Result<(), SyncError>) -> ProfileOutcome {
         let mut error = result.err().map(|e| e.to_string());
         if error.is_some() {
             let now = Utc::now();

@@ -1,7 +1,9 @@
 //! Test harness: the real thing, started from outside. Each test gets its own table, secret names
 //! and provider sandbox; all of them share the one moto server that `infra/test.sh` starts
 //! (`AWS_ENDPOINT_URL`), because moto's reset would wipe every test's state at once.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,7 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use provider_sandbox::{BoxTenantSpec, DropboxTeamSpec, Sandbox, SandboxConfig};
 use seatkeeper::connect::ConnectService;
-use seatkeeper::domain::{BoxPlan, Profile};
+use seatkeeper::domain::{BoxPlan, Profile, Seat};
 use seatkeeper::functions::oauth_callback::{self, Page};
 use seatkeeper::http::RetryPolicy;
 use seatkeeper::providers::box_api::BoxCredentials;
@@ -267,10 +269,67 @@ impl TestEnv {
         runtime::dropbox_sync(&self.config, &self.aws).expect("dropbox sync")
     }
 
+    /// Every item of a partition, straight from DynamoDB.
+    pub async fn partition(&self, pk: &str) -> Vec<Item> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .aws
+            .dynamodb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(i) = pages.next().await {
+            out.push(i.expect("query"));
+        }
+        out
+    }
+
+    /// A profile's seat items by provider user id, straight from DynamoDB.
+    pub async fn seat_items(&self, profile: &str) -> BTreeMap<String, Item> {
+        self.partition(&format!("SEATS#{profile}"))
+            .await
+            .into_iter()
+            .map(|i| (i["user_id"].as_s().expect("user_id").clone(), i))
+            .collect()
+    }
+
+    /// Every item in the table as text, for leak checks.
+    pub async fn scan_all(&self) -> String {
+        let mut out = String::new();
+        let mut pages = self
+            .aws
+            .dynamodb
+            .scan()
+            .table_name(&self.table)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(i) = pages.next().await {
+            out.push_str(&format!("{:?}\n", i.expect("scan")));
+        }
+        out
+    }
+
     /// The sync as box-sync's main builds it, from this environment's config.
     pub fn box_sync(&self) -> BoxSync {
         runtime::box_sync(&self.config, &self.aws).expect("box sync")
     }
+}
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// A seat item read back as the domain's `Seat`.
+pub fn seat(item: &Item) -> Seat {
+    let mut i = item.clone();
+    for k in ["pk", "sk", "kind"] {
+        i.remove(k);
+    }
+    serde_dynamo::from_item(i).expect("seat item")
 }
 
 /// Captures everything logged (at every level) while the guard lives, to check for leaks.

@@ -1,70 +1,15 @@
 //! Box sync end to end: moto server (DynamoDB, Secrets Manager) + the provider sandbox + the
 //! box-sync handler, driven with the schedule's input. Every claim is checked in DynamoDB or at
 //! the sandbox, not from the sync's own counters.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use provider_sandbox::{FaultKind, FaultRule, Route};
-use seatkeeper::domain::{Seat, TaskKind, TaskStatus};
+use seatkeeper::domain::{TaskKind, TaskStatus};
 use seatkeeper::functions::sync::{handle, HandlerError};
-use seatkeeper_e2e::{LogCapture, TestEnv};
+use seatkeeper_e2e::{seat, LogCapture, TestEnv};
 use serde_json::json;
-
-type Item = HashMap<String, AttributeValue>;
-
-/// Every item of a partition, straight from DynamoDB.
-async fn items(env: &TestEnv, pk: &str) -> Vec<Item> {
-    let mut out = Vec::new();
-    let mut pages = env
-        .aws
-        .dynamodb
-        .query()
-        .table_name(&env.table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(i) = pages.next().await {
-        out.push(i.expect("query"));
-    }
-    out
-}
-
-async fn seat_items(env: &TestEnv, profile: &str) -> BTreeMap<String, Item> {
-    items(env, &format!("SEATS#{profile}"))
-        .await
-        .into_iter()
-        .map(|i| (i["user_id"].as_s().expect("user_id").clone(), i))
-        .collect()
-}
-
-fn seat(item: &Item) -> Seat {
-    let mut i = item.clone();
-    for k in ["pk", "sk", "kind"] {
-        i.remove(k);
-    }
-    serde_dynamo::from_item(i).expect("seat item")
-}
-
-/// Every item in the table, for leak checks.
-async fn scan_all(env: &TestEnv) -> String {
-    let mut out = String::new();
-    let mut pages = env
-        .aws
-        .dynamodb
-        .scan()
-        .table_name(&env.table)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(i) = pages.next().await {
-        out.push_str(&format!("{:?}\n", i.expect("scan")));
-    }
-    out
-}
 
 async fn set_backfill(env: &TestEnv, id: &str, days: u32) {
     env.store
@@ -115,7 +60,7 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
     let app_users = users.len() - humans.len();
     assert!(app_users > 0, "the generated tenant has app users");
 
-    let stored = seat_items(&env, &profile.id).await;
+    let stored = env.seat_items(&profile.id).await;
     assert_eq!(
         stored.len(),
         humans.len(),
@@ -227,13 +172,13 @@ async fn unchanged_resync_rewrites_no_seat_item() {
     handle(&sync, json!({ "profile": profile.id }))
         .await
         .expect("first sync");
-    let before = seat_items(&env, &profile.id).await;
+    let before = env.seat_items(&profile.id).await;
     let first_run = seat(before.values().next().unwrap()).run_id;
 
     let report = handle(&sync, json!({ "profile": profile.id }))
         .await
         .expect("second sync");
-    let after = seat_items(&env, &profile.id).await;
+    let after = env.seat_items(&profile.id).await;
     assert_eq!(
         before, after,
         "every seat item is byte-for-byte what the first sync wrote"
@@ -283,7 +228,7 @@ async fn users_who_leave_are_marked_removed_and_new_logins_move_forward() {
     handle(&sync, json!({ "profile": profile.id }))
         .await
         .expect("second sync");
-    let stored = seat_items(&env, &profile.id).await;
+    let stored = env.seat_items(&profile.id).await;
     let gone = seat(&stored[&leaver]);
     assert!(
         gone.removed_at.is_some(),
@@ -325,7 +270,7 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
         .await
         .unwrap()
         .unwrap();
-    let before = seat_items(&env, &profile.id).await;
+    let before = env.seat_items(&profile.id).await;
 
     // Someone leaves, and then Box fails on the second page of users, past the retry budget.
     let tenant = env.sandbox.box_tenant();
@@ -352,7 +297,7 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
     );
     assert!(err.to_string().contains("500"), "{err}");
 
-    let after = seat_items(&env, &profile.id).await;
+    let after = env.seat_items(&profile.id).await;
     assert_eq!(
         before, after,
         "no seat changed: none marked removed from partial data"
@@ -456,7 +401,7 @@ async fn rate_limits_are_waited_out_expired_tokens_renewed_and_no_secret_leaks()
         logged.contains("sync run") && logged.contains("provider=\"box\""),
         "the run's log line was captured"
     );
-    let table = scan_all(&env).await;
+    let table = env.scan_all().await;
     let response = serde_json::to_string(&report).unwrap();
     for s in &secrets {
         assert!(!logged.contains(s.as_str()), "a secret reached the logs");
@@ -510,10 +455,10 @@ async fn truncated_pages_and_bad_credentials_fail_clearly_and_other_profiles_sti
         "{summary}"
     );
     assert!(
-        !seat_items(&env, &good.id).await.is_empty(),
+        !env.seat_items(&good.id).await.is_empty(),
         "the good profile synced"
     );
-    assert!(seat_items(&env, &bad.id).await.is_empty());
+    assert!(env.seat_items(&bad.id).await.is_empty());
     let runs = env.store.task_runs(&bad.id, 10).await.unwrap();
     let access = runs
         .iter()

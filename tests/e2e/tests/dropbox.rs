@@ -2,64 +2,18 @@
 //! the provider's redirect carries, as API Gateway hands it over), and the dropbox-sync handler.
 //! moto server + the provider sandbox; every claim checked in DynamoDB, Secrets Manager or the
 //! sandbox.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, Utc};
 use provider_sandbox::{DropboxMemberStatus, FaultKind, FaultRule, Route};
 use seatkeeper::connect::{state_digest, PendingConnect};
-use seatkeeper::domain::{Profile, Seat, TaskKind, TaskStatus};
+use seatkeeper::domain::{Profile, TaskKind, TaskStatus};
 use seatkeeper::functions::oauth_callback;
 use seatkeeper::functions::sync::{handle, HandlerError};
 use seatkeeper::providers::dropbox_api::Slot;
-use seatkeeper_e2e::{LogCapture, TestEnv};
+use seatkeeper_e2e::{seat, LogCapture, TestEnv};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-
-type Item = HashMap<String, AttributeValue>;
-
-async fn scan_all(env: &TestEnv) -> String {
-    let mut out = String::new();
-    let mut pages = env
-        .aws
-        .dynamodb
-        .scan()
-        .table_name(&env.table)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(i) = pages.next().await {
-        out.push_str(&format!("{:?}\n", i.expect("scan")));
-    }
-    out
-}
-
-async fn seat_items(env: &TestEnv, profile: &str) -> BTreeMap<String, Item> {
-    let mut out = BTreeMap::new();
-    let mut pages = env
-        .aws
-        .dynamodb
-        .query()
-        .table_name(&env.table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("SEATS#{profile}")))
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(i) = pages.next().await {
-        let i = i.expect("query");
-        out.insert(i["user_id"].as_s().unwrap().clone(), i);
-    }
-    out
-}
-
-fn seat(item: &Item) -> Seat {
-    let mut i = item.clone();
-    for k in ["pk", "sk", "kind"] {
-        i.remove(k);
-    }
-    serde_dynamo::from_item(i).expect("seat item")
-}
 
 async fn slot_secret(env: &TestEnv, profile: &str, slot: &str) -> serde_json::Value {
     let raw = env
@@ -156,7 +110,7 @@ async fn connecting_both_slots_stores_tokens_and_the_reclaim_admin_and_shows_no_
     assert!(connects.iter().all(|t| t.status == TaskStatus::Succeeded));
 
     // no token or secret in the pages, the logs or DynamoDB
-    let table = scan_all(&env).await;
+    let table = env.scan_all().await;
     let logged = logs.text();
     let secrets = every_secret(&env);
     assert!(
@@ -315,7 +269,7 @@ async fn dropbox_sync_of_a_large_team_stores_seats_and_survives_token_expiry() {
 
     let members = team.members();
     let seated: Vec<_> = members.iter().filter(|m| !m.status.is_removed()).collect();
-    let stored = seat_items(&env, &profile.id).await;
+    let stored = env.seat_items(&profile.id).await;
     assert_eq!(
         stored.len(),
         seated.len(),
@@ -362,9 +316,9 @@ async fn dropbox_sync_of_a_large_team_stores_seats_and_survives_token_expiry() {
     handle(&sync, json!({ "profile": profile.id }))
         .await
         .expect("re-sync");
-    assert_eq!(stored, seat_items(&env, &profile.id).await);
+    assert_eq!(stored, env.seat_items(&profile.id).await);
 
-    let table = scan_all(&env).await;
+    let table = env.scan_all().await;
     for s in every_secret(&env) {
         assert!(!table.contains(s.as_str()), "a secret reached DynamoDB");
     }
@@ -405,7 +359,7 @@ async fn a_failed_dropbox_sync_marks_nobody_removed_until_a_finished_one() {
         times: usize::MAX,
         kind: FaultKind::ServerError { status: 503 },
     });
-    let before = seat_items(&env, &profile.id).await;
+    let before = env.seat_items(&profile.id).await;
     let err = handle(&sync, json!({ "profile": profile.id }))
         .await
         .unwrap_err();
@@ -413,7 +367,7 @@ async fn a_failed_dropbox_sync_marks_nobody_removed_until_a_finished_one() {
     assert!(err.to_string().contains("503"), "{err}");
     assert_eq!(
         before,
-        seat_items(&env, &profile.id).await,
+        env.seat_items(&profile.id).await,
         "no seat changed, none marked removed"
     );
     let cp = env
@@ -428,7 +382,7 @@ async fn a_failed_dropbox_sync_marks_nobody_removed_until_a_finished_one() {
     handle(&sync, json!({ "profile": profile.id }))
         .await
         .expect("sync after recovery");
-    let after = seat_items(&env, &profile.id).await;
+    let after = env.seat_items(&profile.id).await;
     assert!(seat(&after[&leaver]).removed_at.is_some());
     assert_eq!(
         after

@@ -2,6 +2,7 @@
 use chrono::Utc;
 use seatkeeper::domain::profile::LastSync;
 use seatkeeper::store::StoreError;
+use seatkeeper::sync::ProviderSync;
 use seatkeeper_e2e::TestEnv;
 
 #[tokio::test]
