@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
     ScalarAttributeType, TimeToLiveSpecification, WriteRequest,
@@ -34,6 +34,11 @@ pub enum StoreError {
     Conflict(String),
     #[error("DynamoDB kept {0} items unprocessed after retries")]
     Unprocessed(usize),
+}
+
+/// DynamoDB refused a conditional write because its condition did not hold.
+fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
 }
 
 fn aws<E: std::error::Error>(op: &'static str) -> impl FnOnce(E) -> StoreError {
@@ -84,9 +89,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
+                if condition_failed(&e) {
                     StoreError::Conflict(format!("profile {} already exists", p.id))
                 } else {
                     aws::<_>("PutItem")(e)
@@ -111,8 +114,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                if condition_failed(&e)
                 {
                     StoreError::Conflict(format!("profile {} was changed by someone else meanwhile", p.id))
                 } else {
@@ -275,12 +277,7 @@ impl Store {
             .await;
         match r {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(aws::<_>("UpdateItem")(e)),
         }
     }
@@ -415,12 +412,7 @@ impl Store {
                 }
                 None => Ok(None),
             },
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(e) if condition_failed(&e) => Ok(None),
             Err(e) => Err(aws::<_>("DeleteItem")(e)),
         }
     }
@@ -454,12 +446,7 @@ impl Store {
             .await;
         match r {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(aws::<_>("PutItem")(e)),
         }
     }
@@ -484,12 +471,7 @@ impl Store {
         match r {
             Ok(_) => Ok(()),
             // someone else's lease now (ours expired): leave it
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(aws::<_>("DeleteItem")(e)),
         }
     }

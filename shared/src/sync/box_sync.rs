@@ -1,13 +1,13 @@
 //! Box: Application Access (Client Credentials Grant), Activity (admin_logs logins), Application
 //! Roster (managed users; app users are not seats), License Differentiation and Information.
-use chrono::{DateTime, Utc};
-use futures::{pin_mut, TryStreamExt};
+use chrono::Utc;
+use futures::TryStreamExt;
 
-use super::roster::{record_license_tasks, RosterWriter};
-use super::run::{ProviderSync, Run, SyncError};
-use crate::domain::{LoginAggregator, LoginEvidence, ObservedSeat, Profile, Provider, TaskKind};
+use super::roster::{read_logins, record_license_tasks, write_roster};
+use super::run::{secs, ProviderSync, Run, SyncError};
+use crate::domain::{LoginEvidence, ObservedSeat, Profile, Provider, TaskKind};
 use crate::providers::box_api::{
-    BoxClient, BoxCredentials, BoxUser, EventsWindow, LOGIN_EVENT_TYPES,
+    BoxClient, BoxCredentials, BoxEvent, BoxUser, EventsWindow, LOGIN_EVENT_TYPES,
 };
 use crate::secrets::SecretStore;
 use crate::store::Store;
@@ -16,10 +16,6 @@ use crate::store::Store;
 const EVENTS_STREAM: &str = "box_admin_logs_logins";
 /// Event ids remembered for de-duplication: two admin_logs pages.
 const DEDUP_WINDOW: usize = 1000;
-/// Each activity window starts this long before the last one ended: Box's admin_logs are
-/// delivered with latency, so an event created just before the checkpoint can appear after it
-/// was read. Re-reading is harmless (the last login is a maximum) and costs a few pages.
-pub const ACTIVITY_OVERLAP: chrono::Duration = chrono::Duration::hours(1);
 
 const ORDER: &[TaskKind] = &[
     TaskKind::ApplicationAccess,
@@ -64,7 +60,6 @@ impl ProviderSync for BoxSync {
     async fn tasks(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
         let profile = run.profile;
         let started = run.started;
-        let progress = run.progress;
 
         // Application Access: credentials from Secrets Manager, then a token.
         let (mut task, stats) = run.begin(TaskKind::ApplicationAccess).await?;
@@ -89,15 +84,10 @@ impl ProviderSync for BoxSync {
         let creds = run.end(task, &stats, r).await?;
 
         // Activity: logins in the window since the checkpoint (or the backfill window).
-        let checkpoint = self
-            .store
-            .get_checkpoint(&profile.id, EVENTS_STREAM)
-            .await?;
-        let backfill = profile.backfill_days.unwrap_or(self.default_backfill_days);
         let window = EventsWindow {
-            created_after: checkpoint
-                .map(|c| c.read_until - ACTIVITY_OVERLAP)
-                .unwrap_or(started - chrono::Duration::days(i64::from(backfill))),
+            created_after: run
+                .activity_start(EVENTS_STREAM, self.default_backfill_days)
+                .await?,
             created_before: started,
         };
         let (mut task, stats) = run.begin(TaskKind::Activity).await?;
@@ -107,56 +97,24 @@ impl ProviderSync for BoxSync {
             secs(window.created_after),
             secs(window.created_before)
         ));
-        let r = async {
-            let mut logins = LoginAggregator::new(DEDUP_WINDOW);
-            let events = self
-                .client
-                .admin_events(&creds, LOGIN_EVENT_TYPES, window, &stats);
-            pin_mut!(events);
-            while let Some(page) = events.try_next().await? {
-                for e in page {
-                    let (Some(user), Some(at)) = (e.created_by.as_ref(), e.created_at) else {
-                        continue;
-                    };
-                    let evidence = LoginEvidence {
-                        at: at.with_timezone(&Utc),
-                        event_id: e.event_id.clone(),
-                        event_type: e.event_type.clone().unwrap_or_default(),
-                    };
-                    logins.add(&user.id, evidence);
-                }
-                progress.advanced(0, logins.events_read);
-            }
-            task.counts.events_read = logins.events_read;
-            task.counts.events_duplicate = logins.duplicates;
-            task.counts.users_with_logins = logins.users() as u64;
-            Ok(logins)
-        }
-        .await;
-        let logins = run.end(task, &stats, r).await?;
+        let events = self
+            .client
+            .admin_events(&creds, LOGIN_EVENT_TYPES, window, &stats)
+            .map_ok(|page| page.iter().filter_map(login).collect());
+        let logins = read_logins(run, task, &stats, events, DEDUP_WINDOW).await?;
 
         // Application Roster (with each seat's license type): stream users, write what changed.
-        let (mut task, stats) = run.begin(TaskKind::ApplicationRoster).await?;
-        let run_id = run.run_id.clone();
-        let r = async {
-            let mut roster = RosterWriter::load(&self.store, profile, &run_id, started).await?;
-            let users = self.client.users(&creds, &stats);
-            pin_mut!(users);
-            while let Some(page) = users.try_next().await? {
-                let total = page.len();
-                let seats: Vec<ObservedSeat> = page
-                    .iter()
-                    .filter(|u| u.is_seat())
-                    .map(|u| observe(profile, u))
-                    .collect();
-                task.counts.non_seats_skipped += (total - seats.len()) as u64;
-                roster.page(seats, &logins, &mut task.counts).await?;
-                progress.advanced(task.counts.seats_seen, 0);
-            }
-            roster.finish(&mut task.counts).await
-        }
-        .await;
-        let tally = run.end(task, &stats, r).await?;
+        let (task, stats) = run.begin(TaskKind::ApplicationRoster).await?;
+        let users = self.client.users(&creds, &stats).map_ok(|page| {
+            let seats: Vec<ObservedSeat> = page
+                .iter()
+                .filter(|u| u.is_seat())
+                .map(|u| observe(profile, u))
+                .collect();
+            let not_seats = (page.len() - seats.len()) as u64;
+            (seats, not_seats)
+        });
+        let tally = write_roster(run, task, &stats, users, &logins).await?;
 
         record_license_tasks(run, &tally, profile).await?;
         // Everything finished: only now does the activity checkpoint move.
@@ -178,6 +136,19 @@ fn check_enterprise(profile: &Profile, creds: &BoxCredentials) -> Result<(), Syn
     })
 }
 
+/// A login event as (user id, evidence); events without a user or time say nothing.
+fn login(e: &BoxEvent) -> Option<(String, LoginEvidence)> {
+    let (user, at) = (e.created_by.as_ref()?, e.created_at?);
+    Some((
+        user.id.clone(),
+        LoginEvidence {
+            at: at.with_timezone(&Utc),
+            event_id: e.event_id.clone(),
+            event_type: e.event_type.clone().unwrap_or_default(),
+        },
+    ))
+}
+
 /// A Box user as a seat: license type from the profile (plan or tracking code).
 fn observe(profile: &Profile, u: &BoxUser) -> ObservedSeat {
     let role = u.role.clone().unwrap_or_else(|| "user".into());
@@ -193,8 +164,4 @@ fn observe(profile: &Profile, u: &BoxUser) -> ObservedSeat {
         license_type,
         created_at: u.created_utc(),
     }
-}
-
-pub(crate) fn secs(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -2,22 +2,17 @@
 //! (`team/get_info`: purchased seats), Activity (`team_log` `login_success`), Application Roster
 //! (`members/list_v2`; active, invited and suspended members hold a license), License
 //! Differentiation (`membership_type`: full / limited) and Information.
-use futures::{pin_mut, TryStreamExt};
+use futures::TryStreamExt;
 
-use super::box_sync::secs;
-use super::roster::{record_license_tasks, RosterWriter};
-use super::run::{ProviderSync, Run, SyncError};
-use crate::domain::{
-    Entitlement, LoginAggregator, LoginEvidence, ObservedSeat, Profile, Provider, TaskKind,
-};
+use super::roster::{read_logins, record_license_tasks, write_roster};
+use super::run::{secs, ProviderSync, Run, SyncError};
+use crate::domain::{Entitlement, LoginEvidence, ObservedSeat, Profile, Provider, TaskKind};
 use crate::providers::dropbox_api::{DropboxClient, EventsWindow, TeamMemberInfoV2};
 use crate::secrets::SecretStore;
 use crate::store::Store;
 
 const EVENTS_STREAM: &str = "dropbox_team_log_logins";
 const DEDUP_WINDOW: usize = 2000;
-/// team_log events may arrive late too: overlap windows as for Box.
-pub const ACTIVITY_OVERLAP: chrono::Duration = chrono::Duration::hours(1);
 
 const ORDER: &[TaskKind] = &[
     TaskKind::ApplicationAccess,
@@ -62,7 +57,6 @@ impl ProviderSync for DropboxSync {
     async fn tasks(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
         let profile = run.profile;
         let started = run.started;
-        let progress = run.progress;
 
         // Application Access: the sync slot's refresh token → access token; which team it is.
         let (mut task, stats) = run.begin(TaskKind::ApplicationAccess).await?;
@@ -95,15 +89,10 @@ impl ProviderSync for DropboxSync {
         .await;
         let (creds, info) = run.end(task, &stats, r).await?;
 
-        let checkpoint = self
-            .store
-            .get_checkpoint(&profile.id, EVENTS_STREAM)
-            .await?;
-        let backfill = profile.backfill_days.unwrap_or(self.default_backfill_days);
         let window = EventsWindow {
-            start: checkpoint
-                .map(|c| c.read_until - ACTIVITY_OVERLAP)
-                .unwrap_or(started - chrono::Duration::days(i64::from(backfill))),
+            start: run
+                .activity_start(EVENTS_STREAM, self.default_backfill_days)
+                .await?,
             end: started,
         };
         let (mut task, stats) = run.begin(TaskKind::Activity).await?;
@@ -112,49 +101,31 @@ impl ProviderSync for DropboxSync {
             secs(window.start),
             secs(window.end)
         ));
-        let r = async {
-            let mut logins = LoginAggregator::new(DEDUP_WINDOW);
-            let events = self.client.login_events(&creds, window, &stats);
-            pin_mut!(events);
-            while let Some(page) = events.try_next().await? {
-                for e in page {
-                    logins.add(
-                        &e.team_member_id,
-                        LoginEvidence {
+        let events = self
+            .client
+            .login_events(&creds, window, &stats)
+            .map_ok(|page| {
+                page.into_iter()
+                    .map(|e| {
+                        let evidence = LoginEvidence {
                             at: e.at,
                             event_id: e.id,
                             event_type: e.event_type,
-                        },
-                    );
-                }
-                progress.advanced(0, logins.events_read);
-            }
-            task.counts.events_read = logins.events_read;
-            task.counts.events_duplicate = logins.duplicates;
-            task.counts.users_with_logins = logins.users() as u64;
-            Ok(logins)
-        }
-        .await;
-        let logins = run.end(task, &stats, r).await?;
+                        };
+                        (e.team_member_id, evidence)
+                    })
+                    .collect()
+            });
+        let logins = read_logins(run, task, &stats, events, DEDUP_WINDOW).await?;
 
-        let (mut task, stats) = run.begin(TaskKind::ApplicationRoster).await?;
-        let run_id = run.run_id.clone();
-        let r = async {
-            let mut roster = RosterWriter::load(&self.store, profile, &run_id, started).await?;
-            let members = self.client.members(&creds, &stats);
-            pin_mut!(members);
-            while let Some(page) = members.try_next().await? {
-                let total = page.len();
-                let seats: Vec<ObservedSeat> =
-                    page.iter().filter_map(|m| observe(profile, m)).collect();
-                task.counts.non_seats_skipped += (total - seats.len()) as u64;
-                roster.page(seats, &logins, &mut task.counts).await?;
-                progress.advanced(task.counts.seats_seen, 0);
-            }
-            roster.finish(&mut task.counts).await
-        }
-        .await;
-        let tally = run.end(task, &stats, r).await?;
+        let (task, stats) = run.begin(TaskKind::ApplicationRoster).await?;
+        let members = self.client.members(&creds, &stats).map_ok(|page| {
+            let seats: Vec<ObservedSeat> =
+                page.iter().filter_map(|m| observe(profile, m)).collect();
+            let not_seats = (page.len() - seats.len()) as u64;
+            (seats, not_seats)
+        });
+        let tally = write_roster(run, task, &stats, members, &logins).await?;
 
         // Dropbox knows what was purchased: it overrides the profile's own entitlement count for
         // `full` seats (the price, if the operator set one, still applies).

@@ -5,11 +5,11 @@ mod progress;
 mod roster;
 mod run;
 
-pub use box_sync::{BoxSync, ACTIVITY_OVERLAP};
+pub use box_sync::BoxSync;
 pub use dropbox_sync::DropboxSync;
 pub use progress::{NoProgress, Progress};
 pub use roster::ACTIVE_WITHIN_DAYS;
-pub use run::{ProfileOutcome, ProviderSync, Run, SyncError, SyncReport};
+pub use run::{ProfileOutcome, ProviderSync, Run, SyncError, SyncReport, ACTIVITY_OVERLAP};
 
 /// Sortable, readable run ids: `20261123T120000Z-1a2b3c4d`.
 pub fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {

@@ -1,12 +1,74 @@
 //! Provider-agnostic roster and license bookkeeping: observed seats in, minimal writes out.
 use chrono::{DateTime, Utc};
+use futures::{pin_mut, Stream, TryStreamExt};
 
 use super::run::{Run, SyncError};
+use crate::domain::TaskRun;
 use crate::domain::{
     reconcile, LicenseSummary, LicenseTally, LoginAggregator, LoginEvidence, ObservedSeat, Profile,
     SeatDecision, SeatIndex, TaskCounts, TaskKind,
 };
+use crate::http::{ApiStats, ProviderError};
 use crate::store::Store;
+
+/// Activity: folds pages of `(user id, login evidence)` into the newest login per user, records
+/// the task's counts and ends it. `pages` borrows `stats`, the task's call accounting.
+pub(crate) async fn read_logins<S>(
+    run: &mut Run<'_>,
+    mut task: TaskRun,
+    stats: &ApiStats,
+    pages: S,
+    dedup_window: usize,
+) -> Result<LoginAggregator, SyncError>
+where
+    S: Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>>,
+{
+    let progress = run.progress;
+    let r = async {
+        let mut logins = LoginAggregator::new(dedup_window);
+        pin_mut!(pages);
+        while let Some(page) = pages.try_next().await? {
+            for (user_id, evidence) in page {
+                logins.add(&user_id, evidence);
+            }
+            progress.advanced(0, logins.events_read);
+        }
+        task.counts.events_read = logins.events_read;
+        task.counts.events_duplicate = logins.duplicates;
+        task.counts.users_with_logins = logins.users() as u64;
+        Ok(logins)
+    }
+    .await;
+    run.end(task, stats, r).await
+}
+
+/// Application Roster: writes pages of `(observed seats, provider accounts that are not seats)`
+/// through a [`RosterWriter`], then marks who left; records the counts and ends the task.
+pub(crate) async fn write_roster<S>(
+    run: &mut Run<'_>,
+    mut task: TaskRun,
+    stats: &ApiStats,
+    pages: S,
+    logins: &LoginAggregator,
+) -> Result<LicenseTally, SyncError>
+where
+    S: Stream<Item = Result<(Vec<ObservedSeat>, u64), ProviderError>>,
+{
+    let (store, profile, progress, started) = (run.store, run.profile, run.progress, run.started);
+    let run_id = run.run_id.clone();
+    let r = async {
+        let mut roster = RosterWriter::load(store, profile, &run_id, started).await?;
+        pin_mut!(pages);
+        while let Some((seats, not_seats)) = pages.try_next().await? {
+            task.counts.non_seats_skipped += not_seats;
+            roster.page(seats, logins, &mut task.counts).await?;
+            progress.advanced(task.counts.seats_seen, 0);
+        }
+        roster.finish(&mut task.counts).await
+    }
+    .await;
+    run.end(task, stats, r).await
+}
 
 /// A seat counts as active in License Information with a login this recent (days).
 pub const ACTIVE_WITHIN_DAYS: u32 = 60;

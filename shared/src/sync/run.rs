@@ -13,6 +13,11 @@ use crate::http::{ApiStats, ProviderError};
 use crate::secrets::SecretError;
 use crate::store::{Checkpoint, Store, StoreError};
 
+/// Each activity window starts this long before the last one ended: provider event logs are
+/// delivered with latency, so an event created just before the checkpoint can appear after it
+/// was read. Re-reading is harmless (the last login is a maximum) and costs a few pages.
+pub const ACTIVITY_OVERLAP: chrono::Duration = chrono::Duration::hours(1);
+
 /// Longer than a Lambda can run, so a crashed holder's lease lapses before the next schedule.
 const LEASE_TTL: Duration = Duration::from_secs(16 * 60);
 
@@ -211,6 +216,20 @@ impl<'a> Run<'a> {
         result
     }
 
+    /// Where this run's activity read starts: the last finished run's checkpoint less the
+    /// overlap, or the profile's backfill window on a first sync. It ends at the run's start.
+    pub(crate) async fn activity_start(
+        &self,
+        stream: &str,
+        default_backfill_days: u32,
+    ) -> Result<DateTime<Utc>, SyncError> {
+        let checkpoint = self.store.get_checkpoint(&self.profile.id, stream).await?;
+        let backfill = self.profile.backfill_days.unwrap_or(default_backfill_days);
+        Ok(checkpoint
+            .map(|c| c.read_until - ACTIVITY_OVERLAP)
+            .unwrap_or(self.started - chrono::Duration::days(i64::from(backfill))))
+    }
+
     /// After every task succeeded: move the activity checkpoint and record the finished sync.
     pub(crate) async fn commit(
         &self,
@@ -312,4 +331,9 @@ fn log_outcome(provider: Provider, o: &ProfileOutcome, started: DateTime<Utc>) {
         events_read = activity.events_read,
         "sync run"
     );
+}
+
+/// A time in whole seconds (task details are read by people).
+pub(crate) fn secs(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

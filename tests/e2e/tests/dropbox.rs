@@ -305,18 +305,24 @@ async fn dropbox_sync_of_a_large_team_stores_seats_and_survives_token_expiry() {
         "the connect's code exchange, the sync's refresh, one renewal after the 401"
     );
 
-    // License Information: purchased seats from team/get_info
+    // License Information: purchased seats are Dropbox's num_licensed_users, read every sync
+    let purchased = |lic: Vec<seatkeeper::domain::LicenseSummary>| {
+        lic.into_iter()
+            .find(|l| l.license_type == "full")
+            .and_then(|l| l.purchased)
+    };
+    let spec = provider_sandbox::DropboxTeamSpec::new(10_000, 8);
     let lic = env.store.license_summaries(&profile.id).await.unwrap();
-    let full = lic.iter().find(|l| l.license_type == "full").unwrap();
-    assert!(full
-        .purchased
-        .is_some_and(|p| p as usize >= seated.len() / 2));
+    assert_eq!(purchased(lic), Some(spec.num_licensed_users));
+    team.set_num_licensed_users(12_345);
 
-    // unchanged re-sync rewrites nothing
+    // unchanged re-sync rewrites no seat (and reads the new purchased count)
     handle(&sync, json!({ "profile": profile.id }))
         .await
         .expect("re-sync");
     assert_eq!(stored, env.seat_items(&profile.id).await);
+    let lic = env.store.license_summaries(&profile.id).await.unwrap();
+    assert_eq!(purchased(lic), Some(12_345));
 
     let table = env.scan_all().await;
     for s in every_secret(&env) {
