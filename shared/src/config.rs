@@ -47,6 +47,11 @@ pub struct Config {
     pub http_timeout: Duration,
     /// Activity backfill window for a profile's first sync, unless the profile sets its own.
     pub default_backfill_days: u32,
+    /// The reclaim queue (`RECLAIM_QUEUE_URL`): required to enqueue (auto mode, seatctl).
+    pub reclaim_queue_url: Option<String>,
+    /// The reclaim function starts a message only with this much time left
+    /// (`RECLAIM_MIN_TIME_LEFT_SECS`): a Box transfer may take up to 10 minutes.
+    pub reclaim_min_time_left: Duration,
 }
 
 impl Config {
@@ -98,6 +103,8 @@ impl Config {
             retry,
             http_timeout: Duration::from_secs(number("PROVIDER_HTTP_TIMEOUT_SECS", 60)?),
             default_backfill_days: number("BACKFILL_DAYS", 90)? as u32,
+            reclaim_queue_url: get("RECLAIM_QUEUE_URL").filter(|v| !v.trim().is_empty()),
+            reclaim_min_time_left: Duration::from_secs(number("RECLAIM_MIN_TIME_LEFT_SECS", 660)?),
         })
     }
 }

@@ -4,6 +4,8 @@ use crate::connect::ConnectService;
 use crate::http::{build_http_client, ProviderError};
 use crate::providers::box_api::BoxClient;
 use crate::providers::dropbox_api::DropboxClient;
+use crate::queue::ReclaimQueue;
+use crate::reclaim::{JobPoll, Reclaimer};
 use crate::secrets::SecretStore;
 use crate::store::Store;
 use crate::sync::{BoxSync, DropboxSync};
@@ -21,6 +23,7 @@ pub enum StartupError {
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl AwsClients {
@@ -29,6 +32,7 @@ impl AwsClients {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
         }
     }
 }
@@ -41,7 +45,28 @@ pub fn box_sync(config: &Config, aws: &AwsClients) -> Result<BoxSync, StartupErr
         SecretStore::new(aws.secrets.clone()),
         BoxClient::new(&config.box_endpoints, http, config.retry.clone()),
         config.default_backfill_days,
-    ))
+    )
+    .with_queue(reclaim_queue(config, aws)))
+}
+
+/// The reclaim queue, when `RECLAIM_QUEUE_URL` is set.
+pub fn reclaim_queue(config: &Config, aws: &AwsClients) -> Option<ReclaimQueue> {
+    config
+        .reclaim_queue_url
+        .as_ref()
+        .map(|url| ReclaimQueue::new(aws.sqs.clone(), url))
+}
+
+/// Everything the reclaim function needs.
+pub fn reclaimer(config: &Config, aws: &AwsClients) -> Result<Reclaimer, StartupError> {
+    let http = build_http_client(config.http_timeout)?;
+    Ok(Reclaimer {
+        store: Store::new(aws.dynamodb.clone(), &config.table_name),
+        secrets: SecretStore::new(aws.secrets.clone()),
+        box_client: BoxClient::new(&config.box_endpoints, http.clone(), config.retry.clone()),
+        dropbox_client: DropboxClient::new(&config.dropbox_endpoints, http, config.retry.clone()),
+        poll: JobPoll::default(),
+    })
 }
 
 /// Everything a Dropbox sync needs.
@@ -52,7 +77,8 @@ pub fn dropbox_sync(config: &Config, aws: &AwsClients) -> Result<DropboxSync, St
         SecretStore::new(aws.secrets.clone()),
         DropboxClient::new(&config.dropbox_endpoints, http, config.retry.clone()),
         config.default_backfill_days,
-    ))
+    )
+    .with_queue(reclaim_queue(config, aws)))
 }
 
 /// Starting (seatctl) and finishing (oauth-callback) a Dropbox connect.

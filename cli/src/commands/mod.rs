@@ -17,6 +17,7 @@ pub mod connect;
 pub mod credentials;
 pub mod entitlement;
 pub mod profile;
+pub mod reclaim;
 pub mod seats;
 pub mod sync;
 pub mod table;
@@ -100,6 +101,27 @@ pub enum Command {
     Seats(seats::SeatsArgs),
     /// Show recorded task runs (task tracking), newest first
     Tasks(tasks::TasksArgs),
+    /// Show or change a profile's reclamation rules
+    #[command(subcommand)]
+    Rules(reclaim::RulesCommand),
+    /// List reclaim candidates with their evidence
+    Candidates(reclaim::CandidatesArgs),
+    /// Approve candidates: enqueue their reclaim requests (approve and auto modes)
+    Approve(reclaim::ApproveArgs),
+    /// Enqueue a reclaim request for one user (transfer content, then remove the seat)
+    Reclaim(reclaim::ReclaimArgs),
+    /// Kill switch: stop enqueueing and executing reclaims for a profile
+    Pause {
+        #[arg(value_parser = parse_profile_id)]
+        id: String,
+    },
+    /// Lift the kill switch
+    Resume {
+        #[arg(value_parser = parse_profile_id)]
+        id: String,
+    },
+    /// The reclaim requests of a profile and their steps (the audit trail)
+    Reclaims(reclaim::ReclaimsArgs),
 }
 
 /// What every command works with: config, AWS clients, the store, the secrets, and the clock.
@@ -161,6 +183,13 @@ pub async fn run(cli: Cli, table: &str, out: &mut dyn Write) -> Result<(), CliEr
         Command::Sync(a) => sync::run(&ctx, a, out).await,
         Command::Seats(a) => seats::run(&ctx, a, out).await,
         Command::Tasks(a) => tasks::run(&ctx, a, out).await,
+        Command::Rules(c) => reclaim::rules(&ctx, c, out).await,
+        Command::Candidates(a) => reclaim::candidates(&ctx, a, out).await,
+        Command::Approve(a) => reclaim::approve(&ctx, a, out).await,
+        Command::Reclaim(a) => reclaim::reclaim(&ctx, a, out).await,
+        Command::Pause { id } => reclaim::set_paused(&ctx, &id, true, out).await,
+        Command::Resume { id } => reclaim::set_paused(&ctx, &id, false, out).await,
+        Command::Reclaims(a) => reclaim::reclaims(&ctx, a, out).await,
     }
 }
 

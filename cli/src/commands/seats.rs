@@ -294,6 +294,8 @@ mod tests {
             first_seen_at: n - Duration::days(30),
             last_seen_at: n - Duration::days(30),
             removed_at: None,
+            reclaimed_at: None,
+            reclaim_request_id: None,
             run_id: "r0".into(),
             fingerprint: "f".into(),
         }

@@ -4,11 +4,15 @@
 pub mod activity;
 pub mod license;
 pub mod profile;
+pub mod reclaim;
+pub mod rules;
 pub mod seat;
 pub mod task;
 
 pub use activity::{LoginAggregator, LoginEvidence};
 pub use license::{LicenseSummary, LicenseTally};
 pub use profile::{BoxPlan, Entitlement, Profile, ProfileError, Provider};
+pub use reclaim::{ReclaimRecord, ReclaimRequest, ReclaimStatus};
+pub use rules::{evaluate, ReclaimMode, ReclaimRules, Verdict};
 pub use seat::{reconcile, ObservedSeat, Seat, SeatDecision, SeatIndex, StoredSeatState};
 pub use task::{TaskCounts, TaskKind, TaskRun, TaskStatus};

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::ReclaimRules;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
@@ -134,6 +136,9 @@ pub struct Profile {
     pub backfill_days: Option<u32>,
     #[serde(default)]
     pub last_sync: Option<LastSync>,
+    /// Reclamation rules (the defaults for profiles stored before rules existed).
+    #[serde(default)]
+    pub rules: ReclaimRules,
     /// Bumped by every write of the profile (edits and `last_sync`): edits are optimistic
     /// read-modify-writes, so an operator's edit never erases what a sync recorded, or vice versa.
     #[serde(default)]
@@ -187,6 +192,7 @@ impl Profile {
             entitlements: Vec::new(),
             backfill_days: None,
             last_sync: None,
+            rules: ReclaimRules::default(),
             version: 0,
         })
     }
@@ -209,6 +215,7 @@ impl Profile {
             entitlements: Vec::new(),
             backfill_days: None,
             last_sync: None,
+            rules: ReclaimRules::default(),
             version: 0,
         })
     }
@@ -237,6 +244,15 @@ impl Profile {
     pub fn manages(&self, license_type: &str) -> bool {
         self.managed_license_types.is_empty()
             || self.managed_license_types.iter().any(|t| t == license_type)
+    }
+
+    /// License types the rules may reclaim: the rules' list, or else the managed types.
+    pub fn reclaimable(&self, license_type: &str) -> bool {
+        if self.rules.license_types.is_empty() {
+            self.manages(license_type)
+        } else {
+            self.rules.license_types.iter().any(|t| t == license_type)
+        }
     }
 
     pub fn entitlement(&self, license_type: &str) -> Option<&Entitlement> {

@@ -47,6 +47,11 @@ pub struct Seat {
     pub last_seen_at: DateTime<Utc>,
     #[serde(default)]
     pub removed_at: Option<DateTime<Utc>>,
+    /// Set when seatkeeper reclaimed the seat (with the request that did it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reclaimed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reclaim_request_id: Option<String>,
     /// The sync run that wrote this item last.
     pub run_id: String,
     /// Hash of the observed fields and last login: equal means nothing to write.
@@ -150,6 +155,8 @@ pub fn reconcile(
         first_seen_at: stored.map(|s| s.first_seen_at).unwrap_or(now),
         last_seen_at: now,
         removed_at: None,
+        reclaimed_at: None,
+        reclaim_request_id: None,
         run_id: run_id.to_owned(),
         fingerprint: fp,
     };

@@ -40,6 +40,7 @@ pub enum TaskStatus {
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TaskCounts {
     pub pages: u64,
     pub api_calls: u64,
@@ -57,6 +58,14 @@ pub struct TaskCounts {
     pub events_duplicate: u64,
     pub users_with_logins: u64,
     pub items_written: u64,
+    /// Reclamation: seats the rules picked, requests enqueued, and what the function did.
+    pub candidates: u64,
+    pub requests_enqueued: u64,
+    pub requests_received: u64,
+    pub reclaimed: u64,
+    pub reclaim_skipped: u64,
+    pub reclaim_failed: u64,
+    pub reclaim_retried: u64,
 }
 
 impl TaskCounts {

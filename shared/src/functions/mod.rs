@@ -1,3 +1,4 @@
 //! Lambda handlers. Each function's `main.rs` builds config and clients once and calls these.
 pub mod oauth_callback;
+pub mod reclaim;
 pub mod sync;

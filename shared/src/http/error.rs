@@ -45,6 +45,16 @@ pub enum ProviderError {
         code: String,
         description: String,
     },
+    /// A non-idempotent write whose outcome is unknown (5xx, cut connection): it may have
+    /// happened. Never retried blindly; the caller re-reads state before trying again.
+    #[error(
+        "{provider} {endpoint}: outcome unknown ({cause}); state must be re-read before retrying"
+    )]
+    Indeterminate {
+        provider: &'static str,
+        endpoint: String,
+        cause: String,
+    },
     /// Any other error envelope (4xx): permanent for this request.
     #[error("{provider} API error HTTP {status} {code}: {message}{}", fmt_request_id(.request_id))]
     Api {
@@ -107,6 +117,21 @@ impl ProviderError {
             }
             Self::RateLimited { .. } => Some("rate_limit_exceeded"),
             _ => None,
+        }
+    }
+
+    /// For a non-idempotent write: an error after which the write may have happened becomes
+    /// [`ProviderError::Indeterminate`] (so it is not retried); 429 and 401 mean it did not.
+    pub fn for_write(self, endpoint: &str) -> Self {
+        match self {
+            Self::Server { provider, .. }
+            | Self::Network { provider, .. }
+            | Self::Malformed { provider, .. } => Self::Indeterminate {
+                provider,
+                endpoint: endpoint.to_owned(),
+                cause: self.to_string(),
+            },
+            other => other,
         }
     }
 

@@ -37,11 +37,11 @@ pub enum StoreError {
 }
 
 /// DynamoDB refused a conditional write because its condition did not hold.
-fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+pub(super) fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
 
-fn aws<E: std::error::Error>(op: &'static str) -> impl FnOnce(E) -> StoreError {
+pub(super) fn aws<E: std::error::Error>(op: &'static str) -> impl FnOnce(E) -> StoreError {
     move |e| StoreError::Aws {
         op,
         message: DisplayErrorContext(&e).to_string(),
@@ -60,8 +60,8 @@ pub struct Checkpoint {
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl Store {
@@ -533,7 +533,7 @@ impl Store {
 
     // ----------------------------------------------------------------- helpers
 
-    async fn get<T: DeserializeOwned>(
+    pub(super) async fn get<T: DeserializeOwned>(
         &self,
         what: &'static str,
         (pk, sk): (String, String),
@@ -551,7 +551,7 @@ impl Store {
         out.item.map(|i| from_item(what, i)).transpose()
     }
 
-    async fn put<T: Serialize>(
+    pub(super) async fn put<T: Serialize>(
         &self,
         what: &'static str,
         key: (String, String),
@@ -568,7 +568,7 @@ impl Store {
         Ok(())
     }
 
-    async fn query_all<T: DeserializeOwned>(
+    pub(super) async fn query_all<T: DeserializeOwned>(
         &self,
         what: &'static str,
         pk: String,
@@ -602,7 +602,7 @@ impl Store {
     }
 }
 
-fn to_item<T: Serialize>(
+pub(super) fn to_item<T: Serialize>(
     what: &'static str,
     (pk, sk): (String, String),
     value: &T,
@@ -619,7 +619,10 @@ fn to_item<T: Serialize>(
     Ok(item)
 }
 
-fn from_item<T: DeserializeOwned>(what: &'static str, mut item: Item) -> Result<T, StoreError> {
+pub(super) fn from_item<T: DeserializeOwned>(
+    what: &'static str,
+    mut item: Item,
+) -> Result<T, StoreError> {
     for k in ["pk", "sk", "kind"] {
         item.remove(k);
     }

@@ -9,6 +9,10 @@
 //! | sync lease      | `PROFILE#<profile>`   | `LEASE#sync`                         |
 //! | task run        | `TASKS#<profile>`     | `RUN#<started_at>#<run id>#<task>`   |
 //! | pending connect | `OAUTH#<sha256(state)>` | `STATE`                            |
+//! | candidate       | `CANDIDATES#<profile>` | `CAND#<provider user id>`            |
+//! | reclaim request | `RECLAIMS#<profile>`  | `REQ#<request id>`                   |
+//! | invalid message | `RECLAIMS#_invalid`   | `MSG#<SQS message id>`               |
+//! | reclaim counter | `PROFILE#<profile>`   | `RECLAIMED#<UTC date>`               |
 //!
 //! Every item also has `kind` (the entity name). Profiles share one partition (a deployment has
 //! few); a profile's seats are one partition read with one paged Query.
@@ -51,6 +55,34 @@ pub fn sync_lease(profile: &str) -> (String, String) {
 /// A pending OAuth connect, keyed by the digest of its `state` (never the state itself).
 pub fn pending_connect(state_digest: &str) -> (String, String) {
     (format!("OAUTH#{state_digest}"), "STATE".to_owned())
+}
+
+pub fn candidates_pk(profile: &str) -> String {
+    format!("CANDIDATES#{profile}")
+}
+
+pub fn candidate(profile: &str, user_id: &str) -> (String, String) {
+    (candidates_pk(profile), format!("CAND#{user_id}"))
+}
+
+pub fn reclaims_pk(profile: &str) -> String {
+    format!("RECLAIMS#{profile}")
+}
+
+pub fn reclaim(profile: &str, request_id: &str) -> (String, String) {
+    (reclaims_pk(profile), format!("REQ#{request_id}"))
+}
+
+/// Messages that are not reclaim requests; `_` never starts a profile id.
+pub const INVALID_MESSAGES_PK: &str = "RECLAIMS#_invalid";
+
+pub fn invalid_message(message_id: &str) -> (String, String) {
+    (INVALID_MESSAGES_PK.to_owned(), format!("MSG#{message_id}"))
+}
+
+/// Reclaims executed for a profile on one UTC day (the function's blast-radius cap).
+pub fn reclaim_counter(profile: &str, day: &str) -> (String, String) {
+    (profile_pk(profile), format!("RECLAIMED#{day}"))
 }
 
 pub fn tasks_pk(profile: &str) -> String {

@@ -9,11 +9,12 @@ use crate::domain::{LoginEvidence, ObservedSeat, Profile, Provider, TaskKind};
 use crate::providers::box_api::{
     BoxClient, BoxCredentials, BoxEvent, BoxUser, EventsWindow, LOGIN_EVENT_TYPES,
 };
+use crate::queue::ReclaimQueue;
 use crate::secrets::SecretStore;
 use crate::store::Store;
 
 /// The activity stream's checkpoint name.
-const EVENTS_STREAM: &str = "box_admin_logs_logins";
+pub(crate) const EVENTS_STREAM: &str = "box_admin_logs_logins";
 /// Event ids remembered for de-duplication: two admin_logs pages.
 const DEDUP_WINDOW: usize = 1000;
 
@@ -23,6 +24,7 @@ const ORDER: &[TaskKind] = &[
     TaskKind::ApplicationRoster,
     TaskKind::LicenseDifferentiation,
     TaskKind::LicenseInformation,
+    TaskKind::Reclamation,
 ];
 
 /// Syncs Box profiles: roster, license types, activity and license information.
@@ -31,6 +33,7 @@ pub struct BoxSync {
     secrets: SecretStore,
     client: BoxClient,
     default_backfill_days: u32,
+    queue: Option<ReclaimQueue>,
 }
 
 impl BoxSync {
@@ -45,7 +48,14 @@ impl BoxSync {
             secrets,
             client,
             default_backfill_days,
+            queue: None,
         }
+    }
+
+    /// Profiles in auto mode enqueue their candidates here after each finished sync.
+    pub fn with_queue(mut self, queue: Option<ReclaimQueue>) -> Self {
+        self.queue = queue;
+        self
     }
 }
 
@@ -55,6 +65,10 @@ impl ProviderSync for BoxSync {
 
     fn store(&self) -> &Store {
         &self.store
+    }
+
+    fn queue(&self) -> Option<&ReclaimQueue> {
+        self.queue.as_ref()
     }
 
     async fn tasks(&self, run: &mut Run<'_>) -> Result<(), SyncError> {

@@ -8,10 +8,11 @@ use super::roster::{read_logins, record_license_tasks, write_roster};
 use super::run::{secs, ProviderSync, Run, SyncError};
 use crate::domain::{Entitlement, LoginEvidence, ObservedSeat, Profile, Provider, TaskKind};
 use crate::providers::dropbox_api::{DropboxClient, EventsWindow, TeamMemberInfoV2};
+use crate::queue::ReclaimQueue;
 use crate::secrets::SecretStore;
 use crate::store::Store;
 
-const EVENTS_STREAM: &str = "dropbox_team_log_logins";
+pub(crate) const EVENTS_STREAM: &str = "dropbox_team_log_logins";
 const DEDUP_WINDOW: usize = 2000;
 
 const ORDER: &[TaskKind] = &[
@@ -20,6 +21,7 @@ const ORDER: &[TaskKind] = &[
     TaskKind::ApplicationRoster,
     TaskKind::LicenseDifferentiation,
     TaskKind::LicenseInformation,
+    TaskKind::Reclamation,
 ];
 
 /// Syncs Dropbox profiles with their sync slot's credentials.
@@ -28,6 +30,7 @@ pub struct DropboxSync {
     secrets: SecretStore,
     client: DropboxClient,
     default_backfill_days: u32,
+    queue: Option<ReclaimQueue>,
 }
 
 impl DropboxSync {
@@ -42,7 +45,14 @@ impl DropboxSync {
             secrets,
             client,
             default_backfill_days,
+            queue: None,
         }
+    }
+
+    /// Profiles in auto mode enqueue their candidates here after each finished sync.
+    pub fn with_queue(mut self, queue: Option<ReclaimQueue>) -> Self {
+        self.queue = queue;
+        self
     }
 }
 
@@ -52,6 +62,10 @@ impl ProviderSync for DropboxSync {
 
     fn store(&self) -> &Store {
         &self.store
+    }
+
+    fn queue(&self) -> Option<&ReclaimQueue> {
+        self.queue.as_ref()
     }
 
     async fn tasks(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
@@ -103,7 +117,7 @@ impl ProviderSync for DropboxSync {
         ));
         let events = self
             .client
-            .login_events(&creds, window, &stats)
+            .login_events(&creds, window, None, &stats)
             .map_ok(|page| {
                 page.into_iter()
                     .map(|e| {

@@ -2,10 +2,13 @@
 mod box_sync;
 mod dropbox_sync;
 mod progress;
+mod reclamation;
 mod roster;
 mod run;
 
 pub use box_sync::BoxSync;
+pub const BOX_EVENTS_STREAM: &str = box_sync::EVENTS_STREAM;
+pub const DROPBOX_EVENTS_STREAM: &str = dropbox_sync::EVENTS_STREAM;
 pub use dropbox_sync::DropboxSync;
 pub use progress::{NoProgress, Progress};
 pub use roster::ACTIVE_WITHIN_DAYS;

@@ -39,6 +39,14 @@ pub enum SyncError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Reclaim(#[from] crate::reclaim::ReclaimError),
+}
+
+impl From<crate::queue::QueueError> for SyncError {
+    fn from(e: crate::queue::QueueError) -> Self {
+        SyncError::Reclaim(e.into())
+    }
 }
 
 /// What one profile's sync did.
@@ -117,6 +125,11 @@ pub trait ProviderSync {
 
     fn store(&self) -> &Store;
 
+    /// The reclaim queue, for profiles in auto mode.
+    fn queue(&self) -> Option<&crate::queue::ReclaimQueue> {
+        None
+    }
+
     /// The provider's tasks for one run.
     async fn tasks(&self, run: &mut Run<'_>) -> Result<(), SyncError>;
 
@@ -151,7 +164,11 @@ pub trait ProviderSync {
         let mut run = Run::start(self.store(), &profile, progress, Self::ORDER).await?;
         // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
         // the stack and under the compiler's layout depth.
-        let result = Box::pin(self.tasks(&mut run)).await;
+        let result = match Box::pin(self.tasks(&mut run)).await {
+            // candidates only from a finished sync's complete data
+            Ok(()) => Box::pin(super::reclamation::reclamation(&mut run, self.queue())).await,
+            Err(e) => Err(e),
+        };
         Ok(run.finish(result).await)
     }
 }

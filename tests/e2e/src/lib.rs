@@ -8,14 +8,19 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use provider_sandbox::{BoxTenantSpec, DropboxTeamSpec, Sandbox, SandboxConfig};
 use seatkeeper::connect::ConnectService;
+use seatkeeper::domain::ReclaimRequest;
 use seatkeeper::domain::{BoxPlan, Profile, Seat};
 use seatkeeper::functions::oauth_callback::{self, Page};
+use seatkeeper::functions::reclaim as reclaim_fn;
 use seatkeeper::http::RetryPolicy;
 use seatkeeper::providers::box_api::BoxCredentials;
 use seatkeeper::providers::dropbox_api::{DropboxCredentials, Slot};
+use seatkeeper::queue::ReclaimQueue;
+use seatkeeper::reclaim::{JobPoll, Reclaimer};
 use seatkeeper::runtime::{self, AwsClients};
 use seatkeeper::secrets::SecretStore;
 use seatkeeper::store::Store;
@@ -65,6 +70,8 @@ pub struct TestEnv {
     pub secrets: SecretStore,
     pub sandbox: Sandbox,
     pub config: Config,
+    /// The reclaim queue (a real SQS queue in moto, unique per test).
+    pub queue_url: String,
 }
 
 impl TestEnv {
@@ -116,6 +123,20 @@ impl TestEnv {
         let store = Store::new(aws.dynamodb.clone(), &table);
         assert!(store.create_table().await.expect("create table"));
         let secrets = SecretStore::new(aws.secrets.clone());
+        let queue_url = aws
+            .sqs
+            .create_queue()
+            .queue_name(unique("reclaim"))
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                "1",
+            )
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        config.reclaim_queue_url = Some(queue_url.clone());
         TestEnv {
             table,
             aws,
@@ -123,6 +144,7 @@ impl TestEnv {
             secrets,
             sandbox,
             config,
+            queue_url,
         }
     }
 
@@ -139,6 +161,7 @@ impl TestEnv {
             ),
             ("DROPBOX_TOKEN_URL".into(), self.sandbox.dropbox_token_url()),
             ("OAUTH_REDIRECT_URL".into(), CALLBACK_URL.into()),
+            ("RECLAIM_QUEUE_URL".into(), self.queue_url.clone()),
             ("PROVIDER_MAX_RETRIES".into(), "3".into()),
             ("PROVIDER_RETRY_BASE_MS".into(), "10".into()),
             ("PROVIDER_RETRY_MAX_MS".into(), "50".into()),
@@ -312,6 +335,145 @@ impl TestEnv {
             out.push_str(&format!("{:?}\n", i.expect("scan")));
         }
         out
+    }
+
+    /// The reclaim function's engine as its main builds it (job polls shortened for tests).
+    pub fn reclaimer(&self) -> Reclaimer {
+        let mut r = runtime::reclaimer(&self.config, &self.aws).expect("reclaimer");
+        r.poll = JobPoll {
+            attempts: 3,
+            interval: Duration::from_millis(20),
+        };
+        r
+    }
+
+    pub fn queue(&self) -> ReclaimQueue {
+        ReclaimQueue::new(self.aws.sqs.clone(), &self.queue_url)
+    }
+
+    /// Posts a request on the reclaim queue, as seatctl or a customer's tool would.
+    pub async fn enqueue(&self, request: &ReclaimRequest) {
+        self.queue().send(request).await.expect("send");
+    }
+
+    /// Posts a raw body on the reclaim queue.
+    pub async fn enqueue_raw(&self, body: &str) {
+        self.aws
+            .sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    }
+
+    /// What Lambda's SQS event source mapping does, once: receives up to 10 messages, hands
+    /// them to the reclaim handler as an SQS event, and deletes those not reported as batch
+    /// item failures (the failures become visible again after the visibility timeout).
+    /// Returns the event and the handler's response.
+    pub async fn deliver(&self, reclaimer: &Reclaimer) -> (SqsEvent, SqsBatchResponse) {
+        let msgs = self
+            .aws
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        let records: Vec<serde_json::Value> = msgs
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "messageId": m.message_id(),
+                    "receiptHandle": m.receipt_handle(),
+                    "body": m.body(),
+                    "attributes": m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<HashMap<_, _>>()).unwrap_or_default(),
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:reclaim",
+                    "awsRegion": "us-east-1",
+                })
+            })
+            .collect();
+        let event: SqsEvent =
+            serde_json::from_value(serde_json::json!({ "Records": records })).expect("SQS event");
+        let response = reclaim_fn::handle(
+            reclaimer,
+            event.clone(),
+            &uuid::Uuid::new_v4().to_string(),
+            None,
+            self.config.reclaim_min_time_left,
+        )
+        .await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        for m in &msgs {
+            if !failed.contains(&m.message_id().unwrap_or_default()) {
+                self.aws
+                    .sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        (event, response)
+    }
+
+    /// Delivers until the queue is empty (failures come back after the 1 s visibility timeout),
+    /// at most `rounds` times. Returns every response.
+    pub async fn drain(&self, reclaimer: &Reclaimer, rounds: usize) -> Vec<SqsBatchResponse> {
+        let mut out = Vec::new();
+        let mut idle = 0;
+        while out.len() < rounds && idle < 10 {
+            let (event, response) = self.deliver(reclaimer).await;
+            if !event.records.is_empty() {
+                out.push(response);
+                idle = 0;
+                continue;
+            }
+            // empty: done, unless messages handed back are still invisible
+            if self.in_flight().await == 0 {
+                break;
+            }
+            idle += 1;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        out
+    }
+
+    /// Messages received but neither deleted nor visible again yet.
+    pub async fn in_flight(&self) -> u64 {
+        let attrs = self
+            .aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .unwrap_or_default();
+        [
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+        ]
+        .iter()
+        .filter_map(|k| attrs.get(k).and_then(|v| v.parse::<u64>().ok()))
+        .sum()
     }
 
     /// The sync as box-sync's main builds it, from this environment's config.

@@ -42,7 +42,7 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 async fn provider_layer(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let route = Route::classify(req.uri().path());
+    let route = Route::classify(req.method(), req.uri().path());
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();

@@ -5,6 +5,8 @@
 //! - `POST /box/oauth2/token` (client credentials grant)
 //! - `GET /box/2.0/users` (marker and offset paging, `fields`, `filter_term`, `user_type`)
 //! - `GET /box/2.0/users/{user_id}` (also `me`: the service account)
+//! - `DELETE /box/2.0/users/{user_id}` (`notify`, `force`)
+//! - `PUT /box/2.0/users/{user_id}/folders/0` (transfer owned content; `Folder--Full`)
 //! - `GET /box/2.0/events?stream_type=admin_logs`
 
 use std::ops::Bound;
@@ -14,7 +16,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -22,7 +24,7 @@ use serde_json::{json, Map, Value};
 use crate::app::AppState;
 use crate::faults::FaultKind;
 use crate::tenant::{
-    file_names, format_event_id, from_secs, BoxUser, EventRec, SourceRef, TenantState,
+    file_names, format_event_id, from_secs, BoxUser, EventRec, Item, SourceRef, TenantState,
 };
 use crate::util::{
     b64_decode, b64url_encode, basic_credentials, box_time, parse_time, request_id, Params,
@@ -43,7 +45,11 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/box/oauth2/token", post(token))
         .route("/box/2.0/users", get(list_users))
-        .route("/box/2.0/users/{user_id}", get(get_user))
+        .route(
+            "/box/2.0/users/{user_id}",
+            get(get_user).delete(delete_user),
+        )
+        .route("/box/2.0/users/{user_id}/folders/0", put(transfer_folder))
         .route("/box/2.0/events", get(events))
         .route("/box/{*rest}", any(not_found_route))
 }
@@ -86,6 +92,16 @@ impl ClientError {
                     "message": format!("Invalid value '{value}'. '{name}' with value '{value}' not found"),
                 }]
             })),
+        }
+    }
+
+    /// A `ClientError` with a message of its own and no `context_info`.
+    fn with_message(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ClientError {
+            status,
+            code,
+            message: message.into(),
+            context_info: None,
         }
     }
 
@@ -594,6 +610,293 @@ async fn get_user(
         Some(user) => Ok(Json(render_user(user, &fields, &state)).into_response()),
         None => Err(ClientError::not_found("user", &user_id).into()),
     }
+}
+
+/// The numeric id of a current user, or the 404 Box answers (`name` is the parameter named in
+/// `context_info`).
+fn current_user_id(state: &TenantState, raw: &str, name: &str) -> Result<u64, ClientError> {
+    raw.parse::<u64>()
+        .ok()
+        .filter(|id| state.users.contains_key(id))
+        .ok_or_else(|| ClientError::not_found(name, raw))
+}
+
+// ---------------------------------------------------------------------------------------------
+// DELETE /box/2.0/users/{user_id}
+
+/// Statuses whose users can't be deleted (Box: "cannot_delete_edit", "cannot_delete_edit_upload").
+const UNDELETABLE_STATUSES: &[&str] = &["cannot_delete_edit", "cannot_delete_edit_upload"];
+
+/// 204 when the user owns nothing (or `force=true`, which deletes what they own too). Refusals,
+/// in order: unknown / deleted user → 404 `not_found`; status `cannot_delete_edit*` or the
+/// primary `admin` → 403 `forbidden` (even with `force`); owns content without `force` → 400
+/// `bad_request` (the code and status Box sends here are undocumented). A refusal deletes
+/// nothing.
+async fn delete_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = query_params(raw);
+    let mut state = app.tenant.lock();
+    authorize(&state, &headers)?;
+    let _notify = bool_param(&q, "notify")?;
+    let force = bool_param(&q, "force")?;
+    let id = current_user_id(&state, &user_id, "user")?;
+    let user = &state.users[&id];
+    if UNDELETABLE_STATUSES.contains(&user.status.as_str()) {
+        return Err(ClientError::with_message(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "User {user_id} cannot be deleted: their status is {}",
+                user.status
+            ),
+        )
+        .into());
+    }
+    if user.role == "admin" {
+        return Err(ClientError::with_message(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "The primary admin of the enterprise cannot be deleted",
+        )
+        .into());
+    }
+    if !force && !state.holdings(id).is_empty() {
+        return Err(ClientError::with_message(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!(
+                "User {user_id} cannot be deleted because they still own content. Transfer their content first or use force=true"
+            ),
+        )
+        .into());
+    }
+    state.delete_user(id);
+    state.record_deleted(id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// PUT /box/2.0/users/{user_id}/folders/0
+
+/// The standard `Folder` fields (returned without `fields`): the keys of Box's
+/// `PutTransferFolder200.json` fixture.
+const FOLDER_STANDARD_FIELDS: &[&str] = &[
+    "sequence_id",
+    "etag",
+    "name",
+    "created_at",
+    "modified_at",
+    "description",
+    "size",
+    "path_collection",
+    "created_by",
+    "modified_by",
+    "trashed_at",
+    "purged_at",
+    "content_created_at",
+    "content_modified_at",
+    "owned_by",
+    "shared_link",
+    "folder_upload_email",
+    "parent",
+    "item_status",
+    "item_collection",
+];
+
+/// The `Folder--Mini` fields, always returned (with `fields`, besides the ones asked for).
+const FOLDER_MINI_FIELDS: &[&str] = &["sequence_id", "etag", "name"];
+
+/// `Folder--Full` fields the sandbox can render besides the standard ones.
+const FOLDER_FULL_ONLY_FIELDS: &[&str] = &[
+    "has_collaborations",
+    "is_externally_owned",
+    "can_non_owners_invite",
+    "can_non_owners_view_collaborators",
+    "is_collaboration_restricted_to_enterprise",
+    "is_accessible_via_shared_link",
+    "is_associated_with_app_item",
+    "tags",
+];
+
+/// Which folder fields to render besides `type` and `id`.
+fn folder_fields(raw: Option<&str>) -> Vec<&'static str> {
+    match raw.map(str::trim).filter(|r| !r.is_empty()) {
+        None => FOLDER_STANDARD_FIELDS.to_vec(),
+        Some(list) => {
+            let mut fields = FOLDER_MINI_FIELDS.to_vec();
+            for name in list.split(',').map(str::trim) {
+                let known = FOLDER_STANDARD_FIELDS
+                    .iter()
+                    .chain(FOLDER_FULL_ONLY_FIELDS)
+                    .find(|f| **f == name);
+                if let Some(f) = known {
+                    if !fields.contains(f) {
+                        fields.push(f);
+                    }
+                }
+            }
+            fields
+        }
+    }
+}
+
+/// The root folder as a `Folder--Mini` (as Box renders it in `parent` and `path_collection`).
+fn all_files() -> Value {
+    json!({"type": "folder", "id": "0", "sequence_id": null, "etag": null, "name": "All Files"})
+}
+
+/// A `File--Mini` or `Folder--Mini` entry of an `item_collection`.
+fn item_mini(state: &TenantState, item: Item) -> Value {
+    match item {
+        Item::File(id) => json!({
+            "type": "file",
+            "id": id.to_string(),
+            "sequence_id": "0",
+            "etag": "0",
+            "name": file_names(id).0,
+        }),
+        Item::Folder(id) => json!({
+            "type": "folder",
+            "id": id.to_string(),
+            "sequence_id": "0",
+            "etag": "0",
+            "name": state.folders.get(&id).map_or("", |f| f.name.as_str()),
+        }),
+    }
+}
+
+/// How many entries an `item_collection` shows (Box's default page of a folder's items).
+const ITEM_COLLECTION_LIMIT: usize = 100;
+
+/// A folder made by a transfer, as `Folder--Full` with the requested fields.
+fn render_folder(state: &TenantState, folder_id: u64, owner: u64, fields: &[&str]) -> Value {
+    let Some(folder) = state.folders.get(&folder_id) else {
+        return json!({"type": "folder", "id": folder_id.to_string()});
+    };
+    let owner = user_mini(state, owner);
+    let at = box_time(folder.created_at);
+    let mut m = Map::new();
+    m.insert("type".into(), "folder".into());
+    m.insert("id".into(), folder_id.to_string().into());
+    for field in fields {
+        let value = match *field {
+            "sequence_id" | "etag" => "0".into(),
+            "name" => folder.name.clone().into(),
+            "created_at" | "modified_at" | "content_created_at" | "content_modified_at" => {
+                at.clone().into()
+            }
+            "description" => "".into(),
+            "size" => folder
+                .items
+                .iter()
+                .map(|i| state.item_size(*i))
+                .sum::<i64>()
+                .into(),
+            "path_collection" => json!({"total_count": 1, "entries": [all_files()]}),
+            "created_by" | "modified_by" | "owned_by" => owner.clone(),
+            "trashed_at" | "purged_at" | "shared_link" | "folder_upload_email" => Value::Null,
+            "parent" => all_files(),
+            "item_status" => "active".into(),
+            "item_collection" => {
+                let mut items: Vec<Value> =
+                    folder.items.iter().map(|i| item_mini(state, *i)).collect();
+                // The order the collection declares: by type, then by name.
+                items.sort_by(|a, b| {
+                    (a["type"].as_str(), a["name"].as_str(), a["id"].as_str()).cmp(&(
+                        b["type"].as_str(),
+                        b["name"].as_str(),
+                        b["id"].as_str(),
+                    ))
+                });
+                let total = items.len();
+                items.truncate(ITEM_COLLECTION_LIMIT);
+                json!({
+                    "total_count": total,
+                    "entries": items,
+                    "offset": 0,
+                    "limit": ITEM_COLLECTION_LIMIT,
+                    "order": [
+                        {"by": "type", "direction": "ASC"},
+                        {"by": "name", "direction": "ASC"},
+                    ],
+                })
+            }
+            "has_collaborations"
+            | "is_externally_owned"
+            | "is_collaboration_restricted_to_enterprise"
+            | "is_accessible_via_shared_link"
+            | "is_associated_with_app_item" => false.into(),
+            "can_non_owners_invite" | "can_non_owners_view_collaborators" => true.into(),
+            "tags" => json!([]),
+            _ => continue,
+        };
+        m.insert((*field).into(), value);
+    }
+    Value::Object(m)
+}
+
+/// The destination user id of a transfer body `{"owned_by": {"id": "<user id>"}}`.
+fn transfer_destination(body: &[u8]) -> Result<String, ClientError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| {
+        ClientError::bad_param(
+            "body",
+            "The request body must be a JSON object {\"owned_by\": {\"id\": \"<user id>\"}}",
+        )
+    })?;
+    let Some(owned_by) = value.get("owned_by") else {
+        return Err(ClientError::bad_param("owned_by", "'owned_by' is required"));
+    };
+    match owned_by.get("id") {
+        Some(Value::String(id)) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        Some(Value::String(_)) | None => Err(ClientError::bad_param(
+            "owned_by.id",
+            "'owned_by.id' is required",
+        )),
+        Some(other) => Err(ClientError::bad_param(
+            "owned_by.id",
+            format!("Invalid value '{other}'. 'owned_by.id' must be a string"),
+        )),
+    }
+}
+
+/// Moves everything the user owns into a new folder `"<name>'s Files and Folders"` owned by
+/// `owned_by.id`; 200 with the folder (`Folder--Full`). Not idempotent: a second call makes
+/// another (empty) folder. Errors, in order: unknown / deleted source → 404 `not_found`
+/// (`context_info.errors[0].name` = `user`); no / malformed body, no `owned_by.id` → 400
+/// `bad_request`; unknown / deleted destination → 404 `not_found` (name `owned_by.id`); source
+/// = destination → 400 `bad_request`.
+async fn transfer_folder(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let q = query_params(raw);
+    let mut state = app.tenant.lock();
+    authorize(&state, &headers)?;
+    let _notify = bool_param(&q, "notify")?;
+    let fields = folder_fields(q.get("fields"));
+    let from = current_user_id(&state, &user_id, "user")?;
+    let dest = transfer_destination(&body)?;
+    let to = current_user_id(&state, &dest, "owned_by.id")?;
+    if from == to {
+        return Err(ClientError::bad_param(
+            "owned_by.id",
+            format!(
+                "Invalid value '{dest}'. Content cannot be transferred to the user who owns it"
+            ),
+        )
+        .into());
+    }
+    let now = chrono::Utc::now();
+    let now = chrono::Timelike::with_nanosecond(&now, 0).unwrap_or(now);
+    let folder_id = state.transfer(from, to, now);
+    Ok(Json(render_folder(&state, folder_id, to, &fields)).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------

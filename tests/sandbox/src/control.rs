@@ -5,13 +5,17 @@
 //! | --- | --- | --- |
 //! | `POST /_sandbox/faults` | a [`FaultRule`] | 201, the rule |
 //! | `DELETE /_sandbox/faults` | | 204 |
-//! | `GET /_sandbox/stats` | | `{"calls": {"box_token": n, "box_users": n, "box_events": n, "any": n}, "requests": n}` |
+//! | `GET /_sandbox/stats` | | `{"calls": {"box_token": n, "box_users": n, "box_events": n, "box_transfer": n, "box_delete_user": n, ..., "any": n}, "requests": n}` |
 //! | `DELETE /_sandbox/stats` | | 204 |
 //! | `GET /_sandbox/box/users` | | every user ([`crate::BoxUser`]) |
 //! | `POST /_sandbox/box/users` | a [`NewBoxUser`] | 201, the user; 409 if the login is taken |
 //! | `DELETE /_sandbox/box/users/{id}` | | 204, or 404 |
 //! | `POST /_sandbox/box/events` | `{"user_id", "event_type", "created_at"}` | 201, `{"event_id"}` |
 //! | `POST /_sandbox/box/expire-tokens` | | 204 |
+//! | `GET /_sandbox/box/users/{id}/items` | | `{"items": ["<item id>", ...]}` ([`crate::BoxTenantHandle::owned_items`]), or 404 |
+//! | `PUT /_sandbox/box/users/{id}/items` | `{"count": n}` | 204 ([`crate::BoxTenantHandle::set_owned_files`]), or 404 |
+//! | `GET /_sandbox/box/transfers` | | every transfer ([`crate::BoxTransfer`]), in order |
+//! | `GET /_sandbox/box/deleted-users` | | ids deleted by `DELETE /users/{id}`, in order |
 //! | `GET /_sandbox/dropbox/members` | | every member, removed ones included ([`crate::DropboxMember`]) |
 //! | `POST /_sandbox/dropbox/members` | a [`NewDropboxMember`] | 201, the member; 409 if the email is taken |
 //! | `DELETE /_sandbox/dropbox/members/{team_member_id}` | | 204 (status `removed`), or 404 |
@@ -19,6 +23,10 @@
 //! | `POST /_sandbox/dropbox/authorizing-admin` | `{"team_member_id"}` | 204, or 404 |
 //! | `POST /_sandbox/dropbox/expire-tokens` | | 204: every access token issued so far gets 401 `expired_access_token` |
 //! | `POST /_sandbox/dropbox/revoke-tokens` | | 204: every refresh token issued so far is revoked |
+//! | `GET /_sandbox/dropbox/members/{team_member_id}/files` | | `{"count": n}`, or 404 |
+//! | `PUT /_sandbox/dropbox/members/{team_member_id}/files` | `{"count": n}` | 204, or 404 |
+//! | `GET /_sandbox/dropbox/removals` | | every successful `members/remove` ([`crate::DropboxRemoval`]) |
+//! | `PUT /_sandbox/dropbox/remove-mode` | a [`RemoveMode`]: `"complete"` or `{"async": {"in_progress_polls": n}}` | 204 |
 //!
 //! Bad input gets 400 `{"error": "..."}`.
 
@@ -26,7 +34,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -34,7 +42,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::dropbox_team::NewDropboxMember;
+use crate::dropbox_team::{NewDropboxMember, RemoveMode};
 use crate::faults::{FaultRule, Route};
 use crate::tenant::NewBoxUser;
 
@@ -46,6 +54,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_sandbox/box/users/{id}", delete(remove_box_user))
         .route("/_sandbox/box/events", post(add_box_event))
         .route("/_sandbox/box/expire-tokens", post(expire_box_tokens))
+        .route(
+            "/_sandbox/box/users/{id}/items",
+            get(box_owned_items).put(set_box_owned_files),
+        )
+        .route("/_sandbox/box/transfers", get(box_transfers))
+        .route("/_sandbox/box/deleted-users", get(box_deleted_users))
         .route(
             "/_sandbox/dropbox/members",
             get(dropbox_members).post(add_dropbox_member),
@@ -67,6 +81,12 @@ pub(crate) fn router() -> Router<AppState> {
             "/_sandbox/dropbox/revoke-tokens",
             post(revoke_dropbox_tokens),
         )
+        .route(
+            "/_sandbox/dropbox/members/{id}/files",
+            get(dropbox_owned_files).put(set_dropbox_owned_files),
+        )
+        .route("/_sandbox/dropbox/removals", get(dropbox_removals))
+        .route("/_sandbox/dropbox/remove-mode", put(set_remove_mode))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -105,11 +125,15 @@ async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
             "box_token": s.calls(Route::BoxToken),
             "box_users": s.calls(Route::BoxUsers),
             "box_events": s.calls(Route::BoxEvents),
+            "box_transfer": s.calls(Route::BoxTransfer),
+            "box_delete_user": s.calls(Route::BoxDeleteUser),
             "dropbox_token": s.calls(Route::DropboxToken),
             "dropbox_authorize": s.calls(Route::DropboxAuthorize),
             "dropbox_members": s.calls(Route::DropboxMembers),
             "dropbox_events": s.calls(Route::DropboxEvents),
             "dropbox_team_info": s.calls(Route::DropboxTeamInfo),
+            "dropbox_members_remove": s.calls(Route::DropboxMembersRemove),
+            "dropbox_remove_job_status": s.calls(Route::DropboxRemoveJobStatus),
             "dropbox_any": s.calls(Route::DropboxAny),
             "any": s.calls(Route::Any),
         },
@@ -306,4 +330,77 @@ async fn expire_dropbox_tokens(State(app): State<AppState>) -> StatusCode {
 async fn revoke_dropbox_tokens(State(app): State<AppState>) -> StatusCode {
     app.dropbox.revoke_refresh_tokens();
     StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Count {
+    count: usize,
+}
+
+async fn box_owned_items(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    if !app.tenant.has_user(&id) {
+        return error(StatusCode::NOT_FOUND, format!("no user {id}"));
+    }
+    Json(json!({"items": app.tenant.owned_items(&id)})).into_response()
+}
+
+async fn set_box_owned_files(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let count = match parse_json::<Count>(&body) {
+        Ok(c) => c.count,
+        Err(response) => return *response,
+    };
+    if !app.tenant.has_user(&id) {
+        return error(StatusCode::NOT_FOUND, format!("no user {id}"));
+    }
+    app.tenant.set_owned_files(&id, count);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn box_transfers(State(app): State<AppState>) -> Response {
+    Json(app.tenant.transfers()).into_response()
+}
+
+async fn box_deleted_users(State(app): State<AppState>) -> Response {
+    Json(app.tenant.deleted_users()).into_response()
+}
+
+async fn dropbox_owned_files(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    if app.dropbox.member(&id).is_none() {
+        return error(StatusCode::NOT_FOUND, format!("no member {id}"));
+    }
+    Json(json!({"count": app.dropbox.files_owned_by(&id)})).into_response()
+}
+
+async fn set_dropbox_owned_files(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let count = match parse_json::<Count>(&body) {
+        Ok(c) => c.count,
+        Err(response) => return *response,
+    };
+    if app.dropbox.member(&id).is_none() {
+        return error(StatusCode::NOT_FOUND, format!("no member {id}"));
+    }
+    app.dropbox.set_owned_files(&id, count);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn dropbox_removals(State(app): State<AppState>) -> Response {
+    Json(app.dropbox.removals()).into_response()
+}
+
+async fn set_remove_mode(State(app): State<AppState>, body: Bytes) -> Response {
+    match parse_json::<RemoveMode>(&body) {
+        Ok(mode) => {
+            app.dropbox.set_remove_mode(mode);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(response) => *response,
+    }
 }

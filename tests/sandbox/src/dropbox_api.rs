@@ -6,7 +6,8 @@
 //! - `POST /dropbox/oauth2/token` (`authorization_code` and `refresh_token` grants)
 //! - `POST /dropbox/2/<route>` RPC routes: `team/get_info`, `team/token/get_authenticated_admin`,
 //!   `team/members/list_v2`, `team/members/list/continue_v2`, `team/members/get_info_v2`,
-//!   `team_log/get_events`, `team_log/get_events/continue`
+//!   `team/members/remove`, `team/members/remove/job_status/get`, `team_log/get_events`,
+//!   `team_log/get_events/continue`
 //!
 //! RPC conventions: a JSON argument (`null` for Void routes), 400 plain text for bad input, 401
 //! `AuthError` JSON, 409 route errors `{"error_summary", "error"}`, 429 `RateLimitError` with
@@ -29,13 +30,14 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::dropbox_names::{EVENT_CATEGORIES, EVENT_TYPE_ARGS};
 use crate::dropbox_team::{
-    from_secs, AppSlot, CodeRec, DropboxMember, DropboxMemberStatus, EvKind, EvRec, Grant,
-    TeamState, TokenProblem, CODE_TTL, LOGIN_METHODS, NOBODY,
+    from_secs, now_secs, AppSlot, CodeRec, DropboxMember, DropboxMemberStatus, DropboxRemoval,
+    DropboxRole, EvKind, EvRec, Grant, RemoveJob, RemoveMode, TeamState, TokenProblem, CODE_TTL,
+    LOGIN_METHODS, NOBODY,
 };
 use crate::faults::{FaultKind, Route};
 use crate::util::{
     b64_decode, b64url_encode, basic_credentials, dropbox_time, parse_dropbox_time, percent_encode,
-    Params,
+    random_token, Params,
 };
 
 /// The RPC routes served: URL name (after `/2/`) and the route's `attrs.scope`.
@@ -45,6 +47,8 @@ const RPC_ROUTES: &[(&str, &str)] = &[
     ("team/members/list_v2", "members.read"),
     ("team/members/list/continue_v2", "members.read"),
     ("team/members/get_info_v2", "members.read"),
+    ("team/members/remove", "members.delete"),
+    ("team/members/remove/job_status/get", "members.delete"),
     ("team_log/get_events", "events.read"),
     ("team_log/get_events/continue", "events.read"),
 ];
@@ -640,6 +644,8 @@ fn rpc_inner(
         "team/members/list_v2" => members_list(&team, route, arg),
         "team/members/list/continue_v2" => members_continue(&team, route, arg),
         "team/members/get_info_v2" => members_get_info(&team, route, arg),
+        "team/members/remove" => members_remove(&mut team, route, arg),
+        "team/members/remove/job_status/get" => remove_job_status(&mut team, route, arg),
         "team_log/get_events" => get_events(&team, route, arg),
         "team_log/get_events/continue" => get_events_continue(&mut team, route, arg),
         _ => Err(RpcError::bad(route, "not served")),
@@ -736,8 +742,18 @@ fn limit_field(route: &str, map: &Map<String, Value>) -> Result<usize, RpcError>
 }
 
 fn bool_field(route: &str, map: &Map<String, Value>, name: &str) -> Result<bool, RpcError> {
+    bool_field_or(route, map, name, false)
+}
+
+/// A `Boolean = default` field.
+fn bool_field_or(
+    route: &str,
+    map: &Map<String, Value>,
+    name: &str,
+    default: bool,
+) -> Result<bool, RpcError> {
     match map.get(name) {
-        None => Ok(false),
+        None => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
         Some(other) => Err(RpcError::body(
             route,
@@ -1158,6 +1174,57 @@ fn members_continue(team: &TeamState, route: &str, arg: Value) -> Result<Value, 
     Ok(members_page(team, &cursor))
 }
 
+/// A `UserSelectorArg` at `path`: `(tag, id)` with tag `team_member_id`, `email` or
+/// `external_id`.
+fn user_selector<'a>(
+    route: &str,
+    path: &str,
+    selector: &'a Value,
+) -> Result<(&'a str, &'a str), RpcError> {
+    let Some(sel) = selector.as_object() else {
+        return Err(RpcError::body(
+            route,
+            format!("{path}: expected object, got {}", type_name(selector)),
+        ));
+    };
+    let Some(tag) = sel.get(".tag").and_then(Value::as_str) else {
+        return Err(RpcError::body(route, format!("{path}: missing '.tag' key")));
+    };
+    if !matches!(tag, "team_member_id" | "external_id" | "email") {
+        return Err(RpcError::body(
+            route,
+            format!("{path}: unknown tag '{tag}'"),
+        ));
+    }
+    if let Some(k) = sel.keys().find(|k| *k != ".tag" && *k != tag) {
+        return Err(RpcError::body(
+            route,
+            format!("{path}: unexpected key '{k}'"),
+        ));
+    }
+    match sel.get(tag) {
+        Some(Value::String(id)) => Ok((tag, id.as_str())),
+        None => Err(RpcError::body(
+            route,
+            format!("{path}: missing '{tag}' key"),
+        )),
+        Some(other) => Err(RpcError::body(
+            route,
+            format!("{path}: {tag}: expected string, got {}", type_name(other)),
+        )),
+    }
+}
+
+/// The member a selector names: any member (removed ones included) by `team_member_id`, current
+/// members only by `email` (ignoring case) or `external_id`.
+fn find_member(team: &TeamState, (tag, id): (&str, &str)) -> Option<usize> {
+    match tag {
+        "team_member_id" => team.member_index(id),
+        "email" => team.email_index(id),
+        _ => team.external_index(id),
+    }
+}
+
 fn members_get_info(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
     let map = struct_arg(route, "", arg, &["members"], false)?;
     let selectors = match map.get("members") {
@@ -1172,40 +1239,9 @@ fn members_get_info(team: &TeamState, route: &str, arg: Value) -> Result<Value, 
     };
     let mut infos = Vec::with_capacity(selectors.len());
     for (i, selector) in selectors.iter().enumerate() {
-        let path = format!("members: [{i}]");
-        let Some(sel) = selector.as_object() else {
-            return Err(RpcError::body(
-                route,
-                format!("{path}: expected object, got {}", type_name(selector)),
-            ));
-        };
-        let Some(tag) = sel.get(".tag").and_then(Value::as_str) else {
-            return Err(RpcError::body(route, format!("{path}: missing '.tag' key")));
-        };
-        if !matches!(tag, "team_member_id" | "external_id" | "email") {
-            return Err(RpcError::body(
-                route,
-                format!("{path}: unknown tag '{tag}'"),
-            ));
-        }
-        if let Some(k) = sel.keys().find(|k| *k != ".tag" && *k != tag) {
-            return Err(RpcError::body(
-                route,
-                format!("{path}: unexpected key '{k}'"),
-            ));
-        }
-        let Some(id) = sel.get(tag).and_then(Value::as_str) else {
-            return Err(RpcError::body(
-                route,
-                format!("{path}: missing '{tag}' key"),
-            ));
-        };
-        let found = match tag {
-            "team_member_id" => team.member_index(id),
-            "email" => team.email_index(id),
-            _ => team.external_index(id),
-        };
-        infos.push(match found {
+        let sel = user_selector(route, &format!("members: [{i}]"), selector)?;
+        let id = sel.1;
+        infos.push(match find_member(team, sel) {
             Some(idx) => {
                 let mut info = member_info(&team.members[idx]);
                 info[".tag"] = "member_info".into();
@@ -1215,6 +1251,224 @@ fn members_get_info(team: &TeamState, route: &str, arg: Value) -> Result<Value, 
         });
     }
     Ok(json!({"members_info": infos}))
+}
+
+// ---------------------------------------------------------------------------------------------
+// team/members/remove, team/members/remove/job_status/get
+
+/// `MembersRemoveArg`'s fields.
+const MEMBERS_REMOVE_FIELDS: &[&str] = &[
+    "user",
+    "wipe_data",
+    "transfer_dest_id",
+    "transfer_admin_id",
+    "keep_account",
+    "retain_team_shares",
+    "permanently_delete_files",
+];
+
+/// Removes a member. The checks, in order (the first that fails is the 409):
+///
+/// 1. `user` names no member → `user_not_found`; a removed member → `transfer_in_progress`
+///    while its removal job runs, else `user_not_in_team`;
+/// 2. the member is the destination of a running removal job → `member_is_transfer_destination`;
+/// 3. `retain_team_shares` without `keep_account` → `cannot_retain_shares_when_no_account_kept`,
+///    with `wipe_data` (default true) → `cannot_retain_shares_when_data_wiped`; `keep_account`
+///    with a transfer → `cannot_keep_account_and_transfer`, with `wipe_data` →
+///    `cannot_keep_account_and_delete_data`, with `permanently_delete_files` →
+///    `cannot_keep_account_and_permanently_delete`, for an invited member →
+///    `cannot_keep_invited_user_account`; `permanently_delete_files` with a transfer →
+///    `cannot_permanently_delete_and_transfer`;
+/// 4. a transfer without `transfer_admin_id` → `unspecified_transfer_admin_id`; the destination
+///    unknown → `transfer_dest_user_not_found`, removed → `transfer_dest_user_not_in_team`, the
+///    member itself → `removed_and_transfer_dest_should_differ`; the admin (checked whenever
+///    given) unknown → `transfer_admin_user_not_found`, removed →
+///    `transfer_admin_user_not_in_team`, the member itself →
+///    `removed_and_transfer_admin_should_differ`, not an active admin →
+///    `transfer_admin_is_not_admin`;
+/// 5. the member is the only active Team admin → `remove_last_admin`.
+///
+/// Then the member is removed at once (status `removed`, `is_recoverable` unless
+/// `permanently_delete_files` or `keep_account`, `is_disconnected` = `keep_account`), and the
+/// answer follows the [`RemoveMode`].
+fn members_remove(team: &mut TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
+    let map = struct_arg(route, "", arg, MEMBERS_REMOVE_FIELDS, false)?;
+    let user = match map.get("user") {
+        Some(v) => user_selector(route, "user", v)?,
+        None => return Err(RpcError::body(route, "missing required field 'user'")),
+    };
+    let optional_selector = |name: &str| match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => user_selector(route, name, v).map(Some),
+    };
+    let dest_sel = optional_selector("transfer_dest_id")?;
+    let admin_sel = optional_selector("transfer_admin_id")?;
+    let wipe_data = bool_field_or(route, &map, "wipe_data", true)?;
+    let keep_account = bool_field(route, &map, "keep_account")?;
+    let retain_shares = bool_field(route, &map, "retain_team_shares")?;
+    let delete_files = bool_field(route, &map, "permanently_delete_files")?;
+    let fail = |tag: &str| Err(RpcError::route_error(tag));
+
+    // 1-2: the member.
+    let Some(idx) = find_member(team, user) else {
+        return fail("user_not_found");
+    };
+    if team.members[idx].status.is_removed() {
+        return if team.running_job(idx, false) {
+            fail("transfer_in_progress")
+        } else {
+            fail("user_not_in_team")
+        };
+    }
+    if team.running_job(idx, true) {
+        return fail("member_is_transfer_destination");
+    }
+    // 3: combinations of the flags.
+    let transfer = dest_sel.is_some();
+    if retain_shares {
+        if !keep_account {
+            return fail("cannot_retain_shares_when_no_account_kept");
+        }
+        if wipe_data {
+            return fail("cannot_retain_shares_when_data_wiped");
+        }
+    }
+    if keep_account {
+        if transfer {
+            return fail("cannot_keep_account_and_transfer");
+        }
+        if wipe_data {
+            return fail("cannot_keep_account_and_delete_data");
+        }
+        if delete_files {
+            return fail("cannot_keep_account_and_permanently_delete");
+        }
+        if team.members[idx].status == DropboxMemberStatus::Invited {
+            return fail("cannot_keep_invited_user_account");
+        }
+    }
+    if delete_files && transfer {
+        return fail("cannot_permanently_delete_and_transfer");
+    }
+    // 4: the transfer destination and admin.
+    let dest = match dest_sel {
+        None => None,
+        Some(sel) => {
+            if admin_sel.is_none() {
+                return fail("unspecified_transfer_admin_id");
+            }
+            let Some(d) = find_member(team, sel) else {
+                return fail("transfer_dest_user_not_found");
+            };
+            if team.members[d].status.is_removed() {
+                return fail("transfer_dest_user_not_in_team");
+            }
+            if d == idx {
+                return fail("removed_and_transfer_dest_should_differ");
+            }
+            Some(d)
+        }
+    };
+    let admin = match admin_sel {
+        None => None,
+        Some(sel) => {
+            let Some(a) = find_member(team, sel) else {
+                return fail("transfer_admin_user_not_found");
+            };
+            if team.members[a].status.is_removed() {
+                return fail("transfer_admin_user_not_in_team");
+            }
+            if a == idx {
+                return fail("removed_and_transfer_admin_should_differ");
+            }
+            if !team.members[a].is_active_admin() {
+                return fail("transfer_admin_is_not_admin");
+            }
+            Some(a)
+        }
+    };
+    // 5: the last Team admin stays.
+    let is_team_admin =
+        |m: &DropboxMember| m.role == Some(DropboxRole::TeamAdmin) && m.is_active_admin();
+    if is_team_admin(&team.members[idx])
+        && !team
+            .members
+            .iter()
+            .enumerate()
+            .any(|(i, m)| i != idx && is_team_admin(m))
+    {
+        return fail("remove_last_admin");
+    }
+
+    let m = &mut team.members[idx];
+    m.status = DropboxMemberStatus::Removed {
+        is_recoverable: !delete_files && !keep_account,
+        is_disconnected: keep_account,
+    };
+    m.suspended_on = None;
+    m.removed_on = Some(now_secs());
+    let (result, async_job_id) = match team.remove_mode {
+        RemoveMode::Complete => {
+            team.finish_removal(idx, dest, delete_files);
+            (json!({".tag": "complete"}), None)
+        }
+        RemoveMode::Async { in_progress_polls } => {
+            let id = format!("dbjid:AA{}", random_token(40));
+            team.jobs.insert(
+                id.clone(),
+                RemoveJob {
+                    member: idx,
+                    dest,
+                    delete_files,
+                    polls_left: in_progress_polls,
+                    done: false,
+                },
+            );
+            (
+                json!({".tag": "async_job_id", "async_job_id": id}),
+                Some(id),
+            )
+        }
+    };
+    let id_of = |i: Option<usize>| i.map(|i| team.members[i].team_member_id.clone());
+    let removal = DropboxRemoval {
+        team_member_id: team.members[idx].team_member_id.clone(),
+        transfer_dest_id: id_of(dest),
+        transfer_admin_id: id_of(admin),
+        wipe_data,
+        keep_account,
+        async_job_id,
+    };
+    team.removals.push(removal);
+    Ok(result)
+}
+
+/// `PollArg` → `PollEmptyResult`: `in_progress` while the job has polls left, then
+/// `complete` (the job's files move on that poll) for good; 409 `invalid_async_job_id` for an
+/// id no removal answered.
+fn remove_job_status(team: &mut TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
+    let map = struct_arg(route, "", arg, &["async_job_id"], false)?;
+    let id = string_field(route, &map, "async_job_id")?;
+    if id.is_empty() {
+        return Err(RpcError::body(
+            route,
+            "async_job_id: '' must be at least 1 characters long",
+        ));
+    }
+    let Some(job) = team.jobs.get_mut(&id) else {
+        return Err(RpcError::route_error("invalid_async_job_id"));
+    };
+    if job.done {
+        return Ok(json!({".tag": "complete"}));
+    }
+    if job.polls_left > 0 {
+        job.polls_left -= 1;
+        return Ok(json!({".tag": "in_progress"}));
+    }
+    job.done = true;
+    let (member, dest, delete) = (job.member, job.dest, job.delete_files);
+    team.finish_removal(member, dest, delete);
+    Ok(json!({".tag": "complete"}))
 }
 
 // ---------------------------------------------------------------------------------------------

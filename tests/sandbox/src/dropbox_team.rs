@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::util::random_token;
+use crate::util::{mix64, random_token};
 
 const DAY: i64 = 86_400;
 /// How long an authorization code can be exchanged.
@@ -287,7 +287,7 @@ fn active() -> DropboxMemberStatus {
     DropboxMemberStatus::Active
 }
 
-fn now_secs() -> DateTime<Utc> {
+pub(crate) fn now_secs() -> DateTime<Utc> {
     let now = Utc::now();
     now.with_nanosecond(0).unwrap_or(now)
 }
@@ -368,6 +368,53 @@ impl EvKind {
     pub(crate) fn category(self) -> &'static str {
         "logins"
     }
+}
+
+/// How `team/members/remove` answers (set with [`DropboxTeamHandle::set_remove_mode`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoveMode {
+    /// `{".tag": "complete"}`: the removal, and the file transfer, are done at once.
+    Complete,
+    /// `{".tag": "async_job_id", ...}`: `remove/job_status/get` then answers `in_progress` for
+    /// `in_progress_polls` polls, then `complete` (the files move on that poll). The job
+    /// advances only when polled.
+    Async { in_progress_polls: u32 },
+}
+
+impl Default for RemoveMode {
+    /// `Async { in_progress_polls: 1 }`.
+    fn default() -> Self {
+        RemoveMode::Async {
+            in_progress_polls: 1,
+        }
+    }
+}
+
+/// A successful `team/members/remove` (ground truth for tests), in call order. Ids are the
+/// `team_member_id`s the selectors resolved to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropboxRemoval {
+    pub team_member_id: String,
+    pub transfer_dest_id: Option<String>,
+    pub transfer_admin_id: Option<String>,
+    pub wipe_data: bool,
+    pub keep_account: bool,
+    /// The job id answered, in [`RemoveMode::Async`]; `None` when it answered `complete`.
+    pub async_job_id: Option<String>,
+}
+
+/// A removal job started in [`RemoveMode::Async`].
+#[derive(Clone, Debug)]
+pub(crate) struct RemoveJob {
+    /// Member index of the removed member.
+    pub member: usize,
+    /// Member index of the transfer destination.
+    pub dest: Option<usize>,
+    pub delete_files: bool,
+    /// `in_progress` answers left.
+    pub polls_left: u32,
+    pub done: bool,
 }
 
 /// No member (anonymous actor, or no context).
@@ -483,6 +530,12 @@ pub(crate) struct TeamState {
     pub scan_budget: usize,
     /// Keys the MAC of cursors (derived from the seed, so responses are reproducible).
     pub cursor_key: [u8; 32],
+    /// Files each member owns, by member index.
+    pub files: Vec<u32>,
+    pub removals: Vec<DropboxRemoval>,
+    pub remove_mode: RemoveMode,
+    /// Removal jobs by `async_job_id`.
+    pub jobs: HashMap<String, RemoveJob>,
 }
 
 impl TeamState {
@@ -621,6 +674,29 @@ impl TeamState {
         self.next_seq = self.next_seq.saturating_add(1);
         let pos = self.events.partition_point(|e| e.key() <= rec.key());
         self.events.insert(pos, rec);
+    }
+
+    /// The running (not yet complete) removal job of member `idx` (removed or destination).
+    pub(crate) fn running_job(&self, idx: usize, as_dest: bool) -> bool {
+        self.jobs.values().any(|j| {
+            !j.done
+                && if as_dest {
+                    j.dest == Some(idx)
+                } else {
+                    j.member == idx
+                }
+        })
+    }
+
+    /// Completes a removal: the removed member's files go to the destination (or are deleted
+    /// with `permanently_delete_files`; otherwise they stay in the removed account).
+    pub(crate) fn finish_removal(&mut self, member: usize, dest: Option<usize>, delete: bool) {
+        let moved = std::mem::take(&mut self.files[member]);
+        match dest {
+            Some(d) => self.files[d] = self.files[d].saturating_add(moved),
+            None if delete => {}
+            None => self.files[member] = moved,
+        }
     }
 
     fn index_member(&mut self, idx: usize) {
@@ -773,8 +849,38 @@ impl DropboxTeamHandle {
             uid: uid.to_string(),
         };
         state.members.push(member.clone());
+        state.files.push(0);
         state.index_member(idx);
         member
+    }
+
+    /// How many files the member owns (0 for an unknown member). Generated members own 1-4
+    /// (invited ones none), added members none; a completed removal with a
+    /// transfer moves them to the destination.
+    pub fn files_owned_by(&self, team_member_id: &str) -> usize {
+        let state = self.lock();
+        state
+            .member_index(team_member_id)
+            .map_or(0, |idx| state.files[idx] as usize)
+    }
+
+    /// Sets how many files the member owns. Unknown members are ignored.
+    pub fn set_owned_files(&self, team_member_id: &str, count: usize) {
+        let mut state = self.lock();
+        if let Some(idx) = state.member_index(team_member_id) {
+            state.files[idx] = u32::try_from(count).unwrap_or(u32::MAX);
+        }
+    }
+
+    /// Every successful `team/members/remove`, in call order.
+    pub fn removals(&self) -> Vec<DropboxRemoval> {
+        self.lock().removals.clone()
+    }
+
+    /// How the next `team/members/remove` calls answer (default
+    /// `RemoveMode::Async { in_progress_polls: 1 }`). Jobs already started keep their count.
+    pub fn set_remove_mode(&self, mode: RemoveMode) {
+        self.lock().remove_mode = mode;
     }
 
     /// Removes a member (status `removed`, recoverable, not disconnected); it stays listed with
@@ -1313,7 +1419,22 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
         reset_next_continue: false,
         scan_budget: DEFAULT_EVENTS_SCAN_BUDGET,
         cursor_key,
+        files: Vec::new(),
+        removals: Vec::new(),
+        remove_mode: RemoveMode::default(),
+        jobs: HashMap::new(),
     };
+    // Derived from the seed without drawing from the generator's stream (so adding ownership
+    // changed no generated member). Invited members (not joined yet) own nothing.
+    state.files = state
+        .members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| match m.status {
+            DropboxMemberStatus::Invited => 0,
+            _ => 1 + (mix64(spec.seed.rotate_left(23) ^ i as u64) % 4) as u32,
+        })
+        .collect();
     for idx in 0..state.members.len() {
         state.index_member(idx);
     }

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::http::Method;
 use serde::{Deserialize, Serialize};
 
 /// A provider route, for fault rules and call counts.
@@ -17,10 +18,14 @@ use serde::{Deserialize, Serialize};
 pub enum Route {
     /// `POST /box/oauth2/token`
     BoxToken,
-    /// `GET /box/2.0/users` and `GET /box/2.0/users/{user_id}`
+    /// `GET /box/2.0/users` and `GET /box/2.0/users/{user_id}` (GETs only)
     BoxUsers,
     /// `GET /box/2.0/events`
     BoxEvents,
+    /// `PUT /box/2.0/users/{user_id}/folders/0` (transfer owned content)
+    BoxTransfer,
+    /// `DELETE /box/2.0/users/{user_id}`
+    BoxDeleteUser,
     /// `POST /dropbox/oauth2/token`
     DropboxToken,
     /// `GET /dropbox/oauth2/authorize`
@@ -31,6 +36,10 @@ pub enum Route {
     DropboxEvents,
     /// `POST /dropbox/2/team/get_info`
     DropboxTeamInfo,
+    /// `POST /dropbox/2/team/members/remove`
+    DropboxMembersRemove,
+    /// `POST /dropbox/2/team/members/remove/job_status/get`
+    DropboxRemoveJobStatus,
     /// Every Dropbox request.
     DropboxAny,
     /// Every provider request.
@@ -38,8 +47,9 @@ pub enum Route {
 }
 
 impl Route {
-    /// The route a request path belongs to (`Any` for paths the sandbox does not serve).
-    pub(crate) fn classify(path: &str) -> Route {
+    /// The route a request belongs to (`Any` for requests the sandbox does not serve). Box
+    /// routes depend on the method; Dropbox routes on the path only.
+    pub(crate) fn classify(method: &Method, path: &str) -> Route {
         let path = path.trim_end_matches('/');
         if path == "/dropbox" || path.starts_with("/dropbox/") {
             return match path {
@@ -52,15 +62,30 @@ impl Route {
                     Route::DropboxEvents
                 }
                 "/dropbox/2/team/get_info" => Route::DropboxTeamInfo,
+                "/dropbox/2/team/members/remove" => Route::DropboxMembersRemove,
+                "/dropbox/2/team/members/remove/job_status/get" => Route::DropboxRemoveJobStatus,
                 _ => Route::DropboxAny,
             };
         }
+        let get = method == Method::GET || method == Method::HEAD;
         match path {
             "/box/oauth2/token" => Route::BoxToken,
-            "/box/2.0/users" => Route::BoxUsers,
+            "/box/2.0/users" if get => Route::BoxUsers,
             "/box/2.0/events" => Route::BoxEvents,
             _ => match path.strip_prefix("/box/2.0/users/") {
-                Some(id) if !id.is_empty() && !id.contains('/') => Route::BoxUsers,
+                Some(id) if !id.is_empty() && !id.contains('/') => {
+                    if get {
+                        Route::BoxUsers
+                    } else if method == Method::DELETE {
+                        Route::BoxDeleteUser
+                    } else {
+                        Route::Any
+                    }
+                }
+                Some(rest) if *method == Method::PUT => match rest.split_once('/') {
+                    Some((id, "folders/0")) if !id.is_empty() => Route::BoxTransfer,
+                    _ => Route::Any,
+                },
                 _ => Route::Any,
             },
         }
@@ -75,6 +100,8 @@ impl Route {
                 | Route::DropboxMembers
                 | Route::DropboxEvents
                 | Route::DropboxTeamInfo
+                | Route::DropboxMembersRemove
+                | Route::DropboxRemoveJobStatus
                 | Route::DropboxAny
         )
     }
@@ -208,43 +235,74 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classify() {
-        assert_eq!(Route::classify("/box/oauth2/token"), Route::BoxToken);
-        assert_eq!(Route::classify("/box/2.0/users"), Route::BoxUsers);
-        assert_eq!(Route::classify("/box/2.0/users/10000001"), Route::BoxUsers);
-        assert_eq!(Route::classify("/box/2.0/users/1/memberships"), Route::Any);
-        assert_eq!(Route::classify("/box/2.0/events"), Route::BoxEvents);
-        assert_eq!(Route::classify("/box/2.0/files/1"), Route::Any);
+    fn classify_box_by_method() {
+        let c = Route::classify;
+        assert_eq!(c(&Method::GET, "/box/2.0/users"), Route::BoxUsers);
+        assert_eq!(c(&Method::POST, "/box/2.0/users"), Route::Any);
+        assert_eq!(c(&Method::GET, "/box/2.0/users/7"), Route::BoxUsers);
+        assert_eq!(c(&Method::HEAD, "/box/2.0/users/7"), Route::BoxUsers);
+        assert_eq!(c(&Method::DELETE, "/box/2.0/users/7"), Route::BoxDeleteUser);
+        assert_eq!(c(&Method::PUT, "/box/2.0/users/7"), Route::Any);
         assert_eq!(
-            Route::classify("/dropbox/oauth2/token"),
-            Route::DropboxToken
+            c(&Method::PUT, "/box/2.0/users/7/folders/0"),
+            Route::BoxTransfer
         );
         assert_eq!(
-            Route::classify("/dropbox/oauth2/authorize"),
+            c(&Method::PUT, "/box/2.0/users/7/folders/0/"),
+            Route::BoxTransfer
+        );
+        assert_eq!(c(&Method::GET, "/box/2.0/users/7/folders/0"), Route::Any);
+        assert_eq!(c(&Method::PUT, "/box/2.0/users/7/folders/1"), Route::Any);
+        assert_eq!(c(&Method::PUT, "/box/2.0/users//folders/0"), Route::Any);
+        assert_eq!(
+            c(&Method::POST, "/dropbox/2/team/members/remove"),
+            Route::DropboxMembersRemove
+        );
+        assert_eq!(
+            c(
+                &Method::POST,
+                "/dropbox/2/team/members/remove/job_status/get"
+            ),
+            Route::DropboxRemoveJobStatus
+        );
+    }
+
+    #[test]
+    fn classify() {
+        let classify = |path: &str| Route::classify(&Method::GET, path);
+        assert_eq!(
+            Route::classify(&Method::POST, "/box/oauth2/token"),
+            Route::BoxToken
+        );
+        assert_eq!(classify("/box/2.0/users"), Route::BoxUsers);
+        assert_eq!(classify("/box/2.0/users/10000001"), Route::BoxUsers);
+        assert_eq!(classify("/box/2.0/users/1/memberships"), Route::Any);
+        assert_eq!(classify("/box/2.0/events"), Route::BoxEvents);
+        assert_eq!(classify("/box/2.0/files/1"), Route::Any);
+        assert_eq!(classify("/dropbox/oauth2/token"), Route::DropboxToken);
+        assert_eq!(
+            classify("/dropbox/oauth2/authorize"),
             Route::DropboxAuthorize
         );
         assert_eq!(
-            Route::classify("/dropbox/2/team/members/list_v2"),
+            classify("/dropbox/2/team/members/list_v2"),
             Route::DropboxMembers
         );
         assert_eq!(
-            Route::classify("/dropbox/2/team/members/list/continue_v2"),
+            classify("/dropbox/2/team/members/list/continue_v2"),
             Route::DropboxMembers
         );
         assert_eq!(
-            Route::classify("/dropbox/2/team_log/get_events/continue"),
+            classify("/dropbox/2/team_log/get_events/continue"),
             Route::DropboxEvents
         );
+        assert_eq!(classify("/dropbox/2/team/get_info"), Route::DropboxTeamInfo);
         assert_eq!(
-            Route::classify("/dropbox/2/team/get_info"),
-            Route::DropboxTeamInfo
-        );
-        assert_eq!(
-            Route::classify("/dropbox/2/team/members/get_info_v2"),
+            classify("/dropbox/2/team/members/get_info_v2"),
             Route::DropboxAny
         );
-        assert_eq!(Route::classify("/dropbox"), Route::DropboxAny);
-        assert_eq!(Route::classify("/dropboxx"), Route::Any);
+        assert_eq!(classify("/dropbox"), Route::DropboxAny);
+        assert_eq!(classify("/dropboxx"), Route::Any);
     }
 
     #[test]
@@ -259,6 +317,8 @@ mod tests {
             Route::DropboxMembers,
             Route::DropboxEvents,
             Route::DropboxTeamInfo,
+            Route::DropboxMembersRemove,
+            Route::DropboxRemoveJobStatus,
             Route::DropboxAny,
         ] {
             assert_eq!(faults.next_fault(route), Some(FaultKind::ExpiredToken));

@@ -4,14 +4,18 @@
 //! runs the `provider-sandbox` binary.
 //!
 //! Box (under `/box`): `POST /box/oauth2/token`, `GET /box/2.0/users`,
-//! `GET /box/2.0/users/{user_id}`, `GET /box/2.0/events?stream_type=admin_logs`. Point
+//! `GET /box/2.0/users/{user_id}`, `DELETE /box/2.0/users/{user_id}`,
+//! `PUT /box/2.0/users/{user_id}/folders/0` (transfer owned content),
+//! `GET /box/2.0/events?stream_type=admin_logs`. Point
 //! seatkeeper's `BOX_API_URL` at [`Sandbox::box_api_url`] and `BOX_TOKEN_URL` at
 //! [`Sandbox::box_token_url`].
 //!
 //! Dropbox (under `/dropbox`): `GET /dropbox/oauth2/authorize`, `POST /dropbox/oauth2/token`,
 //! and the RPC routes `POST /dropbox/2/team/get_info`, `.../team/token/get_authenticated_admin`,
 //! `.../team/members/list_v2`, `.../team/members/list/continue_v2`,
-//! `.../team/members/get_info_v2`, `.../team_log/get_events`, `.../team_log/get_events/continue`.
+//! `.../team/members/get_info_v2`, `.../team/members/remove`,
+//! `.../team/members/remove/job_status/get`, `.../team_log/get_events`,
+//! `.../team_log/get_events/continue`.
 //! Point `DROPBOX_API_URL` at [`Sandbox::dropbox_api_url`], `DROPBOX_AUTHORIZE_URL` at
 //! [`Sandbox::dropbox_authorize_url`] and `DROPBOX_TOKEN_URL` at [`Sandbox::dropbox_token_url`].
 //!
@@ -45,13 +49,13 @@ use tokio::task::JoinHandle;
 
 pub use dropbox_team::{
     DropboxApp, DropboxEvent, DropboxMember, DropboxMemberStatus, DropboxMembershipType,
-    DropboxRole, DropboxSecondaryEmail, DropboxTeamHandle, DropboxTeamSpec, NewDropboxMember,
-    DEFAULT_EVENTS_SCAN_BUDGET, RECLAIM_APP_SCOPES, SYNC_APP_SCOPES,
+    DropboxRemoval, DropboxRole, DropboxSecondaryEmail, DropboxTeamHandle, DropboxTeamSpec,
+    NewDropboxMember, RemoveMode, DEFAULT_EVENTS_SCAN_BUDGET, RECLAIM_APP_SCOPES, SYNC_APP_SCOPES,
 };
 pub use faults::{FaultHandle, FaultKind, FaultRule, Route};
 pub use stats::{RecordedRequest, StatsHandle, MAX_RECORDED_REQUESTS};
 pub use tenant::{
-    BoxEvent, BoxTenantHandle, BoxTenantSpec, BoxUser, NewBoxUser, FIRST_USER_ID,
+    BoxEvent, BoxTenantHandle, BoxTenantSpec, BoxTransfer, BoxUser, NewBoxUser, FIRST_USER_ID,
     SERVICE_ACCOUNT_ID,
 };
 

@@ -12,7 +12,7 @@ use rand::rngs::{SmallRng, StdRng};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::util::random_token;
+use crate::util::{mix64, random_token};
 
 /// Id of the first generated user; the others follow in order.
 pub const FIRST_USER_ID: u64 = 10_000_001;
@@ -22,6 +22,10 @@ pub const SERVICE_ACCOUNT_ID: u64 = 9_999_999;
 const _: () = assert!(SERVICE_ACCOUNT_ID < FIRST_USER_ID);
 /// Box renders actors it can't name (e.g. a deleted or unknown user) as user `2`.
 const ANONYMOUS_USER_ID: u64 = 2;
+/// Files owned by generated users: user `FIRST_USER_ID + i` owns `GENERATED_FILE_BASE + 4i + k`.
+const GENERATED_FILE_BASE: u64 = 500_000_000_000;
+/// Files made by [`BoxTenantHandle::set_owned_files`] and folders made by transfers.
+const FIRST_FRESH_ITEM_ID: u64 = 600_000_000_001;
 
 const DAY: i64 = 86_400;
 const UNLIMITED_SPACE: i64 = 999_999_999_999_999;
@@ -179,6 +183,41 @@ const FILE_EVENT_TYPES: &[&str] = &[
     "ITEM_UNSYNC",
 ];
 
+/// A transfer made by `PUT /users/{user_id}/folders/0` (ground truth for tests), in call order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BoxTransfer {
+    pub from_user_id: String,
+    pub to_user_id: String,
+    /// The folder created for the destination user (`"<name>'s Files and Folders"`).
+    pub folder_id: String,
+    /// How many items the source owned directly (files and earlier transferred folders), all
+    /// moved into the new folder; 0 for a transfer of a user who owned nothing.
+    pub items_moved: usize,
+}
+
+/// An item a user owns directly, or that a folder holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Item {
+    File(u64),
+    Folder(u64),
+}
+
+impl Item {
+    pub(crate) fn id(self) -> u64 {
+        match self {
+            Item::File(id) | Item::Folder(id) => id,
+        }
+    }
+}
+
+/// A folder made by a transfer.
+#[derive(Clone, Debug)]
+pub(crate) struct FolderRec {
+    pub name: String,
+    pub items: Vec<Item>,
+    pub created_at: DateTime<Utc>,
+}
+
 pub(crate) struct TenantState {
     pub enterprise_id: String,
     pub enterprise_name: String,
@@ -200,6 +239,19 @@ pub(crate) struct TenantState {
     issued: Vec<String>,
     pub token_ttl: Duration,
     pub service_account: BoxUser,
+    /// Ownership of generated users derives from it.
+    seed: u64,
+    /// Users `FIRST_USER_ID..generated_end` were generated: until their holdings change they own
+    /// [`TenantState::default_items`] (nothing is allocated per user or per file for them).
+    generated_end: u64,
+    /// The holdings of every user whose content changed (set, transferred away or received).
+    owned: HashMap<u64, Vec<Item>>,
+    /// Folders made by transfers, with what they hold.
+    pub folders: HashMap<u64, FolderRec>,
+    next_item_id: u64,
+    transfers: Vec<BoxTransfer>,
+    /// Users deleted by `DELETE /users/{user_id}`, in order.
+    deleted: Vec<String>,
 }
 
 impl TenantState {
@@ -209,6 +261,120 @@ impl TenantState {
             .get(&id)
             .or_else(|| self.removed.get(&id))
             .or_else(|| (id == SERVICE_ACCOUNT_ID).then_some(&self.service_account))
+    }
+
+    /// What a generated user owns until their holdings change: non-app users 1-4 files (derived
+    /// from the seed and the id), app users and added users nothing.
+    fn default_items(&self, id: u64) -> Vec<Item> {
+        let generated = (FIRST_USER_ID..self.generated_end).contains(&id);
+        match self.users.get(&id) {
+            Some(u) if generated && !u.is_platform_access_only => {
+                let count = 1 + mix64(self.seed ^ id.rotate_left(29)) % 4;
+                let first = GENERATED_FILE_BASE + (id - FIRST_USER_ID) * 4;
+                (first..first + count).map(Item::File).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// What a current user owns directly (nothing for unknown or deleted users).
+    pub(crate) fn holdings(&self, id: u64) -> Vec<Item> {
+        if !self.users.contains_key(&id) {
+            return Vec::new();
+        }
+        match self.owned.get(&id) {
+            Some(items) => items.clone(),
+            None => self.default_items(id),
+        }
+    }
+
+    /// Forgets items (and, for folders, what they hold).
+    fn drop_items(&mut self, items: Vec<Item>) {
+        let mut stack = items;
+        while let Some(item) = stack.pop() {
+            if let Item::Folder(id) = item {
+                if let Some(folder) = self.folders.remove(&id) {
+                    stack.extend(folder.items);
+                }
+            }
+        }
+    }
+
+    /// Replaces what a current user owns with `count` fresh files. False for unknown users.
+    pub(crate) fn set_owned_files(&mut self, id: u64, count: usize) -> bool {
+        if !self.users.contains_key(&id) {
+            return false;
+        }
+        let old = self.holdings(id);
+        self.drop_items(old);
+        let first = self.next_item_id;
+        self.next_item_id += count as u64;
+        self.owned
+            .insert(id, (first..first + count as u64).map(Item::File).collect());
+        true
+    }
+
+    /// Moves everything `from` owns into a new folder owned by `to` (both current users); returns
+    /// the folder id.
+    pub(crate) fn transfer(&mut self, from: u64, to: u64, at: DateTime<Utc>) -> u64 {
+        let items = self.holdings(from);
+        self.owned.insert(from, Vec::new());
+        let folder_id = self.next_item_id;
+        self.next_item_id += 1;
+        let name = self
+            .users
+            .get(&from)
+            .map_or_else(String::new, |u| u.name.clone());
+        let moved = items.len();
+        self.folders.insert(
+            folder_id,
+            FolderRec {
+                name: format!("{name}'s Files and Folders"),
+                items,
+                created_at: at,
+            },
+        );
+        let mut dest = self.holdings(to);
+        dest.push(Item::Folder(folder_id));
+        self.owned.insert(to, dest);
+        self.transfers.push(BoxTransfer {
+            from_user_id: from.to_string(),
+            to_user_id: to.to_string(),
+            folder_id: folder_id.to_string(),
+            items_moved: moved,
+        });
+        folder_id
+    }
+
+    /// Deletes a current user and what they own (their events stay). False if there was no such
+    /// user.
+    pub(crate) fn delete_user(&mut self, id: u64) -> bool {
+        let items = self.holdings(id);
+        match self.users.remove(&id) {
+            Some(user) => {
+                self.drop_items(items);
+                self.owned.remove(&id);
+                self.removed.insert(id, user);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records a deletion by `DELETE /users/{user_id}`.
+    pub(crate) fn record_deleted(&mut self, id: u64) {
+        self.deleted.push(id.to_string());
+    }
+
+    /// Bytes of an item (files have a size derived from their id; folders the sum of theirs).
+    pub(crate) fn item_size(&self, item: Item) -> i64 {
+        match item {
+            Item::File(id) => file_size(id),
+            Item::Folder(id) => self
+                .folders
+                .get(&id)
+                .map_or(0, |f| f.items.iter().map(|i| self.item_size(*i)).sum()),
+        }
     }
 
     pub(crate) fn event_type_name(&self, id: u16) -> &str {
@@ -261,6 +427,11 @@ impl TenantState {
             user_id: e.user.to_string(),
         }
     }
+}
+
+/// The size of a file, derived from its id (10 kB to 20 MB).
+pub(crate) fn file_size(id: u64) -> i64 {
+    10_000 + (mix64(id) % 20_000_000) as i64
 }
 
 pub(crate) fn format_event_id(id: u128) -> String {
@@ -388,19 +559,52 @@ impl BoxTenantHandle {
         user
     }
 
-    /// Deletes a user (its events stay). False if there was no such user.
+    /// Deletes a user and what they own (its events stay), as `DELETE /users/{id}?force=true`
+    /// does, but without the API's checks and without being listed by [`Self::deleted_users`].
+    /// False if there was no such user.
     pub fn remove_user(&self, id: &str) -> bool {
         let Ok(id) = id.parse::<u64>() else {
             return false;
         };
-        let mut state = self.lock();
-        match state.users.remove(&id) {
-            Some(user) => {
-                state.removed.insert(id, user);
-                true
-            }
-            None => false,
+        self.lock().delete_user(id)
+    }
+
+    /// Whether a current (not deleted) user has this id.
+    pub fn has_user(&self, user_id: &str) -> bool {
+        user_id
+            .parse::<u64>()
+            .is_ok_and(|id| self.lock().users.contains_key(&id))
+    }
+
+    /// Ids of the items (files, and folders received by transfers) the user owns directly, in
+    /// the order they were acquired; empty for unknown or deleted users.
+    pub fn owned_items(&self, user_id: &str) -> Vec<String> {
+        let Ok(id) = user_id.parse::<u64>() else {
+            return Vec::new();
+        };
+        self.lock()
+            .holdings(id)
+            .iter()
+            .map(|i| i.id().to_string())
+            .collect()
+    }
+
+    /// Replaces what a user owns with `count` fresh files (what they owned before is
+    /// forgotten). Unknown users are ignored.
+    pub fn set_owned_files(&self, user_id: &str, count: usize) {
+        if let Ok(id) = user_id.parse::<u64>() {
+            self.lock().set_owned_files(id, count);
         }
+    }
+
+    /// Every transfer made by `PUT /users/{user_id}/folders/0`, in call order.
+    pub fn transfers(&self) -> Vec<BoxTransfer> {
+        self.lock().transfers.clone()
+    }
+
+    /// Ids of the users deleted by `DELETE /users/{user_id}`, in order.
+    pub fn deleted_users(&self) -> Vec<String> {
+        self.lock().deleted.clone()
     }
 
     /// Sets a user's status (and bumps `modified_at`). Unknown users are ignored.
@@ -921,6 +1125,13 @@ fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> TenantState {
         issued: Vec::new(),
         token_ttl,
         service_account,
+        seed: spec.seed,
+        generated_end: FIRST_USER_ID + spec.users as u64,
+        owned: HashMap::new(),
+        folders: HashMap::new(),
+        next_item_id: FIRST_FRESH_ITEM_ID,
+        transfers: Vec::new(),
+        deleted: Vec::new(),
     }
 }
 
@@ -1063,6 +1274,47 @@ mod tests {
         assert!(!t.remove_user("nope"));
         assert_eq!(t.users().len(), 10);
         assert!(t.events().iter().any(|e| e.event_id == event_id));
+    }
+
+    #[test]
+    fn ownership_is_derived_until_it_changes() {
+        let t = tenant(50, 4);
+        let state = t.lock();
+        assert!(
+            state.owned.is_empty(),
+            "nothing is stored per user at generation"
+        );
+        for u in state.users.values() {
+            let id = u.id.parse::<u64>().expect("numeric");
+            let items = state.holdings(id);
+            assert_eq!(items.is_empty(), u.is_platform_access_only, "{}", u.id);
+            assert!(items.len() <= 4);
+            assert!(items.iter().all(|i| matches!(i, Item::File(_))));
+        }
+        drop(state);
+        let (a, b) = ("10000002", "10000003");
+        let a_items = t.owned_items(a);
+        t.set_owned_files(a, 2);
+        let mut state = t.lock();
+        let folder = state.transfer(10_000_002, 10_000_003, from_secs(0));
+        assert_eq!(state.folders[&folder].items.len(), 2);
+        assert!(state.item_size(Item::Folder(folder)) > 0);
+        let outer = state.transfer(10_000_003, 10_000_004, from_secs(0));
+        assert!(state.folders[&outer].items.contains(&Item::Folder(folder)));
+        assert!(state.delete_user(10_000_004));
+        assert!(
+            state.folders.is_empty(),
+            "deleting the owner forgets nested folders"
+        );
+        drop(state);
+        assert!(t.owned_items(b).is_empty());
+        assert!(t.owned_items("10000004").is_empty());
+        assert!(!a_items.is_empty());
+        assert_eq!(t.transfers().len(), 2);
+        assert!(
+            t.deleted_users().is_empty(),
+            "only the API records deletions"
+        );
     }
 
     #[test]

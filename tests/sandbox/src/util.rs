@@ -185,6 +185,15 @@ pub(crate) fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(Stri
     Some((id.to_string(), secret.to_string()))
 }
 
+/// SplitMix64's finalizer: a cheap, well-mixed hash of `x` (for values derived from a seed
+/// without drawing from the generators' random streams).
+pub(crate) fn mix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// A random opaque token of `len` alphanumeric characters.
 pub(crate) fn random_token(len: usize) -> String {
     rand::rng()

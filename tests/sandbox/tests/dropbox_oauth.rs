@@ -584,9 +584,26 @@ async fn scopes_are_enforced_per_route() {
     }
     // team_info.read is granted to both apps.
     assert_eq!(get_info(&sb, &reclaim).await.0, StatusCode::OK);
-    // Reclaim routes are not served yet.
-    let (status, _) = dbx_rpc(&sb, &reclaim, "team/members/remove", &json!({})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The reclaim routes need members.delete, which only the reclaim app has.
+    let sync = dbx_token(&sb).await;
+    for (route, arg) in [
+        ("team/members/remove", json!({})),
+        (
+            "team/members/remove/job_status/get",
+            json!({"async_job_id": "x"}),
+        ),
+    ] {
+        let (status, body) = dbx_rpc(&sb, &sync, route, &arg).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{route}");
+        assert_eq!(
+            body["error"],
+            json!({".tag": "missing_scope", "required_scope": "members.delete"}),
+            "{route}"
+        );
+        // The reclaim app gets past the scope check (to the argument check here).
+        let (status, _) = dbx_rpc(&sb, &reclaim, route, &json!({"bogus": 1})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{route}");
+    }
 }
 
 #[tokio::test]

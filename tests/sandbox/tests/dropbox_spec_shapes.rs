@@ -149,6 +149,8 @@ fn the_route_table_agrees_with_the_spec_examples_routes() {
             "team/members/list_v2",
             "team/members/list/continue_v2",
             "team/members/get_info_v2",
+            "team/members/remove",
+            "team/members/remove/job_status/get",
             "team_log/get_events",
             "team_log/get_events/continue",
         ]

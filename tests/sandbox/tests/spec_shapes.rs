@@ -20,6 +20,7 @@ const FIXTURE_USERS_OFFSET_JAVA: &str = include_str!("fixtures/box/GetAllEnterpr
 const FIXTURE_ME_ENTERPRISE: &str =
     include_str!("fixtures/box/get_users_me_fields_enterprise_200.json");
 const FIXTURE_404: &str = include_str!("fixtures/box/get_collaborations_id_404.json");
+const FIXTURE_TRANSFER: &str = include_str!("fixtures/box/PutTransferFolder200.json");
 
 /// Event keys that real enterprise events carry (Box's Java SDK fixture has them) although the
 /// OpenAPI `Event` schema does not list them.
@@ -398,4 +399,166 @@ fn event_query_parameters_are_the_specs() {
     .map(|s| s.to_string())
     .collect();
     assert_eq!(params, used);
+}
+
+fn check_folder_mini(spec: &Spec, v: &Value) {
+    spec.check("Folder--Mini", v, &[]);
+    assert_eq!(v["type"], "folder");
+}
+
+#[tokio::test]
+async fn transfer_matches_the_spec_and_the_sdk_fixture() {
+    let spec = Spec::load();
+    let sb = start(20, 3).await;
+    let token = token(&sb).await;
+    let users = sb.box_tenant().users();
+    let from = users
+        .iter()
+        .find(|u| !u.is_platform_access_only && u.role == "user")
+        .expect("a user");
+    let to = &users[0];
+    let (status, body) = box_transfer(&sb, &token, &from.id, &to.id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Without `fields`: the standard `Folder` fields, exactly the keys of Box's fixture.
+    let fixture = fixture(FIXTURE_TRANSFER);
+    assert_eq!(key_set(&body), key_set(&fixture));
+    spec.check("Folder", &body, &[]);
+    spec.check("Folder--Full", &body, &[]);
+    assert!(spec
+        .enum_values("Folder--Full.item_status")
+        .contains(body["item_status"].as_str().expect("item_status")));
+    for key in ["owned_by", "created_by", "modified_by"] {
+        spec.check_user(&body[key], "User--Mini");
+        assert_eq!(key_set(&body[key]), key_set(&fixture[key]), "{key}");
+    }
+    check_folder_mini(&spec, &body["parent"]);
+    assert_eq!(
+        body["parent"], fixture["parent"],
+        "the root, as Box renders it"
+    );
+    spec.check(
+        "Folder--Full.path_collection",
+        &body["path_collection"],
+        &[],
+    );
+    assert_eq!(body["path_collection"], fixture["path_collection"]);
+    let items = &body["item_collection"];
+    spec.check("Items", items, &[]);
+    assert_eq!(key_set(items), key_set(&fixture["item_collection"]));
+    assert_eq!(items["order"], fixture["item_collection"]["order"]);
+    for order in items["order"].as_array().expect("order") {
+        spec.check("Items.order[]", order, &[]);
+    }
+    let entries = items["entries"].as_array().expect("entries");
+    assert!(!entries.is_empty());
+    for e in entries {
+        match e["type"].as_str() {
+            Some("file") => spec.check("File--Mini", e, &[]),
+            Some("folder") => check_folder_mini(&spec, e),
+            other => panic!("entry type {other:?}"),
+        }
+    }
+    for key in [
+        "created_at",
+        "modified_at",
+        "content_created_at",
+        "content_modified_at",
+    ] {
+        assert_box_time(&body[key]);
+    }
+    for key in ["id", "sequence_id", "etag", "name", "description"] {
+        assert!(body[key].is_string(), "{key}");
+    }
+    assert!(body["size"].is_i64());
+    for key in [
+        "trashed_at",
+        "purged_at",
+        "shared_link",
+        "folder_upload_email",
+    ] {
+        assert!(body[key].is_null(), "{key}");
+    }
+
+    // A transferred folder moved again is a `Folder--Mini` entry.
+    let (status, nested) = box_transfer(&sb, &token, &to.id, &from.id).await;
+    assert_eq!(status, StatusCode::OK);
+    let folder_entry = nested["item_collection"]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["id"] == body["id"])
+        .expect("the first folder")
+        .clone();
+    check_folder_mini(&spec, &folder_entry);
+
+    // With `fields`: `Folder--Mini` plus the asked ones.
+    let (status, some) = box_call(
+        &sb,
+        &token,
+        reqwest::Method::PUT,
+        &format!(
+            "/users/{}/folders/0?fields=has_collaborations,item_status",
+            from.id
+        ),
+        Some(serde_json::json!({"owned_by": {"id": to.id}}).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    spec.check("Folder--Full", &some, &[]);
+    let mut expected = spec.props("Folder--Mini");
+    expected.extend(["has_collaborations".to_string(), "item_status".to_string()]);
+    assert_eq!(key_set(&some), expected);
+}
+
+#[tokio::test]
+async fn reclaim_errors_match_the_spec() {
+    let spec = Spec::load();
+    let sb = start(10, 3).await;
+    let tenant = sb.box_tenant();
+    let token = token(&sb).await;
+    let user = tenant
+        .users()
+        .into_iter()
+        .find(|u| !u.is_platform_access_only && u.role == "user")
+        .expect("a user");
+    let mut bodies = vec![
+        box_delete(&sb, &token, &user.id, false).await.1, // owns content
+        box_delete(&sb, &token, "424242", false).await.1,
+        box_transfer(&sb, &token, "424242", &user.id).await.1,
+        box_transfer(&sb, &token, &user.id, "424242").await.1,
+        box_transfer(&sb, &token, &user.id, &user.id).await.1,
+    ];
+    tenant.set_status(&user.id, "cannot_delete_edit");
+    bodies.push(box_delete(&sb, &token, &user.id, true).await.1);
+    for body in &bodies {
+        spec.check_error(body);
+        assert!(body["request_id"].is_string());
+    }
+    let fixture_404 = fixture(FIXTURE_404);
+    assert_eq!(key_set(&bodies[1]), key_set(&fixture_404));
+    assert_eq!(key_set(&bodies[3]), key_set(&fixture_404));
+}
+
+#[test]
+fn reclaim_parameters_are_the_specs() {
+    let spec = Spec::load();
+    let names = |key: &str| -> BTreeSet<String> {
+        spec.0["query_parameters"][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}"))
+            .iter()
+            .map(|p| p.as_str().expect("name").to_string())
+            .collect()
+    };
+    let set = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        names("PUT /users/{user_id}/folders/0"),
+        set(&["fields", "notify"])
+    );
+    assert_eq!(names("DELETE /users/{user_id}"), set(&["force", "notify"]));
+    let body = &spec.0["request_bodies"]["PUT /users/{user_id}/folders/0"];
+    assert_eq!(body["required"], serde_json::json!(["owned_by"]));
+    assert_eq!(body["owned_by"]["properties"], serde_json::json!(["id"]));
+    assert_eq!(body["owned_by"]["required"], serde_json::json!(["id"]));
 }

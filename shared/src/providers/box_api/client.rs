@@ -8,7 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::model::{BoxCredentials, BoxEvent, BoxUser, ClientError, EventsPage, UsersPage};
+use super::model::{
+    BoxCredentials, BoxEvent, BoxUser, ClientError, EventsPage, TransferredFolder, UsersPage,
+};
 use crate::config::BoxEndpoints;
 use crate::http::{
     call_authorized, fresh_token, pages, retry_after_from_headers, send_oauth, token_error,
@@ -30,6 +32,10 @@ const EVENTS_PAGE: u32 = 500;
 
 /// Renew tokens this long before Box says they expire (they live 60 minutes).
 const TOKEN_MARGIN: Duration = Duration::from_secs(120);
+
+/// Box runs a folder transfer synchronously for up to 10 minutes before answering 200 and
+/// carrying on in the background; the transfer call waits that long (the Lambda allows 15).
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(11 * 60);
 
 /// The `admin_logs` time window of an activity read.
 #[derive(Debug, Clone, Copy)]
@@ -137,6 +143,146 @@ impl BoxClient {
                 next,
             })
         })
+    }
+
+    /// One user, re-read just before acting (`GET /users/{id}`); None if Box no longer has it.
+    pub async fn user(
+        &self,
+        creds: &BoxCredentials,
+        user_id: &str,
+        stats: &ApiStats,
+    ) -> Result<Option<BoxUser>, ProviderError> {
+        let mut url = self.url(&format!("/users/{}", path_segment(user_id)))?;
+        url.query_pairs_mut().append_pair("fields", USER_FIELDS);
+        match self.get_json(creds, url, stats).await {
+            Ok(u) => Ok(Some(u)),
+            Err(e) if e.code() == Some("not_found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves everything `from` owns into a new folder owned by `to`
+    /// (`PUT /users/{from}/folders/0`). Not idempotent, so only a 429 or a 401 is retried here:
+    /// after a 5xx or a cut connection the transfer may have happened
+    /// ([`ProviderError::Indeterminate`]). Returns the new folder and Box's request id.
+    pub async fn transfer_owned_content(
+        &self,
+        creds: &BoxCredentials,
+        from: &str,
+        to: &str,
+        stats: &ApiStats,
+    ) -> Result<(TransferredFolder, Option<String>), ProviderError> {
+        let mut url = self.url(&format!("/users/{}/folders/0", path_segment(from)))?;
+        url.query_pairs_mut()
+            .append_pair("notify", "false")
+            .append_pair("fields", "id,type,name,owned_by");
+        let body = serde_json::json!({ "owned_by": { "id": to } });
+        let (url, body) = (&url, &body);
+        call_authorized(
+            &self.tokens,
+            &Self::cache_key(creds),
+            &self.retry,
+            stats,
+            || self.client_credentials_grant(creds),
+            |token| async move {
+                let (bytes, request_id) = self
+                    .send_once(
+                        reqwest::Method::PUT,
+                        url,
+                        Some(body),
+                        &token,
+                        Some(TRANSFER_TIMEOUT),
+                    )
+                    .await
+                    .map_err(|e| e.for_write("PUT /users/{id}/folders/0"))?;
+                let folder = serde_json::from_slice(&bytes).map_err(|e| {
+                    ProviderError::Malformed {
+                        provider: PROVIDER,
+                        endpoint: url.path().to_owned(),
+                        message: e.to_string(),
+                    }
+                    .for_write("PUT /users/{id}/folders/0")
+                })?;
+                Ok((folder, request_id))
+            },
+        )
+        .await
+    }
+
+    /// Deletes a user without `force` (Box refuses while the user still owns content, so
+    /// nothing is ever destroyed here). A repeat is harmless: 404 means already gone (false).
+    pub async fn delete_user(
+        &self,
+        creds: &BoxCredentials,
+        user_id: &str,
+        stats: &ApiStats,
+    ) -> Result<(bool, Option<String>), ProviderError> {
+        let mut url = self.url(&format!("/users/{}", path_segment(user_id)))?;
+        url.query_pairs_mut()
+            .append_pair("notify", "false")
+            .append_pair("force", "false");
+        let url = &url;
+        let r = call_authorized(
+            &self.tokens,
+            &Self::cache_key(creds),
+            &self.retry,
+            stats,
+            || self.client_credentials_grant(creds),
+            |token| async move {
+                self.send_once(reqwest::Method::DELETE, url, None, &token, None)
+                    .await
+            },
+        )
+        .await;
+        match r {
+            Ok((_, request_id)) => Ok((true, request_id)),
+            Err(e) if e.code() == Some("not_found") => {
+                Ok((false, e.request_id().map(str::to_owned)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One request; the body bytes and Box's request id on success, a typed error otherwise.
+    async fn send_once(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        token: &AccessToken,
+        timeout: Option<Duration>,
+    ) -> Result<(Vec<u8>, Option<String>), ProviderError> {
+        let mut req = self
+            .http
+            .request(method, url.clone())
+            .bearer_auth(token.secret.expose_secret());
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_string());
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
+        let status = resp.status();
+        let retry_after = retry_after_from_headers(resp.headers());
+        let request_id = resp
+            .headers()
+            .get("box-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
+        if status.is_success() {
+            return Ok((bytes.to_vec(), request_id));
+        }
+        Err(error_from_response(status.as_u16(), retry_after, &bytes))
     }
 
     fn url(&self, path: &str) -> Result<Url, ProviderError> {
@@ -285,6 +431,11 @@ fn error_from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) 
             request_id: env.request_id,
         },
     }
+}
+
+/// A user id as one path segment (ids are digits; anything else is escaped, never a new path).
+fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

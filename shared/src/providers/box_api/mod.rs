@@ -4,4 +4,4 @@ mod client;
 mod model;
 
 pub use client::{BoxClient, EventsWindow, LOGIN_EVENT_TYPES, USER_FIELDS};
-pub use model::{BoxCredentials, BoxEvent, BoxUser, ClientError};
+pub use model::{BoxCredentials, BoxEvent, BoxUser, ClientError, TransferredFolder};

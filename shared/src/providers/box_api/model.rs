@@ -116,3 +116,20 @@ pub struct ClientError {
     #[serde(default)]
     pub request_id: Option<String>,
 }
+
+/// `Folder--Full` as returned by `PUT /users/{id}/folders/0`, reduced to what the audit keeps.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TransferredFolder {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub owned_by: Option<FolderOwner>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FolderOwner {
+    pub id: String,
+    #[serde(default)]
+    pub login: Option<String>,
+}

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::model::{
-    AuthenticatedAdmin, DropboxCredentials, GetTeamEventsResult, LoginEvent, MembersListV2Result,
-    TeamInfo, TeamMemberInfoV2,
+    AsyncJob, AuthenticatedAdmin, DropboxCredentials, GetTeamEventsResult, LoginEvent,
+    MembersGetInfoItemV2, MembersGetInfoV2Result, MembersListV2Result, TeamInfo, TeamMemberInfoV2,
 };
 use crate::config::DropboxEndpoints;
 use crate::http::{
@@ -124,6 +124,11 @@ impl std::fmt::Debug for CodeGrant {
 pub struct EventsWindow {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+}
+
+/// The Void/None of a Dropbox selector, for readability at call sites.
+fn member_selector(team_member_id: &str) -> Value {
+    json!({ ".tag": "team_member_id", "team_member_id": team_member_id })
 }
 
 enum EventsCursor {
@@ -348,6 +353,19 @@ impl DropboxClient {
         arg: &Value,
         token: &AccessToken,
     ) -> Result<R, ProviderError> {
+        self.rpc_once_with_id(url, route, arg, token)
+            .await
+            .map(|(r, _)| r)
+    }
+
+    /// One call; the result and Dropbox's `x-dropbox-request-id` (for the audit trail).
+    async fn rpc_once_with_id<R: DeserializeOwned>(
+        &self,
+        url: &str,
+        route: &str,
+        arg: &Value,
+        token: &AccessToken,
+    ) -> Result<(R, Option<String>), ProviderError> {
         let resp = self
             .http
             .post(url)
@@ -369,11 +387,13 @@ impl DropboxClient {
             .await
             .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
         if status == 200 {
-            return serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed {
-                provider: PROVIDER,
-                endpoint: route.to_owned(),
-                message: e.to_string(),
-            });
+            return serde_json::from_slice(&body)
+                .map(|r| (r, request_id))
+                .map_err(|e| ProviderError::Malformed {
+                    provider: PROVIDER,
+                    endpoint: route.to_owned(),
+                    message: e.to_string(),
+                });
         }
         Err(error_from_response(status, retry_after, request_id, &body))
     }
@@ -428,6 +448,7 @@ impl DropboxClient {
         &'a self,
         creds: &'a DropboxCredentials,
         window: EventsWindow,
+        account_id: Option<&'a str>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<Vec<LoginEvent>, ProviderError>> + 'a {
         pages(
@@ -436,11 +457,14 @@ impl DropboxClient {
                 let cursor = cursor.unwrap_or(EventsCursor::From(window.start, 0));
                 let (result, restarts) = match cursor {
                     EventsCursor::From(start, restarts) => {
-                        let arg = json!({
+                        let mut arg = json!({
                             "limit": PAGE_LIMIT,
                             "event_type": "login_success",
                             "time": { "start_time": dbx_time(start), "end_time": dbx_time(window.end) },
                         });
+                        if let Some(a) = account_id {
+                            arg["account_id"] = json!(a);
+                        }
                         (
                             self.rpc::<GetTeamEventsResult>(
                                 creds,
@@ -490,6 +514,79 @@ impl DropboxClient {
                 Ok(PageStep { page: events, next })
             },
         )
+    }
+
+    /// One member, re-read just before acting (`team/members/get_info_v2`); None when Dropbox
+    /// does not know the id (`id_not_found`).
+    pub async fn member_info(
+        &self,
+        creds: &DropboxCredentials,
+        team_member_id: &str,
+        stats: &ApiStats,
+    ) -> Result<Option<TeamMemberInfoV2>, ProviderError> {
+        let r: MembersGetInfoV2Result = self
+            .rpc(
+                creds,
+                "team/members/get_info_v2",
+                &json!({ "members": [member_selector(team_member_id)] }),
+                stats,
+            )
+            .await?;
+        Ok(r.members_info.into_iter().find_map(|i| match i {
+            MembersGetInfoItemV2::MemberInfo(m) => Some(m),
+            MembersGetInfoItemV2::IdNotFound { .. } => None,
+        }))
+    }
+
+    /// `team/members/remove` with the files transferred to `transfer_to` (who also gets the
+    /// transfer-error mails), `keep_account=false` and `wipe_data=false` (devices are left
+    /// alone; the account's files move to the admin). Not idempotent: only 429 and 401 are
+    /// retried; a 5xx or cut connection is [`ProviderError::Indeterminate`].
+    pub async fn remove_member(
+        &self,
+        creds: &DropboxCredentials,
+        team_member_id: &str,
+        transfer_to: &str,
+        stats: &ApiStats,
+    ) -> Result<(AsyncJob, Option<String>), ProviderError> {
+        let url = format!("{}/2/team/members/remove", self.api_url);
+        let arg = json!({
+            "user": member_selector(team_member_id),
+            "wipe_data": false,
+            "transfer_dest_id": member_selector(transfer_to),
+            "transfer_admin_id": member_selector(transfer_to),
+            "keep_account": false,
+        });
+        let (url, arg) = (&url, &arg);
+        call_authorized(
+            &self.tokens,
+            &Self::cache_key(creds),
+            &self.retry,
+            stats,
+            || self.refresh_grant(creds),
+            |token| async move {
+                self.rpc_once_with_id(url, "team/members/remove", arg, &token)
+                    .await
+                    .map_err(|e| e.for_write("team/members/remove"))
+            },
+        )
+        .await
+    }
+
+    /// Polls a removal job (`team/members/remove/job_status/get`); reading is safe to retry.
+    pub async fn remove_job_status(
+        &self,
+        creds: &DropboxCredentials,
+        async_job_id: &str,
+        stats: &ApiStats,
+    ) -> Result<AsyncJob, ProviderError> {
+        self.rpc(
+            creds,
+            "team/members/remove/job_status/get",
+            &json!({ "async_job_id": async_job_id }),
+            stats,
+        )
+        .await
     }
 
     /// The admin who authorized the token (`team/token/get_authenticated_admin`).

@@ -149,3 +149,21 @@ pub enum AsyncJob {
     InProgress,
     AsyncJobId { async_job_id: String },
 }
+
+/// `team.MembersGetInfoV2Result`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MembersGetInfoV2Result {
+    pub members_info: Vec<MembersGetInfoItemV2>,
+}
+
+/// `team.MembersGetInfoItemV2`: a member, or the id Dropbox did not find.
+#[derive(Debug, Deserialize)]
+#[serde(tag = ".tag", rename_all = "snake_case")]
+pub(crate) enum MembersGetInfoItemV2 {
+    MemberInfo(TeamMemberInfoV2),
+    IdNotFound {
+        #[serde(default)]
+        #[allow(dead_code)]
+        id_not_found: Option<String>,
+    },
+}

@@ -89,6 +89,59 @@ pub async fn get(sb: &Sandbox, token: &str, path_and_query: &str) -> (StatusCode
     (status, body)
 }
 
+/// `{method} {box_api_url}{path_and_query}` with a bearer token and, if given, a raw JSON body;
+/// the body parsed as JSON (`Value::Null` for an empty body).
+pub async fn box_call(
+    sb: &Sandbox,
+    token: &str,
+    method: reqwest::Method,
+    path_and_query: &str,
+    body: Option<String>,
+) -> (StatusCode, Value) {
+    let mut request = client()
+        .request(method, format!("{}{}", sb.box_api_url(), path_and_query))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body");
+    if bytes.is_empty() {
+        return (status, Value::Null);
+    }
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    (status, body)
+}
+
+/// `PUT /users/{from}/folders/0` with `{"owned_by": {"id": to}}` (seatkeeper's transfer).
+pub async fn box_transfer(sb: &Sandbox, token: &str, from: &str, to: &str) -> (StatusCode, Value) {
+    box_call(
+        sb,
+        token,
+        reqwest::Method::PUT,
+        &format!("/users/{from}/folders/0?notify=false"),
+        Some(json!({"owned_by": {"id": to}}).to_string()),
+    )
+    .await
+}
+
+/// `DELETE /users/{id}?notify=false[&force=true]`.
+pub async fn box_delete(sb: &Sandbox, token: &str, id: &str, force: bool) -> (StatusCode, Value) {
+    let force = if force { "&force=true" } else { "" };
+    box_call(
+        sb,
+        token,
+        reqwest::Method::DELETE,
+        &format!("/users/{id}?notify=false{force}"),
+        None,
+    )
+    .await
+}
+
 pub fn keys(v: &Value) -> Vec<String> {
     let mut keys: Vec<String> = v
         .as_object()

@@ -1,0 +1,623 @@
+//! Reclamation commands: `rules`, `candidates`, `approve`, `reclaim`, `pause` / `resume` and
+//! `reclaims` (the audit trail).
+use std::io::Write;
+
+use clap::{Args, Subcommand};
+use seatkeeper::domain::rules::NeverLoggedIn;
+use seatkeeper::domain::{Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules};
+use seatkeeper::queue::ReclaimQueue;
+use seatkeeper::reclaim::candidates;
+use seatkeeper::runtime::reclaim_queue;
+use seatkeeper::store::Candidate;
+use serde::Serialize;
+
+use super::{parse_profile_id, parse_text, Ctx};
+use crate::error::CliError;
+use crate::money::format_minor;
+use crate::output::{self, line, write_csv, write_json, write_table, Format, RowFormat};
+
+// ------------------------------------------------------------------- rules
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Show a profile's reclamation rules
+    Show {
+        #[arg(value_parser = parse_profile_id)]
+        id: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Change a profile's reclamation rules (only the options given change)
+    Set(RulesSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesSetArgs {
+    #[arg(value_parser = parse_profile_id)]
+    pub id: String,
+    /// A seat with no login for this many days is a candidate.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub inactive_days: Option<u32>,
+    /// Accounts created / joined less than this many days ago are never candidates.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub grace_days: Option<u32>,
+    /// Users who never logged in: `since-created` (inactive since created / joined) or `exempt`.
+    #[arg(long, value_name = "POLICY", value_parser = |s: &str| s.parse::<NeverLoggedIn>())]
+    pub never_logged_in: Option<NeverLoggedIn>,
+    /// License types in scope (repeatable). Default: the profile's managed types.
+    #[arg(long = "license-type", value_name = "TYPE", value_parser = super::parse_license_type)]
+    pub license_types: Vec<String>,
+    /// Put every managed license type back in scope.
+    #[arg(long, conflicts_with = "license_types")]
+    pub all_license_types: bool,
+    /// Never reclaim this login (repeatable).
+    #[arg(long = "exempt", value_name = "LOGIN", value_parser = parse_text)]
+    pub exempt: Vec<String>,
+    /// Remove a login from the exemption list (repeatable).
+    #[arg(long = "unexempt", value_name = "LOGIN", value_parser = parse_text)]
+    pub unexempt: Vec<String>,
+    /// Box: the admin user id that receives reclaimed users' content.
+    #[arg(long, value_name = "USER_ID", value_parser = parse_text)]
+    pub transfer_to: Option<String>,
+    /// report (list only), approve (wait for `seatctl approve`), auto (enqueue after each sync).
+    #[arg(long, value_parser = |s: &str| s.parse::<ReclaimMode>())]
+    pub mode: Option<ReclaimMode>,
+    /// Blast-radius cap: at most this many reclaims per run and per day.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub max_per_run: Option<u32>,
+    /// Blast-radius cap: at most this percentage of the profile's seats per run and per day.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub max_percent: Option<u32>,
+}
+
+pub async fn rules(ctx: &Ctx, c: RulesCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    match c {
+        RulesCommand::Show { id, output } => {
+            let p = ctx.profile(&id).await?;
+            show_rules(ctx, &p, output, out)
+        }
+        RulesCommand::Set(a) => {
+            let id = a.id.clone();
+            let p = ctx
+                .store
+                .update_profile(&id, |p: &mut Profile| {
+                    apply_rules(&mut p.rules, &a);
+                    Ok::<_, CliError>(p.clone())
+                })
+                .await?
+                .ok_or_else(|| CliError::UnknownProfile(id.clone()))?;
+            show_rules(ctx, &p, Format::Table, out)
+        }
+    }
+}
+
+fn apply_rules(r: &mut ReclaimRules, a: &RulesSetArgs) {
+    if let Some(v) = a.inactive_days {
+        r.inactive_days = v;
+    }
+    if let Some(v) = a.grace_days {
+        r.new_hire_grace_days = v;
+    }
+    if let Some(v) = a.never_logged_in {
+        r.never_logged_in = v;
+    }
+    if a.all_license_types {
+        r.license_types.clear();
+    } else if !a.license_types.is_empty() {
+        r.license_types = a.license_types.clone();
+    }
+    for l in &a.exempt {
+        if !r.is_exempt_login(l) {
+            r.exempt_logins.push(l.to_lowercase());
+        }
+    }
+    r.exempt_logins
+        .retain(|l| !a.unexempt.iter().any(|u| u.eq_ignore_ascii_case(l)));
+    if let Some(t) = &a.transfer_to {
+        r.transfer_target = Some(t.clone());
+    }
+    if let Some(m) = a.mode {
+        r.mode = m;
+    }
+    if let Some(v) = a.max_per_run {
+        r.max_per_run = v;
+    }
+    if let Some(v) = a.max_percent {
+        r.max_percent = v;
+    }
+}
+
+fn show_rules(ctx: &Ctx, p: &Profile, f: Format, out: &mut dyn Write) -> Result<(), CliError> {
+    let r = &p.rules;
+    if f == Format::Json {
+        return write_json(out, r);
+    }
+    let rows = vec![
+        ("profile", p.id.clone()),
+        ("mode", r.mode.to_string()),
+        (
+            "paused",
+            if r.paused {
+                "yes (nothing is enqueued or executed)".into()
+            } else {
+                "no".into()
+            },
+        ),
+        (
+            "inactive after",
+            format!("{} days without a login", r.inactive_days),
+        ),
+        ("new-hire grace", format!("{} days", r.new_hire_grace_days)),
+        (
+            "never logged in",
+            match r.never_logged_in {
+                NeverLoggedIn::SinceCreated => "inactive since created / joined".into(),
+                NeverLoggedIn::Exempt => "exempt".into(),
+            },
+        ),
+        (
+            "license types",
+            if r.license_types.is_empty() {
+                format!("managed types ({})", p.managed_license_types.join(", "))
+            } else {
+                r.license_types.join(", ")
+            },
+        ),
+        (
+            "exempt logins",
+            if r.exempt_logins.is_empty() {
+                "(none)".into()
+            } else {
+                r.exempt_logins.join(", ")
+            },
+        ),
+        (
+            "always exempt",
+            "admins and co-admins, the transfer target, Box users that cannot be deleted".into(),
+        ),
+        (
+            "transfer target",
+            match (p.provider, &r.transfer_target) {
+                (seatkeeper::domain::Provider::Dropbox, _) => {
+                    "the admin who connected the reclaim slot".into()
+                }
+                (_, Some(t)) => format!("Box user {t}"),
+                (_, None) => "(not set: seatctl rules set ID --transfer-to <admin user id>)".into(),
+            },
+        ),
+        (
+            "blast-radius cap",
+            format!(
+                "{} per run / day, at most {} % of seats",
+                r.max_per_run, r.max_percent
+            ),
+        ),
+    ];
+    write_table(out, &ctx.style.key_values(rows))
+}
+
+// -------------------------------------------------------------- candidates
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Candidates are computed after every finished sync (never after a failed one). Each carries its
+evidence: the last login and the event that proves it, the rule and its threshold, the license
+type and its monthly price.")]
+pub struct CandidatesArgs {
+    #[arg(value_parser = parse_profile_id)]
+    pub id: String,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: RowFormat,
+}
+
+const CANDIDATE_CSV_HEADER: [&str; 12] = [
+    "user_id",
+    "login",
+    "name",
+    "license_type",
+    "inactive_days",
+    "last_login",
+    "last_login_event",
+    "rule",
+    "threshold_days",
+    "monthly_price",
+    "request_id",
+    "approved_by",
+];
+
+#[derive(Debug, Serialize)]
+struct CandidateRow {
+    user_id: String,
+    login: String,
+    name: String,
+    license_type: String,
+    inactive_days: i64,
+    last_login: Option<String>,
+    last_login_event: Option<String>,
+    rule: String,
+    threshold_days: u32,
+    monthly_price: Option<String>,
+    request_id: Option<String>,
+    approved_by: Option<String>,
+}
+
+impl From<&Candidate> for CandidateRow {
+    fn from(c: &Candidate) -> Self {
+        let l = c.evidence.last_login.as_ref();
+        Self {
+            user_id: c.user_id.clone(),
+            login: c.login.clone(),
+            name: c.name.clone(),
+            license_type: c.license_type.clone(),
+            inactive_days: c.evidence.inactive_days,
+            last_login: l.map(|l| l.at.to_rfc3339()),
+            last_login_event: l.map(|l| format!("{} {}", l.event_type, l.event_id)),
+            rule: c.evidence.rule.clone(),
+            threshold_days: c.evidence.threshold_days,
+            monthly_price: c
+                .unit_price_cents
+                .map(|p| format_minor(p, c.currency.as_deref())),
+            request_id: c.request_id.clone(),
+            approved_by: c.approved_by.clone(),
+        }
+    }
+}
+
+pub async fn candidates(ctx: &Ctx, a: CandidatesArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let p = ctx.profile(&a.id).await?;
+    let mut list = ctx.store.list_candidates(&p.id).await?;
+    list.sort_by(|x, y| y.evidence.inactive_days.cmp(&x.evidence.inactive_days));
+    let rows: Vec<CandidateRow> = list.iter().map(CandidateRow::from).collect();
+    match a.output {
+        RowFormat::Json => write_json(out, &rows),
+        RowFormat::Csv => write_csv(out, &CANDIDATE_CSV_HEADER, &rows),
+        RowFormat::Table if rows.is_empty() => line(
+            out,
+            format!(
+                "no candidates for {} ({}; candidates appear after a finished sync)",
+                p.id,
+                p.rules.describe()
+            ),
+        ),
+        RowFormat::Table => {
+            let mut t = ctx.style.table([
+                "user",
+                "login",
+                "license",
+                "inactive",
+                "last login (event)",
+                "price/mo",
+                "request",
+            ]);
+            for r in &rows {
+                t.add_row(vec![
+                    r.user_id.clone(),
+                    r.login.clone(),
+                    r.license_type.clone(),
+                    format!("{} d", r.inactive_days),
+                    match (&r.last_login, &r.last_login_event) {
+                        (Some(at), Some(ev)) => format!("{} ({ev})", &at[..10.min(at.len())]),
+                        _ => "never".into(),
+                    },
+                    output::opt(r.monthly_price.clone()),
+                    output::opt(r.request_id.clone()),
+                ]);
+            }
+            write_table(out, &t)?;
+            let total: u64 = list.iter().filter_map(|c| c.unit_price_cents).sum();
+            let currency = list.iter().find_map(|c| c.currency.clone());
+            line(
+                out,
+                format!(
+                    "{} candidate(s) by rule: {}{}",
+                    rows.len(),
+                    p.rules.describe(),
+                    if total > 0 {
+                        format!("; {} per month", format_minor(total, currency.as_deref()))
+                    } else {
+                        String::new()
+                    }
+                ),
+            )
+        }
+    }
+}
+
+// ------------------------------------------------------ approve and reclaim
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Approving enqueues a reclaim request per candidate (most inactive first) within the profile's
+blast-radius cap. The reclaim function re-checks every rule just before acting.")]
+pub struct ApproveArgs {
+    #[arg(value_parser = parse_profile_id)]
+    pub id: String,
+    /// The candidates' user ids. Default with --all: every candidate not yet requested.
+    #[arg(value_name = "USER_ID")]
+    pub users: Vec<String>,
+    #[arg(long, conflicts_with = "users")]
+    pub all: bool,
+    /// Who approves (recorded in the audit trail). Default: $USER.
+    #[arg(long, value_name = "NAME", value_parser = parse_text)]
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReclaimArgs {
+    #[arg(value_parser = parse_profile_id)]
+    pub id: String,
+    /// The provider's user id (Box user id, Dropbox team_member_id).
+    #[arg(value_name = "USER_ID", value_parser = parse_text)]
+    pub user: String,
+    /// Verify and record the plan only: nothing changes at the provider.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_parser = parse_text)]
+    pub reason: Option<String>,
+    /// Who asks (recorded in the audit trail). Default: $USER.
+    #[arg(long, value_name = "NAME", value_parser = parse_text)]
+    pub by: Option<String>,
+}
+
+fn operator(by: &Option<String>) -> String {
+    by.clone()
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .map(|u| format!("seatctl:{u}"))
+        .unwrap_or_else(|| "seatctl".into())
+}
+
+fn queue(ctx: &Ctx) -> Result<ReclaimQueue, CliError> {
+    reclaim_queue(&ctx.config, &ctx.aws).ok_or_else(|| {
+        CliError::Invalid(
+            "RECLAIM_QUEUE_URL is not set: export the stack's ReclaimQueueUrl output".into(),
+        )
+    })
+}
+
+pub async fn approve(ctx: &Ctx, a: ApproveArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let p = ctx.profile(&a.id).await?;
+    if p.rules.paused {
+        return Err(CliError::Invalid(format!(
+            "reclamation is paused for {} (seatctl resume {})",
+            p.id, p.id
+        )));
+    }
+    if p.rules.mode == ReclaimMode::Report {
+        return Err(CliError::Invalid(format!(
+            "profile {} is in report mode: `seatctl rules set {} --mode approve` first (or reclaim one user with `seatctl reclaim`)",
+            p.id, p.id
+        )));
+    }
+    if a.users.is_empty() && !a.all {
+        return Err(CliError::Usage(
+            "name the users to approve, or --all".into(),
+        ));
+    }
+    let queue = queue(ctx)?;
+    let mut list = ctx.store.list_candidates(&p.id).await?;
+    list.sort_by(|x, y| y.evidence.inactive_days.cmp(&x.evidence.inactive_days));
+    for u in &a.users {
+        if !list.iter().any(|c| &c.user_id == u) {
+            return Err(CliError::Invalid(format!(
+                "{u} is not a candidate of {} (see `seatctl candidates {}`)",
+                p.id, p.id
+            )));
+        }
+    }
+    let by = operator(&a.by);
+    let mut chosen: Vec<Candidate> = list
+        .into_iter()
+        .filter(|c| a.all || a.users.contains(&c.user_id))
+        .map(|mut c| {
+            c.approved_by = Some(by.clone());
+            c.approved_at = Some(ctx.now);
+            c
+        })
+        .collect();
+    let seats = candidates::seat_count(&ctx.store, &p.id)
+        .await
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let cap = p.rules.cap(seats);
+    let (sent, held) = candidates::enqueue(&ctx.store, &queue, &mut chosen, &by, cap, ctx.now)
+        .await
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    for r in &sent {
+        line(
+            out,
+            format!("enqueued {} for user {}", r.request_id, r.user_id),
+        )?;
+    }
+    line(
+        out,
+        format!(
+            "{} request(s) enqueued (cap {cap}){}; follow them with `seatctl reclaims {}`",
+            sent.len(),
+            if held > 0 {
+                format!(", {held} held by the blast-radius cap")
+            } else {
+                String::new()
+            },
+            p.id
+        ),
+    )
+}
+
+pub async fn reclaim(ctx: &Ctx, a: ReclaimArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let p = ctx.profile(&a.id).await?;
+    if p.rules.paused && !a.dry_run {
+        return Err(CliError::Invalid(format!(
+            "reclamation is paused for {} (seatctl resume {})",
+            p.id, p.id
+        )));
+    }
+    let queue = queue(ctx)?;
+    let req = ReclaimRequest::new(
+        &p.id,
+        &a.user,
+        a.dry_run,
+        &operator(&a.by),
+        a.reason.clone(),
+    );
+    req.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+    queue
+        .send(&req)
+        .await
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    line(
+        out,
+        format!(
+            "enqueued {}{} for user {}; follow it with `seatctl reclaims {} --request {}`",
+            req.request_id,
+            if a.dry_run { " (dry run)" } else { "" },
+            req.user_id,
+            p.id,
+            req.request_id
+        ),
+    )
+}
+
+// ------------------------------------------------------------ kill switch
+
+pub async fn set_paused(
+    ctx: &Ctx,
+    id: &str,
+    paused: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    ctx.store
+        .update_profile(id, |p: &mut Profile| {
+            p.rules.paused = paused;
+            Ok::<_, CliError>(())
+        })
+        .await?
+        .ok_or_else(|| CliError::UnknownProfile(id.to_owned()))?;
+    line(
+        out,
+        if paused {
+            format!("reclamation paused for {id}: nothing is enqueued, and the reclaim function skips its requests")
+        } else {
+            format!("reclamation resumed for {id}")
+        },
+    )
+}
+
+// --------------------------------------------------------------- reclaims
+
+#[derive(Debug, Args)]
+pub struct ReclaimsArgs {
+    #[arg(value_parser = parse_profile_id)]
+    pub id: String,
+    /// One request with every step.
+    #[arg(long, value_name = "REQUEST_ID")]
+    pub request: Option<String>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+pub async fn reclaims(ctx: &Ctx, a: ReclaimsArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let p = ctx.profile(&a.id).await?;
+    if let Some(req) = &a.request {
+        let r =
+            ctx.store.get_reclaim(&p.id, req).await?.ok_or_else(|| {
+                CliError::Invalid(format!("no reclaim request {req} for {}", p.id))
+            })?;
+        return match a.output {
+            Format::Json => write_json(out, &r),
+            Format::Table => show_request(ctx, &r, out),
+        };
+    }
+    let list = ctx.store.list_reclaims(&p.id).await?;
+    match a.output {
+        Format::Json => write_json(out, &list),
+        Format::Table if list.is_empty() => {
+            line(out, format!("no reclaim requests for {} yet", p.id))
+        }
+        Format::Table => {
+            let mut t = ctx
+                .style
+                .table(["requested", "request", "user", "by", "status", "reason"]);
+            for r in &list {
+                t.add_row(vec![
+                    output::datetime(r.created_at),
+                    r.request.request_id.clone(),
+                    format!(
+                        "{} {}",
+                        r.request.user_id,
+                        r.login.clone().unwrap_or_default()
+                    ),
+                    r.request.requested_by.clone(),
+                    format!(
+                        "{}{}",
+                        r.status.as_str(),
+                        if r.request.dry_run { " (dry run)" } else { "" }
+                    ),
+                    output::truncate(r.reason_code.as_deref().unwrap_or(""), 40),
+                ]);
+            }
+            write_table(out, &t)
+        }
+    }
+}
+
+fn show_request(ctx: &Ctx, r: &ReclaimRecord, out: &mut dyn Write) -> Result<(), CliError> {
+    let mut rows = vec![
+        ("request", r.request.request_id.clone()),
+        (
+            "user",
+            format!(
+                "{} {}",
+                r.request.user_id,
+                r.login.clone().unwrap_or_default()
+            ),
+        ),
+        ("requested by", r.request.requested_by.clone()),
+        ("reason given", r.request.reason.clone().unwrap_or_default()),
+        (
+            "dry run",
+            if r.request.dry_run {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ),
+        ("status", r.status.as_str().to_owned()),
+        ("outcome", r.reason.clone().unwrap_or_default()),
+        (
+            "transfer target",
+            r.transfer_target.clone().unwrap_or_default(),
+        ),
+        ("plan", r.plan.clone().unwrap_or_default()),
+    ];
+    if let Some(e) = &r.evidence {
+        rows.push((
+            "rule",
+            format!("{} (threshold {} days)", e.rule, e.threshold_days),
+        ));
+        rows.push((
+            "evidence",
+            match &e.last_login {
+                Some(l) => format!(
+                    "{} days inactive; last login {} ({} {})",
+                    e.inactive_days,
+                    output::datetime(l.at),
+                    l.event_type,
+                    l.event_id
+                ),
+                None => format!("{} days inactive; never logged in", e.inactive_days),
+            },
+        ));
+    }
+    write_table(out, &ctx.style.key_values(rows))?;
+    let mut t = ctx
+        .style
+        .table(["at", "step", "detail", "provider request id"]);
+    for s in &r.steps {
+        t.add_row(vec![
+            output::datetime(s.at),
+            s.status.as_str().to_owned(),
+            s.detail.clone(),
+            s.provider_request_id.clone().unwrap_or_default(),
+        ]);
+    }
+    write_table(out, &t)
+}

@@ -1,0 +1,375 @@
+//! Reclaim requests (the SQS message, schema version 1) and their recorded progress.
+//!
+//! The message is documented in `docs/reclaim-message.md` with a JSON Schema in
+//! `docs/reclaim-message.schema.json`. `request_id` is the idempotency key: every delivery of the
+//! same id is the same request, executed at most once in effect.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::rules::Evidence;
+use super::{Profile, Provider};
+
+pub const MESSAGE_VERSION: u32 = 1;
+
+/// What a request asks for. v1 knows one action: transfer the user's content to the transfer
+/// target, then remove the user (freeing the seat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReclaimAction {
+    Reclaim,
+}
+
+/// The reclaim message, as posted on the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReclaimRequest {
+    pub version: u32,
+    /// Idempotency key: 1-128 of `A-Z a-z 0-9 . _ : -`.
+    pub request_id: String,
+    pub profile_id: String,
+    /// The provider's user id (Box user id, Dropbox team_member_id).
+    pub user_id: String,
+    pub action: ReclaimAction,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Who asked (a person or a system), for the audit trail.
+    pub requested_by: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MessageError {
+    #[error("the message is not a valid reclaim request: {0}")]
+    Json(String),
+    #[error("unsupported message version {0} (this deployment reads version 1)")]
+    Version(u32),
+    #[error("{field} is not valid: {why}")]
+    Field { field: &'static str, why: String },
+}
+
+impl ReclaimRequest {
+    pub fn new(
+        profile_id: &str,
+        user_id: &str,
+        dry_run: bool,
+        requested_by: &str,
+        reason: Option<String>,
+    ) -> Self {
+        Self {
+            version: MESSAGE_VERSION,
+            request_id: uuid::Uuid::new_v4().to_string(),
+            profile_id: profile_id.to_owned(),
+            user_id: user_id.to_owned(),
+            action: ReclaimAction::Reclaim,
+            dry_run,
+            requested_by: requested_by.to_owned(),
+            reason,
+        }
+    }
+
+    /// Parses and validates a message body.
+    pub fn parse(body: &str) -> Result<Self, MessageError> {
+        let v: serde_json::Value =
+            serde_json::from_str(body).map_err(|e| MessageError::Json(e.to_string()))?;
+        // the version first: a newer producer gets "unsupported version", not a field error
+        match v.get("version").and_then(serde_json::Value::as_u64) {
+            Some(n) if n != u64::from(MESSAGE_VERSION) => {
+                return Err(MessageError::Version(u32::try_from(n).unwrap_or(u32::MAX)))
+            }
+            _ => {}
+        }
+        let r: Self = serde_json::from_value(v).map_err(|e| MessageError::Json(e.to_string()))?;
+        r.validate()?;
+        Ok(r)
+    }
+
+    pub fn validate(&self) -> Result<(), MessageError> {
+        if self.version != MESSAGE_VERSION {
+            return Err(MessageError::Version(self.version));
+        }
+        let field = |field, why: &str| MessageError::Field {
+            field,
+            why: why.to_owned(),
+        };
+        let id_ok = !self.request_id.is_empty()
+            && self.request_id.len() <= 128
+            && self
+                .request_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        if !id_ok {
+            return Err(field(
+                "request_id",
+                "use 1-128 characters of A-Z a-z 0-9 . _ : -",
+            ));
+        }
+        Profile::validate_id(&self.profile_id).map_err(|e| MessageError::Field {
+            field: "profile_id",
+            why: e.to_string(),
+        })?;
+        let user_ok = !self.user_id.is_empty()
+            && self.user_id.len() <= 128
+            && self
+                .user_id
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'#');
+        if !user_ok {
+            return Err(field(
+                "user_id",
+                "use the provider's user id (1-128 printable characters, no '#')",
+            ));
+        }
+        if self.requested_by.trim().is_empty() || self.requested_by.len() > 256 {
+            return Err(field("requested_by", "say who asked (1-256 characters)"));
+        }
+        if self.reason.as_ref().is_some_and(|r| r.len() > 1024) {
+            return Err(field("reason", "at most 1024 characters"));
+        }
+        Ok(())
+    }
+}
+
+/// Where a request stands. Steps only move forward; the last three are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReclaimStatus {
+    Received,
+    /// The user was re-read and still qualifies; the plan is fixed.
+    Verified,
+    /// Box: the content transfer was sent (its outcome not yet recorded).
+    Transferring,
+    /// Box: the content now belongs to the transfer target.
+    Transferred,
+    /// The removal was sent (Dropbox: its job id is recorded as soon as it is known).
+    Removing,
+    Removed,
+    Done,
+    Skipped,
+    Failed,
+}
+
+impl ReclaimStatus {
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Done | Self::Skipped | Self::Failed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Verified => "verified",
+            Self::Transferring => "transferring",
+            Self::Transferred => "transferred",
+            Self::Removing => "removing",
+            Self::Removed => "removed",
+            Self::Done => "done",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One recorded step of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub status: ReclaimStatus,
+    pub at: DateTime<Utc>,
+    pub detail: String,
+    /// The provider's request id for the call this step made, when it sent one.
+    #[serde(default)]
+    pub provider_request_id: Option<String>,
+}
+
+/// The audit record of one request (one item per request id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReclaimRecord {
+    pub request: ReclaimRequest,
+    pub provider: Provider,
+    pub status: ReclaimStatus,
+    pub steps: Vec<Step>,
+    /// Why it ended skipped or failed (a stable code, e.g. `active_since_request`).
+    #[serde(default)]
+    pub reason_code: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The evidence the decision was taken on (at verification).
+    #[serde(default)]
+    pub evidence: Option<Evidence>,
+    #[serde(default)]
+    pub login: Option<String>,
+    /// Who receives the content.
+    #[serde(default)]
+    pub transfer_target: Option<String>,
+    /// Box: the folder the transfer created in the target's account.
+    #[serde(default)]
+    pub transfer_folder_id: Option<String>,
+    /// Dropbox: the removal job, polled on redelivery instead of removing again.
+    #[serde(default)]
+    pub async_job_id: Option<String>,
+    #[serde(default)]
+    pub plan: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// How many deliveries worked on it.
+    pub deliveries: u32,
+    /// Optimistic concurrency: every write checks and bumps it.
+    pub version: u64,
+    /// A delivery working on the request holds it until then (a crashed one lets go by itself).
+    #[serde(default)]
+    pub lease_until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub lease_owner: Option<String>,
+}
+
+impl ReclaimRecord {
+    pub fn new(request: ReclaimRequest, provider: Provider, now: DateTime<Utc>) -> Self {
+        let detail = format!(
+            "requested by {}{}{}",
+            request.requested_by,
+            request
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default(),
+            if request.dry_run { " (dry run)" } else { "" }
+        );
+        Self {
+            request,
+            provider,
+            status: ReclaimStatus::Received,
+            steps: vec![Step {
+                status: ReclaimStatus::Received,
+                at: now,
+                detail,
+                provider_request_id: None,
+            }],
+            reason_code: None,
+            reason: None,
+            evidence: None,
+            login: None,
+            transfer_target: None,
+            transfer_folder_id: None,
+            async_job_id: None,
+            plan: None,
+            created_at: now,
+            updated_at: now,
+            deliveries: 0,
+            version: 0,
+            lease_until: None,
+            lease_owner: None,
+        }
+    }
+
+    /// Records a step (forward only; a final status is never left).
+    pub fn step(
+        &mut self,
+        status: ReclaimStatus,
+        now: DateTime<Utc>,
+        detail: impl Into<String>,
+        provider_request_id: Option<String>,
+    ) {
+        debug_assert!(!self.status.is_final());
+        self.status = status;
+        self.updated_at = now;
+        self.steps.push(Step {
+            status,
+            at: now,
+            detail: detail.into(),
+            provider_request_id,
+        });
+    }
+
+    /// Ends the request as skipped or failed with a stable code and a sentence.
+    pub fn end(
+        &mut self,
+        status: ReclaimStatus,
+        now: DateTime<Utc>,
+        code: &str,
+        reason: impl Into<String>,
+        provider_request_id: Option<String>,
+    ) {
+        let reason = reason.into();
+        self.reason_code = Some(code.to_owned());
+        self.reason = Some(reason.clone());
+        self.step(
+            status,
+            now,
+            format!("{code}: {reason}"),
+            provider_request_id,
+        );
+    }
+
+    pub fn reached(&self, status: ReclaimStatus) -> bool {
+        self.steps.iter().any(|s| s.status == status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"version":1,"request_id":"b7c1f0e2-1","profile_id":"acme-box","user_id":"12345","action":"reclaim","dry_run":true,"requested_by":"alice@example.com","reason":"no login for 94 days"}"#;
+
+    #[test]
+    fn a_valid_message_parses() {
+        let r = ReclaimRequest::parse(GOOD).unwrap();
+        assert_eq!(r.user_id, "12345");
+        assert!(r.dry_run);
+        assert_eq!(r.action, ReclaimAction::Reclaim);
+        // round trip is the same message
+        let again = ReclaimRequest::parse(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(again, r);
+    }
+
+    #[test]
+    fn bad_messages_get_clear_errors() {
+        assert!(matches!(
+            ReclaimRequest::parse("not json"),
+            Err(MessageError::Json(_))
+        ));
+        assert!(matches!(
+            ReclaimRequest::parse(&GOOD.replace("\"version\":1", "\"version\":2")),
+            Err(MessageError::Version(2))
+        ));
+        let e = ReclaimRequest::parse(&GOOD.replace("\"reclaim\"", "\"delete_everything\""))
+            .unwrap_err();
+        assert!(matches!(e, MessageError::Json(_)), "{e}");
+        let e = ReclaimRequest::parse(&GOOD.replace("b7c1f0e2-1", "bad id!")).unwrap_err();
+        assert!(e.to_string().contains("request_id"), "{e}");
+        let e = ReclaimRequest::parse(&GOOD.replace("acme-box", "Acme Box")).unwrap_err();
+        assert!(e.to_string().contains("profile_id"), "{e}");
+        let e = ReclaimRequest::parse(&GOOD.replace("\"12345\"", "\"\"")).unwrap_err();
+        assert!(e.to_string().contains("user_id"), "{e}");
+        let e = ReclaimRequest::parse(&GOOD.replace("\"dry_run\"", "\"force\"")).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        let e = ReclaimRequest::parse(&GOOD.replace("alice@example.com", " ")).unwrap_err();
+        assert!(e.to_string().contains("requested_by"), "{e}");
+    }
+
+    #[test]
+    fn the_documented_example_is_valid() {
+        let doc = include_str!("../../../docs/reclaim-message.example.json");
+        ReclaimRequest::parse(doc).unwrap();
+    }
+
+    #[test]
+    fn records_move_forward_and_end_with_a_reason() {
+        let now = Utc::now();
+        let mut r = ReclaimRecord::new(ReclaimRequest::parse(GOOD).unwrap(), Provider::Box, now);
+        assert_eq!(r.status, ReclaimStatus::Received);
+        assert!(r.steps[0].detail.contains("alice@example.com"));
+        r.step(ReclaimStatus::Verified, now, "still inactive", None);
+        r.end(
+            ReclaimStatus::Skipped,
+            now,
+            "active_since_request",
+            "logged in",
+            None,
+        );
+        assert!(r.status.is_final());
+        assert!(r.reached(ReclaimStatus::Verified));
+        assert_eq!(r.reason_code.as_deref(), Some("active_since_request"));
+        assert_eq!(r.steps.len(), 3);
+    }
+}

@@ -1,0 +1,436 @@
+//! Reclamation rules and the pure decision of whether a seat is a reclaim candidate.
+//!
+//! The same [`evaluate`] runs after each finished sync (to list candidates) and again in the
+//! reclaim function just before acting, with the freshest activity: a seat is only reclaimed if
+//! it is still a candidate at that moment.
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{LoginEvidence, Seat};
+
+/// What happens to candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReclaimMode {
+    /// Candidates are listed; nothing is enqueued (the default).
+    #[default]
+    Report,
+    /// Candidates wait for `seatctl approve`.
+    Approve,
+    /// Candidates are enqueued after each finished sync (within the blast-radius cap).
+    Auto,
+}
+
+impl ReclaimMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReclaimMode::Report => "report",
+            ReclaimMode::Approve => "approve",
+            ReclaimMode::Auto => "auto",
+        }
+    }
+}
+
+impl FromStr for ReclaimMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "report" => Ok(Self::Report),
+            "approve" => Ok(Self::Approve),
+            "auto" => Ok(Self::Auto),
+            other => Err(format!(
+                "unknown mode {other:?} (expected report, approve or auto)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for ReclaimMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a seat that never logged in (no login event on record) counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeverLoggedIn {
+    /// Inactive since the account was created / joined (or first seen by seatkeeper when the
+    /// provider gives no date): a candidate once that is older than the threshold (the default).
+    #[default]
+    SinceCreated,
+    /// Never a candidate: someone must look at such accounts by hand.
+    Exempt,
+}
+
+impl FromStr for NeverLoggedIn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "since_created" => Ok(Self::SinceCreated),
+            "exempt" => Ok(Self::Exempt),
+            other => Err(format!(
+                "unknown never-logged-in policy {other:?} (expected since-created or exempt)"
+            )),
+        }
+    }
+}
+
+/// A profile's reclamation rules. Every profile gets the defaults when it is added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReclaimRules {
+    /// A seat with no login for this many days is a candidate.
+    pub inactive_days: u32,
+    /// Accounts created / joined less than this many days ago are never candidates.
+    pub new_hire_grace_days: u32,
+    pub never_logged_in: NeverLoggedIn,
+    /// License types in scope; empty means the profile's managed types.
+    pub license_types: Vec<String>,
+    /// Logins (e-mail addresses, case-insensitive) never reclaimed.
+    pub exempt_logins: Vec<String>,
+    /// Box: the admin user who receives reclaimed users' content. Unset: the enterprise's primary
+    /// admin as last synced. Dropbox always uses the admin who connected the reclaim slot.
+    pub transfer_target: Option<String>,
+    pub mode: ReclaimMode,
+    /// Blast-radius cap: at most this many reclaims per run (and per UTC day in the function)…
+    pub max_per_run: u32,
+    /// …and at most this share of the profile's seats (percent, rounded down, at least 1).
+    pub max_percent: u32,
+    /// Kill switch: while set, nothing is enqueued or executed for the profile.
+    pub paused: bool,
+}
+
+impl Default for ReclaimRules {
+    fn default() -> Self {
+        Self {
+            inactive_days: 60,
+            new_hire_grace_days: 30,
+            never_logged_in: NeverLoggedIn::SinceCreated,
+            license_types: Vec::new(),
+            exempt_logins: Vec::new(),
+            transfer_target: None,
+            mode: ReclaimMode::Report,
+            max_per_run: 10,
+            max_percent: 5,
+            paused: false,
+        }
+    }
+}
+
+impl ReclaimRules {
+    /// How many reclaims one run (or one UTC day) may execute for a profile of `seats` seats.
+    pub fn cap(&self, seats: u64) -> u64 {
+        let by_share = (seats * u64::from(self.max_percent) / 100).max(1);
+        u64::from(self.max_per_run).min(by_share)
+    }
+
+    pub fn is_exempt_login(&self, login: &str) -> bool {
+        self.exempt_logins
+            .iter()
+            .any(|l| l.trim().eq_ignore_ascii_case(login.trim()))
+    }
+
+    /// The rule in words, as recorded with every candidate.
+    pub fn describe(&self) -> String {
+        format!(
+            "no login for {} days (new-hire grace {} days)",
+            self.inactive_days, self.new_hire_grace_days
+        )
+    }
+}
+
+/// Why a seat is never reclaimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exemption {
+    Admin,
+    TransferTarget,
+    ExemptLogin,
+    /// Box status `cannot_delete_edit` / `cannot_delete_edit_upload`.
+    ProtectedStatus,
+    NeverLoggedIn,
+}
+
+impl Exemption {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Exemption::Admin => "admins and co-admins are never reclaimed",
+            Exemption::TransferTarget => "the transfer target is never reclaimed",
+            Exemption::ExemptLogin => "the login is on the profile's exemption list",
+            Exemption::ProtectedStatus => "the provider marks the user as not deletable",
+            Exemption::NeverLoggedIn => "never logged in, and the rules exempt such accounts",
+        }
+    }
+}
+
+/// The outcome of the rules for one seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Candidate(Evidence),
+    /// Logged in within the threshold.
+    Active {
+        last_login: DateTime<Utc>,
+    },
+    /// Created / joined within the grace period.
+    InGrace {
+        since: DateTime<Utc>,
+    },
+    Exempt(Exemption),
+    /// License type not in scope, or already removed.
+    OutOfScope,
+}
+
+/// Why a seat is a candidate: what the rules compared, and the proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub rule: String,
+    pub threshold_days: u32,
+    /// Days without a login at evaluation time.
+    pub inactive_days: i64,
+    /// The newest login on record, with the event that proves it (None: never logged in).
+    pub last_login: Option<LoginEvidence>,
+    /// Where the inactivity counts from when there is no login (created / joined / first seen).
+    pub inactive_since: DateTime<Utc>,
+    pub license_type: String,
+    pub evaluated_at: DateTime<Utc>,
+}
+
+/// The seat facts the rules need, so the reclaim function can evaluate a freshly re-read user
+/// as well as a stored seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatFacts<'a> {
+    pub user_id: &'a str,
+    pub login: &'a str,
+    pub status: &'a str,
+    pub is_admin: bool,
+    pub license_type: &'a str,
+    pub created_at: Option<DateTime<Utc>>,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_login: Option<&'a LoginEvidence>,
+}
+
+impl<'a> From<&'a Seat> for SeatFacts<'a> {
+    fn from(s: &'a Seat) -> Self {
+        Self {
+            user_id: &s.user_id,
+            login: &s.login,
+            status: &s.status,
+            is_admin: s.is_admin,
+            license_type: &s.license_type,
+            created_at: s.created_at,
+            first_seen_at: s.first_seen_at,
+            last_login: s.last_login.as_ref(),
+        }
+    }
+}
+
+/// Box statuses that forbid deletion.
+pub fn is_protected_status(status: &str) -> bool {
+    status.starts_with("cannot_delete")
+}
+
+/// Applies the rules to one seat. `in_scope` says whether its license type is reclaimable
+/// (see [`super::Profile::reclaimable`]); `transfer_target` is the account that receives files.
+pub fn evaluate(
+    seat: &SeatFacts<'_>,
+    rules: &ReclaimRules,
+    in_scope: bool,
+    transfer_target: Option<&str>,
+    now: DateTime<Utc>,
+) -> Verdict {
+    // Exemptions first: they hold whatever the activity says.
+    if transfer_target == Some(seat.user_id) {
+        return Verdict::Exempt(Exemption::TransferTarget);
+    }
+    if seat.is_admin {
+        return Verdict::Exempt(Exemption::Admin);
+    }
+    if rules.is_exempt_login(seat.login) {
+        return Verdict::Exempt(Exemption::ExemptLogin);
+    }
+    if is_protected_status(seat.status) {
+        return Verdict::Exempt(Exemption::ProtectedStatus);
+    }
+    if !in_scope {
+        return Verdict::OutOfScope;
+    }
+    let joined = seat.created_at.unwrap_or(seat.first_seen_at);
+    if now - joined < Duration::days(i64::from(rules.new_hire_grace_days)) {
+        return Verdict::InGrace { since: joined };
+    }
+    let threshold = Duration::days(i64::from(rules.inactive_days));
+    let since = match seat.last_login {
+        Some(l) if now - l.at < threshold => return Verdict::Active { last_login: l.at },
+        Some(l) => l.at,
+        None if rules.never_logged_in == NeverLoggedIn::Exempt => {
+            return Verdict::Exempt(Exemption::NeverLoggedIn)
+        }
+        None => joined,
+    };
+    if now - since < threshold {
+        // never logged in, but created within the threshold
+        return Verdict::InGrace { since };
+    }
+    Verdict::Candidate(Evidence {
+        rule: rules.describe(),
+        threshold_days: rules.inactive_days,
+        inactive_days: (now - since).num_days(),
+        last_login: seat.last_login.cloned(),
+        inactive_since: since,
+        license_type: seat.license_type.to_owned(),
+        evaluated_at: now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(days_ago: i64) -> DateTime<Utc> {
+        now() - Duration::days(days_ago)
+    }
+    fn now() -> DateTime<Utc> {
+        "2026-11-23T12:00:00Z".parse().unwrap()
+    }
+    fn login(days_ago: i64) -> LoginEvidence {
+        LoginEvidence {
+            at: at(days_ago),
+            event_id: format!("ev-{days_ago}"),
+            event_type: "LOGIN".into(),
+        }
+    }
+    fn facts<'a>(last: Option<&'a LoginEvidence>, created_days_ago: i64) -> SeatFacts<'a> {
+        SeatFacts {
+            user_id: "u1",
+            login: "u1@example.com",
+            status: "active",
+            is_admin: false,
+            license_type: "business",
+            created_at: Some(at(created_days_ago)),
+            first_seen_at: at(5),
+            last_login: last,
+        }
+    }
+
+    #[test]
+    fn inactive_past_threshold_is_a_candidate_with_evidence() {
+        let l = login(61);
+        let v = evaluate(
+            &facts(Some(&l), 400),
+            &ReclaimRules::default(),
+            true,
+            None,
+            now(),
+        );
+        let Verdict::Candidate(e) = v else {
+            panic!("{v:?}")
+        };
+        assert_eq!(e.inactive_days, 61);
+        assert_eq!(e.threshold_days, 60);
+        assert_eq!(e.last_login.unwrap().event_id, "ev-61");
+        assert_eq!(e.license_type, "business");
+        assert!(e.rule.contains("60 days"));
+    }
+
+    #[test]
+    fn recent_login_grace_and_scope_protect_seats() {
+        let rules = ReclaimRules::default();
+        let l = login(59);
+        assert!(matches!(
+            evaluate(&facts(Some(&l), 400), &rules, true, None, now()),
+            Verdict::Active { .. }
+        ));
+        // created 10 days ago, never logged in: new-hire grace
+        assert!(matches!(
+            evaluate(&facts(None, 10), &rules, true, None, now()),
+            Verdict::InGrace { .. }
+        ));
+        // created 45 days ago, never logged in: past grace, not yet past the threshold
+        assert!(matches!(
+            evaluate(&facts(None, 45), &rules, true, None, now()),
+            Verdict::InGrace { .. }
+        ));
+        // created 90 days ago, never logged in: a candidate counted from creation
+        let Verdict::Candidate(e) = evaluate(&facts(None, 90), &rules, true, None, now()) else {
+            panic!()
+        };
+        assert_eq!(e.inactive_days, 90);
+        assert!(e.last_login.is_none());
+        let old = login(100);
+        assert_eq!(
+            evaluate(&facts(Some(&old), 400), &rules, false, None, now()),
+            Verdict::OutOfScope
+        );
+        let exempt_never = ReclaimRules {
+            never_logged_in: NeverLoggedIn::Exempt,
+            ..ReclaimRules::default()
+        };
+        assert_eq!(
+            evaluate(&facts(None, 90), &exempt_never, true, None, now()),
+            Verdict::Exempt(Exemption::NeverLoggedIn)
+        );
+    }
+
+    #[test]
+    fn exemptions_hold_whatever_the_activity() {
+        let old = login(300);
+        let rules = ReclaimRules {
+            exempt_logins: vec!["CEO@example.com".into()],
+            ..ReclaimRules::default()
+        };
+        let mut f = facts(Some(&old), 400);
+        f.is_admin = true;
+        assert_eq!(
+            evaluate(&f, &rules, true, None, now()),
+            Verdict::Exempt(Exemption::Admin)
+        );
+        let f = facts(Some(&old), 400);
+        assert_eq!(
+            evaluate(&f, &rules, true, Some("u1"), now()),
+            Verdict::Exempt(Exemption::TransferTarget)
+        );
+        let mut f = facts(Some(&old), 400);
+        f.login = "ceo@EXAMPLE.com";
+        assert_eq!(
+            evaluate(&f, &rules, true, None, now()),
+            Verdict::Exempt(Exemption::ExemptLogin)
+        );
+        let mut f = facts(Some(&old), 400);
+        f.status = "cannot_delete_edit_upload";
+        assert_eq!(
+            evaluate(&f, &rules, true, None, now()),
+            Verdict::Exempt(Exemption::ProtectedStatus)
+        );
+    }
+
+    #[test]
+    fn blast_radius_cap_is_the_smaller_of_count_and_share() {
+        let r = ReclaimRules::default(); // 10 seats or 5 %
+        assert_eq!(r.cap(1000), 10);
+        assert_eq!(r.cap(100), 5);
+        assert_eq!(r.cap(3), 1);
+        assert_eq!(r.cap(0), 1);
+        let r = ReclaimRules {
+            max_per_run: 0,
+            ..ReclaimRules::default()
+        };
+        assert_eq!(r.cap(1000), 0);
+    }
+
+    #[test]
+    fn modes_and_policies_parse() {
+        assert_eq!("AUTO".parse::<ReclaimMode>().unwrap(), ReclaimMode::Auto);
+        assert!("sometimes".parse::<ReclaimMode>().is_err());
+        assert_eq!(
+            "since-created".parse::<NeverLoggedIn>().unwrap(),
+            NeverLoggedIn::SinceCreated
+        );
+        // profiles stored before rules existed read as the defaults
+        let r: ReclaimRules = serde_json::from_str("{}").unwrap();
+        assert_eq!(r, ReclaimRules::default());
+    }
+}

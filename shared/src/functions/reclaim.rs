@@ -1,0 +1,81 @@
+//! The reclaim function: an SQS batch (up to 10 messages) of reclaim requests. Messages are
+//! handled one after another; those to try again are reported as batch item failures
+//! (`ReportBatchItemFailures`), so one poison or slow message never blocks the rest. One
+//! Reclamation task run per profile in the batch records the counts.
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::Utc;
+
+use crate::domain::{ReclaimStatus, TaskCounts, TaskKind, TaskRun};
+use crate::reclaim::{Outcome, Reclaimer};
+use crate::sync::new_run_id;
+
+/// Handles one SQS event. `owner` is the invocation's request id; `deadline` its end. A message
+/// is not started with less than `min_time_left` before the deadline (a Box transfer can take
+/// minutes); it goes back to the queue instead.
+pub async fn handle(
+    reclaimer: &Reclaimer,
+    event: SqsEvent,
+    owner: &str,
+    deadline: Option<SystemTime>,
+    min_time_left: Duration,
+) -> SqsBatchResponse {
+    let started = Utc::now();
+    let run_id = new_run_id(started);
+    let mut response = SqsBatchResponse::default();
+    let mut per_profile: BTreeMap<String, TaskCounts> = BTreeMap::new();
+    for record in event.records {
+        let Some(message_id) = record.message_id.clone() else {
+            tracing::error!("SQS record without a message id; cannot be reported, skipped");
+            continue;
+        };
+        let out_of_time = deadline.is_some_and(|d| {
+            d.duration_since(SystemTime::now())
+                .map(|left| left < min_time_left)
+                .unwrap_or(true)
+        });
+        if out_of_time {
+            tracing::warn!(%message_id, "too little time left in this invocation; handing the message back");
+            response.add_failure(message_id);
+            continue;
+        }
+        let body = record.body.as_deref().unwrap_or("");
+        let done = reclaimer.process(&message_id, body, owner).await;
+        if done.outcome.is_retry() {
+            response.add_failure(message_id.clone());
+        }
+        if let Some(profile) = &done.profile_id {
+            let c = per_profile.entry(profile.clone()).or_default();
+            c.requests_received += 1;
+            c.add_api(done.api);
+            match &done.outcome {
+                Outcome::Finished(ReclaimStatus::Done) if !done.dry_run => c.reclaimed += 1,
+                Outcome::Finished(ReclaimStatus::Skipped) => c.reclaim_skipped += 1,
+                Outcome::Finished(ReclaimStatus::Failed) | Outcome::Invalid(_) => {
+                    c.reclaim_failed += 1
+                }
+                Outcome::Retry(_) => c.reclaim_retried += 1,
+                _ => {}
+            }
+        }
+    }
+    for (profile, counts) in per_profile {
+        let mut task = TaskRun::start(&profile, &run_id, TaskKind::Reclamation, started);
+        task.detail = Some(format!(
+            "reclaim batch: {} request(s): {} reclaimed, {} skipped, {} failed, {} to retry",
+            counts.requests_received,
+            counts.reclaimed,
+            counts.reclaim_skipped,
+            counts.reclaim_failed,
+            counts.reclaim_retried
+        ));
+        task.counts = counts;
+        task.finish(Utc::now(), None);
+        if let Err(e) = reclaimer.store.put_task_run(&task).await {
+            tracing::warn!(profile, error = %e, "could not record the Reclamation task run");
+        }
+    }
+    response
+}

@@ -1,0 +1,64 @@
+//! Reclamation, the last task of a finished sync: the rules applied to the complete roster, and
+//! in auto mode the candidates enqueued within the blast-radius cap. It never runs after a
+//! failed task, so candidates never come from partial data.
+use chrono::Utc;
+
+use super::run::{Run, SyncError};
+use crate::domain::{ReclaimMode, TaskKind};
+use crate::queue::{QueueError, ReclaimQueue};
+use crate::reclaim::candidates;
+
+pub(crate) async fn reclamation(
+    run: &mut Run<'_>,
+    queue: Option<&ReclaimQueue>,
+) -> Result<(), SyncError> {
+    let (mut task, stats) = run.begin(TaskKind::Reclamation).await?;
+    let (store, run_id) = (run.store, run.run_id.clone());
+    let loaded = run.profile;
+    let r = async {
+        // the rules as they are now (a pause or edit made during the sync counts)
+        let profile = store
+            .get_profile(&loaded.id)
+            .await?
+            .unwrap_or_else(|| loaded.clone());
+        let now = Utc::now();
+        let (mut found, report) = candidates::refresh(store, &profile, &run_id, now).await?;
+        task.counts.candidates = report.candidates;
+        task.counts.items_written = report.written + report.dropped;
+        let mut detail = format!(
+            "{} [{} mode]: {} candidate(s) of {} seat(s); {} exempt, {} active, {} in grace, {} out of scope",
+            profile.rules.describe(),
+            profile.rules.mode,
+            report.candidates,
+            report.seats_evaluated,
+            report.exempt,
+            report.active,
+            report.in_grace,
+            report.out_of_scope
+        );
+        if profile.rules.paused {
+            detail.push_str("; paused: nothing enqueued");
+        } else if profile.rules.mode == ReclaimMode::Auto {
+            let queue = queue.ok_or(QueueError::NotConfigured)?;
+            let cap = profile.rules.cap(report.seats_evaluated);
+            let (sent, held) = candidates::enqueue(
+                store,
+                queue,
+                &mut found,
+                "seatkeeper auto mode",
+                cap,
+                now,
+            )
+            .await?;
+            task.counts.requests_enqueued = sent.len() as u64;
+            detail.push_str(&format!(
+                "; enqueued {} (cap {cap}), {held} held by the cap",
+                sent.len()
+            ));
+        }
+        task.detail = Some(detail);
+        Ok(())
+    }
+    .await;
+    run.end(task, &stats, r).await
+}
