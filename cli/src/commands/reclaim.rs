@@ -266,7 +266,7 @@ impl From<&Candidate> for CandidateRow {
 pub async fn candidates(ctx: &Ctx, a: CandidatesArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let p = ctx.profile(&a.id).await?;
     let mut list = ctx.store.list_candidates(&p.id).await?;
-    list.sort_by(|x, y| y.evidence.inactive_days.cmp(&x.evidence.inactive_days));
+    list.sort_by_key(|c| std::cmp::Reverse(c.evidence.inactive_days));
     let rows: Vec<CandidateRow> = list.iter().map(CandidateRow::from).collect();
     match a.output {
         RowFormat::Json => write_json(out, &rows),
@@ -395,7 +395,7 @@ pub async fn approve(ctx: &Ctx, a: ApproveArgs, out: &mut dyn Write) -> Result<(
     }
     let queue = queue(ctx)?;
     let mut list = ctx.store.list_candidates(&p.id).await?;
-    list.sort_by(|x, y| y.evidence.inactive_days.cmp(&x.evidence.inactive_days));
+    list.sort_by_key(|c| std::cmp::Reverse(c.evidence.inactive_days));
     for u in &a.users {
         if !list.iter().any(|c| &c.user_id == u) {
             return Err(CliError::Invalid(format!(

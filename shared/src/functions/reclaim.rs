@@ -22,6 +22,15 @@ pub async fn handle(
     deadline: Option<SystemTime>,
     min_time_left: Duration,
 ) -> SqsBatchResponse {
+    // A deadline already past at the start is an emulator's artefact (AWS always gives the
+    // configured timeout): ignore it rather than hand every message back.
+    let deadline = deadline.filter(|d| {
+        let sane = d.duration_since(SystemTime::now()).is_ok();
+        if !sane {
+            tracing::warn!("the invocation's deadline is already past; ignoring it");
+        }
+        sane
+    });
     let started = Utc::now();
     let run_id = new_run_id(started);
     let mut response = SqsBatchResponse::default();
@@ -31,13 +40,9 @@ pub async fn handle(
             tracing::error!("SQS record without a message id; cannot be reported, skipped");
             continue;
         };
-        let out_of_time = deadline.is_some_and(|d| {
-            d.duration_since(SystemTime::now())
-                .map(|left| left < min_time_left)
-                .unwrap_or(true)
-        });
-        if out_of_time {
-            tracing::warn!(%message_id, "too little time left in this invocation; handing the message back");
+        let left = deadline.map(|d| d.duration_since(SystemTime::now()).unwrap_or_default());
+        if let Some(left) = left.filter(|l| *l < min_time_left) {
+            tracing::warn!(%message_id, left_ms = left.as_millis() as u64, "too little time left in this invocation; handing the message back");
             response.add_failure(message_id);
             continue;
         }

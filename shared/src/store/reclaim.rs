@@ -241,7 +241,7 @@ impl Store {
         let mut all: Vec<ReclaimRecord> = self
             .query_all("reclaim", keys::reclaims_pk(profile_id), None, None)
             .await?;
-        all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        all.sort_by_key(|r| std::cmp::Reverse(r.created_at));
         Ok(all)
     }
 
