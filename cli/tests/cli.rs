@@ -14,12 +14,13 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_seatctl");
 
-const TASK_LABELS: [&str; 5] = [
+const TASK_LABELS: [&str; 6] = [
     "Application Access",
     "Activity",
     "Application Roster",
     "License Differentiation",
     "License Information",
+    "Reclamation",
 ];
 
 #[derive(Debug)]
@@ -319,7 +320,7 @@ async fn demo_flow_end_to_end() {
     // task tracking
     let tasks = cli.json(&["tasks", &id, "--output", "json"]);
     let tasks = tasks.as_array().unwrap();
-    assert_eq!(tasks.len(), 5);
+    assert_eq!(tasks.len(), 6);
     assert!(
         tasks.iter().all(|t| t["status"] == "succeeded"),
         "{tasks:?}"

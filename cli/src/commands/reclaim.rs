@@ -405,6 +405,11 @@ pub async fn approve(ctx: &Ctx, a: ApproveArgs, out: &mut dyn Write) -> Result<(
         }
     }
     let by = operator(&a.by);
+    // every request carries `by`: refuse one the message cannot carry before anything is marked
+    // or sent (the reclaim function would drop such messages as invalid)
+    ReclaimRequest::new(&p.id, "-", false, &by, None)
+        .validate()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let mut chosen: Vec<Candidate> = list
         .into_iter()
         .filter(|c| a.all || a.users.contains(&c.user_id))
