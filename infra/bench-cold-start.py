@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Init ("cold start") time of each function's release bootstrap, measured locally.
+
+Serves a minimal Lambda Runtime API on loopback, starts `target/lambda/<fn>/bootstrap` with
+AWS_LAMBDA_RUNTIME_API pointing at it, and measures the time from process start to the function's
+first `GET /2018-06-01/runtime/invocation/next`: that is the init phase Lambda bills as Init Duration
+(reading config, building the AWS SDK and HTTP clients). No invocation is sent; the process is then
+killed. Each function is started RUNS times; the median and max are printed.
+
+usage: infra/bench-cold-start.py [RUNS]      (after infra/lambda-build.sh)
+"""
+import http.server
+import os
+import socketserver
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+FUNCTIONS = ["box-sync", "dropbox-sync", "reclaim", "oauth-callback"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    seen = None
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        if self.path.endswith("/runtime/invocation/next") and Handler.seen is not None:
+            Handler.seen.set()
+        # hold the long poll; the process is killed after the measurement
+        time.sleep(2)
+        self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def main() -> int:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "TABLE_NAME": "bench",
+        "RECLAIM_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
+    }
+    print(f"{'function':16} {'median ms':>10} {'max ms':>8}  ({runs} starts each)")
+    for fn in FUNCTIONS:
+        binary = os.path.join(ROOT, "target", "lambda", fn, "bootstrap")
+        if not os.path.exists(binary):
+            print(f"{fn}: {binary} missing (run infra/lambda-build.sh)", file=sys.stderr)
+            return 1
+        times = []
+        for _ in range(runs):
+            Handler.seen = threading.Event()
+            t0 = time.perf_counter()
+            proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ok = Handler.seen.wait(10)
+            times.append((time.perf_counter() - t0) * 1000)
+            proc.kill()
+            proc.wait()
+            if not ok:
+                print(f"{fn}: never asked for an invocation", file=sys.stderr)
+                return 1
+        print(f"{fn:16} {statistics.median(times):10.1f} {max(times):8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
