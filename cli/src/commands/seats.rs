@@ -23,7 +23,9 @@ Columns:
   last seen      when a sync last saw the seat. Syncs only rewrite seats that changed, so for a
                  seat that is not removed this is the later of the seat's own timestamp and the
                  profile's last finished sync (which saw every seat it did not mark removed).
-  removed        when a finished sync found the user gone from the provider.
+  removed        when a finished sync found the user gone from the provider, or seatkeeper
+                 reclaimed the seat (JSON and CSV also carry reclaimed_at and the request id:
+                 `seatctl reclaims ID --request REQUEST`).
 Sorted by inactive days (most inactive first), then login.")]
 pub struct SeatsArgs {
     /// The profile id.
@@ -93,7 +95,7 @@ pub fn effective_last_seen(seat: &Seat, last_sync: Option<&LastSync>) -> DateTim
 }
 
 /// The CSV header: the fields of [`SeatRow`], in order.
-pub const CSV_HEADER: [&str; 16] = [
+pub const CSV_HEADER: [&str; 18] = [
     "user_id",
     "login",
     "name",
@@ -110,6 +112,8 @@ pub const CSV_HEADER: [&str; 16] = [
     "first_seen_at",
     "last_seen_at",
     "removed_at",
+    "reclaimed_at",
+    "reclaim_request_id",
 ];
 
 /// One seat as shown (the same record in JSON and CSV).
@@ -132,6 +136,9 @@ pub struct SeatRow {
     pub first_seen_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub removed_at: Option<DateTime<Utc>>,
+    /// Set when seatkeeper reclaimed the seat (see `seatctl reclaims`).
+    pub reclaimed_at: Option<DateTime<Utc>>,
+    pub reclaim_request_id: Option<String>,
 }
 
 impl SeatRow {
@@ -154,6 +161,8 @@ impl SeatRow {
             first_seen_at: seat.first_seen_at,
             last_seen_at: effective_last_seen(seat, last_sync),
             removed_at: seat.removed_at,
+            reclaimed_at: seat.reclaimed_at,
+            reclaim_request_id: seat.reclaim_request_id.clone(),
         }
     }
 }
@@ -430,7 +439,7 @@ mod tests {
             lines.next().unwrap(),
             "user_id,login,name,status,role,is_admin,license_type,license_managed,last_login_at,\
              last_login_event_id,last_login_event_type,inactive_days,created_at,first_seen_at,\
-             last_seen_at,removed_at"
+             last_seen_at,removed_at,reclaimed_at,reclaim_request_id"
         );
         assert!(lines
             .next()

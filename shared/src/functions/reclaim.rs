@@ -51,16 +51,19 @@ pub async fn handle(
         if done.outcome.is_retry() {
             response.add_failure(message_id.clone());
         }
-        if let Some(profile) = &done.profile_id {
+        // an invalid message (e.g. for an unknown profile) counts for no profile's task runs
+        let profile = done
+            .profile_id
+            .as_ref()
+            .filter(|_| !matches!(done.outcome, Outcome::Invalid(_)));
+        if let Some(profile) = profile {
             let c = per_profile.entry(profile.clone()).or_default();
             c.requests_received += 1;
             c.add_api(done.api);
             match &done.outcome {
                 Outcome::Finished(ReclaimStatus::Done) if !done.dry_run => c.reclaimed += 1,
                 Outcome::Finished(ReclaimStatus::Skipped) => c.reclaim_skipped += 1,
-                Outcome::Finished(ReclaimStatus::Failed) | Outcome::Invalid(_) => {
-                    c.reclaim_failed += 1
-                }
+                Outcome::Finished(ReclaimStatus::Failed) => c.reclaim_failed += 1,
                 Outcome::Retry(_) => c.reclaim_retried += 1,
                 _ => {}
             }

@@ -180,7 +180,7 @@ impl Reclaimer {
         let (outcome, profile_id, dry_run) = match ReclaimRequest::parse(body) {
             Ok(req) => {
                 let (profile, dry_run) = (req.profile_id.clone(), req.dry_run);
-                let outcome = match self.execute(req, owner, &stats).await {
+                let outcome = match self.execute(message_id, req, owner, &stats).await {
                     Ok(o) => o,
                     Err(e) => Outcome::Retry(e.to_string()),
                 };
@@ -220,6 +220,7 @@ impl Reclaimer {
 
     async fn execute(
         &self,
+        message_id: &str,
         req: ReclaimRequest,
         owner: &str,
         stats: &ApiStats,
@@ -229,7 +230,7 @@ impl Reclaimer {
             let body = serde_json::to_string(&req).unwrap_or_default();
             return Ok(self
                 .record_invalid(
-                    &format!("{}-{}", req.profile_id, req.request_id),
+                    message_id,
                     &body,
                     format!("profile {} does not exist", req.profile_id),
                 )

@@ -140,6 +140,16 @@ async fn box_candidates_have_evidence_and_a_reclaim_moves_every_file_to_the_admi
         Some(transfers[0].folder_id.as_str())
     );
     assert_eq!(r.transfer_target.as_deref(), Some(admin.as_str()));
+    // Box's request id of each call that changed something is in the audit trail
+    for step in [ReclaimStatus::Transferred, ReclaimStatus::Removed] {
+        let s = r.steps.iter().find(|s| s.status == step).unwrap();
+        assert!(
+            s.provider_request_id
+                .as_ref()
+                .is_some_and(|id| !id.is_empty()),
+            "{s:?}"
+        );
+    }
     assert_eq!(r.request.requested_by, "test:alice");
     assert_eq!(
         r.evidence

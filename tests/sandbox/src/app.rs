@@ -15,7 +15,7 @@ use crate::dropbox_team::DropboxTeamHandle;
 use crate::faults::{FaultHandle, FaultKind, Route};
 use crate::stats::{RecordedRequest, StatsHandle};
 use crate::tenant::BoxTenantHandle;
-use crate::util::dropbox_request_id;
+use crate::util::{dropbox_request_id, request_id};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -73,6 +73,9 @@ async fn provider_layer(State(app): State<AppState>, req: Request, next: Next) -
         if let Ok(id) = HeaderValue::from_str(&dropbox_request_id()) {
             response.headers_mut().insert("x-dropbox-request-id", id);
         }
+    } else if let Ok(id) = HeaderValue::from_str(&request_id()) {
+        // Box names every API response with a `box-request-id` header (for support tickets)
+        response.headers_mut().insert("box-request-id", id);
     }
     let status = response.status().as_u16();
     tracing::debug!(%method, %path, %query, status, ?fault, "provider request");
