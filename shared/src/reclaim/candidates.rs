@@ -84,6 +84,7 @@ pub async fn refresh(
         .into_iter()
         .map(|c| (c.user_id.clone(), c))
         .collect();
+    let mut changed: Vec<Candidate> = Vec::new();
     for c in &mut found {
         match existing.remove(&c.user_id) {
             Some(old) if old.same_finding(c) => *c = old,
@@ -95,19 +96,18 @@ pub async fn refresh(
                 c.approved_at = old.approved_at;
                 c.request_id = old.request_id;
                 c.requested_at = old.requested_at;
-                store.put_candidate(c).await?;
-                report.written += 1;
+                changed.push(c.clone());
             }
-            None => {
-                store.put_candidate(c).await?;
-                report.written += 1;
-            }
+            None => changed.push(c.clone()),
         }
     }
-    for gone in existing.into_values() {
-        store.delete_candidate(&profile.id, &gone.user_id).await?;
-        report.dropped += 1;
-    }
+    // batched: a first sync can list thousands of candidates
+    store.put_candidates(&changed).await?;
+    report.written = changed.len() as u64;
+    drop(changed);
+    let gone: Vec<String> = existing.into_keys().collect();
+    store.delete_candidates(&profile.id, &gone).await?;
+    report.dropped = gone.len() as u64;
     found.sort_by(|a, b| {
         b.evidence
             .inactive_days

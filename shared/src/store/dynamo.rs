@@ -215,13 +215,22 @@ impl Store {
                 .map_err(aws("PutRequest"))?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
+        self.write_requests(requests).await?;
+        Ok(seats.len())
+    }
+
+    /// BatchWriteItem in batches of 25, a few in flight, unprocessed items retried.
+    pub(super) async fn write_requests(
+        &self,
+        requests: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
         let chunks: Vec<Vec<WriteRequest>> = requests.chunks(BATCH).map(<[_]>::to_vec).collect();
         futures::stream::iter(chunks)
             .map(|c| self.batch_write(c))
             .buffer_unordered(BATCHES_IN_FLIGHT)
             .try_collect::<Vec<()>>()
             .await?;
-        Ok(seats.len())
+        Ok(())
     }
 
     async fn batch_write(&self, mut pending: Vec<WriteRequest>) -> Result<(), StoreError> {

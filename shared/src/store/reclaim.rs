@@ -1,6 +1,6 @@
 //! Reclamation items: candidates, reclaim request records (the audit trail), messages that were
 //! not requests, the daily reclaim counter, and the reclaimed mark on seats.
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +84,39 @@ impl Store {
     pub async fn put_candidate(&self, c: &Candidate) -> Result<(), StoreError> {
         self.put("candidate", keys::candidate(&c.profile_id, &c.user_id), c)
             .await
+    }
+
+    /// Writes many candidates with batched writes (a first sync can list thousands).
+    pub async fn put_candidates(&self, list: &[Candidate]) -> Result<(), StoreError> {
+        let mut requests = Vec::with_capacity(list.len());
+        for c in list {
+            let item = to_item("candidate", keys::candidate(&c.profile_id, &c.user_id), c)?;
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(aws("PutRequest"))?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        self.write_requests(requests).await
+    }
+
+    /// Deletes many candidates with batched writes.
+    pub async fn delete_candidates(
+        &self,
+        profile_id: &str,
+        user_ids: &[String],
+    ) -> Result<(), StoreError> {
+        let mut requests = Vec::with_capacity(user_ids.len());
+        for u in user_ids {
+            let (pk, sk) = keys::candidate(profile_id, u);
+            let del = DeleteRequest::builder()
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", AttributeValue::S(sk))
+                .build()
+                .map_err(aws("DeleteRequest"))?;
+            requests.push(WriteRequest::builder().delete_request(del).build());
+        }
+        self.write_requests(requests).await
     }
 
     pub async fn delete_candidate(
