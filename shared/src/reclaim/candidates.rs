@@ -26,95 +26,152 @@ pub struct CandidateReport {
     pub held_by_cap: u64,
 }
 
-/// Re-evaluates every present seat of the profile and stores the candidates (only what changed
-/// is written). Runs only after a finished sync: its data is complete.
+/// What a refresh leaves for enqueueing: the most inactive candidates not yet requested (at most
+/// the number asked for) and how many unrequested candidates there are in all.
+#[derive(Debug, Default)]
+pub struct Refreshed {
+    pub report: CandidateReport,
+    pub top_unrequested: Vec<Candidate>,
+    pub unrequested: u64,
+}
+
+/// Candidate items are flushed in groups of this many (batched writes, bounded memory).
+const FLUSH_AT: usize = 100;
+
+/// Re-evaluates every present seat of the profile and stores the candidates: only new candidates
+/// and those whose evidence changed are written, those that no longer qualify are dropped. Seats
+/// are read a page at a time and only a compact digest per stored candidate is kept, so memory
+/// stays flat on a 100 000-seat tenant. Runs only after a finished sync: its data is complete.
+/// `keep` is how many of the most inactive unrequested candidates to return (for auto mode).
 pub async fn refresh(
     store: &Store,
     profile: &Profile,
     run_id: &str,
     now: DateTime<Utc>,
-) -> Result<(Vec<Candidate>, CandidateReport), ReclaimError> {
-    let mut report = CandidateReport::default();
-    let mut found: Vec<Candidate> = Vec::new();
+    keep: usize,
+) -> Result<Refreshed, ReclaimError> {
+    let mut out = Refreshed::default();
     let target = profile.rules.transfer_target.as_deref();
-    store
-        .for_each_seat_page(&profile.id, |seats| {
-            for seat in seats.iter().filter(|s| s.removed_at.is_none()) {
-                report.seats_evaluated += 1;
-                let verdict = evaluate(
-                    &SeatFacts::from(seat),
-                    &profile.rules,
-                    profile.reclaimable(&seat.license_type),
-                    target,
-                    now,
-                );
-                match verdict {
-                    Verdict::Candidate(evidence) => {
-                        let ent = profile.entitlement(&seat.license_type);
-                        found.push(Candidate {
-                            profile_id: profile.id.clone(),
-                            user_id: seat.user_id.clone(),
-                            login: seat.login.clone(),
-                            name: seat.name.clone(),
-                            license_type: seat.license_type.clone(),
-                            unit_price_cents: ent.and_then(|e| e.unit_price_cents),
-                            currency: ent.and_then(|e| e.currency.clone()),
-                            evidence,
-                            run_id: run_id.to_owned(),
-                            listed_at: now,
-                            approved_by: None,
-                            approved_at: None,
-                            request_id: None,
-                            requested_at: None,
-                        });
-                    }
-                    Verdict::Active { .. } => report.active += 1,
-                    Verdict::InGrace { .. } => report.in_grace += 1,
-                    Verdict::Exempt(_) => report.exempt += 1,
-                    Verdict::OutOfScope => report.out_of_scope += 1,
+    // user id → (finding digest, already requested)
+    let mut existing = store.candidate_digests(&profile.id).await?;
+    let mut pending: Vec<Candidate> = Vec::with_capacity(FLUSH_AT);
+    let mut start = None;
+    loop {
+        let (seats, next) = store.seat_page(&profile.id, start.take()).await?;
+        for seat in seats.iter().filter(|s| s.removed_at.is_none()) {
+            out.report.seats_evaluated += 1;
+            let verdict = evaluate(
+                &SeatFacts::from(seat),
+                &profile.rules,
+                profile.reclaimable(&seat.license_type),
+                target,
+                now,
+            );
+            let evidence = match verdict {
+                Verdict::Candidate(evidence) => evidence,
+                Verdict::Active { .. } => {
+                    out.report.active += 1;
+                    continue;
                 }
+                Verdict::InGrace { .. } => {
+                    out.report.in_grace += 1;
+                    continue;
+                }
+                Verdict::Exempt(_) => {
+                    out.report.exempt += 1;
+                    continue;
+                }
+                Verdict::OutOfScope => {
+                    out.report.out_of_scope += 1;
+                    continue;
+                }
+            };
+            out.report.candidates += 1;
+            let ent = profile.entitlement(&seat.license_type);
+            let mut c = Candidate {
+                profile_id: profile.id.clone(),
+                user_id: seat.user_id.clone(),
+                login: seat.login.clone(),
+                name: seat.name.clone(),
+                license_type: seat.license_type.clone(),
+                unit_price_cents: ent.and_then(|e| e.unit_price_cents),
+                currency: ent.and_then(|e| e.currency.clone()),
+                evidence,
+                run_id: run_id.to_owned(),
+                listed_at: now,
+                approved_by: None,
+                approved_at: None,
+                request_id: None,
+                requested_at: None,
+                finding: String::new(),
+            };
+            c.finding = c.finding_digest();
+            let requested = match existing.remove(&c.user_id) {
+                Some((digest, requested)) if digest == c.finding => requested,
+                Some(_) => {
+                    // new evidence; an approval or request made on the old evidence still
+                    // stands (the reclaim function re-checks the rules before acting)
+                    if let Some(old) = store.get_candidate(&profile.id, &c.user_id).await? {
+                        c.listed_at = old.listed_at;
+                        c.approved_by = old.approved_by;
+                        c.approved_at = old.approved_at;
+                        c.request_id = old.request_id;
+                        c.requested_at = old.requested_at;
+                    }
+                    let requested = c.request_id.is_some();
+                    pending.push(c.clone());
+                    requested
+                }
+                None => {
+                    pending.push(c.clone());
+                    false
+                }
+            };
+            if !requested {
+                out.unrequested += 1;
+                keep_top(&mut out.top_unrequested, c, keep);
             }
-        })
-        .await?;
-    report.candidates = found.len() as u64;
-
-    let mut existing: std::collections::HashMap<String, Candidate> = store
-        .list_candidates(&profile.id)
-        .await?
-        .into_iter()
-        .map(|c| (c.user_id.clone(), c))
-        .collect();
-    let mut changed: Vec<Candidate> = Vec::new();
-    for c in &mut found {
-        match existing.remove(&c.user_id) {
-            Some(old) if old.same_finding(c) => *c = old,
-            Some(old) => {
-                // new evidence; an approval or request made on the old evidence still stands
-                // (the reclaim function re-checks the rules before acting)
-                c.listed_at = old.listed_at;
-                c.approved_by = old.approved_by;
-                c.approved_at = old.approved_at;
-                c.request_id = old.request_id;
-                c.requested_at = old.requested_at;
-                changed.push(c.clone());
+            if pending.len() >= FLUSH_AT {
+                out.report.written += pending.len() as u64;
+                store.put_candidates(&pending).await?;
+                pending.clear();
             }
-            None => changed.push(c.clone()),
+        }
+        match next {
+            Some(n) => start = Some(n),
+            None => break,
         }
     }
-    // batched: a first sync can list thousands of candidates
-    store.put_candidates(&changed).await?;
-    report.written = changed.len() as u64;
-    drop(changed);
+    out.report.written += pending.len() as u64;
+    store.put_candidates(&pending).await?;
     let gone: Vec<String> = existing.into_keys().collect();
-    store.delete_candidates(&profile.id, &gone).await?;
-    report.dropped = gone.len() as u64;
-    found.sort_by(|a, b| {
-        b.evidence
-            .inactive_days
-            .cmp(&a.evidence.inactive_days)
-            .then_with(|| a.user_id.cmp(&b.user_id))
-    });
-    Ok((found, report))
+    for chunk in gone.chunks(FLUSH_AT) {
+        store.delete_candidates(&profile.id, chunk).await?;
+    }
+    out.report.dropped = gone.len() as u64;
+    Ok(out)
+}
+
+/// Most inactive first, then by user id (a stable order for equal days).
+fn more_inactive(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    b.evidence
+        .inactive_days
+        .cmp(&a.evidence.inactive_days)
+        .then_with(|| a.user_id.cmp(&b.user_id))
+}
+
+/// Keeps the `keep` most inactive candidates in `top` (sorted).
+fn keep_top(top: &mut Vec<Candidate>, c: Candidate, keep: usize) {
+    if keep == 0 {
+        return;
+    }
+    let at = top
+        .binary_search_by(|x| more_inactive(x, &c))
+        .unwrap_or_else(|i| i);
+    if at < keep {
+        top.insert(at, c);
+        top.truncate(keep);
+    }
 }
 
 /// The number of seats the profile holds (for the blast-radius share), from the last sync's
@@ -165,4 +222,63 @@ pub async fn enqueue(
         sent.push(req);
     }
     Ok((sent, held))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::rules::Evidence;
+
+    fn cand(user: &str, days: i64) -> Candidate {
+        let now = Utc::now();
+        Candidate {
+            profile_id: "p".into(),
+            user_id: user.into(),
+            login: format!("{user}@x"),
+            name: user.into(),
+            license_type: "business".into(),
+            unit_price_cents: None,
+            currency: None,
+            evidence: Evidence {
+                rule: "r".into(),
+                threshold_days: 60,
+                inactive_days: days,
+                last_login: None,
+                inactive_since: now,
+                license_type: "business".into(),
+                evaluated_at: now,
+            },
+            run_id: "r".into(),
+            listed_at: now,
+            approved_by: None,
+            approved_at: None,
+            request_id: None,
+            requested_at: None,
+            finding: String::new(),
+        }
+    }
+
+    #[test]
+    fn keep_top_holds_the_most_inactive_in_order() {
+        let mut top = Vec::new();
+        for (u, d) in [("a", 70), ("b", 300), ("c", 90), ("d", 300), ("e", 61)] {
+            keep_top(&mut top, cand(u, d), 3);
+        }
+        let ids: Vec<&str> = top.iter().map(|c| c.user_id.as_str()).collect();
+        assert_eq!(ids, ["b", "d", "c"]);
+        let mut none = Vec::new();
+        keep_top(&mut none, cand("a", 1), 0);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn the_finding_digest_changes_with_the_evidence_only() {
+        let a = cand("a", 70);
+        let mut b = a.clone();
+        b.listed_at = a.listed_at + chrono::Duration::days(1);
+        b.evidence.inactive_days = 71; // a day later: same finding
+        assert_eq!(a.finding_digest(), b.finding_digest());
+        b.evidence.rule = "other".into();
+        assert_ne!(a.finding_digest(), b.finding_digest());
+    }
 }

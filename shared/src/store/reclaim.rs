@@ -1,11 +1,15 @@
 //! Reclamation items: candidates, reclaim request records (the audit trail), messages that were
 //! not requests, the daily reclaim counter, and the reclaimed mark on seats.
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::dynamo::{aws, condition_failed, from_item, to_item};
 use super::{keys, Store, StoreError};
+
+type Item = HashMap<String, AttributeValue>;
 use crate::domain::rules::Evidence;
 use crate::domain::{ReclaimRecord, Seat};
 
@@ -35,9 +39,34 @@ pub struct Candidate {
     pub request_id: Option<String>,
     #[serde(default)]
     pub requested_at: Option<DateTime<Utc>>,
+    /// Digest of the finding (see [`Candidate::finding_digest`]): equal means nothing to write.
+    #[serde(default)]
+    pub finding: String,
 }
 
 impl Candidate {
+    /// A digest of what the candidate says (who, license, price, rule, evidence): a re-sync
+    /// compares it with the stored one instead of holding every stored candidate in memory.
+    pub fn finding_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let login = self.evidence.last_login.as_ref();
+        for part in [
+            self.user_id.as_str(),
+            self.login.as_str(),
+            self.license_type.as_str(),
+            &format!("{:?}", self.unit_price_cents),
+            self.evidence.rule.as_str(),
+            login.map(|l| l.event_id.as_str()).unwrap_or(""),
+            &login.map(|l| l.at.timestamp()).unwrap_or(0).to_string(),
+            &self.evidence.inactive_since.timestamp().to_string(),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0x1f]);
+        }
+        hex::encode(&h.finalize()[..12])
+    }
+
     /// Same seat, same evidence (login, rule): nothing to rewrite.
     pub fn same_finding(&self, other: &Candidate) -> bool {
         self.user_id == other.user_id
@@ -136,30 +165,62 @@ impl Store {
         Ok(())
     }
 
-    /// A profile's stored seats, a page at a time (a large tenant never sits in memory whole).
-    pub async fn for_each_seat_page<F>(&self, profile_id: &str, mut f: F) -> Result<(), StoreError>
-    where
-        F: FnMut(Vec<Seat>),
-    {
-        let mut pages = self
+    /// One page (≤1 MB) of a profile's stored seats, and where the next one starts.
+    pub async fn seat_page(
+        &self,
+        profile_id: &str,
+        start: Option<Item>,
+    ) -> Result<(Vec<Seat>, Option<Item>), StoreError> {
+        let out = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(keys::seats_pk(profile_id)))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(aws("Query"))?;
+        let seats = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| from_item::<Seat>("seat", i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((seats, out.last_evaluated_key.filter(|k| !k.is_empty())))
+    }
+
+    /// The stored candidates of a profile as `user id → (finding digest, requested)`: what a
+    /// refresh compares against (a projection, so large lists stay small in memory).
+    pub async fn candidate_digests(
+        &self,
+        profile_id: &str,
+    ) -> Result<HashMap<String, (String, bool)>, StoreError> {
+        let mut out = HashMap::new();
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::candidates_pk(profile_id)))
+            .projection_expression("user_id, finding, request_id")
             .into_paginator()
+            .items()
             .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(aws("Query"))?;
-            let seats = page
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(|i| from_item::<Seat>("seat", i))
-                .collect::<Result<Vec<_>, _>>()?;
-            f(seats);
+        while let Some(item) = items.next().await {
+            let item = item.map_err(aws("Query"))?;
+            let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+            if let Some(user) = s("user_id") {
+                out.insert(
+                    user,
+                    (
+                        s("finding").unwrap_or_default(),
+                        item.contains_key("request_id"),
+                    ),
+                );
+            }
         }
-        Ok(())
+        Ok(out)
     }
 
     pub async fn get_seat(

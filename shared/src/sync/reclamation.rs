@@ -22,7 +22,15 @@ pub(crate) async fn reclamation(
             .await?
             .unwrap_or_else(|| loaded.clone());
         let now = Utc::now();
-        let (mut found, report) = candidates::refresh(store, &profile, &run_id, now).await?;
+        let auto = profile.rules.mode == ReclaimMode::Auto && !profile.rules.paused;
+        // the cap counts present seats, known only after the pass: keep enough for any cap
+        let keep = if auto {
+            usize::try_from(profile.rules.max_per_run).unwrap_or(usize::MAX)
+        } else {
+            0
+        };
+        let refreshed = candidates::refresh(store, &profile, &run_id, now, keep).await?;
+        let report = &refreshed.report;
         task.counts.candidates = report.candidates;
         task.counts.items_written = report.written + report.dropped;
         let mut detail = format!(
@@ -38,18 +46,29 @@ pub(crate) async fn reclamation(
         );
         if profile.rules.paused {
             detail.push_str("; paused: nothing enqueued");
-        } else if profile.rules.mode == ReclaimMode::Auto {
+        } else if auto {
             let queue = queue.ok_or(QueueError::NotConfigured)?;
             let cap = profile.rules.cap(report.seats_evaluated);
-            let (sent, held) = candidates::enqueue(
+            // the stored item (with any approval on it) is what gets the request id
+            let mut top = Vec::with_capacity(refreshed.top_unrequested.len());
+            for c in refreshed.top_unrequested {
+                top.push(
+                    store
+                        .get_candidate(&c.profile_id, &c.user_id)
+                        .await?
+                        .unwrap_or(c),
+                );
+            }
+            let (sent, _) = candidates::enqueue(
                 store,
                 queue,
-                &mut found,
+                &mut top,
                 "seatkeeper auto mode",
                 cap,
                 now,
             )
             .await?;
+            let held = refreshed.unrequested.saturating_sub(sent.len() as u64);
             task.counts.requests_enqueued = sent.len() as u64;
             detail.push_str(&format!(
                 "; enqueued {} (cap {cap}), {held} held by the cap",

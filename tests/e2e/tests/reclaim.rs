@@ -720,3 +720,47 @@ async fn dropbox_refusals_and_permanent_errors_are_recorded_not_retried() {
     );
     assert!(!team.member(&quiet).unwrap().status.is_removed());
 }
+
+#[tokio::test]
+async fn candidates_follow_the_data_and_an_unchanged_sync_rewrites_none() {
+    let env = TestEnv::start(10, 49).await;
+    let (profile, _admin, stale, _) = box_setup(&env).await;
+    let tenant = env.sandbox.box_tenant();
+    let before = env.partition(&format!("CANDIDATES#{}", profile.id)).await;
+    assert!(before
+        .iter()
+        .any(|c| c["user_id"].as_s().unwrap() == &stale));
+
+    // an unchanged re-sync rewrites no candidate
+    let report = env
+        .box_sync()
+        .sync_profile(&profile.id, &seatkeeper::sync::NoProgress)
+        .await
+        .unwrap();
+    let task = report.task(TaskKind::Reclamation).unwrap();
+    assert_eq!(task.counts.items_written, 0, "{:?}", task.detail);
+    assert_eq!(
+        env.partition(&format!("CANDIDATES#{}", profile.id)).await,
+        before
+    );
+
+    // the stale user logs in: the next finished sync drops the candidate
+    tenant.add_event(&stale, "LOGIN", Utc::now() - Duration::seconds(30));
+    let report = env
+        .box_sync()
+        .sync_profile(&profile.id, &seatkeeper::sync::NoProgress)
+        .await
+        .unwrap();
+    let task = report.task(TaskKind::Reclamation).unwrap();
+    assert_eq!(task.counts.items_written, 1, "{:?}", task.detail);
+    assert!(env
+        .store
+        .get_candidate(&profile.id, &stale)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        task.counts.candidates,
+        env.store.list_candidates(&profile.id).await.unwrap().len() as u64
+    );
+}
