@@ -3,16 +3,15 @@
 //! run with `infra/test.sh`. Every claim about seats is checked against the sandbox's ground
 //! truth, and every byte the binary printed is checked for the client secret.
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::process::Stdio;
 
 use chrono::{DateTime, Duration, Utc};
 use seatkeeper_e2e::{unique, TestEnv};
+
+mod common;
+use common::Seatctl;
 use secrecy::ExposeSecret;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_seatctl");
 
 const TASK_LABELS: [&str; 6] = [
     "Application Access",
@@ -22,126 +21,6 @@ const TASK_LABELS: [&str; 6] = [
     "License Information",
     "Reclamation",
 ];
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs seatctl with the test environment (and nothing else from ours), recording every byte
-/// it prints.
-struct Seatctl<'a> {
-    env: &'a TestEnv,
-    transcript: Mutex<String>,
-}
-
-impl<'a> Seatctl<'a> {
-    fn new(env: &'a TestEnv) -> Self {
-        Seatctl {
-            env,
-            transcript: Mutex::new(String::new()),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env_clear()
-            .envs(self.env.env_vars())
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    }
-
-    fn finish(&self, args: &[&str], out: std::process::Output) -> Run {
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        let mut t = self.transcript.lock().unwrap();
-        t.push_str(&format!(
-            "$ seatctl {}\n{}{}",
-            args.join(" "),
-            run.stdout,
-            run.stderr
-        ));
-        assert!(
-            !run.stderr.contains("panicked"),
-            "seatctl {args:?} panicked: {}",
-            run.stderr
-        );
-        run
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = self
-            .command(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run seatctl");
-        self.finish(args, out)
-    }
-
-    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("spawn seatctl");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("write stdin");
-        let out = child.wait_with_output().expect("wait for seatctl");
-        self.finish(args, out)
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, 0, "seatctl {args:?} failed: {r:?}");
-        r.stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("seatctl {args:?}: {e}: {out}"))
-    }
-
-    /// Runs and expects failure with `code`; returns stderr.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, code, "seatctl {args:?}: {r:?}");
-        r.stderr
-    }
-
-    fn transcript(&self) -> String {
-        self.transcript.lock().unwrap().clone()
-    }
-
-    fn add_box_profile(&self, id: &str) {
-        let enterprise = self.env.sandbox.box_tenant().enterprise_id();
-        self.ok(&[
-            "profile",
-            "add",
-            "box",
-            "--id",
-            id,
-            "--name",
-            "Sandbox Box",
-            "--enterprise-id",
-            &enterprise,
-            "--plan",
-            "business_plus",
-        ]);
-    }
-}
 
 fn time(v: &Value) -> DateTime<Utc> {
     v.as_str()

@@ -3,125 +3,32 @@
 //! in what seatctl printed and in the state it left: the profile's rules and the candidates in
 //! DynamoDB, the messages on a real SQS queue. Run with `infra/test.sh`.
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use chrono::{DateTime, Duration, Utc};
 use provider_sandbox::NewBoxUser;
 use seatkeeper::domain::{Provider, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules};
 use seatkeeper_e2e::{unique, TestEnv};
-use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_seatctl");
+mod common;
+use common::Seatctl;
+use serde_json::{json, Value};
 
 const CSV_HEADER: &str = "user_id,login,name,license_type,inactive_days,last_login,last_login_event,rule,threshold_days,monthly_price,request_id,approved_by";
 
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// The reclamation tests' own steps.
+trait ReclaimCli {
+    fn rules(&self, id: &str) -> Value;
+    fn add_box_profile_backfilled(&self, id: &str);
+    fn add_synced_box_profile(&self, id: &str);
 }
 
-/// Runs seatctl with the test environment (and nothing else from ours).
-struct Seatctl<'a> {
-    env: &'a TestEnv,
-}
-
-impl<'a> Seatctl<'a> {
-    fn new(env: &'a TestEnv) -> Self {
-        Seatctl { env }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env_clear()
-            .envs(self.env.env_vars())
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    }
-
-    fn output(&self, args: &[&str], mut cmd: Command) -> Run {
-        let out = cmd.output().expect("run seatctl");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        assert!(
-            !run.stderr.contains("panicked"),
-            "seatctl {args:?} panicked: {}",
-            run.stderr
-        );
-        run
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.output(args, self.command(args))
-    }
-
-    /// Runs with `set` added to (and `remove` taken out of) the environment.
-    fn run_env(&self, args: &[&str], set: &[(&str, &str)], remove: &[&str]) -> Run {
-        let mut cmd = self.command(args);
-        for (k, v) in set {
-            cmd.env(k, v);
-        }
-        for k in remove {
-            cmd.env_remove(k);
-        }
-        self.output(args, cmd)
-    }
-
-    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("spawn seatctl");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("write stdin");
-        let out = child.wait_with_output().expect("wait for seatctl");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, 0, "seatctl {args:?} failed: {r:?}");
-        r.stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("seatctl {args:?}: {e}: {out}"))
-    }
-
-    /// Runs and expects failure with `code` and nothing on stdout; returns stderr.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, code, "seatctl {args:?}: {r:?}");
-        assert!(r.stdout.is_empty(), "seatctl {args:?}: {r:?}");
-        r.stderr
-    }
-
+impl ReclaimCli for Seatctl<'_> {
     fn rules(&self, id: &str) -> Value {
         self.json(&["rules", "show", id, "--output", "json"])
     }
 
     /// A Box profile for the sandbox tenant (no credentials).
-    fn add_box_profile(&self, id: &str) {
+    fn add_box_profile_backfilled(&self, id: &str) {
         let enterprise = self.env.sandbox.box_tenant().enterprise_id();
         self.ok(&[
             "profile",
@@ -143,7 +50,7 @@ impl<'a> Seatctl<'a> {
     /// A Box profile with an entitlement and credentials, synced once.
     fn add_synced_box_profile(&self, id: &str) {
         let tenant = self.env.sandbox.box_tenant();
-        self.add_box_profile(id);
+        self.add_box_profile_backfilled(id);
         self.ok(&[
             "entitlement",
             "set",
@@ -255,7 +162,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
     let env = TestEnv::start(3, 21).await;
     let cli = Seatctl::new(&env);
     let id = unique("rules");
-    cli.add_box_profile(&id);
+    cli.add_box_profile_backfilled(&id);
 
     // a new profile has the defaults
     let out = cli.ok(&["rules", "show", &id]);
@@ -341,21 +248,21 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
     assert_eq!(cli.rules(&id), expected);
 
     // bad values are usage errors that say what is wrong, and change nothing
-    let err = cli.fails(&["rules", "set", &id, "--mode", "sometimes"], 2);
+    let err = cli.fails_quietly(&["rules", "set", &id, "--mode", "sometimes"], 2);
     assert!(err.contains("--mode"), "{err}");
     assert!(
         err.contains("unknown mode") && err.contains("report, approve or auto"),
         "{err}"
     );
-    let err = cli.fails(&["rules", "set", &id, "--max-percent", "101"], 2);
+    let err = cli.fails_quietly(&["rules", "set", &id, "--max-percent", "101"], 2);
     assert!(
         err.contains("--max-percent") && err.contains("101"),
         "{err}"
     );
     assert!(err.contains("0..=100"), "{err}");
-    let err = cli.fails(&["rules", "set", &id, "--inactive-days", "0"], 2);
+    let err = cli.fails_quietly(&["rules", "set", &id, "--inactive-days", "0"], 2);
     assert!(err.contains("--inactive-days"), "{err}");
-    let err = cli.fails(&["rules", "set", &id, "--never-logged-in", "sometimes"], 2);
+    let err = cli.fails_quietly(&["rules", "set", &id, "--never-logged-in", "sometimes"], 2);
     assert!(err.contains("since-created or exempt"), "{err}");
     assert_eq!(cli.rules(&id), expected);
 
@@ -371,7 +278,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
         vec!["reclaim", &missing, "123"],
         vec!["reclaims", &missing],
     ] {
-        let err = cli.fails(&args, 1);
+        let err = cli.fails_quietly(&args, 1);
         assert_eq!(
             err,
             format!("error: profile {missing} does not exist (see `seatctl profile list`)\n"),
@@ -387,7 +294,7 @@ async fn pause_is_a_kill_switch_for_reclaim_and_approve_but_not_dry_runs() {
     let env = TestEnv::start(3, 22).await;
     let cli = Seatctl::new(&env);
     let id = unique("pause");
-    cli.add_box_profile(&id);
+    cli.add_box_profile_backfilled(&id);
 
     let out = cli.ok(&["pause", &id]);
     assert!(
@@ -400,11 +307,11 @@ async fn pause_is_a_kill_switch_for_reclaim_and_approve_but_not_dry_runs() {
     assert!(row(&out, "paused").contains("yes"), "{out}");
 
     // refused while paused, and nothing is enqueued
-    let err = cli.fails(&["reclaim", &id, "4242", "--reason", "x"], 1);
+    let err = cli.fails_quietly(&["reclaim", &id, "4242", "--reason", "x"], 1);
     assert!(err.contains("paused"), "{err}");
     assert!(err.contains(&format!("seatctl resume {id}")), "{err}");
     cli.ok(&["rules", "set", &id, "--mode", "approve"]);
-    let err = cli.fails(&["approve", &id, "--all"], 1);
+    let err = cli.fails_quietly(&["approve", &id, "--all"], 1);
     assert!(err.contains("paused"), "{err}");
     assert!(take_messages(&env, &env.queue_url).await.is_empty());
     // pausing again leaves it paused; other rule changes keep it paused
@@ -436,7 +343,7 @@ async fn reclaim_puts_one_valid_request_on_the_queue() {
     let env = TestEnv::start(3, 23).await;
     let cli = Seatctl::new(&env);
     let id = unique("reclaim");
-    cli.add_box_profile(&id);
+    cli.add_box_profile_backfilled(&id);
     let url = env
         .aws
         .sqs
@@ -520,7 +427,7 @@ async fn candidates_after_a_sync_list_the_stale_user_with_evidence_in_every_form
     let id = unique("cands");
     // before any sync: none, and the table says why
     let id_before = unique("cands");
-    cli.add_box_profile(&id_before);
+    cli.add_box_profile_backfilled(&id_before);
     let out = cli.ok(&["candidates", &id_before]);
     assert!(
         out.starts_with(&format!("no candidates for {id_before}")),
@@ -657,7 +564,7 @@ async fn approve_enqueues_candidates_within_the_cap_in_approve_mode_only() {
     }
 
     // report mode: refused with the hint
-    let err = cli.fails(&["approve", &id, "--all"], 1);
+    let err = cli.fails_quietly(&["approve", &id, "--all"], 1);
     assert!(err.contains("report mode"), "{err}");
     assert!(
         err.contains(&format!("seatctl rules set {id} --mode approve")),
@@ -677,20 +584,20 @@ async fn approve_enqueues_candidates_within_the_cap_in_approve_mode_only() {
         "--max-percent",
         "100",
     ]);
-    let err = cli.fails(&["approve", &id], 2);
+    let err = cli.fails_quietly(&["approve", &id], 2);
     assert!(err.contains("--all"), "{err}");
-    let err = cli.fails(&["approve", &id, &active.id], 1);
+    let err = cli.fails_quietly(&["approve", &id, &active.id], 1);
     assert!(
         err.contains(&format!("{} is not a candidate of {id}", active.id)),
         "{err}"
     );
-    let err = cli.fails(&["approve", &id, &stale[0], "nobody"], 1);
+    let err = cli.fails_quietly(&["approve", &id, &stale[0], "nobody"], 1);
     assert!(err.contains("nobody is not a candidate"), "{err}");
     assert!(take_messages(&env, &env.queue_url).await.is_empty());
 
     // an approver the message cannot carry is refused before anything is sent or marked
     let long = "a".repeat(300);
-    let err = cli.fails(&["approve", &id, "--all", "--by", &long], 2);
+    let err = cli.fails_quietly(&["approve", &id, "--all", "--by", &long], 2);
     assert!(err.contains("requested_by"), "{err}");
     assert!(take_messages(&env, &env.queue_url).await.is_empty());
     assert!(env
@@ -766,9 +673,9 @@ async fn reclaims_lists_the_audit_trail() {
     let env = TestEnv::start(3, 26).await;
     let cli = Seatctl::new(&env);
     let id = unique("audit");
-    cli.add_box_profile(&id);
+    cli.add_box_profile_backfilled(&id);
     let other = unique("audit");
-    cli.add_box_profile(&other);
+    cli.add_box_profile_backfilled(&other);
 
     assert_eq!(
         cli.ok(&["reclaims", &id]),
@@ -818,7 +725,7 @@ async fn reclaims_lists_the_audit_trail() {
     );
 
     // another profile's request is not found under this one
-    let err = cli.fails(
+    let err = cli.fails_quietly(
         &["reclaims", &id, "--request", &elsewhere.request.request_id],
         1,
     );

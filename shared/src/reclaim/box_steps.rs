@@ -3,11 +3,11 @@
 use chrono::Utc;
 use futures::TryStreamExt;
 
-use super::{Fresh, Reclaimer, StepResult, Stop};
+use super::{newest_login, Fresh, Reclaimer, StepResult, Stop};
 use crate::domain::{LoginEvidence, Profile, ReclaimRecord, ReclaimStatus};
 use crate::http::ApiStats;
 use crate::providers::box_api::{BoxCredentials, EventsWindow, LOGIN_EVENT_TYPES};
-use crate::sync::{ACTIVITY_OVERLAP, BOX_EVENTS_STREAM};
+use crate::sync::{box_sync, ACTIVITY_OVERLAP, BOX_EVENTS_STREAM};
 
 impl Reclaimer {
     pub(super) async fn run_box(
@@ -189,34 +189,11 @@ impl Reclaimer {
             created_after: since_sync.map_or(threshold, |s| s.max(threshold)),
             created_before: now,
         };
-        let mut newest: Option<LoginEvidence> = None;
         let events = self
             .box_client
-            .admin_events(creds, LOGIN_EVENT_TYPES, window, stats);
-        futures::pin_mut!(events);
-        while let Some(page) = events
-            .try_next()
-            .await
-            .map_err(|e| Stop::provider("provider_error", e))?
-        {
-            for e in page {
-                let (Some(by), Some(at)) = (e.created_by.as_ref(), e.created_at) else {
-                    continue;
-                };
-                if by.id != user_id {
-                    continue;
-                }
-                let ev = LoginEvidence {
-                    at: at.with_timezone(&Utc),
-                    event_id: e.event_id.clone(),
-                    event_type: e.event_type.clone().unwrap_or_default(),
-                };
-                if newest.as_ref().is_none_or(|n| ev.at > n.at) {
-                    newest = Some(ev);
-                }
-            }
-        }
-        Ok(newest)
+            .admin_events(creds, LOGIN_EVENT_TYPES, window, stats)
+            .map_ok(|page| page.iter().filter_map(box_sync::login).collect());
+        newest_login(events, user_id).await
     }
 
     async fn box_transfer(

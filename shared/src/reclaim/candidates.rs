@@ -21,9 +21,6 @@ pub struct CandidateReport {
     /// Candidate items written (new or changed evidence) and dropped (no longer candidates).
     pub written: u64,
     pub dropped: u64,
-    pub enqueued: u64,
-    /// Candidates left waiting because the blast-radius cap was reached.
-    pub held_by_cap: u64,
 }
 
 /// What a refresh leaves for enqueueing: the most inactive candidates not yet requested (at most

@@ -4,10 +4,11 @@
 use chrono::Utc;
 use futures::TryStreamExt;
 
-use super::{Fresh, Reclaimer, StepResult, Stop};
+use super::{newest_login, Fresh, Reclaimer, StepResult, Stop};
 use crate::domain::{LoginEvidence, Profile, ReclaimRecord, ReclaimStatus};
 use crate::http::{ApiStats, ProviderError};
 use crate::providers::dropbox_api::{AsyncJob, DropboxCredentials, EventsWindow};
+use crate::sync::dropbox_sync;
 
 /// `members/remove` answers for a member who is already gone: the removal happened.
 const ALREADY_REMOVED: &[&str] = &["user_not_in_team", "user_not_found"];
@@ -164,30 +165,11 @@ impl Reclaimer {
             start: now - chrono::Duration::days(i64::from(profile.rules.inactive_days)),
             end: now,
         };
-        let mut newest: Option<LoginEvidence> = None;
         let events = self
             .dropbox_client
-            .login_events(sync, window, Some(account_id), stats);
-        futures::pin_mut!(events);
-        while let Some(page) = events
-            .try_next()
-            .await
-            .map_err(|e| Stop::provider("provider_error", e))?
-        {
-            for e in page
-                .into_iter()
-                .filter(|e| e.team_member_id == team_member_id)
-            {
-                if newest.as_ref().is_none_or(|n| e.at > n.at) {
-                    newest = Some(LoginEvidence {
-                        at: e.at,
-                        event_id: e.id,
-                        event_type: e.event_type,
-                    });
-                }
-            }
-        }
-        Ok(newest)
+            .login_events(sync, window, Some(account_id), stats)
+            .map_ok(|page| page.into_iter().map(dropbox_sync::login).collect());
+        newest_login(events, team_member_id).await
     }
 
     async fn dbx_remove(

@@ -180,17 +180,18 @@ impl Reclaimer {
         let (outcome, profile_id, dry_run) = match ReclaimRequest::parse(body) {
             Ok(req) => {
                 let (profile, dry_run) = (req.profile_id.clone(), req.dry_run);
-                let outcome = match self.execute(message_id, req, owner, &stats).await {
+                let outcome = match self.execute(req, owner, &stats).await {
                     Ok(o) => o,
                     Err(e) => Outcome::Retry(e.to_string()),
                 };
                 (outcome, Some(profile), dry_run)
             }
-            Err(e) => (
-                self.record_invalid(message_id, body, e.to_string()).await,
-                None,
-                false,
-            ),
+            Err(e) => (Outcome::Invalid(e.to_string()), None, false),
+        };
+        // every invalid message (malformed, unknown profile, reused id) is recorded as received
+        let outcome = match outcome {
+            Outcome::Invalid(error) => self.record_invalid(message_id, body, error).await,
+            other => other,
         };
         Processed {
             outcome,
@@ -220,21 +221,16 @@ impl Reclaimer {
 
     async fn execute(
         &self,
-        message_id: &str,
         req: ReclaimRequest,
         owner: &str,
         stats: &ApiStats,
     ) -> Result<Outcome, ReclaimError> {
         let now = Utc::now();
         let Some(profile) = self.store.get_profile(&req.profile_id).await? else {
-            let body = serde_json::to_string(&req).unwrap_or_default();
-            return Ok(self
-                .record_invalid(
-                    message_id,
-                    &body,
-                    format!("profile {} does not exist", req.profile_id),
-                )
-                .await);
+            return Ok(Outcome::Invalid(format!(
+                "profile {} does not exist",
+                req.profile_id
+            )));
         };
         let fresh = ReclaimRecord::new(req.clone(), profile.provider, now);
         let mut rec = if self.store.create_reclaim(&fresh).await? {
@@ -459,6 +455,29 @@ impl Reclaimer {
         rec.step(ReclaimStatus::Done, now, "seat reclaimed", None);
         Ok(())
     }
+}
+
+/// The newest login of `user_id` in pages of (user id, evidence): the freshest activity the
+/// provider has, read just before acting.
+async fn newest_login<S>(pages: S, user_id: &str) -> Result<Option<LoginEvidence>, Stop>
+where
+    S: futures::Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>>,
+{
+    use futures::TryStreamExt;
+    futures::pin_mut!(pages);
+    let mut newest: Option<LoginEvidence> = None;
+    while let Some(page) = pages
+        .try_next()
+        .await
+        .map_err(|e| Stop::provider("provider_error", e))?
+    {
+        for (user, ev) in page {
+            if user == user_id {
+                newest = LoginEvidence::newest(newest.as_ref(), Some(&ev)).cloned();
+            }
+        }
+    }
+    Ok(newest)
 }
 
 fn exemption_code(x: Exemption) -> &'static str {

@@ -206,15 +206,10 @@ impl Store {
 
     /// Writes seats with BatchWriteItem (25 a batch, a few in flight), retrying unprocessed items.
     pub async fn put_seats(&self, seats: &[Seat]) -> Result<usize, StoreError> {
-        let mut requests = Vec::with_capacity(seats.len());
-        for s in seats {
-            let item = to_item("seat", keys::seat(&s.profile_id, &s.user_id), s)?;
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(aws("PutRequest"))?;
-            requests.push(WriteRequest::builder().put_request(put).build());
-        }
+        let requests = seats
+            .iter()
+            .map(|s| put_request(to_item("seat", keys::seat(&s.profile_id, &s.user_id), s)?))
+            .collect::<Result<Vec<_>, _>>()?;
         self.write_requests(requests).await?;
         Ok(seats.len())
     }
@@ -609,6 +604,15 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// One put of a BatchWriteItem.
+pub(super) fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
+    let put = PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(aws("PutRequest"))?;
+    Ok(WriteRequest::builder().put_request(put).build())
 }
 
 pub(super) fn to_item<T: Serialize>(

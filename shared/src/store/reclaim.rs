@@ -1,12 +1,12 @@
 //! Reclamation items: candidates, reclaim request records (the audit trail), messages that were
 //! not requests, the daily reclaim counter, and the reclaimed mark on seats.
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::dynamo::{aws, condition_failed, from_item, to_item};
+use super::dynamo::{aws, condition_failed, from_item, put_request, to_item};
 use super::{keys, Store, StoreError};
 
 type Item = HashMap<String, AttributeValue>;
@@ -66,17 +66,6 @@ impl Candidate {
         }
         hex::encode(&h.finalize()[..12])
     }
-
-    /// Same seat, same evidence (login, rule): nothing to rewrite.
-    pub fn same_finding(&self, other: &Candidate) -> bool {
-        self.user_id == other.user_id
-            && self.login == other.login
-            && self.license_type == other.license_type
-            && self.unit_price_cents == other.unit_price_cents
-            && self.evidence.rule == other.evidence.rule
-            && self.evidence.last_login == other.evidence.last_login
-            && self.evidence.inactive_since == other.evidence.inactive_since
-    }
 }
 
 /// A queue message that was not a valid reclaim request: recorded, then acknowledged.
@@ -117,15 +106,16 @@ impl Store {
 
     /// Writes many candidates with batched writes (a first sync can list thousands).
     pub async fn put_candidates(&self, list: &[Candidate]) -> Result<(), StoreError> {
-        let mut requests = Vec::with_capacity(list.len());
-        for c in list {
-            let item = to_item("candidate", keys::candidate(&c.profile_id, &c.user_id), c)?;
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(aws("PutRequest"))?;
-            requests.push(WriteRequest::builder().put_request(put).build());
-        }
+        let requests = list
+            .iter()
+            .map(|c| {
+                put_request(to_item(
+                    "candidate",
+                    keys::candidate(&c.profile_id, &c.user_id),
+                    c,
+                )?)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         self.write_requests(requests).await
     }
 
@@ -354,25 +344,13 @@ impl Store {
     }
 
     pub async fn list_invalid_messages(&self) -> Result<Vec<InvalidMessage>, StoreError> {
-        let mut items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(
-                ":pk",
-                AttributeValue::S(keys::INVALID_MESSAGES_PK.to_owned()),
-            )
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = Vec::new();
-        while let Some(item) = items.next().await {
-            let mut item = item.map_err(aws("Query"))?;
-            item.remove("ttl");
-            out.push(from_item("invalid_message", item)?);
-        }
-        Ok(out)
+        self.query_all(
+            "invalid_message",
+            keys::INVALID_MESSAGES_PK.to_owned(),
+            None,
+            None,
+        )
+        .await
     }
 
     /// Counts one reclaim against the profile's cap for `day` (UTC `YYYY-MM-DD`); false when the

@@ -151,7 +151,7 @@ fn check_enterprise(profile: &Profile, creds: &BoxCredentials) -> Result<(), Syn
 }
 
 /// A login event as (user id, evidence); events without a user or time say nothing.
-fn login(e: &BoxEvent) -> Option<(String, LoginEvidence)> {
+pub(crate) fn login(e: &BoxEvent) -> Option<(String, LoginEvidence)> {
     let (user, at) = (e.created_by.as_ref()?, e.created_at?);
     Some((
         user.id.clone(),

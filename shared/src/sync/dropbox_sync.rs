@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use super::roster::{read_logins, record_license_tasks, write_roster};
 use super::run::{secs, ProviderSync, Run, SyncError};
 use crate::domain::{Entitlement, LoginEvidence, ObservedSeat, Profile, Provider, TaskKind};
-use crate::providers::dropbox_api::{DropboxClient, EventsWindow, TeamMemberInfoV2};
+use crate::providers::dropbox_api::{DropboxClient, EventsWindow, LoginEvent, TeamMemberInfoV2};
 use crate::queue::ReclaimQueue;
 use crate::secrets::SecretStore;
 use crate::store::Store;
@@ -118,18 +118,7 @@ impl ProviderSync for DropboxSync {
         let events = self
             .client
             .login_events(&creds, window, None, &stats)
-            .map_ok(|page| {
-                page.into_iter()
-                    .map(|e| {
-                        let evidence = LoginEvidence {
-                            at: e.at,
-                            event_id: e.id,
-                            event_type: e.event_type,
-                        };
-                        (e.team_member_id, evidence)
-                    })
-                    .collect()
-            });
+            .map_ok(|page| page.into_iter().map(login).collect());
         let logins = read_logins(run, task, &stats, events, DEDUP_WINDOW).await?;
 
         let (task, stats) = run.begin(TaskKind::ApplicationRoster).await?;
@@ -186,4 +175,14 @@ fn observe(profile: &Profile, m: &TeamMemberInfoV2) -> Option<ObservedSeat> {
         license_type,
         created_at: p.joined_on.or(p.invited_on),
     })
+}
+
+/// A team_log login as (team member id, evidence).
+pub(crate) fn login(e: LoginEvent) -> (String, LoginEvidence) {
+    let evidence = LoginEvidence {
+        at: e.at,
+        event_id: e.id,
+        event_type: e.event_type,
+    };
+    (e.team_member_id, evidence)
 }

@@ -1,6 +1,6 @@
 //! Sync orchestration: reads a provider through its adapter and records what it saw, as task runs.
-mod box_sync;
-mod dropbox_sync;
+pub(crate) mod box_sync;
+pub(crate) mod dropbox_sync;
 mod progress;
 mod reclamation;
 mod roster;

@@ -764,3 +764,39 @@ async fn candidates_follow_the_data_and_an_unchanged_sync_rewrites_none() {
         env.store.list_candidates(&profile.id).await.unwrap().len() as u64
     );
 }
+
+#[tokio::test]
+async fn a_request_another_delivery_holds_waits_and_is_then_executed_once() {
+    let env = TestEnv::start(8, 50).await;
+    let (profile, _admin, stale, _) = box_setup(&env).await;
+    let tenant = env.sandbox.box_tenant();
+    let req = request(&profile.id, &stale);
+    // another delivery claimed the request and is working on it (its lease is live)
+    let mut held = ReclaimRecord::new(req.clone(), profile.provider, Utc::now());
+    held.lease_owner = Some("another-invocation".into());
+    held.lease_until = Some(Utc::now() + Duration::minutes(10));
+    assert!(env.store.create_reclaim(&held).await.unwrap());
+    env.enqueue(&req).await;
+    let reclaimer = env.reclaimer();
+    let (_, response) = env.deliver(&reclaimer).await;
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "handed back, not executed"
+    );
+    assert!(tenant.transfers().is_empty() && tenant.has_user(&stale));
+    let r = record(&env, &profile.id, &req.request_id).await;
+    assert_eq!(r.status, ReclaimStatus::Received);
+    assert_eq!(r.deliveries, 0);
+
+    // the holder crashed: its lease lapses, and the next delivery executes the request
+    let mut lapsed = r;
+    lapsed.lease_until = Some(Utc::now() - Duration::minutes(1));
+    env.store.save_reclaim(&mut lapsed).await.unwrap();
+    env.drain(&reclaimer, 5).await;
+    let r = record(&env, &profile.id, &req.request_id).await;
+    assert_eq!(r.status, ReclaimStatus::Done);
+    assert_eq!(r.deliveries, 1);
+    assert_eq!(tenant.transfers().len(), 1);
+    assert!(!tenant.has_user(&stale));
+}

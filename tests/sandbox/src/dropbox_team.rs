@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::util::{mix64, random_token};
+use crate::util::{between, mix64, pick, random_token, FIRST_NAMES, LAST_NAMES};
 
 const DAY: i64 = 86_400;
 /// How long an authorization code can be exchanged.
@@ -1048,60 +1048,6 @@ impl DropboxTeamHandle {
 
 const FIRST_FOLDER_ID: u64 = 3_000_000_000;
 
-const FIRST_NAMES: &[&str] = &[
-    "Aaron", "Abigail", "Adrian", "Aisha", "Alex", "Alice", "Amara", "Andrea", "Ben", "Bianca",
-    "Carlos", "Chen", "Chloe", "Daniel", "Diana", "Dmitri", "Elena", "Emma", "Farah", "Felix",
-    "Gabriel", "Grace", "Hana", "Hugo", "Ines", "Isaac", "Jamal", "Julia", "Kai", "Keiko", "Laura",
-    "Leo", "Lina", "Lucas", "Maya", "Mateo", "Nadia", "Noah", "Olivia", "Omar", "Priya", "Quinn",
-    "Rafael", "Rosa", "Sam", "Sofia", "Tariq", "Tess", "Uma", "Victor", "Wei", "Yara", "Yusuf",
-    "Zoe",
-];
-
-const SURNAMES: &[&str] = &[
-    "Adams",
-    "Baker",
-    "Bauer",
-    "Chen",
-    "Costa",
-    "Dubois",
-    "Evans",
-    "Fischer",
-    "Garcia",
-    "Gupta",
-    "Hansen",
-    "Ito",
-    "Jensen",
-    "Kim",
-    "Kowalski",
-    "Larsen",
-    "Lopez",
-    "Martin",
-    "Meyer",
-    "Nakamura",
-    "Novak",
-    "Okafor",
-    "Olsen",
-    "Patel",
-    "Perez",
-    "Quinn",
-    "Rossi",
-    "Santos",
-    "Schmidt",
-    "Silva",
-    "Singh",
-    "Tanaka",
-    "Turner",
-    "Usman",
-    "Varga",
-    "Wagner",
-    "Walsh",
-    "Wong",
-    "Xu",
-    "Young",
-    "Zhang",
-    "Zimmerman",
-];
-
 const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 fn random_b64(rng: &mut SmallRng, len: usize) -> String {
@@ -1114,19 +1060,6 @@ fn random_hex(rng: &mut SmallRng, len: usize) -> String {
     (0..len)
         .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
         .collect()
-}
-
-fn pick<'a>(rng: &mut SmallRng, items: &[&'a str]) -> &'a str {
-    items[rng.random_range(0..items.len())]
-}
-
-/// A uniform instant in `[lo, hi]` (or `lo` if the range is empty).
-fn between(rng: &mut SmallRng, lo: i64, hi: i64) -> i64 {
-    if hi <= lo {
-        lo
-    } else {
-        rng.random_range(lo..=hi)
-    }
 }
 
 struct EventGen {
@@ -1225,7 +1158,7 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
             DropboxMembershipType::Full
         };
         let given = pick(&mut rng, FIRST_NAMES);
-        let surname = pick(&mut rng, SURNAMES);
+        let surname = pick(&mut rng, LAST_NAMES);
         let base = format!("{}.{}", given.to_lowercase(), surname.to_lowercase());
         let count = email_counts.entry(base.clone()).or_insert(0);
         *count += 1;

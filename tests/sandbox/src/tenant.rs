@@ -12,7 +12,7 @@ use rand::rngs::{SmallRng, StdRng};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::util::{mix64, random_token};
+use crate::util::{between, mix64, pick, random_token, FIRST_NAMES, LAST_NAMES};
 
 /// Id of the first generated user; the others follow in order.
 pub const FIRST_USER_ID: u64 = 10_000_001;
@@ -674,60 +674,6 @@ impl BoxTenantHandle {
 // ---------------------------------------------------------------------------------------------
 // Generation
 
-const FIRST_NAMES: &[&str] = &[
-    "Aaron", "Abigail", "Adrian", "Aisha", "Alex", "Alice", "Amara", "Andrea", "Ben", "Bianca",
-    "Carlos", "Chen", "Chloe", "Daniel", "Diana", "Dmitri", "Elena", "Emma", "Farah", "Felix",
-    "Gabriel", "Grace", "Hana", "Hugo", "Ines", "Isaac", "Jamal", "Julia", "Kai", "Keiko", "Laura",
-    "Leo", "Lina", "Lucas", "Maya", "Mateo", "Nadia", "Noah", "Olivia", "Omar", "Priya", "Quinn",
-    "Rafael", "Rosa", "Sam", "Sofia", "Tariq", "Tess", "Uma", "Victor", "Wei", "Yara", "Yusuf",
-    "Zoe",
-];
-
-const LAST_NAMES: &[&str] = &[
-    "Adams",
-    "Baker",
-    "Bauer",
-    "Chen",
-    "Costa",
-    "Dubois",
-    "Evans",
-    "Fischer",
-    "Garcia",
-    "Gupta",
-    "Hansen",
-    "Ito",
-    "Jensen",
-    "Kim",
-    "Kowalski",
-    "Larsen",
-    "Lopez",
-    "Martin",
-    "Meyer",
-    "Nakamura",
-    "Novak",
-    "Okafor",
-    "Olsen",
-    "Patel",
-    "Perez",
-    "Quinn",
-    "Rossi",
-    "Santos",
-    "Schmidt",
-    "Silva",
-    "Singh",
-    "Tanaka",
-    "Turner",
-    "Usman",
-    "Varga",
-    "Wagner",
-    "Walsh",
-    "Wong",
-    "Xu",
-    "Young",
-    "Zhang",
-    "Zimmerman",
-];
-
 const JOB_TITLES: &[&str] = &[
     "Engineer",
     "Senior Engineer",
@@ -779,19 +725,6 @@ pub(crate) fn file_names(file_id: u64) -> (&'static str, u64, &'static str) {
     let folder_id = 700_000_000_000 + file_id % 997;
     let folder = FOLDER_NAMES[(file_id % FOLDER_NAMES.len() as u64) as usize];
     (name, folder_id, folder)
-}
-
-fn pick<'a>(rng: &mut SmallRng, items: &[&'a str]) -> &'a str {
-    items[rng.random_range(0..items.len())]
-}
-
-/// A uniform instant in `[lo, hi]` (or `lo` if the range is empty).
-fn between(rng: &mut SmallRng, lo: i64, hi: i64) -> i64 {
-    if hi <= lo {
-        lo
-    } else {
-        rng.random_range(lo..=hi)
-    }
 }
 
 struct EventGen {

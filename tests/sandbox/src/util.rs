@@ -1,6 +1,7 @@
 //! Small helpers shared by the providers: URL-encoded parsing, base64, timestamps, request ids.
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use rand::rngs::SmallRng;
 use rand::Rng;
 
 /// Decoded `application/x-www-form-urlencoded` pairs (a query string or a form body), in order.
@@ -201,6 +202,75 @@ pub(crate) fn random_token(len: usize) -> String {
         .take(len)
         .map(char::from)
         .collect()
+}
+
+/// Names of generated users (Box) and members (Dropbox).
+pub(crate) const FIRST_NAMES: &[&str] = &[
+    "Aaron", "Abigail", "Adrian", "Aisha", "Alex", "Alice", "Amara", "Andrea", "Ben", "Bianca",
+    "Carlos", "Chen", "Chloe", "Daniel", "Diana", "Dmitri", "Elena", "Emma", "Farah", "Felix",
+    "Gabriel", "Grace", "Hana", "Hugo", "Ines", "Isaac", "Jamal", "Julia", "Kai", "Keiko", "Laura",
+    "Leo", "Lina", "Lucas", "Maya", "Mateo", "Nadia", "Noah", "Olivia", "Omar", "Priya", "Quinn",
+    "Rafael", "Rosa", "Sam", "Sofia", "Tariq", "Tess", "Uma", "Victor", "Wei", "Yara", "Yusuf",
+    "Zoe",
+];
+
+pub(crate) const LAST_NAMES: &[&str] = &[
+    "Adams",
+    "Baker",
+    "Bauer",
+    "Chen",
+    "Costa",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Gupta",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Kim",
+    "Kowalski",
+    "Larsen",
+    "Lopez",
+    "Martin",
+    "Meyer",
+    "Nakamura",
+    "Novak",
+    "Okafor",
+    "Olsen",
+    "Patel",
+    "Perez",
+    "Quinn",
+    "Rossi",
+    "Santos",
+    "Schmidt",
+    "Silva",
+    "Singh",
+    "Tanaka",
+    "Turner",
+    "Usman",
+    "Varga",
+    "Wagner",
+    "Walsh",
+    "Wong",
+    "Xu",
+    "Young",
+    "Zhang",
+    "Zimmerman",
+];
+
+/// A random pick (generated tenants).
+pub(crate) fn pick<'a>(rng: &mut SmallRng, items: &[&'a str]) -> &'a str {
+    items[rng.random_range(0..items.len())]
+}
+
+/// A uniform instant in `[lo, hi]` (or `lo` if the range is empty).
+pub(crate) fn between(rng: &mut SmallRng, lo: i64, hi: i64) -> i64 {
+    if hi <= lo {
+        lo
+    } else {
+        rng.random_range(lo..=hi)
+    }
 }
 
 #[cfg(test)]
