@@ -1,25 +1,52 @@
 #!/usr/bin/env python3
 """Init ("cold start") time of each function's release bootstrap, measured locally.
 
-Serves a minimal Lambda Runtime API on loopback, starts `target/lambda/<fn>/bootstrap` with
+Serves a minimal Lambda Runtime API on loopback, starts each function's `bootstrap` with
 AWS_LAMBDA_RUNTIME_API pointing at it, and measures the time from process start to the function's
 first `GET /2018-06-01/runtime/invocation/next`: that is the init phase Lambda bills as Init Duration
 (reading config, building the AWS SDK and HTTP clients). No invocation is sent; the process is then
 killed. Each function is started RUNS times; the median and max are printed.
+
+The binary is what `infra/lambda-build.sh` leaves: `target/lambda/<fn>/bootstrap.zip` (cargo lambda
+build --output-format zip), extracted to a temporary directory for the run, exactly the file Lambda
+unpacks. A plain `target/lambda/<fn>/bootstrap` (cargo lambda build without zip output) is used
+when there is no zip; the zip wins when both exist, since lambda-build.sh wrote it last.
 
 usage: infra/bench-cold-start.py [RUNS]      (after infra/lambda-build.sh)
 """
 import http.server
 import os
 import socketserver
+import stat
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import zipfile
 
 FUNCTIONS = ["box-sync", "dropbox-sync", "reclaim", "oauth-callback"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def find_bootstrap(fn: str, scratch: str) -> str | None:
+    """The function's release bootstrap: extracted from bootstrap.zip into `scratch`, else the
+    plain file. None when neither exists."""
+    base = os.path.join(ROOT, "target", "lambda", fn)
+    archive = os.path.join(base, "bootstrap.zip")
+    if os.path.isfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            if "bootstrap" not in z.namelist():
+                raise SystemExit(f"{fn}: {archive} has no `bootstrap` entry (has: {', '.join(z.namelist())})")
+            out = os.path.join(scratch, fn)
+            os.makedirs(out)
+            path = z.extract("bootstrap", out)
+        # zipfile does not restore permissions; Lambda runs the file as an executable
+        os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        return path
+    plain = os.path.join(base, "bootstrap")
+    return plain if os.path.isfile(plain) else None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -56,11 +83,17 @@ def main() -> int:
         "TABLE_NAME": "bench",
         "RECLAIM_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
     }
+    with tempfile.TemporaryDirectory(prefix="bench-cold-start.") as scratch:
+        return bench(runs, env, scratch)
+
+
+def bench(runs: int, env: dict, scratch: str) -> int:
     print(f"{'function':16} {'median ms':>10} {'max ms':>8}  ({runs} starts each)")
     for fn in FUNCTIONS:
-        binary = os.path.join(ROOT, "target", "lambda", fn, "bootstrap")
-        if not os.path.exists(binary):
-            print(f"{fn}: {binary} missing (run infra/lambda-build.sh)", file=sys.stderr)
+        binary = find_bootstrap(fn, scratch)
+        if binary is None:
+            where = os.path.join(ROOT, "target", "lambda", fn)
+            print(f"{fn}: neither {where}/bootstrap.zip nor {where}/bootstrap exists (run infra/lambda-build.sh)", file=sys.stderr)
             return 1
         times = []
         for _ in range(runs):

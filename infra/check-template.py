@@ -19,6 +19,11 @@ importable) as SAM expands it:
   5. resource policies (KMS key, SNS topic, SQS queue policies): no wildcard action except the
      account-root delegation of a key policy, no Allow to Principal `*` without a Condition.
 
+And, as written only, every CloudWatch dashboard: its DashboardBody, with sample values for the
+Fn::Sub references (which must name a parameter, resource or pseudo parameter of the template), is
+valid JSON with well-formed widgets, and it graphs every SQS queue and shows every alarm of the
+template.
+
 Needs PyYAML (cfn-lint brings it). The SAM expansion needs samtranslator (aws-sam-cli / the repo's
 .venv); without it the script re-runs itself with .venv/bin/python when that exists.
 """
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import re
 import sys
@@ -378,6 +384,110 @@ def check_template(rep: Report, tpl: dict, stage: str):
                 rep.ok(f"[{stage}] {rid} {sid}: {', '.join(actions)}{note}")
 
 
+SAMPLE_PSEUDO = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "seatkeeper",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+def sample_sub(text: str, local: dict, known: set[str]) -> tuple[str, list[str]]:
+    """Fn::Sub text with a sample value for every ${...} (`${!x}` stays the literal `${x}`), and
+    the references that name nothing in the template."""
+    unknown: list[str] = []
+
+    def repl(m: re.Match) -> str:
+        name = m.group(1)
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"
+        if name in local or name in SAMPLE_PSEUDO:
+            return SAMPLE_PSEUDO.get(name, f"sample-{name}")
+        base, _, attr = name.partition(".")
+        if base not in known:
+            unknown.append(name)
+        if attr == "Arn":
+            return f"arn:aws:sample:us-east-1:123456789012:{base}"
+        return f"sample-{base}" + (f"-{attr}" if attr else "")
+
+    return re.sub(r"\$\{([^}]*)\}", repl, text), unknown
+
+
+def check_metric_row(row) -> str | None:
+    """A `metrics` entry: [ {expression…} ] or [Namespace, MetricName, (DimName, DimValue)…, {options}?]."""
+    if not isinstance(row, list) or not row:
+        return "not a non-empty array"
+    if isinstance(row[0], dict):
+        return None if len(row) == 1 and ("expression" in row[0] or "id" in row[0]) else "an expression row holds one object"
+    parts = row[:-1] if isinstance(row[-1], dict) else row
+    if len(parts) < 2 or not all(isinstance(p, str) and p for p in parts):
+        return "needs namespace and metric name strings"
+    if len(parts) % 2:
+        return "dimension names and values are not in pairs"
+    return None
+
+
+def check_dashboards(rep: Report, tpl: dict):
+    resources = tpl.get("Resources", {}) or {}
+    known = set(resources) | set((tpl.get("Parameters") or {}))
+    for rid, res in resources.items():
+        if res.get("Type") != "AWS::CloudWatch::Dashboard":
+            continue
+        body = (res.get("Properties") or {}).get("DashboardBody")
+        refs: set[str] = set()
+        if isinstance(body, dict) and "Fn::Sub" in body:
+            v = body["Fn::Sub"]
+            text, local = (v[0], v[1]) if isinstance(v, list) else (v, {})
+            refs = referenced_ids(body)
+            body, unknown = sample_sub(text, local, known)
+            for u in unknown:
+                rep.fail(f"[dashboard] {rid}: ${{{u}}} names nothing in the template")
+        if not isinstance(body, str):
+            rep.fail(f"[dashboard] {rid}: DashboardBody is not a string or an Fn::Sub of one")
+            continue
+        try:
+            doc = json.loads(body)
+        except json.JSONDecodeError as e:
+            line = body.splitlines()[e.lineno - 1] if e.lineno - 1 < len(body.splitlines()) else ""
+            rep.fail(f"[dashboard] {rid}: DashboardBody is not valid JSON after substitution: {e} near {line.strip()!r}")
+            continue
+        widgets = doc.get("widgets") if isinstance(doc, dict) else None
+        if not isinstance(widgets, list) or not widgets:
+            rep.fail(f"[dashboard] {rid}: no widgets")
+            continue
+        problems = []
+        for i, w in enumerate(widgets):
+            what = f"widget {i} ({(w.get('properties') or {}).get('title', w.get('type'))})" if isinstance(w, dict) else f"widget {i}"
+            if not isinstance(w, dict) or w.get("type") not in ("metric", "text", "alarm", "log", "explorer", "custom"):
+                problems.append(f"{what}: unknown type")
+                continue
+            x, width = w.get("x", 0), w.get("width", 6)
+            if not (isinstance(x, int) and isinstance(width, int) and 0 <= x and 1 <= width and x + width <= 24):
+                problems.append(f"{what}: x/width outside the 24-column grid")
+            props = w.get("properties") or {}
+            if w["type"] == "metric":
+                if not props.get("region"):
+                    problems.append(f"{what}: no region")
+                rows = props.get("metrics")
+                if not isinstance(rows, list) or not rows:
+                    problems.append(f"{what}: no metrics")
+                for j, row in enumerate(rows or []):
+                    err = check_metric_row(row)
+                    if err:
+                        problems.append(f"{what}: metrics[{j}] {err}")
+            elif w["type"] == "alarm" and not props.get("alarms"):
+                problems.append(f"{what}: no alarms")
+        for p in problems:
+            rep.fail(f"[dashboard] {rid}: {p}")
+        for kind, what in (("AWS::SQS::Queue", "queue"), ("AWS::CloudWatch::Alarm", "alarm")):
+            missing = sorted(k for k, v in resources.items() if v.get("Type") == kind and k not in refs)
+            if missing:
+                rep.fail(f"[dashboard] {rid}: does not show the {what}(s) {', '.join(missing)}")
+        if not problems:
+            rep.ok(f"[dashboard] {rid}: valid JSON after substitution, {len(widgets)} widgets, every queue and alarm shown")
+
+
 def translated(tpl: dict) -> dict:
     from samtranslator.translator.transform import transform
 
@@ -420,6 +530,7 @@ def main() -> int:
     tpl = _load_yaml(path.read_text())
     rep = Report()
     check_template(rep, tpl, "template")
+    check_dashboards(rep, tpl)
     if args.no_transform:
         print("[sam] skipped (--no-transform)")
     elif not have_sam:

@@ -4,10 +4,10 @@ use std::io;
 
 use seatkeeper::config::ConfigError;
 use seatkeeper::domain::ProfileError;
-use seatkeeper::runtime::StartupError;
+use seatkeeper::ports::StoreError;
 use seatkeeper::secrets::SecretError;
-use seatkeeper::store::StoreError;
 use seatkeeper::sync::SyncError;
+use seatkeeper::wiring::StartupError;
 use thiserror::Error;
 
 use crate::money::MoneyError;

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use provider_sandbox::NewBoxUser;
 use seatkeeper::domain::{Provider, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules};
+use seatkeeper::ports::{ProfileRepo, ReclaimRepo, SeatRepo};
 use seatkeeper_e2e::{unique, TestEnv};
 
 mod common;
@@ -126,7 +127,8 @@ async fn take_messages(env: &TestEnv, url: &str) -> Vec<ReclaimRequest> {
 
 async fn stored_rules(env: &TestEnv, id: &str) -> ReclaimRules {
     env.store
-        .get_profile(id)
+        .profiles
+        .get(id)
         .await
         .expect("get profile")
         .expect("profile stored")
@@ -285,7 +287,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
             "{args:?}"
         );
     }
-    assert!(env.store.get_profile(&missing).await.unwrap().is_none());
+    assert!(env.store.profiles.get(&missing).await.unwrap().is_none());
     assert!(take_messages(&env, &env.queue_url).await.is_empty());
 }
 
@@ -485,6 +487,7 @@ async fn candidates_after_a_sync_list_the_stale_user_with_evidence_in_every_form
         .collect();
     let stored: BTreeSet<String> = env
         .store
+        .seats
         .list_candidates(&id)
         .await
         .unwrap()
@@ -602,6 +605,7 @@ async fn approve_enqueues_candidates_within_the_cap_in_approve_mode_only() {
     assert!(take_messages(&env, &env.queue_url).await.is_empty());
     assert!(env
         .store
+        .seats
         .list_candidates(&id)
         .await
         .unwrap()
@@ -619,7 +623,7 @@ async fn approve_enqueues_candidates_within_the_cap_in_approve_mode_only() {
         "{out}"
     );
     let after = cli.json(&["candidates", &id, "--output", "json"]);
-    let stored = env.store.list_candidates(&id).await.unwrap();
+    let stored = env.store.seats.list_candidates(&id).await.unwrap();
     for m in &sent {
         assert_eq!(m.profile_id, id);
         assert_eq!(m.requested_by, "seatctl:alice");
@@ -685,13 +689,13 @@ async fn reclaims_lists_the_audit_trail() {
 
     let request = ReclaimRequest::new(&id, "777", true, "test:bob", Some("audit check".into()));
     let record = ReclaimRecord::new(request.clone(), Provider::Box, Utc::now());
-    assert!(env.store.create_reclaim(&record).await.unwrap());
+    assert!(env.store.reclaims.create(&record).await.unwrap());
     let elsewhere = ReclaimRecord::new(
         ReclaimRequest::new(&other, "888", false, "test:eve", None),
         Provider::Box,
         Utc::now(),
     );
-    assert!(env.store.create_reclaim(&elsewhere).await.unwrap());
+    assert!(env.store.reclaims.create(&elsewhere).await.unwrap());
     let rid = request.request_id.as_str();
 
     let out = cli.ok(&["reclaims", &id]);

@@ -1,92 +1,21 @@
 //! Connecting a Dropbox credential slot: the OAuth authorization-code flow with PKCE and a
 //! single-use `state`, started by an operator (seatctl) and finished by the oauth-callback
-//! function.
-//!
-//! Nothing secret is stored outside Secrets Manager: DynamoDB holds only a digest of the state,
-//! the profile and slot it is bound to, and its expiry. The PKCE verifier is derived as
-//! HMAC-SHA256(app secret, state), so only whoever can read the slot's secret (the operator and
-//! the callback) can compute it, and it never needs storing.
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+//! function. The state, verifier and pending record are domain concepts ([`crate::domain::connect`]).
+use chrono::{DateTime, Utc};
 
-use crate::providers::dropbox_api::Slot;
-
-/// How long a connect link stays usable.
-pub const STATE_TTL: Duration = Duration::minutes(10);
-
-/// A fresh `state`: 256 random bits, URL-safe.
-pub fn new_state() -> String {
-    let bytes: [u8; 32] = rand::random();
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The key a state is stored under: its SHA-256, so the table never holds a usable state.
-pub fn state_digest(state: &str) -> String {
-    hex::encode(Sha256::digest(state.as_bytes()))
-}
-
-/// The PKCE verifier for a connect: 43 URL-safe characters (RFC 7636 allows 43-128).
-pub fn pkce_verifier(app_secret: &SecretString, state: &str) -> SecretString {
-    // HMAC accepts keys of any length; new_from_slice cannot fail for Hmac<Sha256>.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(app_secret.expose_secret().as_bytes()) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC takes keys of any size"),
-    };
-    mac.update(b"seatkeeper-pkce:");
-    mac.update(state.as_bytes());
-    SecretString::from(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
-}
-
-/// A pending connect, as stored (keyed by the state's digest).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingConnect {
-    pub profile_id: String,
-    pub slot: Slot,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    /// Who started it (the operator's AWS identity or a name), for the audit trail.
-    pub started_by: String,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn states_are_unique_and_long_and_verifiers_deterministic_per_secret() {
-        let (a, b) = (new_state(), new_state());
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 43, "256 bits");
-        let s1 = SecretString::from("secret-1".to_owned());
-        let s2 = SecretString::from("secret-2".to_owned());
-        let v = pkce_verifier(&s1, &a);
-        assert_eq!(v.expose_secret().len(), 43);
-        assert_eq!(v.expose_secret(), pkce_verifier(&s1, &a).expose_secret());
-        assert_ne!(v.expose_secret(), pkce_verifier(&s2, &a).expose_secret());
-        assert_ne!(v.expose_secret(), pkce_verifier(&s1, &b).expose_secret());
-        assert!(v
-            .expose_secret()
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
-        assert_ne!(state_digest(&a), a);
-    }
-}
-
-// ------------------------------------------------------------------------------ service
+pub use crate::domain::connect::{
+    new_state, pkce_verifier, state_digest, PendingConnect, Slot, STATE_TTL,
+};
 
 use thiserror::Error;
 use url::Url;
 
 use crate::domain::{Profile, Provider, TaskKind, TaskRun};
 use crate::http::{ApiStats, ProviderError};
+use crate::ports::{ConnectRepo, ProfileRepo, Repos, RunRepo, StoreError};
 use crate::providers::dropbox_api::{DropboxClient, DropboxCredentials, TeamInfo};
 use crate::secrets::{SecretError, SecretStore};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 #[derive(Debug, Error)]
 pub enum ConnectError {
@@ -142,18 +71,20 @@ pub struct Connected {
     pub admin_email: Option<String>,
 }
 
-pub struct ConnectService {
-    pub store: Store,
+/// The connect flow over any repositories (DynamoDB by default; in-memory in unit tests).
+pub struct ConnectService<R = Store> {
+    pub store: R,
     pub secrets: SecretStore,
     pub client: DropboxClient,
     pub redirect: Option<Url>,
 }
 
-impl ConnectService {
+impl<R: Repos> ConnectService<R> {
     async fn dropbox_profile(&self, id: &str) -> Result<Profile, ConnectError> {
         let p = self
             .store
-            .get_profile(id)
+            .profiles()
+            .get(id)
             .await?
             .ok_or_else(|| ConnectError::UnknownProfile(id.to_owned()))?;
         if p.provider != Provider::Dropbox {
@@ -195,7 +126,8 @@ impl ConnectService {
         let state = new_state();
         let expires_at = now + STATE_TTL;
         self.store
-            .put_pending_connect(
+            .connects()
+            .put_pending(
                 &state_digest(&state),
                 &PendingConnect {
                     profile_id: profile.id.clone(),
@@ -229,7 +161,8 @@ impl ConnectService {
             if let Some(state) = state {
                 // burn the state: the link is spent either way
                 self.store
-                    .consume_pending_connect(&state_digest(state), now)
+                    .connects()
+                    .consume_pending(&state_digest(state), now)
                     .await?;
             }
             let why = query
@@ -245,7 +178,8 @@ impl ConnectService {
             .ok_or(ConnectError::Missing("code"))?;
         let pending = self
             .store
-            .consume_pending_connect(&state_digest(state), now)
+            .connects()
+            .consume_pending(&state_digest(state), now)
             .await?
             .ok_or(ConnectError::InvalidState)?;
         let started = Utc::now();
@@ -254,7 +188,7 @@ impl ConnectService {
         // Application Access task run: the audit trail of who connected what, or why it failed.
         let mut task = TaskRun::start(
             &pending.profile_id,
-            &crate::sync::new_run_id(started),
+            &crate::domain::task::new_run_id(started),
             TaskKind::ApplicationAccess,
             started,
         );
@@ -273,7 +207,7 @@ impl ConnectService {
             Err(_) => format!("connect of the {} slot failed", pending.slot.as_str()),
         });
         task.finish(Utc::now(), result.as_ref().err().map(ToString::to_string));
-        if let Err(e) = self.store.put_task_run(&task).await {
+        if let Err(e) = self.store.runs().put_task_run(&task).await {
             tracing::warn!(error = %e, "could not record the connect's task run");
         }
         result

@@ -1,21 +1,11 @@
 //! The reclaim queue (SQS): where requests are posted by seatctl, by auto mode and by the
-//! customer's own tools.
+//! customer's own tools. The SQS adapter of [`RequestQueue`].
 use aws_sdk_sqs::error::DisplayErrorContext;
-use thiserror::Error;
 
 use crate::domain::ReclaimRequest;
-
-#[derive(Debug, Error)]
-pub enum QueueError {
-    #[error(
-        "RECLAIM_QUEUE_URL is not set: the reclaim queue URL is a stack output (ReclaimQueueUrl)"
-    )]
-    NotConfigured,
-    #[error("SQS {op} failed: {message}")]
-    Aws { op: &'static str, message: String },
-    #[error("could not encode the reclaim request: {0}")]
-    Encode(String),
-}
+// Kept here too: callers named it `queue::QueueError` before the port existed.
+pub use crate::ports::queue::QueueError;
+use crate::ports::RequestQueue;
 
 #[derive(Debug, Clone)]
 pub struct ReclaimQueue {
@@ -35,9 +25,10 @@ impl ReclaimQueue {
         &self.url
     }
 
-    /// Posts one request; returns the SQS message id.
+    /// Posts one request; returns the SQS message id. (Also the [`RequestQueue`] impl; inherent
+    /// so callers need not import the trait.)
     pub async fn send(&self, request: &ReclaimRequest) -> Result<String, QueueError> {
-        let body = serde_json::to_string(request).map_err(|e| QueueError::Encode(e.to_string()))?;
+        let body = serde_json::to_string(request)?;
         let out = self
             .client
             .send_message()
@@ -48,7 +39,14 @@ impl ReclaimQueue {
             .map_err(|e| QueueError::Aws {
                 op: "SendMessage",
                 message: DisplayErrorContext(&e).to_string(),
+                source: Box::new(e),
             })?;
         Ok(out.message_id.unwrap_or_default())
+    }
+}
+
+impl RequestQueue for ReclaimQueue {
+    async fn send(&self, request: &ReclaimRequest) -> Result<String, QueueError> {
+        ReclaimQueue::send(self, request).await
     }
 }

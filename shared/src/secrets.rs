@@ -6,8 +6,38 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use crate::providers::box_api::BoxCredentials;
-use crate::providers::dropbox_api::DropboxCredentials;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// What a Box profile's secret holds (Secrets Manager JSON). Debug never shows the secret.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BoxCredentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub enterprise_id: String,
+}
+
+/// What a Dropbox credential slot's secret holds (Secrets Manager JSON). The app key and secret
+/// are set by the operator; the callback adds the refresh token, team and admin after a connect.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DropboxCredentials {
+    pub app_key: String,
+    pub app_secret: SecretString,
+    #[serde(default)]
+    pub refresh_token: Option<SecretString>,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub team_name: Option<String>,
+    /// Reclaim slot: the admin who authorized it (team_member_id); receives reclaimed files.
+    #[serde(default)]
+    pub admin_team_member_id: Option<String>,
+    #[serde(default)]
+    pub admin_email: Option<String>,
+    #[serde(default)]
+    pub connected_at: Option<DateTime<Utc>>,
+}
 
 #[derive(Debug, Error)]
 pub enum SecretError {

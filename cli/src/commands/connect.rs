@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use seatkeeper::runtime;
+use seatkeeper::wiring;
 
 use super::credentials::parse_slot;
 use super::{parse_profile_id, Ctx};
@@ -45,7 +45,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectCommand, out: &mut dyn Write) -> Result<
             if a.redirect_url.is_some() {
                 config.oauth_redirect_url = a.redirect_url;
             }
-            let svc = runtime::connect_service(&config, &ctx.aws)?;
+            let svc = wiring::connect_service(&config, &ctx.aws)?;
             let who = std::env::var("USER").unwrap_or_else(|_| "seatctl".to_owned());
             let started = svc
                 .start(&a.profile, a.slot, &format!("seatctl ({who})"), ctx.now)

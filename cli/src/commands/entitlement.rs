@@ -3,6 +3,7 @@ use std::io::Write;
 
 use clap::{Args, Subcommand};
 use seatkeeper::domain::Entitlement;
+use seatkeeper::ports::ProfileRepo;
 
 use super::{parse_license_type, parse_profile_id, Ctx};
 use crate::error::CliError;
@@ -147,7 +148,8 @@ async fn set(ctx: &Ctx, a: SetArgs, out: &mut dyn Write) -> Result<(), CliError>
     }
     let text = describe(&e);
     ctx.store
-        .update_profile(&a.id, |p| -> Result<(), CliError> {
+        .profiles
+        .update(&a.id, |p| -> Result<(), CliError> {
             p.set_entitlement(e.clone());
             Ok(())
         })
@@ -178,7 +180,8 @@ async fn remove(ctx: &Ctx, a: RemoveArgs, out: &mut dyn Write) -> Result<(), Cli
         )));
     }
     ctx.store
-        .update_profile(&a.id, |p| -> Result<(), CliError> {
+        .profiles
+        .update(&a.id, |p| -> Result<(), CliError> {
             p.entitlements.retain(|e| e.license_type != a.license_type);
             Ok(())
         })

@@ -5,9 +5,10 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use clap::{ArgAction, Args, Parser, Subcommand};
 use seatkeeper::domain::Profile;
-use seatkeeper::runtime::AwsClients;
+use seatkeeper::ports::ProfileRepo;
 use seatkeeper::secrets::SecretStore;
 use seatkeeper::store::Store;
+use seatkeeper::wiring::AwsClients;
 use seatkeeper::Config;
 
 use crate::error::CliError;
@@ -151,7 +152,8 @@ impl Ctx {
     /// The profile, or a clear "does not exist".
     pub async fn profile(&self, id: &str) -> Result<Profile, CliError> {
         self.store
-            .get_profile(id)
+            .profiles
+            .get(id)
             .await?
             .ok_or_else(|| CliError::UnknownProfile(id.to_owned()))
     }

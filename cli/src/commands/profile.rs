@@ -5,6 +5,7 @@ use clap::builder::PossibleValue;
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Cell, CellAlignment, Table};
 use seatkeeper::domain::{BoxPlan, LicenseSummary, Profile};
+use seatkeeper::ports::{ProfileRepo, SeatRepo};
 use serde::Serialize;
 
 use super::{parse_license_type, parse_profile_id, parse_text, Ctx};
@@ -211,7 +212,7 @@ async fn add_dropbox(ctx: &Ctx, a: AddDropboxArgs, out: &mut dyn Write) -> Resul
     }
     p.backfill_days = a.backfill_days;
     p.enabled = !a.disabled;
-    ctx.store.create_profile(&p).await?;
+    ctx.store.profiles.create(&p).await?;
     line(
         out,
         format!("created Dropbox profile {} ({})", p.id, p.name),
@@ -235,7 +236,7 @@ async fn add_dropbox(ctx: &Ctx, a: AddDropboxArgs, out: &mut dyn Write) -> Resul
 
 async fn add_box(ctx: &Ctx, a: AddBoxArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let p = new_box_profile(&a, ctx.now)?;
-    ctx.store.create_profile(&p).await?;
+    ctx.store.profiles.create(&p).await?;
     line(
         out,
         format!(
@@ -267,7 +268,7 @@ async fn add_box(ctx: &Ctx, a: AddBoxArgs, out: &mut dyn Write) -> Result<(), Cl
 }
 
 async fn list(ctx: &Ctx, a: ListArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let mut profiles = ctx.store.list_profiles().await?;
+    let mut profiles = ctx.store.profiles.list().await?;
     profiles.sort_by(|a, b| a.id.cmp(&b.id));
     match a.output {
         Format::Json => write_json(out, &profiles),
@@ -342,7 +343,7 @@ struct ShowJson<'a> {
 
 async fn show(ctx: &Ctx, a: ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let p = ctx.profile(&a.id).await?;
-    let mut summaries = ctx.store.license_summaries(&p.id).await?;
+    let mut summaries = ctx.store.seats.license_summaries(&p.id).await?;
     summaries.sort_by(|a, b| a.license_type.cmp(&b.license_type));
     match a.output {
         Format::Json => write_json(
@@ -513,7 +514,8 @@ async fn set_enabled(
     let word = enabled_word(enabled);
     let changed = ctx
         .store
-        .update_profile(id, |p| -> Result<bool, CliError> {
+        .profiles
+        .update(id, |p| -> Result<bool, CliError> {
             let changed = p.enabled != enabled;
             p.enabled = enabled;
             Ok(changed)

@@ -3,12 +3,13 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
+use seatkeeper::candidates;
 use seatkeeper::domain::rules::NeverLoggedIn;
+use seatkeeper::domain::Candidate;
 use seatkeeper::domain::{Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules};
+use seatkeeper::ports::{ProfileRepo, ReclaimRepo, SeatRepo};
 use seatkeeper::queue::ReclaimQueue;
-use seatkeeper::reclaim::candidates;
-use seatkeeper::runtime::reclaim_queue;
-use seatkeeper::store::Candidate;
+use seatkeeper::wiring::reclaim_queue;
 use serde::Serialize;
 
 use super::{parse_profile_id, parse_text, Ctx};
@@ -80,7 +81,8 @@ pub async fn rules(ctx: &Ctx, c: RulesCommand, out: &mut dyn Write) -> Result<()
             let id = a.id.clone();
             let p = ctx
                 .store
-                .update_profile(&id, |p: &mut Profile| {
+                .profiles
+                .update(&id, |p: &mut Profile| {
                     apply_rules(&mut p.rules, &a);
                     Ok::<_, CliError>(p.clone())
                 })
@@ -265,7 +267,7 @@ impl From<&Candidate> for CandidateRow {
 
 pub async fn candidates(ctx: &Ctx, a: CandidatesArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let p = ctx.profile(&a.id).await?;
-    let mut list = ctx.store.list_candidates(&p.id).await?;
+    let mut list = ctx.store.seats.list_candidates(&p.id).await?;
     list.sort_by_key(|c| std::cmp::Reverse(c.evidence.inactive_days));
     let rows: Vec<CandidateRow> = list.iter().map(CandidateRow::from).collect();
     match a.output {
@@ -394,7 +396,7 @@ pub async fn approve(ctx: &Ctx, a: ApproveArgs, out: &mut dyn Write) -> Result<(
         ));
     }
     let queue = queue(ctx)?;
-    let mut list = ctx.store.list_candidates(&p.id).await?;
+    let mut list = ctx.store.seats.list_candidates(&p.id).await?;
     list.sort_by_key(|c| std::cmp::Reverse(c.evidence.inactive_days));
     for u in &a.users {
         if !list.iter().any(|c| &c.user_id == u) {
@@ -419,13 +421,14 @@ pub async fn approve(ctx: &Ctx, a: ApproveArgs, out: &mut dyn Write) -> Result<(
             c
         })
         .collect();
-    let seats = candidates::seat_count(&ctx.store, &p.id)
+    let seats = candidates::seat_count(&ctx.store.seats, &p.id)
         .await
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     let cap = p.rules.cap(seats);
-    let (sent, held) = candidates::enqueue(&ctx.store, &queue, &mut chosen, &by, cap, ctx.now)
-        .await
-        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let (sent, held) =
+        candidates::enqueue(&ctx.store.seats, &queue, &mut chosen, &by, cap, ctx.now)
+            .await
+            .map_err(|e| CliError::Invalid(e.to_string()))?;
     for r in &sent {
         line(
             out,
@@ -490,7 +493,8 @@ pub async fn set_paused(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     ctx.store
-        .update_profile(id, |p: &mut Profile| {
+        .profiles
+        .update(id, |p: &mut Profile| {
             p.rules.paused = paused;
             Ok::<_, CliError>(())
         })
@@ -523,7 +527,7 @@ pub async fn reclaims(ctx: &Ctx, a: ReclaimsArgs, out: &mut dyn Write) -> Result
     let p = ctx.profile(&a.id).await?;
     if let Some(req) = &a.request {
         let r =
-            ctx.store.get_reclaim(&p.id, req).await?.ok_or_else(|| {
+            ctx.store.reclaims.get(&p.id, req).await?.ok_or_else(|| {
                 CliError::Invalid(format!("no reclaim request {req} for {}", p.id))
             })?;
         return match a.output {
@@ -531,7 +535,7 @@ pub async fn reclaims(ctx: &Ctx, a: ReclaimsArgs, out: &mut dyn Write) -> Result
             Format::Table => show_request(ctx, &r, out),
         };
     }
-    let list = ctx.store.list_reclaims(&p.id).await?;
+    let list = ctx.store.reclaims.list(&p.id).await?;
     match a.output {
         Format::Json => write_json(out, &list),
         Format::Table if list.is_empty() => {

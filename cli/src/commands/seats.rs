@@ -6,6 +6,7 @@ use clap::Args;
 use comfy_table::{Cell, CellAlignment, Table};
 use seatkeeper::domain::profile::LastSync;
 use seatkeeper::domain::Seat;
+use seatkeeper::ports::SeatRepo;
 use serde::Serialize;
 
 use super::{parse_license_type, parse_profile_id, Ctx};
@@ -232,7 +233,7 @@ pub fn seats_table(style: &Style, rows: &[SeatRow]) -> Table {
 
 pub async fn run(ctx: &Ctx, a: SeatsArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let p = ctx.profile(&a.id).await?;
-    let seats = ctx.store.list_seats(&p.id).await?;
+    let seats = ctx.store.seats.list(&p.id).await?;
     let filter = SeatFilter::from_args(&a);
     let rows = seat_rows(&seats, &filter, p.last_sync.as_ref(), ctx.now);
     match a.output {

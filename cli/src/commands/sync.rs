@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seatkeeper::domain::{Provider, TaskKind, TaskStatus};
-use seatkeeper::runtime;
-use seatkeeper::sync::{ProfileOutcome, Progress, ProviderSync};
+use seatkeeper::sync::{ProfileOutcome, Progress};
+use seatkeeper::wiring;
 
 use super::tasks::{task_table, TaskColumns};
 use super::{parse_profile_id, Ctx};
@@ -34,12 +34,12 @@ pub async fn run(ctx: &Ctx, a: SyncArgs, out: &mut dyn Write) -> Result<(), CliE
     let progress = BarProgress::new(io::stderr().is_terminal());
     let result = match provider {
         Provider::Box => {
-            runtime::box_sync(&ctx.config, &ctx.aws)?
+            wiring::box_sync(&ctx.config, &ctx.aws)?
                 .sync_profile(&a.id, &progress)
                 .await
         }
         Provider::Dropbox => {
-            runtime::dropbox_sync(&ctx.config, &ctx.aws)?
+            wiring::dropbox_sync(&ctx.config, &ctx.aws)?
                 .sync_profile(&a.id, &progress)
                 .await
         }

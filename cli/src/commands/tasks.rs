@@ -4,6 +4,7 @@ use std::io::Write;
 use clap::Args;
 use comfy_table::{Cell, CellAlignment, Table};
 use seatkeeper::domain::{TaskKind, TaskRun, TaskStatus};
+use seatkeeper::ports::{ProfileRepo, RunRepo};
 
 use super::{parse_profile_id, Ctx};
 use crate::error::CliError;
@@ -38,12 +39,12 @@ pub async fn run(ctx: &Ctx, a: TasksArgs, out: &mut dyn Write) -> Result<(), Cli
     let runs = match &a.id {
         Some(id) => {
             let p = ctx.profile(id).await?;
-            ctx.store.task_runs(&p.id, limit).await?
+            ctx.store.runs.task_runs(&p.id, limit).await?
         }
         None => {
             let mut all = Vec::new();
-            for p in ctx.store.list_profiles().await? {
-                all.extend(ctx.store.task_runs(&p.id, limit).await?);
+            for p in ctx.store.profiles.list().await? {
+                all.extend(ctx.store.runs.task_runs(&p.id, limit).await?);
             }
             newest_first(all, limit)
         }

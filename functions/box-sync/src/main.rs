@@ -1,7 +1,7 @@
 //! box-sync: scheduled Lambda that syncs Box rosters, license types and activity into DynamoDB.
 use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
-use seatkeeper::functions::sync::handle;
-use seatkeeper::runtime::{box_sync, AwsClients};
+use seatkeeper::handlers::sync::handle;
+use seatkeeper::wiring::{box_sync, AwsClients};
 use seatkeeper::Config;
 
 #[tokio::main]

@@ -1,7 +1,7 @@
 //! dropbox-sync: scheduled Lambda that syncs Dropbox team members, license types and activity.
 use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
-use seatkeeper::functions::sync::handle;
-use seatkeeper::runtime::{dropbox_sync, AwsClients};
+use seatkeeper::handlers::sync::handle;
+use seatkeeper::wiring::{dropbox_sync, AwsClients};
 use seatkeeper::Config;
 
 #[tokio::main]

@@ -1,8 +1,8 @@
 //! oauth-callback: `GET /oauth/{provider}/callback` (API Gateway HTTP API). Finishes a Dropbox
 //! connect and answers a small HTML page.
 use lambda_http::{service_fn, tracing, Body, Error, Request, RequestExt, Response};
-use seatkeeper::functions::oauth_callback::{handle, provider_from_path, HEADERS};
-use seatkeeper::runtime::{connect_service, AwsClients};
+use seatkeeper::handlers::oauth_callback::{handle, provider_from_path, HEADERS};
+use seatkeeper::wiring::{connect_service, AwsClients};
 use seatkeeper::Config;
 
 #[tokio::main]

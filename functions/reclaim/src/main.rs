@@ -3,8 +3,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
-use seatkeeper::functions::reclaim::handle;
-use seatkeeper::runtime::{reclaimer, AwsClients};
+use seatkeeper::handlers::reclaim::handle;
+use seatkeeper::wiring::{reclaimer, AwsClients};
 use seatkeeper::Config;
 
 #[tokio::main]

@@ -82,6 +82,21 @@ impl LoginAggregator {
     }
 }
 
+/// Each activity window starts this long before the last one ended: provider event logs are
+/// delivered with latency, so an event created just before the checkpoint can appear after it
+/// was read. Re-reading is harmless (the last activity is a maximum) and costs a few pages.
+pub const ACTIVITY_OVERLAP: chrono::Duration = chrono::Duration::hours(1);
+
+/// Where an activity stream has been read up to (moves only after a finished run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub stream: String,
+    /// Events created before this instant have been read.
+    pub read_until: DateTime<Utc>,
+    pub run_id: String,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,17 +2,24 @@
 //! about them (has this seat changed? what is its latest login? what does a license type cost?).
 //! No I/O here, so everything is unit-tested without AWS or a provider.
 pub mod activity;
+pub mod candidate;
+pub mod connect;
+pub mod ids;
 pub mod license;
 pub mod profile;
 pub mod reclaim;
 pub mod rules;
 pub mod seat;
+pub mod stats;
 pub mod task;
 
-pub use activity::{LoginAggregator, LoginEvidence};
+pub use activity::{Checkpoint, LoginAggregator, LoginEvidence, ACTIVITY_OVERLAP};
+pub use candidate::Candidate;
+pub use connect::{PendingConnect, Slot};
+pub use ids::{BoxUserId, DropboxTeamMemberId, IdError, ProfileId, RequestId};
 pub use license::{LicenseSummary, LicenseTally};
 pub use profile::{BoxPlan, Entitlement, Profile, ProfileError, Provider};
-pub use reclaim::{ReclaimRecord, ReclaimRequest, ReclaimStatus};
+pub use reclaim::{InvalidMessage, ReclaimRecord, ReclaimRequest, ReclaimStatus};
 pub use rules::{evaluate, ReclaimMode, ReclaimRules, Verdict};
 pub use seat::{reconcile, ObservedSeat, Seat, SeatDecision, SeatIndex, StoredSeatState};
 pub use task::{TaskCounts, TaskKind, TaskRun, TaskStatus};

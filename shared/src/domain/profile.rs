@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::ids::ProfileId;
 use super::ReclaimRules;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -146,18 +147,11 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The rule is [`ProfileId::parse`]'s; this keeps the profile's own error for its callers.
     pub fn validate_id(id: &str) -> Result<(), ProfileError> {
-        let ok = !id.is_empty()
-            && id.len() <= 64
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !id.starts_with('-');
-        if ok {
-            Ok(())
-        } else {
-            Err(ProfileError::InvalidId(id.to_owned()))
-        }
+        ProfileId::parse(id)
+            .map(|_| ())
+            .map_err(|_| ProfileError::InvalidId(id.to_owned()))
     }
 
     /// The Secrets Manager name for a profile's credentials: prefixed so IAM can scope access.

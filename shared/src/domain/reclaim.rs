@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::ids::RequestId;
 use super::rules::Evidence;
 use super::{Profile, Provider};
 
@@ -93,18 +94,8 @@ impl ReclaimRequest {
             field,
             why: why.to_owned(),
         };
-        let id_ok = !self.request_id.is_empty()
-            && self.request_id.len() <= 128
-            && self
-                .request_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-        if !id_ok {
-            return Err(field(
-                "request_id",
-                "use 1-128 characters of A-Z a-z 0-9 . _ : -",
-            ));
-        }
+        // The ids' rules live with their newtypes; the fields stay strings for the wire format.
+        RequestId::parse(&self.request_id).map_err(|e| field("request_id", e.rule))?;
         Profile::validate_id(&self.profile_id).map_err(|e| MessageError::Field {
             field: "profile_id",
             why: e.to_string(),
@@ -303,6 +294,17 @@ impl ReclaimRecord {
     pub fn reached(&self, status: ReclaimStatus) -> bool {
         self.steps.iter().any(|s| s.status == status)
     }
+}
+
+/// A queue message that was not a valid reclaim request: recorded, then acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidMessage {
+    pub message_id: String,
+    pub received_at: DateTime<Utc>,
+    pub error: String,
+    /// The body as received (first 4 KiB), so the sender can see what was wrong.
+    pub body_excerpt: String,
+    pub body_bytes: usize,
 }
 
 #[cfg(test)]

@@ -92,8 +92,8 @@ pub struct ReclaimRules {
     pub license_types: Vec<String>,
     /// Logins (e-mail addresses, case-insensitive) never reclaimed.
     pub exempt_logins: Vec<String>,
-    /// Box: the admin user who receives reclaimed users' content. Unset: the enterprise's primary
-    /// admin as last synced. Dropbox always uses the admin who connected the reclaim slot.
+    /// Box: the admin user who receives reclaimed users' content; unset, a Box reclaim fails with
+    /// `no_transfer_target`. Dropbox always uses the admin who connected the reclaim slot.
     pub transfer_target: Option<String>,
     pub mode: ReclaimMode,
     /// Blast-radius cap: at most this many reclaims per run (and per UTC day in the function)…

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::http::ApiStatsSnapshot;
+use super::stats::ApiStatsSnapshot;
 
 /// The task tracking categories (as SaaS-management tools name them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,4 +139,9 @@ impl TaskRun {
         t.detail = Some(why.to_owned());
         t
     }
+}
+/// Sortable, readable run ids: `20261123T120000Z-1a2b3c4d`.
+pub fn new_run_id(now: DateTime<Utc>) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &id[..8])
 }

@@ -5,15 +5,15 @@ mod error;
 mod oauth;
 mod pagination;
 mod retry;
-mod stats;
+
 mod token_cache;
 
+pub use crate::domain::stats::{ApiStats, ApiStatsSnapshot};
 pub use authorized::{call_authorized, fresh_token};
-pub use error::ProviderError;
+pub use error::{ErrorCode, ProviderError};
 pub use oauth::{send_oauth, token_error, AsOAuthError};
 pub use pagination::{pages, PageStep};
 pub use retry::{retry_after_from_headers, with_retry, RetryPolicy};
-pub use stats::{ApiStats, ApiStatsSnapshot};
 pub use token_cache::{AccessToken, TokenCache};
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-use super::{retry_after_from_headers, ProviderError};
+use super::{retry_after_from_headers, ErrorCode, ProviderError};
 
 /// oauth2's HTTP hook for every provider's token endpoint: sends with our client (no redirects,
 /// timeouts) and turns 429 and 5xx into typed, retryable errors (oauth2 itself would report them
@@ -33,7 +33,7 @@ pub async fn send_oauth(
         return Err(ProviderError::Server {
             provider,
             status: status.as_u16(),
-            code: format!("http_{}", status.as_u16()),
+            code: ErrorCode::NoCode(status.as_u16()),
             request_id: None,
             retry_after: retry_after_from_headers(&headers),
         });
@@ -63,11 +63,10 @@ where
             }
         }
         oauth2::RequestTokenError::Request(e) => e,
-        oauth2::RequestTokenError::Parse(e, _) => ProviderError::Malformed {
-            provider,
-            endpoint: "oauth2/token".into(),
-            message: e.to_string(),
-        },
+        // a cut token answer is retried like a cut connection; a wrong shape is not
+        oauth2::RequestTokenError::Parse(e, _) => {
+            ProviderError::from_body(provider, "oauth2/token", e.inner())
+        }
         oauth2::RequestTokenError::Other(m) => ProviderError::Malformed {
             provider,
             endpoint: "oauth2/token".into(),

@@ -90,6 +90,7 @@ pub fn retry_after_from_headers(headers: &reqwest::header::HeaderMap) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::ErrorCode;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn fast() -> RetryPolicy {
@@ -105,7 +106,7 @@ mod tests {
         ProviderError::Server {
             provider: "test",
             status: 500,
-            code: "internal_server_error".into(),
+            code: ErrorCode::Other("internal_server_error".into()),
             request_id: None,
             retry_after: None,
         }
@@ -144,7 +145,7 @@ mod tests {
             Err(ProviderError::Api {
                 provider: "test",
                 status: 404,
-                code: "not_found".into(),
+                code: ErrorCode::NotFound,
                 message: "gone".into(),
                 request_id: None,
             })

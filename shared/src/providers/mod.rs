@@ -1,3 +1,359 @@
-//! Provider adapters. Each module is the only code that knows its provider's wire format.
+//! Provider adapters. Each module is the only code that knows its provider's wire format, and
+//! implements the provider ports ([`crate::ports::provider`]) over its client.
+//! [`ProviderAdapters`] hands out a profile's adapters, bound to its credentials; a third
+//! provider adds a module, an arm to [`AnyDirectory`] / [`AnyDeprovisioner`] and one to
+//! [`ProviderAdapters`].
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::{pin_mut, Stream, StreamExt, TryStreamExt};
+
 pub mod box_api;
 pub mod dropbox_api;
+
+use box_api::{BoxClient, BoxDeprovisioner, BoxDirectory};
+use dropbox_api::{DropboxClient, DropboxDeprovisioner, DropboxDirectory};
+
+use crate::domain::{LoginEvidence, Profile, Provider};
+use crate::http::{ApiStats, ProviderError};
+use crate::ports::provider::{
+    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, PurchasedSeats,
+    Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
+};
+use crate::secrets::{SecretError, SecretStore};
+
+/// The production [`ProviderAccess`]: reads a profile's credentials from Secrets Manager and
+/// binds them to the shared clients (built once per container; they cache access tokens).
+#[derive(Debug, Clone)]
+pub struct ProviderAdapters {
+    pub secrets: SecretStore,
+    pub box_client: Arc<BoxClient>,
+    pub dropbox_client: Arc<DropboxClient>,
+}
+
+impl ProviderAccess for ProviderAdapters {
+    type Directory = AnyDirectory;
+    type Deprovisioner = AnyDeprovisioner;
+
+    async fn directory(&self, profile: &Profile) -> Result<AnyDirectory, AccessError> {
+        Ok(match profile.provider {
+            Provider::Box => {
+                let creds = self
+                    .secrets
+                    .box_credentials(&profile.credentials_secret)
+                    .await
+                    .map_err(access_error)?;
+                AnyDirectory::Box(BoxDirectory::new(
+                    self.box_client.clone(),
+                    creds,
+                    profile.clone(),
+                ))
+            }
+            Provider::Dropbox => {
+                // the profile's own secret is its sync slot
+                let sync = self
+                    .secrets
+                    .dropbox_credentials(&profile.credentials_secret)
+                    .await
+                    .map_err(access_error)?;
+                AnyDirectory::Dropbox(DropboxDirectory::new(
+                    self.dropbox_client.clone(),
+                    sync,
+                    profile.clone(),
+                ))
+            }
+        })
+    }
+
+    async fn deprovisioner(&self, profile: &Profile) -> Result<AnyDeprovisioner, AccessError> {
+        Ok(match profile.provider {
+            Provider::Box => {
+                let creds = self
+                    .secrets
+                    .box_credentials(&profile.credentials_secret)
+                    .await
+                    .map_err(access_error)?;
+                AnyDeprovisioner::Box(BoxDeprovisioner::new(
+                    self.box_client.clone(),
+                    creds,
+                    profile.clone(),
+                ))
+            }
+            Provider::Dropbox => {
+                let reclaim = self
+                    .secrets
+                    .dropbox_credentials(&Profile::dropbox_secret_name(&profile.id, "reclaim"))
+                    .await
+                    .map_err(access_error)?;
+                let sync = self
+                    .secrets
+                    .dropbox_credentials(&profile.credentials_secret)
+                    .await
+                    .map_err(access_error)?;
+                AnyDeprovisioner::Dropbox(DropboxDeprovisioner::new(
+                    self.dropbox_client.clone(),
+                    reclaim,
+                    sync,
+                    profile.clone(),
+                )?)
+            }
+        })
+    }
+}
+
+/// Missing or unreadable credentials need an operator; Secrets Manager trouble may pass.
+fn access_error(e: SecretError) -> AccessError {
+    match e {
+        SecretError::NotFound { .. } | SecretError::BadShape { .. } => {
+            AccessError::Credentials(e.to_string())
+        }
+        SecretError::Aws { .. } => AccessError::Unavailable(e.to_string()),
+    }
+}
+
+/// A profile's [`Directory`], whichever provider it is.
+#[derive(Debug)]
+pub enum AnyDirectory {
+    Box(BoxDirectory),
+    Dropbox(DropboxDirectory),
+}
+
+impl Directory for AnyDirectory {
+    fn activity_stream(&self) -> &'static str {
+        match self {
+            Self::Box(d) => d.activity_stream(),
+            Self::Dropbox(d) => d.activity_stream(),
+        }
+    }
+
+    fn dedup_window(&self) -> usize {
+        match self {
+            Self::Box(d) => d.dedup_window(),
+            Self::Dropbox(d) => d.dedup_window(),
+        }
+    }
+
+    async fn check_access(&self, stats: &ApiStats) -> Result<String, AccessError> {
+        match self {
+            Self::Box(d) => d.check_access(stats).await,
+            Self::Dropbox(d) => d.check_access(stats).await,
+        }
+    }
+
+    fn describe_activity(&self, window: Window) -> String {
+        match self {
+            Self::Box(d) => d.describe_activity(window),
+            Self::Dropbox(d) => d.describe_activity(window),
+        }
+    }
+
+    fn activity<'a>(
+        &'a self,
+        window: Window,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>> + 'a {
+        match self {
+            Self::Box(d) => d.activity(window, stats).left_stream(),
+            Self::Dropbox(d) => d.activity(window, stats).right_stream(),
+        }
+    }
+
+    fn roster<'a>(
+        &'a self,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a {
+        match self {
+            Self::Box(d) => d.roster(stats).left_stream(),
+            Self::Dropbox(d) => d.roster(stats).right_stream(),
+        }
+    }
+
+    async fn purchased_seats(
+        &self,
+        stats: &ApiStats,
+    ) -> Result<Vec<PurchasedSeats>, ProviderError> {
+        match self {
+            Self::Box(d) => d.purchased_seats(stats).await,
+            Self::Dropbox(d) => d.purchased_seats(stats).await,
+        }
+    }
+
+    async fn user(
+        &self,
+        user_id: &str,
+        stats: &ApiStats,
+    ) -> Result<Option<DirectoryUser>, ProviderError> {
+        match self {
+            Self::Box(d) => d.user(user_id, stats).await,
+            Self::Dropbox(d) => d.user(user_id, stats).await,
+        }
+    }
+
+    async fn user_activity(
+        &self,
+        user: &DirectoryUser,
+        window: Window,
+        stats: &ApiStats,
+    ) -> Result<Option<LoginEvidence>, ProviderError> {
+        match self {
+            Self::Box(d) => d.user_activity(user, window, stats).await,
+            Self::Dropbox(d) => d.user_activity(user, window, stats).await,
+        }
+    }
+}
+
+/// A profile's [`Deprovisioner`], whichever provider it is.
+#[derive(Debug)]
+pub enum AnyDeprovisioner {
+    Box(BoxDeprovisioner),
+    Dropbox(DropboxDeprovisioner),
+}
+
+impl Deprovisioner for AnyDeprovisioner {
+    fn transfer_target(&self) -> Result<String, Refusal> {
+        match self {
+            Self::Box(d) => d.transfer_target(),
+            Self::Dropbox(d) => d.transfer_target(),
+        }
+    }
+
+    async fn check_target(
+        &self,
+        target: &str,
+        stats: &ApiStats,
+    ) -> Result<TargetCheck, ProviderError> {
+        match self {
+            Self::Box(d) => d.check_target(target, stats).await,
+            Self::Dropbox(d) => d.check_target(target, stats).await,
+        }
+    }
+
+    fn transfers_separately(&self) -> bool {
+        match self {
+            Self::Box(d) => d.transfers_separately(),
+            Self::Dropbox(d) => d.transfers_separately(),
+        }
+    }
+
+    fn plan(&self, user: &DirectoryUser, target: &str) -> String {
+        match self {
+            Self::Box(d) => d.plan(user, target),
+            Self::Dropbox(d) => d.plan(user, target),
+        }
+    }
+
+    fn announce_transfer(&self, user_id: &str, target: &str) -> String {
+        match self {
+            Self::Box(d) => d.announce_transfer(user_id, target),
+            Self::Dropbox(d) => d.announce_transfer(user_id, target),
+        }
+    }
+
+    fn announce_removal(&self, user_id: &str, target: &str) -> String {
+        match self {
+            Self::Box(d) => d.announce_removal(user_id, target),
+            Self::Dropbox(d) => d.announce_removal(user_id, target),
+        }
+    }
+
+    async fn transfer(
+        &self,
+        user_id: &str,
+        target: &str,
+        stats: &ApiStats,
+    ) -> Result<Transferred, ProviderError> {
+        match self {
+            Self::Box(d) => d.transfer(user_id, target, stats).await,
+            Self::Dropbox(d) => d.transfer(user_id, target, stats).await,
+        }
+    }
+
+    async fn remove(
+        &self,
+        user_id: &str,
+        target: &str,
+        stats: &ApiStats,
+    ) -> Result<Removal, ProviderError> {
+        match self {
+            Self::Box(d) => d.remove(user_id, target, stats).await,
+            Self::Dropbox(d) => d.remove(user_id, target, stats).await,
+        }
+    }
+
+    async fn poll(&self, job_id: &str, stats: &ApiStats) -> Result<JobState, ProviderError> {
+        match self {
+            Self::Box(d) => d.poll(job_id, stats).await,
+            Self::Dropbox(d) => d.poll(job_id, stats).await,
+        }
+    }
+}
+
+/// The newest evidence of `user_id` in pages of `(user id, evidence)`: the freshest activity
+/// the provider has for one user.
+pub(crate) async fn newest_of<S>(
+    pages: S,
+    user_id: &str,
+) -> Result<Option<LoginEvidence>, ProviderError>
+where
+    S: Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>>,
+{
+    pin_mut!(pages);
+    let mut newest: Option<LoginEvidence> = None;
+    while let Some(page) = pages.try_next().await? {
+        for (user, ev) in page {
+            if user == user_id {
+                newest = LoginEvidence::newest(newest.as_ref(), Some(&ev)).cloned();
+            }
+        }
+    }
+    Ok(newest)
+}
+
+/// A time in whole seconds (task details are read by people).
+pub(crate) fn secs(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: &str, at: &str) -> LoginEvidence {
+        LoginEvidence {
+            at: at.parse().unwrap(),
+            event_id: id.into(),
+            event_type: "LOGIN".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn newest_of_keeps_the_latest_of_one_user_across_pages() {
+        let pages = futures::stream::iter(vec![
+            Ok(vec![
+                ("1".to_owned(), ev("a", "2026-01-01T00:00:00Z")),
+                ("2".to_owned(), ev("b", "2026-03-01T00:00:00Z")),
+            ]),
+            Ok(vec![("1".to_owned(), ev("c", "2026-02-01T00:00:00Z"))]),
+        ]);
+        let n = newest_of(pages, "1").await.unwrap().unwrap();
+        assert_eq!(n.event_id, "c");
+        let none = newest_of(futures::stream::iter(Vec::new()), "1").await;
+        assert!(none.unwrap().is_none());
+    }
+
+    #[test]
+    fn secret_errors_become_access_errors_without_their_value() {
+        let e = access_error(SecretError::NotFound { name: "s".into() });
+        assert!(matches!(e, AccessError::Credentials(_)));
+        let e = access_error(SecretError::BadShape {
+            name: "s".into(),
+            expected: "a, b",
+        });
+        assert!(matches!(e, AccessError::Credentials(_)));
+        let e = access_error(SecretError::Aws {
+            name: "s".into(),
+            message: "throttled".into(),
+        });
+        assert!(matches!(e, AccessError::Unavailable(m) if m.contains("throttled")));
+    }
+}

@@ -1,34 +1,24 @@
-//! Reclamation: candidates after each finished sync ([`candidates`]) and the execution of reclaim
-//! requests ([`Reclaimer`]), for Box ([`box_steps`]) and Dropbox ([`dropbox_steps`]).
+//! Reclamation: the execution of reclaim requests ([`Reclaimer`]) over the provider ports, for
+//! any provider.
 //!
 //! A request is claimed with a conditional write, then moves through recorded steps
 //! (received → verified → [transferring → transferred →] removing → removed → done, or skipped /
 //! failed with a reason). Each step is saved before the provider call it announces, so a
-//! redelivery after a crash resumes from the record: a finished request is a no-op, a Box
-//! transfer whose outcome is unknown is probed (a delete without `force` succeeds only if the
-//! content already moved) instead of repeated, and a Dropbox removal job is polled by its
-//! recorded id instead of removing again.
-pub mod candidates;
-
-mod box_steps;
-mod dropbox_steps;
+//! redelivery after a crash resumes from the record: a finished request is a no-op, a transfer
+//! whose outcome is unknown is probed (a removal without force succeeds only if the content
+//! already moved) instead of repeated, and a removal job is polled by its recorded id instead of
+//! removing again. The steps themselves are in [`steps`].
+mod steps;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::domain::rules::{evaluate, Exemption, SeatFacts, Verdict};
-use crate::domain::{
-    LoginEvidence, Profile, Provider, ReclaimRecord, ReclaimRequest, ReclaimStatus, Seat,
-};
-use crate::http::{ApiStats, ApiStatsSnapshot, ProviderError};
-use crate::providers::box_api::BoxClient;
-use crate::providers::dropbox_api::DropboxClient;
-use crate::queue::QueueError;
-use crate::secrets::{SecretError, SecretStore};
-use crate::store::{InvalidMessage, Store, StoreError};
+use crate::domain::{InvalidMessage, ReclaimRecord, ReclaimRequest, ReclaimStatus};
+use crate::http::{ApiStats, ApiStatsSnapshot};
+use crate::ports::{ProfileRepo, ProviderAccess, ReclaimRepo, Repos, StoreError};
 
 /// A delivery holds a request this long (longer than the function may run), so a crashed one
 /// lets go on its own and a concurrent duplicate waits.
@@ -38,14 +28,6 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(16);
 pub enum ReclaimError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    #[error("{0}")]
-    Invalid(String),
 }
 
 /// How the function answers SQS for one message.
@@ -79,7 +61,7 @@ pub struct Processed {
     pub api: ApiStatsSnapshot,
 }
 
-/// How long a Dropbox removal job is polled within one delivery before handing it back to SQS.
+/// How long a removal job is polled within one delivery before handing it back to SQS.
 #[derive(Debug, Clone)]
 pub struct JobPoll {
     pub attempts: u32,
@@ -95,84 +77,23 @@ impl Default for JobPoll {
     }
 }
 
-/// Executes reclaim requests. Built once per container.
-pub struct Reclaimer {
-    pub store: Store,
-    pub secrets: SecretStore,
-    pub box_client: BoxClient,
-    pub dropbox_client: DropboxClient,
+/// Executes reclaim requests over the repositories and a provider access. Built once per
+/// container.
+pub struct Reclaimer<R, P> {
+    pub repos: R,
+    pub providers: P,
     pub poll: JobPoll,
 }
 
-/// Why a step stopped.
-#[derive(Debug)]
-enum Stop {
-    /// Leave it to a redelivery.
-    Retry(String),
-    /// Permanent: record as failed.
-    Fail {
-        code: &'static str,
-        reason: String,
-        request_id: Option<String>,
-    },
-}
-
-impl From<StoreError> for Stop {
-    fn from(e: StoreError) -> Self {
-        Stop::Retry(e.to_string())
-    }
-}
-
-impl From<SecretError> for Stop {
-    fn from(e: SecretError) -> Self {
-        match e {
-            SecretError::NotFound { .. } | SecretError::BadShape { .. } => Stop::Fail {
-                code: "credentials_missing",
-                reason: e.to_string(),
-                request_id: None,
-            },
-            other => Stop::Retry(other.to_string()),
+impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
+    pub fn new(repos: R, providers: P) -> Self {
+        Self {
+            repos,
+            providers,
+            poll: JobPoll::default(),
         }
     }
-}
 
-impl Stop {
-    /// A provider error: transient and unknown outcomes are retried by redelivery; anything
-    /// else the provider refused is permanent.
-    fn provider(code: &'static str, e: ProviderError) -> Self {
-        if e.is_transient()
-            || matches!(
-                e,
-                ProviderError::Indeterminate { .. } | ProviderError::Unauthorized { .. }
-            )
-        {
-            Stop::Retry(e.to_string())
-        } else {
-            Stop::Fail {
-                code,
-                request_id: e.request_id().map(str::to_owned),
-                reason: e.to_string(),
-            }
-        }
-    }
-}
-
-type StepResult = Result<(), Stop>;
-
-/// What the verification found about the user, provider-neutral.
-struct Fresh<'a> {
-    seat: &'a Seat,
-    login: String,
-    status: String,
-    is_admin: bool,
-    created_at: Option<DateTime<Utc>>,
-    /// The newest login on record or just read from the provider.
-    last_login: Option<LoginEvidence>,
-    target: String,
-    plan: String,
-}
-
-impl Reclaimer {
     /// Handles one queue message. Never panics; every path is recorded. `owner` names this
     /// delivery (the invocation's request id) for the request's lease.
     pub async fn process(&self, message_id: &str, body: &str, owner: &str) -> Processed {
@@ -212,13 +133,15 @@ impl Reclaimer {
             body_excerpt: excerpt,
             body_bytes: body.len(),
         };
-        match self.store.put_invalid_message(&m).await {
+        match self.repos.reclaims().put_invalid(&m).await {
             Ok(()) => Outcome::Invalid(error),
             // not recorded: keep the message (SQS redelivers, then the DLQ keeps it)
             Err(e) => Outcome::Retry(format!("could not record an invalid message: {e}")),
         }
     }
 
+    /// Claims the request (one record per request id, one delivery at a time by lease), runs
+    /// its steps, and records the outcome.
     async fn execute(
         &self,
         req: ReclaimRequest,
@@ -226,21 +149,18 @@ impl Reclaimer {
         stats: &ApiStats,
     ) -> Result<Outcome, ReclaimError> {
         let now = Utc::now();
-        let Some(profile) = self.store.get_profile(&req.profile_id).await? else {
+        let Some(profile) = self.repos.profiles().get(&req.profile_id).await? else {
             return Ok(Outcome::Invalid(format!(
                 "profile {} does not exist",
                 req.profile_id
             )));
         };
+        let reclaims = self.repos.reclaims();
         let fresh = ReclaimRecord::new(req.clone(), profile.provider, now);
-        let mut rec = if self.store.create_reclaim(&fresh).await? {
+        let mut rec = if reclaims.create(&fresh).await? {
             fresh
         } else {
-            match self
-                .store
-                .get_reclaim(&req.profile_id, &req.request_id)
-                .await?
-            {
+            match reclaims.get(&req.profile_id, &req.request_id).await? {
                 Some(r) => r,
                 None => return Ok(Outcome::Retry("request record vanished".into())),
             }
@@ -266,19 +186,15 @@ impl Reclaimer {
         rec.lease_until = Some(now + LEASE);
         rec.lease_owner = Some(owner.to_owned());
         rec.deliveries += 1;
-        match self.store.save_reclaim(&mut rec).await {
+        match reclaims.save(&mut rec).await {
             Ok(()) => {}
             Err(StoreError::Conflict(m)) => return Ok(Outcome::Retry(m)),
             Err(e) => return Err(e.into()),
         }
 
-        let result = match profile.provider {
-            Provider::Box => self.run_box(&profile, &mut rec, stats).await,
-            Provider::Dropbox => self.run_dropbox(&profile, &mut rec, stats).await,
-        };
-        let retry = match result {
+        let retry = match self.run(&profile, &mut rec, stats).await {
             Ok(()) => None,
-            Err(Stop::Fail {
+            Err(steps::Stop::Fail {
                 code,
                 reason,
                 request_id,
@@ -286,11 +202,11 @@ impl Reclaimer {
                 rec.end(ReclaimStatus::Failed, Utc::now(), code, reason, request_id);
                 None
             }
-            Err(Stop::Retry(why)) => Some(why),
+            Err(steps::Stop::Retry(why)) => Some(why),
         };
         rec.lease_until = None;
         rec.lease_owner = None;
-        if let Err(e) = self.store.save_reclaim(&mut rec).await {
+        if let Err(e) = reclaims.save(&mut rec).await {
             return Ok(Outcome::Retry(format!("could not record the outcome: {e}")));
         }
         log_request(&rec, retry.as_deref());
@@ -298,207 +214,6 @@ impl Reclaimer {
             Some(why) => Outcome::Retry(why),
             None => Outcome::Finished(rec.status),
         })
-    }
-
-    /// Saves a step before the provider call it announces.
-    async fn save(&self, rec: &mut ReclaimRecord) -> StepResult {
-        self.store.save_reclaim(rec).await.map_err(Stop::from)
-    }
-
-    /// The seat as last synced; a request for a seat seatkeeper never saw (or saw leave) is not
-    /// executed: there is no evidence to act on.
-    async fn synced_seat(
-        &self,
-        profile: &Profile,
-        rec: &mut ReclaimRecord,
-    ) -> Result<Option<Seat>, Stop> {
-        let seat = self
-            .store
-            .get_seat(&profile.id, &rec.request.user_id)
-            .await?;
-        match seat {
-            Some(s) if s.removed_at.is_none() => Ok(Some(s)),
-            _ => {
-                rec.end(
-                    ReclaimStatus::Skipped,
-                    Utc::now(),
-                    "unknown_seat",
-                    "the user is not a seat in the profile's last finished sync (run a sync first)",
-                    None,
-                );
-                Ok(None)
-            }
-        }
-    }
-
-    /// Kill switch, checked before every step that changes something at the provider.
-    fn paused(profile: &Profile, rec: &mut ReclaimRecord) -> bool {
-        if profile.rules.paused {
-            rec.end(
-                ReclaimStatus::Skipped,
-                Utc::now(),
-                "profile_paused",
-                "reclamation is paused for this profile (seatctl resume to allow it)",
-                None,
-            );
-        }
-        profile.rules.paused
-    }
-
-    /// Applies the rules to the freshly re-read user; on success records the evidence and the
-    /// plan (and ends a dry run), else ends the request as skipped with the reason.
-    async fn decide(&self, profile: &Profile, rec: &mut ReclaimRecord, f: Fresh<'_>) -> StepResult {
-        let now = Utc::now();
-        let facts = SeatFacts {
-            user_id: &f.seat.user_id,
-            login: &f.login,
-            status: &f.status,
-            is_admin: f.is_admin,
-            license_type: &f.seat.license_type,
-            created_at: f.created_at.or(f.seat.created_at),
-            first_seen_at: f.seat.first_seen_at,
-            last_login: f.last_login.as_ref(),
-        };
-        rec.login = Some(f.login.clone());
-        rec.transfer_target = Some(f.target.clone());
-        let verdict = evaluate(
-            &facts,
-            &profile.rules,
-            profile.reclaimable(&f.seat.license_type),
-            Some(&f.target),
-            now,
-        );
-        let (code, reason) = match verdict {
-            Verdict::Candidate(evidence) => {
-                rec.evidence = Some(evidence);
-                rec.plan = Some(f.plan);
-                if rec.request.dry_run {
-                    rec.reason_code = Some("dry_run".into());
-                    rec.step(
-                        ReclaimStatus::Done,
-                        now,
-                        format!(
-                            "dry run: nothing changed at the provider; would {}",
-                            rec.plan.as_deref().unwrap_or_default()
-                        ),
-                        None,
-                    );
-                    return Ok(());
-                }
-                let cap = profile.rules.cap(
-                    candidates::seat_count(&self.store, &profile.id)
-                        .await
-                        .map_err(|e| Stop::Retry(e.to_string()))?,
-                );
-                let day = now.format("%Y-%m-%d").to_string();
-                if !self.store.count_reclaim(&profile.id, &day, cap).await? {
-                    rec.end(
-                        ReclaimStatus::Skipped,
-                        now,
-                        "blast_radius_cap",
-                        format!("the profile's cap of {cap} reclaims per day is reached"),
-                        None,
-                    );
-                    return Ok(());
-                }
-                let detail = format!(
-                    "still qualifies: {}; plan: {}",
-                    describe_login(rec.evidence.as_ref().and_then(|e| e.last_login.as_ref())),
-                    rec.plan.as_deref().unwrap_or_default()
-                );
-                rec.step(ReclaimStatus::Verified, now, detail, None);
-                return self.save(rec).await;
-            }
-            Verdict::Active { last_login } => (
-                "active_since_request",
-                format!(
-                    "the user logged in on {} (within {} days): {}",
-                    last_login.format("%Y-%m-%d %H:%M UTC"),
-                    profile.rules.inactive_days,
-                    describe_login(f.last_login.as_ref())
-                ),
-            ),
-            Verdict::InGrace { since } => (
-                "in_grace",
-                format!(
-                    "the account is new or recent ({})",
-                    since.format("%Y-%m-%d")
-                ),
-            ),
-            Verdict::Exempt(x) => (exemption_code(x), format!("refused: {}", x.reason())),
-            Verdict::OutOfScope => (
-                "license_type_out_of_scope",
-                format!(
-                    "license type {} is not in the rules' scope",
-                    f.seat.license_type
-                ),
-            ),
-        };
-        rec.end(ReclaimStatus::Skipped, now, code, reason, None);
-        Ok(())
-    }
-
-    /// The last step: the seat records that it was reclaimed, and its candidate entry goes.
-    async fn finish(&self, profile: &Profile, rec: &mut ReclaimRecord) -> StepResult {
-        let now = Utc::now();
-        self.store
-            .mark_seat_reclaimed(
-                &profile.id,
-                &rec.request.user_id,
-                &rec.request.request_id,
-                now,
-            )
-            .await?;
-        self.store
-            .delete_candidate(&profile.id, &rec.request.user_id)
-            .await?;
-        rec.step(ReclaimStatus::Done, now, "seat reclaimed", None);
-        Ok(())
-    }
-}
-
-/// The newest login of `user_id` in pages of (user id, evidence): the freshest activity the
-/// provider has, read just before acting.
-async fn newest_login<S>(pages: S, user_id: &str) -> Result<Option<LoginEvidence>, Stop>
-where
-    S: futures::Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>>,
-{
-    use futures::TryStreamExt;
-    futures::pin_mut!(pages);
-    let mut newest: Option<LoginEvidence> = None;
-    while let Some(page) = pages
-        .try_next()
-        .await
-        .map_err(|e| Stop::provider("provider_error", e))?
-    {
-        for (user, ev) in page {
-            if user == user_id {
-                newest = LoginEvidence::newest(newest.as_ref(), Some(&ev)).cloned();
-            }
-        }
-    }
-    Ok(newest)
-}
-
-fn exemption_code(x: Exemption) -> &'static str {
-    match x {
-        Exemption::Admin => "refused_admin",
-        Exemption::TransferTarget => "refused_transfer_target",
-        Exemption::ExemptLogin => "refused_exempt_login",
-        Exemption::ProtectedStatus => "refused_protected_status",
-        Exemption::NeverLoggedIn => "refused_never_logged_in",
-    }
-}
-
-fn describe_login(l: Option<&LoginEvidence>) -> String {
-    match l {
-        Some(l) => format!(
-            "last login {} ({} event {})",
-            l.at.format("%Y-%m-%d %H:%M UTC"),
-            l.event_type,
-            l.event_id
-        ),
-        None => "no login on record".to_owned(),
     }
 }
 
@@ -517,3 +232,6 @@ fn log_request(rec: &ReclaimRecord, retry: Option<&str>) {
         "reclaim request"
     );
 }
+
+#[cfg(test)]
+mod tests;

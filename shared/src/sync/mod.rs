@@ -1,21 +1,128 @@
-//! Sync orchestration: reads a provider through its adapter and records what it saw, as task runs.
-pub(crate) mod box_sync;
-pub(crate) mod dropbox_sync;
+//! Sync: one run of one profile reads its provider through a [`Directory`] and records what it
+//! saw, as task runs, into the repositories. The same task chain serves every provider:
+//! Application Access → Activity → Application Roster (with each seat's license type) → License
+//! Differentiation → License Information → Reclamation (only after every earlier task
+//! succeeded, so candidates never come from partial data).
 mod progress;
 mod reclamation;
 mod roster;
 mod run;
 
-pub use box_sync::BoxSync;
-pub const BOX_EVENTS_STREAM: &str = box_sync::EVENTS_STREAM;
-pub const DROPBOX_EVENTS_STREAM: &str = dropbox_sync::EVENTS_STREAM;
-pub use dropbox_sync::DropboxSync;
+pub use crate::domain::task::new_run_id;
 pub use progress::{NoProgress, Progress};
 pub use roster::ACTIVE_WITHIN_DAYS;
-pub use run::{ProfileOutcome, ProviderSync, Run, SyncError, SyncReport, ACTIVITY_OVERLAP};
+pub use run::{ProfileOutcome, Run, SyncError, SyncReport};
 
-/// Sortable, readable run ids: `20261123T120000Z-1a2b3c4d`.
-pub fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &id[..8])
+use crate::domain::{Provider, TaskKind};
+use crate::http::ApiStats;
+use crate::ports::{Directory, ProviderAccess, Repos, RequestQueue, Window};
+use roster::{read_logins, record_license_tasks, with_purchased, write_roster};
+use run::{enabled_profiles, load_profile};
+
+/// The tasks of a run, in order (those not reached after a failure are recorded skipped).
+pub const ORDER: &[TaskKind] = &[
+    TaskKind::ApplicationAccess,
+    TaskKind::Activity,
+    TaskKind::ApplicationRoster,
+    TaskKind::LicenseDifferentiation,
+    TaskKind::LicenseInformation,
+    TaskKind::Reclamation,
+];
+
+/// Syncs the profiles of one provider. Built once per container (or per seatctl command).
+pub struct Syncer<R, P, Q> {
+    pub provider: Provider,
+    pub repos: R,
+    pub providers: P,
+    /// Profiles in auto mode enqueue their candidates here after each finished sync.
+    pub queue: Option<Q>,
+    /// Activity backfill of a profile's first sync, unless the profile sets its own.
+    pub default_backfill_days: u32,
 }
+
+impl<R: Repos, P: ProviderAccess, Q: RequestQueue> Syncer<R, P, Q> {
+    /// Every enabled profile of the provider, one after another; one failing does not stop the
+    /// others.
+    pub async fn sync_all(&self, progress: &dyn Progress) -> Result<SyncReport, SyncError> {
+        let mut report = SyncReport::default();
+        for id in enabled_profiles(self.repos.profiles(), self.provider).await? {
+            report
+                .profiles
+                .push(self.sync_or_record(&id, progress).await);
+        }
+        Ok(report)
+    }
+
+    /// One profile, with any failure captured in the outcome rather than returned.
+    pub async fn sync_or_record(
+        &self,
+        profile_id: &str,
+        progress: &dyn Progress,
+    ) -> ProfileOutcome {
+        self.sync_profile(profile_id, progress)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(provider = self.provider.as_str(), profile = profile_id, error = %e, "sync could not start");
+                ProfileOutcome::not_started(profile_id, &e)
+            })
+    }
+
+    /// Syncs one profile. Errors before any task starts (unknown or disabled profile, lease
+    /// held) are returned; a failing task is recorded and reported in the outcome.
+    pub async fn sync_profile(
+        &self,
+        profile_id: &str,
+        progress: &dyn Progress,
+    ) -> Result<ProfileOutcome, SyncError> {
+        let profile = load_profile(self.repos.profiles(), profile_id, self.provider).await?;
+        let mut run = Run::start(&self.repos, &profile, progress, ORDER).await?;
+        // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
+        // the stack and under the compiler's layout depth.
+        let result = match Box::pin(self.tasks(&mut run)).await {
+            Ok(()) => Box::pin(reclamation::reclamation(&mut run, self.queue.as_ref())).await,
+            Err(e) => Err(e),
+        };
+        Ok(run.finish(result).await)
+    }
+
+    async fn tasks(&self, run: &mut Run<'_, R>) -> Result<(), SyncError> {
+        let profile = run.profile;
+        let started = run.started;
+
+        // Application Access: the credentials, a token, and which tenant it is.
+        let (mut task, stats) = run.begin(TaskKind::ApplicationAccess).await?;
+        let r = async {
+            let directory = self.providers.directory(profile).await?;
+            task.detail = Some(directory.check_access(&stats).await?);
+            Ok(directory)
+        }
+        .await;
+        let directory = run.end(task, &stats, r).await?;
+
+        // Activity: the window since the checkpoint (or the backfill window on a first sync).
+        let stream = directory.activity_stream();
+        let window = Window {
+            start: run
+                .activity_start(stream, self.default_backfill_days)
+                .await?,
+            end: started,
+        };
+        let (mut task, stats) = run.begin(TaskKind::Activity).await?;
+        task.detail = Some(directory.describe_activity(window));
+        let pages = directory.activity(window, &stats);
+        let logins = read_logins(run, task, &stats, pages, directory.dedup_window()).await?;
+
+        // Application Roster (with each seat's license type): stream pages, write what changed.
+        let (task, stats) = run.begin(TaskKind::ApplicationRoster).await?;
+        let tally = write_roster(run, task, &stats, directory.roster(&stats), &logins).await?;
+
+        // License Differentiation and Information, against what the provider says was bought.
+        let purchased = directory.purchased_seats(&ApiStats::default()).await?;
+        record_license_tasks(run, &tally, &with_purchased(profile, purchased)).await?;
+        // Everything finished: only now does the activity checkpoint move.
+        run.commit(stream, window.end).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,21 +4,22 @@
 use chrono::Utc;
 
 use super::run::{Run, SyncError};
+use crate::candidates;
 use crate::domain::{ReclaimMode, TaskKind};
-use crate::queue::{QueueError, ReclaimQueue};
-use crate::reclaim::candidates;
+use crate::ports::{ProfileRepo, QueueError, Repos, RequestQueue, SeatRepo};
 
-pub(crate) async fn reclamation(
-    run: &mut Run<'_>,
-    queue: Option<&ReclaimQueue>,
+pub(crate) async fn reclamation<R: Repos>(
+    run: &mut Run<'_, R>,
+    queue: Option<&impl RequestQueue>,
 ) -> Result<(), SyncError> {
     let (mut task, stats) = run.begin(TaskKind::Reclamation).await?;
-    let (store, run_id) = (run.store, run.run_id.clone());
+    let (repos, run_id) = (run.repos, run.run_id.clone());
     let loaded = run.profile;
     let r = async {
         // the rules as they are now (a pause or edit made during the sync counts)
-        let profile = store
-            .get_profile(&loaded.id)
+        let profile = repos
+            .profiles()
+            .get(&loaded.id)
             .await?
             .unwrap_or_else(|| loaded.clone());
         let now = Utc::now();
@@ -29,7 +30,7 @@ pub(crate) async fn reclamation(
         } else {
             0
         };
-        let refreshed = candidates::refresh(store, &profile, &run_id, now, keep).await?;
+        let refreshed = candidates::refresh(repos.seats(), &profile, &run_id, now, keep).await?;
         let report = &refreshed.report;
         task.counts.candidates = report.candidates;
         task.counts.items_written = report.written + report.dropped;
@@ -53,14 +54,15 @@ pub(crate) async fn reclamation(
             let mut top = Vec::with_capacity(refreshed.top_unrequested.len());
             for c in refreshed.top_unrequested {
                 top.push(
-                    store
+                    repos
+                        .seats()
                         .get_candidate(&c.profile_id, &c.user_id)
                         .await?
                         .unwrap_or(c),
                 );
             }
             let (sent, _) = candidates::enqueue(
-                store,
+                repos.seats(),
                 queue,
                 &mut top,
                 "seatkeeper auto mode",

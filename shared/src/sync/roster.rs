@@ -3,18 +3,17 @@ use chrono::{DateTime, Utc};
 use futures::{pin_mut, Stream, TryStreamExt};
 
 use super::run::{Run, SyncError};
-use crate::domain::TaskRun;
 use crate::domain::{
-    reconcile, LicenseSummary, LicenseTally, LoginAggregator, LoginEvidence, ObservedSeat, Profile,
-    SeatDecision, SeatIndex, TaskCounts, TaskKind,
+    reconcile, Entitlement, LicenseSummary, LicenseTally, LoginAggregator, LoginEvidence, Profile,
+    SeatDecision, SeatIndex, TaskCounts, TaskKind, TaskRun,
 };
 use crate::http::{ApiStats, ProviderError};
-use crate::store::Store;
+use crate::ports::{PurchasedSeats, Repos, RosterPage, SeatRepo};
 
 /// Activity: folds pages of `(user id, login evidence)` into the newest login per user, records
 /// the task's counts and ends it. `pages` borrows `stats`, the task's call accounting.
-pub(crate) async fn read_logins<S>(
-    run: &mut Run<'_>,
+pub(crate) async fn read_logins<R: Repos, S>(
+    run: &mut Run<'_, R>,
     mut task: TaskRun,
     stats: &ApiStats,
     pages: S,
@@ -42,26 +41,26 @@ where
     run.end(task, stats, r).await
 }
 
-/// Application Roster: writes pages of `(observed seats, provider accounts that are not seats)`
-/// through a [`RosterWriter`], then marks who left; records the counts and ends the task.
-pub(crate) async fn write_roster<S>(
-    run: &mut Run<'_>,
+/// Application Roster: writes roster pages through a [`RosterWriter`], then marks who left;
+/// records the counts and ends the task.
+pub(crate) async fn write_roster<R: Repos, S>(
+    run: &mut Run<'_, R>,
     mut task: TaskRun,
     stats: &ApiStats,
     pages: S,
     logins: &LoginAggregator,
 ) -> Result<LicenseTally, SyncError>
 where
-    S: Stream<Item = Result<(Vec<ObservedSeat>, u64), ProviderError>>,
+    S: Stream<Item = Result<RosterPage, ProviderError>>,
 {
-    let (store, profile, progress, started) = (run.store, run.profile, run.progress, run.started);
+    let (repos, profile, progress, started) = (run.repos, run.profile, run.progress, run.started);
     let run_id = run.run_id.clone();
     let r = async {
-        let mut roster = RosterWriter::load(store, profile, &run_id, started).await?;
+        let mut roster = RosterWriter::load(repos.seats(), profile, &run_id, started).await?;
         pin_mut!(pages);
-        while let Some((seats, not_seats)) = pages.try_next().await? {
-            task.counts.non_seats_skipped += not_seats;
-            roster.page(seats, logins, &mut task.counts).await?;
+        while let Some(page) = pages.try_next().await? {
+            task.counts.non_seats_skipped += page.not_seats;
+            roster.page(page.seats, logins, &mut task.counts).await?;
             progress.advanced(task.counts.seats_seen, 0);
         }
         roster.finish(&mut task.counts).await
@@ -75,8 +74,8 @@ pub const ACTIVE_WITHIN_DAYS: u32 = 60;
 
 /// Takes a roster page by page: decides per seat whether to write (new, changed, restored), writes
 /// in batches, tallies license types, and at the end marks the seats that left as removed.
-pub(crate) struct RosterWriter<'a> {
-    store: &'a Store,
+pub(crate) struct RosterWriter<'a, S> {
+    seats: &'a S,
     profile: &'a Profile,
     run_id: &'a str,
     now: DateTime<Utc>,
@@ -84,16 +83,16 @@ pub(crate) struct RosterWriter<'a> {
     tally: LicenseTally,
 }
 
-impl<'a> RosterWriter<'a> {
+impl<'a, S: SeatRepo> RosterWriter<'a, S> {
     pub async fn load(
-        store: &'a Store,
+        seats: &'a S,
         profile: &'a Profile,
         run_id: &'a str,
         now: DateTime<Utc>,
     ) -> Result<Self, SyncError> {
-        let index = store.seat_index(&profile.id).await?;
+        let index = seats.index(&profile.id).await?;
         Ok(Self {
-            store,
+            seats,
             profile,
             run_id,
             now,
@@ -105,7 +104,7 @@ impl<'a> RosterWriter<'a> {
     /// One page of observed seats, with the logins read by this run's activity task.
     pub async fn page(
         &mut self,
-        seats: Vec<ObservedSeat>,
+        seats: Vec<crate::domain::ObservedSeat>,
         logins: &LoginAggregator,
         counts: &mut TaskCounts,
     ) -> Result<(), SyncError> {
@@ -146,7 +145,7 @@ impl<'a> RosterWriter<'a> {
                 SeatDecision::Unchanged => counts.seats_unchanged += 1,
             }
         }
-        counts.items_written += self.store.put_seats(&writes).await? as u64;
+        counts.items_written += self.seats.put_many(&writes).await? as u64;
         Ok(())
     }
 
@@ -155,8 +154,8 @@ impl<'a> RosterWriter<'a> {
     pub async fn finish(self, counts: &mut TaskCounts) -> Result<LicenseTally, SyncError> {
         for user_id in self.index.gone() {
             if self
-                .store
-                .mark_seat_removed(&self.profile.id, &user_id, self.now, self.run_id)
+                .seats
+                .mark_removed(&self.profile.id, &user_id, self.now, self.run_id)
                 .await?
             {
                 counts.seats_removed += 1;
@@ -167,10 +166,30 @@ impl<'a> RosterWriter<'a> {
     }
 }
 
+/// The profile's entitlements with the purchased counts the provider reports (Dropbox knows
+/// what was bought: it overrides the operator's count; the operator's price still applies).
+pub(crate) fn with_purchased(profile: &Profile, purchased: Vec<PurchasedSeats>) -> Profile {
+    let mut effective = profile.clone();
+    for p in purchased {
+        let own = profile.entitlement(&p.license_type);
+        let (unit_price_cents, currency) = (
+            own.and_then(|e| e.unit_price_cents),
+            own.and_then(|e| e.currency.clone()),
+        );
+        effective.set_entitlement(Entitlement {
+            license_type: p.license_type,
+            purchased: p.purchased,
+            unit_price_cents,
+            currency,
+        });
+    }
+    effective
+}
+
 /// License Differentiation and License Information, from the finished roster's tally.
 /// `profile` carries the entitlements (purchased seats and prices) to compare against.
-pub(crate) async fn record_license_tasks(
-    run: &mut Run<'_>,
+pub(crate) async fn record_license_tasks<R: Repos>(
+    run: &mut Run<'_, R>,
     tally: &LicenseTally,
     profile: &Profile,
 ) -> Result<Vec<LicenseSummary>, SyncError> {
@@ -201,7 +220,8 @@ pub(crate) async fn record_license_tasks(
 
     let (mut task, stats) = run.begin(TaskKind::LicenseInformation).await?;
     let r = run
-        .store
+        .repos
+        .seats()
         .put_license_summaries(&summaries)
         .await
         .map_err(SyncError::from);

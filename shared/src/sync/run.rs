@@ -6,17 +6,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use thiserror::Error;
 
-use super::{new_run_id, Progress};
+use super::Progress;
+use crate::candidates::CandidateError;
 use crate::domain::profile::LastSync;
-use crate::domain::{Profile, Provider, TaskKind, TaskRun, TaskStatus};
+use crate::domain::task::new_run_id;
+use crate::domain::{
+    Checkpoint, Profile, Provider, TaskKind, TaskRun, TaskStatus, ACTIVITY_OVERLAP,
+};
 use crate::http::{ApiStats, ProviderError};
-use crate::secrets::SecretError;
-use crate::store::{Checkpoint, Store, StoreError};
-
-/// Each activity window starts this long before the last one ended: provider event logs are
-/// delivered with latency, so an event created just before the checkpoint can appear after it
-/// was read. Re-reading is harmless (the last login is a maximum) and costs a few pages.
-pub const ACTIVITY_OVERLAP: chrono::Duration = chrono::Duration::hours(1);
+use crate::ports::{AccessError, ProfileRepo, QueueError, Repos, RunRepo, StoreError};
 
 /// Longer than a Lambda can run, so a crashed holder's lease lapses before the next schedule.
 const LEASE_TTL: Duration = Duration::from_secs(16 * 60);
@@ -31,21 +29,23 @@ pub enum SyncError {
     Disabled(String),
     #[error("profile {0} is being synced by another run (lease held); try again later")]
     Busy(String),
-    #[error("profile {id}: {message}")]
-    BadProfile { id: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The provider could not be reached with the profile's credentials, or refused them.
     #[error(transparent)]
-    Secret(#[from] SecretError),
+    Access(#[from] AccessError),
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]
-    Reclaim(#[from] crate::reclaim::ReclaimError),
+    Queue(#[from] QueueError),
 }
 
-impl From<crate::queue::QueueError> for SyncError {
-    fn from(e: crate::queue::QueueError) -> Self {
-        SyncError::Reclaim(e.into())
+impl From<CandidateError> for SyncError {
+    fn from(e: CandidateError) -> Self {
+        match e {
+            CandidateError::Store(e) => SyncError::Store(e),
+            CandidateError::Queue(e) => SyncError::Queue(e),
+        }
     }
 }
 
@@ -89,9 +89,13 @@ impl SyncReport {
 }
 
 /// The profile, if it exists, is of `provider` and is enabled.
-async fn load_profile(store: &Store, id: &str, provider: Provider) -> Result<Profile, SyncError> {
-    let p = store
-        .get_profile(id)
+pub(super) async fn load_profile(
+    profiles: &impl ProfileRepo,
+    id: &str,
+    provider: Provider,
+) -> Result<Profile, SyncError> {
+    let p = profiles
+        .get(id)
         .await?
         .ok_or_else(|| SyncError::UnknownProfile(id.to_owned()))?;
     if p.provider != provider {
@@ -104,9 +108,12 @@ async fn load_profile(store: &Store, id: &str, provider: Provider) -> Result<Pro
 }
 
 /// The ids of a provider's enabled profiles.
-async fn enabled_profiles(store: &Store, provider: Provider) -> Result<Vec<String>, SyncError> {
-    Ok(store
-        .list_profiles()
+pub(super) async fn enabled_profiles(
+    profiles: &impl ProfileRepo,
+    provider: Provider,
+) -> Result<Vec<String>, SyncError> {
+    Ok(profiles
+        .list()
         .await?
         .into_iter()
         .filter(|p| p.provider == provider && p.enabled)
@@ -114,68 +121,9 @@ async fn enabled_profiles(store: &Store, provider: Provider) -> Result<Vec<Strin
         .collect())
 }
 
-/// A provider's sync. Implementors supply the tasks; loading the profile, the lease, recording
-/// skipped tasks and the outcome are shared (static dispatch only, hence `async fn`).
-#[allow(async_fn_in_trait)]
-pub trait ProviderSync {
-    /// The provider whose profiles this sync serves.
-    const PROVIDER: Provider;
-    /// The tasks in the order they run (those not reached after a failure are recorded skipped).
-    const ORDER: &'static [TaskKind];
-
-    fn store(&self) -> &Store;
-
-    /// The reclaim queue, for profiles in auto mode.
-    fn queue(&self) -> Option<&crate::queue::ReclaimQueue> {
-        None
-    }
-
-    /// The provider's tasks for one run.
-    async fn tasks(&self, run: &mut Run<'_>) -> Result<(), SyncError>;
-
-    /// Every enabled profile of the provider, one after another; one failing does not stop the
-    /// others.
-    async fn sync_all(&self, progress: &dyn Progress) -> Result<SyncReport, SyncError> {
-        let mut report = SyncReport::default();
-        for id in enabled_profiles(self.store(), Self::PROVIDER).await? {
-            report
-                .profiles
-                .push(self.sync_or_record(&id, progress).await);
-        }
-        Ok(report)
-    }
-
-    /// One profile, with any failure captured in the outcome rather than returned.
-    async fn sync_or_record(&self, profile_id: &str, progress: &dyn Progress) -> ProfileOutcome {
-        self.sync_profile(profile_id, progress).await.unwrap_or_else(|e| {
-            tracing::error!(provider = Self::PROVIDER.as_str(), profile = profile_id, error = %e, "sync could not start");
-            ProfileOutcome::not_started(profile_id, &e)
-        })
-    }
-
-    /// Syncs one profile. Errors before any task starts (unknown or disabled profile, lease
-    /// held) are returned; a failing task is recorded and reported in the outcome.
-    async fn sync_profile(
-        &self,
-        profile_id: &str,
-        progress: &dyn Progress,
-    ) -> Result<ProfileOutcome, SyncError> {
-        let profile = load_profile(self.store(), profile_id, Self::PROVIDER).await?;
-        let mut run = Run::start(self.store(), &profile, progress, Self::ORDER).await?;
-        // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
-        // the stack and under the compiler's layout depth.
-        let result = match Box::pin(self.tasks(&mut run)).await {
-            // candidates only from a finished sync's complete data
-            Ok(()) => Box::pin(super::reclamation::reclamation(&mut run, self.queue())).await,
-            Err(e) => Err(e),
-        };
-        Ok(run.finish(result).await)
-    }
-}
-
-/// One run of one profile's sync, handed to [`ProviderSync::tasks`].
-pub struct Run<'a> {
-    pub(crate) store: &'a Store,
+/// One run of one profile's sync: what its tasks record into.
+pub struct Run<'a, R> {
+    pub(crate) repos: &'a R,
     pub(crate) profile: &'a Profile,
     pub(crate) run_id: String,
     pub(crate) started: DateTime<Utc>,
@@ -184,24 +132,25 @@ pub struct Run<'a> {
     tasks: Vec<TaskRun>,
 }
 
-impl<'a> Run<'a> {
+impl<'a, R: Repos> Run<'a, R> {
     /// Takes the profile's sync lease and starts a run of the tasks in `order`.
     pub(crate) async fn start(
-        store: &'a Store,
+        repos: &'a R,
         profile: &'a Profile,
         progress: &'a dyn Progress,
         order: &'static [TaskKind],
-    ) -> Result<Run<'a>, SyncError> {
+    ) -> Result<Run<'a, R>, SyncError> {
         let started = Utc::now();
         let run_id = new_run_id(started);
-        if !store
-            .acquire_sync_lease(&profile.id, &run_id, started, LEASE_TTL)
+        if !repos
+            .runs()
+            .acquire_lease(&profile.id, &run_id, started, LEASE_TTL)
             .await?
         {
             return Err(SyncError::Busy(profile.id.clone()));
         }
         Ok(Run {
-            store,
+            repos,
             profile,
             run_id,
             started,
@@ -215,7 +164,7 @@ impl<'a> Run<'a> {
     pub(crate) async fn begin(&mut self, kind: TaskKind) -> Result<(TaskRun, ApiStats), SyncError> {
         self.progress.task(kind.label());
         let task = TaskRun::start(&self.profile.id, &self.run_id, kind, Utc::now());
-        self.store.put_task_run(&task).await?;
+        self.repos.runs().put_task_run(&task).await?;
         Ok((task, ApiStats::default()))
     }
 
@@ -228,7 +177,7 @@ impl<'a> Run<'a> {
     ) -> Result<T, SyncError> {
         task.counts.add_api(stats.snapshot());
         task.finish(Utc::now(), result.as_ref().err().map(ToString::to_string));
-        self.store.put_task_run(&task).await?;
+        self.repos.runs().put_task_run(&task).await?;
         self.tasks.push(task);
         result
     }
@@ -240,7 +189,11 @@ impl<'a> Run<'a> {
         stream: &str,
         default_backfill_days: u32,
     ) -> Result<DateTime<Utc>, SyncError> {
-        let checkpoint = self.store.get_checkpoint(&self.profile.id, stream).await?;
+        let checkpoint = self
+            .repos
+            .runs()
+            .get_checkpoint(&self.profile.id, stream)
+            .await?;
         let backfill = self.profile.backfill_days.unwrap_or(default_backfill_days);
         Ok(checkpoint
             .map(|c| c.read_until - ACTIVITY_OVERLAP)
@@ -254,7 +207,8 @@ impl<'a> Run<'a> {
         read_until: DateTime<Utc>,
     ) -> Result<(), SyncError> {
         let now = Utc::now();
-        self.store
+        self.repos
+            .runs()
             .put_checkpoint(
                 &self.profile.id,
                 &Checkpoint {
@@ -265,7 +219,8 @@ impl<'a> Run<'a> {
                 },
             )
             .await?;
-        self.store
+        self.repos
+            .profiles()
             .set_last_sync(
                 &self.profile.id,
                 &LastSync {
@@ -292,7 +247,7 @@ impl<'a> Run<'a> {
                         now,
                         "an earlier task of this run failed",
                     );
-                    if let Err(e) = self.store.put_task_run(&t).await {
+                    if let Err(e) = self.repos.runs().put_task_run(&t).await {
                         tracing::warn!(error = %e, "could not record a skipped task");
                     }
                     self.tasks.push(t);
@@ -300,8 +255,9 @@ impl<'a> Run<'a> {
             }
         }
         if let Err(e) = self
-            .store
-            .release_sync_lease(&self.profile.id, &self.run_id)
+            .repos
+            .runs()
+            .release_lease(&self.profile.id, &self.run_id)
             .await
         {
             tracing::warn!(profile = %self.profile.id, error = %e, "could not release sync lease; it will expire");
@@ -348,9 +304,4 @@ fn log_outcome(provider: Provider, o: &ProfileOutcome, started: DateTime<Utc>) {
         events_read = activity.events_read,
         "sync run"
     );
-}
-
-/// A time in whole seconds (task details are read by people).
-pub(crate) fn secs(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -14,17 +14,17 @@ use provider_sandbox::{BoxTenantSpec, DropboxTeamSpec, Sandbox, SandboxConfig};
 use seatkeeper::connect::ConnectService;
 use seatkeeper::domain::ReclaimRequest;
 use seatkeeper::domain::{BoxPlan, Profile, Seat};
-use seatkeeper::functions::oauth_callback::{self, Page};
-use seatkeeper::functions::reclaim as reclaim_fn;
+use seatkeeper::handlers::oauth_callback::{self, Page};
+use seatkeeper::handlers::reclaim as reclaim_fn;
 use seatkeeper::http::RetryPolicy;
+use seatkeeper::ports::ProfileRepo;
 use seatkeeper::providers::box_api::BoxCredentials;
 use seatkeeper::providers::dropbox_api::{DropboxCredentials, Slot};
 use seatkeeper::queue::ReclaimQueue;
-use seatkeeper::reclaim::{JobPoll, Reclaimer};
-use seatkeeper::runtime::{self, AwsClients};
+use seatkeeper::reclaim::JobPoll;
 use seatkeeper::secrets::SecretStore;
 use seatkeeper::store::Store;
-use seatkeeper::sync::{BoxSync, DropboxSync};
+use seatkeeper::wiring::{self, AwsClients, ProductionReclaimer, ProductionSync};
 use seatkeeper::Config;
 use secrecy::SecretString;
 
@@ -192,7 +192,8 @@ impl TestEnv {
         )
         .expect("profile");
         self.store
-            .create_profile(&profile)
+            .profiles
+            .create(&profile)
             .await
             .expect("create profile");
         self.secrets
@@ -215,7 +216,8 @@ impl TestEnv {
         let id = unique("dbx");
         let profile = Profile::new_dropbox(&id, "Sandbox Dropbox", Utc::now()).expect("profile");
         self.store
-            .create_profile(&profile)
+            .profiles
+            .create(&profile)
             .await
             .expect("create profile");
         for (slot, (key, secret)) in [("sync", team.sync_app()), ("reclaim", team.reclaim_app())] {
@@ -285,11 +287,11 @@ impl TestEnv {
     }
 
     pub fn connect_service(&self) -> ConnectService {
-        runtime::connect_service(&self.config, &self.aws).expect("connect service")
+        wiring::connect_service(&self.config, &self.aws).expect("connect service")
     }
 
-    pub fn dropbox_sync(&self) -> DropboxSync {
-        runtime::dropbox_sync(&self.config, &self.aws).expect("dropbox sync")
+    pub fn dropbox_sync(&self) -> ProductionSync {
+        wiring::dropbox_sync(&self.config, &self.aws).expect("dropbox sync")
     }
 
     /// Every item of a partition, straight from DynamoDB.
@@ -338,8 +340,8 @@ impl TestEnv {
     }
 
     /// The reclaim function's engine as its main builds it (job polls shortened for tests).
-    pub fn reclaimer(&self) -> Reclaimer {
-        let mut r = runtime::reclaimer(&self.config, &self.aws).expect("reclaimer");
+    pub fn reclaimer(&self) -> ProductionReclaimer {
+        let mut r = wiring::reclaimer(&self.config, &self.aws).expect("reclaimer");
         r.poll = JobPoll {
             attempts: 3,
             interval: Duration::from_millis(20),
@@ -372,7 +374,7 @@ impl TestEnv {
     /// them to the reclaim handler as an SQS event, and deletes those not reported as batch
     /// item failures (the failures become visible again after the visibility timeout).
     /// Returns the event and the handler's response.
-    pub async fn deliver(&self, reclaimer: &Reclaimer) -> (SqsEvent, SqsBatchResponse) {
+    pub async fn deliver(&self, reclaimer: &ProductionReclaimer) -> (SqsEvent, SqsBatchResponse) {
         let msgs = self
             .aws
             .sqs
@@ -434,7 +436,11 @@ impl TestEnv {
 
     /// Delivers until the queue is empty (failures come back after the 1 s visibility timeout),
     /// at most `rounds` times. Returns every response.
-    pub async fn drain(&self, reclaimer: &Reclaimer, rounds: usize) -> Vec<SqsBatchResponse> {
+    pub async fn drain(
+        &self,
+        reclaimer: &ProductionReclaimer,
+        rounds: usize,
+    ) -> Vec<SqsBatchResponse> {
         let mut out = Vec::new();
         let mut idle = 0;
         while out.len() < rounds && idle < 10 {
@@ -477,8 +483,8 @@ impl TestEnv {
     }
 
     /// The sync as box-sync's main builds it, from this environment's config.
-    pub fn box_sync(&self) -> BoxSync {
-        runtime::box_sync(&self.config, &self.aws).expect("box sync")
+    pub fn box_sync(&self) -> ProductionSync {
+        wiring::box_sync(&self.config, &self.aws).expect("box sync")
     }
 }
 

@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use provider_sandbox::{FaultKind, FaultRule, Route};
 use seatkeeper::domain::{TaskKind, TaskStatus};
-use seatkeeper::functions::sync::{handle, HandlerError};
+use seatkeeper::handlers::sync::{handle, HandlerError};
+use seatkeeper::ports::{ProfileRepo, RunRepo, SeatRepo};
 use seatkeeper_e2e::{seat, LogCapture, TestEnv};
 use serde_json::json;
 
 async fn set_backfill(env: &TestEnv, id: &str, days: u32) {
     env.store
-        .update_profile(id, |p| -> Result<(), seatkeeper::store::StoreError> {
+        .profiles
+        .update(id, |p| -> Result<(), seatkeeper::ports::StoreError> {
             p.backfill_days = Some(days);
             Ok(())
         })
@@ -110,7 +112,7 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
     }
 
     // Task tracking, in DynamoDB.
-    let runs = env.store.task_runs(&profile.id, 50).await.unwrap();
+    let runs = env.store.runs.task_runs(&profile.id, 50).await.unwrap();
     for kind in [
         TaskKind::ApplicationAccess,
         TaskKind::Activity,
@@ -158,7 +160,12 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
     assert_eq!(q["event_type"], "LOGIN,ADD_LOGIN_ACTIVITY_DEVICE");
 
     // License Information: assigned seats per type against the entitlement-free profile.
-    let lic = env.store.license_summaries(&profile.id).await.unwrap();
+    let lic = env
+        .store
+        .seats
+        .license_summaries(&profile.id)
+        .await
+        .unwrap();
     assert_eq!(lic.len(), 1);
     assert_eq!(lic[0].assigned as usize, humans.len());
     assert_eq!(lic[0].purchased, None);
@@ -200,7 +207,10 @@ async fn unchanged_resync_rewrites_no_seat_item() {
         .count();
     let second_start =
         DateTime::parse_from_rfc3339(&events_query(&env, n - 1)["created_after"]).unwrap();
-    assert_eq!(first_end - second_start, seatkeeper::sync::ACTIVITY_OVERLAP);
+    assert_eq!(
+        first_end - second_start,
+        seatkeeper::domain::ACTIVITY_OVERLAP
+    );
 }
 
 #[tokio::test]
@@ -245,7 +255,7 @@ async fn users_who_leave_are_marked_removed_and_new_logins_move_forward() {
         .collect();
     assert_eq!(removed.len(), 1);
 
-    let roster = env.store.task_runs(&profile.id, 20).await.unwrap();
+    let roster = env.store.runs.task_runs(&profile.id, 20).await.unwrap();
     let latest = roster
         .iter()
         .find(|t| t.task == TaskKind::ApplicationRoster)
@@ -266,6 +276,7 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
         .expect("first sync");
     let checkpoint = env
         .store
+        .runs
         .get_checkpoint(&profile.id, "box_admin_logs_logins")
         .await
         .unwrap()
@@ -305,13 +316,14 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
     assert!(seat(&after[&leaver]).removed_at.is_none());
     let cp = env
         .store
+        .runs
         .get_checkpoint(&profile.id, "box_admin_logs_logins")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(cp, checkpoint, "the activity checkpoint did not move");
 
-    let runs = env.store.task_runs(&profile.id, 20).await.unwrap();
+    let runs = env.store.runs.task_runs(&profile.id, 20).await.unwrap();
     let failed_run = &runs[0].run_id;
     let this_run: Vec<_> = runs.iter().filter(|t| &t.run_id == failed_run).collect();
     let roster = this_run
@@ -332,7 +344,7 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
         let t = this_run.iter().find(|t| t.task == later).unwrap();
         assert_eq!(t.status, TaskStatus::Skipped);
     }
-    let profile_now = env.store.get_profile(&profile.id).await.unwrap().unwrap();
+    let profile_now = env.store.profiles.get(&profile.id).await.unwrap().unwrap();
     assert_ne!(profile_now.last_sync.unwrap().run_id, *failed_run);
 }
 
@@ -384,7 +396,7 @@ async fn rate_limits_are_waited_out_expired_tokens_renewed_and_no_secret_leaks()
         statuses.contains(&401),
         "the cached token was rejected once: {statuses:?}"
     );
-    let runs = env.store.task_runs(&profile.id, 20).await.unwrap();
+    let runs = env.store.runs.task_runs(&profile.id, 20).await.unwrap();
     let roster = runs
         .iter()
         .find(|t| t.task == TaskKind::ApplicationRoster && t.run_id == report.profiles[0].run_id)
@@ -459,7 +471,7 @@ async fn truncated_pages_and_bad_credentials_fail_clearly_and_other_profiles_sti
         "the good profile synced"
     );
     assert!(env.seat_items(&bad.id).await.is_empty());
-    let runs = env.store.task_runs(&bad.id, 10).await.unwrap();
+    let runs = env.store.runs.task_runs(&bad.id, 10).await.unwrap();
     let access = runs
         .iter()
         .find(|t| t.task == TaskKind::ApplicationAccess)

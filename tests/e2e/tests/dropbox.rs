@@ -8,8 +8,9 @@ use chrono::{Duration, Utc};
 use provider_sandbox::{DropboxMemberStatus, FaultKind, FaultRule, Route};
 use seatkeeper::connect::{state_digest, PendingConnect};
 use seatkeeper::domain::{Profile, TaskKind, TaskStatus};
-use seatkeeper::functions::oauth_callback;
-use seatkeeper::functions::sync::{handle, HandlerError};
+use seatkeeper::handlers::oauth_callback;
+use seatkeeper::handlers::sync::{handle, HandlerError};
+use seatkeeper::ports::{ConnectRepo, ProfileRepo, RunRepo, SeatRepo};
 use seatkeeper::providers::dropbox_api::Slot;
 use seatkeeper_e2e::{seat, LogCapture, TestEnv};
 use secrecy::{ExposeSecret, SecretString};
@@ -101,7 +102,7 @@ async fn connecting_both_slots_stores_tokens_and_the_reclaim_admin_and_shows_no_
     );
 
     // Application Access task runs record each connect
-    let runs = env.store.task_runs(&profile.id, 10).await.unwrap();
+    let runs = env.store.runs.task_runs(&profile.id, 10).await.unwrap();
     let connects: Vec<_> = runs
         .iter()
         .filter(|t| t.task == TaskKind::ApplicationAccess)
@@ -166,7 +167,8 @@ async fn replayed_forged_expired_missing_and_denied_callbacks_store_nothing() {
     let state = seatkeeper::connect::new_state();
     let long_ago = Utc::now() - Duration::minutes(11);
     env.store
-        .put_pending_connect(
+        .connects
+        .put_pending(
             &state_digest(&state),
             &PendingConnect {
                 profile_id: profile.id.clone(),
@@ -242,9 +244,10 @@ async fn dropbox_sync_of_a_large_team_stores_seats_and_survives_token_expiry() {
         200
     );
     env.store
-        .update_profile(
+        .profiles
+        .update(
             &profile.id,
-            |p| -> Result<(), seatkeeper::store::StoreError> {
+            |p| -> Result<(), seatkeeper::ports::StoreError> {
                 p.backfill_days = Some(365);
                 Ok(())
             },
@@ -312,7 +315,12 @@ async fn dropbox_sync_of_a_large_team_stores_seats_and_survives_token_expiry() {
             .and_then(|l| l.purchased)
     };
     let spec = provider_sandbox::DropboxTeamSpec::new(10_000, 8);
-    let lic = env.store.license_summaries(&profile.id).await.unwrap();
+    let lic = env
+        .store
+        .seats
+        .license_summaries(&profile.id)
+        .await
+        .unwrap();
     assert_eq!(purchased(lic), Some(spec.num_licensed_users));
     team.set_num_licensed_users(12_345);
 
@@ -321,7 +329,12 @@ async fn dropbox_sync_of_a_large_team_stores_seats_and_survives_token_expiry() {
         .await
         .expect("re-sync");
     assert_eq!(stored, env.seat_items(&profile.id).await);
-    let lic = env.store.license_summaries(&profile.id).await.unwrap();
+    let lic = env
+        .store
+        .seats
+        .license_summaries(&profile.id)
+        .await
+        .unwrap();
     assert_eq!(purchased(lic), Some(12_345));
 
     let table = env.scan_all().await;
@@ -352,6 +365,7 @@ async fn a_failed_dropbox_sync_marks_nobody_removed_until_a_finished_one() {
         .collect();
     let checkpoint = env
         .store
+        .runs
         .get_checkpoint(&profile.id, "dropbox_team_log_logins")
         .await
         .unwrap();
@@ -378,6 +392,7 @@ async fn a_failed_dropbox_sync_marks_nobody_removed_until_a_finished_one() {
     );
     let cp = env
         .store
+        .runs
         .get_checkpoint(&profile.id, "dropbox_team_log_logins")
         .await
         .unwrap();
@@ -399,6 +414,7 @@ async fn a_failed_dropbox_sync_marks_nobody_removed_until_a_finished_one() {
     );
     let cp = env
         .store
+        .runs
         .get_checkpoint(&profile.id, "dropbox_team_log_logins")
         .await
         .unwrap();
@@ -413,7 +429,7 @@ async fn a_dropbox_profile_without_a_connected_sync_slot_fails_clearly() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("seatctl connect dropbox"), "{err}");
-    let runs = env.store.task_runs(&profile.id, 10).await.unwrap();
+    let runs = env.store.runs.task_runs(&profile.id, 10).await.unwrap();
     assert!(runs
         .iter()
         .any(|t| t.task == TaskKind::ApplicationAccess && t.status == TaskStatus::Failed));

@@ -7,16 +7,16 @@ use provider_sandbox::{FaultKind, FaultRule, NewBoxUser, NewDropboxMember, Remov
 use seatkeeper::domain::{
     Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimStatus, TaskKind,
 };
-use seatkeeper::functions::sync::handle;
+use seatkeeper::handlers::sync::handle;
+use seatkeeper::ports::{ProfileRepo, ReclaimRepo, RunRepo, SeatRepo, StoreError};
 use seatkeeper::providers::dropbox_api::Slot;
-use seatkeeper::store::StoreError;
-use seatkeeper::sync::ProviderSync;
 use seatkeeper_e2e::{seat, LogCapture, TestEnv};
 use serde_json::json;
 
 async fn edit_profile(env: &TestEnv, id: &str, f: impl Fn(&mut Profile)) {
     env.store
-        .update_profile(id, |p| -> Result<(), StoreError> {
+        .profiles
+        .update(id, |p| -> Result<(), StoreError> {
             f(p);
             Ok(())
         })
@@ -27,7 +27,8 @@ async fn edit_profile(env: &TestEnv, id: &str, f: impl Fn(&mut Profile)) {
 
 async fn record(env: &TestEnv, profile: &str, request_id: &str) -> ReclaimRecord {
     env.store
-        .get_reclaim(profile, request_id)
+        .reclaims
+        .get(profile, request_id)
         .await
         .unwrap()
         .expect("request recorded")
@@ -65,7 +66,7 @@ async fn box_setup(env: &TestEnv) -> (Profile, String, String, String) {
         .await
         .expect("sync");
     assert!(report.profiles[0].succeeded);
-    let profile = env.store.get_profile(&profile.id).await.unwrap().unwrap();
+    let profile = env.store.profiles.get(&profile.id).await.unwrap().unwrap();
     (profile, admin.id, stale.id, active.id)
 }
 
@@ -76,7 +77,7 @@ async fn box_candidates_have_evidence_and_a_reclaim_moves_every_file_to_the_admi
     let tenant = env.sandbox.box_tenant();
 
     // candidates: the stale user with the proof of the last login; the active one is not
-    let candidates = env.store.list_candidates(&profile.id).await.unwrap();
+    let candidates = env.store.seats.list_candidates(&profile.id).await.unwrap();
     let c = candidates
         .iter()
         .find(|c| c.user_id == stale)
@@ -92,6 +93,7 @@ async fn box_candidates_have_evidence_and_a_reclaim_moves_every_file_to_the_admi
     assert_eq!(c.license_type, "business_plus");
     let reclamation = env
         .store
+        .runs
         .task_runs(&profile.id, 20)
         .await
         .unwrap()
@@ -171,6 +173,7 @@ async fn box_candidates_have_evidence_and_a_reclaim_moves_every_file_to_the_admi
     );
     assert!(env
         .store
+        .seats
         .get_candidate(&profile.id, &stale)
         .await
         .unwrap()
@@ -178,6 +181,7 @@ async fn box_candidates_have_evidence_and_a_reclaim_moves_every_file_to_the_admi
     // a Reclamation task run for the batch
     let batch = env
         .store
+        .runs
         .task_runs(&profile.id, 20)
         .await
         .unwrap()
@@ -408,7 +412,7 @@ async fn a_poison_message_does_not_block_its_batch_and_is_recorded() {
         record(&env, &profile.id, &good.request_id).await.status,
         ReclaimStatus::Done
     );
-    let invalid = env.store.list_invalid_messages().await.unwrap();
+    let invalid = env.store.reclaims.list_invalid().await.unwrap();
     assert_eq!(invalid.len(), 3, "{invalid:#?}");
     let errors: Vec<&str> = invalid.iter().map(|m| m.error.as_str()).collect();
     assert!(errors
@@ -515,11 +519,12 @@ async fn auto_mode_enqueues_within_the_cap_and_a_failed_sync_produces_no_candida
     assert!(r.is_err());
     assert!(env
         .store
+        .seats
         .list_candidates(&profile.id)
         .await
         .unwrap()
         .is_empty());
-    let runs = env.store.task_runs(&profile.id, 20).await.unwrap();
+    let runs = env.store.runs.task_runs(&profile.id, 20).await.unwrap();
     let rec = runs
         .iter()
         .find(|t| t.task == TaskKind::Reclamation)
@@ -546,6 +551,7 @@ async fn auto_mode_enqueues_within_the_cap_and_a_failed_sync_produces_no_candida
     assert!(task.detail.as_deref().unwrap().contains("held by the cap"));
     let requested: Vec<_> = env
         .store
+        .seats
         .list_candidates(&profile.id)
         .await
         .unwrap()
@@ -588,7 +594,7 @@ async fn dropbox_setup(env: &TestEnv) -> (Profile, String, String) {
         .expect("sync");
     assert!(report.profiles[0].succeeded);
     let admin = team.authorizing_admin();
-    let profile = env.store.get_profile(&profile.id).await.unwrap().unwrap();
+    let profile = env.store.profiles.get(&profile.id).await.unwrap().unwrap();
     (profile, admin, stale.team_member_id)
 }
 
@@ -599,6 +605,7 @@ async fn dropbox_reclaim_removes_the_member_and_transfers_files_to_the_reclaim_a
     let team = env.sandbox.dropbox_team();
     let c = env
         .store
+        .seats
         .get_candidate(&profile.id, &stale)
         .await
         .unwrap()
@@ -755,13 +762,19 @@ async fn candidates_follow_the_data_and_an_unchanged_sync_rewrites_none() {
     assert_eq!(task.counts.items_written, 1, "{:?}", task.detail);
     assert!(env
         .store
+        .seats
         .get_candidate(&profile.id, &stale)
         .await
         .unwrap()
         .is_none());
     assert_eq!(
         task.counts.candidates,
-        env.store.list_candidates(&profile.id).await.unwrap().len() as u64
+        env.store
+            .seats
+            .list_candidates(&profile.id)
+            .await
+            .unwrap()
+            .len() as u64
     );
 }
 
@@ -775,7 +788,7 @@ async fn a_request_another_delivery_holds_waits_and_is_then_executed_once() {
     let mut held = ReclaimRecord::new(req.clone(), profile.provider, Utc::now());
     held.lease_owner = Some("another-invocation".into());
     held.lease_until = Some(Utc::now() + Duration::minutes(10));
-    assert!(env.store.create_reclaim(&held).await.unwrap());
+    assert!(env.store.reclaims.create(&held).await.unwrap());
     env.enqueue(&req).await;
     let reclaimer = env.reclaimer();
     let (_, response) = env.deliver(&reclaimer).await;
@@ -792,7 +805,7 @@ async fn a_request_another_delivery_holds_waits_and_is_then_executed_once() {
     // the holder crashed: its lease lapses, and the next delivery executes the request
     let mut lapsed = r;
     lapsed.lease_until = Some(Utc::now() - Duration::minutes(1));
-    env.store.save_reclaim(&mut lapsed).await.unwrap();
+    env.store.reclaims.save(&mut lapsed).await.unwrap();
     env.drain(&reclaimer, 5).await;
     let r = record(&env, &profile.id, &req.request_id).await;
     assert_eq!(r.status, ReclaimStatus::Done);

@@ -8,14 +8,14 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::model::{
-    BoxCredentials, BoxEvent, BoxUser, ClientError, EventsPage, TransferredFolder, UsersPage,
-};
+use super::model::{BoxEvent, BoxUser, ClientError, EventsPage, TransferredFolder, UsersPage};
 use crate::config::BoxEndpoints;
+use crate::domain::BoxUserId;
 use crate::http::{
     call_authorized, fresh_token, pages, retry_after_from_headers, send_oauth, token_error,
-    AccessToken, ApiStats, PageStep, ProviderError, RetryPolicy, TokenCache,
+    AccessToken, ApiStats, ErrorCode, PageStep, ProviderError, RetryPolicy, TokenCache,
 };
+use crate::secrets::BoxCredentials;
 
 const PROVIDER: &str = "box";
 
@@ -149,14 +149,14 @@ impl BoxClient {
     pub async fn user(
         &self,
         creds: &BoxCredentials,
-        user_id: &str,
+        user_id: &BoxUserId,
         stats: &ApiStats,
     ) -> Result<Option<BoxUser>, ProviderError> {
-        let mut url = self.url(&format!("/users/{}", path_segment(user_id)))?;
+        let mut url = self.user_url(user_id, "")?;
         url.query_pairs_mut().append_pair("fields", USER_FIELDS);
         match self.get_json(creds, url, stats).await {
             Ok(u) => Ok(Some(u)),
-            Err(e) if e.code() == Some("not_found") => Ok(None),
+            Err(e) if e.error_code() == Some(&ErrorCode::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -168,15 +168,15 @@ impl BoxClient {
     pub async fn transfer_owned_content(
         &self,
         creds: &BoxCredentials,
-        from: &str,
-        to: &str,
+        from: &BoxUserId,
+        to: &BoxUserId,
         stats: &ApiStats,
     ) -> Result<(TransferredFolder, Option<String>), ProviderError> {
-        let mut url = self.url(&format!("/users/{}/folders/0", path_segment(from)))?;
+        let mut url = self.user_url(from, "/folders/0")?;
         url.query_pairs_mut()
             .append_pair("notify", "false")
             .append_pair("fields", "id,type,name,owned_by");
-        let body = serde_json::json!({ "owned_by": { "id": to } });
+        let body = serde_json::json!({ "owned_by": { "id": to.as_str() } });
         let (url, body) = (&url, &body);
         call_authorized(
             &self.tokens,
@@ -196,12 +196,8 @@ impl BoxClient {
                     .await
                     .map_err(|e| e.for_write("PUT /users/{id}/folders/0"))?;
                 let folder = serde_json::from_slice(&bytes).map_err(|e| {
-                    ProviderError::Malformed {
-                        provider: PROVIDER,
-                        endpoint: url.path().to_owned(),
-                        message: e.to_string(),
-                    }
-                    .for_write("PUT /users/{id}/folders/0")
+                    ProviderError::from_body(PROVIDER, url.path(), &e)
+                        .for_write("PUT /users/{id}/folders/0")
                 })?;
                 Ok((folder, request_id))
             },
@@ -214,10 +210,10 @@ impl BoxClient {
     pub async fn delete_user(
         &self,
         creds: &BoxCredentials,
-        user_id: &str,
+        user_id: &BoxUserId,
         stats: &ApiStats,
     ) -> Result<(bool, Option<String>), ProviderError> {
-        let mut url = self.url(&format!("/users/{}", path_segment(user_id)))?;
+        let mut url = self.user_url(user_id, "")?;
         url.query_pairs_mut()
             .append_pair("notify", "false")
             .append_pair("force", "false");
@@ -236,7 +232,7 @@ impl BoxClient {
         .await;
         match r {
             Ok((_, request_id)) => Ok((true, request_id)),
-            Err(e) if e.code() == Some("not_found") => {
+            Err(e) if e.error_code() == Some(&ErrorCode::NotFound) => {
                 Ok((false, e.request_id().map(str::to_owned)))
             }
             Err(e) => Err(e),
@@ -283,6 +279,11 @@ impl BoxClient {
             return Ok((bytes.to_vec(), request_id));
         }
         Err(error_from_response(status.as_u16(), retry_after, &bytes))
+    }
+
+    /// `/users/{id}{rest}`: a [`BoxUserId`] is digits, so it is always exactly one path segment.
+    fn user_url(&self, user_id: &BoxUserId, rest: &str) -> Result<Url, ProviderError> {
+        self.url(&format!("/users/{}{rest}", user_id.as_str()))
     }
 
     fn url(&self, path: &str) -> Result<Url, ProviderError> {
@@ -395,11 +396,8 @@ impl BoxClient {
             .await
             .map_err(|e| ProviderError::from_reqwest(PROVIDER, &e))?;
         if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed {
-                provider: PROVIDER,
-                endpoint: url.path().to_owned(),
-                message: e.to_string(),
-            });
+            return serde_json::from_slice(&body)
+                .map_err(|e| ProviderError::from_body(PROVIDER, url.path(), &e));
         }
         Err(error_from_response(status.as_u16(), retry_after, &body))
     }
@@ -408,7 +406,7 @@ impl BoxClient {
 /// Maps a Box error response (ClientError envelope, or none) to a typed error.
 fn error_from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> ProviderError {
     let env: ClientError = serde_json::from_slice(body).unwrap_or_default();
-    let code = env.code.clone().unwrap_or_else(|| format!("http_{status}"));
+    let code = env.error_code(status);
     match status {
         401 => ProviderError::Unauthorized { provider: PROVIDER },
         429 => ProviderError::RateLimited {
@@ -433,11 +431,6 @@ fn error_from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) 
     }
 }
 
-/// A user id as one path segment (ids are digits; anything else is escaped, never a new path).
-fn path_segment(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
-}
-
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
@@ -450,7 +443,7 @@ mod tests {
     fn box_error_envelopes_become_typed_errors() {
         let body = br#"{"type":"error","status":404,"code":"not_found","message":"Not Found","request_id":"abc123"}"#;
         let e = error_from_response(404, None, body);
-        assert_eq!(e.code(), Some("not_found"));
+        assert_eq!(e.error_code(), Some(&ErrorCode::NotFound));
         assert_eq!(e.request_id(), Some("abc123"));
         assert!(!e.is_transient());
         assert!(e.to_string().contains("abc123"));
@@ -465,6 +458,14 @@ mod tests {
 
         let e = error_from_response(503, None, b"<html>oops</html>");
         assert!(matches!(e, ProviderError::Server { status: 503, .. }));
+        assert_eq!(e.error_code(), Some(&ErrorCode::NoCode(503)));
+        let e = error_from_response(
+            403,
+            None,
+            br#"{"type":"error","status":403,"code":"forbidden","message":"User cannot be deleted"}"#,
+        );
+        assert_eq!(e.error_code(), Some(&ErrorCode::Other("forbidden".into())));
+        assert!(!e.is_transient());
         assert!(matches!(
             error_from_response(401, None, b""),
             ProviderError::Unauthorized { .. }

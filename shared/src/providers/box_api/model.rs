@@ -1,14 +1,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
-use secrecy::SecretString;
 use serde::Deserialize;
 
-/// What a Box profile's secret holds (Secrets Manager JSON). Debug never shows the secret.
-#[derive(Debug, Clone, Deserialize)]
-pub struct BoxCredentials {
-    pub client_id: String,
-    pub client_secret: SecretString,
-    pub enterprise_id: String,
-}
+use crate::http::ErrorCode;
 
 /// `components.schemas.Users` in marker mode (`limit`, `next_marker`, `entries`).
 #[derive(Debug, Deserialize)]
@@ -115,6 +108,17 @@ pub struct ClientError {
     pub message: Option<String>,
     #[serde(default)]
     pub request_id: Option<String>,
+}
+
+impl ClientError {
+    /// The envelope's `code`, typed: the one place a Box error code is read as text.
+    pub fn error_code(&self, status: u16) -> ErrorCode {
+        match self.code.as_deref() {
+            Some("not_found") => ErrorCode::NotFound,
+            Some(other) => ErrorCode::Other(other.to_owned()),
+            None => ErrorCode::NoCode(status),
+        }
+    }
 }
 
 /// `Folder--Full` as returned by `PUT /users/{id}/folders/0`, reduced to what the audit keeps.

@@ -17,14 +17,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::model::{
-    AsyncJob, AuthenticatedAdmin, DropboxCredentials, GetTeamEventsResult, LoginEvent,
-    MembersGetInfoItemV2, MembersGetInfoV2Result, MembersListV2Result, TeamInfo, TeamMemberInfoV2,
+    AsyncJob, AuthenticatedAdmin, GetTeamEventsResult, LoginEvent, MembersGetInfoItemV2,
+    MembersGetInfoV2Result, MembersListV2Result, TeamInfo, TeamMemberInfoV2,
 };
 use crate::config::DropboxEndpoints;
+use crate::domain::connect::Slot;
+use crate::domain::DropboxTeamMemberId;
 use crate::http::{
     call_authorized, fresh_token, pages, retry_after_from_headers, send_oauth, token_error,
-    AccessToken, ApiStats, PageStep, ProviderError, RetryPolicy, TokenCache,
+    AccessToken, ApiStats, ErrorCode, PageStep, ProviderError, RetryPolicy, TokenCache,
 };
+use crate::secrets::DropboxCredentials;
 
 const PROVIDER: &str = "dropbox";
 /// Dropbox's maximum page size for members and team_log.
@@ -34,51 +37,8 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 /// `reset` / `bad_cursor` restarts tolerated within one read before giving up.
 const MAX_RESTARTS: u32 = 3;
 
-/// The two credential slots of a Dropbox profile: each its own app, scopes and connect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Slot {
-    Sync,
-    Reclaim,
-}
-
-impl Slot {
-    pub fn scopes(self) -> &'static [&'static str] {
-        match self {
-            Slot::Sync => &[
-                "members.read",
-                "team_data.member",
-                "events.read",
-                "team_info.read",
-            ],
-            Slot::Reclaim => &[
-                "team_info.read",
-                "members.write",
-                "members.delete",
-                "team_data.member",
-            ],
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Slot::Sync => "sync",
-            Slot::Reclaim => "reclaim",
-        }
-    }
-}
-
-impl std::str::FromStr for Slot {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "sync" => Ok(Slot::Sync),
-            "reclaim" => Ok(Slot::Reclaim),
-            other => Err(format!(
-                "unknown Dropbox credential slot {other:?} (sync or reclaim)"
-            )),
-        }
-    }
-}
+/// The team_log event type that is a member's own sign-in (activity evidence).
+pub const LOGIN_EVENT_TYPE: &str = "login_success";
 
 /// The `team_id` (and `account_id`) a team-linked app's token response adds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -126,9 +86,9 @@ pub struct EventsWindow {
     pub end: DateTime<Utc>,
 }
 
-/// The Void/None of a Dropbox selector, for readability at call sites.
-fn member_selector(team_member_id: &str) -> Value {
-    json!({ ".tag": "team_member_id", "team_member_id": team_member_id })
+/// A `team.UserSelectorArg` naming a member by team_member_id.
+fn member_selector(team_member_id: &DropboxTeamMemberId) -> Value {
+    json!({ ".tag": "team_member_id", "team_member_id": team_member_id.as_str() })
 }
 
 enum EventsCursor {
@@ -389,11 +349,7 @@ impl DropboxClient {
         if status == 200 {
             return serde_json::from_slice(&body)
                 .map(|r| (r, request_id))
-                .map_err(|e| ProviderError::Malformed {
-                    provider: PROVIDER,
-                    endpoint: route.to_owned(),
-                    message: e.to_string(),
-                });
+                .map_err(|e| ProviderError::from_body(PROVIDER, route, &e));
         }
         Err(error_from_response(status, retry_after, request_id, &body))
     }
@@ -459,7 +415,7 @@ impl DropboxClient {
                     EventsCursor::From(start, restarts) => {
                         let mut arg = json!({
                             "limit": PAGE_LIMIT,
-                            "event_type": "login_success",
+                            "event_type": LOGIN_EVENT_TYPE,
                             "time": { "start_time": dbx_time(start), "end_time": dbx_time(window.end) },
                         });
                         if let Some(a) = account_id {
@@ -521,7 +477,7 @@ impl DropboxClient {
     pub async fn member_info(
         &self,
         creds: &DropboxCredentials,
-        team_member_id: &str,
+        team_member_id: &DropboxTeamMemberId,
         stats: &ApiStats,
     ) -> Result<Option<TeamMemberInfoV2>, ProviderError> {
         let r: MembersGetInfoV2Result = self
@@ -545,8 +501,8 @@ impl DropboxClient {
     pub async fn remove_member(
         &self,
         creds: &DropboxCredentials,
-        team_member_id: &str,
-        transfer_to: &str,
+        team_member_id: &DropboxTeamMemberId,
+        transfer_to: &DropboxTeamMemberId,
         stats: &ApiStats,
     ) -> Result<(AsyncJob, Option<String>), ProviderError> {
         let url = format!("{}/2/team/members/remove", self.api_url);
@@ -610,20 +566,14 @@ fn restart_point(e: &ProviderError, window_start: DateTime<Utc>) -> Option<DateT
     match e {
         ProviderError::Api {
             status: 409,
-            code,
-            message,
+            code: ErrorCode::Reset { at },
             ..
-        } if code == "reset" => {
-            // error_summary is "reset/<timestamp>…"; the envelope's `reset` field is the same.
-            message
-                .split('/')
-                .nth(1)
-                .and_then(|t| t.trim_end_matches('.').parse::<DateTime<Utc>>().ok())
-                .or(Some(window_start))
-        }
+        } => Some(at.unwrap_or(window_start)),
         ProviderError::Api {
-            status: 409, code, ..
-        } if code == "bad_cursor" => Some(window_start),
+            status: 409,
+            code: ErrorCode::BadCursor,
+            ..
+        } => Some(window_start),
         _ => None,
     }
 }
@@ -636,6 +586,32 @@ struct ErrorEnvelope {
     error: Option<Value>,
 }
 
+/// The envelope's `error[".tag"]`, typed, with the values the product uses (the `reset`
+/// restart point, the missing scope): the one place a Dropbox error tag is read as text.
+/// `None` when the body has no tag (plain text, HTML, empty).
+fn error_code(error: Option<&Value>) -> Option<ErrorCode> {
+    let error = error?;
+    let tag = error.get(".tag")?.as_str()?;
+    let field = |name: &str| error.get(name).and_then(Value::as_str);
+    Some(match tag {
+        "user_not_in_team" => ErrorCode::UserNotInTeam,
+        "user_not_found" => ErrorCode::UserNotFound,
+        "transfer_in_progress" => ErrorCode::TransferInProgress,
+        "invalid_async_job_id" => ErrorCode::InvalidAsyncJobId,
+        "reset" => ErrorCode::Reset {
+            // a DropboxTimestamp; unreadable means "restart the window", not an error
+            at: field("reset").and_then(|t| t.parse::<DateTime<Utc>>().ok()),
+        },
+        "bad_cursor" => ErrorCode::BadCursor,
+        "missing_scope" => ErrorCode::MissingScope {
+            required_scope: field("required_scope").map(str::to_owned),
+        },
+        "expired_access_token" => ErrorCode::ExpiredAccessToken,
+        "invalid_access_token" => ErrorCode::InvalidAccessToken,
+        other => ErrorCode::Other(other.to_owned()),
+    })
+}
+
 /// Maps a Dropbox error response to a typed error. Branches on `error[".tag"]`, never on the
 /// summary (its suffix varies).
 fn error_from_response(
@@ -645,22 +621,17 @@ fn error_from_response(
     body: &[u8],
 ) -> ProviderError {
     let env: ErrorEnvelope = serde_json::from_slice(body).unwrap_or_default();
-    let tag = env
-        .error
-        .as_ref()
-        .and_then(|e| e.get(".tag"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let code = error_code(env.error.as_ref());
     let summary = env.error_summary.clone().unwrap_or_default();
     match status {
-        401 => match tag.as_deref() {
-            Some("expired_access_token") | Some("invalid_access_token") | None => {
+        401 => match code {
+            Some(ErrorCode::ExpiredAccessToken | ErrorCode::InvalidAccessToken) | None => {
                 ProviderError::Unauthorized { provider: PROVIDER }
             }
-            Some(other) => ProviderError::Api {
+            Some(code) => ProviderError::Api {
                 provider: PROVIDER,
                 status,
-                code: other.to_owned(),
+                code,
                 message: summary,
                 request_id,
             },
@@ -679,33 +650,21 @@ fn error_from_response(
         500..=599 => ProviderError::Server {
             provider: PROVIDER,
             status,
-            code: tag.unwrap_or_else(|| format!("http_{status}")),
+            code: code.unwrap_or(ErrorCode::NoCode(status)),
             request_id,
             retry_after,
         },
         _ => {
             // 400 is plain text; 409 carries the route's error union.
-            let text = String::from_utf8_lossy(body);
-            let code = tag.unwrap_or_else(|| {
-                if status == 400 {
-                    "bad_input".into()
-                } else {
-                    format!("http_{status}")
-                }
+            let code = code.unwrap_or(if status == 400 {
+                ErrorCode::BadInput
+            } else {
+                ErrorCode::NoCode(status)
             });
             let message = if env.error.is_some() {
-                // keep the reset timestamp reachable for restart_point
-                match env
-                    .error
-                    .as_ref()
-                    .and_then(|e| e.get("reset"))
-                    .and_then(Value::as_str)
-                {
-                    Some(reset) => format!("reset/{reset}"),
-                    None => summary,
-                }
+                summary
             } else {
-                text.chars().take(300).collect()
+                String::from_utf8_lossy(body).chars().take(300).collect()
             };
             ProviderError::Api {
                 provider: PROVIDER,
@@ -732,8 +691,14 @@ mod tests {
         let e = error_from_response(401, None, None, br#"{"error_summary":"expired_access_token/..","error":{".tag":"expired_access_token"}}"#);
         assert!(matches!(e, ProviderError::Unauthorized { .. }));
         let e = error_from_response(401, None, None, br#"{"error_summary":"missing_scope/..","error":{".tag":"missing_scope","required_scope":"members.read"}}"#);
-        assert_eq!(e.code(), Some("missing_scope"));
+        assert_eq!(
+            e.error_code(),
+            Some(&ErrorCode::MissingScope {
+                required_scope: Some("members.read".into())
+            })
+        );
         assert!(!e.is_transient());
+        assert!(e.to_string().contains("members.read"), "{e}");
         let e = error_from_response(429, None, None, br#"{"error_summary":"too_many_requests/","error":{"reason":{".tag":"too_many_requests"},"retry_after":7}}"#);
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         let e = error_from_response(
@@ -743,16 +708,33 @@ mod tests {
             br#"{"error_summary":"user_not_in_team/..","error":{".tag":"user_not_in_team"}}"#,
         );
         assert_eq!(
-            (e.code(), e.request_id()),
-            (Some("user_not_in_team"), Some("rid"))
+            (e.error_code(), e.request_id()),
+            (Some(&ErrorCode::UserNotInTeam), Some("rid"))
         );
+        for (tag, code) in [
+            ("user_not_found", ErrorCode::UserNotFound),
+            ("transfer_in_progress", ErrorCode::TransferInProgress),
+            ("invalid_async_job_id", ErrorCode::InvalidAsyncJobId),
+            (
+                "remove_last_admin",
+                ErrorCode::Other("remove_last_admin".into()),
+            ),
+        ] {
+            let body = format!(r#"{{"error_summary":"{tag}/..","error":{{".tag":"{tag}"}}}}"#);
+            let e = error_from_response(409, None, None, body.as_bytes());
+            assert_eq!(e.error_code(), Some(&code), "{tag}");
+            assert!(!e.is_transient());
+        }
+        let e = error_from_response(503, None, None, b"");
+        assert_eq!(e.error_code(), Some(&ErrorCode::NoCode(503)));
+        assert!(e.is_transient());
         let e = error_from_response(
             400,
             None,
             None,
             b"Error in call to API function \"team/members/list_v2\": bad limit",
         );
-        assert_eq!(e.code(), Some("bad_input"));
+        assert_eq!(e.error_code(), Some(&ErrorCode::BadInput));
         assert!(e.to_string().contains("bad limit"));
     }
 
@@ -771,6 +753,17 @@ mod tests {
             br#"{"error_summary":"bad_cursor/","error":{".tag":"bad_cursor"}}"#,
         );
         assert_eq!(restart_point(&bad, start), Some(start));
+        let reset_without_time = error_from_response(
+            409,
+            None,
+            None,
+            br#"{"error_summary":"reset/..","error":{".tag":"reset","reset":"soon"}}"#,
+        );
+        assert_eq!(
+            reset_without_time.error_code(),
+            Some(&ErrorCode::Reset { at: None })
+        );
+        assert_eq!(restart_point(&reset_without_time, start), Some(start));
         let other = error_from_response(
             409,
             None,

@@ -1,7 +1,6 @@
 //! Dropbox Team API shapes (Stone: team.stone, team_log.stone, async.stone, auth.stone). Unions
 //! arrive as `{".tag": …}`; open unions may grow, so unknown tags are kept as strings.
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// A Dropbox union member as its tag (`{".tag":"active"}` → "active").
@@ -9,27 +8,6 @@ use serde::{Deserialize, Serialize};
 pub struct Tagged {
     #[serde(rename = ".tag")]
     pub tag: String,
-}
-
-/// What a Dropbox credential slot's secret holds (Secrets Manager JSON). The app key and secret
-/// are set by the operator; the callback adds the refresh token, team and admin after a connect.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DropboxCredentials {
-    pub app_key: String,
-    pub app_secret: SecretString,
-    #[serde(default)]
-    pub refresh_token: Option<SecretString>,
-    #[serde(default)]
-    pub team_id: Option<String>,
-    #[serde(default)]
-    pub team_name: Option<String>,
-    /// Reclaim slot: the admin who authorized it (team_member_id); receives reclaimed files.
-    #[serde(default)]
-    pub admin_team_member_id: Option<String>,
-    #[serde(default)]
-    pub admin_email: Option<String>,
-    #[serde(default)]
-    pub connected_at: Option<DateTime<Utc>>,
 }
 
 /// `team.MembersListV2Result`.

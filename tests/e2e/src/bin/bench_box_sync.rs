@@ -6,8 +6,8 @@
 //! usage: bench_box_sync <profile-id>
 use std::time::Instant;
 
-use seatkeeper::functions::sync::handle;
-use seatkeeper::runtime::{box_sync, AwsClients};
+use seatkeeper::handlers::sync::handle;
+use seatkeeper::wiring::{box_sync, AwsClients};
 use seatkeeper::Config;
 
 #[tokio::main]

@@ -8,15 +8,16 @@ use std::time::{Duration, SystemTime};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 
+use crate::domain::task::new_run_id;
 use crate::domain::{ReclaimStatus, TaskCounts, TaskKind, TaskRun};
+use crate::ports::{ProviderAccess, Repos, RunRepo};
 use crate::reclaim::{Outcome, Reclaimer};
-use crate::sync::new_run_id;
 
 /// Handles one SQS event. `owner` is the invocation's request id; `deadline` its end. A message
 /// is not started with less than `min_time_left` before the deadline (a Box transfer can take
 /// minutes); it goes back to the queue instead.
-pub async fn handle(
-    reclaimer: &Reclaimer,
+pub async fn handle<R: Repos, P: ProviderAccess>(
+    reclaimer: &Reclaimer<R, P>,
     event: SqsEvent,
     owner: &str,
     deadline: Option<SystemTime>,
@@ -81,7 +82,7 @@ pub async fn handle(
         ));
         task.counts = counts;
         task.finish(Utc::now(), None);
-        if let Err(e) = reclaimer.store.put_task_run(&task).await {
+        if let Err(e) = reclaimer.repos.runs().put_task_run(&task).await {
             tracing::warn!(profile, error = %e, "could not record the Reclamation task run");
         }
     }

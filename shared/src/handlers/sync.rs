@@ -4,7 +4,8 @@ use lambda_runtime::Diagnostic;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::sync::{NoProgress, ProviderSync, SyncError, SyncReport};
+use crate::ports::{ProviderAccess, Repos, RequestQueue};
+use crate::sync::{NoProgress, SyncError, SyncReport, Syncer};
 
 /// The schedule's `Input`. Unknown fields are refused: a typo like `{"profle":"x"}` must not
 /// silently sync every profile.
@@ -51,7 +52,7 @@ pub fn parse_input(payload: serde_json::Value) -> Result<SyncInput, HandlerError
             .map_err(|e| HandlerError::BadInput(e.to_string()))?,
     };
     if let Some(p) = &input.profile {
-        crate::domain::Profile::validate_id(p)
+        crate::domain::ids::ProfileId::parse(p)
             .map_err(|e| HandlerError::BadInput(e.to_string()))?;
     }
     Ok(input)
@@ -59,8 +60,8 @@ pub fn parse_input(payload: serde_json::Value) -> Result<SyncInput, HandlerError
 
 /// Runs the sync the input asks for. The invocation fails if any profile failed, after every
 /// profile has had its turn.
-pub async fn handle(
-    sync: &impl ProviderSync,
+pub async fn handle<R: Repos, P: ProviderAccess, Q: RequestQueue>(
+    sync: &Syncer<R, P, Q>,
     payload: serde_json::Value,
 ) -> Result<SyncReport, HandlerError> {
     let input = parse_input(payload)?;

@@ -1,3 +1,5 @@
+//! Call accounting of one task run: calls, retries, 429s and pages, counted by the provider
+//! adapters while the task runs and kept in its [`super::TaskCounts`].
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Per-task call accounting, shared by reference with the provider client for the task's duration.

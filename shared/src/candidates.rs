@@ -1,13 +1,21 @@
 //! Candidates: the rules applied to a profile's seats after each finished sync, and enqueueing
-//! (auto mode after a sync, `seatctl approve`) within the blast-radius cap.
+//! (auto mode after a sync, `seatctl approve`) within the blast-radius cap. Used by the sync's
+//! Reclamation task, by the reclaim function (the cap's seat count) and by seatctl.
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use thiserror::Error;
 
-use super::ReclaimError;
 use crate::domain::rules::{evaluate, SeatFacts, Verdict};
-use crate::domain::{Profile, ReclaimRequest};
-use crate::queue::ReclaimQueue;
-use crate::store::{Candidate, Store};
+use crate::domain::{Candidate, Profile, ReclaimRequest};
+use crate::ports::{QueueError, RequestQueue, SeatRepo, StoreError};
+
+#[derive(Debug, Error)]
+pub enum CandidateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
 
 /// What one evaluation found.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -41,21 +49,21 @@ const FLUSH_AT: usize = 100;
 /// stays flat on a 100 000-seat tenant. Runs only after a finished sync: its data is complete.
 /// `keep` is how many of the most inactive unrequested candidates to return (for auto mode).
 pub async fn refresh(
-    store: &Store,
+    seats: &impl SeatRepo,
     profile: &Profile,
     run_id: &str,
     now: DateTime<Utc>,
     keep: usize,
-) -> Result<Refreshed, ReclaimError> {
+) -> Result<Refreshed, CandidateError> {
     let mut out = Refreshed::default();
     let target = profile.rules.transfer_target.as_deref();
     // user id → (finding digest, already requested)
-    let mut existing = store.candidate_digests(&profile.id).await?;
+    let mut existing = seats.candidate_digests(&profile.id).await?;
     let mut pending: Vec<Candidate> = Vec::with_capacity(FLUSH_AT);
     let mut start = None;
     loop {
-        let (seats, next) = store.seat_page(&profile.id, start.take()).await?;
-        for seat in seats.iter().filter(|s| s.removed_at.is_none()) {
+        let (page, next) = seats.page(&profile.id, start.take()).await?;
+        for seat in page.iter().filter(|s| s.removed_at.is_none()) {
             out.report.seats_evaluated += 1;
             let verdict = evaluate(
                 &SeatFacts::from(seat),
@@ -108,7 +116,7 @@ pub async fn refresh(
                 Some(_) => {
                     // new evidence; an approval or request made on the old evidence still
                     // stands (the reclaim function re-checks the rules before acting)
-                    if let Some(old) = store.get_candidate(&profile.id, &c.user_id).await? {
+                    if let Some(old) = seats.get_candidate(&profile.id, &c.user_id).await? {
                         c.listed_at = old.listed_at;
                         c.approved_by = old.approved_by;
                         c.approved_at = old.approved_at;
@@ -130,7 +138,7 @@ pub async fn refresh(
             }
             if pending.len() >= FLUSH_AT {
                 out.report.written += pending.len() as u64;
-                store.put_candidates(&pending).await?;
+                seats.put_candidates(&pending).await?;
                 pending.clear();
             }
         }
@@ -140,10 +148,10 @@ pub async fn refresh(
         }
     }
     out.report.written += pending.len() as u64;
-    store.put_candidates(&pending).await?;
+    seats.put_candidates(&pending).await?;
     let gone: Vec<String> = existing.into_keys().collect();
     for chunk in gone.chunks(FLUSH_AT) {
-        store.delete_candidates(&profile.id, chunk).await?;
+        seats.delete_candidates(&profile.id, chunk).await?;
     }
     out.report.dropped = gone.len() as u64;
     Ok(out)
@@ -173,8 +181,8 @@ fn keep_top(top: &mut Vec<Candidate>, c: Candidate, keep: usize) {
 
 /// The number of seats the profile holds (for the blast-radius share), from the last sync's
 /// license summaries.
-pub async fn seat_count(store: &Store, profile_id: &str) -> Result<u64, ReclaimError> {
-    Ok(store
+pub async fn seat_count(seats: &impl SeatRepo, profile_id: &str) -> Result<u64, StoreError> {
+    Ok(seats
         .license_summaries(profile_id)
         .await?
         .iter()
@@ -185,13 +193,13 @@ pub async fn seat_count(store: &Store, profile_id: &str) -> Result<u64, ReclaimE
 /// Enqueues a reclaim request for each candidate not yet requested, most inactive first, up to
 /// `cap`; records the request on the candidate. Returns (enqueued, held by the cap).
 pub async fn enqueue(
-    store: &Store,
-    queue: &ReclaimQueue,
+    seats: &impl SeatRepo,
+    queue: &impl RequestQueue,
     candidates: &mut [Candidate],
     requested_by: &str,
     cap: u64,
     now: DateTime<Utc>,
-) -> Result<(Vec<ReclaimRequest>, u64), ReclaimError> {
+) -> Result<(Vec<ReclaimRequest>, u64), CandidateError> {
     let mut sent = Vec::new();
     let mut held = 0;
     for c in candidates.iter_mut().filter(|c| c.request_id.is_none()) {
@@ -214,7 +222,7 @@ pub async fn enqueue(
         // never sent twice under two ids.
         c.request_id = Some(req.request_id.clone());
         c.requested_at = Some(now);
-        store.put_candidate(c).await?;
+        seats.put_candidate(c).await?;
         queue.send(&req).await?;
         sent.push(req);
     }

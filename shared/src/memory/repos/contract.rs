@@ -1,0 +1,594 @@
+//! One contract for every adapter of the repository ports: what the services may rely on.
+//! Run against [`super::MemoryRepos`] by the unit tests and against the DynamoDB `Store` by
+//! `tests/e2e/tests/store.rs`.
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::domain::activity::LoginEvidence;
+use crate::domain::profile::LastSync;
+use crate::domain::rules::Evidence;
+use crate::domain::{
+    BoxPlan, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile,
+    Provider, ReclaimRecord, ReclaimRequest, Seat, Slot, TaskKind, TaskRun, TaskStatus,
+};
+use crate::ports::{
+    ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
+};
+
+/// Runs every check. `profile_prefix` (lowercase letters, digits, '-') keeps the ids of one
+/// run apart from others in the same table.
+pub async fn check_all(r: &impl Repos, profile_prefix: &str) {
+    profiles(r, profile_prefix).await;
+    seats(r, profile_prefix).await;
+    candidates(r, profile_prefix).await;
+    reclaims(r, profile_prefix).await;
+    runs_and_licenses(r, profile_prefix).await;
+    connects(r, profile_prefix).await;
+}
+
+/// A fixed instant in whole seconds (every adapter stores it exactly).
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 9, 30, 0)
+        .single()
+        .expect("valid date")
+}
+
+fn profile(id: &str) -> Profile {
+    Profile::new_box(id, "Contract", "4242", BoxPlan::BusinessPlus, t0()).expect("valid id")
+}
+
+fn seat(profile_id: &str, user_id: &str) -> Seat {
+    Seat {
+        profile_id: profile_id.to_owned(),
+        provider: Provider::Box,
+        user_id: user_id.to_owned(),
+        login: format!("{user_id}@example.com"),
+        name: format!("User {user_id}"),
+        status: "active".into(),
+        role: "user".into(),
+        is_admin: false,
+        license_type: "business_plus".into(),
+        license_managed: true,
+        created_at: Some(t0() - chrono::Duration::days(400)),
+        last_login: Some(LoginEvidence {
+            at: t0() - chrono::Duration::days(90),
+            event_id: format!("ev-{user_id}"),
+            event_type: "LOGIN".into(),
+        }),
+        first_seen_at: t0() - chrono::Duration::days(30),
+        last_seen_at: t0(),
+        removed_at: None,
+        reclaimed_at: None,
+        reclaim_request_id: None,
+        run_id: "run-1".into(),
+        fingerprint: format!("fp-{user_id}"),
+    }
+}
+
+fn candidate(profile_id: &str, user_id: &str) -> Candidate {
+    let mut c = Candidate {
+        profile_id: profile_id.to_owned(),
+        user_id: user_id.to_owned(),
+        login: format!("{user_id}@example.com"),
+        name: format!("User {user_id}"),
+        license_type: "business_plus".into(),
+        unit_price_cents: Some(2500),
+        currency: Some("USD".into()),
+        evidence: Evidence {
+            rule: "no_login".into(),
+            threshold_days: 60,
+            inactive_days: 90,
+            last_login: None,
+            inactive_since: t0() - chrono::Duration::days(90),
+            license_type: "business_plus".into(),
+            evaluated_at: t0(),
+        },
+        run_id: "run-1".into(),
+        listed_at: t0(),
+        approved_by: None,
+        approved_at: None,
+        request_id: None,
+        requested_at: None,
+        finding: String::new(),
+    };
+    c.finding = c.finding_digest();
+    c
+}
+
+fn record(profile_id: &str, user_id: &str, created: DateTime<Utc>) -> ReclaimRecord {
+    let request = ReclaimRequest::new(profile_id, user_id, false, "contract", None);
+    ReclaimRecord::new(request, Provider::Box, created)
+}
+
+async fn profiles(r: &impl Repos, prefix: &str) {
+    let repo = r.profiles();
+    let id = format!("{prefix}-prof");
+    let p = profile(&id);
+    repo.create(&p).await.expect("create");
+    let again = repo.create(&p).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict(_))),
+        "a second create conflicts: {again:?}"
+    );
+    assert_eq!(repo.get(&id).await.expect("get"), Some(p.clone()));
+    assert_eq!(
+        repo.get(&format!("{prefix}-none")).await.expect("get"),
+        None
+    );
+    assert!(repo.list().await.expect("list").iter().any(|x| x.id == id));
+
+    // versioned put: the read version wins once, then it is stale
+    let stale = p.clone();
+    let mut edited = p.clone();
+    edited.name = "Edited".into();
+    repo.put(&edited).await.expect("put at the read version");
+    let now = repo.get(&id).await.expect("get").expect("exists");
+    assert_eq!((now.name.as_str(), now.version), ("Edited", p.version + 1));
+    let lost = repo.put(&stale).await;
+    assert!(matches!(lost, Err(StoreError::Conflict(_))), "{lost:?}");
+
+    // set_last_sync bumps the version too, so an edit read before it conflicts
+    let last = LastSync {
+        run_id: "run-9".into(),
+        finished_at: t0(),
+    };
+    repo.set_last_sync(&id, &last).await.expect("set_last_sync");
+    let after = repo.get(&id).await.expect("get").expect("exists");
+    assert_eq!(after.last_sync, Some(last.clone()));
+    assert_eq!(after.version, now.version + 1);
+    assert!(matches!(repo.put(&now).await, Err(StoreError::Conflict(_))));
+    assert!(
+        repo.set_last_sync(&format!("{prefix}-none"), &last)
+            .await
+            .is_err(),
+        "set_last_sync never creates a profile"
+    );
+    assert!(
+        matches!(
+            repo.put(&profile(&format!("{prefix}-none"))).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "put never creates a profile"
+    );
+
+    // update: read-modify-write that keeps what the sync wrote
+    let out = repo
+        .update(&id, |p| -> Result<u64, StoreError> {
+            p.enabled = false;
+            Ok(p.version)
+        })
+        .await
+        .expect("update");
+    assert_eq!(out, Some(after.version));
+    let updated = repo.get(&id).await.expect("get").expect("exists");
+    assert!(!updated.enabled);
+    assert_eq!(updated.last_sync, Some(last));
+    assert_eq!(updated.version, after.version + 1);
+    let missing = repo
+        .update(&format!("{prefix}-none"), |_| -> Result<(), StoreError> {
+            Ok(())
+        })
+        .await
+        .expect("update");
+    assert_eq!(missing, None);
+}
+
+async fn seats(r: &impl Repos, prefix: &str) {
+    let repo = r.seats();
+    let pid = format!("{prefix}-seats");
+    let other = format!("{prefix}-seats-other");
+    let users: Vec<String> = (1..=7).map(|i| format!("u{i:02}")).collect();
+    let all: Vec<Seat> = users.iter().map(|u| seat(&pid, u)).collect();
+    assert_eq!(repo.put_many(&all).await.expect("put_many"), 7);
+    repo.put_many(&[seat(&other, "u01")])
+        .await
+        .expect("put_many");
+
+    assert_eq!(
+        repo.get(&pid, "u03").await.expect("get"),
+        Some(all[2].clone())
+    );
+    assert_eq!(repo.get(&pid, "u99").await.expect("get"), None);
+    assert_eq!(repo.list(&pid).await.expect("list"), all, "by user id");
+
+    // paging visits every seat once, in order, from any cursor
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    for _ in 0..20 {
+        let (page, next) = repo.page(&pid, cursor).await.expect("page");
+        paged.extend(page);
+        cursor = next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert!(cursor.is_none(), "paging ends");
+    assert_eq!(paged, all);
+    let (from_u03, _) = repo
+        .page(&pid, Some(SeatCursor("u03".into())))
+        .await
+        .expect("page");
+    assert_eq!(from_u03.first().map(|s| s.user_id.as_str()), Some("u04"));
+
+    // removal: once, and only of a stored seat
+    let at = t0() + chrono::Duration::hours(1);
+    assert!(repo
+        .mark_removed(&pid, "u02", at, "run-2")
+        .await
+        .expect("mark_removed"));
+    assert!(!repo
+        .mark_removed(&pid, "u02", at + chrono::Duration::hours(1), "run-3")
+        .await
+        .expect("mark_removed"));
+    assert!(!repo
+        .mark_removed(&pid, "u99", at, "run-2")
+        .await
+        .expect("mark_removed"));
+    assert_eq!(repo.get(&pid, "u99").await.expect("get"), None);
+    let removed = repo.get(&pid, "u02").await.expect("get").expect("kept");
+    assert_eq!(removed.removed_at, Some(at));
+    assert_eq!(removed.run_id, "run-2");
+
+    // the index: compact state, removed seats are not "gone" again
+    let mut index = repo.index(&pid).await.expect("index");
+    assert_eq!(index.len(), 7);
+    let u01 = index.see("u01").expect("indexed").clone();
+    assert_eq!(u01.fingerprint, "fp-u01");
+    assert_eq!(u01.last_login, all[0].last_login);
+    assert_eq!(u01.first_seen_at, all[0].first_seen_at);
+    let gone = index.gone();
+    assert_eq!(gone, ["u03", "u04", "u05", "u06", "u07"]);
+
+    // reclaimed: sets removed_at unless set, leaves an unknown seat alone
+    let later = at + chrono::Duration::days(1);
+    repo.mark_reclaimed(&pid, "u03", "req-3", later)
+        .await
+        .expect("mark_reclaimed");
+    let u03 = repo.get(&pid, "u03").await.expect("get").expect("kept");
+    assert_eq!(u03.reclaimed_at, Some(later));
+    assert_eq!(u03.reclaim_request_id.as_deref(), Some("req-3"));
+    assert_eq!(u03.removed_at, Some(later));
+    repo.mark_reclaimed(&pid, "u02", "req-2", later)
+        .await
+        .expect("mark_reclaimed");
+    let u02 = repo.get(&pid, "u02").await.expect("get").expect("kept");
+    assert_eq!(u02.removed_at, Some(at), "an earlier removal stays");
+    assert_eq!(u02.reclaimed_at, Some(later));
+    repo.mark_reclaimed(&pid, "u99", "req-9", later)
+        .await
+        .expect("an unknown seat is no error");
+    assert_eq!(repo.get(&pid, "u99").await.expect("get"), None);
+
+    // a seat that comes back is rewritten whole
+    repo.put_many(&[seat(&pid, "u02")]).await.expect("put_many");
+    let back = repo.get(&pid, "u02").await.expect("get").expect("kept");
+    assert_eq!(back.removed_at, None);
+
+    assert_eq!(repo.list(&other).await.expect("list").len(), 1);
+}
+
+async fn candidates(r: &impl Repos, prefix: &str) {
+    let repo = r.seats();
+    let pid = format!("{prefix}-cands");
+    let one = candidate(&pid, "c000");
+    repo.put_candidate(&one).await.expect("put_candidate");
+    assert_eq!(
+        repo.get_candidate(&pid, "c000").await.expect("get"),
+        Some(one.clone())
+    );
+    // more than one BatchWriteItem's worth
+    let many: Vec<Candidate> = (1..=30)
+        .map(|i| {
+            let mut c = candidate(&pid, &format!("c{i:03}"));
+            if i % 10 == 0 {
+                c.request_id = Some(format!("req-{i}"));
+                c.requested_at = Some(t0());
+            }
+            c
+        })
+        .collect();
+    repo.put_candidates(&many).await.expect("put_candidates");
+    let listed = repo.list_candidates(&pid).await.expect("list");
+    assert_eq!(listed.len(), 31);
+    assert_eq!(listed[0], one);
+    assert_eq!(listed[1..], many[..], "by user id");
+
+    let digests = repo.candidate_digests(&pid).await.expect("digests");
+    assert_eq!(digests.len(), 31);
+    assert_eq!(digests.get("c000"), Some(&(one.finding.clone(), false)));
+    assert_eq!(digests.get("c010").map(|d| d.1), Some(true));
+    assert_eq!(digests.get("c011").map(|d| d.1), Some(false));
+
+    repo.delete_candidate(&pid, "c000").await.expect("delete");
+    repo.delete_candidate(&pid, "c999")
+        .await
+        .expect("deleting nothing is fine");
+    assert_eq!(repo.get_candidate(&pid, "c000").await.expect("get"), None);
+    let drop: Vec<String> = (1..=27).map(|i| format!("c{i:03}")).collect();
+    repo.delete_candidates(&pid, &drop).await.expect("delete");
+    let left: Vec<String> = repo
+        .list_candidates(&pid)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.user_id)
+        .collect();
+    assert_eq!(left, ["c028", "c029", "c030"]);
+    assert!(repo
+        .list_candidates(&format!("{prefix}-none"))
+        .await
+        .expect("list")
+        .is_empty());
+}
+
+async fn reclaims(r: &impl Repos, prefix: &str) {
+    let repo = r.reclaims();
+    let pid = format!("{prefix}-recl");
+    let first = record(&pid, "u1", t0());
+    assert!(repo.create(&first).await.expect("create"));
+    assert!(!repo.create(&first).await.expect("create"), "id taken");
+    let id = first.request.request_id.clone();
+    assert_eq!(repo.get(&pid, &id).await.expect("get"), Some(first.clone()));
+    assert_eq!(repo.get(&pid, "no-such").await.expect("get"), None);
+
+    // versioned saves: the version moves on success only
+    let mut a = first.clone();
+    let mut b = first.clone();
+    a.deliveries = 1;
+    repo.save(&mut a).await.expect("save");
+    assert_eq!(a.version, first.version + 1);
+    assert_eq!(repo.get(&pid, &id).await.expect("get"), Some(a.clone()));
+    b.deliveries = 2;
+    let lost = repo.save(&mut b).await;
+    assert!(matches!(lost, Err(StoreError::Conflict(_))), "{lost:?}");
+    assert_eq!(b.version, first.version, "unchanged on conflict");
+    assert_eq!(
+        repo.get(&pid, &id)
+            .await
+            .expect("get")
+            .map(|x| x.deliveries),
+        Some(1)
+    );
+    let mut never = record(&pid, "u9", t0());
+    assert!(matches!(
+        repo.save(&mut never).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        repo.get(&pid, &never.request.request_id)
+            .await
+            .expect("get"),
+        None
+    );
+
+    // newest first
+    let second = record(&pid, "u2", t0() + chrono::Duration::minutes(1));
+    let third = record(&pid, "u3", t0() + chrono::Duration::minutes(2));
+    assert!(repo.create(&third).await.expect("create"));
+    assert!(repo.create(&second).await.expect("create"));
+    let order: Vec<String> = repo
+        .list(&pid)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|x| x.request.user_id)
+        .collect();
+    assert_eq!(order, ["u3", "u2", "u1"]);
+    assert!(repo
+        .list(&format!("{prefix}-none"))
+        .await
+        .expect("list")
+        .is_empty());
+
+    // messages that were not requests
+    let msgs: Vec<InvalidMessage> = (1..=2)
+        .map(|i| InvalidMessage {
+            message_id: format!("{prefix}-msg-{i}"),
+            received_at: t0(),
+            error: "not JSON".into(),
+            body_excerpt: "{oops".into(),
+            body_bytes: 5,
+        })
+        .collect();
+    for m in &msgs {
+        repo.put_invalid(m).await.expect("put_invalid");
+    }
+    let stored: Vec<InvalidMessage> = repo
+        .list_invalid()
+        .await
+        .expect("list_invalid")
+        .into_iter()
+        .filter(|m| m.message_id.starts_with(prefix))
+        .collect();
+    assert_eq!(stored, msgs);
+
+    // the daily cap
+    let day = "2026-01-05";
+    assert!(repo.count_reclaim(&pid, day, 2).await.expect("count"));
+    assert!(repo.count_reclaim(&pid, day, 2).await.expect("count"));
+    assert!(
+        !repo.count_reclaim(&pid, day, 2).await.expect("count"),
+        "cap"
+    );
+    assert!(
+        !repo.count_reclaim(&pid, day, 2).await.expect("count"),
+        "cap"
+    );
+    assert!(
+        repo.count_reclaim(&pid, day, 3).await.expect("count"),
+        "higher cap"
+    );
+    assert!(repo
+        .count_reclaim(&pid, "2026-01-06", 2)
+        .await
+        .expect("count"));
+    assert!(repo
+        .count_reclaim(&format!("{prefix}-none"), day, 2)
+        .await
+        .expect("count"));
+}
+
+async fn runs_and_licenses(r: &impl Repos, prefix: &str) {
+    let runs = r.runs();
+    let pid = format!("{prefix}-runs");
+
+    // the lease: one holder until released by it or expired
+    let now = t0();
+    let ttl = Duration::from_secs(60);
+    assert!(runs
+        .acquire_lease(&pid, "a", now, ttl)
+        .await
+        .expect("acquire"));
+    assert!(!runs
+        .acquire_lease(&pid, "b", now, ttl)
+        .await
+        .expect("acquire"));
+    assert!(!runs
+        .acquire_lease(&pid, "a", now + chrono::Duration::seconds(60), ttl)
+        .await
+        .expect("acquire"));
+    runs.release_lease(&pid, "b").await.expect("release");
+    assert!(!runs
+        .acquire_lease(&pid, "b", now, ttl)
+        .await
+        .expect("acquire"));
+    let later = now + chrono::Duration::seconds(61);
+    assert!(runs
+        .acquire_lease(&pid, "b", later, ttl)
+        .await
+        .expect("expired"));
+    runs.release_lease(&pid, "a").await.expect("release");
+    assert!(!runs
+        .acquire_lease(&pid, "c", later, ttl)
+        .await
+        .expect("acquire"));
+    runs.release_lease(&pid, "b").await.expect("release");
+    assert!(runs
+        .acquire_lease(&pid, "c", later, ttl)
+        .await
+        .expect("acquire"));
+    assert!(runs
+        .acquire_lease(&format!("{prefix}-none"), "a", now, ttl)
+        .await
+        .expect("per profile"));
+
+    // task runs: newest first by start, then run id, then task (descending), one per key
+    let start = t0();
+    let roster = TaskRun::start(&pid, "run-a", TaskKind::ApplicationRoster, start);
+    let activity = TaskRun::start(&pid, "run-a", TaskKind::Activity, start);
+    let mut newer = TaskRun::start(
+        &pid,
+        "run-b",
+        TaskKind::Reclamation,
+        start + chrono::Duration::milliseconds(5),
+    );
+    for t in [&activity, &newer, &roster] {
+        runs.put_task_run(t).await.expect("put_task_run");
+    }
+    newer.finish(start + chrono::Duration::seconds(3), None);
+    runs.put_task_run(&newer)
+        .await
+        .expect("the finish overwrites");
+    let listed = runs.task_runs(&pid, 10).await.expect("task_runs");
+    assert_eq!(listed, vec![newer.clone(), roster.clone(), activity]);
+    assert_eq!(listed[0].status, TaskStatus::Succeeded);
+    assert_eq!(
+        runs.task_runs(&pid, 2).await.expect("task_runs"),
+        vec![newer, roster]
+    );
+
+    // checkpoints
+    let stream = "box_admin_logs_logins";
+    assert_eq!(runs.get_checkpoint(&pid, stream).await.expect("get"), None);
+    let mut c = Checkpoint {
+        stream: stream.into(),
+        read_until: t0(),
+        run_id: "run-a".into(),
+        updated_at: t0(),
+    };
+    runs.put_checkpoint(&pid, &c).await.expect("put");
+    assert_eq!(
+        runs.get_checkpoint(&pid, stream).await.expect("get"),
+        Some(c.clone())
+    );
+    c.read_until = t0() + chrono::Duration::hours(1);
+    runs.put_checkpoint(&pid, &c).await.expect("put");
+    assert_eq!(
+        runs.get_checkpoint(&pid, stream).await.expect("get"),
+        Some(c)
+    );
+    assert_eq!(runs.get_checkpoint(&pid, "other").await.expect("get"), None);
+
+    // license summaries share the profile's partition with the lease and checkpoints
+    let seats = r.seats();
+    let summary = |license_type: &str, assigned: u32| LicenseSummary {
+        profile_id: pid.clone(),
+        license_type: license_type.into(),
+        managed: true,
+        purchased: Some(10),
+        assigned,
+        active: 1,
+        inactive: assigned - 1,
+        never_logged_in: 0,
+        unassigned: Some(10 - assigned),
+        over_assigned: None,
+        unit_price_cents: Some(2500),
+        currency: Some("USD".into()),
+        monthly_cost_cents: Some(25_000),
+        monthly_waste_cents: None,
+        inactive_after_days: 60,
+        computed_at: t0(),
+        run_id: "run-a".into(),
+    };
+    let list = vec![summary("full", 4), summary("basic", 2)];
+    seats.put_license_summaries(&list).await.expect("put");
+    seats
+        .put_license_summaries(&[summary("full", 5)])
+        .await
+        .expect("put");
+    assert_eq!(
+        seats.license_summaries(&pid).await.expect("list"),
+        vec![summary("basic", 2), summary("full", 5)]
+    );
+    assert!(seats
+        .license_summaries(&format!("{prefix}-none"))
+        .await
+        .expect("list")
+        .is_empty());
+}
+
+async fn connects(r: &impl Repos, prefix: &str) {
+    let repo = r.connects();
+    let digest = format!("{prefix}-digest");
+    let p = PendingConnect {
+        profile_id: format!("{prefix}-dbx"),
+        slot: Slot::Reclaim,
+        created_at: t0(),
+        expires_at: t0() + chrono::Duration::minutes(10),
+        started_by: "contract".into(),
+    };
+    repo.put_pending(&digest, &p).await.expect("put_pending");
+    assert!(
+        repo.put_pending(&digest, &p).await.is_err(),
+        "a state is stored once"
+    );
+    let expired = repo
+        .consume_pending(&digest, p.expires_at)
+        .await
+        .expect("consume");
+    assert_eq!(expired, None, "expired at expires_at");
+    let taken = repo.consume_pending(&digest, t0()).await.expect("consume");
+    assert_eq!(taken, Some(p));
+    assert_eq!(
+        repo.consume_pending(&digest, t0()).await.expect("consume"),
+        None,
+        "single use"
+    );
+    assert_eq!(
+        repo.consume_pending(&format!("{prefix}-unknown"), t0())
+            .await
+            .expect("consume"),
+        None
+    );
+}

@@ -1,0 +1,24 @@
+//! Ports: the narrow interfaces the services ([`crate::sync`], [`crate::reclaim`]) work over.
+//!
+//! - [`repos`]: one repository per aggregate (profiles, seats with their candidates and license
+//!   summaries, reclaim requests, sync runs, pending connects), bundled by [`Repos`]. The DynamoDB
+//!   adapters live in [`crate::store`]; in-memory ones in `crate::memory` (feature `test-support`).
+//! - [`provider`]: what a sync and a re-check read from a provider ([`Directory`]) and what a
+//!   reclaim does there ([`Deprovisioner`]), handed out per profile by [`ProviderAccess`]. The HTTP
+//!   adapters live with their provider in [`crate::providers`].
+//! - [`queue`]: where reclaim requests are posted ([`RequestQueue`]); SQS in [`crate::queue`].
+//!
+//! The traits use `async fn` (static dispatch): the services are generic over them, so nothing
+//! is boxed on the hot paths and an adapter is chosen once, at start-up.
+pub mod provider;
+pub mod queue;
+pub mod repos;
+
+pub use provider::{
+    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, PurchasedSeats,
+    Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
+};
+pub use queue::{QueueError, RequestQueue};
+pub use repos::{
+    ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
+};

@@ -1,0 +1,230 @@
+//! Repositories, one per aggregate. The single-table DynamoDB design behind them is in
+//! `docs/dynamodb.md`; the services never see keys, items or the SDK.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+use crate::domain::profile::LastSync;
+use crate::domain::{
+    Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile, ReclaimRecord,
+    Seat, SeatIndex, TaskRun,
+};
+
+/// The source of a store failure, kept for logs and `Error::source` chains.
+pub type ErrorSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database call failed (network, throttling, permissions): usually worth a retry.
+    #[error("DynamoDB {op} failed: {message}")]
+    Aws {
+        op: &'static str,
+        /// The whole error chain as one line (the SDK's own Display is only its outer layer).
+        message: String,
+        #[source]
+        source: ErrorSource,
+    },
+    /// An item did not (de)serialise: a bug or a hand-edited item, never retried.
+    #[error("stored {what} could not be read: {source}")]
+    Corrupt {
+        what: &'static str,
+        #[source]
+        source: ErrorSource,
+    },
+    /// A conditional write lost to a concurrent writer: re-read and try again.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("DynamoDB kept {0} items unprocessed after retries")]
+    Unprocessed(usize),
+}
+
+impl StoreError {
+    pub fn corrupt(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Corrupt {
+            what,
+            source: Box::new(e),
+        }
+    }
+}
+
+/// Where the next page of a profile's seats starts (the last user id of the page before);
+/// opaque to the services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatCursor(pub String);
+
+/// Integration profiles (one per Box enterprise or Dropbox team), written with optimistic
+/// versioning so an operator's edit and a sync never overwrite each other.
+#[allow(async_fn_in_trait)]
+pub trait ProfileRepo {
+    /// Adds a profile; `Conflict` if one with the same id exists.
+    async fn create(&self, p: &Profile) -> Result<(), StoreError>;
+    /// Writes `p` if nobody wrote it since it was read (same `version`); `Conflict` otherwise.
+    async fn put(&self, p: &Profile) -> Result<(), StoreError>;
+    async fn get(&self, id: &str) -> Result<Option<Profile>, StoreError>;
+    async fn list(&self) -> Result<Vec<Profile>, StoreError>;
+    /// Records the last finished sync without touching fields an operator may be editing.
+    async fn set_last_sync(&self, profile_id: &str, last: &LastSync) -> Result<(), StoreError>;
+
+    /// Read-modify-write: `edit` runs on the current profile and is re-run on a fresh read if
+    /// someone wrote the profile in between. `None` if the profile does not exist; an `Err`
+    /// from `edit` writes nothing.
+    async fn update<T, E, F>(&self, id: &str, mut edit: F) -> Result<Option<T>, E>
+    where
+        E: From<StoreError>,
+        F: FnMut(&mut Profile) -> Result<T, E>,
+    {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            let Some(mut p) = self.get(id).await? else {
+                return Ok(None);
+            };
+            let out = edit(&mut p)?;
+            match self.put(&p).await {
+                Ok(()) => return Ok(Some(out)),
+                Err(StoreError::Conflict(_)) if attempt < ATTEMPTS => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict(format!("profile {id} kept changing; try again")).into())
+    }
+}
+
+/// A profile's seat inventory: seats, the reclaim candidates among them, and the license
+/// summaries of the last finished sync.
+#[allow(async_fn_in_trait)]
+pub trait SeatRepo {
+    /// The compact state of every stored seat (what a roster pass compares against).
+    async fn index(&self, profile_id: &str) -> Result<SeatIndex, StoreError>;
+    /// Writes seats in batches; returns how many were written.
+    async fn put_many(&self, seats: &[Seat]) -> Result<usize, StoreError>;
+    /// Marks a seat removed (kept, never deleted); false if it already was.
+    async fn mark_removed(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+        run_id: &str,
+    ) -> Result<bool, StoreError>;
+    /// Marks a seat reclaimed (and removed) by a request; a seat never stored is left alone.
+    async fn mark_reclaimed(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        request_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn get(&self, profile_id: &str, user_id: &str) -> Result<Option<Seat>, StoreError>;
+    /// Every stored seat (present and removed).
+    async fn list(&self, profile_id: &str) -> Result<Vec<Seat>, StoreError>;
+    /// One page of stored seats and where the next starts (bounded memory on any tenant).
+    async fn page(
+        &self,
+        profile_id: &str,
+        start: Option<SeatCursor>,
+    ) -> Result<(Vec<Seat>, Option<SeatCursor>), StoreError>;
+
+    async fn list_candidates(&self, profile_id: &str) -> Result<Vec<Candidate>, StoreError>;
+    async fn get_candidate(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Candidate>, StoreError>;
+    async fn put_candidate(&self, c: &Candidate) -> Result<(), StoreError>;
+    async fn put_candidates(&self, list: &[Candidate]) -> Result<(), StoreError>;
+    async fn delete_candidate(&self, profile_id: &str, user_id: &str) -> Result<(), StoreError>;
+    async fn delete_candidates(
+        &self,
+        profile_id: &str,
+        user_ids: &[String],
+    ) -> Result<(), StoreError>;
+    /// Stored candidates as `user id → (finding digest, requested)`: what a refresh compares
+    /// against without holding whole candidates in memory.
+    async fn candidate_digests(
+        &self,
+        profile_id: &str,
+    ) -> Result<HashMap<String, (String, bool)>, StoreError>;
+
+    async fn put_license_summaries(&self, summaries: &[LicenseSummary]) -> Result<(), StoreError>;
+    async fn license_summaries(&self, profile_id: &str) -> Result<Vec<LicenseSummary>, StoreError>;
+}
+
+/// Reclaim requests (the audit trail), messages that were not requests, and the daily counter
+/// behind the blast-radius cap.
+#[allow(async_fn_in_trait)]
+pub trait ReclaimRepo {
+    /// Stores a new record; false if the request id is taken.
+    async fn create(&self, r: &ReclaimRecord) -> Result<bool, StoreError>;
+    async fn get(
+        &self,
+        profile_id: &str,
+        request_id: &str,
+    ) -> Result<Option<ReclaimRecord>, StoreError>;
+    /// Writes `r` if nobody wrote it since it was read and bumps `r.version`; `Conflict` if a
+    /// concurrent delivery did (the version is left as it was).
+    async fn save(&self, r: &mut ReclaimRecord) -> Result<(), StoreError>;
+    /// A profile's requests, newest first.
+    async fn list(&self, profile_id: &str) -> Result<Vec<ReclaimRecord>, StoreError>;
+    async fn put_invalid(&self, m: &InvalidMessage) -> Result<(), StoreError>;
+    async fn list_invalid(&self) -> Result<Vec<InvalidMessage>, StoreError>;
+    /// Counts one reclaim against the profile's cap for `day` (UTC `YYYY-MM-DD`); false when
+    /// the cap is reached (nothing counted).
+    async fn count_reclaim(
+        &self,
+        profile_id: &str,
+        day: &str,
+        cap: u64,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Sync runs: the per-profile lease, task runs and activity checkpoints.
+#[allow(async_fn_in_trait)]
+pub trait RunRepo {
+    /// Takes the profile's sync lease unless someone holds an unexpired one.
+    async fn acquire_lease(
+        &self,
+        profile_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Releases the lease if `owner` still holds it.
+    async fn release_lease(&self, profile_id: &str, owner: &str) -> Result<(), StoreError>;
+    async fn put_task_run(&self, run: &TaskRun) -> Result<(), StoreError>;
+    /// A profile's task runs, newest first.
+    async fn task_runs(&self, profile_id: &str, limit: usize) -> Result<Vec<TaskRun>, StoreError>;
+    async fn get_checkpoint(
+        &self,
+        profile_id: &str,
+        stream: &str,
+    ) -> Result<Option<Checkpoint>, StoreError>;
+    async fn put_checkpoint(&self, profile_id: &str, c: &Checkpoint) -> Result<(), StoreError>;
+}
+
+/// Pending OAuth connects, keyed by the digest of their `state`.
+#[allow(async_fn_in_trait)]
+pub trait ConnectRepo {
+    async fn put_pending(&self, state_digest: &str, p: &PendingConnect) -> Result<(), StoreError>;
+    /// Takes a pending connect atomically: it must exist and be unexpired, and it is gone
+    /// afterwards. `None` for unknown, used or expired.
+    async fn consume_pending(
+        &self,
+        state_digest: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PendingConnect>, StoreError>;
+}
+
+/// Every repository of one deployment (one table), so a service takes one parameter.
+pub trait Repos {
+    type Profiles: ProfileRepo;
+    type Seats: SeatRepo;
+    type Reclaims: ReclaimRepo;
+    type Runs: RunRepo;
+    type Connects: ConnectRepo;
+    fn profiles(&self) -> &Self::Profiles;
+    fn seats(&self) -> &Self::Seats;
+    fn reclaims(&self) -> &Self::Reclaims;
+    fn runs(&self) -> &Self::Runs;
+    fn connects(&self) -> &Self::Connects;
+}

@@ -1,0 +1,543 @@
+//! Box behind the provider ports: [`BoxDirectory`] (Application Access with the Client
+//! Credentials Grant, admin_logs logins, managed users) and [`BoxDeprovisioner`] (transfer of
+//! owned content with `PUT /users/{id}/folders/0`, then delete without `force`). Ids from a
+//! request are parsed into [`BoxUserId`]s here, before any call.
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::{Stream, TryStreamExt};
+
+use super::client::{BoxClient, EventsWindow, LOGIN_EVENT_TYPES};
+use super::model::{BoxEvent, BoxUser};
+use crate::domain::{BoxUserId, LoginEvidence, ObservedSeat, Profile};
+use crate::http::{ApiStats, ProviderError};
+use crate::ports::provider::{
+    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, PurchasedSeats, Refusal,
+    Removal, RosterPage, TargetCheck, Transferred, Window,
+};
+use crate::providers::{newest_of, secs};
+use crate::secrets::BoxCredentials;
+
+const PROVIDER: &str = "box";
+
+/// The activity stream's checkpoint name.
+pub const EVENTS_STREAM: &str = "box_admin_logs_logins";
+/// Event ids remembered for de-duplication: two admin_logs pages.
+pub const DEDUP_WINDOW: usize = 1000;
+
+/// Box roles that administer the enterprise (exempt from reclaim, may receive content).
+const ADMIN_ROLES: &[&str] = &["admin", "coadmin"];
+
+/// Reads one Box enterprise with its profile's client credentials.
+#[derive(Debug)]
+pub struct BoxDirectory {
+    client: Arc<BoxClient>,
+    creds: BoxCredentials,
+    profile: Profile,
+}
+
+impl BoxDirectory {
+    pub fn new(client: Arc<BoxClient>, creds: BoxCredentials, profile: Profile) -> Self {
+        Self {
+            client,
+            creds,
+            profile,
+        }
+    }
+}
+
+impl Directory for BoxDirectory {
+    fn activity_stream(&self) -> &'static str {
+        EVENTS_STREAM
+    }
+
+    fn dedup_window(&self) -> usize {
+        DEDUP_WINDOW
+    }
+
+    async fn check_access(&self, stats: &ApiStats) -> Result<String, AccessError> {
+        check_enterprise(&self.profile, &self.creds)?;
+        let fetched = self.client.authenticate(&self.creds, stats).await?;
+        Ok(if fetched {
+            "new access token"
+        } else {
+            "cached access token"
+        }
+        .into())
+    }
+
+    fn describe_activity(&self, window: Window) -> String {
+        format!(
+            "admin_logs {} from {} to {}",
+            LOGIN_EVENT_TYPES.join(","),
+            secs(window.start),
+            secs(window.end)
+        )
+    }
+
+    fn activity<'a>(
+        &'a self,
+        window: Window,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>> + 'a {
+        let window = EventsWindow {
+            created_after: window.start,
+            created_before: window.end,
+        };
+        self.client
+            .admin_events(&self.creds, LOGIN_EVENT_TYPES, window, stats)
+            .map_ok(|page| page.iter().filter_map(login).collect())
+    }
+
+    fn roster<'a>(
+        &'a self,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a {
+        self.client
+            .users(&self.creds, stats)
+            .map_ok(move |page| roster_page(&self.profile, &page))
+    }
+
+    /// Box has no API for purchased seats: they come from the profile's entitlements.
+    async fn purchased_seats(
+        &self,
+        _stats: &ApiStats,
+    ) -> Result<Vec<PurchasedSeats>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    async fn user(
+        &self,
+        user_id: &str,
+        stats: &ApiStats,
+    ) -> Result<Option<DirectoryUser>, ProviderError> {
+        let id = user_id_arg(user_id)?;
+        let user = self.client.user(&self.creds, &id, stats).await?;
+        Ok(user.as_ref().map(directory_user))
+    }
+
+    /// Box's admin_logs cannot be filtered by user: the window is read and filtered here.
+    async fn user_activity(
+        &self,
+        user: &DirectoryUser,
+        window: Window,
+        stats: &ApiStats,
+    ) -> Result<Option<LoginEvidence>, ProviderError> {
+        newest_of(self.activity(window, stats), &user.user_id).await
+    }
+}
+
+/// Takes Box seats back for one enterprise: content first, then the user.
+#[derive(Debug)]
+pub struct BoxDeprovisioner {
+    client: Arc<BoxClient>,
+    creds: BoxCredentials,
+    profile: Profile,
+}
+
+impl BoxDeprovisioner {
+    pub fn new(client: Arc<BoxClient>, creds: BoxCredentials, profile: Profile) -> Self {
+        Self {
+            client,
+            creds,
+            profile,
+        }
+    }
+}
+
+impl Deprovisioner for BoxDeprovisioner {
+    fn transfer_target(&self) -> Result<String, Refusal> {
+        self.profile
+            .rules
+            .transfer_target
+            .clone()
+            .ok_or_else(|| Refusal {
+                code: "no_transfer_target",
+                reason: format!(
+                    "the profile names no transfer target: seatctl rules set {} --transfer-to <admin user id>",
+                    self.profile.id
+                ),
+            })
+    }
+
+    async fn check_target(
+        &self,
+        target: &str,
+        stats: &ApiStats,
+    ) -> Result<TargetCheck, ProviderError> {
+        let id = match BoxUserId::parse(target) {
+            Ok(id) => id,
+            Err(e) => {
+                return Ok(TargetCheck::Refused(Refusal {
+                    code: "bad_transfer_target",
+                    reason: format!("the transfer target is not a Box user: {e}"),
+                }))
+            }
+        };
+        let t = self.client.user(&self.creds, &id, stats).await?;
+        let ok = t.as_ref().is_some_and(|t| {
+            t.role.as_deref().is_some_and(|r| ADMIN_ROLES.contains(&r))
+                && t.status.as_deref() == Some("active")
+        });
+        Ok(if ok {
+            TargetCheck::Ok
+        } else {
+            TargetCheck::Refused(Refusal {
+                code: "bad_transfer_target",
+                reason: format!(
+                    "transfer target {target} is not an active admin or co-admin of the enterprise"
+                ),
+            })
+        })
+    }
+
+    fn transfers_separately(&self) -> bool {
+        true
+    }
+
+    fn plan(&self, user: &DirectoryUser, target: &str) -> String {
+        let (login, user_id) = (&user.login, &user.user_id);
+        format!(
+            "transfer everything {login} ({user_id}) owns to admin {target} (PUT /users/{user_id}/folders/0), then DELETE /users/{user_id} without force"
+        )
+    }
+
+    fn announce_transfer(&self, user_id: &str, target: &str) -> String {
+        format!("PUT /users/{user_id}/folders/0 owned_by {target}")
+    }
+
+    fn announce_removal(&self, user_id: &str, _target: &str) -> String {
+        format!("DELETE /users/{user_id} (force=false)")
+    }
+
+    async fn transfer(
+        &self,
+        user_id: &str,
+        target: &str,
+        stats: &ApiStats,
+    ) -> Result<Transferred, ProviderError> {
+        let (from, to) = (user_id_arg(user_id)?, user_id_arg(target)?);
+        let (folder, request_id) = self
+            .client
+            .transfer_owned_content(&self.creds, &from, &to, stats)
+            .await?;
+        let detail = format!(
+            "content moved to folder {} ({}) owned by {}",
+            folder.id,
+            folder.name.as_deref().unwrap_or(""),
+            folder
+                .owned_by
+                .map(|o| o.id)
+                .unwrap_or_else(|| target.to_owned())
+        );
+        Ok(Transferred {
+            folder_id: folder.id,
+            detail,
+            request_id,
+        })
+    }
+
+    /// Without `force`: Box refuses while the user still owns content, so nothing is destroyed.
+    async fn remove(
+        &self,
+        user_id: &str,
+        _target: &str,
+        stats: &ApiStats,
+    ) -> Result<Removal, ProviderError> {
+        let id = user_id_arg(user_id)?;
+        let (deleted, request_id) = self.client.delete_user(&self.creds, &id, stats).await?;
+        Ok(Removal::Done {
+            detail: if deleted {
+                "user deleted (204)"
+            } else {
+                "the user is already gone (404)"
+            }
+            .into(),
+            already_gone: !deleted,
+            request_id,
+        })
+    }
+
+    /// Box deletes synchronously and never hands out a job; an unknown job means "re-read the
+    /// user", which is the safe answer should one ever be asked about.
+    async fn poll(&self, _job_id: &str, _stats: &ApiStats) -> Result<JobState, ProviderError> {
+        Ok(JobState::Unknown)
+    }
+}
+
+/// A user id from a request or a profile, refused before any call unless it is a Box id.
+fn user_id_arg(user_id: &str) -> Result<BoxUserId, ProviderError> {
+    BoxUserId::parse(user_id).map_err(|e| ProviderError::InvalidInput {
+        provider: PROVIDER,
+        message: e.to_string(),
+    })
+}
+
+/// The credentials must be for the profile's enterprise: a mix-up would sync (or reclaim in)
+/// another customer's tenant.
+fn check_enterprise(profile: &Profile, creds: &BoxCredentials) -> Result<(), AccessError> {
+    if Some(creds.enterprise_id.as_str()) == profile.box_enterprise_id.as_deref() {
+        return Ok(());
+    }
+    Err(AccessError::WrongTenant(format!(
+        "profile {}: credentials are for enterprise {} but the profile is enterprise {}",
+        profile.id,
+        creds.enterprise_id,
+        profile.box_enterprise_id.as_deref().unwrap_or("(none)")
+    )))
+}
+
+/// A login event as (user id, evidence); events without a user or time say nothing.
+pub(crate) fn login(e: &BoxEvent) -> Option<(String, LoginEvidence)> {
+    let (user, at) = (e.created_by.as_ref()?, e.created_at?);
+    Some((
+        user.id.clone(),
+        LoginEvidence {
+            at: at.with_timezone(&Utc),
+            event_id: e.event_id.clone(),
+            event_type: e.event_type.clone().unwrap_or_default(),
+        },
+    ))
+}
+
+/// A page of users as seats; app users and service accounts are counted, not kept.
+fn roster_page(profile: &Profile, page: &[BoxUser]) -> RosterPage {
+    let seats: Vec<ObservedSeat> = page
+        .iter()
+        .filter(|u| u.is_seat())
+        .map(|u| observe(profile, u))
+        .collect();
+    RosterPage {
+        not_seats: (page.len() - seats.len()) as u64,
+        seats,
+    }
+}
+
+fn is_admin_role(role: &str) -> bool {
+    ADMIN_ROLES.contains(&role)
+}
+
+/// A Box user as a seat: license type from the profile (plan or tracking code).
+pub(crate) fn observe(profile: &Profile, u: &BoxUser) -> ObservedSeat {
+    let role = u.role.clone().unwrap_or_else(|| "user".into());
+    let license_type = profile.box_license_type(&u.tracking_pairs());
+    ObservedSeat {
+        user_id: u.id.clone(),
+        login: u.login.clone().unwrap_or_default(),
+        name: u.name.clone().unwrap_or_default(),
+        status: u.status.clone().unwrap_or_default(),
+        is_admin: is_admin_role(&role),
+        role,
+        license_managed: profile.manages(&license_type),
+        license_type,
+        created_at: u.created_utc(),
+    }
+}
+
+fn directory_user(u: &BoxUser) -> DirectoryUser {
+    DirectoryUser {
+        user_id: u.id.clone(),
+        login: u.login.clone().unwrap_or_default(),
+        status: u.status.clone().unwrap_or_default(),
+        is_admin: u.role.as_deref().is_some_and(is_admin_role),
+        created_at: u.created_utc(),
+        // admin_logs cannot be filtered by user: user_activity filters by user id itself
+        activity_key: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::BoxPlan;
+
+    fn profile() -> Profile {
+        let mut p = Profile::new_box(
+            "acme",
+            "Acme",
+            "12345",
+            BoxPlan::Business,
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        )
+        .unwrap();
+        p.license_tracking_code = Some("license".into());
+        p
+    }
+
+    fn user(json: serde_json::Value) -> BoxUser {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn users_become_seats_with_role_and_license_type() {
+        let p = profile();
+        let admin = user(serde_json::json!({
+            "id": "11", "login": "a@x.com", "name": "A", "status": "active", "role": "coadmin",
+            "created_at": "2025-01-02T03:04:05-08:00"
+        }));
+        let s = observe(&p, &admin);
+        assert_eq!(
+            (s.user_id.as_str(), s.login.as_str(), s.role.as_str()),
+            ("11", "a@x.com", "coadmin")
+        );
+        assert!(s.is_admin && s.license_managed);
+        assert_eq!(s.license_type, "business");
+        assert_eq!(s.created_at, Some("2025-01-02T11:04:05Z".parse().unwrap()));
+
+        let tracked = user(serde_json::json!({
+            "id": "12", "tracking_codes": [{"type": "tracking_code", "name": "License", "value": "Enterprise"}]
+        }));
+        let s = observe(&p, &tracked);
+        assert_eq!((s.role.as_str(), s.is_admin), ("user", false));
+        assert_eq!(s.license_type, "enterprise");
+        assert!(
+            !s.license_managed,
+            "the profile manages business seats only"
+        );
+    }
+
+    #[test]
+    fn app_users_are_counted_not_kept() {
+        let page = vec![
+            user(serde_json::json!({"id": "1", "role": "user"})),
+            user(serde_json::json!({"id": "2", "is_platform_access_only": true})),
+        ];
+        let r = roster_page(&profile(), &page);
+        assert_eq!(r.seats.len(), 1);
+        assert_eq!(r.not_seats, 1);
+    }
+
+    #[test]
+    fn login_events_become_evidence_and_incomplete_ones_say_nothing() {
+        let e: BoxEvent = serde_json::from_value(serde_json::json!({
+            "event_id": "ev1", "event_type": "LOGIN",
+            "created_at": "2026-02-03T04:05:06-07:00", "created_by": {"type": "user", "id": "11"}
+        }))
+        .unwrap();
+        let (user, ev) = login(&e).unwrap();
+        assert_eq!(user, "11");
+        assert_eq!(
+            ev.at,
+            "2026-02-03T11:05:06Z"
+                .parse::<chrono::DateTime<Utc>>()
+                .unwrap()
+        );
+        assert_eq!(
+            (ev.event_id.as_str(), ev.event_type.as_str()),
+            ("ev1", "LOGIN")
+        );
+        let no_user: BoxEvent = serde_json::from_value(
+            serde_json::json!({"event_id": "ev2", "created_at": "2026-02-03T04:05:06Z"}),
+        )
+        .unwrap();
+        assert!(login(&no_user).is_none());
+    }
+
+    #[test]
+    fn directory_users_know_admins() {
+        let u = directory_user(&user(serde_json::json!({
+            "id": "7", "login": "b@x.com", "status": "inactive", "role": "admin"
+        })));
+        assert!(u.is_admin);
+        assert_eq!((u.status.as_str(), u.activity_key), ("inactive", None));
+    }
+
+    #[test]
+    fn a_wrong_enterprise_is_refused_with_the_profile_named() {
+        let p = profile();
+        let creds = |e: &str| BoxCredentials {
+            client_id: "cid".into(),
+            client_secret: secrecy::SecretString::from("s".to_owned()),
+            enterprise_id: e.into(),
+        };
+        assert!(check_enterprise(&p, &creds("12345")).is_ok());
+        let e = check_enterprise(&p, &creds("999")).unwrap_err();
+        assert!(matches!(e, AccessError::WrongTenant(_)));
+        assert_eq!(
+            e.to_string(),
+            "profile acme: credentials are for enterprise 999 but the profile is enterprise 12345"
+        );
+    }
+
+    #[test]
+    fn ids_that_are_not_box_ids_are_refused_before_any_call() {
+        let e = user_id_arg("../../users/1").unwrap_err();
+        assert!(matches!(e, ProviderError::InvalidInput { .. }));
+        assert!(!e.is_transient());
+        assert!(e.to_string().contains("no call was made"), "{e}");
+        assert_eq!(user_id_arg("42").unwrap().as_str(), "42");
+    }
+
+    /// An adapter whose client points nowhere: only for what must not call Box.
+    fn offline() -> BoxDeprovisioner {
+        BoxDeprovisioner::new(
+            Arc::new(BoxClient::new(
+                &crate::config::BoxEndpoints {
+                    api_url: "http://127.0.0.1:9/2.0".parse().unwrap(),
+                    token_url: "http://127.0.0.1:9/oauth2/token".parse().unwrap(),
+                },
+                reqwest::Client::new(),
+                crate::http::RetryPolicy::default(),
+            )),
+            BoxCredentials {
+                client_id: "cid".into(),
+                client_secret: secrecy::SecretString::from("s".to_owned()),
+                enterprise_id: "12345".into(),
+            },
+            profile(),
+        )
+    }
+
+    #[tokio::test]
+    async fn crafted_ids_are_refused_without_a_call() {
+        let d = offline();
+        let stats = ApiStats::default();
+        let t = d.check_target("1/../2", &stats).await.unwrap();
+        assert!(matches!(
+            t,
+            TargetCheck::Refused(Refusal {
+                code: "bad_transfer_target",
+                ..
+            })
+        ));
+        let e = d.remove("..", "99", &stats).await.unwrap_err();
+        assert!(matches!(e, ProviderError::InvalidInput { .. }));
+        let e = d.transfer("11", "x", &stats).await.unwrap_err();
+        assert!(matches!(e, ProviderError::InvalidInput { .. }));
+        assert_eq!(stats.snapshot().api_calls, 0);
+    }
+
+    #[test]
+    fn plans_and_announcements_name_the_calls() {
+        let d = offline();
+        let u = DirectoryUser {
+            user_id: "11".into(),
+            login: "a@x.com".into(),
+            status: "active".into(),
+            is_admin: false,
+            created_at: None,
+            activity_key: None,
+        };
+        let plan = d.plan(&u, "99");
+        assert!(
+            plan.contains("PUT /users/11/folders/0") && plan.contains("admin 99"),
+            "{plan}"
+        );
+        assert_eq!(
+            d.announce_transfer("11", "99"),
+            "PUT /users/11/folders/0 owned_by 99"
+        );
+        assert_eq!(
+            d.announce_removal("11", "99"),
+            "DELETE /users/11 (force=false)"
+        );
+        assert!(d.transfers_separately());
+        let r = d.transfer_target().unwrap_err();
+        assert_eq!(r.code, "no_transfer_target");
+        assert!(
+            r.reason.contains("seatctl rules set acme --transfer-to"),
+            "{}",
+            r.reason
+        );
+    }
+}

@@ -1,0 +1,702 @@
+//! Dropbox behind the provider ports: [`DropboxDirectory`] reads with the sync slot
+//! (`members.read`, `events.read`, `team_info.read`); [`DropboxDeprovisioner`] removes with the
+//! reclaim slot (`members.delete`), the files transferred to the admin who connected it, and
+//! re-reads with the sync slot. Ids from a request are parsed into [`DropboxTeamMemberId`]s
+//! here, before any call.
+use std::sync::{Arc, OnceLock};
+
+use futures::{Stream, TryStreamExt};
+
+use super::client::{DropboxClient, EventsWindow, LOGIN_EVENT_TYPE};
+use super::model::{AsyncJob, LoginEvent, TeamInfo, TeamMemberInfoV2};
+use crate::domain::{DropboxTeamMemberId, LoginEvidence, ObservedSeat, Profile};
+use crate::http::{ApiStats, ErrorCode, ProviderError};
+use crate::ports::provider::{
+    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, PurchasedSeats, Refusal,
+    Removal, RosterPage, TargetCheck, Transferred, Window,
+};
+use crate::providers::{newest_of, secs};
+use crate::secrets::DropboxCredentials;
+
+const PROVIDER: &str = "dropbox";
+
+/// The activity stream's checkpoint name.
+pub const EVENTS_STREAM: &str = "dropbox_team_log_logins";
+/// Event ids remembered for de-duplication: two team_log pages.
+pub const DEDUP_WINDOW: usize = 2000;
+/// The license type of a full seat (`membership_type`); `team/get_info` counts these.
+pub const FULL_LICENSE: &str = "full";
+
+/// Member statuses that hold a license (a suspended account keeps its seat).
+const SEAT_STATUSES: &[&str] = &["active", "invited", "suspended"];
+/// The status of a member who left (listed only with `include_removed`).
+const REMOVED: &str = "removed";
+
+/// Reads one Dropbox team with the profile's sync slot.
+#[derive(Debug)]
+pub struct DropboxDirectory {
+    client: Arc<DropboxClient>,
+    sync: DropboxCredentials,
+    profile: Profile,
+    /// `team/get_info` as read by Application Access, reused for purchased seats so a sync
+    /// makes the call once.
+    team: OnceLock<TeamInfo>,
+}
+
+impl DropboxDirectory {
+    pub fn new(client: Arc<DropboxClient>, sync: DropboxCredentials, profile: Profile) -> Self {
+        Self {
+            client,
+            sync,
+            profile,
+            team: OnceLock::new(),
+        }
+    }
+
+    async fn team_info(&self, stats: &ApiStats) -> Result<TeamInfo, ProviderError> {
+        if let Some(info) = self.team.get() {
+            return Ok(info.clone());
+        }
+        let info = self.client.team_info(&self.sync, stats).await?;
+        // a concurrent first read may have won: either answer is as fresh
+        let _ = self.team.set(info.clone());
+        Ok(info)
+    }
+}
+
+impl Directory for DropboxDirectory {
+    fn activity_stream(&self) -> &'static str {
+        EVENTS_STREAM
+    }
+
+    fn dedup_window(&self) -> usize {
+        DEDUP_WINDOW
+    }
+
+    async fn check_access(&self, stats: &ApiStats) -> Result<String, AccessError> {
+        if self.sync.refresh_token.is_none() {
+            return Err(AccessError::NotConnected(format!(
+                "profile {id}: the Dropbox sync slot is not connected: seatctl connect dropbox --profile {id} --slot sync",
+                id = self.profile.id
+            )));
+        }
+        let fetched = self.client.authenticate(&self.sync, stats).await?;
+        let info = self.team_info(stats).await?;
+        check_team(&self.profile, &self.sync, &info)?;
+        Ok(format!(
+            "team {} ({}); {} access token",
+            info.name,
+            info.team_id,
+            if fetched { "new" } else { "cached" }
+        ))
+    }
+
+    fn describe_activity(&self, window: Window) -> String {
+        format!(
+            "team_log {LOGIN_EVENT_TYPE} from {} to {}",
+            secs(window.start),
+            secs(window.end)
+        )
+    }
+
+    fn activity<'a>(
+        &'a self,
+        window: Window,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>> + 'a {
+        self.client
+            .login_events(&self.sync, events_window(window), None, stats)
+            .map_ok(|page| page.into_iter().map(login).collect())
+    }
+
+    fn roster<'a>(
+        &'a self,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a {
+        self.client
+            .members(&self.sync, stats)
+            .map_ok(move |page| roster_page(&self.profile, &page))
+    }
+
+    /// Dropbox knows what was purchased (`num_licensed_users`, full seats).
+    async fn purchased_seats(
+        &self,
+        stats: &ApiStats,
+    ) -> Result<Vec<PurchasedSeats>, ProviderError> {
+        let info = self.team_info(stats).await?;
+        Ok(vec![PurchasedSeats {
+            license_type: FULL_LICENSE.to_owned(),
+            purchased: info.num_licensed_users,
+        }])
+    }
+
+    async fn user(
+        &self,
+        user_id: &str,
+        stats: &ApiStats,
+    ) -> Result<Option<DirectoryUser>, ProviderError> {
+        let id = member_id_arg(user_id)?;
+        let member = self.client.member_info(&self.sync, &id, stats).await?;
+        Ok(member
+            .filter(|m| m.profile.status.tag != REMOVED)
+            .map(|m| directory_user(&m)))
+    }
+
+    /// Filtered by account at Dropbox; a member without an account id has none to read.
+    async fn user_activity(
+        &self,
+        user: &DirectoryUser,
+        window: Window,
+        stats: &ApiStats,
+    ) -> Result<Option<LoginEvidence>, ProviderError> {
+        let Some(account) = user.activity_key.as_deref() else {
+            return Ok(None);
+        };
+        let pages = self
+            .client
+            .login_events(&self.sync, events_window(window), Some(account), stats)
+            .map_ok(|page| page.into_iter().map(login).collect());
+        newest_of(pages, &user.user_id).await
+    }
+}
+
+/// Removes Dropbox members with the reclaim slot (files to its admin); polls its jobs.
+#[derive(Debug)]
+pub struct DropboxDeprovisioner {
+    client: Arc<DropboxClient>,
+    reclaim: DropboxCredentials,
+    profile: Profile,
+}
+
+impl DropboxDeprovisioner {
+    /// Both slots must be connected: the reclaim slot acts, and the sync slot (kept by the
+    /// profile's [`DropboxDirectory`]) re-reads the member first.
+    pub fn new(
+        client: Arc<DropboxClient>,
+        reclaim: DropboxCredentials,
+        sync: DropboxCredentials,
+        profile: Profile,
+    ) -> Result<Self, AccessError> {
+        if reclaim.refresh_token.is_none() || sync.refresh_token.is_none() {
+            return Err(AccessError::NotConnected(format!(
+                "both Dropbox slots must be connected: seatctl connect dropbox --profile {} --slot sync|reclaim",
+                profile.id
+            )));
+        }
+        Ok(Self {
+            client,
+            reclaim,
+            profile,
+        })
+    }
+}
+
+impl Deprovisioner for DropboxDeprovisioner {
+    /// The admin who authorized the reclaim slot receives the files.
+    fn transfer_target(&self) -> Result<String, Refusal> {
+        self.reclaim
+            .admin_team_member_id
+            .clone()
+            .ok_or_else(|| Refusal {
+                code: "reclaim_slot_not_connected",
+                reason: "the reclaim slot records no admin: connect it again".into(),
+            })
+    }
+
+    /// The target is the admin who connected the slot, and `members/remove` refuses a bad one
+    /// itself; only its form is checked here (no call, as before).
+    async fn check_target(
+        &self,
+        target: &str,
+        _stats: &ApiStats,
+    ) -> Result<TargetCheck, ProviderError> {
+        Ok(match DropboxTeamMemberId::parse(target) {
+            Ok(_) => TargetCheck::Ok,
+            Err(e) => TargetCheck::Refused(Refusal {
+                code: "bad_transfer_target",
+                reason: format!(
+                    "the reclaim slot's admin is not a Dropbox team member id: {e}; connect the reclaim slot again (seatctl connect dropbox --profile {} --slot reclaim)",
+                    self.profile.id
+                ),
+            }),
+        })
+    }
+
+    fn transfers_separately(&self) -> bool {
+        false
+    }
+
+    fn plan(&self, user: &DirectoryUser, target: &str) -> String {
+        format!(
+            "remove {} ({}) from the team with team/members/remove, transferring their files to admin {target} (keep_account=false, wipe_data=false)",
+            user.login, user.user_id
+        )
+    }
+
+    /// The files move inside `members/remove`: the transfer is announced with the removal.
+    fn announce_transfer(&self, user_id: &str, target: &str) -> String {
+        self.announce_removal(user_id, target)
+    }
+
+    fn announce_removal(&self, user_id: &str, target: &str) -> String {
+        format!(
+            "team/members/remove {user_id} transfer_dest_id=transfer_admin_id={target} keep_account=false wipe_data=false"
+        )
+    }
+
+    /// Dropbox has no separate transfer ([`Deprovisioner::transfers_separately`] is false).
+    async fn transfer(
+        &self,
+        _user_id: &str,
+        _target: &str,
+        _stats: &ApiStats,
+    ) -> Result<Transferred, ProviderError> {
+        Err(ProviderError::InvalidInput {
+            provider: PROVIDER,
+            message: "Dropbox moves a member's files within team/members/remove; there is no separate transfer".into(),
+        })
+    }
+
+    async fn remove(
+        &self,
+        user_id: &str,
+        target: &str,
+        stats: &ApiStats,
+    ) -> Result<Removal, ProviderError> {
+        let (user, to) = (member_id_arg(user_id)?, member_id_arg(target)?);
+        let r = self
+            .client
+            .remove_member(&self.reclaim, &user, &to, stats)
+            .await;
+        removal(r, target)
+    }
+
+    async fn poll(&self, job_id: &str, stats: &ApiStats) -> Result<JobState, ProviderError> {
+        job_state(
+            self.client
+                .remove_job_status(&self.reclaim, job_id, stats)
+                .await,
+        )
+    }
+}
+
+/// What a `members/remove` answer means for the seat.
+fn removal(
+    r: Result<(AsyncJob, Option<String>), ProviderError>,
+    target: &str,
+) -> Result<Removal, ProviderError> {
+    match r {
+        Ok((AsyncJob::Complete, request_id)) => Ok(Removal::Done {
+            detail: format!("member removed; files transferred to {target}"),
+            already_gone: false,
+            request_id,
+        }),
+        Ok((AsyncJob::AsyncJobId { async_job_id }, request_id)) => Ok(Removal::Job {
+            job_id: async_job_id,
+            request_id,
+        }),
+        Ok((AsyncJob::InProgress, _)) => Ok(Removal::Busy(
+            "members/remove answered in_progress without a job id".into(),
+        )),
+        // the member is already gone: the removal happened (an earlier delivery, or by hand)
+        Err(ProviderError::Api {
+            status: 409,
+            code: code @ (ErrorCode::UserNotInTeam | ErrorCode::UserNotFound),
+            request_id,
+            ..
+        }) => Ok(Removal::Done {
+            detail: format!("the member is already removed ({code})"),
+            already_gone: true,
+            request_id,
+        }),
+        Err(ProviderError::Api {
+            status: 409,
+            code: ErrorCode::TransferInProgress,
+            ..
+        }) => Ok(Removal::Busy(
+            "a removal with transfer is still running at Dropbox".into(),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a job poll answer means; a forgotten job is for the caller to resolve by re-reading.
+fn job_state(r: Result<AsyncJob, ProviderError>) -> Result<JobState, ProviderError> {
+    match r {
+        Ok(AsyncJob::Complete) => Ok(JobState::Complete),
+        Ok(AsyncJob::InProgress | AsyncJob::AsyncJobId { .. }) => Ok(JobState::InProgress),
+        Err(ProviderError::Api {
+            status: 409,
+            code: ErrorCode::InvalidAsyncJobId,
+            ..
+        }) => Ok(JobState::Unknown),
+        Err(e) => Err(e),
+    }
+}
+
+/// A member id from a request or a slot, refused before any call unless it can be one.
+fn member_id_arg(id: &str) -> Result<DropboxTeamMemberId, ProviderError> {
+    DropboxTeamMemberId::parse(id).map_err(|e| ProviderError::InvalidInput {
+        provider: PROVIDER,
+        message: e.to_string(),
+    })
+}
+
+/// The token must still read the team the slot was connected to: a mix-up would sync another
+/// customer's team.
+fn check_team(
+    profile: &Profile,
+    creds: &DropboxCredentials,
+    info: &TeamInfo,
+) -> Result<(), AccessError> {
+    match &creds.team_id {
+        Some(expected) if expected != &info.team_id => Err(AccessError::WrongTenant(format!(
+            "profile {}: connected to team {expected} but the token now reads team {}",
+            profile.id, info.team_id
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn events_window(w: Window) -> EventsWindow {
+    EventsWindow {
+        start: w.start,
+        end: w.end,
+    }
+}
+
+/// A team_log login as (team member id, evidence).
+pub(crate) fn login(e: LoginEvent) -> (String, LoginEvidence) {
+    let evidence = LoginEvidence {
+        at: e.at,
+        event_id: e.id,
+        event_type: e.event_type,
+    };
+    (e.team_member_id, evidence)
+}
+
+fn roster_page(profile: &Profile, page: &[TeamMemberInfoV2]) -> RosterPage {
+    let seats: Vec<ObservedSeat> = page.iter().filter_map(|m| observe(profile, m)).collect();
+    RosterPage {
+        not_seats: (page.len() - seats.len()) as u64,
+        seats,
+    }
+}
+
+/// Roles mirror the old AdminTier, which includes "member only": admin means an admin role
+/// (Team admin, User management admin, Support admin, Billing admin, …).
+fn is_admin(m: &TeamMemberInfoV2) -> bool {
+    m.roles
+        .iter()
+        .flatten()
+        .any(|r| r.name.to_ascii_lowercase().contains("admin"))
+}
+
+/// A member as a seat. Active, invited and suspended members hold a license; removed members
+/// (only listed with include_removed) do not.
+pub(crate) fn observe(profile: &Profile, m: &TeamMemberInfoV2) -> Option<ObservedSeat> {
+    let p = &m.profile;
+    if !SEAT_STATUSES.contains(&p.status.tag.as_str()) {
+        return None;
+    }
+    let roles: Vec<&str> = m.roles.iter().flatten().map(|r| r.name.as_str()).collect();
+    let license_type = p.membership_type.tag.clone();
+    Some(ObservedSeat {
+        user_id: p.team_member_id.clone(),
+        login: p.email.clone(),
+        name: p.name.display_name.clone(),
+        status: p.status.tag.clone(),
+        is_admin: is_admin(m),
+        role: if roles.is_empty() {
+            "member_only".into()
+        } else {
+            roles.join(", ")
+        },
+        license_managed: profile.manages(&license_type),
+        license_type,
+        created_at: p.joined_on.or(p.invited_on),
+    })
+}
+
+fn directory_user(m: &TeamMemberInfoV2) -> DirectoryUser {
+    let p = &m.profile;
+    DirectoryUser {
+        user_id: p.team_member_id.clone(),
+        login: p.email.clone(),
+        status: p.status.tag.clone(),
+        is_admin: is_admin(m),
+        created_at: p.joined_on.or(p.invited_on),
+        // team_log filters by account id, not by team member id
+        activity_key: p.account_id.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn profile() -> Profile {
+        Profile::new_dropbox("team-a", "Team A", "2026-01-01T00:00:00Z".parse().unwrap()).unwrap()
+    }
+
+    fn member(status: &str, membership: &str, roles: serde_json::Value) -> TeamMemberInfoV2 {
+        serde_json::from_value(json!({
+            "profile": {
+                "team_member_id": "dbmid:AAx", "account_id": "dbid:AAy", "email": "m@x.com",
+                "status": {".tag": status}, "name": {"display_name": "M"},
+                "membership_type": {".tag": membership},
+                "invited_on": "2025-01-01T00:00:00Z", "joined_on": "2025-01-02T00:00:00Z"
+            },
+            "roles": roles
+        }))
+        .unwrap()
+    }
+
+    fn creds(refresh: Option<&str>, team: Option<&str>) -> DropboxCredentials {
+        DropboxCredentials {
+            app_key: "k".into(),
+            app_secret: secrecy::SecretString::from("s".to_owned()),
+            refresh_token: refresh.map(|r| secrecy::SecretString::from(r.to_owned())),
+            team_id: team.map(str::to_owned),
+            team_name: None,
+            admin_team_member_id: Some("dbmid:ADMIN".into()),
+            admin_email: None,
+            connected_at: None,
+        }
+    }
+
+    fn api(status: u16, code: ErrorCode) -> ProviderError {
+        ProviderError::Api {
+            provider: PROVIDER,
+            status,
+            code,
+            message: String::new(),
+            request_id: Some("rid".into()),
+        }
+    }
+
+    #[test]
+    fn members_become_seats_and_removed_ones_do_not() {
+        let p = profile();
+        let admin = member(
+            "active",
+            "full",
+            json!([{"role_id": "pid_dbtmr:1", "name": "Team admin"}]),
+        );
+        let s = observe(&p, &admin).unwrap();
+        assert_eq!(
+            (s.user_id.as_str(), s.login.as_str()),
+            ("dbmid:AAx", "m@x.com")
+        );
+        assert!(s.is_admin && s.license_managed);
+        assert_eq!(s.role, "Team admin");
+        assert_eq!(s.created_at, Some("2025-01-02T00:00:00Z".parse().unwrap()));
+
+        let limited = member("suspended", "limited", json!(null));
+        let s = observe(&p, &limited).unwrap();
+        assert_eq!((s.role.as_str(), s.is_admin), ("member_only", false));
+        assert!(!s.license_managed, "a Dropbox profile manages full seats");
+
+        let page = vec![admin, member("removed", "full", json!([]))];
+        let r = roster_page(&p, &page);
+        assert_eq!((r.seats.len(), r.not_seats), (1, 1));
+    }
+
+    #[test]
+    fn directory_users_carry_the_account_id_for_the_activity_filter() {
+        let u = directory_user(&member("active", "full", json!([])));
+        assert_eq!(u.activity_key.as_deref(), Some("dbid:AAy"));
+        assert!(!u.is_admin);
+    }
+
+    #[test]
+    fn logins_become_evidence() {
+        let (user, ev) = login(LoginEvent {
+            id: "dbx-1".into(),
+            team_member_id: "dbmid:J".into(),
+            at: "2026-02-03T04:05:06Z".parse().unwrap(),
+            event_type: "login_success".into(),
+        });
+        assert_eq!(user, "dbmid:J");
+        assert_eq!(
+            (ev.event_id.as_str(), ev.event_type.as_str()),
+            ("dbx-1", "login_success")
+        );
+    }
+
+    #[test]
+    fn removal_answers_map_to_what_happened_to_the_seat() {
+        let done = removal(Ok((AsyncJob::Complete, Some("r".into()))), "dbmid:ADMIN").unwrap();
+        assert!(
+            matches!(done, Removal::Done { already_gone: false, ref detail, .. } if detail.contains("dbmid:ADMIN"))
+        );
+        let job = removal(
+            Ok((
+                AsyncJob::AsyncJobId {
+                    async_job_id: "j1".into(),
+                },
+                None,
+            )),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            job,
+            Removal::Job {
+                job_id: "j1".into(),
+                request_id: None
+            }
+        );
+        assert!(matches!(
+            removal(Ok((AsyncJob::InProgress, None)), "t").unwrap(),
+            Removal::Busy(_)
+        ));
+        for code in [ErrorCode::UserNotInTeam, ErrorCode::UserNotFound] {
+            let gone = removal(Err(api(409, code.clone())), "t").unwrap();
+            assert_eq!(
+                gone,
+                Removal::Done {
+                    detail: format!("the member is already removed ({code})"),
+                    already_gone: true,
+                    request_id: Some("rid".into()),
+                }
+            );
+        }
+        assert!(matches!(
+            removal(Err(api(409, ErrorCode::TransferInProgress)), "t").unwrap(),
+            Removal::Busy(_)
+        ));
+        let refused = removal(
+            Err(api(409, ErrorCode::Other("remove_last_admin".into()))),
+            "t",
+        );
+        assert!(matches!(refused, Err(ProviderError::Api { .. })));
+        let cut = removal(
+            Err(ProviderError::Indeterminate {
+                provider: PROVIDER,
+                endpoint: "team/members/remove".into(),
+                cause: "cut".into(),
+            }),
+            "t",
+        );
+        assert!(matches!(cut, Err(ProviderError::Indeterminate { .. })));
+    }
+
+    #[test]
+    fn job_answers_map_to_job_states() {
+        assert_eq!(
+            job_state(Ok(AsyncJob::Complete)).unwrap(),
+            JobState::Complete
+        );
+        assert_eq!(
+            job_state(Ok(AsyncJob::InProgress)).unwrap(),
+            JobState::InProgress
+        );
+        assert_eq!(
+            job_state(Err(api(409, ErrorCode::InvalidAsyncJobId))).unwrap(),
+            JobState::Unknown
+        );
+        assert!(job_state(Err(api(409, ErrorCode::Other("internal_error".into())))).is_err());
+    }
+
+    #[test]
+    fn a_token_for_another_team_is_refused_with_the_profile_named() {
+        let p = profile();
+        let info = TeamInfo {
+            name: "T".into(),
+            team_id: "dbtid:B".into(),
+            num_licensed_users: 10,
+            num_provisioned_users: 5,
+            num_used_licenses: 5,
+        };
+        assert!(check_team(&p, &creds(Some("r"), Some("dbtid:B")), &info).is_ok());
+        assert!(check_team(&p, &creds(Some("r"), None), &info).is_ok());
+        let e = check_team(&p, &creds(Some("r"), Some("dbtid:A")), &info).unwrap_err();
+        assert!(matches!(e, AccessError::WrongTenant(_)));
+        assert_eq!(
+            e.to_string(),
+            "profile team-a: connected to team dbtid:A but the token now reads team dbtid:B"
+        );
+    }
+
+    fn client() -> Arc<DropboxClient> {
+        Arc::new(DropboxClient::new(
+            &crate::config::DropboxEndpoints {
+                api_url: "http://127.0.0.1:9".parse().unwrap(),
+                authorize_url: "http://127.0.0.1:9/oauth2/authorize".parse().unwrap(),
+                token_url: "http://127.0.0.1:9/oauth2/token".parse().unwrap(),
+            },
+            reqwest::Client::new(),
+            crate::http::RetryPolicy::default(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn unconnected_slots_and_crafted_ids_are_refused_without_a_call() {
+        let p = profile();
+        let e = DropboxDeprovisioner::new(
+            client(),
+            creds(None, None),
+            creds(Some("r"), None),
+            p.clone(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, AccessError::NotConnected(_)));
+        assert!(
+            e.to_string()
+                .contains("seatctl connect dropbox --profile team-a --slot sync|reclaim"),
+            "{e}"
+        );
+        let stats = ApiStats::default();
+        let d = DropboxDirectory::new(client(), creds(None, None), p.clone());
+        let e = d.check_access(&stats).await.unwrap_err();
+        assert!(matches!(e, AccessError::NotConnected(_)));
+        assert!(e.to_string().contains("seatctl connect dropbox"), "{e}");
+
+        let dp =
+            DropboxDeprovisioner::new(client(), creds(Some("r"), None), creds(Some("r"), None), p)
+                .unwrap();
+        assert_eq!(dp.transfer_target().unwrap(), "dbmid:ADMIN");
+        let e = dp
+            .remove("dbmid:a/../b", "dbmid:ADMIN", &stats)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::InvalidInput { .. }));
+        assert!(matches!(
+            dp.check_target("bad id", &stats).await.unwrap(),
+            TargetCheck::Refused(Refusal {
+                code: "bad_transfer_target",
+                ..
+            })
+        ));
+        assert!(matches!(
+            dp.check_target("dbmid:ADMIN", &stats).await.unwrap(),
+            TargetCheck::Ok
+        ));
+        assert!(!dp.transfers_separately());
+        assert_eq!(stats.snapshot().api_calls, 0);
+    }
+
+    #[tokio::test]
+    async fn team_info_is_read_once_and_reused_for_purchased_seats() {
+        let d = DropboxDirectory::new(client(), creds(Some("r"), None), profile());
+        let _ = d.team.set(TeamInfo {
+            name: "T".into(),
+            team_id: "dbtid:B".into(),
+            num_licensed_users: 42,
+            num_provisioned_users: 5,
+            num_used_licenses: 5,
+        });
+        let stats = ApiStats::default();
+        let seats = d.purchased_seats(&stats).await.unwrap();
+        assert_eq!(
+            seats,
+            vec![PurchasedSeats {
+                license_type: "full".into(),
+                purchased: 42
+            }]
+        );
+        assert_eq!(stats.snapshot().api_calls, 0);
+    }
+}

@@ -1,0 +1,605 @@
+//! The steps of one request, for any provider: verify (re-read the user, the target and fresh
+//! activity; apply the rules) → [transfer →] remove → [poll the job →] done. Box transfers in a
+//! step of its own before the removal; Dropbox's removal carries the transfer
+//! ([`Deprovisioner::transfers_separately`]).
+use chrono::{DateTime, Utc};
+
+use super::Reclaimer;
+use crate::candidates;
+use crate::domain::rules::{evaluate, Exemption, SeatFacts, Verdict};
+use crate::domain::{LoginEvidence, Profile, ReclaimRecord, ReclaimStatus, Seat, ACTIVITY_OVERLAP};
+use crate::http::{ApiStats, ProviderError};
+use crate::ports::{
+    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, ReclaimRepo,
+    Refusal, Removal, Repos, RunRepo, SeatRepo, StoreError, TargetCheck, Window,
+};
+
+/// Why a step stopped.
+#[derive(Debug)]
+pub(super) enum Stop {
+    /// Leave it to a redelivery.
+    Retry(String),
+    /// Permanent: record as failed.
+    Fail {
+        code: &'static str,
+        reason: String,
+        request_id: Option<String>,
+    },
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Retry(e.to_string())
+    }
+}
+
+impl From<Refusal> for Stop {
+    fn from(r: Refusal) -> Self {
+        Stop::Fail {
+            code: r.code,
+            reason: r.reason,
+            request_id: None,
+        }
+    }
+}
+
+impl From<AccessError> for Stop {
+    fn from(e: AccessError) -> Self {
+        let fail = |code, reason| Stop::Fail {
+            code,
+            reason,
+            request_id: None,
+        };
+        match e {
+            AccessError::Unavailable(why) => Stop::Retry(why),
+            AccessError::Provider(p) => Stop::provider("provider_error", p),
+            AccessError::Credentials(why) => fail("credentials_missing", why),
+            AccessError::NotConnected(why) => fail("reclaim_slot_not_connected", why),
+            AccessError::WrongTenant(why) => fail("wrong_tenant", why),
+        }
+    }
+}
+
+impl Stop {
+    /// A provider error: transient and unknown outcomes are retried by redelivery; anything
+    /// else the provider refused is permanent.
+    pub(super) fn provider(code: &'static str, e: ProviderError) -> Self {
+        if retryable(&e) {
+            Stop::Retry(e.to_string())
+        } else {
+            Stop::Fail {
+                code,
+                request_id: e.request_id().map(str::to_owned),
+                reason: e.to_string(),
+            }
+        }
+    }
+}
+
+/// Worth a redelivery: the provider may answer differently later, or the write may have
+/// happened and must be re-read first.
+fn retryable(e: &ProviderError) -> bool {
+    e.is_transient()
+        || matches!(
+            e,
+            ProviderError::Indeterminate { .. } | ProviderError::Unauthorized { .. }
+        )
+}
+
+type StepResult = Result<(), Stop>;
+
+/// The adapters one delivery works with.
+struct Ports<'p, D, X> {
+    directory: &'p D,
+    deprovisioner: &'p X,
+    stats: &'p ApiStats,
+}
+
+impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
+    /// Runs the request's steps from wherever its record stands.
+    pub(super) async fn run(
+        &self,
+        profile: &Profile,
+        rec: &mut ReclaimRecord,
+        stats: &ApiStats,
+    ) -> StepResult {
+        let deprovisioner = self.providers.deprovisioner(profile).await?;
+        let directory = self.providers.directory(profile).await?;
+        let ports = Ports {
+            directory: &directory,
+            deprovisioner: &deprovisioner,
+            stats,
+        };
+        let separate = deprovisioner.transfers_separately();
+        loop {
+            match rec.status {
+                ReclaimStatus::Received => self.verify(profile, rec, &ports).await?,
+                ReclaimStatus::Verified => {
+                    if paused(profile, rec) {
+                        continue;
+                    }
+                    let (user, target) = who(rec);
+                    if separate {
+                        let announce = deprovisioner.announce_transfer(&user, &target);
+                        rec.step(ReclaimStatus::Transferring, Utc::now(), announce, None);
+                        self.save(rec).await?;
+                        self.transfer(rec, &ports).await?;
+                    } else {
+                        let announce = deprovisioner.announce_removal(&user, &target);
+                        rec.step(ReclaimStatus::Removing, Utc::now(), announce, None);
+                        self.save(rec).await?;
+                        self.remove(rec, &ports).await?;
+                    }
+                }
+                ReclaimStatus::Transferring | ReclaimStatus::Transferred if !separate => {
+                    return Err(Stop::Fail {
+                        code: "bad_state",
+                        reason: format!(
+                            "a {} request cannot be in a separate transfer step",
+                            profile.provider
+                        ),
+                        request_id: None,
+                    })
+                }
+                ReclaimStatus::Transferring => self.resume_transfer(rec, &ports).await?,
+                ReclaimStatus::Transferred => {
+                    if paused(profile, rec) {
+                        continue;
+                    }
+                    let (user, target) = who(rec);
+                    let announce = deprovisioner.announce_removal(&user, &target);
+                    rec.step(ReclaimStatus::Removing, Utc::now(), announce, None);
+                    self.save(rec).await?;
+                    self.remove(rec, &ports).await?;
+                }
+                ReclaimStatus::Removing => match rec.async_job_id.clone() {
+                    Some(job) => self.poll(rec, &ports, &job).await?,
+                    // announced, no job recorded: removing again is safe (an already removed
+                    // user answers as gone)
+                    None => self.remove(rec, &ports).await?,
+                },
+                ReclaimStatus::Removed => self.finish(profile, rec).await?,
+                ReclaimStatus::Done | ReclaimStatus::Skipped | ReclaimStatus::Failed => {
+                    return Ok(())
+                }
+            }
+        }
+    }
+
+    /// Saves a step before the provider call it announces.
+    async fn save(&self, rec: &mut ReclaimRecord) -> StepResult {
+        self.repos.reclaims().save(rec).await.map_err(Stop::from)
+    }
+
+    /// Re-reads the user, the target and the user's fresh activity, then decides.
+    async fn verify<D: Directory, X: Deprovisioner>(
+        &self,
+        profile: &Profile,
+        rec: &mut ReclaimRecord,
+        p: &Ports<'_, D, X>,
+    ) -> StepResult {
+        let Some(seat) = self.synced_seat(profile, rec).await? else {
+            return Ok(());
+        };
+        if paused(profile, rec) {
+            return Ok(());
+        }
+        let target = p.deprovisioner.transfer_target()?;
+        let user_id = rec.request.user_id.clone();
+        let user = p
+            .directory
+            .user(&user_id, p.stats)
+            .await
+            .map_err(|e| Stop::provider("provider_error", e))?;
+        let Some(user) = user else {
+            rec.end(
+                ReclaimStatus::Skipped,
+                Utc::now(),
+                "user_not_found",
+                format!("{} no longer has this user", profile.provider),
+                None,
+            );
+            return Ok(());
+        };
+        if target != user_id {
+            match p
+                .deprovisioner
+                .check_target(&target, p.stats)
+                .await
+                .map_err(|e| Stop::provider("provider_error", e))?
+            {
+                TargetCheck::Ok => {}
+                TargetCheck::Refused(r) => return Err(r.into()),
+            }
+        }
+        let fresh = self.fresh_activity(profile, &user, p).await?;
+        let plan = p.deprovisioner.plan(&user, &target);
+        let last_login = LoginEvidence::newest(seat.last_login.as_ref(), fresh.as_ref()).cloned();
+        self.decide(profile, rec, &seat, &user, last_login, target, plan)
+            .await
+    }
+
+    /// Activity since the last sync's checkpoint (less the overlap), or since the rule's
+    /// threshold if that is later: what the stored seat does not know yet.
+    async fn fresh_activity<D: Directory, X>(
+        &self,
+        profile: &Profile,
+        user: &DirectoryUser,
+        p: &Ports<'_, D, X>,
+    ) -> Result<Option<LoginEvidence>, Stop> {
+        let now = Utc::now();
+        let threshold = now - chrono::Duration::days(i64::from(profile.rules.inactive_days));
+        let since_sync = self
+            .repos
+            .runs()
+            .get_checkpoint(&profile.id, p.directory.activity_stream())
+            .await?
+            .map(|c| c.read_until - ACTIVITY_OVERLAP);
+        let window = Window {
+            start: since_sync.map_or(threshold, |s| s.max(threshold)),
+            end: now,
+        };
+        p.directory
+            .user_activity(user, window, p.stats)
+            .await
+            .map_err(|e| Stop::provider("provider_error", e))
+    }
+
+    /// The seat as last synced; a request for a seat seatkeeper never saw (or saw leave) is not
+    /// executed: there is no evidence to act on.
+    async fn synced_seat(
+        &self,
+        profile: &Profile,
+        rec: &mut ReclaimRecord,
+    ) -> Result<Option<Seat>, Stop> {
+        let seat = self
+            .repos
+            .seats()
+            .get(&profile.id, &rec.request.user_id)
+            .await?;
+        match seat {
+            Some(s) if s.removed_at.is_none() => Ok(Some(s)),
+            _ => {
+                rec.end(
+                    ReclaimStatus::Skipped,
+                    Utc::now(),
+                    "unknown_seat",
+                    "the user is not a seat in the profile's last finished sync (run a sync first)",
+                    None,
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// Applies the rules to the freshly re-read user; on success records the evidence and the
+    /// plan (and ends a dry run), else ends the request as skipped with the reason.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide(
+        &self,
+        profile: &Profile,
+        rec: &mut ReclaimRecord,
+        seat: &Seat,
+        user: &DirectoryUser,
+        last_login: Option<LoginEvidence>,
+        target: String,
+        plan: String,
+    ) -> StepResult {
+        let now = Utc::now();
+        let facts = SeatFacts {
+            user_id: &seat.user_id,
+            login: &user.login,
+            status: &user.status,
+            is_admin: user.is_admin,
+            license_type: &seat.license_type,
+            created_at: user.created_at.or(seat.created_at),
+            first_seen_at: seat.first_seen_at,
+            last_login: last_login.as_ref(),
+        };
+        rec.login = Some(user.login.clone());
+        rec.transfer_target = Some(target.clone());
+        let verdict = evaluate(
+            &facts,
+            &profile.rules,
+            profile.reclaimable(&seat.license_type),
+            Some(&target),
+            now,
+        );
+        let (code, reason) = match verdict {
+            Verdict::Candidate(evidence) => {
+                rec.evidence = Some(evidence);
+                rec.plan = Some(plan);
+                if rec.request.dry_run {
+                    rec.reason_code = Some("dry_run".into());
+                    let detail = format!(
+                        "dry run: nothing changed at the provider; would {}",
+                        rec.plan.as_deref().unwrap_or_default()
+                    );
+                    rec.step(ReclaimStatus::Done, now, detail, None);
+                    return Ok(());
+                }
+                return self.count_against_cap(profile, rec, now).await;
+            }
+            Verdict::Active { last_login: at } => (
+                "active_since_request",
+                format!(
+                    "the user logged in on {} (within {} days): {}",
+                    at.format("%Y-%m-%d %H:%M UTC"),
+                    profile.rules.inactive_days,
+                    describe_login(last_login.as_ref())
+                ),
+            ),
+            Verdict::InGrace { since } => (
+                "in_grace",
+                format!(
+                    "the account is new or recent ({})",
+                    since.format("%Y-%m-%d")
+                ),
+            ),
+            Verdict::Exempt(x) => (exemption_code(x), format!("refused: {}", x.reason())),
+            Verdict::OutOfScope => (
+                "license_type_out_of_scope",
+                format!(
+                    "license type {} is not in the rules' scope",
+                    seat.license_type
+                ),
+            ),
+        };
+        rec.end(ReclaimStatus::Skipped, now, code, reason, None);
+        Ok(())
+    }
+
+    /// The daily blast-radius cap, counted atomically; then the request is verified.
+    async fn count_against_cap(
+        &self,
+        profile: &Profile,
+        rec: &mut ReclaimRecord,
+        now: DateTime<Utc>,
+    ) -> StepResult {
+        let seats = candidates::seat_count(self.repos.seats(), &profile.id).await?;
+        let cap = profile.rules.cap(seats);
+        let day = now.format("%Y-%m-%d").to_string();
+        if !self
+            .repos
+            .reclaims()
+            .count_reclaim(&profile.id, &day, cap)
+            .await?
+        {
+            rec.end(
+                ReclaimStatus::Skipped,
+                now,
+                "blast_radius_cap",
+                format!("the profile's cap of {cap} reclaims per day is reached"),
+                None,
+            );
+            return Ok(());
+        }
+        let detail = format!(
+            "still qualifies: {}; plan: {}",
+            describe_login(rec.evidence.as_ref().and_then(|e| e.last_login.as_ref())),
+            rec.plan.as_deref().unwrap_or_default()
+        );
+        rec.step(ReclaimStatus::Verified, now, detail, None);
+        self.save(rec).await
+    }
+
+    async fn transfer<D, X: Deprovisioner>(
+        &self,
+        rec: &mut ReclaimRecord,
+        p: &Ports<'_, D, X>,
+    ) -> StepResult {
+        let (user, target) = who(rec);
+        match p.deprovisioner.transfer(&user, &target, p.stats).await {
+            Ok(t) => {
+                rec.transfer_folder_id = Some(t.folder_id);
+                rec.step(
+                    ReclaimStatus::Transferred,
+                    Utc::now(),
+                    t.detail,
+                    t.request_id,
+                );
+                self.save(rec).await
+            }
+            // refused: nothing moved, and nothing is removed
+            Err(e) => Err(Stop::provider("transfer_refused", e)),
+        }
+    }
+
+    /// Resumed at `transferring`: the earlier transfer's outcome is unknown. A removal without
+    /// force only succeeds if the user owns nothing, i.e. the content moved; otherwise the
+    /// content is still theirs and the transfer is made again.
+    async fn resume_transfer<D, X: Deprovisioner>(
+        &self,
+        rec: &mut ReclaimRecord,
+        p: &Ports<'_, D, X>,
+    ) -> StepResult {
+        let (user, target) = who(rec);
+        match p.deprovisioner.remove(&user, &target, p.stats).await {
+            Ok(Removal::Done {
+                detail,
+                already_gone,
+                request_id,
+            }) => {
+                let detail = if already_gone {
+                    detail
+                } else {
+                    format!("the earlier transfer had completed: the user owned nothing; {detail}")
+                };
+                rec.step(ReclaimStatus::Removed, Utc::now(), detail, request_id);
+                Ok(())
+            }
+            Ok(Removal::Job { job_id, request_id }) => {
+                self.record_job(rec, job_id, request_id).await
+            }
+            Ok(Removal::Busy(why)) => Err(Stop::Retry(why)),
+            Err(e) if retryable(&e) => Err(Stop::Retry(e.to_string())),
+            Err(e) => {
+                tracing::info!(error = %e, "content remains after an unfinished transfer; transferring it");
+                self.transfer(rec, p).await
+            }
+        }
+    }
+
+    async fn remove<D: Directory, X: Deprovisioner>(
+        &self,
+        rec: &mut ReclaimRecord,
+        p: &Ports<'_, D, X>,
+    ) -> StepResult {
+        let (user, target) = who(rec);
+        match p.deprovisioner.remove(&user, &target, p.stats).await {
+            Ok(Removal::Done {
+                detail, request_id, ..
+            }) => {
+                rec.step(ReclaimStatus::Removed, Utc::now(), detail, request_id);
+                self.save(rec).await
+            }
+            Ok(Removal::Job { job_id, request_id }) => {
+                self.record_job(rec, job_id.clone(), request_id).await?;
+                self.poll(rec, p, &job_id).await
+            }
+            Ok(Removal::Busy(why)) => Err(Stop::Retry(why)),
+            Err(e) if retryable(&e) => Err(Stop::Retry(e.to_string())),
+            Err(e) if p.deprovisioner.transfers_separately() => Err(Stop::Fail {
+                code: "delete_refused",
+                request_id: e.request_id().map(str::to_owned),
+                reason: format!(
+                    "the provider refused to remove the user without force ({e}); nothing was forced: the content transferred so far is in folder {} of {}, and the user keeps the seat. Check the user in the admin console, then request again.",
+                    rec.transfer_folder_id.as_deref().unwrap_or("(none)"),
+                    rec.transfer_target.as_deref().unwrap_or("(none)")
+                ),
+            }),
+            Err(e) => Err(Stop::provider("remove_refused", e)),
+        }
+    }
+
+    /// Recorded before polling: a redelivery polls this job instead of removing again.
+    async fn record_job(
+        &self,
+        rec: &mut ReclaimRecord,
+        job_id: String,
+        request_id: Option<String>,
+    ) -> StepResult {
+        let detail = format!("removal running as job {job_id}");
+        rec.async_job_id = Some(job_id);
+        rec.step(ReclaimStatus::Removing, Utc::now(), detail, request_id);
+        self.save(rec).await
+    }
+
+    async fn poll<D: Directory, X: Deprovisioner>(
+        &self,
+        rec: &mut ReclaimRecord,
+        p: &Ports<'_, D, X>,
+        job: &str,
+    ) -> StepResult {
+        for attempt in 0..self.poll.attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(self.poll.interval).await;
+            }
+            match p.deprovisioner.poll(job, p.stats).await {
+                Ok(JobState::Complete) => {
+                    let detail = format!(
+                        "job {job} complete: member removed, files transferred to {}",
+                        rec.transfer_target.as_deref().unwrap_or_default()
+                    );
+                    rec.step(ReclaimStatus::Removed, Utc::now(), detail, None);
+                    return self.save(rec).await;
+                }
+                Ok(JobState::InProgress) => continue,
+                Ok(JobState::Unknown) => return self.job_forgotten(rec, p, job).await,
+                Err(e) => return Err(Stop::provider("provider_error", e)),
+            }
+        }
+        Err(Stop::Retry(format!(
+            "removal job {job} is still in progress"
+        )))
+    }
+
+    /// The provider forgot the job: what matters is whether the user is gone.
+    async fn job_forgotten<D: Directory, X: Deprovisioner>(
+        &self,
+        rec: &mut ReclaimRecord,
+        p: &Ports<'_, D, X>,
+        job: &str,
+    ) -> StepResult {
+        let present = p
+            .directory
+            .user(&rec.request.user_id, p.stats)
+            .await
+            .map_err(|e| Stop::provider("provider_error", e))?;
+        if present.is_none() {
+            let detail = format!("job {job} unknown to the provider; the member is removed");
+            rec.step(ReclaimStatus::Removed, Utc::now(), detail, None);
+            return self.save(rec).await;
+        }
+        rec.async_job_id = None;
+        let detail = format!(
+            "job {job} unknown to the provider and the member is still there; removing again"
+        );
+        rec.step(ReclaimStatus::Removing, Utc::now(), detail, None);
+        self.save(rec).await?;
+        Box::pin(self.remove(rec, p)).await
+    }
+
+    /// The last step: the seat records that it was reclaimed, and its candidate entry goes.
+    async fn finish(&self, profile: &Profile, rec: &mut ReclaimRecord) -> StepResult {
+        let now = Utc::now();
+        let seats = self.repos.seats();
+        seats
+            .mark_reclaimed(
+                &profile.id,
+                &rec.request.user_id,
+                &rec.request.request_id,
+                now,
+            )
+            .await?;
+        seats
+            .delete_candidate(&profile.id, &rec.request.user_id)
+            .await?;
+        rec.step(ReclaimStatus::Done, now, "seat reclaimed", None);
+        Ok(())
+    }
+}
+
+/// The request's user and the recorded transfer target.
+fn who(rec: &ReclaimRecord) -> (String, String) {
+    (
+        rec.request.user_id.clone(),
+        rec.transfer_target.clone().unwrap_or_default(),
+    )
+}
+
+/// Kill switch, checked before every step that changes something at the provider.
+fn paused(profile: &Profile, rec: &mut ReclaimRecord) -> bool {
+    if profile.rules.paused {
+        rec.end(
+            ReclaimStatus::Skipped,
+            Utc::now(),
+            "profile_paused",
+            "reclamation is paused for this profile (seatctl resume to allow it)",
+            None,
+        );
+    }
+    profile.rules.paused
+}
+
+fn exemption_code(x: Exemption) -> &'static str {
+    match x {
+        Exemption::Admin => "refused_admin",
+        Exemption::TransferTarget => "refused_transfer_target",
+        Exemption::ExemptLogin => "refused_exempt_login",
+        Exemption::ProtectedStatus => "refused_protected_status",
+        Exemption::NeverLoggedIn => "refused_never_logged_in",
+    }
+}
+
+fn describe_login(l: Option<&LoginEvidence>) -> String {
+    match l {
+        Some(l) => format!(
+            "last login {} ({} event {})",
+            l.at.format("%Y-%m-%d %H:%M UTC"),
+            l.event_type,
+            l.event_id
+        ),
+        None => "no login on record".to_owned(),
+    }
+}

@@ -1,0 +1,715 @@
+//! The reclaim state machine over in-memory ports: every transition and failure point, fast and
+//! deterministic (no moto, no sandbox). The e2e suite drives the same code against the real
+//! adapters.
+use chrono::{Duration, Utc};
+
+use super::*;
+use crate::domain::{
+    BoxPlan, LicenseSummary, LoginEvidence, ObservedSeat, Profile, Provider, ReclaimRecord,
+    ReclaimRequest, ReclaimStatus, Seat,
+};
+use crate::http::{ErrorCode, ProviderError};
+use crate::memory::provider::{Fault, Op};
+use crate::memory::{MemoryProvider, MemoryRepos};
+use crate::ports::{AccessError, ProfileRepo, ReclaimRepo, SeatRepo};
+
+const ADMIN: &str = "100";
+const IDLE: &str = "200";
+const IDLE2: &str = "201";
+
+struct World {
+    reclaimer: Reclaimer<MemoryRepos, MemoryProvider>,
+    provider: MemoryProvider,
+    repos: MemoryRepos,
+    profile: Profile,
+}
+
+fn observed(id: &str, admin: bool) -> ObservedSeat {
+    ObservedSeat {
+        user_id: id.into(),
+        login: format!("u{id}@example.com"),
+        name: format!("User {id}"),
+        status: "active".into(),
+        role: if admin { "admin" } else { "user" }.into(),
+        is_admin: admin,
+        license_type: "business".into(),
+        license_managed: true,
+        created_at: Some(Utc::now() - Duration::days(400)),
+    }
+}
+
+fn seat(profile: &Profile, o: &ObservedSeat, last_login_days: Option<i64>) -> Seat {
+    let now = Utc::now();
+    Seat {
+        profile_id: profile.id.clone(),
+        provider: profile.provider,
+        user_id: o.user_id.clone(),
+        login: o.login.clone(),
+        name: o.name.clone(),
+        status: o.status.clone(),
+        role: o.role.clone(),
+        is_admin: o.is_admin,
+        license_type: o.license_type.clone(),
+        license_managed: true,
+        created_at: o.created_at,
+        last_login: last_login_days.map(|d| LoginEvidence {
+            at: now - Duration::days(d),
+            event_id: format!("ev-{}", o.user_id),
+            event_type: "LOGIN".into(),
+        }),
+        first_seen_at: now - Duration::days(300),
+        last_seen_at: now,
+        removed_at: None,
+        reclaimed_at: None,
+        reclaim_request_id: None,
+        run_id: "run-1".into(),
+        fingerprint: String::new(),
+    }
+}
+
+/// A profile with an admin (the target) and two idle users who own content, synced.
+/// `box_like`: transfer then removal; else the removal carries the transfer.
+async fn world(box_like: bool) -> World {
+    let now = Utc::now();
+    let mut profile = Profile::new_box("acme", "Acme", "42", BoxPlan::Business, now).unwrap();
+    profile.rules.transfer_target = Some(ADMIN.into());
+    profile.rules.max_per_run = 10;
+    profile.rules.max_percent = 100;
+    let repos = MemoryRepos::default();
+    repos.profiles().create(&profile).await.unwrap();
+    let provider = MemoryProvider::new(box_like);
+    provider.tenant().target = Some(ADMIN.into());
+    let mut seats = Vec::new();
+    for (id, admin, owned, login) in [
+        (ADMIN, true, 3, Some(1)),
+        (IDLE, false, 5, Some(200)),
+        (IDLE2, false, 7, None),
+    ] {
+        let o = observed(id, admin);
+        seats.push(seat(&profile, &o, login));
+        provider.add_user(o, owned);
+    }
+    repos.seats().put_many(&seats).await.unwrap();
+    repos
+        .seats()
+        .put_license_summaries(&[LicenseSummary {
+            profile_id: profile.id.clone(),
+            license_type: "business".into(),
+            managed: true,
+            purchased: None,
+            assigned: 3,
+            active: 1,
+            inactive: 2,
+            never_logged_in: 1,
+            unassigned: None,
+            over_assigned: None,
+            unit_price_cents: None,
+            currency: None,
+            monthly_cost_cents: None,
+            monthly_waste_cents: None,
+            inactive_after_days: 60,
+            run_id: "run-1".into(),
+            computed_at: now,
+        }])
+        .await
+        .unwrap();
+    let mut reclaimer = Reclaimer::new(repos.clone(), provider.clone());
+    reclaimer.poll = JobPoll {
+        attempts: 3,
+        interval: std::time::Duration::ZERO,
+    };
+    World {
+        reclaimer,
+        provider,
+        repos,
+        profile,
+    }
+}
+
+fn request(user: &str) -> ReclaimRequest {
+    ReclaimRequest::new("acme", user, false, "tester", Some("idle".into()))
+}
+
+impl World {
+    async fn deliver(&self, req: &ReclaimRequest) -> Outcome {
+        let body = serde_json::to_string(req).unwrap();
+        self.reclaimer
+            .process("msg-1", &body, "delivery-1")
+            .await
+            .outcome
+    }
+
+    async fn deliver_as(&self, req: &ReclaimRequest, owner: &str) -> Outcome {
+        let body = serde_json::to_string(req).unwrap();
+        self.reclaimer.process("msg-1", &body, owner).await.outcome
+    }
+
+    async fn record(&self, req: &ReclaimRequest) -> ReclaimRecord {
+        self.repos
+            .reclaims()
+            .get(&req.profile_id, &req.request_id)
+            .await
+            .unwrap()
+            .expect("recorded")
+    }
+
+    fn statuses(rec: &ReclaimRecord) -> Vec<ReclaimStatus> {
+        rec.steps.iter().map(|s| s.status).collect()
+    }
+
+    fn user_present(&self, id: &str) -> bool {
+        self.provider.tenant().users.contains_key(id)
+    }
+
+    /// Files are never lost: everything an idle user owned is with the target or still theirs.
+    fn assert_no_content_lost(&self) {
+        let t = self.provider.tenant();
+        assert_eq!(t.lost, 0, "content left with a removed user");
+        let held: u64 = t.users.values().map(|u| u.owned).sum();
+        assert_eq!(
+            held + t.transferred,
+            3 + 5 + 7,
+            "content appeared or vanished"
+        );
+    }
+
+    /// Puts a record at `status` as if an earlier delivery had stopped there.
+    async fn stored_at(&self, req: &ReclaimRequest, status: ReclaimStatus) -> ReclaimRecord {
+        let mut rec = ReclaimRecord::new(req.clone(), Provider::Box, Utc::now());
+        rec.transfer_target = Some(ADMIN.into());
+        rec.login = Some(format!("u{}@example.com", req.user_id));
+        if status != ReclaimStatus::Received {
+            rec.step(status, Utc::now(), "an earlier delivery", None);
+        }
+        assert!(self.repos.reclaims().create(&rec).await.unwrap());
+        rec
+    }
+}
+
+use ReclaimStatus::*;
+
+fn network() -> ProviderError {
+    ProviderError::Network {
+        provider: "memory",
+        message: "connection reset".into(),
+    }
+}
+
+fn refused(code: &str) -> ProviderError {
+    ProviderError::Api {
+        provider: "memory",
+        status: 403,
+        code: ErrorCode::Other(code.into()),
+        message: "refused".into(),
+        request_id: Some("prov-req-1".into()),
+    }
+}
+
+// ------------------------------------------------------------------ the happy paths
+
+#[tokio::test]
+async fn box_like_transfers_then_removes_then_marks_the_seat() {
+    let w = world(true).await;
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    let rec = w.record(&req).await;
+    assert_eq!(
+        World::statuses(&rec),
+        [
+            Received,
+            Verified,
+            Transferring,
+            Transferred,
+            Removing,
+            Removed,
+            Done
+        ]
+    );
+    assert!(rec.transfer_folder_id.is_some());
+    assert!(rec.evidence.is_some() && rec.plan.is_some());
+    assert!(rec.lease_owner.is_none(), "the lease is released");
+    assert!(!w.user_present(IDLE));
+    assert_eq!(w.provider.count(Op::Transfer), 1);
+    assert_eq!(w.provider.count(Op::Remove), 1);
+    w.assert_no_content_lost();
+    let seat = w.repos.seats().get("acme", IDLE).await.unwrap().unwrap();
+    assert!(seat.reclaimed_at.is_some() && seat.removed_at.is_some());
+    assert_eq!(
+        seat.reclaim_request_id.as_deref(),
+        Some(req.request_id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn dropbox_like_removes_with_the_transfer_in_one_call() {
+    let w = world(false).await;
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    let rec = w.record(&req).await;
+    assert_eq!(
+        World::statuses(&rec),
+        [Received, Verified, Removing, Removed, Done]
+    );
+    assert_eq!(w.provider.count(Op::Transfer), 0);
+    assert_eq!(w.provider.count(Op::Remove), 1);
+    assert!(!w.user_present(IDLE));
+    w.assert_no_content_lost();
+}
+
+#[tokio::test]
+async fn a_removal_job_is_recorded_then_polled_to_completion() {
+    let w = world(false).await;
+    w.provider.tenant().job_polls = 2;
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    let rec = w.record(&req).await;
+    assert_eq!(
+        World::statuses(&rec),
+        [Received, Verified, Removing, Removing, Removed, Done]
+    );
+    assert!(rec.async_job_id.is_some());
+    assert_eq!(w.provider.count(Op::Poll), 2);
+    assert!(!w.user_present(IDLE));
+}
+
+// ------------------------------------------------------------ failure points, redelivery
+
+#[tokio::test]
+async fn a_job_still_running_is_handed_back_and_polled_not_repeated() {
+    let w = world(false).await;
+    w.provider.tenant().job_polls = 5; // more than one delivery polls (3)
+    let req = request(IDLE);
+    assert!(w.deliver(&req).await.is_retry());
+    let rec = w.record(&req).await;
+    assert_eq!(rec.status, Removing);
+    let job = rec
+        .async_job_id
+        .clone()
+        .expect("job recorded before polling");
+    assert!(rec.lease_owner.is_none());
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    assert_eq!(
+        w.provider.count(Op::Remove),
+        1,
+        "the redelivery polled job {job}"
+    );
+    assert!(!w.user_present(IDLE));
+}
+
+#[tokio::test]
+async fn a_transfer_whose_answer_was_cut_is_probed_not_repeated() {
+    let w = world(true).await;
+    w.provider.inject(Op::Transfer, Fault::CutAfterEffect);
+    let req = request(IDLE);
+    assert!(
+        w.deliver(&req).await.is_retry(),
+        "unknown outcome: redeliver"
+    );
+    assert_eq!(w.record(&req).await.status, Transferring);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    let rec = w.record(&req).await;
+    assert_eq!(w.provider.count(Op::Transfer), 1, "never transferred twice");
+    assert!(rec
+        .steps
+        .iter()
+        .any(|s| s.detail.contains("earlier transfer had completed")));
+    w.assert_no_content_lost();
+}
+
+#[tokio::test]
+async fn a_transfer_that_never_happened_is_made_on_redelivery() {
+    let w = world(true).await;
+    w.provider.inject(Op::Transfer, Fault::Fail(network()));
+    let req = request(IDLE);
+    assert!(w.deliver(&req).await.is_retry());
+    assert_eq!(w.record(&req).await.status, Transferring);
+    assert!(w.user_present(IDLE));
+    // the probe (a removal without force) is refused while the user owns content
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    assert_eq!(w.provider.count(Op::Transfer), 2);
+    assert_eq!(w.provider.count(Op::Remove), 2, "probe, then the removal");
+    w.assert_no_content_lost();
+}
+
+#[tokio::test]
+async fn a_refused_transfer_fails_and_removes_nothing() {
+    let w = world(true).await;
+    w.provider
+        .inject(Op::Transfer, Fault::Fail(refused("access_denied")));
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Failed));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("transfer_refused"));
+    assert_eq!(w.provider.count(Op::Remove), 0);
+    assert!(w.user_present(IDLE));
+    w.assert_no_content_lost();
+}
+
+#[tokio::test]
+async fn a_refused_delete_after_the_transfer_fails_with_the_folder_named() {
+    let w = world(true).await;
+    w.provider
+        .inject(Op::Remove, Fault::Fail(refused("forbidden")));
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Failed));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("delete_refused"));
+    let folder = rec.transfer_folder_id.clone().unwrap();
+    assert!(rec.reason.as_deref().unwrap().contains(&folder));
+    assert!(rec
+        .steps
+        .iter()
+        .any(|s| s.provider_request_id.as_deref() == Some("prov-req-1")));
+    assert!(w.user_present(IDLE), "the user keeps the seat");
+    w.assert_no_content_lost();
+}
+
+#[tokio::test]
+async fn a_transient_delete_error_resumes_at_removing_without_a_second_transfer() {
+    let w = world(true).await;
+    w.provider.inject(Op::Remove, Fault::Fail(network()));
+    let req = request(IDLE);
+    assert!(w.deliver(&req).await.is_retry());
+    assert_eq!(w.record(&req).await.status, Removing);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    assert_eq!(w.provider.count(Op::Transfer), 1);
+    w.assert_no_content_lost();
+}
+
+#[tokio::test]
+async fn a_removal_answer_cut_after_it_happened_finishes_on_redelivery() {
+    let w = world(false).await;
+    w.provider.inject(Op::Remove, Fault::CutAfterEffect);
+    let req = request(IDLE);
+    assert!(w.deliver(&req).await.is_retry());
+    assert_eq!(w.record(&req).await.status, Removing);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    let rec = w.record(&req).await;
+    assert!(rec.steps.iter().any(|s| s.detail.contains("already gone")));
+    w.assert_no_content_lost();
+}
+
+#[tokio::test]
+async fn a_busy_provider_hands_the_request_back() {
+    let w = world(false).await;
+    w.provider.inject(Op::Remove, Fault::Busy);
+    let req = request(IDLE);
+    assert!(w.deliver(&req).await.is_retry());
+    assert!(w.user_present(IDLE));
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+}
+
+#[tokio::test]
+async fn a_forgotten_job_rechecks_the_user_and_removes_again_only_if_present() {
+    let w = world(false).await;
+    w.provider.tenant().job_polls = 2;
+    w.provider.inject(Op::Poll, Fault::ForgetJob);
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    let rec = w.record(&req).await;
+    assert!(rec
+        .steps
+        .iter()
+        .any(|s| s.detail.contains("removing again")));
+    assert_eq!(w.provider.count(Op::Remove), 2);
+    assert!(!w.user_present(IDLE));
+}
+
+#[tokio::test]
+async fn a_lease_held_by_another_delivery_means_retry_and_nothing_is_called() {
+    let w = world(true).await;
+    let req = request(IDLE);
+    let mut rec = w.stored_at(&req, Received).await;
+    rec.lease_owner = Some("delivery-other".into());
+    rec.lease_until = Some(Utc::now() + Duration::minutes(5));
+    w.repos.reclaims().save(&mut rec).await.unwrap();
+    assert!(w.deliver(&req).await.is_retry());
+    assert!(w.provider.tenant().calls.is_empty());
+    // a lapsed lease (its holder crashed) is taken over
+    rec.lease_until = Some(Utc::now() - Duration::minutes(1));
+    w.repos.reclaims().save(&mut rec).await.unwrap();
+    assert_eq!(
+        w.deliver_as(&req, "delivery-2").await,
+        Outcome::Finished(Done)
+    );
+}
+
+#[tokio::test]
+async fn a_paused_profile_skips_before_any_write() {
+    let w = world(true).await;
+    let mut p = w.profile.clone();
+    p.rules.paused = true;
+    w.repos.profiles().put(&p).await.unwrap();
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Skipped));
+    assert_eq!(
+        w.record(&req).await.reason_code.as_deref(),
+        Some("profile_paused")
+    );
+    assert_eq!(
+        w.provider.count(Op::Transfer) + w.provider.count(Op::Remove),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_pause_after_verification_stops_before_the_transfer_and_before_the_removal() {
+    for at in [Verified, Transferred] {
+        let w = world(true).await;
+        let req = request(IDLE);
+        w.stored_at(&req, at).await;
+        let mut p = w.profile.clone();
+        p.rules.paused = true;
+        w.repos.profiles().put(&p).await.unwrap();
+        assert_eq!(
+            w.deliver(&req).await,
+            Outcome::Finished(Skipped),
+            "at {at:?}"
+        );
+        assert_eq!(
+            w.provider.count(Op::Transfer) + w.provider.count(Op::Remove),
+            0
+        );
+        assert!(w.user_present(IDLE));
+    }
+}
+
+#[tokio::test]
+async fn the_daily_cap_is_counted_and_holds() {
+    let w = world(true).await;
+    let mut p = w.profile.clone();
+    p.rules.max_per_run = 1;
+    w.repos.profiles().put(&p).await.unwrap();
+    assert_eq!(w.deliver(&request(IDLE)).await, Outcome::Finished(Done));
+    let second = request(IDLE2);
+    assert_eq!(w.deliver(&second).await, Outcome::Finished(Skipped));
+    assert_eq!(
+        w.record(&second).await.reason_code.as_deref(),
+        Some("blast_radius_cap")
+    );
+    assert!(w.user_present(IDLE2));
+}
+
+#[tokio::test]
+async fn a_finished_request_redelivered_is_a_no_op() {
+    let w = world(true).await;
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    let calls = w.provider.tenant().calls.len();
+    assert_eq!(w.deliver(&req).await, Outcome::AlreadyFinished(Done));
+    assert_eq!(w.provider.tenant().calls.len(), calls);
+}
+
+#[tokio::test]
+async fn redelivery_resumes_from_each_recorded_state() {
+    // (stored state, box-like, transfers expected, removals expected)
+    for (at, box_like, transfers, removals) in [
+        (Received, true, 1, 1),
+        (Verified, true, 1, 1),
+        (Transferred, true, 0, 1),
+        (Removing, true, 0, 1),
+        (Removed, true, 0, 0),
+        (Verified, false, 0, 1),
+        (Removing, false, 0, 1),
+        (Removed, false, 0, 0),
+    ] {
+        let w = world(box_like).await;
+        if matches!(at, Transferred | Removing | Removed) && box_like {
+            // the content moved in the earlier delivery
+            let mut t = w.provider.tenant();
+            let owned = std::mem::take(&mut t.users.get_mut(IDLE).unwrap().owned);
+            t.transferred += owned;
+        }
+        if at == Removed {
+            let mut t = w.provider.tenant();
+            let u = t.users.remove(IDLE).unwrap();
+            t.transferred += u.owned;
+        }
+        let req = request(IDLE);
+        w.stored_at(&req, at).await;
+        assert_eq!(
+            w.deliver(&req).await,
+            Outcome::Finished(Done),
+            "from {at:?}"
+        );
+        assert_eq!(w.provider.count(Op::Transfer), transfers, "from {at:?}");
+        assert_eq!(w.provider.count(Op::Remove), removals, "from {at:?}");
+        assert!(!w.user_present(IDLE));
+        w.assert_no_content_lost();
+        let seat = w.repos.seats().get("acme", IDLE).await.unwrap().unwrap();
+        assert!(seat.reclaimed_at.is_some(), "from {at:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_dropbox_like_request_in_a_transfer_step_fails_as_a_bad_state() {
+    let w = world(false).await;
+    let req = request(IDLE);
+    w.stored_at(&req, Transferring).await;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Failed));
+    assert_eq!(
+        w.record(&req).await.reason_code.as_deref(),
+        Some("bad_state")
+    );
+    assert!(w.user_present(IDLE));
+}
+
+// ----------------------------------------------------------------- verification refusals
+
+#[tokio::test]
+async fn fresh_activity_since_the_sync_keeps_the_seat() {
+    let w = world(true).await;
+    w.provider.add_event(
+        IDLE,
+        LoginEvidence {
+            at: Utc::now() - Duration::hours(2),
+            event_id: "ev-fresh".into(),
+            event_type: "LOGIN".into(),
+        },
+    );
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Skipped));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("active_since_request"));
+    assert!(rec.reason.as_deref().unwrap().contains("ev-fresh"));
+    assert!(w.user_present(IDLE));
+}
+
+#[tokio::test]
+async fn refusals_before_acting_change_nothing() {
+    // (arrange, expected status, expected code)
+    type Arrange = fn(&World);
+    let cases: [(&str, Arrange, ReclaimStatus, &str); 6] = [
+        ("unknown seat", |_| {}, Skipped, "unknown_seat"),
+        (
+            "gone at the provider",
+            |w| {
+                // left the tenant (their files went elsewhere) since the sync
+                let mut t = w.provider.tenant();
+                let gone = t.users.remove(IDLE).map_or(0, |u| u.owned);
+                t.transferred += gone;
+            },
+            Skipped,
+            "user_not_found",
+        ),
+        (
+            "no target",
+            |w| w.provider.tenant().target = None,
+            Failed,
+            "no_transfer_target",
+        ),
+        (
+            "target not an admin",
+            |w| w.provider.tenant().target = Some(IDLE2.into()),
+            Failed,
+            "bad_transfer_target",
+        ),
+        (
+            "admin",
+            |w| {
+                w.provider
+                    .tenant()
+                    .users
+                    .get_mut(IDLE)
+                    .unwrap()
+                    .seat
+                    .is_admin = true;
+            },
+            Skipped,
+            "refused_admin",
+        ),
+        (
+            "credentials",
+            |w| {
+                w.provider.inject(
+                    Op::OpenDeprovisioner,
+                    Fault::Access(|| AccessError::Credentials("secret gone".into())),
+                )
+            },
+            Failed,
+            "credentials_missing",
+        ),
+    ];
+    for (name, arrange, status, code) in cases {
+        let w = world(true).await;
+        arrange(&w);
+        let req = if name == "unknown seat" {
+            request("999")
+        } else {
+            request(IDLE)
+        };
+        assert_eq!(w.deliver(&req).await, Outcome::Finished(status), "{name}");
+        assert_eq!(
+            w.record(&req).await.reason_code.as_deref(),
+            Some(code),
+            "{name}"
+        );
+        assert_eq!(
+            w.provider.count(Op::Transfer) + w.provider.count(Op::Remove),
+            0,
+            "{name}"
+        );
+        w.assert_no_content_lost();
+    }
+}
+
+#[tokio::test]
+async fn credentials_that_cannot_be_read_now_mean_retry() {
+    let w = world(true).await;
+    w.provider.inject(
+        Op::OpenDeprovisioner,
+        Fault::Access(|| AccessError::Unavailable("Secrets Manager timed out".into())),
+    );
+    let req = request(IDLE);
+    assert!(w.deliver(&req).await.is_retry());
+    assert_eq!(w.record(&req).await.status, Received);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+}
+
+#[tokio::test]
+async fn a_dry_run_records_the_plan_and_touches_nothing() {
+    let w = world(true).await;
+    let mut req = request(IDLE);
+    req.dry_run = true;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("dry_run"));
+    assert!(rec.plan.is_some());
+    assert_eq!(
+        w.provider.count(Op::Transfer) + w.provider.count(Op::Remove),
+        0
+    );
+    assert!(w.user_present(IDLE));
+}
+
+// -------------------------------------------------------------------- invalid messages
+
+#[tokio::test]
+async fn invalid_messages_are_recorded_and_acknowledged() {
+    let w = world(true).await;
+    let other = ReclaimRequest::new("nobody", IDLE, false, "t", None);
+    for (i, (body, says)) in [
+        ("not json".to_owned(), "not a valid reclaim request"),
+        (r#"{"version":2}"#.to_owned(), "version 2"),
+        (serde_json::to_string(&other).unwrap(), "does not exist"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = w.reclaimer.process(&format!("m{i}"), &body, "d").await;
+        assert!(
+            matches!(&p.outcome, Outcome::Invalid(e) if e.contains(says)),
+            "{body}: {:?}",
+            p.outcome
+        );
+    }
+    let invalid = w.repos.reclaims().list_invalid().await.unwrap();
+    assert_eq!(invalid.len(), 3);
+    // a different request under a used id is refused, the first one stands
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    let mut forged = req.clone();
+    forged.user_id = IDLE2.into();
+    assert_eq!(w.deliver(&forged).await, Outcome::AlreadyFinished(Done));
+    assert!(w.user_present(IDLE2));
+}

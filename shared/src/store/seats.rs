@@ -1,0 +1,294 @@
+//! A profile's seat inventory: seats (`SEATS#<profile>`), reclaim candidates
+//! (`CANDIDATES#<profile>`) and license summaries (`PROFILE#<profile>`, `LICENSE#…`).
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use chrono::{DateTime, Utc};
+
+use super::keys;
+use super::table::{aws, condition_failed, from_item, put_request, to_item, Table};
+use crate::domain::{Candidate, LicenseSummary, Seat, SeatIndex, StoredSeatState};
+use crate::ports::{SeatCursor, SeatRepo, StoreError};
+
+/// The sort-key prefix of a seat; a page's cursor is the user id after it.
+const SEAT_SK_PREFIX: &str = "SEAT#";
+
+#[derive(Debug, Clone)]
+pub struct SeatTable {
+    table: Table,
+}
+
+impl SeatTable {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+}
+
+impl SeatRepo for SeatTable {
+    /// One paged Query with a projection: about 100 bytes a seat in memory.
+    async fn index(&self, profile_id: &str) -> Result<SeatIndex, StoreError> {
+        let mut index = SeatIndex::default();
+        let mut pages = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::seats_pk(profile_id)))
+            .projection_expression("user_id, fingerprint, first_seen_at, last_login, removed_at")
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(aws("Query"))?;
+            index.insert(from_item::<StoredSeatState>("seat", item)?);
+        }
+        Ok(index)
+    }
+
+    async fn put_many(&self, seats: &[Seat]) -> Result<usize, StoreError> {
+        let requests = seats
+            .iter()
+            .map(|s| put_request(to_item("seat", keys::seat(&s.profile_id, &s.user_id), s)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.table.write_requests(requests).await?;
+        Ok(seats.len())
+    }
+
+    async fn mark_removed(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+        run_id: &str,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::seat(profile_id, user_id);
+        let r = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .update_expression("SET removed_at = :at, run_id = :run")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(removed_at) OR attribute_type(removed_at, :null))",
+            )
+            .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
+            .expression_attribute_values(":run", AttributeValue::S(run_id.to_owned()))
+            .expression_attribute_values(":null", AttributeValue::S("NULL".to_owned()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(aws("UpdateItem")(e)),
+        }
+    }
+
+    async fn mark_reclaimed(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        request_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = keys::seat(profile_id, user_id);
+        let r = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .update_expression(
+                "SET reclaimed_at = :at, reclaim_request_id = :req, removed_at = if_not_exists(removed_at, :at)",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
+            .expression_attribute_values(":req", AttributeValue::S(request_id.to_owned()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            // no stored seat (never synced): the request record is the audit trail
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(aws("UpdateItem")(e)),
+        }
+    }
+
+    async fn get(&self, profile_id: &str, user_id: &str) -> Result<Option<Seat>, StoreError> {
+        self.table
+            .get("seat", keys::seat(profile_id, user_id))
+            .await
+    }
+
+    async fn list(&self, profile_id: &str) -> Result<Vec<Seat>, StoreError> {
+        self.table
+            .query_all("seat", keys::seats_pk(profile_id), None, None)
+            .await
+    }
+
+    /// One Query page (≤1 MB). The cursor is the last user id; its key is rebuilt here, so the
+    /// services never hold a DynamoDB key.
+    async fn page(
+        &self,
+        profile_id: &str,
+        start: Option<SeatCursor>,
+    ) -> Result<(Vec<Seat>, Option<SeatCursor>), StoreError> {
+        let start = start.map(|SeatCursor(user_id)| {
+            let (pk, sk) = keys::seat(profile_id, &user_id);
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(pk)),
+                ("sk".to_owned(), AttributeValue::S(sk)),
+            ])
+        });
+        let out = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::seats_pk(profile_id)))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(aws("Query"))?;
+        let seats = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| from_item::<Seat>("seat", i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| k.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .and_then(|sk| sk.strip_prefix(SEAT_SK_PREFIX))
+            .map(|user_id| SeatCursor(user_id.to_owned()));
+        Ok((seats, next))
+    }
+
+    async fn list_candidates(&self, profile_id: &str) -> Result<Vec<Candidate>, StoreError> {
+        self.table
+            .query_all("candidate", keys::candidates_pk(profile_id), None, None)
+            .await
+    }
+
+    async fn get_candidate(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Candidate>, StoreError> {
+        self.table
+            .get("candidate", keys::candidate(profile_id, user_id))
+            .await
+    }
+
+    async fn put_candidate(&self, c: &Candidate) -> Result<(), StoreError> {
+        self.table
+            .put("candidate", keys::candidate(&c.profile_id, &c.user_id), c)
+            .await
+    }
+
+    /// Batched writes: a first sync can list thousands.
+    async fn put_candidates(&self, list: &[Candidate]) -> Result<(), StoreError> {
+        let requests = list
+            .iter()
+            .map(|c| {
+                put_request(to_item(
+                    "candidate",
+                    keys::candidate(&c.profile_id, &c.user_id),
+                    c,
+                )?)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.table.write_requests(requests).await
+    }
+
+    async fn delete_candidate(&self, profile_id: &str, user_id: &str) -> Result<(), StoreError> {
+        let (pk, sk) = keys::candidate(profile_id, user_id);
+        self.table
+            .client()
+            .delete_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .send()
+            .await
+            .map_err(aws("DeleteItem"))?;
+        Ok(())
+    }
+
+    async fn delete_candidates(
+        &self,
+        profile_id: &str,
+        user_ids: &[String],
+    ) -> Result<(), StoreError> {
+        let mut requests = Vec::with_capacity(user_ids.len());
+        for u in user_ids {
+            let (pk, sk) = keys::candidate(profile_id, u);
+            let del = DeleteRequest::builder()
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", AttributeValue::S(sk))
+                .build()
+                .map_err(aws("DeleteRequest"))?;
+            requests.push(WriteRequest::builder().delete_request(del).build());
+        }
+        self.table.write_requests(requests).await
+    }
+
+    /// A projection, so large candidate lists stay small in memory.
+    async fn candidate_digests(
+        &self,
+        profile_id: &str,
+    ) -> Result<HashMap<String, (String, bool)>, StoreError> {
+        let mut out = HashMap::new();
+        let mut items = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::candidates_pk(profile_id)))
+            .projection_expression("user_id, finding, request_id")
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(aws("Query"))?;
+            let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+            if let Some(user) = s("user_id") {
+                out.insert(
+                    user,
+                    (
+                        s("finding").unwrap_or_default(),
+                        item.contains_key("request_id"),
+                    ),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put_license_summaries(&self, summaries: &[LicenseSummary]) -> Result<(), StoreError> {
+        for s in summaries {
+            self.table
+                .put("license", keys::license(&s.profile_id, &s.license_type), s)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn license_summaries(&self, profile_id: &str) -> Result<Vec<LicenseSummary>, StoreError> {
+        self.table
+            .query_all(
+                "license",
+                keys::profile_pk(profile_id),
+                Some(keys::LICENSE_PREFIX),
+                None,
+            )
+            .await
+    }
+}

@@ -1,0 +1,270 @@
+//! The one DynamoDB table every adapter shares, and the item plumbing they have in common:
+//! (de)serialising items, paged queries, batched writes and the mapping of SDK errors.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
+    ScalarAttributeType, TimeToLiveSpecification, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use futures::{StreamExt, TryStreamExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::ports::StoreError;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// BatchWriteItem takes at most 25 items; a few batches in flight keep a large first sync short.
+const BATCH: usize = 25;
+const BATCHES_IN_FLIGHT: usize = 4;
+const UNPROCESSED_RETRIES: u32 = 8;
+
+/// DynamoDB refused a conditional write because its condition did not hold.
+pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+/// Maps an SDK error to [`StoreError::Aws`], keeping it as the source and its whole chain as the
+/// message (the SDK's own Display is only the outer layer, e.g. "service error").
+pub(crate) fn aws<E>(op: &'static str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreError::Aws {
+        op,
+        message: DisplayErrorContext(&e).to_string(),
+        source: Box::new(e),
+    }
+}
+
+/// The table: client and name. Cheap to clone (the client is shared).
+#[derive(Debug, Clone)]
+pub struct Table {
+    client: Client,
+    name: String,
+}
+
+impl Table {
+    pub fn new(client: Client, name: impl Into<String>) -> Self {
+        Self {
+            client,
+            name: name.into(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates the table as the SAM template does (local stack and tests; in AWS the stack owns
+    /// it). False if it exists already.
+    pub async fn create_table(&self) -> Result<bool, StoreError> {
+        let attr = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(aws("CreateTable"))
+        };
+        let key = |n: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(t)
+                .build()
+                .map_err(aws("CreateTable"))
+        };
+        let r = self
+            .client
+            .create_table()
+            .table_name(&self.name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .send()
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(aws("CreateTable")(e)),
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(&self.name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("ttl")
+                    .enabled(true)
+                    .build()
+                    .map_err(aws("UpdateTimeToLive"))?,
+            )
+            .send()
+            .await
+            .map_err(aws("UpdateTimeToLive"))?;
+        Ok(true)
+    }
+
+    /// One item by key (strongly consistent).
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        (pk, sk): (String, String),
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(aws("GetItem"))?;
+        out.item.map(|i| from_item(what, i)).transpose()
+    }
+
+    /// An unconditional put.
+    pub(crate) async fn put<T: Serialize>(
+        &self,
+        what: &'static str,
+        key: (String, String),
+        value: &T,
+    ) -> Result<(), StoreError> {
+        self.put_item(to_item(what, key, value)?).await
+    }
+
+    /// An unconditional put of a ready item (one with extra attributes such as `ttl`).
+    pub(crate) async fn put_item(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(aws("PutItem"))?;
+        Ok(())
+    }
+
+    /// Every item of a partition (optionally of one sort-key prefix); with a limit, the newest
+    /// `limit` items (descending sort key).
+    pub(crate) async fn query_all<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        pk: String,
+        sk_prefix: Option<&str>,
+        newest_first_limit: Option<usize>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .expression_attribute_values(":pk", AttributeValue::S(pk));
+        q = match sk_prefix {
+            Some(p) => q
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":p", AttributeValue::S(p.to_owned())),
+            None => q.key_condition_expression("pk = :pk"),
+        };
+        if newest_first_limit.is_some() {
+            q = q.scan_index_forward(false);
+        }
+        let limit = newest_first_limit.unwrap_or(usize::MAX);
+        let mut items = q.into_paginator().items().send();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match items.next().await {
+                Some(item) => out.push(from_item(what, item.map_err(aws("Query"))?)?),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// BatchWriteItem in batches of 25, a few in flight, unprocessed items retried.
+    pub(crate) async fn write_requests(
+        &self,
+        requests: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
+        let chunks: Vec<Vec<WriteRequest>> = requests.chunks(BATCH).map(<[_]>::to_vec).collect();
+        futures::stream::iter(chunks)
+            .map(|c| self.batch_write(c))
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn batch_write(&self, mut pending: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.name, pending)
+                .send()
+                .await
+                .map_err(aws("BatchWriteItem"))?;
+            pending = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(&self.name))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                break;
+            }
+            attempt += 1;
+            if attempt > UNPROCESSED_RETRIES {
+                return Err(StoreError::Unprocessed(pending.len()));
+            }
+            let wait = 50u64 << attempt.min(6);
+            tokio::time::sleep(Duration::from_millis(wait + rand::random_range(0..wait))).await;
+        }
+        Ok(())
+    }
+}
+
+/// One put of a BatchWriteItem.
+pub(crate) fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
+    let put = PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(aws("PutRequest"))?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
+/// The item for `value` under `key`, with its `kind`.
+pub(crate) fn to_item<T: Serialize>(
+    what: &'static str,
+    (pk, sk): (String, String),
+    value: &T,
+) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::corrupt(what, e))?;
+    // Absent beats NULL: smaller items, and attribute_not_exists() means what it says.
+    item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+    item.insert("pk".into(), AttributeValue::S(pk));
+    item.insert("sk".into(), AttributeValue::S(sk));
+    item.insert("kind".into(), AttributeValue::S(what.into()));
+    Ok(item)
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(
+    what: &'static str,
+    mut item: Item,
+) -> Result<T, StoreError> {
+    for k in ["pk", "sk", "kind"] {
+        item.remove(k);
+    }
+    serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt(what, e))
+}

@@ -1,0 +1,324 @@
+//! The sync run over in-memory ports: task order and outcomes, what is written, and the
+//! invariant that a run that did not finish removes nobody and lists no candidates.
+use chrono::{Duration, Utc};
+
+use super::*;
+use crate::domain::{BoxPlan, LoginEvidence, ObservedSeat, Profile, ReclaimMode, TaskStatus};
+use crate::http::{ErrorCode, ProviderError};
+use crate::memory::provider::{Fault, Op};
+use crate::memory::{MemoryProvider, MemoryQueue, MemoryRepos};
+use crate::ports::{AccessError, ProfileRepo, PurchasedSeats, RunRepo, SeatRepo};
+
+type TestSync = Syncer<MemoryRepos, MemoryProvider, MemoryQueue>;
+
+fn observed(id: &str, admin: bool) -> ObservedSeat {
+    ObservedSeat {
+        user_id: id.into(),
+        login: format!("u{id}@example.com"),
+        name: format!("User {id}"),
+        status: "active".into(),
+        role: if admin { "admin" } else { "user" }.into(),
+        is_admin: admin,
+        license_type: "business".into(),
+        license_managed: true,
+        created_at: Some(Utc::now() - Duration::days(400)),
+    }
+}
+
+fn login(days_ago: i64, id: &str) -> LoginEvidence {
+    LoginEvidence {
+        at: Utc::now() - Duration::days(days_ago),
+        event_id: format!("ev-{id}"),
+        event_type: "LOGIN".into(),
+    }
+}
+
+/// Five users (page size 2, so three roster pages): an admin, two active, two idle.
+async fn setup(mode: ReclaimMode) -> (TestSync, MemoryProvider, MemoryRepos, MemoryQueue) {
+    let repos = MemoryRepos::default();
+    let mut profile =
+        Profile::new_box("acme", "Acme", "42", BoxPlan::Business, Utc::now()).unwrap();
+    profile.rules.transfer_target = Some("1".into());
+    profile.rules.mode = mode;
+    profile.rules.max_per_run = 1;
+    profile.rules.max_percent = 100;
+    repos.profiles().create(&profile).await.unwrap();
+    let provider = MemoryProvider::new(true);
+    for (id, admin) in [
+        ("1", true),
+        ("2", false),
+        ("3", false),
+        ("4", false),
+        ("5", false),
+    ] {
+        provider.add_user(observed(id, admin), 1);
+    }
+    provider.tenant().not_seats = 2;
+    provider.add_event("2", login(3, "2"));
+    provider.add_event("3", login(10, "3"));
+    provider.add_event("3", login(5, "3b"));
+    provider.tenant().purchased = vec![PurchasedSeats {
+        license_type: "business".into(),
+        purchased: 8,
+    }];
+    let queue = MemoryQueue::default();
+    let sync = Syncer {
+        provider: crate::domain::Provider::Box,
+        repos: repos.clone(),
+        providers: provider.clone(),
+        queue: Some(queue.clone()),
+        default_backfill_days: 90,
+    };
+    (sync, provider, repos, queue)
+}
+
+fn statuses(o: &ProfileOutcome) -> Vec<(TaskKind, TaskStatus)> {
+    o.tasks.iter().map(|t| (t.task, t.status)).collect()
+}
+
+#[tokio::test]
+async fn a_first_sync_records_every_task_seats_activity_licenses_and_candidates() {
+    let (sync, _, repos, queue) = setup(ReclaimMode::Report).await;
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded, "{:?}", o.error);
+    assert_eq!(
+        statuses(&o),
+        ORDER
+            .iter()
+            .map(|k| (*k, TaskStatus::Succeeded))
+            .collect::<Vec<_>>()
+    );
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(roster.counts.seats_seen, 5);
+    assert_eq!(roster.counts.seats_new, 5);
+    assert_eq!(roster.counts.non_seats_skipped, 2);
+    let activity = o.task(TaskKind::Activity).unwrap();
+    assert_eq!(activity.counts.events_read, 3);
+    assert_eq!(activity.counts.users_with_logins, 2);
+
+    let seats = repos.seats().list("acme").await.unwrap();
+    assert_eq!(seats.len(), 5);
+    let three = seats.iter().find(|s| s.user_id == "3").unwrap();
+    assert_eq!(
+        three.last_login.as_ref().unwrap().event_id,
+        "ev-3b",
+        "the newest login"
+    );
+
+    let lic = repos.seats().license_summaries("acme").await.unwrap();
+    assert_eq!(
+        lic[0].purchased,
+        Some(8),
+        "the provider's purchased count applies"
+    );
+    assert_eq!(lic[0].assigned, 5);
+
+    let checkpoint = repos
+        .runs()
+        .get_checkpoint("acme", "memory_activity")
+        .await
+        .unwrap()
+        .expect("the checkpoint moves after a finished run");
+    assert_eq!(checkpoint.run_id, o.run_id);
+    let profile = repos.profiles().get("acme").await.unwrap().unwrap();
+    assert_eq!(profile.last_sync.unwrap().run_id, o.run_id);
+
+    let mut candidates: Vec<String> = repos
+        .seats()
+        .list_candidates("acme")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.user_id)
+        .collect();
+    candidates.sort();
+    assert_eq!(candidates, ["4", "5"], "never-active users, not the admin");
+    assert!(queue.sent().is_empty(), "report mode enqueues nothing");
+    assert_eq!(repos.runs().task_runs("acme", 50).await.unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn an_unchanged_resync_writes_no_seat_and_no_candidate() {
+    let (sync, _, _, _) = setup(ReclaimMode::Report).await;
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded);
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(
+        (roster.counts.seats_unchanged, roster.counts.items_written),
+        (5, 0)
+    );
+    assert_eq!(
+        o.task(TaskKind::Reclamation).unwrap().counts.items_written,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_user_who_left_is_marked_removed_after_a_complete_roster() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    provider.tenant().users.remove("5");
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert_eq!(
+        o.task(TaskKind::ApplicationRoster)
+            .unwrap()
+            .counts
+            .seats_removed,
+        1
+    );
+    let five = repos.seats().get("acme", "5").await.unwrap().unwrap();
+    assert!(five.removed_at.is_some(), "kept, marked removed");
+    let candidates = repos.seats().list_candidates("acme").await.unwrap();
+    assert!(candidates.iter().all(|c| c.user_id != "5"));
+}
+
+#[tokio::test]
+async fn a_roster_that_fails_midway_removes_nobody_and_lists_no_candidates() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Auto).await;
+    assert!(
+        sync.sync_profile("acme", &NoProgress)
+            .await
+            .unwrap()
+            .succeeded
+    );
+    let before = repos.seats().list_candidates("acme").await.unwrap();
+    let checkpoint = repos
+        .runs()
+        .get_checkpoint("acme", "memory_activity")
+        .await
+        .unwrap();
+    // everyone but the admin leaves, and the roster breaks after its first page
+    provider.tenant().users.retain(|id, _| id == "1");
+    provider.add_user(observed("6", false), 0);
+    provider.inject(
+        Op::Roster,
+        Fault::FailAfterPages(
+            1,
+            ProviderError::Network {
+                provider: "memory",
+                message: "reset".into(),
+            },
+        ),
+    );
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(!o.succeeded);
+    let st = statuses(&o);
+    assert_eq!(st[2], (TaskKind::ApplicationRoster, TaskStatus::Failed));
+    assert!(
+        st[3..].iter().all(|(_, s)| *s == TaskStatus::Skipped),
+        "{st:?}"
+    );
+    let seats = repos.seats().list("acme").await.unwrap();
+    assert!(
+        seats.iter().all(|s| s.removed_at.is_none()),
+        "nobody removed"
+    );
+    assert_eq!(repos.seats().list_candidates("acme").await.unwrap(), before);
+    assert_eq!(
+        repos
+            .runs()
+            .get_checkpoint("acme", "memory_activity")
+            .await
+            .unwrap(),
+        checkpoint,
+        "the checkpoint stays"
+    );
+}
+
+#[tokio::test]
+async fn an_activity_failure_stops_the_run_before_the_roster() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    provider.inject(
+        Op::Activity,
+        Fault::FailAfterPages(
+            1,
+            ProviderError::Server {
+                provider: "memory",
+                status: 503,
+                code: ErrorCode::Other("unavailable".into()),
+                request_id: None,
+                retry_after: None,
+            },
+        ),
+    );
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(!o.succeeded);
+    assert_eq!(statuses(&o)[1], (TaskKind::Activity, TaskStatus::Failed));
+    assert_eq!(provider.count(Op::Roster), 0);
+    assert!(repos.seats().list("acme").await.unwrap().is_empty());
+    assert!(repos
+        .runs()
+        .get_checkpoint("acme", "memory_activity")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn bad_credentials_fail_application_access_and_skip_the_rest() {
+    let (sync, provider, _, _) = setup(ReclaimMode::Report).await;
+    provider.inject(
+        Op::CheckAccess,
+        Fault::Access(|| {
+            AccessError::WrongTenant("profile acme: credentials are for enterprise 7".into())
+        }),
+    );
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.error.as_deref().unwrap().contains("enterprise 7"));
+    let st = statuses(&o);
+    assert_eq!(st[0], (TaskKind::ApplicationAccess, TaskStatus::Failed));
+    assert!(st[1..].iter().all(|(_, s)| *s == TaskStatus::Skipped));
+    assert_eq!(provider.count(Op::Activity) + provider.count(Op::Roster), 0);
+}
+
+#[tokio::test]
+async fn auto_mode_enqueues_the_most_inactive_within_the_cap_and_says_what_it_held() {
+    let (sync, _, repos, queue) = setup(ReclaimMode::Auto).await;
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let task = o.task(TaskKind::Reclamation).unwrap();
+    assert_eq!(task.counts.requests_enqueued, 1);
+    assert!(task
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("1 held by the cap"));
+    let sent = queue.sent();
+    assert_eq!(sent.len(), 1);
+    let c = repos
+        .seats()
+        .get_candidate("acme", &sent[0].user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.request_id.as_deref(), Some(sent[0].request_id.as_str()));
+}
+
+#[tokio::test]
+async fn a_profile_that_cannot_sync_is_an_error_before_any_task() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    let e = sync.sync_profile("nope", &NoProgress).await.unwrap_err();
+    assert!(matches!(e, SyncError::UnknownProfile(_)), "{e}");
+    let dbx = Profile::new_dropbox("team", "Team", Utc::now()).unwrap();
+    repos.profiles().create(&dbx).await.unwrap();
+    let e = sync.sync_profile("team", &NoProgress).await.unwrap_err();
+    assert!(matches!(e, SyncError::WrongProvider(..)), "{e}");
+    // a lease held by another run
+    assert!(repos
+        .runs()
+        .acquire_lease(
+            "acme",
+            "someone",
+            Utc::now(),
+            std::time::Duration::from_secs(60)
+        )
+        .await
+        .unwrap());
+    let e = sync.sync_profile("acme", &NoProgress).await.unwrap_err();
+    assert!(matches!(e, SyncError::Busy(_)), "{e}");
+    assert!(provider.tenant().calls.is_empty());
+    // sync_all records it and goes on (the Dropbox profile is not this provider's)
+    let report = sync.sync_all(&NoProgress).await.unwrap();
+    assert_eq!(report.profiles.len(), 1);
+    assert!(!report.profiles[0].succeeded);
+}

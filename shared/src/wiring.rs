@@ -1,0 +1,125 @@
+//! Start-up wiring shared by the functions and seatctl: config → AWS and provider clients →
+//! the services with their production adapters, built once.
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+use crate::connect::ConnectService;
+use crate::http::{build_http_client, ProviderError};
+use crate::providers::box_api::BoxClient;
+use crate::providers::dropbox_api::DropboxClient;
+use crate::providers::ProviderAdapters;
+use crate::queue::ReclaimQueue;
+use crate::reclaim::Reclaimer;
+use crate::secrets::SecretStore;
+use crate::store::Store;
+use crate::sync::Syncer;
+
+/// The sync service as deployed: DynamoDB, the providers over HTTP, SQS.
+pub type ProductionSync = Syncer<Store, ProviderAdapters, ReclaimQueue>;
+/// The reclaim service as deployed.
+pub type ProductionReclaimer = Reclaimer<Store, ProviderAdapters>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Http(#[from] ProviderError),
+}
+
+/// AWS clients from the standard chain (honours `AWS_ENDPOINT_URL` for the local stack).
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl AwsClients {
+    pub async fn from_env() -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+        }
+    }
+}
+
+/// The table's repositories.
+pub fn store(config: &Config, aws: &AwsClients) -> Store {
+    Store::new(aws.dynamodb.clone(), &config.table_name)
+}
+
+/// Both providers' HTTP adapters, with their credentials from Secrets Manager.
+pub fn provider_adapters(
+    config: &Config,
+    aws: &AwsClients,
+) -> Result<ProviderAdapters, StartupError> {
+    let http = build_http_client(config.http_timeout)?;
+    Ok(ProviderAdapters {
+        secrets: SecretStore::new(aws.secrets.clone()),
+        box_client: Arc::new(BoxClient::new(
+            &config.box_endpoints,
+            http.clone(),
+            config.retry.clone(),
+        )),
+        dropbox_client: Arc::new(DropboxClient::new(
+            &config.dropbox_endpoints,
+            http,
+            config.retry.clone(),
+        )),
+    })
+}
+
+/// The reclaim queue, when `RECLAIM_QUEUE_URL` is set.
+pub fn reclaim_queue(config: &Config, aws: &AwsClients) -> Option<ReclaimQueue> {
+    config
+        .reclaim_queue_url
+        .as_ref()
+        .map(|url| ReclaimQueue::new(aws.sqs.clone(), url))
+}
+
+/// The sync of one provider's profiles (box-sync, dropbox-sync, `seatctl sync`).
+pub fn sync(
+    provider: crate::domain::Provider,
+    config: &Config,
+    aws: &AwsClients,
+) -> Result<ProductionSync, StartupError> {
+    Ok(Syncer {
+        provider,
+        repos: store(config, aws),
+        providers: provider_adapters(config, aws)?,
+        queue: reclaim_queue(config, aws),
+        default_backfill_days: config.default_backfill_days,
+    })
+}
+
+/// Everything a Box sync needs.
+pub fn box_sync(config: &Config, aws: &AwsClients) -> Result<ProductionSync, StartupError> {
+    sync(crate::domain::Provider::Box, config, aws)
+}
+
+/// Everything a Dropbox sync needs.
+pub fn dropbox_sync(config: &Config, aws: &AwsClients) -> Result<ProductionSync, StartupError> {
+    sync(crate::domain::Provider::Dropbox, config, aws)
+}
+
+/// Everything the reclaim function needs.
+pub fn reclaimer(config: &Config, aws: &AwsClients) -> Result<ProductionReclaimer, StartupError> {
+    Ok(Reclaimer::new(
+        store(config, aws),
+        provider_adapters(config, aws)?,
+    ))
+}
+
+/// Starting (seatctl) and finishing (oauth-callback) a Dropbox connect.
+pub fn connect_service(config: &Config, aws: &AwsClients) -> Result<ConnectService, StartupError> {
+    let http = build_http_client(config.http_timeout)?;
+    Ok(ConnectService {
+        store: store(config, aws),
+        secrets: SecretStore::new(aws.secrets.clone()),
+        client: DropboxClient::new(&config.dropbox_endpoints, http, config.retry.clone()),
+        redirect: config.oauth_redirect_url.clone(),
+    })
+}
