@@ -23,9 +23,8 @@ use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
 use crate::faults::FaultKind;
-use crate::tenant::{
-    file_names, format_event_id, from_secs, BoxUser, EventRec, Item, SourceRef, TenantState,
-};
+use crate::generate::{from_secs, now_secs, window, Timed};
+use crate::tenant::{file_names, format_event_id, BoxUser, EventRec, Item, SourceRef, TenantState};
 use crate::util::{
     b64_decode, b64url_encode, basic_credentials, box_time, parse_time, request_id, Params,
 };
@@ -893,9 +892,7 @@ async fn transfer_folder(
         )
         .into());
     }
-    let now = chrono::Utc::now();
-    let now = chrono::Timelike::with_nanosecond(&now, 0).unwrap_or(now);
-    let folder_id = state.transfer(from, to, now);
+    let folder_id = state.transfer(from, to, now_secs());
     Ok(Json(render_folder(&state, folder_id, to, &fields)).into_response())
 }
 
@@ -1025,12 +1022,9 @@ async fn events(
     });
 
     let all = &state.events;
-    // The window is [created_after, created_before).
-    let lo = created_after.map_or(0, |t| all.partition_point(|e| e.at < ceil_secs(t)));
-    let hi = created_before.map_or(all.len(), |t| all.partition_point(|e| e.at < ceil_secs(t)));
-    let start = match position {
-        StreamPosition::Start => lo,
-        StreamPosition::After(key) => lo.max(all.partition_point(|e| e.key() <= key)),
+    let after = match position {
+        StreamPosition::Start => None,
+        StreamPosition::After(key) => Some(key),
         StreamPosition::Now => {
             let latest = all
                 .last()
@@ -1042,9 +1036,16 @@ async fn events(
         }
     };
 
+    // The window is [created_after, created_before).
+    let range = window(
+        all,
+        created_after.map(ceil_secs),
+        created_before.map(ceil_secs),
+        after,
+    );
     let mut entries = Vec::new();
     let mut last_scanned = None;
-    for e in all.get(start..hi).unwrap_or_default() {
+    for e in all.get(range).unwrap_or_default() {
         last_scanned = Some(e.key());
         if type_mask
             .as_ref()

@@ -13,6 +13,7 @@
 //! `AuthError` JSON, 409 route errors `{"error_summary", "error"}`, 429 `RateLimitError` with
 //! `Retry-After`.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -30,11 +31,11 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::dropbox_names::{EVENT_CATEGORIES, EVENT_TYPE_ARGS};
 use crate::dropbox_team::{
-    from_secs, now_secs, AppSlot, CodeRec, DropboxMember, DropboxMemberStatus, DropboxRemoval,
-    DropboxRole, EvKind, EvRec, Grant, RemoveJob, RemoveMode, TeamState, TokenProblem, CODE_TTL,
-    LOGIN_METHODS, NOBODY,
+    AppSlot, CodeRec, DropboxMember, DropboxMemberStatus, DropboxRemoval, DropboxRole, EvKind,
+    EvRec, Grant, RemoveJob, RemoveMode, TeamState, TokenProblem, CODE_TTL, LOGIN_METHODS, NOBODY,
 };
 use crate::faults::{FaultKind, Route};
+use crate::generate::{from_secs, now_secs, window, Timed};
 use crate::util::{
     b64_decode, b64url_encode, basic_credentials, dropbox_time, parse_dropbox_time, percent_encode,
     random_token, Params,
@@ -1596,16 +1597,10 @@ fn event_matches(e: &EvRec, c: &EventsCursor) -> bool {
 /// `has_more: false`).
 fn events_page(team: &TeamState, cursor: &EventsCursor) -> Value {
     let all = &team.events;
-    let lo = cursor
-        .start
-        .map_or(0, |t| all.partition_point(|e| e.at < t));
-    let hi = cursor
-        .end
-        .map_or(all.len(), |t| all.partition_point(|e| e.at < t));
-    let from = match cursor.position {
-        Some(key) => lo.max(all.partition_point(|e| e.key() <= key)),
-        None => lo,
-    };
+    let Range {
+        start: from,
+        end: hi,
+    } = window(all, cursor.start, cursor.end, cursor.position);
     let limit = usize::from(cursor.limit);
     let mut events = Vec::new();
     let mut next = cursor.clone();

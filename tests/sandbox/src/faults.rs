@@ -1,10 +1,10 @@
 //! Fault injection: rules that make provider routes answer 429s, 5xxs, 401s, slowly, or with a
 //! truncated body.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
+
+use crate::util::Shared;
 
 /// A provider route, for fault rules and call counts.
 ///
@@ -191,12 +191,12 @@ struct RuleState {
 /// The sandbox's fault rules. Cheap to clone; every clone sees the same rules.
 #[derive(Clone, Debug, Default)]
 pub struct FaultHandle {
-    rules: Arc<Mutex<Vec<RuleState>>>,
+    rules: Shared<Vec<RuleState>>,
 }
 
 impl FaultHandle {
     pub fn push(&self, rule: FaultRule) {
-        self.lock().push(RuleState {
+        self.rules.lock().push(RuleState {
             rule,
             seen: 0,
             fired: 0,
@@ -204,12 +204,12 @@ impl FaultHandle {
     }
 
     pub fn clear(&self) {
-        self.lock().clear();
+        self.rules.lock().clear();
     }
 
     /// Counts a request to `route` and returns the fault to apply to it, if any.
     pub(crate) fn next_fault(&self, route: Route) -> Option<FaultKind> {
-        let mut rules = self.lock();
+        let mut rules = self.rules.lock();
         let mut chosen = None;
         for state in rules.iter_mut().filter(|s| s.rule.route.matches(route)) {
             state.seen += 1;
@@ -221,12 +221,6 @@ impl FaultHandle {
         }
         rules.retain(|s| s.fired < s.rule.times);
         chosen
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<RuleState>> {
-        self.rules
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

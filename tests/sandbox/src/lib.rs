@@ -36,6 +36,7 @@ mod dropbox_api;
 mod dropbox_names;
 mod dropbox_team;
 mod faults;
+mod generate;
 mod stats;
 mod tenant;
 mod util;

@@ -1,8 +1,33 @@
 //! Small helpers shared by the providers: URL-encoded parsing, base64, timestamps, request ids.
 
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use rand::rngs::SmallRng;
 use rand::Rng;
+
+/// State that every clone of a handle sees. A panic while it was locked (a failed assertion in
+/// a test) does not poison it: the next test request still gets an answer.
+#[derive(Debug, Default)]
+pub(crate) struct Shared<T>(Arc<Mutex<T>>);
+
+impl<T> Shared<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Shared(Arc::new(Mutex::new(value)))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+// Not derived: a derive would require `T: Clone`.
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
 
 /// Decoded `application/x-www-form-urlencoded` pairs (a query string or a form body), in order.
 #[derive(Debug, Default, Clone)]
@@ -62,7 +87,8 @@ fn hex_val(b: u8) -> Option<u8> {
 }
 
 const B64_STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+pub(crate) const B64_URL: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// URL-safe base64 without padding (the alphabet Box's markers use).
 pub(crate) fn b64url_encode(data: &[u8]) -> String {
@@ -202,75 +228,6 @@ pub(crate) fn random_token(len: usize) -> String {
         .take(len)
         .map(char::from)
         .collect()
-}
-
-/// Names of generated users (Box) and members (Dropbox).
-pub(crate) const FIRST_NAMES: &[&str] = &[
-    "Aaron", "Abigail", "Adrian", "Aisha", "Alex", "Alice", "Amara", "Andrea", "Ben", "Bianca",
-    "Carlos", "Chen", "Chloe", "Daniel", "Diana", "Dmitri", "Elena", "Emma", "Farah", "Felix",
-    "Gabriel", "Grace", "Hana", "Hugo", "Ines", "Isaac", "Jamal", "Julia", "Kai", "Keiko", "Laura",
-    "Leo", "Lina", "Lucas", "Maya", "Mateo", "Nadia", "Noah", "Olivia", "Omar", "Priya", "Quinn",
-    "Rafael", "Rosa", "Sam", "Sofia", "Tariq", "Tess", "Uma", "Victor", "Wei", "Yara", "Yusuf",
-    "Zoe",
-];
-
-pub(crate) const LAST_NAMES: &[&str] = &[
-    "Adams",
-    "Baker",
-    "Bauer",
-    "Chen",
-    "Costa",
-    "Dubois",
-    "Evans",
-    "Fischer",
-    "Garcia",
-    "Gupta",
-    "Hansen",
-    "Ito",
-    "Jensen",
-    "Kim",
-    "Kowalski",
-    "Larsen",
-    "Lopez",
-    "Martin",
-    "Meyer",
-    "Nakamura",
-    "Novak",
-    "Okafor",
-    "Olsen",
-    "Patel",
-    "Perez",
-    "Quinn",
-    "Rossi",
-    "Santos",
-    "Schmidt",
-    "Silva",
-    "Singh",
-    "Tanaka",
-    "Turner",
-    "Usman",
-    "Varga",
-    "Wagner",
-    "Walsh",
-    "Wong",
-    "Xu",
-    "Young",
-    "Zhang",
-    "Zimmerman",
-];
-
-/// A random pick (generated tenants).
-pub(crate) fn pick<'a>(rng: &mut SmallRng, items: &[&'a str]) -> &'a str {
-    items[rng.random_range(0..items.len())]
-}
-
-/// A uniform instant in `[lo, hi]` (or `lo` if the range is empty).
-pub(crate) fn between(rng: &mut SmallRng, lo: i64, hi: i64) -> i64 {
-    if hi <= lo {
-        lo
-    } else {
-        rng.random_range(lo..=hi)
-    }
 }
 
 #[cfg(test)]
