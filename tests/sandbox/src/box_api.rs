@@ -10,10 +10,11 @@
 //! - `GET /box/2.0/events?stream_type=admin_logs`
 
 use std::ops::Bound;
+use std::sync::MutexGuard;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::extract::{Path, State};
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
@@ -26,7 +27,8 @@ use crate::faults::FaultKind;
 use crate::generate::{from_secs, now_secs, window, Timed};
 use crate::tenant::{file_names, format_event_id, BoxUser, EventRec, Item, SourceRef, TenantState};
 use crate::util::{
-    b64_decode, b64url_encode, basic_credentials, box_time, parse_time, request_id, Params,
+    b64_decode, b64url_encode, basic_credentials, bearer_token, box_time, parse_time, request_id,
+    Params,
 };
 
 const HELP_URL: &str = "http://developers.box.com/docs/#errors";
@@ -146,17 +148,9 @@ impl IntoResponse for ClientError {
 }
 
 /// An `OAuth2Error` body (400 from the token endpoint).
-#[derive(Debug)]
-struct OAuthError {
-    error: &'static str,
-    description: &'static str,
-}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let body = json!({"error": self.error, "error_description": self.description});
-        (StatusCode::BAD_REQUEST, Json(body)).into_response()
-    }
+fn oauth_error(error: &str, description: &str) -> Response {
+    let body = json!({"error": error, "error_description": description});
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
 /// How Box answers a missing, unknown or expired access token: 401, empty body.
@@ -228,10 +222,6 @@ async fn not_found_route() -> Response {
 // ---------------------------------------------------------------------------------------------
 // Parameters
 
-fn query_params(raw: Option<String>) -> Params {
-    Params::parse(raw.as_deref().unwrap_or(""))
-}
-
 /// A non-negative integer parameter, at most `max`.
 fn int_param(q: &Params, name: &str, max: u64) -> Result<Option<u64>, ClientError> {
     let Some(raw) = q.get(name).filter(|v| !v.is_empty()) else {
@@ -286,18 +276,15 @@ fn time_param(q: &Params, name: &str) -> Result<Option<DateTime<Utc>>, ClientErr
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
-fn authorize(state: &TenantState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The tenant, locked, once the request's bearer token checks out: how every `/2.0` handler
+/// starts (the 401 comes before any parameter is looked at).
+fn authorized<'a>(
+    app: &'a AppState,
+    headers: &HeaderMap,
+) -> Result<MutexGuard<'a, TenantState>, ApiError> {
+    let state = app.tenant.lock();
     match bearer_token(headers) {
-        Some(token) if state.token_is_valid(token) => Ok(()),
+        Some(token) if state.token_is_valid(token) => Ok(state),
         _ => Err(ApiError::Unauthorized),
     }
 }
@@ -313,11 +300,10 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     let form = Params::parse(&String::from_utf8_lossy(&body));
     let grant_type = form.get("grant_type").unwrap_or("");
     if grant_type.is_empty() {
-        return OAuthError {
-            error: "invalid_request",
-            description: "Invalid grant_type parameter or parameter missing",
-        }
-        .into_response();
+        return oauth_error(
+            "invalid_request",
+            "Invalid grant_type parameter or parameter missing",
+        );
     }
     let (client_id, client_secret) = match (form.get("client_id"), form.get("client_secret")) {
         (Some(id), Some(secret)) => (id.to_string(), secret.to_string()),
@@ -329,27 +315,18 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         || client_id != tenant.client_id
         || client_secret != tenant.client_secret
     {
-        return OAuthError {
-            error: "invalid_client",
-            description: "The client credentials are not valid",
-        }
-        .into_response();
+        return oauth_error("invalid_client", "The client credentials are not valid");
     }
     if grant_type != "client_credentials" {
-        return OAuthError {
-            error: "unsupported_grant_type",
-            description: "The grant type is not supported by the sandbox (only client_credentials)",
-        }
-        .into_response();
+        return oauth_error(
+            "unsupported_grant_type",
+            "The grant type is not supported by the sandbox (only client_credentials)",
+        );
     }
     let subject_ok = form.get("box_subject_type") == Some("enterprise")
         && form.get("box_subject_id") == Some(tenant.enterprise_id.as_str());
     if !subject_ok {
-        return OAuthError {
-            error: "invalid_grant",
-            description: "Grant credentials are invalid",
-        }
-        .into_response();
+        return oauth_error("invalid_grant", "Grant credentials are invalid");
     }
     let access_token = tenant.issue_token();
     let body = json!({
@@ -502,11 +479,9 @@ fn decode_marker(marker: &str) -> Option<u64> {
 async fn list_users(
     State(app): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    q: Params,
 ) -> Result<Response, ApiError> {
-    let q = query_params(raw);
-    let state = app.tenant.lock();
-    authorize(&state, &headers)?;
+    let state = authorized(&app, &headers)?;
 
     let limit = limit_param(&q, USERS_DEFAULT_LIMIT, USERS_MAX_LIMIT)?;
     let use_marker = bool_param(&q, "usemarker")?;
@@ -591,11 +566,9 @@ async fn get_user(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(user_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    q: Params,
 ) -> Result<Response, ApiError> {
-    let q = query_params(raw);
-    let state = app.tenant.lock();
-    authorize(&state, &headers)?;
+    let state = authorized(&app, &headers)?;
     let fields = Fields::parse(q.get("fields"));
     let user = if user_id == "me" {
         Some(&state.service_account)
@@ -635,11 +608,9 @@ async fn delete_user(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(user_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    q: Params,
 ) -> Result<Response, ApiError> {
-    let q = query_params(raw);
-    let mut state = app.tenant.lock();
-    authorize(&state, &headers)?;
+    let mut state = authorized(&app, &headers)?;
     let _notify = bool_param(&q, "notify")?;
     let force = bool_param(&q, "force")?;
     let id = current_user_id(&state, &user_id, "user")?;
@@ -872,12 +843,10 @@ async fn transfer_folder(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(user_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    q: Params,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let q = query_params(raw);
-    let mut state = app.tenant.lock();
-    authorize(&state, &headers)?;
+    let mut state = authorized(&app, &headers)?;
     let _notify = bool_param(&q, "notify")?;
     let fields = folder_fields(q.get("fields"));
     let from = current_user_id(&state, &user_id, "user")?;
@@ -984,11 +953,9 @@ fn render_event(e: &EventRec, state: &TenantState) -> Value {
 async fn events(
     State(app): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    q: Params,
 ) -> Result<Response, ApiError> {
-    let q = query_params(raw);
-    let state = app.tenant.lock();
-    authorize(&state, &headers)?;
+    let state = authorized(&app, &headers)?;
 
     let stream_type = q
         .get("stream_type")

@@ -17,7 +17,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -37,22 +37,49 @@ use crate::dropbox_team::{
 use crate::faults::{FaultKind, Route};
 use crate::generate::{from_secs, now_secs, window, Timed};
 use crate::util::{
-    b64_decode, b64url_encode, basic_credentials, dropbox_time, parse_dropbox_time, percent_encode,
-    random_token, Params,
+    b64_decode, b64url_encode, basic_credentials, bearer_token, dropbox_time, parse_dropbox_time,
+    percent_encode, random_token, Params,
 };
 
-/// The RPC routes served: URL name (after `/2/`) and the route's `attrs.scope`.
-const RPC_ROUTES: &[(&str, &str)] = &[
-    ("team/get_info", "team_info.read"),
-    ("team/token/get_authenticated_admin", "team_info.read"),
-    ("team/members/list_v2", "members.read"),
-    ("team/members/list/continue_v2", "members.read"),
-    ("team/members/get_info_v2", "members.read"),
-    ("team/members/remove", "members.delete"),
-    ("team/members/remove/job_status/get", "members.delete"),
-    ("team_log/get_events", "events.read"),
-    ("team_log/get_events/continue", "events.read"),
+/// The RPC routes served: URL name (after `/2/`), the route's `attrs.scope`, and the handler
+/// (called once the route, method, content type, token and scope are checked).
+const RPC_ROUTES: &[(&str, &str, Handler)] = &[
+    ("team/get_info", "team_info.read", team_info),
+    (
+        "team/token/get_authenticated_admin",
+        "team_info.read",
+        authenticated_admin,
+    ),
+    ("team/members/list_v2", "members.read", members_list),
+    (
+        "team/members/list/continue_v2",
+        "members.read",
+        members_continue,
+    ),
+    ("team/members/get_info_v2", "members.read", members_get_info),
+    ("team/members/remove", "members.delete", members_remove),
+    (
+        "team/members/remove/job_status/get",
+        "members.delete",
+        remove_job_status,
+    ),
+    ("team_log/get_events", "events.read", get_events),
+    (
+        "team_log/get_events/continue",
+        "events.read",
+        get_events_continue,
+    ),
 ];
+
+/// An authorized RPC call, as its handler gets it.
+struct Call<'a> {
+    route: &'a str,
+    grant: Grant,
+    /// The JSON argument (`null` for an empty body).
+    arg: Value,
+}
+
+type Handler = fn(&mut TeamState, Call<'_>) -> Result<Value, RpcError>;
 
 const MAX_LIMIT: u64 = 1000;
 /// `state` longer than this is refused (Dropbox documents up to 500 bytes).
@@ -173,7 +200,7 @@ pub(crate) fn fault_response(kind: &FaultKind, route: Route) -> Option<Response>
     }
 }
 
-async fn not_found(RawQuery(_): RawQuery) -> Response {
+async fn not_found() -> Response {
     text(
         StatusCode::NOT_FOUND,
         "The provider sandbox does not serve this Dropbox endpoint\n".to_string(),
@@ -253,8 +280,7 @@ pub(crate) fn s256(verifier: &str) -> String {
     b64url_encode(&Sha256::digest(verifier.as_bytes()))
 }
 
-async fn authorize(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let q = Params::parse(raw.as_deref().unwrap_or(""));
+async fn authorize(State(app): State<AppState>, q: Params) -> Response {
     let mut team = app.dropbox.lock();
 
     // Problems Dropbox can't report to the app: a page, no redirect.
@@ -519,32 +545,18 @@ fn refresh_grant(team: &mut TeamState, slot: AppSlot, form: &Params) -> Response
 // ---------------------------------------------------------------------------------------------
 // RPC plumbing
 
-/// The route's scope, if the sandbox serves it.
-fn route_scope(route: &str) -> Option<&'static str> {
-    RPC_ROUTES
-        .iter()
-        .find(|(name, _)| *name == route)
-        .map(|(_, scope)| *scope)
-}
-
 /// `Authorization: Bearer <token>`: the token, or the 400 Dropbox answers.
 fn bearer(route: &str, headers: &HeaderMap) -> Result<String, RpcError> {
-    let Some(value) = headers.get(AUTHORIZATION) else {
+    if !headers.contains_key(AUTHORIZATION) {
         return Err(RpcError::bad(
             route,
             "Must provide HTTP header \"Authorization\" or URL parameter \"authorization\".",
         ));
-    };
-    let value = value.to_str().unwrap_or("").trim();
-    match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
-            Ok(token.trim().to_string())
-        }
-        _ => Err(RpcError::bad(
-            route,
-            "Invalid authorization value in HTTP header \"Authorization\". Expecting \"Bearer <oauth2-access-token>\".",
-        )),
     }
+    bearer_token(headers).map(str::to_string).ok_or_else(|| RpcError::bad(
+        route,
+        "Invalid authorization value in HTTP header \"Authorization\". Expecting \"Bearer <oauth2-access-token>\".",
+    ))
 }
 
 fn check_content_type(route: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), RpcError> {
@@ -582,19 +594,13 @@ async fn rpc(
 ) -> Response {
     match rpc_inner(&app, &route, &method, &headers, &body) {
         Ok(value) => Json(value).into_response(),
-        Err(RpcResult::Error(e)) => e.into_response(),
-        Err(RpcResult::Response(r)) => *r,
+        Err(response) => *response,
     }
 }
 
-enum RpcResult {
-    Error(RpcError),
-    Response(Box<Response>),
-}
-
-impl From<RpcError> for RpcResult {
+impl From<RpcError> for Box<Response> {
     fn from(e: RpcError) -> Self {
-        RpcResult::Error(e)
+        Box::new(e.into_response())
     }
 }
 
@@ -604,12 +610,12 @@ fn rpc_inner(
     method: &Method,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Value, RpcResult> {
-    let Some(scope) = route_scope(route) else {
-        return Err(RpcResult::Response(Box::new(text(
+) -> Result<Value, Box<Response>> {
+    let Some(&(_, scope, handler)) = RPC_ROUTES.iter().find(|(name, ..)| *name == route) else {
+        return Err(Box::new(text(
             StatusCode::NOT_FOUND,
             format!("Unknown API function: \"{route}\" (not served by the provider sandbox)"),
-        ))));
+        )));
     };
     if method != Method::POST {
         let mut response = text(
@@ -619,7 +625,7 @@ fn rpc_inner(
         response
             .headers_mut()
             .insert("allow", HeaderValue::from_static("POST"));
-        return Err(RpcResult::Response(Box::new(response)));
+        return Err(Box::new(response));
     }
     check_content_type(route, headers, body)?;
     let token = bearer(route, headers)?;
@@ -637,21 +643,7 @@ fn rpc_inner(
         return Err(RpcError::Auth("missing_scope", Some(scope)).into());
     }
     let arg = parse_arg(route, body)?;
-    let result = match route {
-        "team/get_info" => void_arg(route, &arg).map(|()| team_info(&team)),
-        "team/token/get_authenticated_admin" => {
-            void_arg(route, &arg).and_then(|()| authenticated_admin(&team, &grant))
-        }
-        "team/members/list_v2" => members_list(&team, route, arg),
-        "team/members/list/continue_v2" => members_continue(&team, route, arg),
-        "team/members/get_info_v2" => members_get_info(&team, route, arg),
-        "team/members/remove" => members_remove(&mut team, route, arg),
-        "team/members/remove/job_status/get" => remove_job_status(&mut team, route, arg),
-        "team_log/get_events" => get_events(&team, route, arg),
-        "team_log/get_events/continue" => get_events_continue(&mut team, route, arg),
-        _ => Err(RpcError::bad(route, "not served")),
-    };
-    result.map_err(RpcResult::from)
+    Ok(handler(&mut team, Call { route, grant, arg })?)
 }
 
 /// The body as JSON (an empty body is `null`).
@@ -663,14 +655,17 @@ fn parse_arg(route: &str, body: &[u8]) -> Result<Value, RpcError> {
         .map_err(|_| RpcError::body(route, "could not decode input as JSON"))
 }
 
-fn void_arg(route: &str, arg: &Value) -> Result<(), RpcError> {
-    if arg.is_null() {
-        Ok(())
-    } else {
-        Err(RpcError::body(
-            route,
-            format!("expected null, got {}", type_name(arg)),
-        ))
+impl Call<'_> {
+    /// A Void route's argument: `null`.
+    fn void(&self) -> Result<(), RpcError> {
+        if self.arg.is_null() {
+            Ok(())
+        } else {
+            Err(RpcError::body(
+                self.route,
+                format!("expected null, got {}", type_name(&self.arg)),
+            ))
+        }
     }
 }
 
@@ -1001,7 +996,8 @@ fn policies() -> Value {
     })
 }
 
-fn team_info(team: &TeamState) -> Value {
+fn team_info(team: &mut TeamState, call: Call<'_>) -> Result<Value, RpcError> {
+    call.void()?;
     let provisioned = team
         .members
         .iter()
@@ -1023,18 +1019,19 @@ fn team_info(team: &TeamState) -> Value {
                 )
         })
         .count();
-    json!({
+    Ok(json!({
         "name": team.team_name,
         "team_id": team.team_id,
         "num_licensed_users": team.num_licensed_users,
         "num_provisioned_users": provisioned,
         "num_used_licenses": used,
         "policies": policies(),
-    })
+    }))
 }
 
-fn authenticated_admin(team: &TeamState, grant: &Grant) -> Result<Value, RpcError> {
-    let admin = &team.members[grant.admin];
+fn authenticated_admin(team: &mut TeamState, call: Call<'_>) -> Result<Value, RpcError> {
+    call.void()?;
+    let admin = &team.members[call.grant.admin];
     if !admin.is_active_admin() {
         return Err(RpcError::route_error("admin_not_active"));
     }
@@ -1153,7 +1150,10 @@ fn members_page(team: &TeamState, cursor: &MembersCursor) -> Value {
     })
 }
 
-fn members_list(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
+fn members_list(
+    team: &mut TeamState,
+    Call { route, arg, .. }: Call<'_>,
+) -> Result<Value, RpcError> {
     let map = struct_arg(route, "", arg, &["limit", "include_removed"], true)?;
     let limit = limit_field(route, &map)?;
     let include_removed = bool_field(route, &map, "include_removed")?;
@@ -1167,7 +1167,10 @@ fn members_list(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcE
     ))
 }
 
-fn members_continue(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
+fn members_continue(
+    team: &mut TeamState,
+    Call { route, arg, .. }: Call<'_>,
+) -> Result<Value, RpcError> {
     let map = struct_arg(route, "", arg, &["cursor"], false)?;
     let raw = string_field(route, &map, "cursor")?;
     let cursor = MembersCursor::decode(&team.cursor_key, &raw)
@@ -1226,7 +1229,10 @@ fn find_member(team: &TeamState, (tag, id): (&str, &str)) -> Option<usize> {
     }
 }
 
-fn members_get_info(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
+fn members_get_info(
+    team: &mut TeamState,
+    Call { route, arg, .. }: Call<'_>,
+) -> Result<Value, RpcError> {
     let map = struct_arg(route, "", arg, &["members"], false)?;
     let selectors = match map.get("members") {
         Some(Value::Array(list)) => list,
@@ -1292,7 +1298,10 @@ const MEMBERS_REMOVE_FIELDS: &[&str] = &[
 /// Then the member is removed at once (status `removed`, `is_recoverable` unless
 /// `permanently_delete_files` or `keep_account`, `is_disconnected` = `keep_account`), and the
 /// answer follows the [`RemoveMode`].
-fn members_remove(team: &mut TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
+fn members_remove(
+    team: &mut TeamState,
+    Call { route, arg, .. }: Call<'_>,
+) -> Result<Value, RpcError> {
     let map = struct_arg(route, "", arg, MEMBERS_REMOVE_FIELDS, false)?;
     let user = match map.get("user") {
         Some(v) => user_selector(route, "user", v)?,
@@ -1447,7 +1456,10 @@ fn members_remove(team: &mut TeamState, route: &str, arg: Value) -> Result<Value
 /// `PollArg` → `PollEmptyResult`: `in_progress` while the job has polls left, then
 /// `complete` (the job's files move on that poll) for good; 409 `invalid_async_job_id` for an
 /// id no removal answered.
-fn remove_job_status(team: &mut TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
+fn remove_job_status(
+    team: &mut TeamState,
+    Call { route, arg, .. }: Call<'_>,
+) -> Result<Value, RpcError> {
     let map = struct_arg(route, "", arg, &["async_job_id"], false)?;
     let id = string_field(route, &map, "async_job_id")?;
     if id.is_empty() {
@@ -1627,7 +1639,7 @@ fn events_page(team: &TeamState, cursor: &EventsCursor) -> Value {
     })
 }
 
-fn get_events(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
+fn get_events(team: &mut TeamState, Call { route, arg, .. }: Call<'_>) -> Result<Value, RpcError> {
     let map = struct_arg(
         route,
         "",
@@ -1717,7 +1729,10 @@ fn get_events(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcErr
     Ok(events_page(team, &cursor))
 }
 
-fn get_events_continue(team: &mut TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
+fn get_events_continue(
+    team: &mut TeamState,
+    Call { route, arg, .. }: Call<'_>,
+) -> Result<Value, RpcError> {
     let map = struct_arg(route, "", arg, &["cursor"], false)?;
     let raw = string_field(route, &map, "cursor")?;
     let cursor = EventsCursor::decode(&team.cursor_key, &raw)

@@ -55,6 +55,18 @@ impl Params {
     }
 }
 
+/// The query string's parameters (none if there is no query).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Params::parse(parts.uri.query().unwrap_or("")))
+    }
+}
+
 /// Percent-decodes one component; `+` is a space. Malformed escapes are kept as they are.
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -210,6 +222,20 @@ pub(crate) fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(Stri
     let decoded = String::from_utf8(b64_decode(encoded.trim())?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case).
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// SplitMix64's finalizer: a cheap, well-mixed hash of `x` (for values derived from a seed
