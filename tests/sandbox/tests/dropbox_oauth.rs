@@ -12,10 +12,6 @@ use provider_sandbox::{DropboxRole, Sandbox};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-fn key_set(v: &Value) -> BTreeSet<String> {
-    keys(v).into_iter().collect()
-}
-
 fn assert_oauth_error(status: StatusCode, body: &Value, error: &str) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], error, "{body}");
