@@ -12,7 +12,8 @@ use provider_sandbox::{DropboxRole, Sandbox};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-fn assert_oauth_error(status: StatusCode, body: &Value, error: &str) {
+fn assert_oauth_error((status, body): (StatusCode, Value), error: &str) {
+    let body = &body;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], error, "{body}");
     assert_eq!(keys(body), ["error", "error_description"], "{body}");
@@ -191,22 +192,30 @@ async fn every_invalid_grant() {
         dbx_exchange(&sb, App::Sync, &code, &p.verifier).await.0,
         StatusCode::OK
     );
-    let (status, body) = dbx_exchange(&sb, App::Sync, &code, &p.verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_oauth_error(
+        dbx_exchange(&sb, App::Sync, &code, &p.verifier).await,
+        "invalid_grant",
+    );
 
     // Wrong verifier: refused, and the code is burned.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
-    let (status, body) = dbx_exchange(&sb, App::Sync, &code, &pkce().verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
-    let (status, body) = dbx_exchange(&sb, App::Sync, &code, &p.verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_oauth_error(
+        dbx_exchange(&sb, App::Sync, &code, &pkce().verifier).await,
+        "invalid_grant",
+    );
+    assert_oauth_error(
+        dbx_exchange(&sb, App::Sync, &code, &p.verifier).await,
+        "invalid_grant",
+    );
 
     // The challenge itself is not the verifier.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
-    let (status, body) = dbx_exchange(&sb, App::Sync, &code, &p.challenge).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_oauth_error(
+        dbx_exchange(&sb, App::Sync, &code, &p.challenge).await,
+        "invalid_grant",
+    );
 
     // Wrong or missing redirect_uri.
     let (key, secret) = App::Sync.creds(&sb);
@@ -223,36 +232,41 @@ async fn every_invalid_grant() {
         if let Some(r) = redirect {
             form.push(("redirect_uri", r));
         }
-        let (status, body) = dbx_token_form(&sb, &form).await;
-        assert_oauth_error(status, &body, "invalid_grant");
+        assert_oauth_error(dbx_token_form(&sb, &form).await, "invalid_grant");
     }
 
     // Expired.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
     team.expire_authorization_codes();
-    let (status, body) = dbx_exchange(&sb, App::Sync, &code, &p.verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_oauth_error(
+        dbx_exchange(&sb, App::Sync, &code, &p.verifier).await,
+        "invalid_grant",
+    );
 
     // Issued to the other app.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
-    let (status, body) = dbx_exchange(&sb, App::Reclaim, &code, &p.verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_oauth_error(
+        dbx_exchange(&sb, App::Reclaim, &code, &p.verifier).await,
+        "invalid_grant",
+    );
 
     // Unknown code.
-    let (status, body) = dbx_exchange(&sb, App::Sync, "not-a-code", &p.verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_oauth_error(
+        dbx_exchange(&sb, App::Sync, "not-a-code", &p.verifier).await,
+        "invalid_grant",
+    );
 
     // Refresh: unknown, other app's, revoked.
     let (access, refresh) = dbx_connect(&sb, App::Sync).await;
-    let (status, body) = dbx_refresh(&sb, App::Sync, "nope").await;
-    assert_oauth_error(status, &body, "invalid_grant");
-    let (status, body) = dbx_refresh(&sb, App::Reclaim, &refresh).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_oauth_error(dbx_refresh(&sb, App::Sync, "nope").await, "invalid_grant");
+    assert_oauth_error(
+        dbx_refresh(&sb, App::Reclaim, &refresh).await,
+        "invalid_grant",
+    );
     team.revoke_refresh_tokens();
-    let (status, body) = dbx_refresh(&sb, App::Sync, &refresh).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_oauth_error(dbx_refresh(&sb, App::Sync, &refresh).await, "invalid_grant");
     let (status, body) = get_info(&sb, &access).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"][".tag"], "invalid_access_token");
@@ -285,36 +299,36 @@ async fn token_endpoint_client_and_request_errors() {
     let mut wrong_secret = base("authorization_code");
     wrong_secret.push(("client_id", key.clone()));
     wrong_secret.push(("client_secret", "wrong".into()));
-    let (status, body) = send(wrong_secret).await;
-    assert_oauth_error(status, &body, "invalid_client");
+    assert_oauth_error(send(wrong_secret).await, "invalid_client");
 
     let mut unknown = base("authorization_code");
     unknown.push(("client_id", "nobody".into()));
     unknown.push(("client_secret", secret.clone()));
-    let (status, body) = send(unknown).await;
-    assert_oauth_error(status, &body, "invalid_client");
+    assert_oauth_error(send(unknown).await, "invalid_client");
 
-    let (status, body) = send(vec![("client_id", key.clone())]).await;
-    assert_oauth_error(status, &body, "invalid_request");
+    assert_oauth_error(
+        send(vec![("client_id", key.clone())]).await,
+        "invalid_request",
+    );
 
     let mut no_client = base("authorization_code");
     no_client.retain(|(k, _)| *k != "client_id");
-    let (status, body) = send(no_client).await;
-    assert_oauth_error(status, &body, "invalid_request");
+    assert_oauth_error(send(no_client).await, "invalid_request");
 
     let mut cc = base("client_credentials");
     cc.push(("client_id", key.clone()));
     cc.push(("client_secret", secret.clone()));
-    let (status, body) = send(cc).await;
-    assert_oauth_error(status, &body, "unsupported_grant_type");
+    assert_oauth_error(send(cc).await, "unsupported_grant_type");
 
-    let (status, body) = send(vec![
-        ("grant_type", "authorization_code".into()),
-        ("client_id", key.clone()),
-        ("client_secret", secret.clone()),
-    ])
-    .await;
-    assert_oauth_error(status, &body, "invalid_request");
+    assert_oauth_error(
+        send(vec![
+            ("grant_type", "authorization_code".into()),
+            ("client_id", key.clone()),
+            ("client_secret", secret.clone()),
+        ])
+        .await,
+        "invalid_request",
+    );
 
     // Wrong Basic credentials.
     let response = client()
@@ -326,7 +340,7 @@ async fn token_endpoint_client_and_request_errors() {
         .expect("token");
     let status = response.status();
     let body: Value = response.json().await.expect("json");
-    assert_oauth_error(status, &body, "invalid_client");
+    assert_oauth_error((status, body), "invalid_client");
 
     // None of those burned the code.
     assert_eq!(
@@ -384,18 +398,20 @@ async fn online_access_and_refresh_scope_narrowing() {
             .0,
         StatusCode::OK
     );
-    let (status, body) = dbx_token_form(
-        &sb,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &key),
-            ("client_secret", &secret),
-            ("scope", "members.delete"),
-        ],
-    )
-    .await;
-    assert_oauth_error(status, &body, "invalid_scope");
+    assert_oauth_error(
+        dbx_token_form(
+            &sb,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", &key),
+                ("client_secret", &secret),
+                ("scope", "members.delete"),
+            ],
+        )
+        .await,
+        "invalid_scope",
+    );
 }
 
 #[tokio::test]
