@@ -70,39 +70,28 @@ pub(crate) struct ClientError {
 impl ClientError {
     /// 400 `bad_request` naming the parameter, like Box's `invalid_parameter` errors.
     fn bad_param(name: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
-        ClientError {
-            status: StatusCode::BAD_REQUEST,
-            code: "bad_request",
-            message: "Bad Request".to_string(),
-            context_info: Some(json!({
-                "errors": [{"reason": "invalid_parameter", "name": name, "message": message}]
-            })),
-        }
+        Self::invalid_parameter(StatusCode::BAD_REQUEST, name, message.into())
     }
 
     fn not_found(name: &str, value: &str) -> Self {
+        let message = format!("Invalid value '{value}'. '{name}' with value '{value}' not found");
+        Self::invalid_parameter(StatusCode::NOT_FOUND, name, message)
+    }
+
+    fn invalid_parameter(status: StatusCode, name: &str, message: String) -> Self {
         ClientError {
-            status: StatusCode::NOT_FOUND,
-            code: "not_found",
-            message: "Not Found".to_string(),
             context_info: Some(json!({
-                "errors": [{
-                    "reason": "invalid_parameter",
-                    "name": name,
-                    "message": format!("Invalid value '{value}'. '{name}' with value '{value}' not found"),
-                }]
+                "errors": [{"reason": "invalid_parameter", "name": name, "message": message}]
             })),
+            ..Self::for_status(status)
         }
     }
 
-    /// A `ClientError` with a message of its own and no `context_info`.
-    fn with_message(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// The status's `ClientError` with a message of its own (and no `context_info`).
+    fn with_message(status: StatusCode, message: impl Into<String>) -> Self {
         ClientError {
-            status,
-            code,
             message: message.into(),
-            context_info: None,
+            ..Self::for_status(status)
         }
     }
 
@@ -209,12 +198,10 @@ pub(crate) fn fault_response(kind: &FaultKind) -> Option<Response> {
 
 async fn not_found_route() -> Response {
     ClientError {
-        status: StatusCode::NOT_FOUND,
-        code: "not_found",
-        message: "Not Found".to_string(),
         context_info: Some(
             json!({"message": "The provider sandbox does not serve this Box endpoint"}),
         ),
+        ..ClientError::for_status(StatusCode::NOT_FOUND)
     }
     .into_response()
 }
@@ -382,28 +369,31 @@ const FULL_ONLY_FIELDS: &[&str] = &[
 struct Fields(Vec<&'static str>);
 
 impl Fields {
-    /// Without `fields`: the standard fields. With it: only the listed ones (unknown names are
-    /// ignored, as Box does).
     fn parse(raw: Option<&str>) -> Fields {
-        match raw.map(str::trim).filter(|r| !r.is_empty()) {
-            None => Fields(STANDARD_FIELDS.to_vec()),
-            Some(list) => {
-                let mut fields: Vec<&'static str> = Vec::new();
-                for name in list.split(',').map(str::trim) {
-                    let known = STANDARD_FIELDS
-                        .iter()
-                        .chain(FULL_ONLY_FIELDS)
-                        .find(|f| **f == name);
-                    if let Some(f) = known {
-                        if !fields.contains(f) {
-                            fields.push(f);
-                        }
-                    }
-                }
-                Fields(fields)
+        Fields(select_fields(raw, STANDARD_FIELDS, FULL_ONLY_FIELDS, &[]))
+    }
+}
+
+/// The fields to render of a `fields` parameter: without one the standard fields; with one
+/// `always` plus the listed ones this resource has (unknown names are ignored, as Box does).
+fn select_fields(
+    raw: Option<&str>,
+    standard: &[&'static str],
+    full_only: &[&'static str],
+    always: &[&'static str],
+) -> Vec<&'static str> {
+    let Some(list) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return standard.to_vec();
+    };
+    let mut fields = always.to_vec();
+    for name in list.split(',').map(str::trim) {
+        if let Some(f) = standard.iter().chain(full_only).find(|f| **f == name) {
+            if !fields.contains(f) {
+                fields.push(f);
             }
         }
     }
+    fields
 }
 
 fn user_field(u: &BoxUser, field: &str, state: &TenantState) -> Value {
@@ -618,7 +608,6 @@ async fn delete_user(
     if UNDELETABLE_STATUSES.contains(&user.status.as_str()) {
         return Err(ClientError::with_message(
             StatusCode::FORBIDDEN,
-            "forbidden",
             format!(
                 "User {user_id} cannot be deleted: their status is {}",
                 user.status
@@ -629,7 +618,6 @@ async fn delete_user(
     if user.role == "admin" {
         return Err(ClientError::with_message(
             StatusCode::FORBIDDEN,
-            "forbidden",
             "The primary admin of the enterprise cannot be deleted",
         )
         .into());
@@ -637,7 +625,6 @@ async fn delete_user(
     if !force && !state.holdings(id).is_empty() {
         return Err(ClientError::with_message(
             StatusCode::BAD_REQUEST,
-            "bad_request",
             format!(
                 "User {user_id} cannot be deleted because they still own content. Transfer their content first or use force=true"
             ),
@@ -691,28 +678,6 @@ const FOLDER_FULL_ONLY_FIELDS: &[&str] = &[
     "is_associated_with_app_item",
     "tags",
 ];
-
-/// Which folder fields to render besides `type` and `id`.
-fn folder_fields(raw: Option<&str>) -> Vec<&'static str> {
-    match raw.map(str::trim).filter(|r| !r.is_empty()) {
-        None => FOLDER_STANDARD_FIELDS.to_vec(),
-        Some(list) => {
-            let mut fields = FOLDER_MINI_FIELDS.to_vec();
-            for name in list.split(',').map(str::trim) {
-                let known = FOLDER_STANDARD_FIELDS
-                    .iter()
-                    .chain(FOLDER_FULL_ONLY_FIELDS)
-                    .find(|f| **f == name);
-                if let Some(f) = known {
-                    if !fields.contains(f) {
-                        fields.push(f);
-                    }
-                }
-            }
-            fields
-        }
-    }
-}
 
 /// The root folder as a `Folder--Mini` (as Box renders it in `parent` and `path_collection`).
 fn all_files() -> Value {
@@ -848,7 +813,12 @@ async fn transfer_folder(
 ) -> Result<Response, ApiError> {
     let mut state = authorized(&app, &headers)?;
     let _notify = bool_param(&q, "notify")?;
-    let fields = folder_fields(q.get("fields"));
+    let fields = select_fields(
+        q.get("fields"),
+        FOLDER_STANDARD_FIELDS,
+        FOLDER_FULL_ONLY_FIELDS,
+        FOLDER_MINI_FIELDS,
+    );
     let from = current_user_id(&state, &user_id, "user")?;
     let dest = transfer_destination(&body)?;
     let to = current_user_id(&state, &dest, "owned_by.id")?;

@@ -128,26 +128,15 @@ async fn clear_faults(State(app): State<AppState>) -> StatusCode {
 }
 
 async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
-    let s = &app.stats;
-    Json(json!({
-        "calls": {
-            "box_token": s.calls(Route::BoxToken),
-            "box_users": s.calls(Route::BoxUsers),
-            "box_events": s.calls(Route::BoxEvents),
-            "box_transfer": s.calls(Route::BoxTransfer),
-            "box_delete_user": s.calls(Route::BoxDeleteUser),
-            "dropbox_token": s.calls(Route::DropboxToken),
-            "dropbox_authorize": s.calls(Route::DropboxAuthorize),
-            "dropbox_members": s.calls(Route::DropboxMembers),
-            "dropbox_events": s.calls(Route::DropboxEvents),
-            "dropbox_team_info": s.calls(Route::DropboxTeamInfo),
-            "dropbox_members_remove": s.calls(Route::DropboxMembersRemove),
-            "dropbox_remove_job_status": s.calls(Route::DropboxRemoveJobStatus),
-            "dropbox_any": s.calls(Route::DropboxAny),
-            "any": s.calls(Route::Any),
-        },
-        "requests": s.calls(Route::Any),
-    }))
+    // Keyed by the routes' JSON names (`box_token`, ..., `any`).
+    let calls: serde_json::Map<String, serde_json::Value> = Route::ALL
+        .into_iter()
+        .filter_map(|route| match serde_json::to_value(route) {
+            Ok(serde_json::Value::String(name)) => Some((name, app.stats.calls(route).into())),
+            _ => None,
+        })
+        .collect();
+    Json(json!({"calls": calls, "requests": app.stats.calls(Route::Any)}))
 }
 
 async fn reset_stats(State(app): State<AppState>) -> StatusCode {

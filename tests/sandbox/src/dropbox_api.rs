@@ -100,15 +100,18 @@ pub(crate) fn router() -> Router<AppState> {
 // Errors
 
 fn text(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        )],
-        body,
-    )
-        .into_response()
+    typed(status, "text/plain; charset=utf-8", body)
+}
+
+fn typed(status: StatusCode, content_type: &'static str, body: String) -> Response {
+    let content_type = HeaderValue::from_static(content_type);
+    (status, [(CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// JSON the client must not cache (the token endpoint's answers).
+fn no_store(status: StatusCode, body: Value) -> Response {
+    let no_store = HeaderValue::from_static("no-store");
+    (status, [(CACHE_CONTROL, no_store)], Json(body)).into_response()
 }
 
 /// `<tag>/` plus one to three dots: the summary's suffix varies, as Dropbox's does, so clients
@@ -223,15 +226,7 @@ fn error_page(message: &str) -> Response {
          If you would like to report this error to the app's developer, include the information \
          below.</p><p>More details for developers</p><pre>{escaped}</pre></body></html>\n"
     );
-    (
-        StatusCode::BAD_REQUEST,
-        [(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        )],
-        html,
-    )
-        .into_response()
+    typed(StatusCode::BAD_REQUEST, "text/html; charset=utf-8", html)
 }
 
 /// A 302 to `redirect_uri` with `params` added to its query.
@@ -406,12 +401,7 @@ async fn authorize(State(app): State<AppState>, q: Params) -> Response {
 
 fn oauth_error(error: &str, description: &str) -> Response {
     let body = json!({"error": error, "error_description": description});
-    (
-        StatusCode::BAD_REQUEST,
-        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(body),
-    )
-        .into_response()
+    no_store(StatusCode::BAD_REQUEST, body)
 }
 
 async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -451,15 +441,6 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
             "grant_type must be authorization_code or refresh_token",
         ),
     }
-}
-
-fn token_response(body: Value) -> Response {
-    (
-        StatusCode::OK,
-        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(body),
-    )
-        .into_response()
 }
 
 fn code_grant(team: &mut TeamState, slot: AppSlot, has_secret: bool, form: &Params) -> Response {
@@ -508,7 +489,7 @@ fn code_grant(team: &mut TeamState, slot: AppSlot, has_secret: bool, form: &Para
     if let Some(refresh) = refresh {
         body["refresh_token"] = refresh.into();
     }
-    token_response(body)
+    no_store(StatusCode::OK, body)
 }
 
 fn refresh_grant(team: &mut TeamState, slot: AppSlot, form: &Params) -> Response {
@@ -535,11 +516,14 @@ fn refresh_grant(team: &mut TeamState, slot: AppSlot, form: &Params) -> Response
     };
     let refresh = refresh.to_string();
     let access = team.issue_access(scopes, admin, Some(refresh));
-    token_response(json!({
-        "access_token": access,
-        "token_type": "bearer",
-        "expires_in": team.token_ttl.as_secs(),
-    }))
+    no_store(
+        StatusCode::OK,
+        json!({
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": team.token_ttl.as_secs(),
+        }),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -47,6 +47,24 @@ pub enum Route {
 }
 
 impl Route {
+    /// Every route, in declaration order (the control API's `stats` lists them all).
+    pub(crate) const ALL: [Route; 14] = [
+        Route::BoxToken,
+        Route::BoxUsers,
+        Route::BoxEvents,
+        Route::BoxTransfer,
+        Route::BoxDeleteUser,
+        Route::DropboxToken,
+        Route::DropboxAuthorize,
+        Route::DropboxMembers,
+        Route::DropboxEvents,
+        Route::DropboxTeamInfo,
+        Route::DropboxMembersRemove,
+        Route::DropboxRemoveJobStatus,
+        Route::DropboxAny,
+        Route::Any,
+    ];
+
     /// The route a request belongs to (`Any` for requests the sandbox does not serve). Box
     /// routes depend on the method; Dropbox routes on the path only.
     pub(crate) fn classify(method: &Method, path: &str) -> Route {
@@ -305,18 +323,10 @@ mod tests {
         faults.push(FaultRule::new(Route::DropboxAny, FaultKind::ExpiredToken).forever());
         assert_eq!(faults.next_fault(Route::BoxUsers), None);
         assert_eq!(faults.next_fault(Route::Any), None);
-        for route in [
-            Route::DropboxToken,
-            Route::DropboxAuthorize,
-            Route::DropboxMembers,
-            Route::DropboxEvents,
-            Route::DropboxTeamInfo,
-            Route::DropboxMembersRemove,
-            Route::DropboxRemoveJobStatus,
-            Route::DropboxAny,
-        ] {
+        for route in Route::ALL.into_iter().filter(|r| r.is_dropbox()) {
             assert_eq!(faults.next_fault(route), Some(FaultKind::ExpiredToken));
         }
+        assert_eq!(Route::ALL.iter().filter(|r| r.is_dropbox()).count(), 8);
     }
 
     #[test]
