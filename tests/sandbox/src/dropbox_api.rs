@@ -72,14 +72,31 @@ const RPC_ROUTES: &[(&str, &str, Handler)] = &[
 ];
 
 /// An authorized RPC call, as its handler gets it.
-struct Call<'a> {
-    route: &'a str,
+struct Call {
     grant: Grant,
     /// The JSON argument (`null` for an empty body).
     arg: Value,
 }
 
-type Handler = fn(&mut TeamState, Call<'_>) -> Result<Value, RpcError>;
+type Handler = fn(&mut TeamState, Call) -> Result<Value, CallError>;
+
+/// A handler's refusal: a bad argument (400, `request body: <message>`, the route named by
+/// the caller) or the route's error union member (409).
+#[derive(Debug)]
+enum CallError {
+    Arg(String),
+    Route(Value),
+}
+
+impl CallError {
+    fn arg(message: impl Into<String>) -> Self {
+        CallError::Arg(message.into())
+    }
+
+    fn route(tag: &str) -> Self {
+        CallError::Route(json!({".tag": tag}))
+    }
+}
 
 const MAX_LIMIT: u64 = 1000;
 /// `state` longer than this is refused (Dropbox documents up to 500 bytes).
@@ -138,10 +155,6 @@ impl RpcError {
 
     fn body(route: &str, message: impl std::fmt::Display) -> Self {
         RpcError::bad(route, format!("request body: {message}"))
-    }
-
-    fn route_error(tag: &str) -> Self {
-        RpcError::Route(json!({".tag": tag}))
     }
 }
 
@@ -627,7 +640,10 @@ fn rpc_inner(
         return Err(RpcError::Auth("missing_scope", Some(scope)).into());
     }
     let arg = parse_arg(route, body)?;
-    Ok(handler(&mut team, Call { route, grant, arg })?)
+    handler(&mut team, Call { grant, arg }).map_err(|e| match e {
+        CallError::Arg(message) => RpcError::body(route, message).into(),
+        CallError::Route(error) => RpcError::Route(error).into(),
+    })
 }
 
 /// The body as JSON (an empty body is `null`).
@@ -639,16 +655,16 @@ fn parse_arg(route: &str, body: &[u8]) -> Result<Value, RpcError> {
         .map_err(|_| RpcError::body(route, "could not decode input as JSON"))
 }
 
-impl Call<'_> {
+impl Call {
     /// A Void route's argument: `null`.
-    fn void(&self) -> Result<(), RpcError> {
+    fn void(&self) -> Result<(), CallError> {
         if self.arg.is_null() {
             Ok(())
         } else {
-            Err(RpcError::body(
-                self.route,
-                format!("expected null, got {}", type_name(&self.arg)),
-            ))
+            Err(CallError::arg(format!(
+                "expected null, got {}",
+                type_name(&self.arg)
+            )))
         }
     }
 }
@@ -667,12 +683,11 @@ fn type_name(v: &Value) -> &'static str {
 /// A struct argument as its fields: `null` (when every field is optional) is no fields; any
 /// key the struct does not have is an error, as in Stone's strict decoding.
 fn struct_arg(
-    route: &str,
     path: &str,
     arg: Value,
     fields: &[&str],
     nullable_ok: bool,
-) -> Result<Map<String, Value>, RpcError> {
+) -> Result<Map<String, Value>, CallError> {
     let at = |m: String| {
         if path.is_empty() {
             m
@@ -684,118 +699,96 @@ fn struct_arg(
         Value::Null if nullable_ok => Ok(Map::new()),
         Value::Object(map) => {
             if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
-                return Err(RpcError::body(
-                    route,
-                    at(format!("unknown field '{unknown}'")),
-                ));
+                return Err(CallError::arg(at(format!("unknown field '{unknown}'"))));
             }
             Ok(map)
         }
-        other => Err(RpcError::body(
-            route,
-            at(format!("expected object, got {}", type_name(&other))),
-        )),
+        other => Err(CallError::arg(at(format!(
+            "expected object, got {}",
+            type_name(&other)
+        )))),
     }
 }
 
 /// A `UInt32(min_value=1, max_value=1000) = 1000` field.
-fn limit_field(route: &str, map: &Map<String, Value>) -> Result<usize, RpcError> {
+fn limit_field(map: &Map<String, Value>) -> Result<usize, CallError> {
     match map.get("limit") {
         None => Ok(MAX_LIMIT as usize),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(v) if (1..=MAX_LIMIT).contains(&v) => Ok(v as usize),
-            Some(v) if v > MAX_LIMIT => Err(RpcError::body(
-                route,
-                format!("limit: {v} is greater than {MAX_LIMIT}"),
-            )),
-            Some(v) if v < 1 => Err(RpcError::body(route, format!("limit: {v} is less than 1"))),
-            _ => Err(RpcError::body(
-                route,
-                format!("limit: {n} is not a valid UInt32"),
-            )),
+            Some(v) if v > MAX_LIMIT => Err(CallError::arg(format!(
+                "limit: {v} is greater than {MAX_LIMIT}"
+            ))),
+            Some(v) if v < 1 => Err(CallError::arg(format!("limit: {v} is less than 1"))),
+            _ => Err(CallError::arg(format!("limit: {n} is not a valid UInt32"))),
         },
-        Some(other) => Err(RpcError::body(
-            route,
-            format!("limit: expected integer, got {}", type_name(other)),
-        )),
+        Some(other) => Err(CallError::arg(format!(
+            "limit: expected integer, got {}",
+            type_name(other)
+        ))),
     }
 }
 
-fn bool_field(route: &str, map: &Map<String, Value>, name: &str) -> Result<bool, RpcError> {
-    bool_field_or(route, map, name, false)
+fn bool_field(map: &Map<String, Value>, name: &str) -> Result<bool, CallError> {
+    bool_field_or(map, name, false)
 }
 
 /// A `Boolean = default` field.
-fn bool_field_or(
-    route: &str,
-    map: &Map<String, Value>,
-    name: &str,
-    default: bool,
-) -> Result<bool, RpcError> {
+fn bool_field_or(map: &Map<String, Value>, name: &str, default: bool) -> Result<bool, CallError> {
     match map.get(name) {
         None => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(RpcError::body(
-            route,
-            format!("{name}: expected boolean, got {}", type_name(other)),
-        )),
+        Some(other) => Err(CallError::arg(format!(
+            "{name}: expected boolean, got {}",
+            type_name(other)
+        ))),
     }
 }
 
 /// A required `String` field.
-fn string_field(route: &str, map: &Map<String, Value>, name: &str) -> Result<String, RpcError> {
+fn string_field(map: &Map<String, Value>, name: &str) -> Result<String, CallError> {
     match map.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
-        None => Err(RpcError::body(
-            route,
-            format!("missing required field '{name}'"),
-        )),
-        Some(other) => Err(RpcError::body(
-            route,
-            format!("{name}: expected string, got {}", type_name(other)),
-        )),
+        None => Err(CallError::arg(format!("missing required field '{name}'"))),
+        Some(other) => Err(CallError::arg(format!(
+            "{name}: expected string, got {}",
+            type_name(other)
+        ))),
     }
 }
 
 /// A union argument whose members are all Void, sent as `"tag"` or `{".tag": "tag"}`: the
 /// member's index in `members`. The catch-all `other` is refused.
-fn void_union(route: &str, path: &str, v: &Value, members: &[&str]) -> Result<usize, RpcError> {
+fn void_union(path: &str, v: &Value, members: &[&str]) -> Result<usize, CallError> {
     let tag = match v {
         Value::String(s) => s.as_str(),
         Value::Object(map) => {
             let Some(tag) = map.get(".tag").and_then(Value::as_str) else {
-                return Err(RpcError::body(route, format!("{path}: missing '.tag' key")));
+                return Err(CallError::arg(format!("{path}: missing '.tag' key")));
             };
             for (k, val) in map {
                 if k != ".tag" && !(k == tag && val.is_null()) {
-                    return Err(RpcError::body(
-                        route,
-                        format!("{path}: unexpected key '{k}'"),
-                    ));
+                    return Err(CallError::arg(format!("{path}: unexpected key '{k}'")));
                 }
             }
             tag
         }
         other => {
-            return Err(RpcError::body(
-                route,
-                format!(
-                    "{path}: expected string or object, got {}",
-                    type_name(other)
-                ),
-            ))
+            return Err(CallError::arg(format!(
+                "{path}: expected string or object, got {}",
+                type_name(other)
+            )))
         }
     };
     if tag == "other" {
-        return Err(RpcError::body(
-            route,
-            format!("{path}: unexpected use of the catch-all tag 'other'"),
-        ));
+        return Err(CallError::arg(format!(
+            "{path}: unexpected use of the catch-all tag 'other'"
+        )));
     }
     members
         .iter()
         .position(|m| *m == tag)
-        .ok_or_else(|| RpcError::body(route, format!("{path}: unknown tag '{tag}'")))
+        .ok_or_else(|| CallError::arg(format!("{path}: unknown tag '{tag}'")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -980,7 +973,7 @@ fn policies() -> Value {
     })
 }
 
-fn team_info(team: &mut TeamState, call: Call<'_>) -> Result<Value, RpcError> {
+fn team_info(team: &mut TeamState, call: Call) -> Result<Value, CallError> {
     call.void()?;
     let provisioned = team
         .members
@@ -1013,11 +1006,11 @@ fn team_info(team: &mut TeamState, call: Call<'_>) -> Result<Value, RpcError> {
     }))
 }
 
-fn authenticated_admin(team: &mut TeamState, call: Call<'_>) -> Result<Value, RpcError> {
+fn authenticated_admin(team: &mut TeamState, call: Call) -> Result<Value, CallError> {
     call.void()?;
     let admin = &team.members[call.grant.admin];
     if !admin.is_active_admin() {
-        return Err(RpcError::route_error("admin_not_active"));
+        return Err(CallError::route("admin_not_active"));
     }
     Ok(json!({"admin_profile": profile(admin)}))
 }
@@ -1134,13 +1127,10 @@ fn members_page(team: &TeamState, cursor: &MembersCursor) -> Value {
     })
 }
 
-fn members_list(
-    team: &mut TeamState,
-    Call { route, arg, .. }: Call<'_>,
-) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, &["limit", "include_removed"], true)?;
-    let limit = limit_field(route, &map)?;
-    let include_removed = bool_field(route, &map, "include_removed")?;
+fn members_list(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["limit", "include_removed"], true)?;
+    let limit = limit_field(&map)?;
+    let include_removed = bool_field(&map, "include_removed")?;
     Ok(members_page(
         team,
         &MembersCursor {
@@ -1151,55 +1141,39 @@ fn members_list(
     ))
 }
 
-fn members_continue(
-    team: &mut TeamState,
-    Call { route, arg, .. }: Call<'_>,
-) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, &["cursor"], false)?;
-    let raw = string_field(route, &map, "cursor")?;
+fn members_continue(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["cursor"], false)?;
+    let raw = string_field(&map, "cursor")?;
     let cursor = MembersCursor::decode(&team.cursor_key, &raw)
-        .ok_or_else(|| RpcError::route_error("invalid_cursor"))?;
+        .ok_or_else(|| CallError::route("invalid_cursor"))?;
     Ok(members_page(team, &cursor))
 }
 
 /// A `UserSelectorArg` at `path`: `(tag, id)` with tag `team_member_id`, `email` or
 /// `external_id`.
-fn user_selector<'a>(
-    route: &str,
-    path: &str,
-    selector: &'a Value,
-) -> Result<(&'a str, &'a str), RpcError> {
+fn user_selector<'a>(path: &str, selector: &'a Value) -> Result<(&'a str, &'a str), CallError> {
     let Some(sel) = selector.as_object() else {
-        return Err(RpcError::body(
-            route,
-            format!("{path}: expected object, got {}", type_name(selector)),
-        ));
+        return Err(CallError::arg(format!(
+            "{path}: expected object, got {}",
+            type_name(selector)
+        )));
     };
     let Some(tag) = sel.get(".tag").and_then(Value::as_str) else {
-        return Err(RpcError::body(route, format!("{path}: missing '.tag' key")));
+        return Err(CallError::arg(format!("{path}: missing '.tag' key")));
     };
     if !matches!(tag, "team_member_id" | "external_id" | "email") {
-        return Err(RpcError::body(
-            route,
-            format!("{path}: unknown tag '{tag}'"),
-        ));
+        return Err(CallError::arg(format!("{path}: unknown tag '{tag}'")));
     }
     if let Some(k) = sel.keys().find(|k| *k != ".tag" && *k != tag) {
-        return Err(RpcError::body(
-            route,
-            format!("{path}: unexpected key '{k}'"),
-        ));
+        return Err(CallError::arg(format!("{path}: unexpected key '{k}'")));
     }
     match sel.get(tag) {
         Some(Value::String(id)) => Ok((tag, id.as_str())),
-        None => Err(RpcError::body(
-            route,
-            format!("{path}: missing '{tag}' key"),
-        )),
-        Some(other) => Err(RpcError::body(
-            route,
-            format!("{path}: {tag}: expected string, got {}", type_name(other)),
-        )),
+        None => Err(CallError::arg(format!("{path}: missing '{tag}' key"))),
+        Some(other) => Err(CallError::arg(format!(
+            "{path}: {tag}: expected string, got {}",
+            type_name(other)
+        ))),
     }
 }
 
@@ -1213,24 +1187,21 @@ fn find_member(team: &TeamState, (tag, id): (&str, &str)) -> Option<usize> {
     }
 }
 
-fn members_get_info(
-    team: &mut TeamState,
-    Call { route, arg, .. }: Call<'_>,
-) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, &["members"], false)?;
+fn members_get_info(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["members"], false)?;
     let selectors = match map.get("members") {
         Some(Value::Array(list)) => list,
-        None => return Err(RpcError::body(route, "missing required field 'members'")),
+        None => return Err(CallError::arg("missing required field 'members'")),
         Some(other) => {
-            return Err(RpcError::body(
-                route,
-                format!("members: expected list, got {}", type_name(other)),
-            ))
+            return Err(CallError::arg(format!(
+                "members: expected list, got {}",
+                type_name(other)
+            )))
         }
     };
     let mut infos = Vec::with_capacity(selectors.len());
     for (i, selector) in selectors.iter().enumerate() {
-        let sel = user_selector(route, &format!("members: [{i}]"), selector)?;
+        let sel = user_selector(&format!("members: [{i}]"), selector)?;
         let id = sel.1;
         infos.push(match find_member(team, sel) {
             Some(idx) => {
@@ -1282,26 +1253,23 @@ const MEMBERS_REMOVE_FIELDS: &[&str] = &[
 /// Then the member is removed at once (status `removed`, `is_recoverable` unless
 /// `permanently_delete_files` or `keep_account`, `is_disconnected` = `keep_account`), and the
 /// answer follows the [`RemoveMode`].
-fn members_remove(
-    team: &mut TeamState,
-    Call { route, arg, .. }: Call<'_>,
-) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, MEMBERS_REMOVE_FIELDS, false)?;
+fn members_remove(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, MEMBERS_REMOVE_FIELDS, false)?;
     let user = match map.get("user") {
-        Some(v) => user_selector(route, "user", v)?,
-        None => return Err(RpcError::body(route, "missing required field 'user'")),
+        Some(v) => user_selector("user", v)?,
+        None => return Err(CallError::arg("missing required field 'user'")),
     };
     let optional_selector = |name: &str| match map.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => user_selector(route, name, v).map(Some),
+        Some(v) => user_selector(name, v).map(Some),
     };
     let dest_sel = optional_selector("transfer_dest_id")?;
     let admin_sel = optional_selector("transfer_admin_id")?;
-    let wipe_data = bool_field_or(route, &map, "wipe_data", true)?;
-    let keep_account = bool_field(route, &map, "keep_account")?;
-    let retain_shares = bool_field(route, &map, "retain_team_shares")?;
-    let delete_files = bool_field(route, &map, "permanently_delete_files")?;
-    let fail = |tag: &str| Err(RpcError::route_error(tag));
+    let wipe_data = bool_field_or(&map, "wipe_data", true)?;
+    let keep_account = bool_field(&map, "keep_account")?;
+    let retain_shares = bool_field(&map, "retain_team_shares")?;
+    let delete_files = bool_field(&map, "permanently_delete_files")?;
+    let fail = |tag: &str| Err(CallError::route(tag));
 
     // 1-2: the member.
     let Some(idx) = find_member(team, user) else {
@@ -1440,20 +1408,16 @@ fn members_remove(
 /// `PollArg` → `PollEmptyResult`: `in_progress` while the job has polls left, then
 /// `complete` (the job's files move on that poll) for good; 409 `invalid_async_job_id` for an
 /// id no removal answered.
-fn remove_job_status(
-    team: &mut TeamState,
-    Call { route, arg, .. }: Call<'_>,
-) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, &["async_job_id"], false)?;
-    let id = string_field(route, &map, "async_job_id")?;
+fn remove_job_status(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["async_job_id"], false)?;
+    let id = string_field(&map, "async_job_id")?;
     if id.is_empty() {
-        return Err(RpcError::body(
-            route,
+        return Err(CallError::arg(
             "async_job_id: '' must be at least 1 characters long",
         ));
     }
     let Some(job) = team.jobs.get_mut(&id) else {
-        return Err(RpcError::route_error("invalid_async_job_id"));
+        return Err(CallError::route("invalid_async_job_id"));
     };
     if job.done {
         return Ok(json!({".tag": "complete"}));
@@ -1623,82 +1587,73 @@ fn events_page(team: &TeamState, cursor: &EventsCursor) -> Value {
     })
 }
 
-fn get_events(team: &mut TeamState, Call { route, arg, .. }: Call<'_>) -> Result<Value, RpcError> {
+fn get_events(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
     let map = struct_arg(
-        route,
         "",
         arg,
         &["limit", "account_id", "time", "category", "event_type"],
         true,
     )?;
-    let limit = limit_field(route, &map)?;
+    let limit = limit_field(&map)?;
     let account_id = match map.get("account_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.chars().count() == 40 => Some(s.clone()),
         Some(Value::String(s)) => {
-            return Err(RpcError::body(
-                route,
-                format!("account_id: '{s}' must be exactly 40 characters"),
-            ))
+            return Err(CallError::arg(format!(
+                "account_id: '{s}' must be exactly 40 characters"
+            )))
         }
         Some(other) => {
-            return Err(RpcError::body(
-                route,
-                format!("account_id: expected string, got {}", type_name(other)),
-            ))
+            return Err(CallError::arg(format!(
+                "account_id: expected string, got {}",
+                type_name(other)
+            )))
         }
     };
     let (mut start, mut end) = (None, None);
     if let Some(time) = map.get("time").filter(|t| !t.is_null()) {
-        let time = struct_arg(
-            route,
-            "time",
-            time.clone(),
-            &["start_time", "end_time"],
-            true,
-        )?;
+        let time = struct_arg("time", time.clone(), &["start_time", "end_time"], true)?;
         for (name, slot) in [("start_time", &mut start), ("end_time", &mut end)] {
             match time.get(name) {
                 None | Some(Value::Null) => {}
                 Some(Value::String(s)) => match parse_dropbox_time(s) {
                     Some(t) => *slot = Some(t.timestamp()),
                     None => {
-                        return Err(RpcError::body(
-                            route,
-                            format!("time: {name}: timestamp '{s}' does not match format '%Y-%m-%dT%H:%M:%SZ'"),
-                        ))
+                        return Err(CallError::arg(format!(
+                        "time: {name}: timestamp '{s}' does not match format '%Y-%m-%dT%H:%M:%SZ'"
+                    )))
                     }
                 },
                 Some(other) => {
-                    return Err(RpcError::body(
-                        route,
-                        format!("time: {name}: expected timestamp, got {}", type_name(other)),
-                    ))
+                    return Err(CallError::arg(format!(
+                        "time: {name}: expected timestamp, got {}",
+                        type_name(other)
+                    )))
                 }
             }
         }
     }
     let category = match map.get("category").filter(|c| !c.is_null()) {
-        Some(v) => Some(void_union(route, "category", v, EVENT_CATEGORIES)?),
+        Some(v) => Some(void_union("category", v, EVENT_CATEGORIES)?),
         None => None,
     };
     let event_type = match map.get("event_type").filter(|c| !c.is_null()) {
-        Some(v) => Some(void_union(route, "event_type", v, EVENT_TYPE_ARGS)?),
+        Some(v) => Some(void_union("event_type", v, EVENT_TYPE_ARGS)?),
         None => None,
     };
     if category.is_some() && event_type.is_some() {
-        return Err(RpcError::route_error("invalid_filters"));
+        return Err(CallError::route("invalid_filters"));
     }
     if let (Some(s), Some(e)) = (start, end) {
         if s > e {
-            return Err(RpcError::route_error("invalid_time_range"));
+            return Err(CallError::route("invalid_time_range"));
         }
     }
     let account = match account_id {
         None => None,
         Some(id) => match team.account_index(&id) {
             Some(idx) => Some(u32::try_from(idx).unwrap_or(NOBODY)),
-            None => return Err(RpcError::route_error("account_id_not_found")),
+            None => return Err(CallError::route("account_id_not_found")),
         },
     };
     let cursor = EventsCursor {
@@ -1713,14 +1668,11 @@ fn get_events(team: &mut TeamState, Call { route, arg, .. }: Call<'_>) -> Result
     Ok(events_page(team, &cursor))
 }
 
-fn get_events_continue(
-    team: &mut TeamState,
-    Call { route, arg, .. }: Call<'_>,
-) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, &["cursor"], false)?;
-    let raw = string_field(route, &map, "cursor")?;
+fn get_events_continue(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["cursor"], false)?;
+    let raw = string_field(&map, "cursor")?;
     let cursor = EventsCursor::decode(&team.cursor_key, &raw)
-        .ok_or_else(|| RpcError::route_error("bad_cursor"))?;
+        .ok_or_else(|| CallError::route("bad_cursor"))?;
     if team.reset_next_continue {
         team.reset_next_continue = false;
         // "The approximate timestamp of the most recent event returned by the cursor."
@@ -1730,7 +1682,7 @@ fn get_events_continue(
             .or(cursor.start)
             .or_else(|| team.events.first().map(|e| e.at))
             .unwrap_or_else(|| team.now.timestamp());
-        return Err(RpcError::Route(
+        return Err(CallError::Route(
             json!({".tag": "reset", "reset": dropbox_time(from_secs(at))}),
         ));
     }
