@@ -437,11 +437,8 @@ pub(crate) struct EvRec {
 }
 
 impl Timed for EvRec {
-    fn at(&self) -> i64 {
-        self.at
-    }
-    fn seq(&self) -> u32 {
-        self.seq
+    fn key(&self) -> (i64, u32) {
+        (self.at, self.seq)
     }
     fn set_seq(&mut self, seq: u32) {
         self.seq = seq;
@@ -854,18 +851,26 @@ impl DropboxTeamHandle {
     /// (invited ones none), added members none; a completed removal with a
     /// transfer moves them to the destination.
     pub fn files_owned_by(&self, team_member_id: &str) -> usize {
-        let state = self.lock();
-        state
-            .member_index(team_member_id)
-            .map_or(0, |idx| state.files[idx] as usize)
+        self.with_member(team_member_id, |state, idx| state.files[idx] as usize)
+            .unwrap_or(0)
     }
 
     /// Sets how many files the member owns. Unknown members are ignored.
     pub fn set_owned_files(&self, team_member_id: &str, count: usize) {
-        let mut state = self.lock();
-        if let Some(idx) = state.member_index(team_member_id) {
+        self.with_member(team_member_id, |state, idx| {
             state.files[idx] = u32::try_from(count).unwrap_or(u32::MAX);
-        }
+        });
+    }
+
+    /// `f` on the state and the member's index; `None` for an unknown member.
+    fn with_member<R>(
+        &self,
+        team_member_id: &str,
+        f: impl FnOnce(&mut TeamState, usize) -> R,
+    ) -> Option<R> {
+        let mut state = self.lock();
+        let idx = state.member_index(team_member_id)?;
+        Some(f(&mut state, idx))
     }
 
     /// Every successful `team/members/remove`, in call order.
@@ -930,14 +935,8 @@ impl DropboxTeamHandle {
 
     /// Sets a member's admin role (`None` = member only). False for an unknown member.
     pub fn set_role(&self, team_member_id: &str, role: Option<DropboxRole>) -> bool {
-        let mut state = self.lock();
-        match state.member_index(team_member_id) {
-            Some(idx) => {
-                state.members[idx].role = role;
-                true
-            }
-            None => false,
-        }
+        self.with_member(team_member_id, |state, idx| state.members[idx].role = role)
+            .is_some()
     }
 
     /// Records a `login_success` by the member at `at` (web, password). Unknown members are
@@ -971,14 +970,8 @@ impl DropboxTeamHandle {
     /// if there is no such member. Approval is refused (`access_denied`) while this member is not
     /// an active admin.
     pub fn set_authorizing_admin(&self, team_member_id: &str) -> bool {
-        let mut state = self.lock();
-        match state.member_index(team_member_id) {
-            Some(idx) => {
-                state.authorizing_admin = idx;
-                true
-            }
-            None => false,
-        }
+        self.with_member(team_member_id, |state, idx| state.authorizing_admin = idx)
+            .is_some()
     }
 
     /// The `team_member_id` of the admin who approves authorize requests.

@@ -179,11 +179,8 @@ pub(crate) struct EventRec {
 }
 
 impl Timed for EventRec {
-    fn at(&self) -> i64 {
-        self.at
-    }
-    fn seq(&self) -> u32 {
-        self.seq
+    fn key(&self) -> (i64, u32) {
+        (self.at, self.seq)
     }
     fn set_seq(&mut self, seq: u32) {
         self.seq = seq;
