@@ -2,6 +2,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use rand::Rng;
 
@@ -209,33 +211,25 @@ pub(crate) fn percent_encode(s: &str) -> String {
 }
 
 /// `(client_id, client_secret)` from an HTTP Basic `Authorization` header.
-pub(crate) fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(b64_decode(encoded.trim())?).ok()?;
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let decoded = String::from_utf8(b64_decode(authorization(headers, "basic")?)?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
 }
 
-/// The token of an `Authorization: Bearer <token>` header (the scheme in any case).
-pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    authorization(headers, "bearer").filter(|t| !t.is_empty())
+}
+
+/// The credentials of an `Authorization: <scheme> <credentials>` header (the scheme in any
+/// case, the credentials trimmed).
+fn authorization<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (given, credentials) = value.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then(|| credentials.trim())
 }
 
 /// SplitMix64's finalizer: a cheap, well-mixed hash of `x` (for values derived from a seed
