@@ -22,6 +22,10 @@ fn assert_oauth_error((status, body): (StatusCode, Value), error: &str) {
         .is_some_and(|d| !d.is_empty()));
 }
 
+fn assert_invalid_grant(answer: (StatusCode, Value)) {
+    assert_oauth_error(answer, "invalid_grant");
+}
+
 async fn get_info(sb: &Sandbox, token: &str) -> (StatusCode, Value) {
     dbx_rpc(sb, token, "team/get_info", &Value::Null).await
 }
@@ -192,30 +196,18 @@ async fn every_invalid_grant() {
         dbx_exchange(&sb, App::Sync, &code, &p.verifier).await.0,
         StatusCode::OK
     );
-    assert_oauth_error(
-        dbx_exchange(&sb, App::Sync, &code, &p.verifier).await,
-        "invalid_grant",
-    );
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, &code, &p.verifier).await);
 
     // Wrong verifier: refused, and the code is burned.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
-    assert_oauth_error(
-        dbx_exchange(&sb, App::Sync, &code, &pkce().verifier).await,
-        "invalid_grant",
-    );
-    assert_oauth_error(
-        dbx_exchange(&sb, App::Sync, &code, &p.verifier).await,
-        "invalid_grant",
-    );
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, &code, &pkce().verifier).await);
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, &code, &p.verifier).await);
 
     // The challenge itself is not the verifier.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
-    assert_oauth_error(
-        dbx_exchange(&sb, App::Sync, &code, &p.challenge).await,
-        "invalid_grant",
-    );
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, &code, &p.challenge).await);
 
     // Wrong or missing redirect_uri.
     let (key, secret) = App::Sync.creds(&sb);
@@ -232,41 +224,29 @@ async fn every_invalid_grant() {
         if let Some(r) = redirect {
             form.push(("redirect_uri", r));
         }
-        assert_oauth_error(dbx_token_form(&sb, &form).await, "invalid_grant");
+        assert_invalid_grant(dbx_token_form(&sb, &form).await);
     }
 
     // Expired.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
     team.expire_authorization_codes();
-    assert_oauth_error(
-        dbx_exchange(&sb, App::Sync, &code, &p.verifier).await,
-        "invalid_grant",
-    );
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, &code, &p.verifier).await);
 
     // Issued to the other app.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
-    assert_oauth_error(
-        dbx_exchange(&sb, App::Reclaim, &code, &p.verifier).await,
-        "invalid_grant",
-    );
+    assert_invalid_grant(dbx_exchange(&sb, App::Reclaim, &code, &p.verifier).await);
 
     // Unknown code.
-    assert_oauth_error(
-        dbx_exchange(&sb, App::Sync, "not-a-code", &p.verifier).await,
-        "invalid_grant",
-    );
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, "not-a-code", &p.verifier).await);
 
     // Refresh: unknown, other app's, revoked.
     let (access, refresh) = dbx_connect(&sb, App::Sync).await;
-    assert_oauth_error(dbx_refresh(&sb, App::Sync, "nope").await, "invalid_grant");
-    assert_oauth_error(
-        dbx_refresh(&sb, App::Reclaim, &refresh).await,
-        "invalid_grant",
-    );
+    assert_invalid_grant(dbx_refresh(&sb, App::Sync, "nope").await);
+    assert_invalid_grant(dbx_refresh(&sb, App::Reclaim, &refresh).await);
     team.revoke_refresh_tokens();
-    assert_oauth_error(dbx_refresh(&sb, App::Sync, &refresh).await, "invalid_grant");
+    assert_invalid_grant(dbx_refresh(&sb, App::Sync, &refresh).await);
     let (status, body) = get_info(&sb, &access).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"][".tag"], "invalid_access_token");
