@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
 use crate::faults::FaultKind;
-use crate::generate::{from_secs, now_secs, window, Timed};
+use crate::generate::{from_secs, now_secs, page, window, Page, Timed};
 use crate::tenant::{file_names, format_event_id, BoxUser, EventRec, Item, SourceRef, TenantState};
 use crate::util::{
     b64_decode, b64url_encode, basic_credentials, bearer_token, box_time, parse_time, request_id,
@@ -980,21 +980,19 @@ async fn events(
         created_before.map(ceil_secs),
         after,
     );
-    let mut entries = Vec::new();
-    let mut last_scanned = None;
-    for e in all.get(range).unwrap_or_default() {
-        last_scanned = Some(e.key());
-        if type_mask
+    let matches = |e: &EventRec| {
+        type_mask
             .as_ref()
             .is_none_or(|mask| mask.get(usize::from(e.etype)).copied().unwrap_or(false))
-        {
-            entries.push(render_event(e, &state));
-            if entries.len() == limit {
-                break;
-            }
-        }
-    }
-    let next = match (entries.is_empty(), last_scanned) {
+    };
+    let Page {
+        items: entries,
+        last,
+        ..
+    } = page(all, range, usize::MAX, limit, |e| {
+        matches(e).then(|| render_event(e, &state))
+    });
+    let next = match (entries.is_empty(), last) {
         (false, Some(key)) => encode_position(key),
         _ => given_position.unwrap_or("0").to_string(),
     };

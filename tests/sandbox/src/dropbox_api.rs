@@ -35,7 +35,7 @@ use crate::dropbox_team::{
     EvRec, Grant, RemoveJob, RemoveMode, TeamState, TokenProblem, CODE_TTL, LOGIN_METHODS, NOBODY,
 };
 use crate::faults::{FaultKind, Route};
-use crate::generate::{from_secs, now_secs, window, Timed};
+use crate::generate::{from_secs, now_secs, page, window};
 use crate::util::{
     b64_decode, b64url_encode, basic_credentials, bearer_token, dropbox_time, parse_dropbox_time,
     percent_encode, random_token, Params,
@@ -1562,28 +1562,17 @@ fn events_page(team: &TeamState, cursor: &EventsCursor) -> Value {
         end: hi,
     } = window(all, cursor.start, cursor.end, cursor.position);
     let limit = usize::from(cursor.limit);
-    let mut events = Vec::new();
-    let mut next = cursor.clone();
-    let mut scanned_to = from;
-    for e in all
-        .get(from..hi)
-        .unwrap_or_default()
-        .iter()
-        .take(team.scan_budget)
-    {
-        scanned_to += 1;
-        next.position = Some(e.key());
-        if event_matches(e, cursor) {
-            events.push(render_event(team, e));
-            if events.len() == limit {
-                break;
-            }
-        }
-    }
+    let page = page(all, from..hi, team.scan_budget, limit, |e| {
+        event_matches(e, cursor).then(|| render_event(team, e))
+    });
+    let next = EventsCursor {
+        position: page.last.or(cursor.position),
+        ..cursor.clone()
+    };
     json!({
-        "events": events,
+        "events": page.items,
         "cursor": next.encode(&team.cursor_key),
-        "has_more": scanned_to < hi,
+        "has_more": from + page.scanned < hi,
     })
 }
 

@@ -213,3 +213,39 @@ pub(crate) fn window<E: Timed>(
     };
     from..hi
 }
+
+/// A page of a log (see [`page`]).
+pub(crate) struct Page<T> {
+    pub items: Vec<T>,
+    /// The key of the last event looked at: where the next page starts.
+    pub last: Option<(i64, u32)>,
+    /// How many events were looked at.
+    pub scanned: usize,
+}
+
+/// Up to `limit` events of `range` that `render` keeps (`Some`), looking at `budget` events at
+/// most (Box: no budget; Dropbox: the scan budget).
+pub(crate) fn page<E: Timed, T>(
+    events: &[E],
+    range: Range<usize>,
+    budget: usize,
+    limit: usize,
+    mut render: impl FnMut(&E) -> Option<T>,
+) -> Page<T> {
+    let mut page = Page {
+        items: Vec::new(),
+        last: None,
+        scanned: 0,
+    };
+    for e in events.get(range).unwrap_or_default().iter().take(budget) {
+        page.scanned += 1;
+        page.last = Some(e.key());
+        if let Some(item) = render(e) {
+            page.items.push(item);
+            if page.items.len() == limit {
+                break;
+            }
+        }
+    }
+    page
+}

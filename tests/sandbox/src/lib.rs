@@ -43,8 +43,9 @@
 //! - **Control API** (`control.rs`): a `.route(...)` line and a handler that takes its body as
 //!   `JsonBody<T>` (a bad body is answered 400 before it runs).
 //!
-//! Generated data comes from `generate.rs` (names, join and sign-in times, event logs and their
-//! `window`), shared by the Box tenant (`tenant.rs`) and the Dropbox team (`dropbox_team.rs`).
+//! Generated data comes from `generate.rs` (names, join and sign-in times, event logs), shared
+//! by the Box tenant (`tenant.rs`) and the Dropbox team (`dropbox_team.rs`); an event-log route
+//! pages with `generate::window` (the time window after a position) and `generate::page`.
 //!
 //! The Box response shapes follow the Box OpenAPI spec (Apache-2.0, Copyright Box, Inc.); the
 //! spec excerpts and SDK fixtures the tests check against are in `tests/fixtures/box/` with
