@@ -1444,20 +1444,15 @@ mod tests {
         let joined: Vec<&DropboxMember> =
             members.iter().filter(|m| m.joined_on.is_some()).collect();
         let all_last = t.last_logins();
-        let (mut never, mut stale) = (0, 0);
-        for m in &joined {
-            assert_eq!(
-                all_last.get(&m.team_member_id).copied(),
-                t.last_login(&m.team_member_id)
-            );
-            match t.last_login(&m.team_member_id) {
-                None => never += 1,
-                Some(at) if at < now - chrono::Duration::days(60) => stale += 1,
-                Some(_) => {}
-            }
-        }
-        let never = f64::from(never) / joined.len() as f64;
-        let stale = f64::from(stale) / joined.len() as f64;
+        let last: Vec<_> = joined
+            .iter()
+            .map(|m| {
+                let last = t.last_login(&m.team_member_id);
+                assert_eq!(all_last.get(&m.team_member_id).copied(), last);
+                last
+            })
+            .collect();
+        let (never, stale) = crate::generate::never_and_stale(now, &last);
         assert!((0.07..0.14).contains(&never), "never signed in {never}");
         assert!((0.12..0.25).contains(&stale), "stale {stale}");
         for m in members.iter().filter(|m| m.joined_on.is_none()) {

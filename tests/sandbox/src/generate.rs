@@ -30,6 +30,19 @@ pub(crate) fn test_now() -> DateTime<Utc> {
     from_secs(1_748_779_200) // 2025-06-01T12:00:00Z
 }
 
+/// The fractions of people whose last sign-in (`last`) is none, and is over 60 days before `now`.
+#[cfg(test)]
+pub(crate) fn never_and_stale(now: DateTime<Utc>, last: &[Option<DateTime<Utc>>]) -> (f64, f64) {
+    let fraction = |f: &dyn Fn(&Option<DateTime<Utc>>) -> bool| {
+        last.iter().filter(|l| f(l)).count() as f64 / last.len() as f64
+    };
+    let stale_before = now - chrono::Duration::days(60);
+    (
+        fraction(&|l| l.is_none()),
+        fraction(&|l| l.is_some_and(|at| at < stale_before)),
+    )
+}
+
 /// Names of generated users (Box) and members (Dropbox).
 pub(crate) const FIRST_NAMES: &[&str] = &[
     "Aaron", "Abigail", "Adrian", "Aisha", "Alex", "Alice", "Amara", "Andrea", "Ben", "Bianca",

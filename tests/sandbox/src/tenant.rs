@@ -1092,19 +1092,16 @@ mod tests {
             .iter()
             .filter(|u| !u.is_platform_access_only)
             .collect();
-        let mut never = 0;
-        let mut stale = 0;
         let all_last = t.last_logins();
-        for u in &humans {
-            assert_eq!(all_last.get(&u.id).copied(), t.last_login(&u.id));
-            match t.last_login(&u.id) {
-                None => never += 1,
-                Some(at) if at < now - chrono::Duration::days(60) => stale += 1,
-                Some(_) => {}
-            }
-        }
-        let never = never as f64 / humans.len() as f64;
-        let stale = stale as f64 / humans.len() as f64;
+        let last: Vec<_> = humans
+            .iter()
+            .map(|u| {
+                let last = t.last_login(&u.id);
+                assert_eq!(all_last.get(&u.id).copied(), last);
+                last
+            })
+            .collect();
+        let (never, stale) = crate::generate::never_and_stale(now, &last);
         assert!((0.07..0.13).contains(&never), "never logged in {never}");
         assert!((0.10..0.18).contains(&stale), "stale {stale}");
         for kind in [
