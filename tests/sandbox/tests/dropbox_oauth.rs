@@ -30,6 +30,16 @@ async fn get_info(sb: &Sandbox, token: &str) -> (StatusCode, Value) {
     dbx_rpc(sb, token, "team/get_info", &Value::Null).await
 }
 
+async fn authenticated_admin(sb: &Sandbox, token: &str) -> (StatusCode, Value) {
+    dbx_rpc(
+        sb,
+        token,
+        "team/token/get_authenticated_admin",
+        &Value::Null,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn full_flow_authorize_exchange_refresh() {
     let sb = dbx_start(40, 1).await;
@@ -83,13 +93,7 @@ async fn full_flow_authorize_exchange_refresh() {
     let (status, info) = get_info(&sb, &access).await;
     assert_eq!(status, StatusCode::OK, "{info}");
     assert_eq!(info["team_id"], team.team_id());
-    let (status, me) = dbx_rpc(
-        &sb,
-        &access,
-        "team/token/get_authenticated_admin",
-        &Value::Null,
-    )
-    .await;
+    let (status, me) = authenticated_admin(&sb, &access).await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["admin_profile"]["team_member_id"], admin.team_member_id);
     assert_eq!(me["admin_profile"]["email"], admin.email);
@@ -112,13 +116,7 @@ async fn full_flow_authorize_exchange_refresh() {
         "the old one lives on"
     );
     // The refreshed token has the same admin.
-    let (_, me2) = dbx_rpc(
-        &sb,
-        &access2,
-        "team/token/get_authenticated_admin",
-        &Value::Null,
-    )
-    .await;
+    let (_, me2) = authenticated_admin(&sb, &access2).await;
     assert_eq!(me2, me);
     // The refresh token is reusable.
     assert_eq!(
@@ -521,24 +519,12 @@ async fn tokens_carry_the_approving_admin() {
     );
     team.set_authorizing_admin(&other.team_member_id);
     let (token, _) = dbx_connect(&sb, App::Reclaim).await;
-    let (status, me) = dbx_rpc(
-        &sb,
-        &token,
-        "team/token/get_authenticated_admin",
-        &Value::Null,
-    )
-    .await;
+    let (status, me) = authenticated_admin(&sb, &token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["admin_profile"]["team_member_id"], other.team_member_id);
     // No longer an admin: admin_not_active.
     team.set_role(&other.team_member_id, None);
-    let (status, body) = dbx_rpc(
-        &sb,
-        &token,
-        "team/token/get_authenticated_admin",
-        &Value::Null,
-    )
-    .await;
+    let (status, body) = authenticated_admin(&sb, &token).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"][".tag"], "admin_not_active");
 }
