@@ -10,10 +10,11 @@
 //! - `GET /box/2.0/events?stream_type=admin_logs`
 
 use std::ops::Bound;
+use std::sync::MutexGuard;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::extract::{Path, State};
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
@@ -23,11 +24,11 @@ use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
 use crate::faults::FaultKind;
-use crate::tenant::{
-    file_names, format_event_id, from_secs, BoxUser, EventRec, Item, SourceRef, TenantState,
-};
+use crate::generate::{from_secs, now_secs, page, window, Page, Timed};
+use crate::tenant::{file_names, format_event_id, BoxUser, EventRec, Item, SourceRef, TenantState};
 use crate::util::{
-    b64_decode, b64url_encode, basic_credentials, box_time, parse_time, request_id, Params,
+    b64_decode, b64url_encode, basic_credentials, bearer_token, box_time, parse_time, request_id,
+    Params,
 };
 
 const HELP_URL: &str = "http://developers.box.com/docs/#errors";
@@ -69,39 +70,28 @@ pub(crate) struct ClientError {
 impl ClientError {
     /// 400 `bad_request` naming the parameter, like Box's `invalid_parameter` errors.
     fn bad_param(name: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
-        ClientError {
-            status: StatusCode::BAD_REQUEST,
-            code: "bad_request",
-            message: "Bad Request".to_string(),
-            context_info: Some(json!({
-                "errors": [{"reason": "invalid_parameter", "name": name, "message": message}]
-            })),
-        }
+        Self::invalid_parameter(StatusCode::BAD_REQUEST, name, message.into())
     }
 
     fn not_found(name: &str, value: &str) -> Self {
+        let message = format!("Invalid value '{value}'. '{name}' with value '{value}' not found");
+        Self::invalid_parameter(StatusCode::NOT_FOUND, name, message)
+    }
+
+    fn invalid_parameter(status: StatusCode, name: &str, message: String) -> Self {
         ClientError {
-            status: StatusCode::NOT_FOUND,
-            code: "not_found",
-            message: "Not Found".to_string(),
             context_info: Some(json!({
-                "errors": [{
-                    "reason": "invalid_parameter",
-                    "name": name,
-                    "message": format!("Invalid value '{value}'. '{name}' with value '{value}' not found"),
-                }]
+                "errors": [{"reason": "invalid_parameter", "name": name, "message": message}]
             })),
+            ..Self::for_status(status)
         }
     }
 
-    /// A `ClientError` with a message of its own and no `context_info`.
-    fn with_message(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// The status's `ClientError` with a message of its own (and no `context_info`).
+    fn with_message(status: StatusCode, message: impl Into<String>) -> Self {
         ClientError {
-            status,
-            code,
             message: message.into(),
-            context_info: None,
+            ..Self::for_status(status)
         }
     }
 
@@ -147,17 +137,9 @@ impl IntoResponse for ClientError {
 }
 
 /// An `OAuth2Error` body (400 from the token endpoint).
-#[derive(Debug)]
-struct OAuthError {
-    error: &'static str,
-    description: &'static str,
-}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let body = json!({"error": self.error, "error_description": self.description});
-        (StatusCode::BAD_REQUEST, Json(body)).into_response()
-    }
+fn oauth_error(error: &str, description: &str) -> Response {
+    let body = json!({"error": error, "error_description": description});
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
 /// How Box answers a missing, unknown or expired access token: 401, empty body.
@@ -216,22 +198,16 @@ pub(crate) fn fault_response(kind: &FaultKind) -> Option<Response> {
 
 async fn not_found_route() -> Response {
     ClientError {
-        status: StatusCode::NOT_FOUND,
-        code: "not_found",
-        message: "Not Found".to_string(),
         context_info: Some(
             json!({"message": "The provider sandbox does not serve this Box endpoint"}),
         ),
+        ..ClientError::for_status(StatusCode::NOT_FOUND)
     }
     .into_response()
 }
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
-
-fn query_params(raw: Option<String>) -> Params {
-    Params::parse(raw.as_deref().unwrap_or(""))
-}
 
 /// A non-negative integer parameter, at most `max`.
 fn int_param(q: &Params, name: &str, max: u64) -> Result<Option<u64>, ClientError> {
@@ -287,18 +263,15 @@ fn time_param(q: &Params, name: &str) -> Result<Option<DateTime<Utc>>, ClientErr
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
-fn authorize(state: &TenantState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The tenant, locked, once the request's bearer token checks out: how every `/2.0` handler
+/// starts (the 401 comes before any parameter is looked at).
+fn authorized<'a>(
+    app: &'a AppState,
+    headers: &HeaderMap,
+) -> Result<MutexGuard<'a, TenantState>, ApiError> {
+    let state = app.tenant.lock();
     match bearer_token(headers) {
-        Some(token) if state.token_is_valid(token) => Ok(()),
+        Some(token) if state.token_is_valid(token) => Ok(state),
         _ => Err(ApiError::Unauthorized),
     }
 }
@@ -314,11 +287,10 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     let form = Params::parse(&String::from_utf8_lossy(&body));
     let grant_type = form.get("grant_type").unwrap_or("");
     if grant_type.is_empty() {
-        return OAuthError {
-            error: "invalid_request",
-            description: "Invalid grant_type parameter or parameter missing",
-        }
-        .into_response();
+        return oauth_error(
+            "invalid_request",
+            "Invalid grant_type parameter or parameter missing",
+        );
     }
     let (client_id, client_secret) = match (form.get("client_id"), form.get("client_secret")) {
         (Some(id), Some(secret)) => (id.to_string(), secret.to_string()),
@@ -330,27 +302,18 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         || client_id != tenant.client_id
         || client_secret != tenant.client_secret
     {
-        return OAuthError {
-            error: "invalid_client",
-            description: "The client credentials are not valid",
-        }
-        .into_response();
+        return oauth_error("invalid_client", "The client credentials are not valid");
     }
     if grant_type != "client_credentials" {
-        return OAuthError {
-            error: "unsupported_grant_type",
-            description: "The grant type is not supported by the sandbox (only client_credentials)",
-        }
-        .into_response();
+        return oauth_error(
+            "unsupported_grant_type",
+            "The grant type is not supported by the sandbox (only client_credentials)",
+        );
     }
     let subject_ok = form.get("box_subject_type") == Some("enterprise")
         && form.get("box_subject_id") == Some(tenant.enterprise_id.as_str());
     if !subject_ok {
-        return OAuthError {
-            error: "invalid_grant",
-            description: "Grant credentials are invalid",
-        }
-        .into_response();
+        return oauth_error("invalid_grant", "Grant credentials are invalid");
     }
     let access_token = tenant.issue_token();
     let body = json!({
@@ -406,28 +369,31 @@ const FULL_ONLY_FIELDS: &[&str] = &[
 struct Fields(Vec<&'static str>);
 
 impl Fields {
-    /// Without `fields`: the standard fields. With it: only the listed ones (unknown names are
-    /// ignored, as Box does).
     fn parse(raw: Option<&str>) -> Fields {
-        match raw.map(str::trim).filter(|r| !r.is_empty()) {
-            None => Fields(STANDARD_FIELDS.to_vec()),
-            Some(list) => {
-                let mut fields: Vec<&'static str> = Vec::new();
-                for name in list.split(',').map(str::trim) {
-                    let known = STANDARD_FIELDS
-                        .iter()
-                        .chain(FULL_ONLY_FIELDS)
-                        .find(|f| **f == name);
-                    if let Some(f) = known {
-                        if !fields.contains(f) {
-                            fields.push(f);
-                        }
-                    }
-                }
-                Fields(fields)
+        Fields(select_fields(raw, STANDARD_FIELDS, FULL_ONLY_FIELDS, &[]))
+    }
+}
+
+/// The fields to render of a `fields` parameter: without one the standard fields; with one
+/// `always` plus the listed ones this resource has (unknown names are ignored, as Box does).
+fn select_fields(
+    raw: Option<&str>,
+    standard: &[&'static str],
+    full_only: &[&'static str],
+    always: &[&'static str],
+) -> Vec<&'static str> {
+    let Some(list) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return standard.to_vec();
+    };
+    let mut fields = always.to_vec();
+    for name in list.split(',').map(str::trim) {
+        if let Some(f) = standard.iter().chain(full_only).find(|f| **f == name) {
+            if !fields.contains(f) {
+                fields.push(f);
             }
         }
     }
+    fields
 }
 
 fn user_field(u: &BoxUser, field: &str, state: &TenantState) -> Value {
@@ -503,11 +469,9 @@ fn decode_marker(marker: &str) -> Option<u64> {
 async fn list_users(
     State(app): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    q: Params,
 ) -> Result<Response, ApiError> {
-    let q = query_params(raw);
-    let state = app.tenant.lock();
-    authorize(&state, &headers)?;
+    let state = authorized(&app, &headers)?;
 
     let limit = limit_param(&q, USERS_DEFAULT_LIMIT, USERS_MAX_LIMIT)?;
     let use_marker = bool_param(&q, "usemarker")?;
@@ -592,11 +556,9 @@ async fn get_user(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(user_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    q: Params,
 ) -> Result<Response, ApiError> {
-    let q = query_params(raw);
-    let state = app.tenant.lock();
-    authorize(&state, &headers)?;
+    let state = authorized(&app, &headers)?;
     let fields = Fields::parse(q.get("fields"));
     let user = if user_id == "me" {
         Some(&state.service_account)
@@ -636,11 +598,9 @@ async fn delete_user(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(user_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    q: Params,
 ) -> Result<Response, ApiError> {
-    let q = query_params(raw);
-    let mut state = app.tenant.lock();
-    authorize(&state, &headers)?;
+    let mut state = authorized(&app, &headers)?;
     let _notify = bool_param(&q, "notify")?;
     let force = bool_param(&q, "force")?;
     let id = current_user_id(&state, &user_id, "user")?;
@@ -648,7 +608,6 @@ async fn delete_user(
     if UNDELETABLE_STATUSES.contains(&user.status.as_str()) {
         return Err(ClientError::with_message(
             StatusCode::FORBIDDEN,
-            "forbidden",
             format!(
                 "User {user_id} cannot be deleted: their status is {}",
                 user.status
@@ -659,7 +618,6 @@ async fn delete_user(
     if user.role == "admin" {
         return Err(ClientError::with_message(
             StatusCode::FORBIDDEN,
-            "forbidden",
             "The primary admin of the enterprise cannot be deleted",
         )
         .into());
@@ -667,7 +625,6 @@ async fn delete_user(
     if !force && !state.holdings(id).is_empty() {
         return Err(ClientError::with_message(
             StatusCode::BAD_REQUEST,
-            "bad_request",
             format!(
                 "User {user_id} cannot be deleted because they still own content. Transfer their content first or use force=true"
             ),
@@ -721,28 +678,6 @@ const FOLDER_FULL_ONLY_FIELDS: &[&str] = &[
     "is_associated_with_app_item",
     "tags",
 ];
-
-/// Which folder fields to render besides `type` and `id`.
-fn folder_fields(raw: Option<&str>) -> Vec<&'static str> {
-    match raw.map(str::trim).filter(|r| !r.is_empty()) {
-        None => FOLDER_STANDARD_FIELDS.to_vec(),
-        Some(list) => {
-            let mut fields = FOLDER_MINI_FIELDS.to_vec();
-            for name in list.split(',').map(str::trim) {
-                let known = FOLDER_STANDARD_FIELDS
-                    .iter()
-                    .chain(FOLDER_FULL_ONLY_FIELDS)
-                    .find(|f| **f == name);
-                if let Some(f) = known {
-                    if !fields.contains(f) {
-                        fields.push(f);
-                    }
-                }
-            }
-            fields
-        }
-    }
-}
 
 /// The root folder as a `Folder--Mini` (as Box renders it in `parent` and `path_collection`).
 fn all_files() -> Value {
@@ -873,14 +808,17 @@ async fn transfer_folder(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(user_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    q: Params,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let q = query_params(raw);
-    let mut state = app.tenant.lock();
-    authorize(&state, &headers)?;
+    let mut state = authorized(&app, &headers)?;
     let _notify = bool_param(&q, "notify")?;
-    let fields = folder_fields(q.get("fields"));
+    let fields = select_fields(
+        q.get("fields"),
+        FOLDER_STANDARD_FIELDS,
+        FOLDER_FULL_ONLY_FIELDS,
+        FOLDER_MINI_FIELDS,
+    );
     let from = current_user_id(&state, &user_id, "user")?;
     let dest = transfer_destination(&body)?;
     let to = current_user_id(&state, &dest, "owned_by.id")?;
@@ -893,9 +831,7 @@ async fn transfer_folder(
         )
         .into());
     }
-    let now = chrono::Utc::now();
-    let now = chrono::Timelike::with_nanosecond(&now, 0).unwrap_or(now);
-    let folder_id = state.transfer(from, to, now);
+    let folder_id = state.transfer(from, to, now_secs());
     Ok(Json(render_folder(&state, folder_id, to, &fields)).into_response())
 }
 
@@ -987,11 +923,9 @@ fn render_event(e: &EventRec, state: &TenantState) -> Value {
 async fn events(
     State(app): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    q: Params,
 ) -> Result<Response, ApiError> {
-    let q = query_params(raw);
-    let state = app.tenant.lock();
-    authorize(&state, &headers)?;
+    let state = authorized(&app, &headers)?;
 
     let stream_type = q
         .get("stream_type")
@@ -1025,12 +959,9 @@ async fn events(
     });
 
     let all = &state.events;
-    // The window is [created_after, created_before).
-    let lo = created_after.map_or(0, |t| all.partition_point(|e| e.at < ceil_secs(t)));
-    let hi = created_before.map_or(all.len(), |t| all.partition_point(|e| e.at < ceil_secs(t)));
-    let start = match position {
-        StreamPosition::Start => lo,
-        StreamPosition::After(key) => lo.max(all.partition_point(|e| e.key() <= key)),
+    let after = match position {
+        StreamPosition::Start => None,
+        StreamPosition::After(key) => Some(key),
         StreamPosition::Now => {
             let latest = all
                 .last()
@@ -1042,21 +973,26 @@ async fn events(
         }
     };
 
-    let mut entries = Vec::new();
-    let mut last_scanned = None;
-    for e in all.get(start..hi).unwrap_or_default() {
-        last_scanned = Some(e.key());
-        if type_mask
+    // The window is [created_after, created_before).
+    let range = window(
+        all,
+        created_after.map(ceil_secs),
+        created_before.map(ceil_secs),
+        after,
+    );
+    let matches = |e: &EventRec| {
+        type_mask
             .as_ref()
             .is_none_or(|mask| mask.get(usize::from(e.etype)).copied().unwrap_or(false))
-        {
-            entries.push(render_event(e, &state));
-            if entries.len() == limit {
-                break;
-            }
-        }
-    }
-    let next = match (entries.is_empty(), last_scanned) {
+    };
+    let Page {
+        items: entries,
+        last,
+        ..
+    } = page(all, range, usize::MAX, limit, |e| {
+        matches(e).then(|| render_event(e, &state))
+    });
+    let next = match (entries.is_empty(), last) {
         (false, Some(key)) => encode_position(key),
         _ => given_position.unwrap_or("0").to_string(),
     };

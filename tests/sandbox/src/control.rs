@@ -31,7 +31,7 @@
 //! Bad input gets 400 `{"error": "..."}`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -93,24 +93,33 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
-/// The body as JSON, or the 400 to answer.
-fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON body: {e}"),
-        ))
-    })
+fn no_user(id: &str) -> Response {
+    error(StatusCode::NOT_FOUND, format!("no user {id}"))
 }
 
-async fn push_fault(State(app): State<AppState>, body: Bytes) -> Response {
-    match parse_json::<FaultRule>(&body) {
-        Ok(rule) => {
-            app.faults.push(rule.clone());
-            (StatusCode::CREATED, Json(rule)).into_response()
-        }
-        Err(response) => *response,
+fn no_member(id: &str) -> Response {
+    error(StatusCode::NOT_FOUND, format!("no member {id}"))
+}
+
+/// A JSON request body; anything else is answered 400 `{"error": "invalid JSON body: ..."}`.
+struct JsonBody<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        serde_json::from_slice(&body)
+            .map(JsonBody)
+            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
     }
+}
+
+async fn push_fault(State(app): State<AppState>, JsonBody(rule): JsonBody<FaultRule>) -> Response {
+    app.faults.push(rule.clone());
+    (StatusCode::CREATED, Json(rule)).into_response()
 }
 
 async fn clear_faults(State(app): State<AppState>) -> StatusCode {
@@ -119,26 +128,15 @@ async fn clear_faults(State(app): State<AppState>) -> StatusCode {
 }
 
 async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
-    let s = &app.stats;
-    Json(json!({
-        "calls": {
-            "box_token": s.calls(Route::BoxToken),
-            "box_users": s.calls(Route::BoxUsers),
-            "box_events": s.calls(Route::BoxEvents),
-            "box_transfer": s.calls(Route::BoxTransfer),
-            "box_delete_user": s.calls(Route::BoxDeleteUser),
-            "dropbox_token": s.calls(Route::DropboxToken),
-            "dropbox_authorize": s.calls(Route::DropboxAuthorize),
-            "dropbox_members": s.calls(Route::DropboxMembers),
-            "dropbox_events": s.calls(Route::DropboxEvents),
-            "dropbox_team_info": s.calls(Route::DropboxTeamInfo),
-            "dropbox_members_remove": s.calls(Route::DropboxMembersRemove),
-            "dropbox_remove_job_status": s.calls(Route::DropboxRemoveJobStatus),
-            "dropbox_any": s.calls(Route::DropboxAny),
-            "any": s.calls(Route::Any),
-        },
-        "requests": s.calls(Route::Any),
-    }))
+    // Keyed by the routes' JSON names (`box_token`, ..., `any`).
+    let calls: serde_json::Map<String, serde_json::Value> = Route::ALL
+        .into_iter()
+        .filter_map(|route| match serde_json::to_value(route) {
+            Ok(serde_json::Value::String(name)) => Some((name, app.stats.calls(route).into())),
+            _ => None,
+        })
+        .collect();
+    Json(json!({"calls": calls, "requests": app.stats.calls(Route::Any)}))
 }
 
 async fn reset_stats(State(app): State<AppState>) -> StatusCode {
@@ -158,11 +156,10 @@ const STATUSES: &[&str] = &[
     "cannot_delete_edit_upload",
 ];
 
-async fn add_box_user(State(app): State<AppState>, body: Bytes) -> Response {
-    let new = match parse_json::<NewBoxUser>(&body) {
-        Ok(new) => new,
-        Err(response) => return *response,
-    };
+async fn add_box_user(
+    State(app): State<AppState>,
+    JsonBody(new): JsonBody<NewBoxUser>,
+) -> Response {
     if new.name.trim().is_empty() || !new.login.contains('@') {
         return error(
             StatusCode::BAD_REQUEST,
@@ -196,7 +193,7 @@ async fn remove_box_user(State(app): State<AppState>, Path(id): Path<String>) ->
     if app.tenant.remove_user(&id) {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        error(StatusCode::NOT_FOUND, format!("no user {id}"))
+        no_user(&id)
     }
 }
 
@@ -207,11 +204,7 @@ struct NewEvent {
     created_at: DateTime<Utc>,
 }
 
-async fn add_box_event(State(app): State<AppState>, body: Bytes) -> Response {
-    let new = match parse_json::<NewEvent>(&body) {
-        Ok(new) => new,
-        Err(response) => return *response,
-    };
+async fn add_box_event(State(app): State<AppState>, JsonBody(new): JsonBody<NewEvent>) -> Response {
     let well_formed = !new.event_type.is_empty()
         && new
             .event_type
@@ -232,7 +225,7 @@ async fn add_box_event(State(app): State<AppState>, body: Bytes) -> Response {
             .is_some()
     };
     if !known {
-        return error(StatusCode::NOT_FOUND, format!("no user {}", new.user_id));
+        return no_user(&new.user_id);
     }
     let event_id = app
         .tenant
@@ -249,11 +242,10 @@ async fn dropbox_members(State(app): State<AppState>) -> Response {
     Json(app.dropbox.members()).into_response()
 }
 
-async fn add_dropbox_member(State(app): State<AppState>, body: Bytes) -> Response {
-    let new = match parse_json::<NewDropboxMember>(&body) {
-        Ok(new) => new,
-        Err(response) => return *response,
-    };
+async fn add_dropbox_member(
+    State(app): State<AppState>,
+    JsonBody(new): JsonBody<NewDropboxMember>,
+) -> Response {
     let well_formed = new.email.contains('@')
         && new.email.len() <= 255
         && !new.given_name.trim().is_empty()
@@ -274,10 +266,7 @@ async fn remove_dropbox_member(State(app): State<AppState>, Path(id): Path<Strin
     if app.dropbox.remove_member(&id) {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        error(
-            StatusCode::NOT_FOUND,
-            format!("no member {id} (or already removed)"),
-        )
+        no_member(&format!("{id} (or already removed)"))
     }
 }
 
@@ -287,16 +276,12 @@ struct NewLogin {
     at: DateTime<Utc>,
 }
 
-async fn add_dropbox_login(State(app): State<AppState>, body: Bytes) -> Response {
-    let new = match parse_json::<NewLogin>(&body) {
-        Ok(new) => new,
-        Err(response) => return *response,
-    };
+async fn add_dropbox_login(
+    State(app): State<AppState>,
+    JsonBody(new): JsonBody<NewLogin>,
+) -> Response {
     if app.dropbox.member(&new.team_member_id).is_none() {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no member {}", new.team_member_id),
-        );
+        return no_member(&new.team_member_id);
     }
     app.dropbox.add_login(&new.team_member_id, new.at);
     (StatusCode::CREATED, Json(json!({}))).into_response()
@@ -307,18 +292,14 @@ struct AuthorizingAdmin {
     team_member_id: String,
 }
 
-async fn set_authorizing_admin(State(app): State<AppState>, body: Bytes) -> Response {
-    let admin = match parse_json::<AuthorizingAdmin>(&body) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn set_authorizing_admin(
+    State(app): State<AppState>,
+    JsonBody(admin): JsonBody<AuthorizingAdmin>,
+) -> Response {
     if app.dropbox.set_authorizing_admin(&admin.team_member_id) {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        error(
-            StatusCode::NOT_FOUND,
-            format!("no member {}", admin.team_member_id),
-        )
+        no_member(&admin.team_member_id)
     }
 }
 
@@ -339,7 +320,7 @@ struct Count {
 
 async fn box_owned_items(State(app): State<AppState>, Path(id): Path<String>) -> Response {
     if !app.tenant.has_user(&id) {
-        return error(StatusCode::NOT_FOUND, format!("no user {id}"));
+        return no_user(&id);
     }
     Json(json!({"items": app.tenant.owned_items(&id)})).into_response()
 }
@@ -347,14 +328,10 @@ async fn box_owned_items(State(app): State<AppState>, Path(id): Path<String>) ->
 async fn set_box_owned_files(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(Count { count }): JsonBody<Count>,
 ) -> Response {
-    let count = match parse_json::<Count>(&body) {
-        Ok(c) => c.count,
-        Err(response) => return *response,
-    };
     if !app.tenant.has_user(&id) {
-        return error(StatusCode::NOT_FOUND, format!("no user {id}"));
+        return no_user(&id);
     }
     app.tenant.set_owned_files(&id, count);
     StatusCode::NO_CONTENT.into_response()
@@ -370,7 +347,7 @@ async fn box_deleted_users(State(app): State<AppState>) -> Response {
 
 async fn dropbox_owned_files(State(app): State<AppState>, Path(id): Path<String>) -> Response {
     if app.dropbox.member(&id).is_none() {
-        return error(StatusCode::NOT_FOUND, format!("no member {id}"));
+        return no_member(&id);
     }
     Json(json!({"count": app.dropbox.files_owned_by(&id)})).into_response()
 }
@@ -378,14 +355,10 @@ async fn dropbox_owned_files(State(app): State<AppState>, Path(id): Path<String>
 async fn set_dropbox_owned_files(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(Count { count }): JsonBody<Count>,
 ) -> Response {
-    let count = match parse_json::<Count>(&body) {
-        Ok(c) => c.count,
-        Err(response) => return *response,
-    };
     if app.dropbox.member(&id).is_none() {
-        return error(StatusCode::NOT_FOUND, format!("no member {id}"));
+        return no_member(&id);
     }
     app.dropbox.set_owned_files(&id, count);
     StatusCode::NO_CONTENT.into_response()
@@ -395,12 +368,10 @@ async fn dropbox_removals(State(app): State<AppState>) -> Response {
     Json(app.dropbox.removals()).into_response()
 }
 
-async fn set_remove_mode(State(app): State<AppState>, body: Bytes) -> Response {
-    match parse_json::<RemoveMode>(&body) {
-        Ok(mode) => {
-            app.dropbox.set_remove_mode(mode);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(response) => *response,
-    }
+async fn set_remove_mode(
+    State(app): State<AppState>,
+    JsonBody(mode): JsonBody<RemoveMode>,
+) -> StatusCode {
+    app.dropbox.set_remove_mode(mode);
+    StatusCode::NO_CONTENT
 }

@@ -13,10 +13,11 @@
 //! `AuthError` JSON, 409 route errors `{"error_summary", "error"}`, 429 `RateLimitError` with
 //! `Retry-After`.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,28 +31,72 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::dropbox_names::{EVENT_CATEGORIES, EVENT_TYPE_ARGS};
 use crate::dropbox_team::{
-    from_secs, now_secs, AppSlot, CodeRec, DropboxMember, DropboxMemberStatus, DropboxRemoval,
-    DropboxRole, EvKind, EvRec, Grant, RemoveJob, RemoveMode, TeamState, TokenProblem, CODE_TTL,
-    LOGIN_METHODS, NOBODY,
+    AppSlot, CodeRec, DropboxMember, DropboxMemberStatus, DropboxRemoval, DropboxRole, EvKind,
+    EvRec, Grant, RemoveJob, RemoveMode, TeamState, TokenProblem, CODE_TTL, LOGIN_METHODS, NOBODY,
 };
 use crate::faults::{FaultKind, Route};
+use crate::generate::{from_secs, now_secs, page, window};
 use crate::util::{
-    b64_decode, b64url_encode, basic_credentials, dropbox_time, parse_dropbox_time, percent_encode,
-    random_token, Params,
+    b64_decode, b64url_encode, basic_credentials, bearer_token, dropbox_time, parse_dropbox_time,
+    percent_encode, random_token, Params,
 };
 
-/// The RPC routes served: URL name (after `/2/`) and the route's `attrs.scope`.
-const RPC_ROUTES: &[(&str, &str)] = &[
-    ("team/get_info", "team_info.read"),
-    ("team/token/get_authenticated_admin", "team_info.read"),
-    ("team/members/list_v2", "members.read"),
-    ("team/members/list/continue_v2", "members.read"),
-    ("team/members/get_info_v2", "members.read"),
-    ("team/members/remove", "members.delete"),
-    ("team/members/remove/job_status/get", "members.delete"),
-    ("team_log/get_events", "events.read"),
-    ("team_log/get_events/continue", "events.read"),
+/// The RPC routes served: URL name (after `/2/`), the route's `attrs.scope`, and the handler
+/// (called once the route, method, content type, token and scope are checked).
+const RPC_ROUTES: &[(&str, &str, Handler)] = &[
+    ("team/get_info", "team_info.read", team_info),
+    (
+        "team/token/get_authenticated_admin",
+        "team_info.read",
+        authenticated_admin,
+    ),
+    ("team/members/list_v2", "members.read", members_list),
+    (
+        "team/members/list/continue_v2",
+        "members.read",
+        members_continue,
+    ),
+    ("team/members/get_info_v2", "members.read", members_get_info),
+    ("team/members/remove", "members.delete", members_remove),
+    (
+        "team/members/remove/job_status/get",
+        "members.delete",
+        remove_job_status,
+    ),
+    ("team_log/get_events", "events.read", get_events),
+    (
+        "team_log/get_events/continue",
+        "events.read",
+        get_events_continue,
+    ),
 ];
+
+/// An authorized RPC call, as its handler gets it.
+struct Call {
+    grant: Grant,
+    /// The JSON argument (`null` for an empty body).
+    arg: Value,
+}
+
+type Handler = fn(&mut TeamState, Call) -> Result<Value, CallError>;
+
+/// A handler's refusal: a bad argument (400, `request body: <message>`, the route named by
+/// the caller) or the route's error union member (409).
+#[derive(Debug)]
+enum CallError {
+    Arg(String),
+    Route(Value),
+}
+
+impl CallError {
+    fn arg(message: impl Into<String>) -> Self {
+        CallError::Arg(message.into())
+    }
+
+    fn route(tag: &str) -> Self {
+        CallError::Route(json!({".tag": tag}))
+    }
+}
 
 const MAX_LIMIT: u64 = 1000;
 /// `state` longer than this is refused (Dropbox documents up to 500 bytes).
@@ -72,15 +117,18 @@ pub(crate) fn router() -> Router<AppState> {
 // Errors
 
 fn text(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        )],
-        body,
-    )
-        .into_response()
+    typed(status, "text/plain; charset=utf-8", body)
+}
+
+fn typed(status: StatusCode, content_type: &'static str, body: String) -> Response {
+    let content_type = HeaderValue::from_static(content_type);
+    (status, [(CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// JSON the client must not cache (the token endpoint's answers).
+fn no_store(status: StatusCode, body: Value) -> Response {
+    let no_store = HeaderValue::from_static("no-store");
+    (status, [(CACHE_CONTROL, no_store)], Json(body)).into_response()
 }
 
 /// `<tag>/` plus one to three dots: the summary's suffix varies, as Dropbox's does, so clients
@@ -107,10 +155,6 @@ impl RpcError {
 
     fn body(route: &str, message: impl std::fmt::Display) -> Self {
         RpcError::bad(route, format!("request body: {message}"))
-    }
-
-    fn route_error(tag: &str) -> Self {
-        RpcError::Route(json!({".tag": tag}))
     }
 }
 
@@ -172,7 +216,7 @@ pub(crate) fn fault_response(kind: &FaultKind, route: Route) -> Option<Response>
     }
 }
 
-async fn not_found(RawQuery(_): RawQuery) -> Response {
+async fn not_found() -> Response {
     text(
         StatusCode::NOT_FOUND,
         "The provider sandbox does not serve this Dropbox endpoint\n".to_string(),
@@ -195,15 +239,7 @@ fn error_page(message: &str) -> Response {
          If you would like to report this error to the app's developer, include the information \
          below.</p><p>More details for developers</p><pre>{escaped}</pre></body></html>\n"
     );
-    (
-        StatusCode::BAD_REQUEST,
-        [(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        )],
-        html,
-    )
-        .into_response()
+    typed(StatusCode::BAD_REQUEST, "text/html; charset=utf-8", html)
 }
 
 /// A 302 to `redirect_uri` with `params` added to its query.
@@ -252,8 +288,7 @@ pub(crate) fn s256(verifier: &str) -> String {
     b64url_encode(&Sha256::digest(verifier.as_bytes()))
 }
 
-async fn authorize(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let q = Params::parse(raw.as_deref().unwrap_or(""));
+async fn authorize(State(app): State<AppState>, q: Params) -> Response {
     let mut team = app.dropbox.lock();
 
     // Problems Dropbox can't report to the app: a page, no redirect.
@@ -379,12 +414,7 @@ async fn authorize(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Resp
 
 fn oauth_error(error: &str, description: &str) -> Response {
     let body = json!({"error": error, "error_description": description});
-    (
-        StatusCode::BAD_REQUEST,
-        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(body),
-    )
-        .into_response()
+    no_store(StatusCode::BAD_REQUEST, body)
 }
 
 async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -424,15 +454,6 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
             "grant_type must be authorization_code or refresh_token",
         ),
     }
-}
-
-fn token_response(body: Value) -> Response {
-    (
-        StatusCode::OK,
-        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(body),
-    )
-        .into_response()
 }
 
 fn code_grant(team: &mut TeamState, slot: AppSlot, has_secret: bool, form: &Params) -> Response {
@@ -481,7 +502,7 @@ fn code_grant(team: &mut TeamState, slot: AppSlot, has_secret: bool, form: &Para
     if let Some(refresh) = refresh {
         body["refresh_token"] = refresh.into();
     }
-    token_response(body)
+    no_store(StatusCode::OK, body)
 }
 
 fn refresh_grant(team: &mut TeamState, slot: AppSlot, form: &Params) -> Response {
@@ -508,42 +529,31 @@ fn refresh_grant(team: &mut TeamState, slot: AppSlot, form: &Params) -> Response
     };
     let refresh = refresh.to_string();
     let access = team.issue_access(scopes, admin, Some(refresh));
-    token_response(json!({
-        "access_token": access,
-        "token_type": "bearer",
-        "expires_in": team.token_ttl.as_secs(),
-    }))
+    no_store(
+        StatusCode::OK,
+        json!({
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": team.token_ttl.as_secs(),
+        }),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
 // RPC plumbing
 
-/// The route's scope, if the sandbox serves it.
-fn route_scope(route: &str) -> Option<&'static str> {
-    RPC_ROUTES
-        .iter()
-        .find(|(name, _)| *name == route)
-        .map(|(_, scope)| *scope)
-}
-
 /// `Authorization: Bearer <token>`: the token, or the 400 Dropbox answers.
 fn bearer(route: &str, headers: &HeaderMap) -> Result<String, RpcError> {
-    let Some(value) = headers.get(AUTHORIZATION) else {
+    if !headers.contains_key(AUTHORIZATION) {
         return Err(RpcError::bad(
             route,
             "Must provide HTTP header \"Authorization\" or URL parameter \"authorization\".",
         ));
-    };
-    let value = value.to_str().unwrap_or("").trim();
-    match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
-            Ok(token.trim().to_string())
-        }
-        _ => Err(RpcError::bad(
-            route,
-            "Invalid authorization value in HTTP header \"Authorization\". Expecting \"Bearer <oauth2-access-token>\".",
-        )),
     }
+    bearer_token(headers).map(str::to_string).ok_or_else(|| RpcError::bad(
+        route,
+        "Invalid authorization value in HTTP header \"Authorization\". Expecting \"Bearer <oauth2-access-token>\".",
+    ))
 }
 
 fn check_content_type(route: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), RpcError> {
@@ -581,19 +591,13 @@ async fn rpc(
 ) -> Response {
     match rpc_inner(&app, &route, &method, &headers, &body) {
         Ok(value) => Json(value).into_response(),
-        Err(RpcResult::Error(e)) => e.into_response(),
-        Err(RpcResult::Response(r)) => *r,
+        Err(response) => *response,
     }
 }
 
-enum RpcResult {
-    Error(RpcError),
-    Response(Box<Response>),
-}
-
-impl From<RpcError> for RpcResult {
+impl From<RpcError> for Box<Response> {
     fn from(e: RpcError) -> Self {
-        RpcResult::Error(e)
+        Box::new(e.into_response())
     }
 }
 
@@ -603,12 +607,12 @@ fn rpc_inner(
     method: &Method,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Value, RpcResult> {
-    let Some(scope) = route_scope(route) else {
-        return Err(RpcResult::Response(Box::new(text(
+) -> Result<Value, Box<Response>> {
+    let Some(&(_, scope, handler)) = RPC_ROUTES.iter().find(|(name, ..)| *name == route) else {
+        return Err(Box::new(text(
             StatusCode::NOT_FOUND,
             format!("Unknown API function: \"{route}\" (not served by the provider sandbox)"),
-        ))));
+        )));
     };
     if method != Method::POST {
         let mut response = text(
@@ -618,7 +622,7 @@ fn rpc_inner(
         response
             .headers_mut()
             .insert("allow", HeaderValue::from_static("POST"));
-        return Err(RpcResult::Response(Box::new(response)));
+        return Err(Box::new(response));
     }
     check_content_type(route, headers, body)?;
     let token = bearer(route, headers)?;
@@ -636,21 +640,10 @@ fn rpc_inner(
         return Err(RpcError::Auth("missing_scope", Some(scope)).into());
     }
     let arg = parse_arg(route, body)?;
-    let result = match route {
-        "team/get_info" => void_arg(route, &arg).map(|()| team_info(&team)),
-        "team/token/get_authenticated_admin" => {
-            void_arg(route, &arg).and_then(|()| authenticated_admin(&team, &grant))
-        }
-        "team/members/list_v2" => members_list(&team, route, arg),
-        "team/members/list/continue_v2" => members_continue(&team, route, arg),
-        "team/members/get_info_v2" => members_get_info(&team, route, arg),
-        "team/members/remove" => members_remove(&mut team, route, arg),
-        "team/members/remove/job_status/get" => remove_job_status(&mut team, route, arg),
-        "team_log/get_events" => get_events(&team, route, arg),
-        "team_log/get_events/continue" => get_events_continue(&mut team, route, arg),
-        _ => Err(RpcError::bad(route, "not served")),
-    };
-    result.map_err(RpcResult::from)
+    handler(&mut team, Call { grant, arg }).map_err(|e| match e {
+        CallError::Arg(message) => RpcError::body(route, message).into(),
+        CallError::Route(error) => RpcError::Route(error).into(),
+    })
 }
 
 /// The body as JSON (an empty body is `null`).
@@ -662,14 +655,17 @@ fn parse_arg(route: &str, body: &[u8]) -> Result<Value, RpcError> {
         .map_err(|_| RpcError::body(route, "could not decode input as JSON"))
 }
 
-fn void_arg(route: &str, arg: &Value) -> Result<(), RpcError> {
-    if arg.is_null() {
-        Ok(())
-    } else {
-        Err(RpcError::body(
-            route,
-            format!("expected null, got {}", type_name(arg)),
-        ))
+impl Call {
+    /// A Void route's argument: `null`.
+    fn void(&self) -> Result<(), CallError> {
+        if self.arg.is_null() {
+            Ok(())
+        } else {
+            Err(CallError::arg(format!(
+                "expected null, got {}",
+                type_name(&self.arg)
+            )))
+        }
     }
 }
 
@@ -687,12 +683,11 @@ fn type_name(v: &Value) -> &'static str {
 /// A struct argument as its fields: `null` (when every field is optional) is no fields; any
 /// key the struct does not have is an error, as in Stone's strict decoding.
 fn struct_arg(
-    route: &str,
     path: &str,
     arg: Value,
     fields: &[&str],
     nullable_ok: bool,
-) -> Result<Map<String, Value>, RpcError> {
+) -> Result<Map<String, Value>, CallError> {
     let at = |m: String| {
         if path.is_empty() {
             m
@@ -704,118 +699,96 @@ fn struct_arg(
         Value::Null if nullable_ok => Ok(Map::new()),
         Value::Object(map) => {
             if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
-                return Err(RpcError::body(
-                    route,
-                    at(format!("unknown field '{unknown}'")),
-                ));
+                return Err(CallError::arg(at(format!("unknown field '{unknown}'"))));
             }
             Ok(map)
         }
-        other => Err(RpcError::body(
-            route,
-            at(format!("expected object, got {}", type_name(&other))),
-        )),
+        other => Err(CallError::arg(at(format!(
+            "expected object, got {}",
+            type_name(&other)
+        )))),
     }
 }
 
 /// A `UInt32(min_value=1, max_value=1000) = 1000` field.
-fn limit_field(route: &str, map: &Map<String, Value>) -> Result<usize, RpcError> {
+fn limit_field(map: &Map<String, Value>) -> Result<usize, CallError> {
     match map.get("limit") {
         None => Ok(MAX_LIMIT as usize),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(v) if (1..=MAX_LIMIT).contains(&v) => Ok(v as usize),
-            Some(v) if v > MAX_LIMIT => Err(RpcError::body(
-                route,
-                format!("limit: {v} is greater than {MAX_LIMIT}"),
-            )),
-            Some(v) if v < 1 => Err(RpcError::body(route, format!("limit: {v} is less than 1"))),
-            _ => Err(RpcError::body(
-                route,
-                format!("limit: {n} is not a valid UInt32"),
-            )),
+            Some(v) if v > MAX_LIMIT => Err(CallError::arg(format!(
+                "limit: {v} is greater than {MAX_LIMIT}"
+            ))),
+            Some(v) if v < 1 => Err(CallError::arg(format!("limit: {v} is less than 1"))),
+            _ => Err(CallError::arg(format!("limit: {n} is not a valid UInt32"))),
         },
-        Some(other) => Err(RpcError::body(
-            route,
-            format!("limit: expected integer, got {}", type_name(other)),
-        )),
+        Some(other) => Err(CallError::arg(format!(
+            "limit: expected integer, got {}",
+            type_name(other)
+        ))),
     }
 }
 
-fn bool_field(route: &str, map: &Map<String, Value>, name: &str) -> Result<bool, RpcError> {
-    bool_field_or(route, map, name, false)
+fn bool_field(map: &Map<String, Value>, name: &str) -> Result<bool, CallError> {
+    bool_field_or(map, name, false)
 }
 
 /// A `Boolean = default` field.
-fn bool_field_or(
-    route: &str,
-    map: &Map<String, Value>,
-    name: &str,
-    default: bool,
-) -> Result<bool, RpcError> {
+fn bool_field_or(map: &Map<String, Value>, name: &str, default: bool) -> Result<bool, CallError> {
     match map.get(name) {
         None => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(RpcError::body(
-            route,
-            format!("{name}: expected boolean, got {}", type_name(other)),
-        )),
+        Some(other) => Err(CallError::arg(format!(
+            "{name}: expected boolean, got {}",
+            type_name(other)
+        ))),
     }
 }
 
 /// A required `String` field.
-fn string_field(route: &str, map: &Map<String, Value>, name: &str) -> Result<String, RpcError> {
+fn string_field(map: &Map<String, Value>, name: &str) -> Result<String, CallError> {
     match map.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
-        None => Err(RpcError::body(
-            route,
-            format!("missing required field '{name}'"),
-        )),
-        Some(other) => Err(RpcError::body(
-            route,
-            format!("{name}: expected string, got {}", type_name(other)),
-        )),
+        None => Err(CallError::arg(format!("missing required field '{name}'"))),
+        Some(other) => Err(CallError::arg(format!(
+            "{name}: expected string, got {}",
+            type_name(other)
+        ))),
     }
 }
 
 /// A union argument whose members are all Void, sent as `"tag"` or `{".tag": "tag"}`: the
 /// member's index in `members`. The catch-all `other` is refused.
-fn void_union(route: &str, path: &str, v: &Value, members: &[&str]) -> Result<usize, RpcError> {
+fn void_union(path: &str, v: &Value, members: &[&str]) -> Result<usize, CallError> {
     let tag = match v {
         Value::String(s) => s.as_str(),
         Value::Object(map) => {
             let Some(tag) = map.get(".tag").and_then(Value::as_str) else {
-                return Err(RpcError::body(route, format!("{path}: missing '.tag' key")));
+                return Err(CallError::arg(format!("{path}: missing '.tag' key")));
             };
             for (k, val) in map {
                 if k != ".tag" && !(k == tag && val.is_null()) {
-                    return Err(RpcError::body(
-                        route,
-                        format!("{path}: unexpected key '{k}'"),
-                    ));
+                    return Err(CallError::arg(format!("{path}: unexpected key '{k}'")));
                 }
             }
             tag
         }
         other => {
-            return Err(RpcError::body(
-                route,
-                format!(
-                    "{path}: expected string or object, got {}",
-                    type_name(other)
-                ),
-            ))
+            return Err(CallError::arg(format!(
+                "{path}: expected string or object, got {}",
+                type_name(other)
+            )))
         }
     };
     if tag == "other" {
-        return Err(RpcError::body(
-            route,
-            format!("{path}: unexpected use of the catch-all tag 'other'"),
-        ));
+        return Err(CallError::arg(format!(
+            "{path}: unexpected use of the catch-all tag 'other'"
+        )));
     }
     members
         .iter()
         .position(|m| *m == tag)
-        .ok_or_else(|| RpcError::body(route, format!("{path}: unknown tag '{tag}'")))
+        .ok_or_else(|| CallError::arg(format!("{path}: unknown tag '{tag}'")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1000,7 +973,8 @@ fn policies() -> Value {
     })
 }
 
-fn team_info(team: &TeamState) -> Value {
+fn team_info(team: &mut TeamState, call: Call) -> Result<Value, CallError> {
+    call.void()?;
     let provisioned = team
         .members
         .iter()
@@ -1022,20 +996,21 @@ fn team_info(team: &TeamState) -> Value {
                 )
         })
         .count();
-    json!({
+    Ok(json!({
         "name": team.team_name,
         "team_id": team.team_id,
         "num_licensed_users": team.num_licensed_users,
         "num_provisioned_users": provisioned,
         "num_used_licenses": used,
         "policies": policies(),
-    })
+    }))
 }
 
-fn authenticated_admin(team: &TeamState, grant: &Grant) -> Result<Value, RpcError> {
-    let admin = &team.members[grant.admin];
+fn authenticated_admin(team: &mut TeamState, call: Call) -> Result<Value, CallError> {
+    call.void()?;
+    let admin = &team.members[call.grant.admin];
     if !admin.is_active_admin() {
-        return Err(RpcError::route_error("admin_not_active"));
+        return Err(CallError::route("admin_not_active"));
     }
     Ok(json!({"admin_profile": profile(admin)}))
 }
@@ -1152,10 +1127,10 @@ fn members_page(team: &TeamState, cursor: &MembersCursor) -> Value {
     })
 }
 
-fn members_list(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, &["limit", "include_removed"], true)?;
-    let limit = limit_field(route, &map)?;
-    let include_removed = bool_field(route, &map, "include_removed")?;
+fn members_list(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["limit", "include_removed"], true)?;
+    let limit = limit_field(&map)?;
+    let include_removed = bool_field(&map, "include_removed")?;
     Ok(members_page(
         team,
         &MembersCursor {
@@ -1166,52 +1141,39 @@ fn members_list(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcE
     ))
 }
 
-fn members_continue(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, &["cursor"], false)?;
-    let raw = string_field(route, &map, "cursor")?;
+fn members_continue(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["cursor"], false)?;
+    let raw = string_field(&map, "cursor")?;
     let cursor = MembersCursor::decode(&team.cursor_key, &raw)
-        .ok_or_else(|| RpcError::route_error("invalid_cursor"))?;
+        .ok_or_else(|| CallError::route("invalid_cursor"))?;
     Ok(members_page(team, &cursor))
 }
 
 /// A `UserSelectorArg` at `path`: `(tag, id)` with tag `team_member_id`, `email` or
 /// `external_id`.
-fn user_selector<'a>(
-    route: &str,
-    path: &str,
-    selector: &'a Value,
-) -> Result<(&'a str, &'a str), RpcError> {
+fn user_selector<'a>(path: &str, selector: &'a Value) -> Result<(&'a str, &'a str), CallError> {
     let Some(sel) = selector.as_object() else {
-        return Err(RpcError::body(
-            route,
-            format!("{path}: expected object, got {}", type_name(selector)),
-        ));
+        return Err(CallError::arg(format!(
+            "{path}: expected object, got {}",
+            type_name(selector)
+        )));
     };
     let Some(tag) = sel.get(".tag").and_then(Value::as_str) else {
-        return Err(RpcError::body(route, format!("{path}: missing '.tag' key")));
+        return Err(CallError::arg(format!("{path}: missing '.tag' key")));
     };
     if !matches!(tag, "team_member_id" | "external_id" | "email") {
-        return Err(RpcError::body(
-            route,
-            format!("{path}: unknown tag '{tag}'"),
-        ));
+        return Err(CallError::arg(format!("{path}: unknown tag '{tag}'")));
     }
     if let Some(k) = sel.keys().find(|k| *k != ".tag" && *k != tag) {
-        return Err(RpcError::body(
-            route,
-            format!("{path}: unexpected key '{k}'"),
-        ));
+        return Err(CallError::arg(format!("{path}: unexpected key '{k}'")));
     }
     match sel.get(tag) {
         Some(Value::String(id)) => Ok((tag, id.as_str())),
-        None => Err(RpcError::body(
-            route,
-            format!("{path}: missing '{tag}' key"),
-        )),
-        Some(other) => Err(RpcError::body(
-            route,
-            format!("{path}: {tag}: expected string, got {}", type_name(other)),
-        )),
+        None => Err(CallError::arg(format!("{path}: missing '{tag}' key"))),
+        Some(other) => Err(CallError::arg(format!(
+            "{path}: {tag}: expected string, got {}",
+            type_name(other)
+        ))),
     }
 }
 
@@ -1225,21 +1187,21 @@ fn find_member(team: &TeamState, (tag, id): (&str, &str)) -> Option<usize> {
     }
 }
 
-fn members_get_info(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, &["members"], false)?;
+fn members_get_info(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["members"], false)?;
     let selectors = match map.get("members") {
         Some(Value::Array(list)) => list,
-        None => return Err(RpcError::body(route, "missing required field 'members'")),
+        None => return Err(CallError::arg("missing required field 'members'")),
         Some(other) => {
-            return Err(RpcError::body(
-                route,
-                format!("members: expected list, got {}", type_name(other)),
-            ))
+            return Err(CallError::arg(format!(
+                "members: expected list, got {}",
+                type_name(other)
+            )))
         }
     };
     let mut infos = Vec::with_capacity(selectors.len());
     for (i, selector) in selectors.iter().enumerate() {
-        let sel = user_selector(route, &format!("members: [{i}]"), selector)?;
+        let sel = user_selector(&format!("members: [{i}]"), selector)?;
         let id = sel.1;
         infos.push(match find_member(team, sel) {
             Some(idx) => {
@@ -1291,23 +1253,23 @@ const MEMBERS_REMOVE_FIELDS: &[&str] = &[
 /// Then the member is removed at once (status `removed`, `is_recoverable` unless
 /// `permanently_delete_files` or `keep_account`, `is_disconnected` = `keep_account`), and the
 /// answer follows the [`RemoveMode`].
-fn members_remove(team: &mut TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, MEMBERS_REMOVE_FIELDS, false)?;
+fn members_remove(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, MEMBERS_REMOVE_FIELDS, false)?;
     let user = match map.get("user") {
-        Some(v) => user_selector(route, "user", v)?,
-        None => return Err(RpcError::body(route, "missing required field 'user'")),
+        Some(v) => user_selector("user", v)?,
+        None => return Err(CallError::arg("missing required field 'user'")),
     };
     let optional_selector = |name: &str| match map.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => user_selector(route, name, v).map(Some),
+        Some(v) => user_selector(name, v).map(Some),
     };
     let dest_sel = optional_selector("transfer_dest_id")?;
     let admin_sel = optional_selector("transfer_admin_id")?;
-    let wipe_data = bool_field_or(route, &map, "wipe_data", true)?;
-    let keep_account = bool_field(route, &map, "keep_account")?;
-    let retain_shares = bool_field(route, &map, "retain_team_shares")?;
-    let delete_files = bool_field(route, &map, "permanently_delete_files")?;
-    let fail = |tag: &str| Err(RpcError::route_error(tag));
+    let wipe_data = bool_field_or(&map, "wipe_data", true)?;
+    let keep_account = bool_field(&map, "keep_account")?;
+    let retain_shares = bool_field(&map, "retain_team_shares")?;
+    let delete_files = bool_field(&map, "permanently_delete_files")?;
+    let fail = |tag: &str| Err(CallError::route(tag));
 
     // 1-2: the member.
     let Some(idx) = find_member(team, user) else {
@@ -1446,17 +1408,16 @@ fn members_remove(team: &mut TeamState, route: &str, arg: Value) -> Result<Value
 /// `PollArg` → `PollEmptyResult`: `in_progress` while the job has polls left, then
 /// `complete` (the job's files move on that poll) for good; 409 `invalid_async_job_id` for an
 /// id no removal answered.
-fn remove_job_status(team: &mut TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, &["async_job_id"], false)?;
-    let id = string_field(route, &map, "async_job_id")?;
+fn remove_job_status(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["async_job_id"], false)?;
+    let id = string_field(&map, "async_job_id")?;
     if id.is_empty() {
-        return Err(RpcError::body(
-            route,
+        return Err(CallError::arg(
             "async_job_id: '' must be at least 1 characters long",
         ));
     }
     let Some(job) = team.jobs.get_mut(&id) else {
-        return Err(RpcError::route_error("invalid_async_job_id"));
+        return Err(CallError::route("invalid_async_job_id"));
     };
     if job.done {
         return Ok(json!({".tag": "complete"}));
@@ -1596,118 +1557,92 @@ fn event_matches(e: &EvRec, c: &EventsCursor) -> bool {
 /// `has_more: false`).
 fn events_page(team: &TeamState, cursor: &EventsCursor) -> Value {
     let all = &team.events;
-    let lo = cursor
-        .start
-        .map_or(0, |t| all.partition_point(|e| e.at < t));
-    let hi = cursor
-        .end
-        .map_or(all.len(), |t| all.partition_point(|e| e.at < t));
-    let from = match cursor.position {
-        Some(key) => lo.max(all.partition_point(|e| e.key() <= key)),
-        None => lo,
-    };
+    let Range {
+        start: from,
+        end: hi,
+    } = window(all, cursor.start, cursor.end, cursor.position);
     let limit = usize::from(cursor.limit);
-    let mut events = Vec::new();
-    let mut next = cursor.clone();
-    let mut scanned_to = from;
-    for e in all
-        .get(from..hi)
-        .unwrap_or_default()
-        .iter()
-        .take(team.scan_budget)
-    {
-        scanned_to += 1;
-        next.position = Some(e.key());
-        if event_matches(e, cursor) {
-            events.push(render_event(team, e));
-            if events.len() == limit {
-                break;
-            }
-        }
-    }
+    let page = page(all, from..hi, team.scan_budget, limit, |e| {
+        event_matches(e, cursor).then(|| render_event(team, e))
+    });
+    let next = EventsCursor {
+        position: page.last.or(cursor.position),
+        ..cursor.clone()
+    };
     json!({
-        "events": events,
+        "events": page.items,
         "cursor": next.encode(&team.cursor_key),
-        "has_more": scanned_to < hi,
+        "has_more": from + page.scanned < hi,
     })
 }
 
-fn get_events(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
+fn get_events(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
     let map = struct_arg(
-        route,
         "",
         arg,
         &["limit", "account_id", "time", "category", "event_type"],
         true,
     )?;
-    let limit = limit_field(route, &map)?;
+    let limit = limit_field(&map)?;
     let account_id = match map.get("account_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.chars().count() == 40 => Some(s.clone()),
         Some(Value::String(s)) => {
-            return Err(RpcError::body(
-                route,
-                format!("account_id: '{s}' must be exactly 40 characters"),
-            ))
+            return Err(CallError::arg(format!(
+                "account_id: '{s}' must be exactly 40 characters"
+            )))
         }
         Some(other) => {
-            return Err(RpcError::body(
-                route,
-                format!("account_id: expected string, got {}", type_name(other)),
-            ))
+            return Err(CallError::arg(format!(
+                "account_id: expected string, got {}",
+                type_name(other)
+            )))
         }
     };
     let (mut start, mut end) = (None, None);
     if let Some(time) = map.get("time").filter(|t| !t.is_null()) {
-        let time = struct_arg(
-            route,
-            "time",
-            time.clone(),
-            &["start_time", "end_time"],
-            true,
-        )?;
+        let time = struct_arg("time", time.clone(), &["start_time", "end_time"], true)?;
         for (name, slot) in [("start_time", &mut start), ("end_time", &mut end)] {
             match time.get(name) {
                 None | Some(Value::Null) => {}
                 Some(Value::String(s)) => match parse_dropbox_time(s) {
                     Some(t) => *slot = Some(t.timestamp()),
                     None => {
-                        return Err(RpcError::body(
-                            route,
-                            format!("time: {name}: timestamp '{s}' does not match format '%Y-%m-%dT%H:%M:%SZ'"),
-                        ))
+                        return Err(CallError::arg(format!(
+                        "time: {name}: timestamp '{s}' does not match format '%Y-%m-%dT%H:%M:%SZ'"
+                    )))
                     }
                 },
                 Some(other) => {
-                    return Err(RpcError::body(
-                        route,
-                        format!("time: {name}: expected timestamp, got {}", type_name(other)),
-                    ))
+                    return Err(CallError::arg(format!(
+                        "time: {name}: expected timestamp, got {}",
+                        type_name(other)
+                    )))
                 }
             }
         }
     }
     let category = match map.get("category").filter(|c| !c.is_null()) {
-        Some(v) => Some(void_union(route, "category", v, EVENT_CATEGORIES)?),
+        Some(v) => Some(void_union("category", v, EVENT_CATEGORIES)?),
         None => None,
     };
     let event_type = match map.get("event_type").filter(|c| !c.is_null()) {
-        Some(v) => Some(void_union(route, "event_type", v, EVENT_TYPE_ARGS)?),
+        Some(v) => Some(void_union("event_type", v, EVENT_TYPE_ARGS)?),
         None => None,
     };
     if category.is_some() && event_type.is_some() {
-        return Err(RpcError::route_error("invalid_filters"));
+        return Err(CallError::route("invalid_filters"));
     }
     if let (Some(s), Some(e)) = (start, end) {
         if s > e {
-            return Err(RpcError::route_error("invalid_time_range"));
+            return Err(CallError::route("invalid_time_range"));
         }
     }
     let account = match account_id {
         None => None,
         Some(id) => match team.account_index(&id) {
             Some(idx) => Some(u32::try_from(idx).unwrap_or(NOBODY)),
-            None => return Err(RpcError::route_error("account_id_not_found")),
+            None => return Err(CallError::route("account_id_not_found")),
         },
     };
     let cursor = EventsCursor {
@@ -1722,11 +1657,11 @@ fn get_events(team: &TeamState, route: &str, arg: Value) -> Result<Value, RpcErr
     Ok(events_page(team, &cursor))
 }
 
-fn get_events_continue(team: &mut TeamState, route: &str, arg: Value) -> Result<Value, RpcError> {
-    let map = struct_arg(route, "", arg, &["cursor"], false)?;
-    let raw = string_field(route, &map, "cursor")?;
+fn get_events_continue(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["cursor"], false)?;
+    let raw = string_field(&map, "cursor")?;
     let cursor = EventsCursor::decode(&team.cursor_key, &raw)
-        .ok_or_else(|| RpcError::route_error("bad_cursor"))?;
+        .ok_or_else(|| CallError::route("bad_cursor"))?;
     if team.reset_next_continue {
         team.reset_next_continue = false;
         // "The approximate timestamp of the most recent event returned by the cursor."
@@ -1736,7 +1671,7 @@ fn get_events_continue(team: &mut TeamState, route: &str, arg: Value) -> Result<
             .or(cursor.start)
             .or_else(|| team.events.first().map(|e| e.at))
             .unwrap_or_else(|| team.now.timestamp());
-        return Err(RpcError::Route(
+        return Err(CallError::Route(
             json!({".tag": "reset", "reset": dropbox_time(from_secs(at))}),
         ));
     }

@@ -5,18 +5,21 @@
 //! give the same members and events), then mutated by tests through [`DropboxTeamHandle`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use rand::rngs::{SmallRng, StdRng};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::util::{between, mix64, pick, random_token, FIRST_NAMES, LAST_NAMES};
+use crate::generate::{
+    between, each_login, from_secs, insert_event, joined, last_login, now_secs, random_ip,
+    sequence, People, Timed, DAY,
+};
+use crate::util::{b64url_encode, mix64, random_token, Shared, B64_URL};
 
-const DAY: i64 = 86_400;
 /// How long an authorization code can be exchanged.
 pub(crate) const CODE_TTL: Duration = Duration::from_secs(600);
 /// Raw events one `get_events` / `continue` call looks at before it answers (possibly with
@@ -88,9 +91,8 @@ impl DropboxTeamSpec {
     /// licenses = members + 10% (rounded up), the two apps, `now` = the current time truncated
     /// to seconds.
     pub fn new(members: usize, seed: u64) -> Self {
-        let now = Utc::now();
         let digest = Sha256::digest(format!("provider-sandbox dropbox team {seed}").as_bytes());
-        let team_id = format!("dbtid:AA{}", &crate::util::b64url_encode(&digest)[..41]);
+        let team_id = format!("dbtid:AA{}", &b64url_encode(&digest)[..41]);
         let licensed = members + members.div_ceil(10);
         DropboxTeamSpec {
             seed,
@@ -108,7 +110,7 @@ impl DropboxTeamSpec {
                 "sandbox-dbx-reclaim-secret",
                 RECLAIM_APP_SCOPES,
             ),
-            now: now.with_nanosecond(0).unwrap_or(now),
+            now: now_secs(),
         }
     }
 }
@@ -287,11 +289,6 @@ fn active() -> DropboxMemberStatus {
     DropboxMemberStatus::Active
 }
 
-pub(crate) fn now_secs() -> DateTime<Utc> {
-    let now = Utc::now();
-    now.with_nanosecond(0).unwrap_or(now)
-}
-
 impl NewDropboxMember {
     /// An active, full, non-admin member who joined now.
     pub fn member(
@@ -439,9 +436,12 @@ pub(crate) struct EvRec {
     pub session: u64,
 }
 
-impl EvRec {
-    pub(crate) fn key(&self) -> (i64, u32) {
+impl Timed for EvRec {
+    fn key(&self) -> (i64, u32) {
         (self.at, self.seq)
+    }
+    fn set_seq(&mut self, seq: u32) {
+        self.seq = seq;
     }
 }
 
@@ -672,8 +672,7 @@ impl TeamState {
     fn push_event(&mut self, mut rec: EvRec) {
         rec.seq = self.next_seq;
         self.next_seq = self.next_seq.saturating_add(1);
-        let pos = self.events.partition_point(|e| e.key() <= rec.key());
-        self.events.insert(pos, rec);
+        insert_event(&mut self.events, rec);
     }
 
     /// The running (not yet complete) removal job of member `idx` (removed or destination).
@@ -708,15 +707,11 @@ impl TeamState {
     }
 }
 
-pub(crate) fn from_secs(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
-}
-
 /// The running team: ground truth and mutation for tests. Cheap to clone; every clone sees the
 /// same state.
 #[derive(Clone)]
 pub struct DropboxTeamHandle {
-    state: Arc<Mutex<TeamState>>,
+    state: Shared<TeamState>,
 }
 
 impl std::fmt::Debug for DropboxTeamHandle {
@@ -734,14 +729,12 @@ impl DropboxTeamHandle {
     /// Generates the team `spec` describes; access tokens live `token_ttl`.
     pub fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> Self {
         DropboxTeamHandle {
-            state: Arc::new(Mutex::new(generate(spec, token_ttl))),
+            state: Shared::new(generate(spec, token_ttl)),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, TeamState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock()
     }
 
     /// Every member, removed ones included, in listing order.
@@ -858,18 +851,26 @@ impl DropboxTeamHandle {
     /// (invited ones none), added members none; a completed removal with a
     /// transfer moves them to the destination.
     pub fn files_owned_by(&self, team_member_id: &str) -> usize {
-        let state = self.lock();
-        state
-            .member_index(team_member_id)
-            .map_or(0, |idx| state.files[idx] as usize)
+        self.with_member(team_member_id, |state, idx| state.files[idx] as usize)
+            .unwrap_or(0)
     }
 
     /// Sets how many files the member owns. Unknown members are ignored.
     pub fn set_owned_files(&self, team_member_id: &str, count: usize) {
-        let mut state = self.lock();
-        if let Some(idx) = state.member_index(team_member_id) {
+        self.with_member(team_member_id, |state, idx| {
             state.files[idx] = u32::try_from(count).unwrap_or(u32::MAX);
-        }
+        });
+    }
+
+    /// `f` on the state and the member's index; `None` for an unknown member.
+    fn with_member<R>(
+        &self,
+        team_member_id: &str,
+        f: impl FnOnce(&mut TeamState, usize) -> R,
+    ) -> Option<R> {
+        let mut state = self.lock();
+        let idx = state.member_index(team_member_id)?;
+        Some(f(&mut state, idx))
     }
 
     /// Every successful `team/members/remove`, in call order.
@@ -934,14 +935,8 @@ impl DropboxTeamHandle {
 
     /// Sets a member's admin role (`None` = member only). False for an unknown member.
     pub fn set_role(&self, team_member_id: &str, role: Option<DropboxRole>) -> bool {
-        let mut state = self.lock();
-        match state.member_index(team_member_id) {
-            Some(idx) => {
-                state.members[idx].role = role;
-                true
-            }
-            None => false,
-        }
+        self.with_member(team_member_id, |state, idx| state.members[idx].role = role)
+            .is_some()
     }
 
     /// Records a `login_success` by the member at `at` (web, password). Unknown members are
@@ -975,14 +970,8 @@ impl DropboxTeamHandle {
     /// if there is no such member. Approval is refused (`access_denied`) while this member is not
     /// an active admin.
     pub fn set_authorizing_admin(&self, team_member_id: &str) -> bool {
-        let mut state = self.lock();
-        match state.member_index(team_member_id) {
-            Some(idx) => {
-                state.authorizing_admin = idx;
-                true
-            }
-            None => false,
-        }
+        self.with_member(team_member_id, |state, idx| state.authorizing_admin = idx)
+            .is_some()
     }
 
     /// The `team_member_id` of the admin who approves authorize requests.
@@ -1048,11 +1037,9 @@ impl DropboxTeamHandle {
 
 const FIRST_FOLDER_ID: u64 = 3_000_000_000;
 
-const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 fn random_b64(rng: &mut SmallRng, len: usize) -> String {
     (0..len)
-        .map(|_| char::from(B64URL[rng.random_range(0..64)]))
+        .map(|_| char::from(B64_URL[rng.random_range(0..64)]))
         .collect()
 }
 
@@ -1068,12 +1055,7 @@ struct EventGen {
 
 impl EventGen {
     fn push(&mut self, rng: &mut SmallRng, at: i64, kind: EvKind, actor: u32, context: u32) {
-        let octet: u8 = rng.random();
-        let ip = [
-            u32::from_be_bytes([203, 0, 113, octet]),
-            u32::from_be_bytes([198, 51, 100, octet]),
-            u32::from_be_bytes([192, 0, 2, octet]),
-        ][usize::from(octet % 3)];
+        let ip = random_ip(rng);
         let method = match rng.random::<f64>() {
             r if r < 0.50 => 0,
             r if r < 0.65 => 1,
@@ -1120,7 +1102,7 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
 
     let n = spec.members.max(1);
     let mut members = Vec::with_capacity(n);
-    let mut email_counts: HashMap<String, u32> = HashMap::with_capacity(n);
+    let mut people = People::new(domain, n);
     let mut gen = EventGen {
         events: Vec::with_capacity(n * 4),
     };
@@ -1157,16 +1139,7 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
         } else {
             DropboxMembershipType::Full
         };
-        let given = pick(&mut rng, FIRST_NAMES);
-        let surname = pick(&mut rng, LAST_NAMES);
-        let base = format!("{}.{}", given.to_lowercase(), surname.to_lowercase());
-        let count = email_counts.entry(base.clone()).or_insert(0);
-        *count += 1;
-        let email = if *count == 1 {
-            format!("{base}@{domain}")
-        } else {
-            format!("{base}{count}@{domain}")
-        };
+        let person = people.next(&mut rng);
         let team_member_id = format!("dbmid:AA{}", random_b64(&mut rng, 33));
         let invited = status == DropboxMemberStatus::Invited;
         let account_id = (!invited || rng.random_bool(0.5))
@@ -1177,12 +1150,8 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
 
         let (invited_on, joined_on) = if invited {
             (Some(now - rng.random_range(3600..60 * DAY)), None)
-        } else if is_owner {
-            (None, Some(now - rng.random_range(1000 * DAY..1095 * DAY)))
-        } else if rng.random_bool(0.03) {
-            (None, Some(now - rng.random_range(3600..20 * DAY)))
         } else {
-            (None, Some(now - rng.random_range(20 * DAY..1095 * DAY)))
+            (None, Some(joined(&mut rng, now, is_owner)))
         };
         let mut suspended_on = None;
         let mut removed_on = None;
@@ -1210,36 +1179,12 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
         // Activity.
         if let Some(joined) = joined_on {
             let window_start = joined.max(year_ago);
-            let r: f64 = rng.random();
-            let last_login = if window_start >= active_until {
-                None
-            } else if is_owner {
-                Some(between(&mut rng, active_until - 2 * DAY, active_until))
-            } else if r < 0.10 {
-                None
-            } else if r < 0.25 && window_start <= now - 61 * DAY {
-                Some(between(
-                    &mut rng,
-                    window_start,
-                    (now - 61 * DAY).min(active_until),
-                ))
-            } else {
-                Some(between(
-                    &mut rng,
-                    window_start.max(now - 60 * DAY).min(active_until),
-                    active_until,
-                ))
-            };
+            let admin_from = is_owner.then_some(active_until - 2 * DAY);
+            let last_login = last_login(&mut rng, now, window_start, active_until, admin_from);
             if let Some(last) = last_login {
-                let logins = rng.random_range(1..=4);
-                for k in 0..logins {
-                    let at = if k == 0 {
-                        last
-                    } else {
-                        between(&mut rng, window_start, last)
-                    };
-                    gen.push(&mut rng, at, EvKind::LoginSuccess, idx, idx);
-                }
+                each_login(&mut rng, window_start, last, |rng, at| {
+                    gen.push(rng, at, EvKind::LoginSuccess, idx, idx);
+                });
                 if rng.random_bool(0.3) {
                     let at = between(&mut rng, last, (last + 8 * 3600).min(latest));
                     gen.push(&mut rng, at, EvKind::Logout, idx, idx);
@@ -1261,7 +1206,7 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
 
         let secondary_emails = if rng.random_bool(0.05) {
             vec![DropboxSecondaryEmail {
-                email: format!("{base}@personal.example.org"),
+                email: format!("{}@personal.example.org", person.base),
                 is_verified: rng.random_bool(0.7),
             }]
         } else {
@@ -1292,11 +1237,11 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
             team_member_id,
             account_id,
             external_id,
-            email,
+            email: person.email,
             email_verified: !invited && rng.random_bool(0.97),
             secondary_emails,
-            given_name: given.to_string(),
-            surname: surname.to_string(),
+            given_name: person.first.to_string(),
+            surname: person.last.to_string(),
             status,
             membership_type,
             role,
@@ -1319,11 +1264,7 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
     }
 
     let mut events = gen.events;
-    events.sort_by_key(|e| e.at);
-    for (seq, e) in events.iter_mut().enumerate() {
-        e.seq = u32::try_from(seq).unwrap_or(u32::MAX);
-    }
-    let next_seq = u32::try_from(events.len()).unwrap_or(u32::MAX);
+    let next_seq = sequence(&mut events);
     let cursor_key: [u8; 32] = Sha256::digest(format!(
         "provider-sandbox cursors {} {}",
         spec.seed, spec.team_id
@@ -1379,11 +1320,10 @@ mod tests {
     use super::*;
 
     fn spec(members: usize, seed: u64) -> DropboxTeamSpec {
-        let mut spec = DropboxTeamSpec::new(members, seed);
-        spec.now = DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or(spec.now);
-        spec
+        DropboxTeamSpec {
+            now: crate::generate::test_now(),
+            ..DropboxTeamSpec::new(members, seed)
+        }
     }
 
     fn team(members: usize, seed: u64) -> DropboxTeamHandle {
@@ -1504,20 +1444,15 @@ mod tests {
         let joined: Vec<&DropboxMember> =
             members.iter().filter(|m| m.joined_on.is_some()).collect();
         let all_last = t.last_logins();
-        let (mut never, mut stale) = (0, 0);
-        for m in &joined {
-            assert_eq!(
-                all_last.get(&m.team_member_id).copied(),
-                t.last_login(&m.team_member_id)
-            );
-            match t.last_login(&m.team_member_id) {
-                None => never += 1,
-                Some(at) if at < now - chrono::Duration::days(60) => stale += 1,
-                Some(_) => {}
-            }
-        }
-        let never = f64::from(never) / joined.len() as f64;
-        let stale = f64::from(stale) / joined.len() as f64;
+        let last: Vec<_> = joined
+            .iter()
+            .map(|m| {
+                let last = t.last_login(&m.team_member_id);
+                assert_eq!(all_last.get(&m.team_member_id).copied(), last);
+                last
+            })
+            .collect();
+        let (never, stale) = crate::generate::never_and_stale(now, &last);
         assert!((0.07..0.14).contains(&never), "never signed in {never}");
         assert!((0.12..0.25).contains(&stale), "stale {stale}");
         for m in members.iter().filter(|m| m.joined_on.is_none()) {

@@ -1,10 +1,10 @@
 //! Fault injection: rules that make provider routes answer 429s, 5xxs, 401s, slowly, or with a
 //! truncated body.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
+
+use crate::util::Shared;
 
 /// A provider route, for fault rules and call counts.
 ///
@@ -47,6 +47,24 @@ pub enum Route {
 }
 
 impl Route {
+    /// Every route, in declaration order (the control API's `stats` lists them all).
+    pub(crate) const ALL: [Route; 14] = [
+        Route::BoxToken,
+        Route::BoxUsers,
+        Route::BoxEvents,
+        Route::BoxTransfer,
+        Route::BoxDeleteUser,
+        Route::DropboxToken,
+        Route::DropboxAuthorize,
+        Route::DropboxMembers,
+        Route::DropboxEvents,
+        Route::DropboxTeamInfo,
+        Route::DropboxMembersRemove,
+        Route::DropboxRemoveJobStatus,
+        Route::DropboxAny,
+        Route::Any,
+    ];
+
     /// The route a request belongs to (`Any` for requests the sandbox does not serve). Box
     /// routes depend on the method; Dropbox routes on the path only.
     pub(crate) fn classify(method: &Method, path: &str) -> Route {
@@ -191,12 +209,12 @@ struct RuleState {
 /// The sandbox's fault rules. Cheap to clone; every clone sees the same rules.
 #[derive(Clone, Debug, Default)]
 pub struct FaultHandle {
-    rules: Arc<Mutex<Vec<RuleState>>>,
+    rules: Shared<Vec<RuleState>>,
 }
 
 impl FaultHandle {
     pub fn push(&self, rule: FaultRule) {
-        self.lock().push(RuleState {
+        self.rules.lock().push(RuleState {
             rule,
             seen: 0,
             fired: 0,
@@ -204,12 +222,12 @@ impl FaultHandle {
     }
 
     pub fn clear(&self) {
-        self.lock().clear();
+        self.rules.lock().clear();
     }
 
     /// Counts a request to `route` and returns the fault to apply to it, if any.
     pub(crate) fn next_fault(&self, route: Route) -> Option<FaultKind> {
-        let mut rules = self.lock();
+        let mut rules = self.rules.lock();
         let mut chosen = None;
         for state in rules.iter_mut().filter(|s| s.rule.route.matches(route)) {
             state.seen += 1;
@@ -221,12 +239,6 @@ impl FaultHandle {
         }
         rules.retain(|s| s.fired < s.rule.times);
         chosen
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<RuleState>> {
-        self.rules
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -311,18 +323,10 @@ mod tests {
         faults.push(FaultRule::new(Route::DropboxAny, FaultKind::ExpiredToken).forever());
         assert_eq!(faults.next_fault(Route::BoxUsers), None);
         assert_eq!(faults.next_fault(Route::Any), None);
-        for route in [
-            Route::DropboxToken,
-            Route::DropboxAuthorize,
-            Route::DropboxMembers,
-            Route::DropboxEvents,
-            Route::DropboxTeamInfo,
-            Route::DropboxMembersRemove,
-            Route::DropboxRemoveJobStatus,
-            Route::DropboxAny,
-        ] {
+        for route in Route::ALL.into_iter().filter(|r| r.is_dropbox()) {
             assert_eq!(faults.next_fault(route), Some(FaultKind::ExpiredToken));
         }
+        assert_eq!(Route::ALL.iter().filter(|r| r.is_dropbox()).count(), 8);
     }
 
     #[test]

@@ -21,6 +21,32 @@
 //!
 //! The control API (`/_sandbox/...`, see the `control` module docs) exposes the handles over HTTP.
 //!
+//! ## Adding an endpoint
+//!
+//! Every route under `/box` and `/dropbox` goes through the provider layer (`app.rs`), which
+//! counts it, applies fault rules and adds the request-id header: handlers do none of that.
+//!
+//! - **Box** (`box_api.rs`): a `.route(...)` line in `box_api::router` and a handler
+//!   `async fn h(State(app): State<AppState>, headers: HeaderMap, q: Params) ->
+//!   Result<Response, ApiError>` that starts with `let state = authorized(&app, &headers)?;`
+//!   (the lock and the 401). Parameters: `int_param`, `limit_param`, `bool_param`,
+//!   `time_param`, `select_fields`; errors: `ClientError::bad_param`, `not_found`,
+//!   `with_message`, `for_status`.
+//! - **Dropbox RPC** (`dropbox_api.rs`): a row `(name, scope, handler)` in `RPC_ROUTES` and a
+//!   `fn h(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError>`; the
+//!   method, content type, token and scope are checked before it runs. Arguments:
+//!   `struct_arg`, `limit_field`, `bool_field`, `string_field`, `user_selector`, `void_union`
+//!   (`call.void()` for a Void route); refusals: `CallError::arg` (400), `CallError::route`
+//!   (409).
+//! - **Its own fault rules and call counts**: a `Route` variant, its line in `Route::classify`
+//!   and its entry in `Route::ALL` (`GET /_sandbox/stats` lists it from there).
+//! - **Control API** (`control.rs`): a `.route(...)` line and a handler that takes its body as
+//!   `JsonBody<T>` (a bad body is answered 400 before it runs).
+//!
+//! Generated data comes from `generate.rs` (names, join and sign-in times, event logs), shared
+//! by the Box tenant (`tenant.rs`) and the Dropbox team (`dropbox_team.rs`); an event-log route
+//! pages with `generate::window` (the time window after a position) and `generate::page`.
+//!
 //! The Box response shapes follow the Box OpenAPI spec (Apache-2.0, Copyright Box, Inc.); the
 //! spec excerpts and SDK fixtures the tests check against are in `tests/fixtures/box/` with
 //! their license. The Dropbox shapes follow the Dropbox Stone spec (MIT, Copyright (c) 2020
@@ -36,6 +62,7 @@ mod dropbox_api;
 mod dropbox_names;
 mod dropbox_team;
 mod faults;
+mod generate;
 mod stats;
 mod tenant;
 mod util;

@@ -1,11 +1,11 @@
 //! What the providers were asked: call counts per route and a log of recent requests.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
 use crate::faults::Route;
+use crate::util::Shared;
 
 /// How many requests [`StatsHandle::requests`] keeps (the oldest are dropped first).
 /// Call counts are not limited.
@@ -33,14 +33,14 @@ struct Inner {
 /// Call counts and the request log. Cheap to clone; every clone sees the same numbers.
 #[derive(Clone, Debug, Default)]
 pub struct StatsHandle {
-    inner: Arc<Mutex<Inner>>,
+    inner: Shared<Inner>,
 }
 
 impl StatsHandle {
     /// Requests to `route` so far (answered, faulted or not); `Route::Any` counts every
     /// provider request, `Route::DropboxAny` every Dropbox request.
     pub fn calls(&self, route: Route) -> usize {
-        let inner = self.lock();
+        let inner = self.inner.lock();
         match route {
             Route::Any => inner.total,
             Route::DropboxAny => inner.dropbox_total,
@@ -50,15 +50,15 @@ impl StatsHandle {
 
     /// The recorded requests, oldest first (at most [`MAX_RECORDED_REQUESTS`]).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.iter().cloned().collect()
+        self.inner.lock().requests.iter().cloned().collect()
     }
 
     pub fn reset(&self) {
-        *self.lock() = Inner::default();
+        *self.inner.lock() = Inner::default();
     }
 
     pub(crate) fn record(&self, request: RecordedRequest) {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         inner.total += 1;
         if request.route.is_dropbox() {
             inner.dropbox_total += 1;
@@ -70,11 +70,5 @@ impl StatsHandle {
             inner.requests.pop_front();
         }
         inner.requests.push_back(request);
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -4,15 +4,19 @@
 //! give the same users and events), then mutated by tests through [`BoxTenantHandle`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use rand::rngs::{SmallRng, StdRng};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::util::{between, mix64, pick, random_token, FIRST_NAMES, LAST_NAMES};
+use crate::generate::{
+    between, each_login, from_secs, insert_event, joined, last_login, now_secs, pick, random_ip,
+    sequence, People, Timed, DAY,
+};
+use crate::util::{mix64, random_token, Shared};
 
 /// Id of the first generated user; the others follow in order.
 pub const FIRST_USER_ID: u64 = 10_000_001;
@@ -27,7 +31,6 @@ const GENERATED_FILE_BASE: u64 = 500_000_000_000;
 /// Files made by [`BoxTenantHandle::set_owned_files`] and folders made by transfers.
 const FIRST_FRESH_ITEM_ID: u64 = 600_000_000_001;
 
-const DAY: i64 = 86_400;
 const UNLIMITED_SPACE: i64 = 999_999_999_999_999;
 const TEN_GB: i64 = 10_737_418_240;
 
@@ -47,14 +50,13 @@ impl BoxTenantSpec {
     /// Enterprise `900001`, client `sandbox-box-client` / `sandbox-box-secret`, `now` = the
     /// current time truncated to seconds.
     pub fn new(users: usize, seed: u64) -> Self {
-        let now = Utc::now();
         BoxTenantSpec {
             seed,
             users,
             enterprise_id: "900001".to_string(),
             client_id: "sandbox-box-client".to_string(),
             client_secret: "sandbox-box-secret".to_string(),
-            now: now.with_nanosecond(0).unwrap_or(now),
+            now: now_secs(),
         }
     }
 }
@@ -110,11 +112,6 @@ fn default_status() -> String {
     "active".to_string()
 }
 
-fn now_secs() -> DateTime<Utc> {
-    let now = Utc::now();
-    now.with_nanosecond(0).unwrap_or(now)
-}
-
 impl NewBoxUser {
     /// An active, regular (`user` role) managed user created now.
     pub fn member(name: impl Into<String>, login: impl Into<String>) -> Self {
@@ -125,6 +122,29 @@ impl NewBoxUser {
             status: default_status(),
             is_platform_access_only: false,
             created_at: now_secs(),
+        }
+    }
+
+    /// The user with this id: modified when created, no space used, nothing else set.
+    fn into_user(self, id: u64) -> BoxUser {
+        BoxUser {
+            id: id.to_string(),
+            name: self.name,
+            login: self.login,
+            role: self.role,
+            status: self.status,
+            created_at: self.created_at,
+            modified_at: self.created_at,
+            is_platform_access_only: self.is_platform_access_only,
+            space_used: 0,
+            tracking_codes: Vec::new(),
+            space_amount: UNLIMITED_SPACE,
+            language: "en".to_string(),
+            timezone: "America/Los_Angeles".to_string(),
+            job_title: String::new(),
+            phone: String::new(),
+            external_app_user_id: None,
+            notification_email: None,
         }
     }
 }
@@ -158,9 +178,12 @@ pub(crate) struct EventRec {
     pub ip: u32,
 }
 
-impl EventRec {
-    pub(crate) fn key(&self) -> (i64, u32) {
+impl Timed for EventRec {
+    fn key(&self) -> (i64, u32) {
         (self.at, self.seq)
+    }
+    fn set_seq(&mut self, seq: u32) {
+        self.seq = seq;
     }
 }
 
@@ -387,6 +410,14 @@ impl TenantState {
         self.event_type_ids.get(name).copied()
     }
 
+    /// The interned ids of the event types that count as a sign-in.
+    fn login_type_ids(&self) -> Vec<u16> {
+        ["LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE"]
+            .iter()
+            .filter_map(|t| self.event_type_id(t))
+            .collect()
+    }
+
     pub(crate) fn event_type_count(&self) -> usize {
         self.event_types.len()
     }
@@ -438,15 +469,11 @@ pub(crate) fn format_event_id(id: u128) -> String {
     uuid::Uuid::from_u128(id).hyphenated().to_string()
 }
 
-pub(crate) fn from_secs(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
-}
-
 /// The running tenant: ground truth and mutation for tests. Cheap to clone; every clone
 /// sees the same state.
 #[derive(Clone)]
 pub struct BoxTenantHandle {
-    state: Arc<Mutex<TenantState>>,
+    state: Shared<TenantState>,
 }
 
 impl std::fmt::Debug for BoxTenantHandle {
@@ -464,14 +491,12 @@ impl BoxTenantHandle {
     /// Generates the tenant `spec` describes; tokens live `token_ttl`.
     pub fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> Self {
         BoxTenantHandle {
-            state: Arc::new(Mutex::new(generate(spec, token_ttl))),
+            state: Shared::new(generate(spec, token_ttl)),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, TenantState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock()
     }
 
     /// Every current user, app users included, ordered by id.
@@ -496,10 +521,7 @@ impl BoxTenantHandle {
     pub fn last_login(&self, user_id: &str) -> Option<DateTime<Utc>> {
         let id = user_id.parse::<u64>().ok()?;
         let state = self.lock();
-        let login_types: Vec<u16> = ["LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE"]
-            .iter()
-            .filter_map(|t| state.event_type_id(t))
-            .collect();
+        let login_types = state.login_type_ids();
         state
             .events
             .iter()
@@ -511,10 +533,7 @@ impl BoxTenantHandle {
     /// [`Self::last_login`] of every user who has one, in one pass over the events.
     pub fn last_logins(&self) -> HashMap<String, DateTime<Utc>> {
         let state = self.lock();
-        let login_types: Vec<u16> = ["LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE"]
-            .iter()
-            .filter_map(|t| state.event_type_id(t))
-            .collect();
+        let login_types = state.login_type_ids();
         let mut out = HashMap::new();
         for e in state
             .events
@@ -536,25 +555,7 @@ impl BoxTenantHandle {
         let mut state = self.lock();
         let id = state.next_user_id;
         state.next_user_id += 1;
-        let user = BoxUser {
-            id: id.to_string(),
-            name: u.name,
-            login: u.login,
-            role: u.role,
-            status: u.status,
-            created_at: u.created_at,
-            modified_at: u.created_at,
-            is_platform_access_only: u.is_platform_access_only,
-            space_used: 0,
-            tracking_codes: Vec::new(),
-            space_amount: UNLIMITED_SPACE,
-            language: "en".to_string(),
-            timezone: "America/Los_Angeles".to_string(),
-            job_title: String::new(),
-            phone: String::new(),
-            external_app_user_id: None,
-            notification_email: None,
-        };
+        let user = u.into_user(id);
         state.users.insert(id, user.clone());
         user
     }
@@ -642,8 +643,7 @@ impl BoxTenantHandle {
             id,
             ip: u32::from_be_bytes([203, 0, 113, 10]),
         };
-        let pos = state.events.partition_point(|e| e.key() <= rec.key());
-        state.events.insert(pos, rec);
+        insert_event(&mut state.events, rec);
         format_event_id(id)
     }
 
@@ -735,12 +735,7 @@ struct EventGen {
 impl EventGen {
     fn push(&mut self, rng: &mut SmallRng, at: i64, etype: u16, user: u64, source: SourceRef) {
         let bytes: [u8; 16] = rng.random();
-        let octet: u8 = rng.random();
-        let ip = [
-            u32::from_be_bytes([203, 0, 113, octet]),
-            u32::from_be_bytes([198, 51, 100, octet]),
-            u32::from_be_bytes([192, 0, 2, octet]),
-        ][usize::from(octet % 3)];
+        let ip = random_ip(rng);
         self.events.push(EventRec {
             at,
             seq: 0,
@@ -797,7 +792,7 @@ fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> TenantState {
     ];
 
     let mut users = BTreeMap::new();
-    let mut login_counts: HashMap<String, u32> = HashMap::with_capacity(spec.users);
+    let mut people = People::new(domain.clone(), spec.users);
     let mut gen = EventGen {
         events: Vec::with_capacity(spec.users * 3),
         next_file: 0,
@@ -824,13 +819,7 @@ fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> TenantState {
                 _ => "cannot_delete_edit_upload",
             }
         };
-        let created = if is_admin {
-            now - rng.random_range(1000 * DAY..1095 * DAY)
-        } else if rng.random_bool(0.03) {
-            now - rng.random_range(3600..20 * DAY)
-        } else {
-            now - rng.random_range(20 * DAY..1095 * DAY)
-        };
+        let created = joined(&mut rng, now, is_admin);
         let modified = between(&mut rng, created, latest);
 
         let (name, login, external_app_user_id) = if is_app {
@@ -848,21 +837,8 @@ fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> TenantState {
                 external,
             )
         } else {
-            let first = pick(&mut rng, FIRST_NAMES);
-            let last = pick(&mut rng, LAST_NAMES);
-            let base = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
-            let n = login_counts.entry(base).or_insert(0);
-            *n += 1;
-            let login = if *n == 1 {
-                format!("{}.{}@{domain}", first.to_lowercase(), last.to_lowercase())
-            } else {
-                format!(
-                    "{}.{}{n}@{domain}",
-                    first.to_lowercase(),
-                    last.to_lowercase()
-                )
-            };
-            (format!("{first} {last}"), login, None)
+            let p = people.next(&mut rng);
+            (format!("{} {}", p.first, p.last), p.email, None)
         };
 
         let tracking_codes = if is_app {
@@ -919,35 +895,15 @@ fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> TenantState {
         // Activity.
         let window_start = created.max(year_ago);
         if !is_app {
-            let r: f64 = rng.random();
-            let last_login = if is_admin {
-                Some(between(&mut rng, now - 2 * DAY, latest))
-            } else if r < 0.10 {
-                None
-            } else if r < 0.25 && window_start <= now - 61 * DAY {
-                Some(between(&mut rng, window_start, now - 61 * DAY))
-            } else {
-                Some(between(&mut rng, window_start.max(now - 60 * DAY), latest))
-            };
+            let admin_from = is_admin.then_some(now - 2 * DAY);
+            let last_login = last_login(&mut rng, now, window_start, latest, admin_from);
             if let Some(last) = last_login {
-                let logins = rng.random_range(1..=4);
-                for k in 0..logins {
-                    let at = if k == 0 {
-                        last
-                    } else {
-                        between(&mut rng, window_start, last)
-                    };
-                    gen.push(&mut rng, at, LOGIN, id, SourceRef::User(id));
+                each_login(&mut rng, window_start, last, |rng, at| {
+                    gen.push(rng, at, LOGIN, id, SourceRef::User(id));
                     if rng.random_bool(0.15) {
-                        gen.push(
-                            &mut rng,
-                            at,
-                            ADD_LOGIN_ACTIVITY_DEVICE,
-                            id,
-                            SourceRef::User(id),
-                        );
+                        gen.push(rng, at, ADD_LOGIN_ACTIVITY_DEVICE, id, SourceRef::User(id));
                     }
-                }
+                });
                 if rng.random_bool(0.10) {
                     for _ in 0..rng.random_range(1..=3) {
                         let at = between(&mut rng, window_start, latest);
@@ -1005,11 +961,7 @@ fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> TenantState {
     }
 
     let mut events = gen.events;
-    events.sort_by_key(|e| e.at);
-    for (seq, e) in events.iter_mut().enumerate() {
-        e.seq = u32::try_from(seq).unwrap_or(u32::MAX);
-    }
-    let next_seq = u32::try_from(events.len()).unwrap_or(u32::MAX);
+    let next_seq = sequence(&mut events);
 
     let event_types: Vec<String> = GENERATED_TYPES.iter().map(|t| t.to_string()).collect();
     let event_type_ids = event_types
@@ -1018,28 +970,18 @@ fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> TenantState {
         .filter_map(|(i, t)| Some((t.clone(), u16::try_from(i).ok()?)))
         .collect();
 
-    let service_account = BoxUser {
-        id: SERVICE_ACCOUNT_ID.to_string(),
-        name: "Seatkeeper Sandbox Service Account".to_string(),
-        login: format!(
-            "AutomationUser_{}_sandbox0001@boxdevedition.com",
-            app_ids[0]
-        ),
-        role: "user".to_string(),
-        status: "active".to_string(),
-        created_at: from_secs(now - 1095 * DAY),
-        modified_at: from_secs(now - 1095 * DAY),
+    let service_account = NewBoxUser {
         is_platform_access_only: true,
-        space_used: 0,
-        tracking_codes: Vec::new(),
-        space_amount: UNLIMITED_SPACE,
-        language: "en".to_string(),
-        timezone: "America/Los_Angeles".to_string(),
-        job_title: String::new(),
-        phone: String::new(),
-        external_app_user_id: None,
-        notification_email: None,
-    };
+        created_at: from_secs(now - 1095 * DAY),
+        ..NewBoxUser::member(
+            "Seatkeeper Sandbox Service Account",
+            format!(
+                "AutomationUser_{}_sandbox0001@boxdevedition.com",
+                app_ids[0]
+            ),
+        )
+    }
+    .into_user(SERVICE_ACCOUNT_ID);
 
     TenantState {
         enterprise_id: spec.enterprise_id.clone(),
@@ -1073,11 +1015,10 @@ mod tests {
     use super::*;
 
     fn spec(users: usize, seed: u64) -> BoxTenantSpec {
-        let mut spec = BoxTenantSpec::new(users, seed);
-        spec.now = DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or(spec.now);
-        spec
+        BoxTenantSpec {
+            now: crate::generate::test_now(),
+            ..BoxTenantSpec::new(users, seed)
+        }
     }
 
     fn tenant(users: usize, seed: u64) -> BoxTenantHandle {
@@ -1151,19 +1092,16 @@ mod tests {
             .iter()
             .filter(|u| !u.is_platform_access_only)
             .collect();
-        let mut never = 0;
-        let mut stale = 0;
         let all_last = t.last_logins();
-        for u in &humans {
-            assert_eq!(all_last.get(&u.id).copied(), t.last_login(&u.id));
-            match t.last_login(&u.id) {
-                None => never += 1,
-                Some(at) if at < now - chrono::Duration::days(60) => stale += 1,
-                Some(_) => {}
-            }
-        }
-        let never = never as f64 / humans.len() as f64;
-        let stale = stale as f64 / humans.len() as f64;
+        let last: Vec<_> = humans
+            .iter()
+            .map(|u| {
+                let last = t.last_login(&u.id);
+                assert_eq!(all_last.get(&u.id).copied(), last);
+                last
+            })
+            .collect();
+        let (never, stale) = crate::generate::never_and_stale(now, &last);
         assert!((0.07..0.13).contains(&never), "never logged in {never}");
         assert!((0.10..0.18).contains(&stale), "stale {stale}");
         for kind in [

@@ -1,8 +1,35 @@
 //! Small helpers shared by the providers: URL-encoded parsing, base64, timestamps, request ids.
 
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use rand::rngs::SmallRng;
 use rand::Rng;
+
+/// State that every clone of a handle sees. A panic while it was locked (a failed assertion in
+/// a test) does not poison it: the next test request still gets an answer.
+#[derive(Debug, Default)]
+pub(crate) struct Shared<T>(Arc<Mutex<T>>);
+
+impl<T> Shared<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Shared(Arc::new(Mutex::new(value)))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+// Not derived: a derive would require `T: Clone`.
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
 
 /// Decoded `application/x-www-form-urlencoded` pairs (a query string or a form body), in order.
 #[derive(Debug, Default, Clone)]
@@ -27,6 +54,18 @@ impl Params {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The query string's parameters (none if there is no query).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Params::parse(parts.uri.query().unwrap_or("")))
     }
 }
 
@@ -62,7 +101,8 @@ fn hex_val(b: u8) -> Option<u8> {
 }
 
 const B64_STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+pub(crate) const B64_URL: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// URL-safe base64 without padding (the alphabet Box's markers use).
 pub(crate) fn b64url_encode(data: &[u8]) -> String {
@@ -171,19 +211,25 @@ pub(crate) fn percent_encode(s: &str) -> String {
 }
 
 /// `(client_id, client_secret)` from an HTTP Basic `Authorization` header.
-pub(crate) fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(b64_decode(encoded.trim())?).ok()?;
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let decoded = String::from_utf8(b64_decode(authorization(headers, "basic")?)?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    authorization(headers, "bearer").filter(|t| !t.is_empty())
+}
+
+/// The credentials of an `Authorization: <scheme> <credentials>` header (the scheme in any
+/// case, the credentials trimmed).
+fn authorization<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (given, credentials) = value.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then(|| credentials.trim())
 }
 
 /// SplitMix64's finalizer: a cheap, well-mixed hash of `x` (for values derived from a seed
@@ -202,75 +248,6 @@ pub(crate) fn random_token(len: usize) -> String {
         .take(len)
         .map(char::from)
         .collect()
-}
-
-/// Names of generated users (Box) and members (Dropbox).
-pub(crate) const FIRST_NAMES: &[&str] = &[
-    "Aaron", "Abigail", "Adrian", "Aisha", "Alex", "Alice", "Amara", "Andrea", "Ben", "Bianca",
-    "Carlos", "Chen", "Chloe", "Daniel", "Diana", "Dmitri", "Elena", "Emma", "Farah", "Felix",
-    "Gabriel", "Grace", "Hana", "Hugo", "Ines", "Isaac", "Jamal", "Julia", "Kai", "Keiko", "Laura",
-    "Leo", "Lina", "Lucas", "Maya", "Mateo", "Nadia", "Noah", "Olivia", "Omar", "Priya", "Quinn",
-    "Rafael", "Rosa", "Sam", "Sofia", "Tariq", "Tess", "Uma", "Victor", "Wei", "Yara", "Yusuf",
-    "Zoe",
-];
-
-pub(crate) const LAST_NAMES: &[&str] = &[
-    "Adams",
-    "Baker",
-    "Bauer",
-    "Chen",
-    "Costa",
-    "Dubois",
-    "Evans",
-    "Fischer",
-    "Garcia",
-    "Gupta",
-    "Hansen",
-    "Ito",
-    "Jensen",
-    "Kim",
-    "Kowalski",
-    "Larsen",
-    "Lopez",
-    "Martin",
-    "Meyer",
-    "Nakamura",
-    "Novak",
-    "Okafor",
-    "Olsen",
-    "Patel",
-    "Perez",
-    "Quinn",
-    "Rossi",
-    "Santos",
-    "Schmidt",
-    "Silva",
-    "Singh",
-    "Tanaka",
-    "Turner",
-    "Usman",
-    "Varga",
-    "Wagner",
-    "Walsh",
-    "Wong",
-    "Xu",
-    "Young",
-    "Zhang",
-    "Zimmerman",
-];
-
-/// A random pick (generated tenants).
-pub(crate) fn pick<'a>(rng: &mut SmallRng, items: &[&'a str]) -> &'a str {
-    items[rng.random_range(0..items.len())]
-}
-
-/// A uniform instant in `[lo, hi]` (or `lo` if the range is empty).
-pub(crate) fn between(rng: &mut SmallRng, lo: i64, hi: i64) -> i64 {
-    if hi <= lo {
-        lo
-    } else {
-        rng.random_range(lo..=hi)
-    }
 }
 
 #[cfg(test)]

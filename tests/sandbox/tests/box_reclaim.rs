@@ -567,45 +567,32 @@ async fn control_api_exposes_ownership_transfers_and_deletions() {
     let token = token(&sb).await;
     let users = humans(&sb, "active");
     let (a, b) = (users[0].id.clone(), users[1].id.clone());
-    let control = |method: Method, path: String, body: Option<Value>| {
-        let url = format!("{}{path}", sb.url());
-        async move {
-            let mut req = client().request(method, url);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let response = req.send().await.expect("control request");
-            let status = response.status();
-            let text = response.text().await.expect("body");
-            (
-                status,
-                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
-            )
-        }
-    };
-    let (status, body) = control(Method::GET, format!("/_sandbox/box/users/{a}/items"), None).await;
+    let (status, body) = control(&sb, Method::GET, &format!("/box/users/{a}/items"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["items"], json!(sb.box_tenant().owned_items(&a)));
     let (status, _) = control(
+        &sb,
         Method::PUT,
-        format!("/_sandbox/box/users/{a}/items"),
+        &format!("/box/users/{a}/items"),
         Some(json!({"count": 2})),
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(sb.box_tenant().owned_items(&a).len(), 2);
     let (status, _) = control(
+        &sb,
         Method::PUT,
-        "/_sandbox/box/users/424242/items".into(),
+        "/box/users/424242/items",
         Some(json!({"count": 2})),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = control(Method::GET, "/_sandbox/box/users/424242/items".into(), None).await;
+    let (status, _) = control(&sb, Method::GET, "/box/users/424242/items", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = control(
+        &sb,
         Method::PUT,
-        format!("/_sandbox/box/users/{a}/items"),
+        &format!("/box/users/{a}/items"),
         Some(json!({"count": -1})),
     )
     .await;
@@ -613,13 +600,13 @@ async fn control_api_exposes_ownership_transfers_and_deletions() {
 
     box_transfer(&sb, &token, &a, &b).await;
     box_delete(&sb, &token, &a, false).await;
-    let (_, transfers) = control(Method::GET, "/_sandbox/box/transfers".into(), None).await;
+    let (_, transfers) = control(&sb, Method::GET, "/box/transfers", None).await;
     assert_eq!(transfers[0]["from_user_id"], a.as_str());
     assert_eq!(transfers[0]["to_user_id"], b.as_str());
     assert_eq!(transfers[0]["items_moved"], 2);
-    let (_, deleted) = control(Method::GET, "/_sandbox/box/deleted-users".into(), None).await;
+    let (_, deleted) = control(&sb, Method::GET, "/box/deleted-users", None).await;
     assert_eq!(deleted, json!([a]));
-    let (_, stats) = control(Method::GET, "/_sandbox/stats".into(), None).await;
+    let (_, stats) = control(&sb, Method::GET, "/stats", None).await;
     assert_eq!(stats["calls"]["box_transfer"], 1);
     assert_eq!(stats["calls"]["box_delete_user"], 1);
 }

@@ -187,27 +187,6 @@ async fn stats_count_dropbox_routes() {
     assert_eq!((cont.method.as_str(), cont.status), ("POST", 409));
 }
 
-async fn control(
-    sb: &provider_sandbox::Sandbox,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = client().request(method, format!("{}{path}", sb.url()));
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let response = req.send().await.expect("control request");
-    let status = response.status();
-    let bytes = response.bytes().await.expect("body");
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).expect("JSON")
-    };
-    (status, body)
-}
-
 #[tokio::test]
 async fn control_api() {
     use reqwest::Method;
@@ -215,40 +194,28 @@ async fn control_api() {
     let team = sb.dropbox_team();
     let token = dbx_token(&sb).await;
 
-    let (status, members) = control(&sb, Method::GET, "/_sandbox/dropbox/members", None).await;
+    let (status, members) = control(&sb, Method::GET, "/dropbox/members", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(members.as_array().map(Vec::len), Some(20));
     assert_eq!(members[0]["role"], "team_admin");
 
     let new = json!({"email": "pat.new@example.com", "given_name": "Pat", "surname": "New"});
-    let (status, added) = control(
-        &sb,
-        Method::POST,
-        "/_sandbox/dropbox/members",
-        Some(new.clone()),
-    )
-    .await;
+    let (status, added) = control(&sb, Method::POST, "/dropbox/members", Some(new.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
     assert_eq!(added["status"], "active");
     let id = added["team_member_id"].as_str().expect("id").to_string();
-    let (status, _) = control(&sb, Method::POST, "/_sandbox/dropbox/members", Some(new)).await;
+    let (status, _) = control(&sb, Method::POST, "/dropbox/members", Some(new)).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, _) = control(
         &sb,
         Method::POST,
-        "/_sandbox/dropbox/members",
+        "/dropbox/members",
         Some(json!({"email": "x", "given_name": "", "surname": "Y"})),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let invited = json!({"email": "inv@example.com", "given_name": "In", "surname": "Vited", "status": "invited", "role": "support_admin"});
-    let (status, inv) = control(
-        &sb,
-        Method::POST,
-        "/_sandbox/dropbox/members",
-        Some(invited),
-    )
-    .await;
+    let (status, inv) = control(&sb, Method::POST, "/dropbox/members", Some(invited)).await;
     assert_eq!(status, StatusCode::CREATED);
     assert!(inv["invited_on"].is_string() && inv["joined_on"].is_null());
 
@@ -257,7 +224,7 @@ async fn control_api() {
     let (status, _) = control(
         &sb,
         Method::POST,
-        "/_sandbox/dropbox/logins",
+        "/dropbox/logins",
         Some(json!({"team_member_id": id, "at": at})),
     )
     .await;
@@ -266,28 +233,16 @@ async fn control_api() {
     let (status, _) = control(
         &sb,
         Method::POST,
-        "/_sandbox/dropbox/logins",
+        "/dropbox/logins",
         Some(json!({"team_member_id": "dbmid:nobody", "at": at})),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Remove: status removed; listed only with include_removed.
-    let (status, _) = control(
-        &sb,
-        Method::DELETE,
-        &format!("/_sandbox/dropbox/members/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = control(&sb, Method::DELETE, &format!("/dropbox/members/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = control(
-        &sb,
-        Method::DELETE,
-        &format!("/_sandbox/dropbox/members/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = control(&sb, Method::DELETE, &format!("/dropbox/members/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, page) = dbx_rpc(&sb, &token, "team/members/list_v2", &json!({})).await;
     assert!(!page.to_string().contains(&id));
@@ -304,7 +259,7 @@ async fn control_api() {
     let (status, _) = control(
         &sb,
         Method::POST,
-        "/_sandbox/dropbox/authorizing-admin",
+        "/dropbox/authorizing-admin",
         Some(json!({"team_member_id": inv["team_member_id"]})),
     )
     .await;
@@ -313,21 +268,21 @@ async fn control_api() {
     let (status, _) = control(
         &sb,
         Method::POST,
-        "/_sandbox/dropbox/authorizing-admin",
+        "/dropbox/authorizing-admin",
         Some(json!({"team_member_id": "dbmid:nobody"})),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Expire and revoke.
-    let (status, _) = control(&sb, Method::POST, "/_sandbox/dropbox/expire-tokens", None).await;
+    let (status, _) = control(&sb, Method::POST, "/dropbox/expire-tokens", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = dbx_rpc(&sb, &token, "team/get_info", &Value::Null).await;
     assert_eq!(
         (status, body["error"][".tag"].clone()),
         (StatusCode::UNAUTHORIZED, json!("expired_access_token"))
     );
-    let (status, _) = control(&sb, Method::POST, "/_sandbox/dropbox/revoke-tokens", None).await;
+    let (status, _) = control(&sb, Method::POST, "/dropbox/revoke-tokens", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = dbx_rpc(&sb, &token, "team/get_info", &Value::Null).await;
     assert_eq!(
@@ -339,14 +294,14 @@ async fn control_api() {
     let (status, _) = control(
         &sb,
         Method::POST,
-        "/_sandbox/faults",
+        "/faults",
         Some(json!({"route": "dropbox_token", "kind": {"rate_limited": {"retry_after_secs": 2}}})),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = dbx_refresh(&sb, App::Sync, "x").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    let (_, stats) = control(&sb, Method::GET, "/_sandbox/stats", None).await;
+    let (_, stats) = control(&sb, Method::GET, "/stats", None).await;
     for key in [
         "dropbox_token",
         "dropbox_authorize",

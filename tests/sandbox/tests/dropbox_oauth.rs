@@ -12,11 +12,8 @@ use provider_sandbox::{DropboxRole, Sandbox};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-fn key_set(v: &Value) -> BTreeSet<String> {
-    keys(v).into_iter().collect()
-}
-
-fn assert_oauth_error(status: StatusCode, body: &Value, error: &str) {
+fn assert_oauth_error((status, body): (StatusCode, Value), error: &str) {
+    let body = &body;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], error, "{body}");
     assert_eq!(keys(body), ["error", "error_description"], "{body}");
@@ -25,8 +22,22 @@ fn assert_oauth_error(status: StatusCode, body: &Value, error: &str) {
         .is_some_and(|d| !d.is_empty()));
 }
 
+fn assert_invalid_grant(answer: (StatusCode, Value)) {
+    assert_oauth_error(answer, "invalid_grant");
+}
+
 async fn get_info(sb: &Sandbox, token: &str) -> (StatusCode, Value) {
     dbx_rpc(sb, token, "team/get_info", &Value::Null).await
+}
+
+async fn authenticated_admin(sb: &Sandbox, token: &str) -> (StatusCode, Value) {
+    dbx_rpc(
+        sb,
+        token,
+        "team/token/get_authenticated_admin",
+        &Value::Null,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -82,13 +93,7 @@ async fn full_flow_authorize_exchange_refresh() {
     let (status, info) = get_info(&sb, &access).await;
     assert_eq!(status, StatusCode::OK, "{info}");
     assert_eq!(info["team_id"], team.team_id());
-    let (status, me) = dbx_rpc(
-        &sb,
-        &access,
-        "team/token/get_authenticated_admin",
-        &Value::Null,
-    )
-    .await;
+    let (status, me) = authenticated_admin(&sb, &access).await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["admin_profile"]["team_member_id"], admin.team_member_id);
     assert_eq!(me["admin_profile"]["email"], admin.email);
@@ -111,13 +116,7 @@ async fn full_flow_authorize_exchange_refresh() {
         "the old one lives on"
     );
     // The refreshed token has the same admin.
-    let (_, me2) = dbx_rpc(
-        &sb,
-        &access2,
-        "team/token/get_authenticated_admin",
-        &Value::Null,
-    )
-    .await;
+    let (_, me2) = authenticated_admin(&sb, &access2).await;
     assert_eq!(me2, me);
     // The refresh token is reusable.
     assert_eq!(
@@ -195,22 +194,18 @@ async fn every_invalid_grant() {
         dbx_exchange(&sb, App::Sync, &code, &p.verifier).await.0,
         StatusCode::OK
     );
-    let (status, body) = dbx_exchange(&sb, App::Sync, &code, &p.verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, &code, &p.verifier).await);
 
     // Wrong verifier: refused, and the code is burned.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
-    let (status, body) = dbx_exchange(&sb, App::Sync, &code, &pkce().verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
-    let (status, body) = dbx_exchange(&sb, App::Sync, &code, &p.verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, &code, &pkce().verifier).await);
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, &code, &p.verifier).await);
 
     // The challenge itself is not the verifier.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
-    let (status, body) = dbx_exchange(&sb, App::Sync, &code, &p.challenge).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, &code, &p.challenge).await);
 
     // Wrong or missing redirect_uri.
     let (key, secret) = App::Sync.creds(&sb);
@@ -227,36 +222,29 @@ async fn every_invalid_grant() {
         if let Some(r) = redirect {
             form.push(("redirect_uri", r));
         }
-        let (status, body) = dbx_token_form(&sb, &form).await;
-        assert_oauth_error(status, &body, "invalid_grant");
+        assert_invalid_grant(dbx_token_form(&sb, &form).await);
     }
 
     // Expired.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
     team.expire_authorization_codes();
-    let (status, body) = dbx_exchange(&sb, App::Sync, &code, &p.verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, &code, &p.verifier).await);
 
     // Issued to the other app.
     let p = pkce();
     let code = dbx_code(&sb, App::Sync, &p).await;
-    let (status, body) = dbx_exchange(&sb, App::Reclaim, &code, &p.verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_invalid_grant(dbx_exchange(&sb, App::Reclaim, &code, &p.verifier).await);
 
     // Unknown code.
-    let (status, body) = dbx_exchange(&sb, App::Sync, "not-a-code", &p.verifier).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_invalid_grant(dbx_exchange(&sb, App::Sync, "not-a-code", &p.verifier).await);
 
     // Refresh: unknown, other app's, revoked.
     let (access, refresh) = dbx_connect(&sb, App::Sync).await;
-    let (status, body) = dbx_refresh(&sb, App::Sync, "nope").await;
-    assert_oauth_error(status, &body, "invalid_grant");
-    let (status, body) = dbx_refresh(&sb, App::Reclaim, &refresh).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_invalid_grant(dbx_refresh(&sb, App::Sync, "nope").await);
+    assert_invalid_grant(dbx_refresh(&sb, App::Reclaim, &refresh).await);
     team.revoke_refresh_tokens();
-    let (status, body) = dbx_refresh(&sb, App::Sync, &refresh).await;
-    assert_oauth_error(status, &body, "invalid_grant");
+    assert_invalid_grant(dbx_refresh(&sb, App::Sync, &refresh).await);
     let (status, body) = get_info(&sb, &access).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"][".tag"], "invalid_access_token");
@@ -289,36 +277,36 @@ async fn token_endpoint_client_and_request_errors() {
     let mut wrong_secret = base("authorization_code");
     wrong_secret.push(("client_id", key.clone()));
     wrong_secret.push(("client_secret", "wrong".into()));
-    let (status, body) = send(wrong_secret).await;
-    assert_oauth_error(status, &body, "invalid_client");
+    assert_oauth_error(send(wrong_secret).await, "invalid_client");
 
     let mut unknown = base("authorization_code");
     unknown.push(("client_id", "nobody".into()));
     unknown.push(("client_secret", secret.clone()));
-    let (status, body) = send(unknown).await;
-    assert_oauth_error(status, &body, "invalid_client");
+    assert_oauth_error(send(unknown).await, "invalid_client");
 
-    let (status, body) = send(vec![("client_id", key.clone())]).await;
-    assert_oauth_error(status, &body, "invalid_request");
+    assert_oauth_error(
+        send(vec![("client_id", key.clone())]).await,
+        "invalid_request",
+    );
 
     let mut no_client = base("authorization_code");
     no_client.retain(|(k, _)| *k != "client_id");
-    let (status, body) = send(no_client).await;
-    assert_oauth_error(status, &body, "invalid_request");
+    assert_oauth_error(send(no_client).await, "invalid_request");
 
     let mut cc = base("client_credentials");
     cc.push(("client_id", key.clone()));
     cc.push(("client_secret", secret.clone()));
-    let (status, body) = send(cc).await;
-    assert_oauth_error(status, &body, "unsupported_grant_type");
+    assert_oauth_error(send(cc).await, "unsupported_grant_type");
 
-    let (status, body) = send(vec![
-        ("grant_type", "authorization_code".into()),
-        ("client_id", key.clone()),
-        ("client_secret", secret.clone()),
-    ])
-    .await;
-    assert_oauth_error(status, &body, "invalid_request");
+    assert_oauth_error(
+        send(vec![
+            ("grant_type", "authorization_code".into()),
+            ("client_id", key.clone()),
+            ("client_secret", secret.clone()),
+        ])
+        .await,
+        "invalid_request",
+    );
 
     // Wrong Basic credentials.
     let response = client()
@@ -330,7 +318,7 @@ async fn token_endpoint_client_and_request_errors() {
         .expect("token");
     let status = response.status();
     let body: Value = response.json().await.expect("json");
-    assert_oauth_error(status, &body, "invalid_client");
+    assert_oauth_error((status, body), "invalid_client");
 
     // None of those burned the code.
     assert_eq!(
@@ -388,18 +376,20 @@ async fn online_access_and_refresh_scope_narrowing() {
             .0,
         StatusCode::OK
     );
-    let (status, body) = dbx_token_form(
-        &sb,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &key),
-            ("client_secret", &secret),
-            ("scope", "members.delete"),
-        ],
-    )
-    .await;
-    assert_oauth_error(status, &body, "invalid_scope");
+    assert_oauth_error(
+        dbx_token_form(
+            &sb,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", &key),
+                ("client_secret", &secret),
+                ("scope", "members.delete"),
+            ],
+        )
+        .await,
+        "invalid_scope",
+    );
 }
 
 #[tokio::test]
@@ -529,24 +519,12 @@ async fn tokens_carry_the_approving_admin() {
     );
     team.set_authorizing_admin(&other.team_member_id);
     let (token, _) = dbx_connect(&sb, App::Reclaim).await;
-    let (status, me) = dbx_rpc(
-        &sb,
-        &token,
-        "team/token/get_authenticated_admin",
-        &Value::Null,
-    )
-    .await;
+    let (status, me) = authenticated_admin(&sb, &token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["admin_profile"]["team_member_id"], other.team_member_id);
     // No longer an admin: admin_not_active.
     team.set_role(&other.team_member_id, None);
-    let (status, body) = dbx_rpc(
-        &sb,
-        &token,
-        "team/token/get_authenticated_admin",
-        &Value::Null,
-    )
-    .await;
+    let (status, body) = authenticated_admin(&sb, &token).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"][".tag"], "admin_not_active");
 }

@@ -704,47 +704,29 @@ async fn control_api_exposes_files_removals_and_the_mode() {
     let token = reclaim_token(&sb).await;
     let plain = plain_members(&sb);
     let (a, b) = (&plain[0].team_member_id, &plain[1].team_member_id);
-    let control = |method: reqwest::Method, path: String, body: Option<Value>| {
-        let url = format!("{}{path}", sb.url());
-        async move {
-            let mut req = client().request(method, url);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let response = req.send().await.expect("control request");
-            let status = response.status();
-            let text = response.text().await.expect("body");
-            (
-                status,
-                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
-            )
-        }
-    };
     use reqwest::Method;
     let (status, body) = control(
+        &sb,
         Method::PUT,
-        format!("/_sandbox/dropbox/members/{a}/files"),
+        &format!("/dropbox/members/{a}/files"),
         Some(json!({"count": 9})),
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (_, body) = control(
+        &sb,
         Method::GET,
-        format!("/_sandbox/dropbox/members/{a}/files"),
+        &format!("/dropbox/members/{a}/files"),
         None,
     )
     .await;
     assert_eq!(body, json!({"count": 9}));
-    let (status, _) = control(
-        Method::GET,
-        "/_sandbox/dropbox/members/dbmid:x/files".into(),
-        None,
-    )
-    .await;
+    let (status, _) = control(&sb, Method::GET, "/dropbox/members/dbmid:x/files", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = control(
+        &sb,
         Method::PUT,
-        "/_sandbox/dropbox/remove-mode".into(),
+        "/dropbox/remove-mode",
         Some(json!("complete")),
     )
     .await;
@@ -752,13 +734,14 @@ async fn control_api_exposes_files_removals_and_the_mode() {
     let admin = owner(&sb).team_member_id;
     let (_, body) = remove(&sb, &token, &transfer_arg(a, b, &admin)).await;
     assert_eq!(body, json!({".tag": "complete"}));
-    let (_, removals) = control(Method::GET, "/_sandbox/dropbox/removals".into(), None).await;
+    let (_, removals) = control(&sb, Method::GET, "/dropbox/removals", None).await;
     assert_eq!(removals[0]["team_member_id"], a.as_str());
     assert_eq!(removals[0]["transfer_dest_id"], b.as_str());
     assert_eq!(removals[0]["async_job_id"], Value::Null);
     let (status, _) = control(
+        &sb,
         Method::PUT,
-        "/_sandbox/dropbox/remove-mode".into(),
+        "/dropbox/remove-mode",
         Some(json!({"async": {"in_progress_polls": 2}})),
     )
     .await;
@@ -769,13 +752,14 @@ async fn control_api_exposes_files_removals_and_the_mode() {
     assert_eq!(poll(&sb, &token, job).await.1[".tag"], "in_progress");
     assert_eq!(poll(&sb, &token, job).await.1[".tag"], "complete");
     let (status, _) = control(
+        &sb,
         Method::PUT,
-        "/_sandbox/dropbox/remove-mode".into(),
+        "/dropbox/remove-mode",
         Some(json!("sometimes")),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (_, stats) = control(Method::GET, "/_sandbox/stats".into(), None).await;
+    let (_, stats) = control(&sb, Method::GET, "/stats", None).await;
     assert_eq!(stats["calls"]["dropbox_members_remove"], 2);
     assert_eq!(stats["calls"]["dropbox_remove_job_status"], 3);
 }

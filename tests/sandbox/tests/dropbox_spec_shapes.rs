@@ -27,14 +27,6 @@ const ASSEMBLED_LOGIN_SUCCESS: &str = r#"{"timestamp": "2017-01-25T15:51:30Z", "
  "event_type": {".tag": "login_success", "description": "(logins) Signed in"},
  "details": {".tag": "login_success_details", "is_emm_managed": false, "login_method": {".tag": "password"}}}"#;
 
-fn key_set(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
-
 fn example(name: &str, label: &str) -> Value {
     examples()["examples"][name][label].clone()
 }

@@ -9,15 +9,6 @@ use provider_sandbox::{FaultKind, FaultRule, Route};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-async fn raw(sb: &provider_sandbox::Sandbox, token: &str, path: &str) -> reqwest::Response {
-    client()
-        .get(format!("{}{path}", sb.box_api_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-}
-
 #[tokio::test]
 async fn rate_limited() {
     let sb = start(20, 1).await;
@@ -28,7 +19,7 @@ async fn rate_limited() {
             retry_after_secs: 7,
         },
     ));
-    let response = raw(&sb, &token, "/users").await;
+    let response = get_raw(&sb, &token, "/users").await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()["retry-after"], "7");
     let body: Value = response.json().await.expect("JSON");
@@ -41,7 +32,10 @@ async fn rate_limited() {
     );
     assert!(body["request_id"].is_string() && body["help_url"].is_string());
     // Fired once: the retry goes through.
-    assert_eq!(raw(&sb, &token, "/users").await.status(), StatusCode::OK);
+    assert_eq!(
+        get_raw(&sb, &token, "/users").await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -57,14 +51,14 @@ async fn server_errors() {
             Route::BoxEvents,
             FaultKind::ServerError { status },
         ));
-        let response = raw(&sb, &token, "/events?stream_type=admin_logs").await;
+        let response = get_raw(&sb, &token, "/events?stream_type=admin_logs").await;
         assert_eq!(response.status().as_u16(), status);
         let body: Value = response.json().await.expect("JSON");
         assert_eq!(body["status"], status);
         assert_eq!(body["code"], code);
     }
     assert_eq!(
-        raw(&sb, &token, "/events?stream_type=admin_logs")
+        get_raw(&sb, &token, "/events?stream_type=admin_logs")
             .await
             .status(),
         StatusCode::OK
@@ -77,14 +71,20 @@ async fn expired_token_fault() {
     let token = token(&sb).await;
     sb.faults()
         .push(FaultRule::new(Route::BoxUsers, FaultKind::ExpiredToken).skip(1));
-    assert_eq!(raw(&sb, &token, "/users").await.status(), StatusCode::OK);
-    let response = raw(&sb, &token, "/users").await;
+    assert_eq!(
+        get_raw(&sb, &token, "/users").await.status(),
+        StatusCode::OK
+    );
+    let response = get_raw(&sb, &token, "/users").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers()["www-authenticate"]
         .to_str()
         .is_ok_and(|v| v.contains("invalid_token")));
     assert!(response.bytes().await.expect("body").is_empty());
-    assert_eq!(raw(&sb, &token, "/users").await.status(), StatusCode::OK);
+    assert_eq!(
+        get_raw(&sb, &token, "/users").await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -114,14 +114,14 @@ async fn slow_responses() {
 async fn truncated_body() {
     let sb = start(50, 1).await;
     let token = token(&sb).await;
-    let full = raw(&sb, &token, "/users?usemarker=true")
+    let full = get_raw(&sb, &token, "/users?usemarker=true")
         .await
         .bytes()
         .await
         .expect("body");
     sb.faults()
         .push(FaultRule::new(Route::BoxUsers, FaultKind::TruncatedBody));
-    let response = raw(&sb, &token, "/users?usemarker=true").await;
+    let response = get_raw(&sb, &token, "/users?usemarker=true").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/json");
     let cut = response.bytes().await.expect("body");
@@ -132,7 +132,7 @@ async fn truncated_body() {
     // And through reqwest's own JSON decoding, as seatkeeper reads it.
     sb.faults()
         .push(FaultRule::new(Route::BoxEvents, FaultKind::TruncatedBody));
-    let response = raw(&sb, &token, "/events?stream_type=admin_logs").await;
+    let response = get_raw(&sb, &token, "/events?stream_type=admin_logs").await;
     assert!(response.json::<Value>().await.is_err());
 }
 
@@ -158,22 +158,28 @@ async fn rules_count_per_route_and_fire_in_push_order() {
     // Requests to other routes are not counted by a BoxUsers rule.
     for _ in 0..3 {
         assert_eq!(
-            raw(&sb, &token, "/events?stream_type=admin_logs")
+            get_raw(&sb, &token, "/events?stream_type=admin_logs")
                 .await
                 .status(),
             StatusCode::OK
         );
     }
     let statuses = [
-        raw(&sb, &token, "/users").await.status().as_u16(),
-        raw(&sb, &token, "/users").await.status().as_u16(),
-        raw(&sb, &token, "/users").await.status().as_u16(),
-        raw(&sb, &token, "/users/10000001").await.status().as_u16(),
-        raw(&sb, &token, "/users").await.status().as_u16(),
+        get_raw(&sb, &token, "/users").await.status().as_u16(),
+        get_raw(&sb, &token, "/users").await.status().as_u16(),
+        get_raw(&sb, &token, "/users").await.status().as_u16(),
+        get_raw(&sb, &token, "/users/10000001")
+            .await
+            .status()
+            .as_u16(),
+        get_raw(&sb, &token, "/users").await.status().as_u16(),
     ];
     assert_eq!(statuses, [429, 429, 503, 503, 429]);
     faults.clear();
-    assert_eq!(raw(&sb, &token, "/users").await.status(), StatusCode::OK);
+    assert_eq!(
+        get_raw(&sb, &token, "/users").await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -229,27 +235,6 @@ async fn unknown_box_paths_are_client_errors() {
 // ---------------------------------------------------------------------------------------------
 // Control API
 
-async fn control(
-    sb: &provider_sandbox::Sandbox,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = client().request(method, format!("{}/_sandbox{path}", sb.url()));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("control request");
-    let status = response.status();
-    let bytes = response.bytes().await.expect("body");
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).expect("JSON")
-    };
-    (status, value)
-}
-
 #[tokio::test]
 async fn control_api() {
     use reqwest::Method;
@@ -268,17 +253,20 @@ async fn control_api() {
     .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(
-        raw(&sb, &token, "/users").await.status(),
+        get_raw(&sb, &token, "/users").await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
     let (status, _) = control(&sb, Method::POST, "/faults", Some(json!({
         "route": "any", "skip": 0, "times": 18446744073709551615u64, "kind": {"server_error": {"status": 503}}
     }))).await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(raw(&sb, &token, "/users").await.status().as_u16(), 503);
+    assert_eq!(get_raw(&sb, &token, "/users").await.status().as_u16(), 503);
     let (status, _) = control(&sb, Method::DELETE, "/faults", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(raw(&sb, &token, "/users").await.status(), StatusCode::OK);
+    assert_eq!(
+        get_raw(&sb, &token, "/users").await.status(),
+        StatusCode::OK
+    );
     let (status, body) = control(
         &sb,
         Method::POST,
@@ -395,7 +383,7 @@ async fn control_api() {
     let (status, _) = control(&sb, Method::POST, "/box/expire-tokens", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(
-        raw(&sb, &token, "/users").await.status(),
+        get_raw(&sb, &token, "/users").await.status(),
         StatusCode::UNAUTHORIZED
     );
     let (status, _) = control(&sb, Method::DELETE, "/stats", None).await;

@@ -128,14 +128,6 @@ impl Spec {
     }
 }
 
-fn key_set(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
-
 /// RFC 3339 with a numeric offset, like the spec's `2012-12-12T10:53:43-08:00`.
 fn assert_box_time(v: &Value) {
     let s = v.as_str().expect("timestamp string");
@@ -152,18 +144,7 @@ fn fixture(text: &str) -> Value {
 async fn token_and_oauth_errors_match_the_spec() {
     let spec = Spec::load();
     let sb = start(5, 1).await;
-    let tenant = sb.box_tenant();
-    let (status, body) = post_form(
-        &sb,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &tenant.client_id()),
-            ("client_secret", &tenant.client_secret()),
-            ("box_subject_type", "enterprise"),
-            ("box_subject_id", &tenant.enterprise_id()),
-        ],
-    )
-    .await;
+    let (status, body) = token_response(&sb).await;
     assert_eq!(status, StatusCode::OK);
     spec.check("AccessToken", &body, &[]);
     assert!(spec

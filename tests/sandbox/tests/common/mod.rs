@@ -3,7 +3,7 @@
 
 pub mod stone;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -38,10 +38,10 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// A client-credentials token for the sandbox's enterprise.
-pub async fn token(sb: &Sandbox) -> String {
+/// The client-credentials grant seatkeeper makes for the sandbox's enterprise, unchecked.
+pub async fn token_response(sb: &Sandbox) -> (StatusCode, Value) {
     let tenant = sb.box_tenant();
-    let (status, body) = post_form(
+    post_form(
         sb,
         &[
             ("grant_type", "client_credentials"),
@@ -51,7 +51,12 @@ pub async fn token(sb: &Sandbox) -> String {
             ("box_subject_id", &tenant.enterprise_id()),
         ],
     )
-    .await;
+    .await
+}
+
+/// A client-credentials token for the sandbox's enterprise.
+pub async fn token(sb: &Sandbox) -> String {
+    let (status, body) = token_response(sb).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["access_token"]
         .as_str()
@@ -59,9 +64,10 @@ pub async fn token(sb: &Sandbox) -> String {
         .to_string()
 }
 
-pub async fn post_form(sb: &Sandbox, form: &[(&str, &str)]) -> (StatusCode, Value) {
+/// `POST {url}` with a form body; the answer must be JSON.
+pub async fn post_form_to(url: String, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let response = client()
-        .post(sb.box_token_url())
+        .post(url)
         .form(form)
         .send()
         .await
@@ -70,15 +76,13 @@ pub async fn post_form(sb: &Sandbox, form: &[(&str, &str)]) -> (StatusCode, Valu
     (status, response.json().await.expect("JSON body"))
 }
 
-/// GET `{box_api_url}{path_and_query}` with a bearer token; the body parsed as JSON
-/// (`Value::Null` for an empty body).
-pub async fn get(sb: &Sandbox, token: &str, path_and_query: &str) -> (StatusCode, Value) {
-    let response = client()
-        .get(format!("{}{}", sb.box_api_url(), path_and_query))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request");
+/// `POST /box/oauth2/token` with a form body.
+pub async fn post_form(sb: &Sandbox, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    post_form_to(sb.box_token_url(), form).await
+}
+
+/// The status and the body parsed as JSON (`Value::Null` for an empty body).
+pub async fn json_response(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let bytes = response.bytes().await.expect("body");
     if bytes.is_empty() {
@@ -87,6 +91,37 @@ pub async fn get(sb: &Sandbox, token: &str, path_and_query: &str) -> (StatusCode
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
     (status, body)
+}
+
+/// GET `{box_api_url}{path_and_query}` with a bearer token; the body parsed as JSON
+/// (`Value::Null` for an empty body).
+pub async fn get(sb: &Sandbox, token: &str, path_and_query: &str) -> (StatusCode, Value) {
+    box_call(sb, token, reqwest::Method::GET, path_and_query, None).await
+}
+
+/// GET `{box_api_url}{path_and_query}` with a bearer token, unchecked.
+pub async fn get_raw(sb: &Sandbox, token: &str, path_and_query: &str) -> reqwest::Response {
+    client()
+        .get(format!("{}{path_and_query}", sb.box_api_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// `{method} {url}/_sandbox{path}` (the control API) with an optional JSON body; the body parsed
+/// as JSON (`Value::Null` for an empty body).
+pub async fn control(
+    sb: &Sandbox,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = client().request(method, format!("{}/_sandbox{path}", sb.url()));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    json_response(request.send().await.expect("control request")).await
 }
 
 /// `{method} {box_api_url}{path_and_query}` with a bearer token and, if given, a raw JSON body;
@@ -106,15 +141,7 @@ pub async fn box_call(
             .header("content-type", "application/json")
             .body(body);
     }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let bytes = response.bytes().await.expect("body");
-    if bytes.is_empty() {
-        return (status, Value::Null);
-    }
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-    (status, body)
+    json_response(request.send().await.expect("request")).await
 }
 
 /// `PUT /users/{from}/folders/0` with `{"owned_by": {"id": to}}` (seatkeeper's transfer).
@@ -142,15 +169,17 @@ pub async fn box_delete(sb: &Sandbox, token: &str, id: &str, force: bool) -> (St
     .await
 }
 
+/// An object's keys, sorted.
 pub fn keys(v: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = v
-        .as_object()
+    key_set(v).into_iter().collect()
+}
+
+pub fn key_set(v: &Value) -> BTreeSet<String> {
+    v.as_object()
         .unwrap_or_else(|| panic!("not an object: {v}"))
         .keys()
         .cloned()
-        .collect();
-    keys.sort();
-    keys
+        .collect()
 }
 
 /// Percent-encodes a query value (RFC 3339 offsets contain `+` and `:`).
@@ -359,14 +388,7 @@ pub async fn dbx_code(sb: &Sandbox, app: App, pkce: &Pkce) -> String {
 
 /// `POST /dropbox/oauth2/token` with a form body.
 pub async fn dbx_token_form(sb: &Sandbox, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let response = client()
-        .post(sb.dropbox_token_url())
-        .form(form)
-        .send()
-        .await
-        .expect("token request");
-    let status = response.status();
-    (status, response.json().await.expect("JSON body"))
+    post_form_to(sb.dropbox_token_url(), form).await
 }
 
 /// The code grant seatkeeper makes (client id and secret in the body, PKCE verifier).
@@ -518,30 +540,8 @@ pub async fn dbx_page_members_checked(
     arg: &Value,
     checked: bool,
 ) -> (Vec<Value>, usize) {
-    let (status, mut page) = dbx_rpc_checked(sb, token, "team/members/list_v2", arg, checked).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    let mut members = Vec::new();
-    let mut pages = 1;
-    loop {
-        members.extend(page["members"].as_array().expect("members").iter().cloned());
-        if page["has_more"] != true {
-            break;
-        }
-        let cursor = page["cursor"].clone();
-        let (status, next) = dbx_rpc_checked(
-            sb,
-            token,
-            "team/members/list/continue_v2",
-            &json!({"cursor": cursor}),
-            checked,
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{next}");
-        page = next;
-        pages += 1;
-        assert!(pages < 10_000, "paging does not end");
-    }
-    (members, pages)
+    let routes = ("team/members/list_v2", "team/members/list/continue_v2");
+    dbx_page(sb, token, routes, "members", arg, checked, 10_000).await
 }
 
 /// Pages `team_log/get_events` + `continue` while `has_more`; returns the events and pages.
@@ -555,30 +555,39 @@ pub async fn dbx_page_events_checked(
     arg: &Value,
     checked: bool,
 ) -> (Vec<Value>, usize) {
-    let (status, mut page) = dbx_rpc_checked(sb, token, "team_log/get_events", arg, checked).await;
+    let routes = ("team_log/get_events", "team_log/get_events/continue");
+    dbx_page(sb, token, routes, "events", arg, checked, 100_000).await
+}
+
+/// Calls `first` with `arg`, then `continue` with each page's cursor while `has_more`; returns
+/// every page's `items` and the number of pages (asserting fewer than `max_pages`).
+async fn dbx_page(
+    sb: &Sandbox,
+    token: &str,
+    (first, next_route): (&str, &str),
+    items: &str,
+    arg: &Value,
+    checked: bool,
+    max_pages: usize,
+) -> (Vec<Value>, usize) {
+    let (status, mut page) = dbx_rpc_checked(sb, token, first, arg, checked).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    let mut events = Vec::new();
+    let mut all = Vec::new();
     let mut pages = 1;
     loop {
-        events.extend(page["events"].as_array().expect("events").iter().cloned());
+        all.extend(page[items].as_array().expect(items).iter().cloned());
         if page["has_more"] != true {
             break;
         }
         let cursor = page["cursor"].clone();
-        let (status, next) = dbx_rpc_checked(
-            sb,
-            token,
-            "team_log/get_events/continue",
-            &json!({"cursor": cursor}),
-            checked,
-        )
-        .await;
+        let (status, next) =
+            dbx_rpc_checked(sb, token, next_route, &json!({"cursor": cursor}), checked).await;
         assert_eq!(status, StatusCode::OK, "{next}");
         page = next;
         pages += 1;
-        assert!(pages < 100_000, "paging does not end");
+        assert!(pages < max_pages, "paging does not end");
     }
-    (events, pages)
+    (all, pages)
 }
 
 /// A Dropbox timestamp.
