@@ -20,7 +20,7 @@ use crate::ports::provider::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, PurchasedSeats,
     Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
 };
-use crate::secrets::{SecretError, SecretStore};
+use crate::secrets::{BoxCredentials, DropboxCredentials, SecretError, SecretStore};
 
 /// The production [`ProviderAccess`]: reads a profile's credentials from Secrets Manager and
 /// binds them to the shared clients (built once per container; they cache access tokens).
@@ -37,67 +37,53 @@ impl ProviderAccess for ProviderAdapters {
 
     async fn directory(&self, profile: &Profile) -> Result<AnyDirectory, AccessError> {
         Ok(match profile.provider {
-            Provider::Box => {
-                let creds = self
-                    .secrets
-                    .box_credentials(&profile.credentials_secret)
-                    .await
-                    .map_err(access_error)?;
-                AnyDirectory::Box(BoxDirectory::new(
-                    self.box_client.clone(),
-                    creds,
-                    profile.clone(),
-                ))
-            }
-            Provider::Dropbox => {
-                // the profile's own secret is its sync slot
-                let sync = self
-                    .secrets
-                    .dropbox_credentials(&profile.credentials_secret)
-                    .await
-                    .map_err(access_error)?;
-                AnyDirectory::Dropbox(DropboxDirectory::new(
-                    self.dropbox_client.clone(),
-                    sync,
-                    profile.clone(),
-                ))
-            }
+            Provider::Box => AnyDirectory::Box(BoxDirectory::new(
+                self.box_client.clone(),
+                self.box_credentials(profile).await?,
+                profile.clone(),
+            )),
+            // the profile's own secret is its sync slot
+            Provider::Dropbox => AnyDirectory::Dropbox(DropboxDirectory::new(
+                self.dropbox_client.clone(),
+                self.dropbox_slot(&profile.credentials_secret).await?,
+                profile.clone(),
+            )),
         })
     }
 
     async fn deprovisioner(&self, profile: &Profile) -> Result<AnyDeprovisioner, AccessError> {
         Ok(match profile.provider {
-            Provider::Box => {
-                let creds = self
-                    .secrets
-                    .box_credentials(&profile.credentials_secret)
-                    .await
-                    .map_err(access_error)?;
-                AnyDeprovisioner::Box(BoxDeprovisioner::new(
-                    self.box_client.clone(),
-                    creds,
-                    profile.clone(),
-                ))
-            }
+            Provider::Box => AnyDeprovisioner::Box(BoxDeprovisioner::new(
+                self.box_client.clone(),
+                self.box_credentials(profile).await?,
+                profile.clone(),
+            )),
             Provider::Dropbox => {
-                let reclaim = self
-                    .secrets
-                    .dropbox_credentials(&Profile::dropbox_secret_name(&profile.id, "reclaim"))
-                    .await
-                    .map_err(access_error)?;
-                let sync = self
-                    .secrets
-                    .dropbox_credentials(&profile.credentials_secret)
-                    .await
-                    .map_err(access_error)?;
+                let reclaim = Profile::dropbox_secret_name(&profile.id, "reclaim");
                 AnyDeprovisioner::Dropbox(DropboxDeprovisioner::new(
                     self.dropbox_client.clone(),
-                    reclaim,
-                    sync,
+                    self.dropbox_slot(&reclaim).await?,
+                    self.dropbox_slot(&profile.credentials_secret).await?,
                     profile.clone(),
                 )?)
             }
         })
+    }
+}
+
+impl ProviderAdapters {
+    async fn box_credentials(&self, profile: &Profile) -> Result<BoxCredentials, AccessError> {
+        self.secrets
+            .box_credentials(&profile.credentials_secret)
+            .await
+            .map_err(access_error)
+    }
+
+    async fn dropbox_slot(&self, secret: &str) -> Result<DropboxCredentials, AccessError> {
+        self.secrets
+            .dropbox_credentials(secret)
+            .await
+            .map_err(access_error)
     }
 }
 
