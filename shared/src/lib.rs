@@ -26,6 +26,7 @@ pub mod handlers;
 pub mod http;
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
+pub mod metrics;
 pub mod ports;
 pub mod providers;
 pub mod queue;

@@ -232,6 +232,7 @@ mod tests {
             succeeded: true,
             error: None,
             tasks: vec![activity, roster],
+            summaries: Vec::new(),
         };
         assert_eq!(
             summary(&o),

@@ -9,9 +9,10 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 
 use crate::domain::task::new_run_id;
-use crate::domain::{ReclaimStatus, TaskCounts, TaskKind, TaskRun};
-use crate::ports::{ProviderAccess, Repos, RunRepo};
-use crate::reclaim::{Outcome, Reclaimer};
+use crate::domain::{Provider, ReclaimRequest, ReclaimStatus, TaskCounts, TaskKind, TaskRun};
+use crate::metrics::{self, ReclaimBatch, ReclaimEnd};
+use crate::ports::{ProfileRepo, ProviderAccess, Repos, RunRepo};
+use crate::reclaim::{Outcome, Processed, Reclaimer};
 
 /// Handles one SQS event. `owner` is the invocation's request id; `deadline` its end. A message
 /// is not started with less than `min_time_left` before the deadline (a Box transfer can take
@@ -36,6 +37,7 @@ pub async fn handle<R: Repos, P: ProviderAccess>(
     let run_id = new_run_id(started);
     let mut response = SqsBatchResponse::default();
     let mut per_profile: BTreeMap<String, TaskCounts> = BTreeMap::new();
+    let mut batch = BatchMetrics::default();
     for record in event.records {
         let Some(message_id) = record.message_id.clone() else {
             tracing::error!("SQS record without a message id; cannot be reported, skipped");
@@ -45,6 +47,10 @@ pub async fn handle<R: Repos, P: ProviderAccess>(
         if let Some(left) = left.filter(|l| *l < min_time_left) {
             tracing::warn!(%message_id, left_ms = left.as_millis() as u64, "too little time left in this invocation; handing the message back");
             response.add_failure(message_id);
+            // counted as retried for its profile, when the body names one
+            if let Ok(req) = ReclaimRequest::parse(record.body.as_deref().unwrap_or("")) {
+                batch.pending.push((req.profile_id, ReclaimEnd::Retried));
+            }
             continue;
         }
         let body = record.body.as_deref().unwrap_or("");
@@ -57,6 +63,9 @@ pub async fn handle<R: Repos, P: ProviderAccess>(
             .profile_id
             .as_ref()
             .filter(|_| !matches!(done.outcome, Outcome::Invalid(_)));
+        if let Some(end) = profile.and_then(|_| reclaim_end(&done)) {
+            batch.add(&done, end);
+        }
         if let Some(profile) = profile {
             let c = per_profile.entry(profile.clone()).or_default();
             c.requests_received += 1;
@@ -86,5 +95,69 @@ pub async fn handle<R: Repos, P: ProviderAccess>(
             tracing::warn!(profile, error = %e, "could not record the Reclamation task run");
         }
     }
+    batch.emit(reclaimer).await;
     response
+}
+
+/// What a processed message counts as in the batch's metrics (an already finished request
+/// counts for nothing: this delivery did nothing).
+fn reclaim_end(done: &Processed) -> Option<ReclaimEnd> {
+    let reason = || done.reason_code.clone().unwrap_or_else(|| "unknown".into());
+    match &done.outcome {
+        Outcome::Finished(ReclaimStatus::Done) if done.dry_run => {
+            Some(ReclaimEnd::Skipped("dry_run".into()))
+        }
+        Outcome::Finished(ReclaimStatus::Done) => Some(ReclaimEnd::Done),
+        Outcome::Finished(ReclaimStatus::Skipped) => Some(ReclaimEnd::Skipped(reason())),
+        Outcome::Finished(ReclaimStatus::Failed) => Some(ReclaimEnd::Failed(reason())),
+        Outcome::Retry(_) => Some(ReclaimEnd::Retried),
+        _ => None,
+    }
+}
+
+/// The batch's metric counts (`docs/metrics.md`), with the provider of each profile: known
+/// from the processed request, else looked up once (only for messages handed back unread).
+#[derive(Default)]
+struct BatchMetrics {
+    batch: ReclaimBatch,
+    providers: BTreeMap<String, Provider>,
+    pending: Vec<(String, ReclaimEnd)>,
+}
+
+impl BatchMetrics {
+    fn add(&mut self, done: &Processed, end: ReclaimEnd) {
+        let Some(profile) = done.profile_id.clone() else {
+            return;
+        };
+        match done
+            .provider
+            .or_else(|| self.providers.get(&profile).copied())
+        {
+            Some(provider) => {
+                self.providers.insert(profile.clone(), provider);
+                self.batch.add(provider, &profile, end);
+            }
+            None => self.pending.push((profile, end)),
+        }
+    }
+
+    async fn emit<R: Repos, P: ProviderAccess>(mut self, reclaimer: &Reclaimer<R, P>) {
+        for (profile, end) in std::mem::take(&mut self.pending) {
+            let provider = match self.providers.get(&profile) {
+                Some(p) => Some(*p),
+                None => match reclaimer.repos.profiles().get(&profile).await {
+                    Ok(Some(p)) => {
+                        self.providers.insert(profile.clone(), p.provider);
+                        Some(p.provider)
+                    }
+                    _ => None,
+                },
+            };
+            match provider {
+                Some(provider) => self.batch.add(provider, &profile, end),
+                None => tracing::debug!(profile, "no provider known; not in the batch metrics"),
+            }
+        }
+        metrics::emit(&self.batch.lines(Utc::now()));
+    }
 }

@@ -4,6 +4,8 @@ use lambda_runtime::Diagnostic;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::domain::{Provider, TaskKind};
+use crate::metrics;
 use crate::ports::{ProviderAccess, Repos, RequestQueue};
 use crate::sync::{NoProgress, SyncError, SyncReport, Syncer};
 
@@ -71,6 +73,7 @@ pub async fn handle<R: Repos, P: ProviderAccess, Q: RequestQueue>(
         },
         None => Box::pin(sync.sync_all(&NoProgress)).await?,
     };
+    crate::metrics::emit(&metric_lines(sync.provider, &report));
     let failed = report.failed();
     if failed.is_empty() {
         Ok(report)
@@ -91,6 +94,34 @@ pub async fn handle<R: Repos, P: ProviderAccess, Q: RequestQueue>(
                 .join("; "),
         })
     }
+}
+
+/// The EMF lines of an invocation (`docs/metrics.md`): one `task` line per task run that ran,
+/// and one `sync` line per finished profile sync.
+pub fn metric_lines(provider: Provider, report: &SyncReport) -> Vec<serde_json::Value> {
+    let mut lines = Vec::new();
+    for o in &report.profiles {
+        lines.extend(
+            o.tasks
+                .iter()
+                .filter_map(|t| metrics::task_line(provider, t)),
+        );
+        if o.succeeded {
+            let last = o.tasks.iter().filter_map(|t| t.ended_at).max();
+            let candidates = o
+                .task(TaskKind::Reclamation)
+                .map_or(0, |t| t.counts.candidates);
+            lines.push(metrics::sync_line(
+                provider,
+                &o.profile_id,
+                &o.run_id,
+                &o.summaries,
+                candidates,
+                last.unwrap_or_else(chrono::Utc::now),
+            ));
+        }
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use chrono::Utc;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::domain::{InvalidMessage, ReclaimRecord, ReclaimRequest, ReclaimStatus};
+use crate::domain::{InvalidMessage, Provider, ReclaimRecord, ReclaimRequest, ReclaimStatus};
 use crate::http::{ApiStats, ApiStatsSnapshot};
 use crate::ports::{ProfileRepo, ProviderAccess, ReclaimRepo, Repos, StoreError};
 
@@ -59,6 +59,9 @@ pub struct Processed {
     pub profile_id: Option<String>,
     pub dry_run: bool,
     pub api: ApiStatsSnapshot,
+    /// The request's provider and final reason code, when its record was reached (metrics).
+    pub provider: Option<Provider>,
+    pub reason_code: Option<String>,
 }
 
 /// How long a removal job is polled within one delivery before handing it back to SQS.
@@ -98,10 +101,11 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
     /// delivery (the invocation's request id) for the request's lease.
     pub async fn process(&self, message_id: &str, body: &str, owner: &str) -> Processed {
         let stats = ApiStats::default();
+        let mut seen = (None, None);
         let (outcome, profile_id, dry_run) = match ReclaimRequest::parse(body) {
             Ok(req) => {
                 let (profile, dry_run) = (req.profile_id.clone(), req.dry_run);
-                let outcome = match self.execute(req, owner, &stats).await {
+                let outcome = match self.execute(req, owner, &stats, &mut seen).await {
                     Ok(o) => o,
                     Err(e) => Outcome::Retry(e.to_string()),
                 };
@@ -119,6 +123,8 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             profile_id,
             dry_run,
             api: stats.snapshot(),
+            provider: seen.0,
+            reason_code: seen.1,
         }
     }
 
@@ -147,6 +153,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         req: ReclaimRequest,
         owner: &str,
         stats: &ApiStats,
+        seen: &mut (Option<Provider>, Option<String>),
     ) -> Result<Outcome, ReclaimError> {
         let now = Utc::now();
         let Some(profile) = self.repos.profiles().get(&req.profile_id).await? else {
@@ -155,6 +162,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                 req.profile_id
             )));
         };
+        seen.0 = Some(profile.provider);
         let reclaims = self.repos.reclaims();
         let fresh = ReclaimRecord::new(req.clone(), profile.provider, now);
         let mut rec = if reclaims.create(&fresh).await? {
@@ -210,6 +218,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             return Ok(Outcome::Retry(format!("could not record the outcome: {e}")));
         }
         log_request(&rec, retry.as_deref());
+        seen.1.clone_from(&rec.reason_code);
         Ok(match retry {
             Some(why) => Outcome::Retry(why),
             None => Outcome::Finished(rec.status),

@@ -244,5 +244,6 @@ pub(crate) async fn record_license_tasks<R: Repos>(
             .join("; "),
     );
     run.end(task, &stats, r).await?;
+    run.summaries.clone_from(&summaries);
     Ok(summaries)
 }

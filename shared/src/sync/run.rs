@@ -11,7 +11,7 @@ use crate::candidates::CandidateError;
 use crate::domain::profile::LastSync;
 use crate::domain::task::new_run_id;
 use crate::domain::{
-    Checkpoint, Profile, Provider, TaskKind, TaskRun, TaskStatus, ACTIVITY_OVERLAP,
+    Checkpoint, LicenseSummary, Profile, Provider, TaskKind, TaskRun, TaskStatus, ACTIVITY_OVERLAP,
 };
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{AccessError, ProfileRepo, QueueError, Repos, RunRepo, StoreError};
@@ -57,6 +57,10 @@ pub struct ProfileOutcome {
     pub succeeded: bool,
     pub error: Option<String>,
     pub tasks: Vec<TaskRun>,
+    /// The license summaries the License Information task stored (empty if it did not run):
+    /// the sync's metric line is built from them without reading them back.
+    #[serde(skip)]
+    pub summaries: Vec<LicenseSummary>,
 }
 
 impl ProfileOutcome {
@@ -68,6 +72,7 @@ impl ProfileOutcome {
             succeeded: false,
             error: Some(e.to_string()),
             tasks: Vec::new(),
+            summaries: Vec::new(),
         }
     }
 
@@ -130,6 +135,7 @@ pub struct Run<'a, R> {
     pub(crate) progress: &'a dyn Progress,
     order: &'static [TaskKind],
     tasks: Vec<TaskRun>,
+    pub(crate) summaries: Vec<LicenseSummary>,
 }
 
 impl<'a, R: Repos> Run<'a, R> {
@@ -157,6 +163,7 @@ impl<'a, R: Repos> Run<'a, R> {
             progress,
             order,
             tasks: Vec::new(),
+            summaries: Vec::new(),
         })
     }
 
@@ -269,6 +276,7 @@ impl<'a, R: Repos> Run<'a, R> {
             succeeded: error.is_none(),
             error,
             tasks: std::mem::take(&mut self.tasks),
+            summaries: std::mem::take(&mut self.summaries),
         };
         log_outcome(self.profile.provider, &outcome, self.started);
         outcome
