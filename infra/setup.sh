@@ -58,3 +58,23 @@ else
         die "rustfmt/clippy missing and rustup not found"
     fi
 fi
+
+# ---- Browser (headless Chromium, for the browser tests of the HTML pages and report) ------------
+# Debian's `chromium` package. Installed with apt-get when missing (needs root, as in CI and the
+# project's containers); SK_SKIP_CHROMIUM=1 skips it (the browser test then fails and says why).
+if [ "${SK_SKIP_CHROMIUM:-0}" = 1 ]; then
+    log "chromium: skipped (SK_SKIP_CHROMIUM=1)"
+elif command -v chromium >/dev/null 2>&1; then
+    log "chromium: $(chromium --version 2>/dev/null | head -n1)"
+else
+    command -v apt-get >/dev/null 2>&1 ||
+        die "chromium not found and apt-get is not available: install Debian's chromium (or any Chromium as \`chromium\` on PATH), or set SK_SKIP_CHROMIUM=1"
+    [ "$(id -u)" = 0 ] ||
+        die "chromium not found: run \`sudo apt-get update && sudo apt-get install -y chromium\` (setup.sh installs it only as root)"
+    log "chromium: missing, running apt-get install -y chromium (first time ~1-2 min)"
+    start=$SECONDS
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    command -v chromium >/dev/null 2>&1 || die "apt-get installed chromium but it is not on PATH"
+    log "chromium: $(chromium --version 2>/dev/null | head -n1), installed in $((SECONDS - start)) s"
+fi

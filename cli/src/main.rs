@@ -19,6 +19,19 @@ use error::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let commands::Command::Completions { shell } = cli.command {
+        // needs no table, no AWS and no runtime
+        let mut out = io::stdout().lock();
+        commands::completions(shell, &mut out);
+        return match out.flush() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                let _ = writeln!(io::stderr(), "error: could not write the completions: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     logging::init(cli.global.verbose);
     let table = match cli.global.table.as_deref().map(str::trim) {
         Some(t) if !t.is_empty() => t.to_owned(),

@@ -34,11 +34,17 @@ pub enum RowFormat {
 /// Narrower terminals get unwrapped tables (wrapping would make columns unreadable).
 const MIN_WRAP_WIDTH: u16 = 60;
 
-/// How tables are drawn: colours and terminal-width wrapping only on a terminal.
+/// Width of tables when stdout is not a terminal and `COLUMNS` is not set.
+pub const PIPE_WIDTH: u16 = 160;
+
+/// How tables are drawn: colours only on a terminal; long cells wrap so that a table fits the
+/// terminal (or `COLUMNS`, or 160 columns when stdout is a pipe or a file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
     pub tty: bool,
     pub color: bool,
+    /// The width tables wrap to; `None`: the terminal's own width.
+    pub width: Option<u16>,
 }
 
 impl Style {
@@ -48,6 +54,7 @@ impl Style {
         Style {
             tty,
             color: tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            width: table_width(tty, std::env::var("COLUMNS").ok().as_deref()),
         }
     }
 
@@ -57,6 +64,7 @@ impl Style {
         Style {
             tty: false,
             color: false,
+            width: Some(PIPE_WIDTH),
         }
     }
 
@@ -86,6 +94,10 @@ impl Style {
         if !self.tty {
             // no width detection and no styling: stable output for pipes and files
             t.force_no_tty();
+        }
+        if let Some(w) = self.width {
+            t.set_width(w);
+            t.set_content_arrangement(ContentArrangement::Dynamic);
         } else if t.width().is_some_and(|w| w >= MIN_WRAP_WIDTH) {
             // wrap long cells to the terminal; a terminal that reports no or a tiny width
             // (some ptys say 0) gets unwrapped rows rather than one-letter columns
@@ -107,6 +119,16 @@ impl Style {
             "skipped" => cell.fg(Color::DarkGrey),
             _ => cell,
         }
+    }
+}
+
+/// The width tables wrap to: `COLUMNS` when set (and sensible), else the terminal's (`None`),
+/// else [`PIPE_WIDTH`].
+pub fn table_width(tty: bool, columns: Option<&str>) -> Option<u16> {
+    match columns.and_then(|c| c.trim().parse::<u16>().ok()) {
+        Some(c) if c >= MIN_WRAP_WIDTH => Some(c),
+        _ if tty => None,
+        _ => Some(PIPE_WIDTH),
     }
 }
 
@@ -276,11 +298,27 @@ mod tests {
         let colored = Style {
             tty: false,
             color: true,
+            width: None,
         };
         // colours are asked for, but comfy-table only styles on a terminal
         let mut t = colored.table(["status"]);
         t.add_row(vec![colored.status_cell("failed")]);
         assert!(!t.to_string().contains('\u{1b}'));
+    }
+
+    #[test]
+    fn tables_fit_the_width() {
+        assert_eq!(table_width(false, None), Some(PIPE_WIDTH));
+        assert_eq!(table_width(false, Some("100")), Some(100));
+        assert_eq!(table_width(true, None), None);
+        assert_eq!(table_width(true, Some("junk")), None);
+        assert_eq!(table_width(false, Some("10")), Some(PIPE_WIDTH));
+        let s = Style::plain();
+        let mut t = s.table(["id", "detail", "more"]);
+        t.add_row(vec!["1".to_owned(), "word ".repeat(80), "x".repeat(300)]);
+        let text = t.to_string();
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest <= usize::from(PIPE_WIDTH), "{widest}\n{text}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod entitlement;
 pub mod profile;
 pub mod reclaim;
+pub mod report;
 pub mod seats;
 pub mod sync;
 pub mod table;
@@ -40,6 +41,8 @@ Environment:
   AWS_ENDPOINT_URL         send AWS calls elsewhere, e.g. a local moto server
   BOX_API_URL, BOX_TOKEN_URL, DROPBOX_API_URL, DROPBOX_AUTHORIZE_URL, DROPBOX_TOKEN_URL
                            provider endpoints (tests and local sandbox only)
+  RECLAIM_QUEUE_URL        the reclaim queue (the stack's ReclaimQueueUrl output), for `reclaim`,
+                           `approve` and the sync of a profile in auto mode
   OAUTH_REDIRECT_URL       the stack's callback URL (for `seatctl connect dropbox`)
   RUST_LOG                 overrides -v with a tracing filter, e.g. seatkeeper=debug
   NO_COLOR                 no colours in tables";
@@ -113,16 +116,50 @@ pub enum Command {
     Reclaim(reclaim::ReclaimArgs),
     /// Kill switch: stop enqueueing and executing reclaims for a profile
     Pause {
+        /// The profile id (see `seatctl profile list`).
         #[arg(value_parser = parse_profile_id)]
         id: String,
     },
     /// Lift the kill switch
     Resume {
+        /// The profile id (see `seatctl profile list`).
         #[arg(value_parser = parse_profile_id)]
         id: String,
     },
     /// The reclaim requests of a profile and their steps (the audit trail)
     Reclaims(reclaim::ReclaimsArgs),
+    /// Write a profile's savings report: one self-contained HTML file (or JSON)
+    Report(report::ReportArgs),
+    /// Print a shell completion script (bash, zsh or fish)
+    #[command(after_help = "\
+Install, e.g.:
+  seatctl completions bash > ~/.local/share/bash-completion/completions/seatctl
+  seatctl completions zsh > \"${fpath[1]}/_seatctl\"
+  seatctl completions fish > ~/.config/fish/completions/seatctl.fish")]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+/// Shells `seatctl completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// Writes the completion script of `shell` (needs no table and no AWS).
+pub fn completions(shell: CompletionShell, out: &mut dyn Write) {
+    use clap::CommandFactory;
+    let shell = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "seatctl", out);
 }
 
 /// What every command works with: config, AWS clients, the store, the secrets, and the clock.
@@ -192,6 +229,11 @@ pub async fn run(cli: Cli, table: &str, out: &mut dyn Write) -> Result<(), CliEr
         Command::Pause { id } => reclaim::set_paused(&ctx, &id, true, out).await,
         Command::Resume { id } => reclaim::set_paused(&ctx, &id, false, out).await,
         Command::Reclaims(a) => reclaim::reclaims(&ctx, a, out).await,
+        Command::Report(a) => report::run(&ctx, a, out).await,
+        Command::Completions { shell } => {
+            completions(shell, out);
+            Ok(())
+        }
     }
 }
 
@@ -235,6 +277,49 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every argument and flag of every command says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "seatctl", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:#?}");
+    }
+
+    #[test]
+    fn completions_name_the_commands() {
+        for shell in [
+            CompletionShell::Bash,
+            CompletionShell::Zsh,
+            CompletionShell::Fish,
+        ] {
+            let mut buf = Vec::new();
+            completions(shell, &mut buf);
+            let text = String::from_utf8(buf).unwrap();
+            assert!(text.contains("seatctl"), "{shell:?}");
+            assert!(
+                text.contains("candidates") && text.contains("report"),
+                "{shell:?}"
+            );
+        }
     }
 
     #[test]

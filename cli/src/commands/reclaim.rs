@@ -23,8 +23,10 @@ use crate::output::{self, line, write_csv, write_json, write_table, Format, RowF
 pub enum RulesCommand {
     /// Show a profile's reclamation rules
     Show {
+        /// The profile id (see `seatctl profile list`).
         #[arg(value_parser = parse_profile_id)]
         id: String,
+        /// Output format.
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
     },
@@ -34,6 +36,7 @@ pub enum RulesCommand {
 
 #[derive(Debug, Args)]
 pub struct RulesSetArgs {
+    /// The profile id (see `seatctl profile list`).
     #[arg(value_parser = parse_profile_id)]
     pub id: String,
     /// A seat with no login for this many days is a candidate.
@@ -206,8 +209,10 @@ Candidates are computed after every finished sync (never after a failed one). Ea
 evidence: the last login and the event that proves it, the rule and its threshold, the license
 type and its monthly price.")]
 pub struct CandidatesArgs {
+    /// The profile id (see `seatctl profile list`).
     #[arg(value_parser = parse_profile_id)]
     pub id: String,
+    /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: RowFormat,
 }
@@ -332,11 +337,13 @@ pub async fn candidates(ctx: &Ctx, a: CandidatesArgs, out: &mut dyn Write) -> Re
 Approving enqueues a reclaim request per candidate (most inactive first) within the profile's
 blast-radius cap. The reclaim function re-checks every rule just before acting.")]
 pub struct ApproveArgs {
+    /// The profile id (see `seatctl profile list`).
     #[arg(value_parser = parse_profile_id)]
     pub id: String,
     /// The candidates' user ids. Default with --all: every candidate not yet requested.
     #[arg(value_name = "USER_ID")]
     pub users: Vec<String>,
+    /// Approve every candidate not yet requested (instead of naming USER_IDs).
     #[arg(long, conflicts_with = "users")]
     pub all: bool,
     /// Who approves (recorded in the audit trail). Default: $USER.
@@ -346,6 +353,7 @@ pub struct ApproveArgs {
 
 #[derive(Debug, Args)]
 pub struct ReclaimArgs {
+    /// The profile id (see `seatctl profile list`).
     #[arg(value_parser = parse_profile_id)]
     pub id: String,
     /// The provider's user id (Box user id, Dropbox team_member_id).
@@ -354,7 +362,8 @@ pub struct ReclaimArgs {
     /// Verify and record the plan only: nothing changes at the provider.
     #[arg(long)]
     pub dry_run: bool,
-    #[arg(long, value_parser = parse_text)]
+    /// Why (e.g. a ticket number); recorded in the audit trail.
+    #[arg(long, value_name = "TEXT", value_parser = parse_text)]
     pub reason: Option<String>,
     /// Who asks (recorded in the audit trail). Default: $USER.
     #[arg(long, value_name = "NAME", value_parser = parse_text)]
@@ -451,6 +460,8 @@ pub async fn approve(ctx: &Ctx, a: ApproveArgs, out: &mut dyn Write) -> Result<(
 }
 
 pub async fn reclaim(ctx: &Ctx, a: ReclaimArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    // the queue first: without it nothing can be enqueued, so DynamoDB is not read
+    let queue = queue(ctx)?;
     let p = ctx.profile(&a.id).await?;
     if p.rules.paused && !a.dry_run {
         return Err(CliError::Invalid(format!(
@@ -458,7 +469,6 @@ pub async fn reclaim(ctx: &Ctx, a: ReclaimArgs, out: &mut dyn Write) -> Result<(
             p.id, p.id
         )));
     }
-    let queue = queue(ctx)?;
     let req = ReclaimRequest::new(
         &p.id,
         &a.user,
@@ -514,11 +524,13 @@ pub async fn set_paused(
 
 #[derive(Debug, Args)]
 pub struct ReclaimsArgs {
+    /// The profile id (see `seatctl profile list`).
     #[arg(value_parser = parse_profile_id)]
     pub id: String,
     /// One request with every step.
     #[arg(long, value_name = "REQUEST_ID")]
     pub request: Option<String>,
+    /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
 }

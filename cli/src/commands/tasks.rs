@@ -236,8 +236,13 @@ mod tests {
         assert!(text.contains("run-5") && text.contains("2026-11-01 00:00:05"));
         assert!(text.contains("DynamoDB PutItem failed: xxxx…"), "{text}");
         assert!(!text.contains(&"x".repeat(40)));
+        // unwrapped (no width), so the whole note is on one line
+        let unwrapped = Style {
+            width: None,
+            ..Style::plain()
+        };
         let text = task_table(
-            &s,
+            &unwrapped,
             &runs,
             TaskColumns {
                 run: false,

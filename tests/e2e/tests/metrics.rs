@@ -10,7 +10,8 @@ use seatkeeper::ports::{ProfileRepo, RunRepo, SeatRepo, StoreError};
 use seatkeeper_e2e::TestEnv;
 use serde_json::Value;
 
-#[tokio::test]
+// multi-threaded: the sandbox keeps serving while this thread waits for the child process
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn box_sync_prints_valid_emf_lines_with_the_stored_figures() {
     let env = TestEnv::start(120, 11).await;
     let profile = env.add_box_profile().await;
