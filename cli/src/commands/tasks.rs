@@ -221,7 +221,11 @@ mod tests {
         );
         let access = run("acme", 1, TaskKind::ApplicationAccess);
         let runs = [roster, failed, access];
-        let s = Style::plain();
+        // unwrapped (no width): this checks the note's own truncation, not the table's wrapping
+        let s = Style {
+            width: None,
+            ..Style::plain()
+        };
         let text = task_table(
             &s,
             &runs,
@@ -232,17 +236,12 @@ mod tests {
         )
         .to_string();
         assert!(text.contains("1,200/1,200/0/0"), "{text}");
-        assert!(text.contains("Application Roster") && text.contains("failed"));
+        assert!(text.contains("Application Roster") && text.contains("failed"), "{text}");
         assert!(text.contains("run-5") && text.contains("2026-11-01 00:00:05"));
         assert!(text.contains("DynamoDB PutItem failed: xxxx…"), "{text}");
         assert!(!text.contains(&"x".repeat(40)));
-        // unwrapped (no width), so the whole note is on one line
-        let unwrapped = Style {
-            width: None,
-            ..Style::plain()
-        };
         let text = task_table(
-            &unwrapped,
+            &s,
             &runs,
             TaskColumns {
                 run: false,
