@@ -77,6 +77,37 @@ run() { # echo the command (seatctl by its short name), then run it
     printf '+'; printf ' %q' "${shown[@]}"; printf '\n'
     "$@"
 }
+shorten() { # stdin → stdout, every line at most 160 bytes (cut ones end in "...")
+    python3 -c '
+import sys
+for line in sys.stdin.buffer:
+    line = line.rstrip(b"\n")
+    if len(line) > 160:
+        line = line[:157].decode("utf-8", "ignore").encode() + b"..."
+    sys.stdout.buffer.write(line + b"\n")
+'
+}
+page_text() { # an HTML page on stdin → its visible text, one block per line
+    python3 -c '
+import html.parser, re, sys
+class Text(html.parser.HTMLParser):
+    BLOCKS = {"p", "div", "h1", "h2", "h3", "li", "br", "tr", "title", "body", "section"}
+    def __init__(self):
+        super().__init__(); self.out = [""]; self.skip = 0
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "script", "title"): self.skip += 1
+        if tag in self.BLOCKS: self.out.append("")
+    def handle_endtag(self, tag):
+        if tag in ("style", "script", "title"): self.skip -= 1
+        if tag in self.BLOCKS: self.out.append("")
+    def handle_data(self, data):
+        if not self.skip: self.out[-1] += data
+t = Text(); t.feed(sys.stdin.read()); t.close()
+for line in t.out:
+    line = re.sub(r"\s+", " ", line).strip()
+    if line: print(line)
+'
+}
 run "$SEATCTL" table create
 run "$SEATCTL" profile add box --id demo-box --name "Demo Box" --enterprise-id 900001 --plan business_plus
 run "$SEATCTL" entitlement set demo-box --license-type business_plus --purchased 220 --price 33.00 --currency USD
@@ -103,12 +134,13 @@ if ! result="$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$LP
     show_log_tail "$SK_LOCAL/lambda-watch.log"
     die "box-sync invocation failed"
 fi
-printf 'box-sync result: %.300s…\n' "$result"
+printf 'box-sync result: %.120s...\n' "$result"
 
 log "7/9 results (Box)"
 # Outputs go to files first: `seatctl ... | head` would hand seatctl a closed pipe (and fail
 # the script under pipefail).
-run "$SEATCTL" seats demo-box --output table >"$SK_LOCAL/demo-seats.txt"
+# most recently active first: the seats with real activity (the full list is in the file)
+run "$SEATCTL" seats demo-box --sort recent --output table >"$SK_LOCAL/demo-seats.txt"
 head -n 30 "$SK_LOCAL/demo-seats.txt"
 echo "... ($(wc -l <"$SK_LOCAL/demo-seats.txt") lines in .local/demo-seats.txt)"
 run "$SEATCTL" seats demo-box --inactive-days 60 --output table >"$SK_LOCAL/demo-inactive.txt"
@@ -124,7 +156,8 @@ for slot in sync reclaim; do
     printf '%s' "sandbox-dbx-$slot-secret" | "$SEATCTL" credentials set-dropbox-app demo-dropbox \
         --slot "$slot" --app-key "sandbox-dbx-$slot" --app-secret-stdin
     run "$SEATCTL" connect dropbox --profile demo-dropbox --slot "$slot" >"$SK_LOCAL/demo-connect-$slot.txt"
-    cat "$SK_LOCAL/demo-connect-$slot.txt"
+    # the authorize URL is long (state, PKCE challenge, scopes): shown shortened, used whole
+    shorten <"$SK_LOCAL/demo-connect-$slot.txt"
     authorize_url="$(tail -n 1 "$SK_LOCAL/demo-connect-$slot.txt")"
     # The admin's browser: the sandbox approves as its authorizing admin and redirects to the
     # callback with code and state; following that redirect invokes the oauth-callback function.
@@ -145,7 +178,8 @@ for slot in sync reclaim; do
             --data-file "$SK_LOCAL/demo-callback-event.json" oauth-callback)" || response='{}'
         page="$(printf '%s' "$response" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r.get("body","")); print("HTTP", r.get("statusCode"))')"
     fi
-    printf '%s\n' "$page" | sed -e 's/<style>[^<]*<\/style>//' -e 's/<title>[^<]*<\/title>//' -e 's/<[^>]*>/ /g' -e 's/  */ /g' | grep -E 'connected|HTTP|failed|denied' || true
+    # the page as a browser shows it: its text, one block per line, without markup
+    printf '%s\n' "$page" | page_text | grep -E 'connected|HTTP|failed|denied|transferred' | shorten || true
     case "$page" in *"HTTP 200") ;; *) show_log_tail "$SK_LOCAL/lambda-watch.log"; die "the $slot connect failed" ;; esac
 done
 printf '+ %s\n' "cargo lambda invoke dropbox-sync --data-file infra/events/schedule-dropbox-sync-profile.json"
@@ -155,8 +189,8 @@ if ! result="$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$LP
     show_log_tail "$SK_LOCAL/lambda-watch.log"
     die "dropbox-sync invocation failed"
 fi
-printf 'dropbox-sync result: %.300s…\n' "$result"
-run "$SEATCTL" seats demo-dropbox --output table >"$SK_LOCAL/demo-dropbox-seats.txt"
+printf 'dropbox-sync result: %.120s...\n' "$result"
+run "$SEATCTL" seats demo-dropbox --sort recent --output table >"$SK_LOCAL/demo-dropbox-seats.txt"
 head -n 20 "$SK_LOCAL/demo-dropbox-seats.txt"
 echo "... ($(wc -l <"$SK_LOCAL/demo-dropbox-seats.txt") lines in .local/demo-dropbox-seats.txt)"
 run "$SEATCTL" profile show demo-dropbox
@@ -175,7 +209,7 @@ for p in demo-box demo-dropbox; do
     tail -n 1 "$SK_LOCAL/demo-candidates-$p.txt"
     "$SEATCTL" candidates "$p" --output json >"$SK_LOCAL/demo-candidates-$p.json"
     user="$(json_field "$SK_LOCAL/demo-candidates-$p.json" 'data[0]["user_id"]')"
-    run "$SEATCTL" reclaim "$p" "$user" --reason "demo: inactive seat" --by demo
+    run "$SEATCTL" reclaim "$p" "$user" --reason "demo: inactive seat" --by demo | shorten
     attempt=0
     until python3 "$SK_ROOT/infra/deliver-sqs.py" "$RECLAIM_QUEUE_URL" "$LP"; do
         attempt=$((attempt + 1))
@@ -191,12 +225,18 @@ for p in demo-box demo-dropbox; do
     if [ "$p" = demo-box ]; then
         curl -sS "http://127.0.0.1:$SB/_sandbox/box/deleted-users" | grep -q "\"$user\"" || die "Box still has user $user"
         curl -sS "http://127.0.0.1:$SB/_sandbox/box/transfers" >"$SK_LOCAL/demo-transfers.json"
-        printf 'sandbox: Box user %s deleted; their files moved: %s\n' "$user" "$(cat "$SK_LOCAL/demo-transfers.json")"
+        printf 'sandbox: Box user %s deleted; their files moved: %s\n' "$user" "$(cat "$SK_LOCAL/demo-transfers.json")" | shorten
     else
         curl -sS "http://127.0.0.1:$SB/_sandbox/dropbox/removals" >"$SK_LOCAL/demo-removals.json"
         grep -q "\"$user\"" "$SK_LOCAL/demo-removals.json" || die "Dropbox still has member $user"
-        printf 'sandbox: Dropbox removals: %s\n' "$(cat "$SK_LOCAL/demo-removals.json")"
+        printf 'sandbox: Dropbox removals: %s\n' "$(cat "$SK_LOCAL/demo-removals.json")" | shorten
     fi
 done
+
+log "the savings report (one self-contained HTML file per profile; seatctl report --format json for programs)"
+for p in demo-box demo-dropbox; do
+    run "$SEATCTL" report "$p" --out "$SK_LOCAL/report-$p.html"
+done
+printf 'open %s in a browser\n' "$SK_LOCAL/report-demo-box.html"
 
 log "done in $((SECONDS - t0)) s; stopping moto, the sandbox and the lambda emulator"

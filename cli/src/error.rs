@@ -62,6 +62,13 @@ impl CliError {
         matches!(self, CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
     }
 
+    /// The message for the operator: AWS connection and credential failures become one sentence
+    /// saying what to check (the SDK's whole chain is logged at `-v` debug); the rest as is.
+    pub fn human(&self) -> String {
+        let full = self.to_string();
+        aws_hint(&full).unwrap_or(full)
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             e if e.is_broken_pipe() => 0,
@@ -69,6 +76,59 @@ impl CliError {
             _ => 1,
         }
     }
+}
+
+/// One sentence for the AWS failures an operator can fix, recognised in an error's text.
+pub fn aws_hint(text: &str) -> Option<String> {
+    let service = ["DynamoDB", "Secrets Manager", "SQS"]
+        .into_iter()
+        .find(|s| text.contains(s))
+        .unwrap_or("AWS");
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|e| !e.is_empty());
+    let hint = if has(&[
+        "no credentials found",
+        "credential provider was not enabled",
+    ]) {
+        format!(
+            "no AWS credentials found for {service}: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run `aws sso login`"
+        )
+    } else if has(&["region", "Region"]) && has(&["no region", "No region", "region must be set"]) {
+        "no AWS region set: set AWS_REGION (or a region in your AWS_PROFILE) to the stack's region"
+            .to_owned()
+    } else if has(&[
+        "tcp connect error",
+        "Connection refused",
+        "dns error",
+        "ConnectError",
+        "timed out",
+        "TimeoutError",
+    ]) {
+        match endpoint {
+            Some(e) => format!(
+                "could not reach {service} at {e} (AWS_ENDPOINT_URL): is the local stack running?"
+            ),
+            None => format!(
+                "could not reach {service}: check your network and AWS_REGION (the stack's region)"
+            ),
+        }
+    } else if has(&[
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredToken",
+        "security token included in the request is invalid",
+    ]) {
+        format!("AWS refused the credentials for {service}: they are invalid or expired; refresh them (e.g. `aws sso login`)")
+    } else if has(&["AccessDenied", "not authorized to perform"]) {
+        format!("AWS denied {service} access to these credentials: grant the operator policy of docs/iam.md")
+    } else if service == "DynamoDB" && has(&["ResourceNotFoundException"]) {
+        "the table was not found: check TABLE_NAME (or --table) and AWS_REGION against the stack's outputs".to_owned()
+    } else {
+        return None;
+    };
+    Some(hint)
 }
 
 #[cfg(test)]
@@ -82,6 +142,23 @@ mod tests {
         assert_eq!(e.exit_code(), 0);
         assert_eq!(CliError::UnknownProfile("x".into()).exit_code(), 1);
         assert_eq!(CliError::Usage("x".into()).exit_code(), 2);
+    }
+
+    #[test]
+    fn aws_failures_are_one_sentence() {
+        let refused = "DynamoDB Query failed: dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111) (DispatchFailure(...))";
+        let h = aws_hint(refused).unwrap();
+        assert!(h.starts_with("could not reach DynamoDB"), "{h}");
+        assert!(!h.contains('\n') && !h.contains("DispatchFailure"));
+        let creds = "DynamoDB Query failed: dispatch failure: other: the credential provider was not enabled: no credentials found in chain. Attempted:\n  Environment: ...";
+        let h = aws_hint(creds).unwrap();
+        assert!(h.contains("AWS_PROFILE") && !h.contains('\n'), "{h}");
+        assert!(aws_hint(
+            "DynamoDB GetItem failed: ResourceNotFoundException: Requested resource not found"
+        )
+        .unwrap()
+        .contains("TABLE_NAME"));
+        assert!(aws_hint("profile acme does not exist").is_none());
     }
 
     #[test]

@@ -22,8 +22,7 @@ fn main() -> ExitCode {
     if let commands::Command::Completions { shell } = cli.command {
         // needs no table, no AWS and no runtime
         let mut out = io::stdout().lock();
-        commands::completions(shell, &mut out);
-        return match out.flush() {
+        return match commands::completions(shell, &mut out).and_then(|()| out.flush()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
@@ -61,7 +60,7 @@ fn main() -> ExitCode {
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             tracing::debug!(error = ?e, "command failed");
-            let _ = writeln!(io::stderr(), "error: {e}");
+            let _ = writeln!(io::stderr(), "error: {}", e.human());
             ExitCode::from(e.exit_code())
         }
     }

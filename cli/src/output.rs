@@ -90,9 +90,12 @@ impl Style {
 
     fn new_table(&self) -> Table {
         let mut t = Table::new();
-        t.load_preset(presets::UTF8_FULL_CONDENSED);
-        if !self.tty {
-            // no width detection and no styling: stable output for pipes and files
+        if self.tty {
+            t.load_preset(presets::UTF8_FULL_CONDENSED);
+        } else {
+            // no width detection, no styling and plain ASCII borders: stable output for pipes,
+            // files and CI logs (one byte per column, whatever reads it)
+            t.load_preset(presets::ASCII_FULL_CONDENSED);
             t.force_no_tty();
         }
         if let Some(w) = self.width {
@@ -129,6 +132,16 @@ pub fn table_width(tty: bool, columns: Option<&str>) -> Option<u16> {
         Some(c) if c >= MIN_WRAP_WIDTH => Some(c),
         _ if tty => None,
         _ => Some(PIPE_WIDTH),
+    }
+}
+
+/// Keeps the given columns on one line each (short labels, numbers, dates): only the other
+/// columns wrap when the table is narrowed to its width.
+pub fn no_wrap(t: &mut Table, columns: impl IntoIterator<Item = usize>) {
+    for i in columns {
+        if let Some(c) = t.column_mut(i) {
+            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+        }
     }
 }
 

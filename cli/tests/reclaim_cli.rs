@@ -84,7 +84,7 @@ impl ReclaimCli for Seatctl<'_> {
 fn row<'a>(table: &'a str, key: &str) -> &'a str {
     table
         .lines()
-        .find(|l| l.starts_with(&format!("│ {key} ")))
+        .find(|l| l.starts_with(&format!("│ {key} ")) || l.starts_with(&format!("| {key} ")))
         .unwrap_or_else(|| panic!("no row {key:?} in\n{table}"))
 }
 

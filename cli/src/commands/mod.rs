@@ -152,14 +152,17 @@ pub enum CompletionShell {
 }
 
 /// Writes the completion script of `shell` (needs no table and no AWS).
-pub fn completions(shell: CompletionShell, out: &mut dyn Write) {
+pub fn completions(shell: CompletionShell, out: &mut dyn Write) -> std::io::Result<()> {
     use clap::CommandFactory;
     let shell = match shell {
         CompletionShell::Bash => clap_complete::Shell::Bash,
         CompletionShell::Zsh => clap_complete::Shell::Zsh,
         CompletionShell::Fish => clap_complete::Shell::Fish,
     };
-    clap_complete::generate(shell, &mut Cli::command(), "seatctl", out);
+    // generated into memory first: clap_complete panics on a failed write (a closed pipe)
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "seatctl", &mut script);
+    out.write_all(&script)
 }
 
 /// What every command works with: config, AWS clients, the store, the secrets, and the clock.
@@ -230,10 +233,7 @@ pub async fn run(cli: Cli, table: &str, out: &mut dyn Write) -> Result<(), CliEr
         Command::Resume { id } => reclaim::set_paused(&ctx, &id, false, out).await,
         Command::Reclaims(a) => reclaim::reclaims(&ctx, a, out).await,
         Command::Report(a) => report::run(&ctx, a, out).await,
-        Command::Completions { shell } => {
-            completions(shell, out);
-            Ok(())
-        }
+        Command::Completions { shell } => completions(shell, out).map_err(CliError::Output),
     }
 }
 
@@ -312,7 +312,7 @@ mod tests {
             CompletionShell::Fish,
         ] {
             let mut buf = Vec::new();
-            completions(shell, &mut buf);
+            completions(shell, &mut buf).unwrap();
             let text = String::from_utf8(buf).unwrap();
             assert!(text.contains("seatctl"), "{shell:?}");
             assert!(

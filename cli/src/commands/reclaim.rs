@@ -6,7 +6,9 @@ use clap::{Args, Subcommand};
 use seatkeeper::candidates;
 use seatkeeper::domain::rules::NeverLoggedIn;
 use seatkeeper::domain::Candidate;
-use seatkeeper::domain::{Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules};
+use seatkeeper::domain::{
+    Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules, ReclaimStatus,
+};
 use seatkeeper::ports::{ProfileRepo, ReclaimRepo, SeatRepo};
 use seatkeeper::queue::ReclaimQueue;
 use seatkeeper::wiring::reclaim_queue;
@@ -580,6 +582,25 @@ pub async fn reclaims(ctx: &Ctx, a: ReclaimsArgs, out: &mut dyn Write) -> Result
     }
 }
 
+/// What the request came to, in words: the recorded reason when it ended skipped or failed, and
+/// for a `done` one what was done.
+fn outcome_text(r: &ReclaimRecord) -> String {
+    if let Some(reason) = &r.reason {
+        return reason.clone();
+    }
+    match r.status {
+        ReclaimStatus::Done if r.request.dry_run => {
+            "dry run: verified and planned; nothing changed at the provider".into()
+        }
+        ReclaimStatus::Done => match &r.transfer_target {
+            Some(t) => format!("seat freed: content transferred to {t}, then the user removed"),
+            None => "seat freed: the user was removed".into(),
+        },
+        s if !s.is_final() => format!("in progress ({})", s.as_str()),
+        _ => String::new(),
+    }
+}
+
 fn show_request(ctx: &Ctx, r: &ReclaimRecord, out: &mut dyn Write) -> Result<(), CliError> {
     let mut rows = vec![
         ("request", r.request.request_id.clone()),
@@ -602,7 +623,7 @@ fn show_request(ctx: &Ctx, r: &ReclaimRecord, out: &mut dyn Write) -> Result<(),
             },
         ),
         ("status", r.status.as_str().to_owned()),
-        ("outcome", r.reason.clone().unwrap_or_default()),
+        ("outcome", outcome_text(r)),
         (
             "transfer target",
             r.transfer_target.clone().unwrap_or_default(),

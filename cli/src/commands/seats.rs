@@ -27,7 +27,10 @@ Columns:
   removed        when a finished sync found the user gone from the provider, or seatkeeper
                  reclaimed the seat (JSON and CSV also carry reclaimed_at and the request id:
                  `seatctl reclaims ID --request REQUEST`).
-Sorted by inactive days (most inactive first), then login.")]
+Sorted by inactive days (most inactive first), then login; `--sort recent` shows the most
+recently active seats first. The table shows roles and statuses in words (JSON and CSV keep the
+provider's values) and leaves out the login event id, first seen, last seen and removed unless
+`--wide`.")]
 pub struct SeatsArgs {
     /// The profile id.
     #[arg(value_parser = parse_profile_id)]
@@ -49,9 +52,50 @@ pub struct SeatsArgs {
     #[arg(long)]
     pub admins_only: bool,
 
+    /// Row order: `inactive` (most inactive first) or `recent` (most recently active first).
+    #[arg(long, value_enum, default_value_t)]
+    pub sort: SeatSort,
+
+    /// Table: also the first seen, last seen and removed columns.
+    #[arg(long)]
+    pub wide: bool,
+
     /// Output format. JSON and CSV have one record per seat with RFC 3339 timestamps.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: RowFormat,
+}
+
+/// The order of `seatctl seats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SeatSort {
+    /// Most inactive first (the reclaim view).
+    #[default]
+    Inactive,
+    /// Most recently active first (seats with a login on record before those without).
+    Recent,
+}
+
+/// A provider's role or status value in words (Box and Dropbox values; others as they are,
+/// with `_` as spaces).
+pub fn label(raw: &str) -> String {
+    let known = match raw {
+        "admin" => "admin",
+        "coadmin" => "co-admin",
+        "user" => "user",
+        "team_admin" => "team admin",
+        "user_management_admin" => "user management admin",
+        "support_admin" => "support admin",
+        "member_only" => "member",
+        "active" => "active",
+        "inactive" => "inactive",
+        "cannot_delete_edit" => "active (cannot delete or edit)",
+        "cannot_delete_edit_upload" => "active (cannot delete, edit or upload)",
+        "invited" => "invited",
+        "suspended" => "suspended",
+        "removed" => "removed",
+        other => return other.replace('_', " "),
+    };
+    known.to_owned()
 }
 
 /// Which seats to show.
@@ -169,11 +213,23 @@ impl SeatRow {
 }
 
 /// Filters, converts and sorts: most inactive first, then by login.
+#[cfg(test)]
 pub fn seat_rows(
     seats: &[Seat],
     filter: &SeatFilter,
     last_sync: Option<&LastSync>,
     now: DateTime<Utc>,
+) -> Vec<SeatRow> {
+    seat_rows_sorted(seats, filter, last_sync, now, SeatSort::Inactive)
+}
+
+/// Filters, converts and sorts in the given order.
+pub fn seat_rows_sorted(
+    seats: &[Seat],
+    filter: &SeatFilter,
+    last_sync: Option<&LastSync>,
+    now: DateTime<Utc>,
+    sort: SeatSort,
 ) -> Vec<SeatRow> {
     let mut rows: Vec<SeatRow> = seats
         .iter()
@@ -181,28 +237,43 @@ pub fn seat_rows(
         .map(|s| SeatRow::new(s, last_sync, now))
         .collect();
     rows.sort_by(|a, b| {
-        b.inactive_days
-            .cmp(&a.inactive_days)
+        let order = match sort {
+            SeatSort::Inactive => b.inactive_days.cmp(&a.inactive_days),
+            // Some(newer) > Some(older) > None
+            SeatSort::Recent => b.last_login_at.cmp(&a.last_login_at),
+        };
+        order
             .then_with(|| a.login.cmp(&b.login))
             .then_with(|| a.user_id.cmp(&b.user_id))
     });
     rows
 }
 
+#[cfg(test)]
 pub fn seats_table(style: &Style, rows: &[SeatRow]) -> Table {
-    let mut t = style.table([
+    seats_table_cols(style, rows, true)
+}
+
+/// The seats table; `wide` adds first seen, last seen and removed.
+pub fn seats_table_cols(style: &Style, rows: &[SeatRow], wide: bool) -> Table {
+    let mut header = vec![
         "user id",
         "login",
         "name",
         "status",
         "role",
         "license type",
-        "last login (event)",
+        if wide {
+            "last login (event)"
+        } else {
+            "last login"
+        },
         "inactive days",
-        "first seen",
-        "last seen",
-        "removed",
-    ]);
+    ];
+    if wide {
+        header.extend(["first seen", "last seen", "removed"]);
+    }
+    let mut t = style.table(header);
     for r in rows {
         let license = if r.license_managed {
             r.license_type.clone()
@@ -210,24 +281,31 @@ pub fn seats_table(style: &Style, rows: &[SeatRow]) -> Table {
             format!("{} (unmanaged)", r.license_type)
         };
         let last_login = match (&r.last_login_at, &r.last_login_event_id) {
-            (Some(at), Some(id)) => format!("{} ({id})", output::date(*at)),
+            (Some(at), Some(id)) if wide => format!("{} ({id})", output::date(*at)),
             (Some(at), None) => output::date(*at),
             _ => "none seen".to_owned(),
         };
-        t.add_row(vec![
+        let mut row = vec![
             Cell::new(&r.user_id),
             Cell::new(&r.login),
             Cell::new(&r.name),
-            Cell::new(&r.status),
-            Cell::new(&r.role),
+            Cell::new(label(&r.status)),
+            Cell::new(label(&r.role)),
             Cell::new(license),
             Cell::new(last_login),
             Cell::new(r.inactive_days).set_alignment(CellAlignment::Right),
-            Cell::new(output::date(r.first_seen_at)),
-            Cell::new(output::date(r.last_seen_at)),
-            Cell::new(output::opt_date(r.removed_at)),
-        ]);
+        ];
+        if wide {
+            row.extend([
+                Cell::new(output::date(r.first_seen_at)),
+                Cell::new(output::date(r.last_seen_at)),
+                Cell::new(output::opt_date(r.removed_at)),
+            ]);
+        }
+        t.add_row(row);
     }
+    // ids, logins and names wrap; the short columns stay whole
+    output::no_wrap(&mut t, 3..if wide { 11 } else { 8 });
     t
 }
 
@@ -235,7 +313,7 @@ pub async fn run(ctx: &Ctx, a: SeatsArgs, out: &mut dyn Write) -> Result<(), Cli
     let p = ctx.profile(&a.id).await?;
     let seats = ctx.store.seats.list(&p.id).await?;
     let filter = SeatFilter::from_args(&a);
-    let rows = seat_rows(&seats, &filter, p.last_sync.as_ref(), ctx.now);
+    let rows = seat_rows_sorted(&seats, &filter, p.last_sync.as_ref(), ctx.now, a.sort);
     match a.output {
         RowFormat::Json => write_json(out, &rows),
         RowFormat::Csv => write_csv(out, &CSV_HEADER, &rows),
@@ -255,7 +333,7 @@ pub async fn run(ctx: &Ctx, a: SeatsArgs, out: &mut dyn Write) -> Result<(), Cli
             },
         ),
         RowFormat::Table => {
-            write_table(out, &seats_table(&ctx.style, &rows))?;
+            write_table(out, &seats_table_cols(&ctx.style, &rows, a.wide))?;
             line(
                 out,
                 format!(
@@ -447,5 +525,17 @@ mod tests {
             .unwrap()
             .starts_with("7,7@acme.test,User 7,active,user,false,enterprise,false,,,,400,"));
         assert_eq!(lines.count(), 1);
+    }
+
+    #[test]
+    fn labels_roles_and_statuses() {
+        assert_eq!(label("coadmin"), "co-admin");
+        assert_eq!(label("team_admin"), "team admin");
+        assert_eq!(label("member_only"), "member");
+        assert_eq!(
+            label("cannot_delete_edit"),
+            "active (cannot delete or edit)"
+        );
+        assert_eq!(label("some_new_value"), "some new value");
     }
 }

@@ -177,6 +177,9 @@ pub fn task_table(style: &Style, runs: &[TaskRun], cols: TaskColumns) -> Table {
         ]);
         t.add_row(row);
     }
+    // task, status and the counts stay whole; dates, ids, seats and the note wrap
+    let first = if cols.run { 3 } else { 0 };
+    output::no_wrap(&mut t, (first..first + 7).chain([first + 8]));
     t
 }
 
@@ -221,6 +224,22 @@ mod tests {
         );
         let access = run("acme", 1, TaskKind::ApplicationAccess);
         let runs = [roster, failed, access];
+        // wrapped to the pipe width, task labels and statuses stay whole
+        let wrapped = task_table(
+            &Style::plain(),
+            &runs,
+            TaskColumns {
+                run: true,
+                note_width: None,
+            },
+        )
+        .to_string();
+        assert!(wrapped.contains("Application Roster"), "{wrapped}");
+        assert!(wrapped.contains("License Information"), "{wrapped}");
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 160),
+            "{wrapped}"
+        );
         // unwrapped (no width): this checks the note's own truncation, not the table's wrapping
         let s = Style {
             width: None,
@@ -236,7 +255,10 @@ mod tests {
         )
         .to_string();
         assert!(text.contains("1,200/1,200/0/0"), "{text}");
-        assert!(text.contains("Application Roster") && text.contains("failed"), "{text}");
+        assert!(
+            text.contains("Application Roster") && text.contains("failed"),
+            "{text}"
+        );
         assert!(text.contains("run-5") && text.contains("2026-11-01 00:00:05"));
         assert!(text.contains("DynamoDB PutItem failed: xxxx…"), "{text}");
         assert!(!text.contains(&"x".repeat(40)));
