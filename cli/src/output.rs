@@ -241,6 +241,19 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// Like [`truncate`], ending in `...` (for tables read off a terminal, where `…` is three bytes).
+pub fn truncate_ascii(s: &str, max: usize) -> String {
+    let t = truncate(s, max);
+    match t.strip_suffix('…') {
+        Some(kept) if !s.ends_with('…') || t.chars().count() < s.chars().count() => {
+            let mut k: String = kept.chars().take(max.saturating_sub(3)).collect();
+            k.push_str("...");
+            k
+        }
+        _ => t,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +361,8 @@ mod tests {
         assert_eq!(truncate("this is too long", 8), "this is…");
         assert_eq!(truncate("ééééé", 3), "éé…");
         assert_eq!(truncate("a\nb", 5), "a b");
+        assert_eq!(truncate_ascii("this is too long", 8), "this ...");
+        assert_eq!(truncate_ascii("short", 8), "short");
     }
 
     #[test]

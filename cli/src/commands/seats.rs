@@ -282,8 +282,8 @@ pub fn seats_table_cols(style: &Style, rows: &[SeatRow], wide: bool) -> Table {
         };
         let last_login = match (&r.last_login_at, &r.last_login_event_id) {
             (Some(at), Some(id)) if wide => format!("{} ({id})", output::date(*at)),
-            (Some(at), None) => output::date(*at),
-            _ => "none seen".to_owned(),
+            (Some(at), _) => output::date(*at),
+            (None, _) => "none seen".to_owned(),
         };
         let mut row = vec![
             Cell::new(&r.user_id),
@@ -537,5 +537,42 @@ mod tests {
             "active (cannot delete or edit)"
         );
         assert_eq!(label("some_new_value"), "some new value");
+    }
+
+    #[test]
+    fn compact_table_shows_the_login_date_and_wide_the_event() {
+        let n = now();
+        let mut seat = seat("u1", Some(3));
+        seat.status = "cannot_delete_edit".into();
+        seat.role = "coadmin".into();
+        let rows = seat_rows(&[seat.clone()], &SeatFilter::default(), None, n);
+        let compact = seats_table_cols(&Style::plain(), &rows, false).to_string();
+        let day = output::date(n - Duration::days(3));
+        assert!(
+            compact.contains(&day) && !compact.contains("none seen"),
+            "{compact}"
+        );
+        assert!(
+            compact.contains("co-admin") && !compact.contains("first seen"),
+            "{compact}"
+        );
+        let wide = seats_table_cols(&Style::plain(), &rows, true).to_string();
+        assert!(
+            wide.contains("first seen") && wide.contains(&format!("{day} (")),
+            "{wide}"
+        );
+    }
+
+    #[test]
+    fn recent_sort_puts_seats_with_activity_first() {
+        let n = now();
+        let seats = [
+            seat("never", None),
+            seat("old", Some(90)),
+            seat("new", Some(1)),
+        ];
+        let rows = seat_rows_sorted(&seats, &SeatFilter::default(), None, n, SeatSort::Recent);
+        let ids: Vec<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
+        assert_eq!(ids, ["new", "old", "never"]);
     }
 }

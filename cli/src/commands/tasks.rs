@@ -16,6 +16,8 @@ const NOTE_WIDTH: usize = 60;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
+Columns: ms = duration in milliseconds, calls = provider API calls, 429s = rate-limited
+responses, seats = seen/new/changed/removed. JSON has every field and the whole error or detail.
 Each sync run records one task run per task: Application Access (credentials and token),
 Activity (login events), Application Roster (users → seats), License Differentiation
 (license types) and License Information (purchased vs assigned vs active). A task left
@@ -119,12 +121,12 @@ pub fn task_table(style: &Style, runs: &[TaskRun], cols: TaskColumns) -> Table {
     header.extend([
         "task",
         "status",
-        "duration ms",
+        "ms",
         "pages",
-        "api calls",
+        "calls",
         "retries",
         "429s",
-        "seats seen/new/changed/removed",
+        "seats seen/new/chg/rm",
         "events",
         "error / detail",
     ]);
@@ -171,7 +173,7 @@ pub fn task_table(style: &Style, runs: &[TaskRun], cols: TaskColumns) -> Table {
             Cell::new(seats).set_alignment(CellAlignment::Right),
             Cell::new(events).set_alignment(CellAlignment::Right),
             Cell::new(match cols.note_width {
-                Some(w) => output::truncate(&note, w),
+                Some(w) => output::truncate_ascii(&note, w),
                 None => note,
             }),
         ]);
@@ -260,7 +262,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("run-5") && text.contains("2026-11-01 00:00:05"));
-        assert!(text.contains("DynamoDB PutItem failed: xxxx…"), "{text}");
+        assert!(text.contains("DynamoDB PutItem failed: xx..."), "{text}");
         assert!(!text.contains(&"x".repeat(40)));
         let text = task_table(
             &s,
