@@ -642,7 +642,7 @@ pub fn html(r: &Report) -> String {
         for c in &r.candidates {
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{} d</td><td>{}</td><td>{} ({} d)</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{} d</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                 esc(&c.user_id),
                 esc(&c.login),
                 esc(&c.name),
@@ -653,7 +653,6 @@ pub fn html(r: &Report) -> String {
                     _ => "never".into(),
                 }),
                 esc(&c.rule),
-                c.threshold_days,
                 esc(&money(c.monthly_price_cents, cur)),
                 esc(c.request_id.as_deref().unwrap_or("–")),
             );
@@ -729,7 +728,8 @@ fn license_chart(types: &[LicenseSummary]) -> String {
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    let (label_w, bar_w, row_h) = (160.0, 760.0, 54.0);
+    // room on the right for the longest label ("purchased 1,000,000")
+    let (label_w, bar_w, row_h) = (160.0, 680.0, 54.0);
     let height = 30.0 + row_h * types.len() as f64;
     let mut s = format!(
         "<svg id=\"chart-licenses\" role=\"img\" aria-label=\"purchased, assigned and active seats per license type\" width=\"1000\" height=\"{height}\" viewBox=\"0 0 1000 {height}\" xmlns=\"http://www.w3.org/2000/svg\">"

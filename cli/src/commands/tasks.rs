@@ -179,9 +179,16 @@ pub fn task_table(style: &Style, runs: &[TaskRun], cols: TaskColumns) -> Table {
         ]);
         t.add_row(row);
     }
-    // task, status and the counts stay whole; dates, ids, seats and the note wrap
+    // the profile, task, status and counts stay whole; dates, run ids, seats and the note wrap
     let first = if cols.run { 3 } else { 0 };
-    output::no_wrap(&mut t, (first..first + 7).chain([first + 8]));
+    let profile = cols.run.then_some(1);
+    output::no_wrap(
+        &mut t,
+        profile
+            .into_iter()
+            .chain(first..first + 7)
+            .chain([first + 8]),
+    );
     t
 }
 

@@ -161,3 +161,63 @@ impl BatchMetrics {
         metrics::emit(&self.batch.lines(Utc::now()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::ApiStatsSnapshot;
+
+    fn processed(outcome: Outcome, dry_run: bool, reason: Option<&str>) -> Processed {
+        Processed {
+            outcome,
+            profile_id: Some("acme".into()),
+            dry_run,
+            api: ApiStatsSnapshot::default(),
+            provider: Some(Provider::Box),
+            reason_code: reason.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn outcomes_count_as_the_metrics_contract_says() {
+        let done = processed(Outcome::Finished(ReclaimStatus::Done), false, None);
+        assert_eq!(reclaim_end(&done), Some(ReclaimEnd::Done));
+        let dry = processed(Outcome::Finished(ReclaimStatus::Done), true, None);
+        assert_eq!(
+            reclaim_end(&dry),
+            Some(ReclaimEnd::Skipped("dry_run".into()))
+        );
+        let skipped = processed(
+            Outcome::Finished(ReclaimStatus::Skipped),
+            false,
+            Some("active_since_request"),
+        );
+        assert_eq!(
+            reclaim_end(&skipped),
+            Some(ReclaimEnd::Skipped("active_since_request".into()))
+        );
+        let failed = processed(
+            Outcome::Finished(ReclaimStatus::Failed),
+            false,
+            Some("remove_refused"),
+        );
+        assert_eq!(
+            reclaim_end(&failed),
+            Some(ReclaimEnd::Failed("remove_refused".into()))
+        );
+        let retry = processed(Outcome::Retry("later".into()), false, None);
+        assert_eq!(reclaim_end(&retry), Some(ReclaimEnd::Retried));
+        let again = processed(Outcome::AlreadyFinished(ReclaimStatus::Done), false, None);
+        assert_eq!(reclaim_end(&again), None);
+
+        let mut batch = BatchMetrics::default();
+        for p in [&done, &dry, &skipped, &failed, &retry] {
+            batch.add(p, reclaim_end(p).unwrap());
+        }
+        let lines = batch.batch.lines(Utc::now());
+        let reclaim = lines.iter().find(|l| l["kind"] == "reclaim").unwrap();
+        assert_eq!(reclaim["ReclaimsDone"], 1);
+        assert_eq!(reclaim["ReclaimsRetried"], 1);
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+    }
+}
