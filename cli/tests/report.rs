@@ -212,7 +212,7 @@ fn money(cents: u64) -> String {
     let major = (cents / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in major.chars().enumerate() {
-        if i > 0 && (major.len() - i) % 3 == 0 {
+        if i > 0 && (major.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);

@@ -209,7 +209,7 @@ pub fn build(
 ) -> Report {
     summaries.sort_by(|a, b| a.license_type.cmp(&b.license_type));
     candidates.sort_by_key(|c| std::cmp::Reverse(c.evidence.inactive_days));
-    reclaims.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    reclaims.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
 
     // totals over the managed types, money only in one currency
     let managed: Vec<&LicenseSummary> = summaries.iter().filter(|s| s.managed).collect();
@@ -608,9 +608,9 @@ pub fn html(r: &Report) -> String {
         );
     }
     h.push_str("</table>\n<p class=\"muted\">Active: a login in the last ");
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "{} days (as <code>seatctl profile show</code>). Waste: (inactive + unassigned seats) × price.</p>\n",
+        "{} days (as <code>seatctl profile show</code>). Waste: (inactive + unassigned seats) × price.</p>",
         r.license_types.first().map_or(30, |s| s.inactive_after_days)
     );
 
