@@ -88,8 +88,8 @@ pub fn label(raw: &str) -> String {
         "member_only" => "member",
         "active" => "active",
         "inactive" => "inactive",
-        "cannot_delete_edit" => "active (cannot delete or edit)",
-        "cannot_delete_edit_upload" => "active (cannot delete, edit or upload)",
+        "cannot_delete_edit" => "active (no delete/edit)",
+        "cannot_delete_edit_upload" => "active (no delete/edit/upload)",
         "invited" => "invited",
         "suspended" => "suspended",
         "removed" => "removed",
@@ -532,10 +532,7 @@ mod tests {
         assert_eq!(label("coadmin"), "co-admin");
         assert_eq!(label("team_admin"), "team admin");
         assert_eq!(label("member_only"), "member");
-        assert_eq!(
-            label("cannot_delete_edit"),
-            "active (cannot delete or edit)"
-        );
+        assert_eq!(label("cannot_delete_edit"), "active (no delete/edit)");
         assert_eq!(label("some_new_value"), "some new value");
     }
 
