@@ -64,6 +64,7 @@ fn seat(profile: &Profile, o: &ObservedSeat, last_login_days: Option<i64>) -> Se
         reclaim_request_id: None,
         run_id: "run-1".into(),
         fingerprint: String::new(),
+        last_activity: None,
     }
 }
 
