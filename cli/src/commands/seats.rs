@@ -308,6 +308,7 @@ mod tests {
             reclaim_request_id: None,
             run_id: "r0".into(),
             fingerprint: "f".into(),
+            last_activity: None,
         }
     }
 
