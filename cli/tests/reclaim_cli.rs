@@ -196,6 +196,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
         "max_per_run": 10,
         "max_percent": 5,
         "paused": false,
+        "activity": "any",
     });
     assert_eq!(cli.rules(&id), defaults);
 
