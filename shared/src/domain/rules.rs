@@ -176,8 +176,9 @@ impl Exemption {
     }
 }
 
-/// The outcome of the rules for one seat.
+/// The outcome of the rules for one seat (short-lived: the candidate's evidence is not boxed).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Verdict {
     Candidate(Evidence),
     /// Active within the threshold (`last_login` is the newest activity the rules count).

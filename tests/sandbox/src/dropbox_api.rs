@@ -1583,14 +1583,14 @@ fn render_session(s: &SessionRec) -> Value {
     let extra = match s.client {
         1 => json!({
             "host_name": format!("desktop-{:04}", s.id % 10_000),
-            "client_type": {".tag": if s.id % 2 == 0 { "mac" } else { "windows" }},
+            "client_type": {".tag": if s.id.is_multiple_of(2) { "mac" } else { "windows" }},
             "client_version": "210.4.6575",
-            "platform": if s.id % 2 == 0 { "Mac OS X 14.4" } else { "Windows 11" },
+            "platform": if s.id.is_multiple_of(2) { "Mac OS X 14.4" } else { "Windows 11" },
             "is_delete_on_unlink_supported": true,
         }),
         2 => json!({
             "device_name": format!("Phone {:04}", s.id % 10_000),
-            "client_type": {".tag": if s.id % 2 == 0 { "iphone" } else { "android" }},
+            "client_type": {".tag": if s.id.is_multiple_of(2) { "iphone" } else { "android" }},
             "client_version": "390.2.2",
             "os_version": "17.4",
         }),

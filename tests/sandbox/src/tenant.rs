@@ -859,7 +859,8 @@ fn content_activity(
         };
         match last_login.get(&id).copied() {
             Some(last) if now - last <= 60 * DAY => {
-                if rng.random_bool(0.3) {
+                let also_content = rng.random_bool(0.3);
+                if also_content {
                     for _ in 0..rng.random_range(1..=3) {
                         let at = between(&mut rng, joined.max(now - 364 * DAY), latest);
                         let t = any_type(&mut rng);
