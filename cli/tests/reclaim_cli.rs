@@ -14,7 +14,7 @@ mod common;
 use common::Seatctl;
 use serde_json::{json, Value};
 
-const CSV_HEADER: &str = "user_id,login,name,license_type,inactive_days,last_login,last_login_event,rule,threshold_days,monthly_price,request_id,approved_by";
+const CSV_HEADER: &str = "user_id,login,name,license_type,inactive_days,last_login,last_login_event,rule,threshold_days,monthly_price,request_id,approved_by,last_activity,activity_counted";
 
 /// The reclamation tests' own steps.
 trait ReclaimCli {
@@ -172,7 +172,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
     assert!(row(&out, "mode").contains("report"), "{out}");
     assert!(row(&out, "paused").contains("no"), "{out}");
     assert!(
-        row(&out, "inactive after").contains("60 days without a login"),
+        row(&out, "inactive after").contains("60 days without activity"),
         "{out}"
     );
     assert!(row(&out, "new-hire grace").contains("30 days"), "{out}");
@@ -196,6 +196,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
         "max_per_run": 10,
         "max_percent": 5,
         "paused": false,
+        "activity": "any",
     });
     assert_eq!(cli.rules(&id), defaults);
 
@@ -221,7 +222,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
     ]);
     assert!(row(&out, "mode").contains("approve"), "{out}");
     assert!(
-        row(&out, "inactive after").contains("90 days without a login"),
+        row(&out, "inactive after").contains("90 days without activity"),
         "{out}"
     );
     assert!(
@@ -461,7 +462,10 @@ async fn candidates_after_a_sync_list_the_stale_user_with_evidence_in_every_form
             < 10
     );
     assert_eq!(c["last_login_event"], format!("LOGIN {event}"));
-    assert_eq!(c["rule"], "no login for 60 days (new-hire grace 30 days)");
+    assert_eq!(
+        c["rule"],
+        "no activity for 60 days (new-hire grace 30 days)"
+    );
     assert_eq!(c["threshold_days"], 60);
     assert_eq!(c["monthly_price"], "33.00 USD");
     assert!(
@@ -508,7 +512,7 @@ async fn candidates_after_a_sync_list_the_stale_user_with_evidence_in_every_form
     assert!(line.contains("33.00 USD"), "{line}");
     assert!(
         out.contains(&format!(
-            "{} candidate(s) by rule: no login for 60 days (new-hire grace 30 days)",
+            "{} candidate(s) by rule: no activity for 60 days (new-hire grace 30 days)",
             listed.len()
         )),
         "{out}"
@@ -530,7 +534,7 @@ async fn candidates_after_a_sync_list_the_stale_user_with_evidence_in_every_form
     assert_eq!(r[4].parse::<i64>().unwrap(), inactive);
     assert_eq!(time(&json!(&r[5])), last);
     assert_eq!(&r[6], format!("LOGIN {event}"));
-    assert_eq!(&r[7], "no login for 60 days (new-hire grace 30 days)");
+    assert_eq!(&r[7], "no activity for 60 days (new-hire grace 30 days)");
     assert_eq!(&r[8], "60");
     assert_eq!(&r[9], "33.00 USD");
     assert_eq!(&r[10], "");

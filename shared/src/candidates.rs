@@ -26,6 +26,8 @@ pub struct CandidateReport {
     pub active: u64,
     pub in_grace: u64,
     pub out_of_scope: u64,
+    /// No activity within the threshold, but activity was not read for that long yet.
+    pub not_observed_long_enough: u64,
     /// Candidate items written (new or changed evidence) and dropped (no longer candidates).
     pub written: u64,
     pub dropped: u64,
@@ -65,8 +67,9 @@ pub async fn refresh(
         let (page, next) = seats.page(&profile.id, start.take()).await?;
         for seat in page.iter().filter(|s| s.removed_at.is_none()) {
             out.report.seats_evaluated += 1;
+            let observed_since = profile.last_sync.as_ref().and_then(|l| l.observed_since);
             let verdict = evaluate(
-                &SeatFacts::from(seat),
+                &SeatFacts::observed(seat, observed_since),
                 &profile.rules,
                 profile.reclaimable(&seat.license_type),
                 target,
@@ -88,6 +91,10 @@ pub async fn refresh(
                 }
                 Verdict::OutOfScope => {
                     out.report.out_of_scope += 1;
+                    continue;
+                }
+                Verdict::NotObservedLongEnough { .. } => {
+                    out.report.not_observed_long_enough += 1;
                     continue;
                 }
             };
@@ -252,6 +259,9 @@ mod tests {
                 inactive_since: now,
                 license_type: "business".into(),
                 evaluated_at: now,
+                last_activity: None,
+                activity: Default::default(),
+                observed_since: None,
             },
             run_id: "r".into(),
             listed_at: now,

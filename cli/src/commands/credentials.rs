@@ -35,7 +35,8 @@ pub struct SetDropboxAppArgs {
     #[arg(value_parser = parse_profile_id)]
     pub id: String,
 
-    /// Which slot: `sync` (scopes members.read team_data.member events.read team_info.read) or
+    /// Which slot: `sync` (scopes members.read team_data.member events.read team_info.read
+    /// sessions.list) or
     /// `reclaim` (team_info.read members.write members.delete team_data.member). Each is its
     /// own scoped app in the Dropbox App Console.
     #[arg(long, value_parser = parse_slot)]

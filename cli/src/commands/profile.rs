@@ -631,6 +631,7 @@ mod tests {
         assert!(text.contains("never"));
         p.last_sync = Some(LastSync {
             run_id: "r1".into(),
+            observed_since: None,
             finished_at: Utc::now(),
         });
         let text = profile_details(&s, &p, 90).to_string();

@@ -4,7 +4,8 @@ use std::io::Write;
 
 use clap::{Args, Subcommand};
 use seatkeeper::candidates;
-use seatkeeper::domain::rules::NeverLoggedIn;
+use seatkeeper::domain::rules::{evaluate, NeverLoggedIn, SeatFacts, Verdict};
+use seatkeeper::domain::ActivityScope;
 use seatkeeper::domain::Candidate;
 use seatkeeper::domain::{
     Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules, ReclaimStatus,
@@ -74,6 +75,10 @@ pub struct RulesSetArgs {
     /// Blast-radius cap: at most this percentage of the profile's seats per run and per day.
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub max_percent: Option<u32>,
+    /// Which activity keeps a seat: `any` (logins, content events, client sessions; the
+    /// default) or `logins` (cheaper on huge tenants; candidates then say "logins only").
+    #[arg(long, value_name = "any|logins", value_parser = |s: &str| s.parse::<ActivityScope>())]
+    pub activity: Option<ActivityScope>,
 }
 
 pub async fn rules(ctx: &Ctx, c: RulesCommand, out: &mut dyn Write) -> Result<(), CliError> {
@@ -132,6 +137,9 @@ fn apply_rules(r: &mut ReclaimRules, a: &RulesSetArgs) {
     if let Some(v) = a.max_percent {
         r.max_percent = v;
     }
+    if let Some(v) = a.activity {
+        r.activity = v;
+    }
 }
 
 fn show_rules(ctx: &Ctx, p: &Profile, f: Format, out: &mut dyn Write) -> Result<(), CliError> {
@@ -152,7 +160,25 @@ fn show_rules(ctx: &Ctx, p: &Profile, f: Format, out: &mut dyn Write) -> Result<
         ),
         (
             "inactive after",
-            format!("{} days without a login", r.inactive_days),
+            format!(
+                "{} days without {}",
+                r.inactive_days,
+                match r.activity {
+                    ActivityScope::Any => "activity",
+                    ActivityScope::Logins => "a login",
+                }
+            ),
+        ),
+        ("activity counted", r.activity.describe().to_owned()),
+        (
+            "observed since",
+            match p.last_sync.as_ref().and_then(|l| l.observed_since) {
+                Some(t) => format!(
+                    "{} (activity read without a gap; no verdict reaches further back)",
+                    t.format("%Y-%m-%d")
+                ),
+                None => "(not yet: after the next finished sync)".into(),
+            },
         ),
         ("new-hire grace", format!("{} days", r.new_hire_grace_days)),
         (
@@ -217,9 +243,61 @@ pub struct CandidatesArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: RowFormat,
+    /// Also list the seats without activity that cannot be decided yet (activity has not been
+    /// read for as long as the rule asks), with the date each becomes decidable.
+    #[arg(long)]
+    pub all: bool,
 }
 
-const CANDIDATE_CSV_HEADER: [&str; 12] = [
+/// A seat with no activity in the threshold whose inactivity cannot be proven yet.
+#[derive(Debug, Serialize)]
+struct WaitingRow {
+    user_id: String,
+    login: String,
+    license_type: String,
+    observed_since: String,
+    decidable_on: String,
+}
+
+/// The seats the rules cannot decide yet (`NotObservedLongEnough`), soonest first.
+async fn waiting(ctx: &Ctx, p: &Profile) -> Result<Vec<WaitingRow>, CliError> {
+    let observed_since = p.last_sync.as_ref().and_then(|l| l.observed_since);
+    let now = chrono::Utc::now();
+    let target = p.rules.transfer_target.as_deref();
+    let mut rows: Vec<(chrono::DateTime<chrono::Utc>, WaitingRow)> = Vec::new();
+    for s in ctx.store.seats.list(&p.id).await? {
+        if s.removed_at.is_some() {
+            continue;
+        }
+        let v = evaluate(
+            &SeatFacts::observed(&s, observed_since),
+            &p.rules,
+            p.reclaimable(&s.license_type),
+            target,
+            now,
+        );
+        if let Verdict::NotObservedLongEnough {
+            observed_since,
+            decidable_on,
+        } = v
+        {
+            rows.push((
+                decidable_on,
+                WaitingRow {
+                    user_id: s.user_id.clone(),
+                    login: s.login.clone(),
+                    license_type: s.license_type.clone(),
+                    observed_since: observed_since.format("%Y-%m-%d").to_string(),
+                    decidable_on: decidable_on.format("%Y-%m-%d").to_string(),
+                },
+            ));
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.user_id.cmp(&b.1.user_id)));
+    Ok(rows.into_iter().map(|(_, r)| r).collect())
+}
+
+const CANDIDATE_CSV_HEADER: [&str; 14] = [
     "user_id",
     "login",
     "name",
@@ -232,6 +310,8 @@ const CANDIDATE_CSV_HEADER: [&str; 12] = [
     "monthly_price",
     "request_id",
     "approved_by",
+    "last_activity",
+    "activity_counted",
 ];
 
 #[derive(Debug, Serialize)]
@@ -248,6 +328,10 @@ struct CandidateRow {
     monthly_price: Option<String>,
     request_id: Option<String>,
     approved_by: Option<String>,
+    /// The newest activity of any kind on record (`UPLOAD 2026-… evid`).
+    last_activity: Option<String>,
+    /// `any` or `logins` (only logins were counted).
+    activity_counted: String,
 }
 
 impl From<&Candidate> for CandidateRow {
@@ -268,6 +352,12 @@ impl From<&Candidate> for CandidateRow {
                 .map(|p| format_minor(p, c.currency.as_deref())),
             request_id: c.request_id.clone(),
             approved_by: c.approved_by.clone(),
+            last_activity: c
+                .evidence
+                .last_activity
+                .as_ref()
+                .map(|a| format!("{} {} {}", a.event_type, a.at.to_rfc3339(), a.event_id)),
+            activity_counted: c.evidence.activity.to_string(),
         }
     }
 }
@@ -277,6 +367,47 @@ pub async fn candidates(ctx: &Ctx, a: CandidatesArgs, out: &mut dyn Write) -> Re
     let mut list = ctx.store.seats.list_candidates(&p.id).await?;
     list.sort_by_key(|c| std::cmp::Reverse(c.evidence.inactive_days));
     let rows: Vec<CandidateRow> = list.iter().map(CandidateRow::from).collect();
+    if a.all {
+        let waiting = waiting(ctx, &p).await?;
+        match a.output {
+            RowFormat::Json => {
+                return write_json(
+                    out,
+                    &serde_json::json!({ "candidates": rows, "not_observed_long_enough": waiting }),
+                )
+            }
+            RowFormat::Csv => {}
+            RowFormat::Table => {
+                if !waiting.is_empty() {
+                    let mut t = ctx.style.table([
+                        "user",
+                        "login",
+                        "license",
+                        "observed since",
+                        "decidable on",
+                    ]);
+                    for w in &waiting {
+                        t.add_row(vec![
+                            w.user_id.clone(),
+                            w.login.clone(),
+                            w.license_type.clone(),
+                            w.observed_since.clone(),
+                            w.decidable_on.clone(),
+                        ]);
+                    }
+                    write_table(out, &t)?;
+                }
+                line(
+                    out,
+                    format!(
+                        "{} seat(s) not observed long enough: no activity on record, but activity has been read for less than the rule's {} days",
+                        waiting.len(),
+                        p.rules.inactive_days
+                    ),
+                )?;
+            }
+        }
+    }
     match a.output {
         RowFormat::Json => write_json(out, &rows),
         RowFormat::Csv => write_csv(out, &CANDIDATE_CSV_HEADER, &rows),

@@ -386,6 +386,7 @@ mod tests {
             reclaim_request_id: None,
             run_id: "r0".into(),
             fingerprint: "f".into(),
+            last_activity: None,
         }
     }
 
@@ -458,10 +459,12 @@ mod tests {
         let s = seat("1", Some(3)); // last_seen_at 30 days ago
         let recent = LastSync {
             run_id: "r9".into(),
+            observed_since: None,
             finished_at: n - Duration::days(1),
         };
         let older = LastSync {
             run_id: "r1".into(),
+            observed_since: None,
             finished_at: n - Duration::days(40),
         };
         assert_eq!(

@@ -29,6 +29,7 @@ impl Slot {
                 "team_data.member",
                 "events.read",
                 "team_info.read",
+                "sessions.list",
             ],
             Slot::Reclaim => &[
                 "team_info.read",

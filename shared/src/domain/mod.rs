@@ -13,7 +13,10 @@ pub mod seat;
 pub mod stats;
 pub mod task;
 
-pub use activity::{Checkpoint, LoginAggregator, LoginEvidence, ACTIVITY_OVERLAP};
+pub use activity::{
+    ActivityAggregator, ActivityEvent, ActivityKind, ActivityPage, ActivityScope, Checkpoint,
+    LoginAggregator, LoginEvidence, ACTIVITY_OVERLAP,
+};
 pub use candidate::Candidate;
 pub use connect::{PendingConnect, Slot};
 pub use ids::{BoxUserId, DropboxTeamMemberId, IdError, ProfileId, RequestId};
@@ -21,5 +24,8 @@ pub use license::{LicenseSummary, LicenseTally};
 pub use profile::{BoxPlan, Entitlement, Profile, ProfileError, Provider};
 pub use reclaim::{InvalidMessage, ReclaimRecord, ReclaimRequest, ReclaimStatus};
 pub use rules::{evaluate, ReclaimMode, ReclaimRules, Verdict};
-pub use seat::{reconcile, ObservedSeat, Seat, SeatDecision, SeatIndex, StoredSeatState};
+pub use seat::{
+    reconcile, reconcile_with_activity, ObservedSeat, Seat, SeatDecision, SeatIndex,
+    StoredSeatState,
+};
 pub use task::{TaskCounts, TaskKind, TaskRun, TaskStatus};

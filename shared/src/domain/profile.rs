@@ -108,6 +108,10 @@ pub enum ProfileError {
 pub struct LastSync {
     pub run_id: String,
     pub finished_at: DateTime<Utc>,
+    /// Activity (of the kinds the rules count) has been read without a gap since this instant:
+    /// no verdict reaches further back. None: not known (a sync before this was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_since: Option<DateTime<Utc>>,
 }
 
 /// An integration profile: one Box enterprise or one Dropbox team.

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{LoginEvidence, Seat};
+use super::{ActivityScope, LoginEvidence, Seat};
 
 /// What happens to candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -102,6 +102,8 @@ pub struct ReclaimRules {
     pub max_percent: u32,
     /// Kill switch: while set, nothing is enqueued or executed for the profile.
     pub paused: bool,
+    /// Which activity keeps a seat: any use (the default) or logins only.
+    pub activity: ActivityScope,
 }
 
 impl Default for ReclaimRules {
@@ -117,6 +119,7 @@ impl Default for ReclaimRules {
             max_per_run: 10,
             max_percent: 5,
             paused: false,
+            activity: ActivityScope::Any,
         }
     }
 }
@@ -136,10 +139,16 @@ impl ReclaimRules {
 
     /// The rule in words, as recorded with every candidate.
     pub fn describe(&self) -> String {
-        format!(
-            "no login for {} days (new-hire grace {} days)",
-            self.inactive_days, self.new_hire_grace_days
-        )
+        match self.activity {
+            ActivityScope::Any => format!(
+                "no activity for {} days (new-hire grace {} days)",
+                self.inactive_days, self.new_hire_grace_days
+            ),
+            ActivityScope::Logins => format!(
+                "no login for {} days (logins only; new-hire grace {} days)",
+                self.inactive_days, self.new_hire_grace_days
+            ),
+        }
     }
 }
 
@@ -167,11 +176,12 @@ impl Exemption {
     }
 }
 
-/// The outcome of the rules for one seat.
+/// The outcome of the rules for one seat (short-lived: the candidate's evidence is not boxed).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Verdict {
     Candidate(Evidence),
-    /// Logged in within the threshold.
+    /// Active within the threshold (`last_login` is the newest activity the rules count).
     Active {
         last_login: DateTime<Utc>,
     },
@@ -182,6 +192,12 @@ pub enum Verdict {
     Exempt(Exemption),
     /// License type not in scope, or already removed.
     OutOfScope,
+    /// No activity in the threshold, but activity has not been read for that long (the backfill,
+    /// or a gap, is shorter than the rule): undecidable until `decidable_on`.
+    NotObservedLongEnough {
+        observed_since: DateTime<Utc>,
+        decidable_on: DateTime<Utc>,
+    },
 }
 
 /// Why a seat is a candidate: what the rules compared, and the proof.
@@ -197,6 +213,15 @@ pub struct Evidence {
     pub inactive_since: DateTime<Utc>,
     pub license_type: String,
     pub evaluated_at: DateTime<Utc>,
+    /// The newest activity of any kind on record (a content event, a client session, a login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity: Option<LoginEvidence>,
+    /// Which activity the verdict rests on (`logins`: only logins were counted).
+    #[serde(default)]
+    pub activity: ActivityScope,
+    /// Activity has been read without a gap since then; `inactive_since` is never earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_since: Option<DateTime<Utc>>,
 }
 
 /// The seat facts the rules need, so the reclaim function can evaluate a freshly re-read user
@@ -211,6 +236,11 @@ pub struct SeatFacts<'a> {
     pub created_at: Option<DateTime<Utc>>,
     pub first_seen_at: DateTime<Utc>,
     pub last_login: Option<&'a LoginEvidence>,
+    /// The newest activity of any kind (counted unless the rules say logins only).
+    pub last_activity: Option<&'a LoginEvidence>,
+    /// The profile's activity has been read without a gap since then (`LastSync::observed_since`):
+    /// no seat is dated inactive from before it. None: no bound known.
+    pub observed_since: Option<DateTime<Utc>>,
 }
 
 impl<'a> From<&'a Seat> for SeatFacts<'a> {
@@ -224,6 +254,18 @@ impl<'a> From<&'a Seat> for SeatFacts<'a> {
             created_at: s.created_at,
             first_seen_at: s.first_seen_at,
             last_login: s.last_login.as_ref(),
+            last_activity: s.last_activity.as_ref(),
+            observed_since: None,
+        }
+    }
+}
+
+impl<'a> SeatFacts<'a> {
+    /// A stored seat with its profile's observation window.
+    pub fn observed(s: &'a Seat, observed_since: Option<DateTime<Utc>>) -> Self {
+        Self {
+            observed_since,
+            ..Self::from(s)
         }
     }
 }
@@ -263,7 +305,11 @@ pub fn evaluate(
         return Verdict::InGrace { since: joined };
     }
     let threshold = Duration::days(i64::from(rules.inactive_days));
-    let since = match seat.last_login {
+    let counted = match rules.activity {
+        ActivityScope::Any => LoginEvidence::newest(seat.last_login, seat.last_activity),
+        ActivityScope::Logins => seat.last_login,
+    };
+    let mut since = match counted {
         Some(l) if now - l.at < threshold => return Verdict::Active { last_login: l.at },
         Some(l) => l.at,
         None if rules.never_logged_in == NeverLoggedIn::Exempt => {
@@ -271,8 +317,19 @@ pub fn evaluate(
         }
         None => joined,
     };
+    // No verdict beyond what was observed: before `observed_since` there may be activity we
+    // never read, so inactivity counts from there at the earliest.
+    if let Some(observed) = seat.observed_since.filter(|o| *o > since) {
+        since = observed;
+        if now - since < threshold {
+            return Verdict::NotObservedLongEnough {
+                observed_since: observed,
+                decidable_on: observed + threshold,
+            };
+        }
+    }
     if now - since < threshold {
-        // never logged in, but created within the threshold
+        // no activity on record, but created within the threshold
         return Verdict::InGrace { since };
     }
     Verdict::Candidate(Evidence {
@@ -283,6 +340,9 @@ pub fn evaluate(
         inactive_since: since,
         license_type: seat.license_type.to_owned(),
         evaluated_at: now,
+        last_activity: seat.last_activity.cloned(),
+        activity: rules.activity,
+        observed_since: seat.observed_since,
     })
 }
 
@@ -313,7 +373,109 @@ mod tests {
             created_at: Some(at(created_days_ago)),
             first_seen_at: at(5),
             last_login: last,
+            last_activity: None,
+            observed_since: None,
         }
+    }
+
+    fn content(days_ago: i64, ty: &str) -> LoginEvidence {
+        LoginEvidence {
+            at: at(days_ago),
+            event_id: format!("c-{days_ago}"),
+            event_type: ty.into(),
+        }
+    }
+
+    #[test]
+    fn content_and_sessions_keep_a_seat_unless_the_rules_count_logins_only() {
+        let old_login = login(200);
+        let upload = content(3, "UPLOAD");
+        let mut f = facts(Some(&old_login), 400);
+        f.last_activity = Some(&upload);
+        let rules = ReclaimRules::default();
+        assert_eq!(
+            evaluate(&f, &rules, true, None, now()),
+            Verdict::Active {
+                last_login: upload.at
+            }
+        );
+        // a desktop-only user: never a login, a recent session
+        let session = content(1, "desktop_client session");
+        let mut d = facts(None, 400);
+        d.last_activity = Some(&session);
+        assert!(matches!(
+            evaluate(&d, &rules, true, None, now()),
+            Verdict::Active { .. }
+        ));
+        // logins only: the upload does not count, and the evidence says so
+        let logins_only = ReclaimRules {
+            activity: ActivityScope::Logins,
+            ..ReclaimRules::default()
+        };
+        let Verdict::Candidate(e) = evaluate(&f, &logins_only, true, None, now()) else {
+            panic!()
+        };
+        assert_eq!(e.activity, ActivityScope::Logins);
+        assert_eq!(e.inactive_days, 200);
+        assert!(e.rule.contains("logins only"), "{}", e.rule);
+        assert_eq!(e.last_activity.unwrap().event_type, "UPLOAD");
+        // any: an old upload newer than the old login is where inactivity counts from
+        let old_upload = content(100, "UPLOAD");
+        f.last_activity = Some(&old_upload);
+        let Verdict::Candidate(e) = evaluate(&f, &rules, true, None, now()) else {
+            panic!()
+        };
+        assert_eq!(e.inactive_days, 100);
+        assert_eq!(e.activity, ActivityScope::Any);
+        assert!(e.rule.starts_with("no activity for 60 days"), "{}", e.rule);
+    }
+
+    #[test]
+    fn no_verdict_beyond_what_was_observed() {
+        let rules = ReclaimRules {
+            inactive_days: 180,
+            ..ReclaimRules::default()
+        };
+        // observed for 90 days, no activity on record, created long ago: not decidable yet
+        let mut f = facts(None, 400);
+        f.observed_since = Some(at(90));
+        assert_eq!(
+            evaluate(&f, &rules, true, None, now()),
+            Verdict::NotObservedLongEnough {
+                observed_since: at(90),
+                decidable_on: at(90) + Duration::days(180),
+            }
+        );
+        // activity older than the observation (before a gap) cannot date the seat further back
+        let before_gap = login(300);
+        let mut g = facts(Some(&before_gap), 400);
+        g.observed_since = Some(at(90));
+        assert!(matches!(
+            evaluate(&g, &rules, true, None, now()),
+            Verdict::NotObservedLongEnough { .. }
+        ));
+        // observed long enough: a candidate counted from the later of creation and observation
+        f.observed_since = Some(at(200));
+        let Verdict::Candidate(e) = evaluate(&f, &rules, true, None, now()) else {
+            panic!()
+        };
+        assert_eq!(e.inactive_since, at(200));
+        assert_eq!(e.inactive_days, 200);
+        assert_eq!(e.observed_since, Some(at(200)));
+        // created after observation started: the creation date rules, as before
+        let mut n = facts(None, 190);
+        n.observed_since = Some(at(300));
+        let Verdict::Candidate(e) = evaluate(&n, &rules, true, None, now()) else {
+            panic!()
+        };
+        assert_eq!(e.inactive_since, at(190));
+        // the default 60-day rule over a 90-day backfill decides as before
+        let mut d = facts(None, 400);
+        d.observed_since = Some(at(90));
+        assert!(matches!(
+            evaluate(&d, &ReclaimRules::default(), true, None, now()),
+            Verdict::Candidate(_)
+        ));
     }
 
     #[test]

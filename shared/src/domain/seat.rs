@@ -56,14 +56,17 @@ pub struct Seat {
     pub run_id: String,
     /// Hash of the observed fields and last login: equal means nothing to write.
     pub fingerprint: String,
+    /// The newest activity of any kind (a content event, a client session, a login), with the
+    /// event or session that proves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity: Option<LoginEvidence>,
 }
 
 impl Seat {
-    /// Days since the last login (or since creation / first sight when there never was one).
+    /// Days since the last activity of any kind (or since creation / first sight when there
+    /// never was any).
     pub fn inactive_days(&self, now: DateTime<Utc>) -> i64 {
-        let since = self
-            .last_login
-            .as_ref()
+        let since = LoginEvidence::newest(self.last_login.as_ref(), self.last_activity.as_ref())
             .map(|l| l.at)
             .or(self.created_at)
             .unwrap_or(self.first_seen_at);
@@ -81,11 +84,23 @@ pub struct StoredSeatState {
     pub last_login: Option<LoginEvidence>,
     #[serde(default)]
     pub removed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_activity: Option<LoginEvidence>,
 }
 
 /// Stable hash of what we store from the provider plus the last login. Field order is fixed here;
 /// changing it rewrites every seat once, which is safe.
 pub fn fingerprint(observed: &ObservedSeat, last_login: Option<&LoginEvidence>) -> String {
+    fingerprint_with_activity(observed, last_login, None)
+}
+
+/// [`fingerprint`] with the last activity of any kind; without one it is the same hash, so
+/// seats stored before activity was recorded are not rewritten for it.
+pub fn fingerprint_with_activity(
+    observed: &ObservedSeat,
+    last_login: Option<&LoginEvidence>,
+    last_activity: Option<&LoginEvidence>,
+) -> String {
     let mut h = Sha256::new();
     let created = observed
         .created_at
@@ -110,6 +125,12 @@ pub fn fingerprint(observed: &ObservedSeat, last_login: Option<&LoginEvidence>) 
         h.update(part.as_bytes());
         h.update([0x1f]);
     }
+    if let Some(a) = last_activity {
+        for part in [a.event_id.as_str(), &a.at.timestamp().to_string()] {
+            h.update(part.as_bytes());
+            h.update([0x1e]);
+        }
+    }
     hex::encode(&h.finalize()[..12])
 }
 
@@ -131,9 +152,37 @@ pub fn reconcile(
     now: DateTime<Utc>,
     run_id: &str,
 ) -> SeatDecision {
+    reconcile_with_activity(
+        profile_id,
+        provider,
+        observed,
+        stored,
+        (login_in_window, None),
+        now,
+        run_id,
+    )
+}
+
+/// [`reconcile`] with this run's newest login and newest activity of any kind for the seat
+/// (`in_window`); both only ever move forward.
+pub fn reconcile_with_activity(
+    profile_id: &str,
+    provider: Provider,
+    observed: ObservedSeat,
+    stored: Option<&StoredSeatState>,
+    in_window: (Option<&LoginEvidence>, Option<&LoginEvidence>),
+    now: DateTime<Utc>,
+    run_id: &str,
+) -> SeatDecision {
+    let (login_in_window, activity_in_window) = in_window;
     let last_login =
         LoginEvidence::newest(stored.and_then(|s| s.last_login.as_ref()), login_in_window).cloned();
-    let fp = fingerprint(&observed, last_login.as_ref());
+    let last_activity = LoginEvidence::newest(
+        stored.and_then(|s| s.last_activity.as_ref()),
+        activity_in_window,
+    )
+    .cloned();
+    let fp = fingerprint_with_activity(&observed, last_login.as_ref(), last_activity.as_ref());
     if let Some(s) = stored {
         if s.fingerprint == fp && s.removed_at.is_none() {
             return SeatDecision::Unchanged;
@@ -159,6 +208,7 @@ pub fn reconcile(
         reclaim_request_id: None,
         run_id: run_id.to_owned(),
         fingerprint: fp,
+        last_activity,
     };
     if stored.is_some() {
         SeatDecision::Changed(seat)
@@ -241,6 +291,7 @@ mod tests {
             first_seen_at: seat.first_seen_at,
             last_login: seat.last_login.clone(),
             removed_at: seat.removed_at,
+            last_activity: seat.last_activity.clone(),
         }
     }
 
@@ -318,11 +369,51 @@ mod tests {
                 first_seen_at: now,
                 last_login: None,
                 removed_at: removed.then_some(now),
+                last_activity: None,
             });
         }
         assert!(idx.see("1").is_some());
         assert!(idx.see("9").is_none());
         assert_eq!(idx.gone(), vec!["2".to_string()]);
+    }
+
+    #[test]
+    fn activity_moves_forward_and_is_written_only_when_it_does() {
+        let now = Utc::now();
+        let l = login("e1", 30, now);
+        let upload = login("u1", 2, now);
+        let SeatDecision::New(seat) = reconcile_with_activity(
+            "p",
+            Provider::Box,
+            observed(),
+            None,
+            (Some(&l), Some(&upload)),
+            now,
+            "r1",
+        ) else {
+            panic!()
+        };
+        assert_eq!(seat.last_activity.as_ref().unwrap().event_id, "u1");
+        assert_eq!(seat.inactive_days(now), 2);
+        let st = stored_from(&seat);
+        let older = login("u0", 10, now);
+        assert_eq!(
+            reconcile_with_activity(
+                "p",
+                Provider::Box,
+                observed(),
+                Some(&st),
+                (None, Some(&older)),
+                now,
+                "r2"
+            ),
+            SeatDecision::Unchanged
+        );
+        // a seat stored before activity was recorded keeps its fingerprint
+        assert_eq!(
+            fingerprint(&observed(), Some(&l)),
+            fingerprint_with_activity(&observed(), Some(&l), None)
+        );
     }
 
     #[test]

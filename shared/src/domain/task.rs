@@ -66,6 +66,11 @@ pub struct TaskCounts {
     pub reclaim_skipped: u64,
     pub reclaim_failed: u64,
     pub reclaim_retried: u64,
+    /// Activity: device sessions read (Dropbox), users with any activity in the window.
+    pub sessions_read: u64,
+    pub users_with_activity: u64,
+    /// Reclamation: seats without activity whose rule is longer than what was observed.
+    pub not_observed_long_enough: u64,
 }
 
 impl TaskCounts {

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::Stream;
 
-use crate::domain::{LoginEvidence, ObservedSeat, Profile, ReclaimRequest};
+use crate::domain::{
+    ActivityEvent, ActivityKind, ActivityPage, ActivityScope, LoginEvidence, ObservedSeat, Profile,
+    ReclaimRequest,
+};
 use crate::http::{ApiStats, ErrorCode, ProviderError};
 use crate::ports::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, PurchasedSeats,
@@ -64,7 +67,12 @@ pub struct Tenant {
     pub users: BTreeMap<String, MemoryUser>,
     /// Accounts the provider lists that are not seats (app users).
     pub not_seats: u64,
-    pub events: Vec<(String, LoginEvidence)>,
+    /// The event log (logins and content events), read by window.
+    pub events: Vec<ActivityEvent>,
+    /// Client sessions (their last activity): listed whole, whatever the window, like Dropbox.
+    pub sessions: Vec<ActivityEvent>,
+    /// The next activity read reports a gap up to this instant (like a Dropbox `reset`).
+    pub gap_until: Option<chrono::DateTime<chrono::Utc>>,
     pub purchased: Vec<PurchasedSeats>,
     /// Who receives files (`None`: the deprovisioner refuses, like a Box profile without one).
     pub target: Option<String>,
@@ -121,8 +129,20 @@ impl MemoryProvider {
         self.tenant().users.insert(id, MemoryUser { seat, owned });
     }
 
+    /// A login event.
     pub fn add_event(&self, user_id: &str, evidence: LoginEvidence) {
-        self.tenant().events.push((user_id.to_owned(), evidence));
+        self.add_activity(user_id, ActivityKind::Login, evidence);
+    }
+
+    /// An event of any kind (a session goes to the session list).
+    pub fn add_activity(&self, user_id: &str, kind: ActivityKind, evidence: LoginEvidence) {
+        let e = ActivityEvent::new(user_id, kind, evidence);
+        let mut t = self.tenant();
+        if kind == ActivityKind::Session {
+            t.sessions.push(e);
+        } else {
+            t.events.push(e);
+        }
     }
 
     /// The next call of `op` meets `fault` (faults of one op queue up in order).
@@ -204,8 +224,11 @@ fn paged<T: Clone>(
 }
 
 impl Directory for MemoryProvider {
-    fn activity_stream(&self) -> &'static str {
-        "memory_activity"
+    fn activity_stream(&self, scope: ActivityScope) -> &'static str {
+        match scope {
+            ActivityScope::Any => "memory_activity",
+            ActivityScope::Logins => "memory_logins",
+        }
     }
 
     fn dedup_window(&self) -> usize {
@@ -221,29 +244,46 @@ impl Directory for MemoryProvider {
         }
     }
 
-    fn describe_activity(&self, window: Window) -> String {
-        format!("memory events from {} to {}", window.start, window.end)
+    fn describe_activity(&self, window: Window, scope: ActivityScope) -> String {
+        format!(
+            "memory events ({scope}) from {} to {}",
+            window.start, window.end
+        )
     }
 
     fn activity<'a>(
         &'a self,
         window: Window,
+        scope: ActivityScope,
         stats: &'a ApiStats,
-    ) -> impl Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>> + 'a {
+    ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
+        use futures::StreamExt;
         stats.call();
         let fault = match self.enter(Op::Activity) {
             Some(Fault::FailAfterPages(n, e)) => Some((n, e)),
             Some(Fault::Fail(e)) => Some((0, e)),
             _ => None,
         };
-        let t = self.tenant();
-        let events: Vec<_> = t
+        let mut t = self.tenant();
+        let mut events: Vec<ActivityEvent> = t
             .events
             .iter()
-            .filter(|(_, e)| e.at >= window.start && e.at < window.end)
+            .filter(|e| scope.counts(e.kind))
+            .filter(|e| e.evidence.at >= window.start && e.evidence.at < window.end)
             .cloned()
             .collect();
+        if scope == ActivityScope::Any {
+            events.extend(t.sessions.iter().cloned());
+        }
+        let gap = t.gap_until.take();
         paged(events, t.page_size, fault)
+            .enumerate()
+            .map(move |(i, page)| {
+                page.map(|events| ActivityPage {
+                    events,
+                    gap_until: if i == 0 { gap } else { None },
+                })
+            })
     }
 
     fn roster<'a>(
@@ -300,16 +340,20 @@ impl Directory for MemoryProvider {
         &self,
         user: &DirectoryUser,
         window: Window,
+        scope: ActivityScope,
         stats: &ApiStats,
     ) -> Result<Option<LoginEvidence>, ProviderError> {
         stats.call();
         fail_with(self.enter(Op::UserActivity))?;
-        Ok(self
-            .tenant()
-            .events
-            .iter()
-            .filter(|(u, e)| u == &user.user_id && e.at >= window.start && e.at < window.end)
-            .map(|(_, e)| e.clone())
+        let t = self.tenant();
+        let in_window = t.events.iter().filter(|e| {
+            scope.counts(e.kind) && e.evidence.at >= window.start && e.evidence.at < window.end
+        });
+        let sessions = t.sessions.iter().filter(|_| scope == ActivityScope::Any);
+        Ok(in_window
+            .chain(sessions)
+            .filter(|e| e.user_id == user.user_id)
+            .map(|e| e.evidence.clone())
             .max_by_key(|e| e.at))
     }
 }

@@ -359,6 +359,7 @@ impl SeatRepo for MemorySeats {
                     first_seen_at: seat.first_seen_at,
                     last_login: seat.last_login.clone(),
                     removed_at: seat.removed_at,
+                    last_activity: seat.last_activity.clone(),
                 });
             }
             Ok(index)
@@ -877,6 +878,7 @@ mod tests {
             reclaim_request_id: None,
             run_id: "r".into(),
             fingerprint: "f".into(),
+            last_activity: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use thiserror::Error;
 
-use crate::domain::{LoginEvidence, ObservedSeat, Profile};
+use crate::domain::{ActivityPage, ActivityScope, LoginEvidence, ObservedSeat, Profile};
 use crate::http::{ApiStats, ProviderError};
 
 /// A span of activity to read: events created at or after `start` and before `end`.
@@ -66,22 +66,26 @@ pub enum AccessError {
 /// Reads a provider's tenant for one profile (bound to its credentials).
 #[allow(async_fn_in_trait)]
 pub trait Directory {
-    /// The name of this provider's activity checkpoint.
-    fn activity_stream(&self) -> &'static str;
+    /// The name of this provider's activity checkpoint for the kinds `scope` reads (each scope
+    /// has its own, so widening the scope backfills the new kinds instead of assuming them read).
+    fn activity_stream(&self, scope: ActivityScope) -> &'static str;
     /// Event ids remembered to drop duplicates across overlapping pages.
     fn dedup_window(&self) -> usize;
     /// Application Access: proves the credentials work and are for the profile's tenant;
     /// returns a sentence for the task run.
     async fn check_access(&self, stats: &ApiStats) -> Result<String, AccessError>;
     /// What [`Directory::activity`] reads, as a sentence for the task run.
-    fn describe_activity(&self, window: Window) -> String;
-    /// Pages of `(user id, evidence)`: every activity event in `window` (only the kinds that
-    /// prove a person used their seat).
+    fn describe_activity(&self, window: Window, scope: ActivityScope) -> String;
+    /// Pages of activity records: every event in `window` of the kinds `scope` counts (only
+    /// those that prove a person used their seat, each checked by the adapter whatever filter
+    /// the provider was given), and with `ActivityScope::Any` the client sessions the provider
+    /// lists (their last activity, whenever it was). A page may report a gap.
     fn activity<'a>(
         &'a self,
         window: Window,
+        scope: ActivityScope,
         stats: &'a ApiStats,
-    ) -> impl Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>> + 'a;
+    ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a;
     /// The whole roster, page by page, as the provider's paging allows.
     fn roster<'a>(
         &'a self,
@@ -96,11 +100,13 @@ pub trait Directory {
         user_id: &str,
         stats: &ApiStats,
     ) -> Result<Option<DirectoryUser>, ProviderError>;
-    /// The user's newest activity in `window`: what a stored seat cannot know yet.
+    /// The user's newest activity of the kinds `scope` counts in `window` (and their client
+    /// sessions' last activity): what a stored seat cannot know yet.
     async fn user_activity(
         &self,
         user: &DirectoryUser,
         window: Window,
+        scope: ActivityScope,
         stats: &ApiStats,
     ) -> Result<Option<LoginEvidence>, ProviderError>;
 }

@@ -14,7 +14,7 @@ pub mod dropbox_api;
 use box_api::{BoxClient, BoxDeprovisioner, BoxDirectory};
 use dropbox_api::{DropboxClient, DropboxDeprovisioner, DropboxDirectory};
 
-use crate::domain::{LoginEvidence, Profile, Provider};
+use crate::domain::{ActivityPage, ActivityScope, LoginEvidence, Profile, Provider};
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::provider::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, PurchasedSeats,
@@ -105,10 +105,10 @@ pub enum AnyDirectory {
 }
 
 impl Directory for AnyDirectory {
-    fn activity_stream(&self) -> &'static str {
+    fn activity_stream(&self, scope: ActivityScope) -> &'static str {
         match self {
-            Self::Box(d) => d.activity_stream(),
-            Self::Dropbox(d) => d.activity_stream(),
+            Self::Box(d) => d.activity_stream(scope),
+            Self::Dropbox(d) => d.activity_stream(scope),
         }
     }
 
@@ -126,21 +126,22 @@ impl Directory for AnyDirectory {
         }
     }
 
-    fn describe_activity(&self, window: Window) -> String {
+    fn describe_activity(&self, window: Window, scope: ActivityScope) -> String {
         match self {
-            Self::Box(d) => d.describe_activity(window),
-            Self::Dropbox(d) => d.describe_activity(window),
+            Self::Box(d) => d.describe_activity(window, scope),
+            Self::Dropbox(d) => d.describe_activity(window, scope),
         }
     }
 
     fn activity<'a>(
         &'a self,
         window: Window,
+        scope: ActivityScope,
         stats: &'a ApiStats,
-    ) -> impl Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>> + 'a {
+    ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
         match self {
-            Self::Box(d) => d.activity(window, stats).left_stream(),
-            Self::Dropbox(d) => d.activity(window, stats).right_stream(),
+            Self::Box(d) => d.activity(window, scope, stats).left_stream(),
+            Self::Dropbox(d) => d.activity(window, scope, stats).right_stream(),
         }
     }
 
@@ -179,11 +180,12 @@ impl Directory for AnyDirectory {
         &self,
         user: &DirectoryUser,
         window: Window,
+        scope: ActivityScope,
         stats: &ApiStats,
     ) -> Result<Option<LoginEvidence>, ProviderError> {
         match self {
-            Self::Box(d) => d.user_activity(user, window, stats).await,
-            Self::Dropbox(d) => d.user_activity(user, window, stats).await,
+            Self::Box(d) => d.user_activity(user, window, scope, stats).await,
+            Self::Dropbox(d) => d.user_activity(user, window, scope, stats).await,
         }
     }
 }
@@ -274,21 +276,22 @@ impl Deprovisioner for AnyDeprovisioner {
     }
 }
 
-/// The newest evidence of `user_id` in pages of `(user id, evidence)`: the freshest activity
-/// the provider has for one user.
+/// The newest evidence of `user_id` of the kinds `scope` counts in activity pages: the freshest
+/// activity the provider has for one user.
 pub(crate) async fn newest_of<S>(
     pages: S,
     user_id: &str,
+    scope: ActivityScope,
 ) -> Result<Option<LoginEvidence>, ProviderError>
 where
-    S: Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>>,
+    S: Stream<Item = Result<ActivityPage, ProviderError>>,
 {
     pin_mut!(pages);
     let mut newest: Option<LoginEvidence> = None;
     while let Some(page) = pages.try_next().await? {
-        for (user, ev) in page {
-            if user == user_id {
-                newest = LoginEvidence::newest(newest.as_ref(), Some(&ev)).cloned();
+        for e in page.events {
+            if e.user_id == user_id && scope.counts(e.kind) {
+                newest = LoginEvidence::newest(newest.as_ref(), Some(&e.evidence)).cloned();
             }
         }
     }
@@ -314,16 +317,30 @@ mod tests {
 
     #[tokio::test]
     async fn newest_of_keeps_the_latest_of_one_user_across_pages() {
-        let pages = futures::stream::iter(vec![
-            Ok(vec![
-                ("1".to_owned(), ev("a", "2026-01-01T00:00:00Z")),
-                ("2".to_owned(), ev("b", "2026-03-01T00:00:00Z")),
-            ]),
-            Ok(vec![("1".to_owned(), ev("c", "2026-02-01T00:00:00Z"))]),
-        ]);
-        let n = newest_of(pages, "1").await.unwrap().unwrap();
+        use crate::domain::{ActivityEvent, ActivityKind};
+        let pages = || {
+            futures::stream::iter(vec![
+                Ok(ActivityPage::of(vec![
+                    ActivityEvent::new("1", ActivityKind::Login, ev("a", "2026-01-01T00:00:00Z")),
+                    ActivityEvent::new("2", ActivityKind::Login, ev("b", "2026-03-01T00:00:00Z")),
+                ])),
+                Ok(ActivityPage::of(vec![
+                    ActivityEvent::new("1", ActivityKind::Login, ev("c", "2026-02-01T00:00:00Z")),
+                    ActivityEvent::new("1", ActivityKind::Content, ev("d", "2026-02-05T00:00:00Z")),
+                ])),
+            ])
+        };
+        let n = newest_of(pages(), "1", ActivityScope::Logins)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(n.event_id, "c");
-        let none = newest_of(futures::stream::iter(Vec::new()), "1").await;
+        let n = newest_of(pages(), "1", ActivityScope::Any)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n.event_id, "d");
+        let none = newest_of(futures::stream::iter(Vec::new()), "1", ActivityScope::Any).await;
         assert!(none.unwrap().is_none());
     }
 

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use super::Reclaimer;
 use crate::candidates;
 use crate::domain::rules::{evaluate, Exemption, SeatFacts, Verdict};
-use crate::domain::{LoginEvidence, Profile, ReclaimRecord, ReclaimStatus, Seat, ACTIVITY_OVERLAP};
+use crate::domain::{
+    ActivityScope, LoginEvidence, Profile, ReclaimRecord, ReclaimStatus, Seat, ACTIVITY_OVERLAP,
+};
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, ReclaimRepo,
@@ -214,9 +216,27 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         }
         let fresh = self.fresh_activity(profile, &user, p).await?;
         let plan = p.deprovisioner.plan(&user, &target);
-        let last_login = LoginEvidence::newest(seat.last_login.as_ref(), fresh.as_ref()).cloned();
-        self.decide(profile, rec, &seat, &user, last_login, target, plan)
-            .await
+        // the fresh read holds the kinds the rules count: logins only, or any activity
+        let (last_login, last_activity) = match profile.rules.activity {
+            ActivityScope::Logins => (
+                LoginEvidence::newest(seat.last_login.as_ref(), fresh.as_ref()).cloned(),
+                seat.last_activity.clone(),
+            ),
+            ActivityScope::Any => (
+                seat.last_login.clone(),
+                LoginEvidence::newest(seat.last_activity.as_ref(), fresh.as_ref()).cloned(),
+            ),
+        };
+        self.decide(
+            profile,
+            rec,
+            &seat,
+            &user,
+            (last_login, last_activity),
+            target,
+            plan,
+        )
+        .await
     }
 
     /// Activity since the last sync's checkpoint (less the overlap), or since the rule's
@@ -232,7 +252,10 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         let since_sync = self
             .repos
             .runs()
-            .get_checkpoint(&profile.id, p.directory.activity_stream())
+            .get_checkpoint(
+                &profile.id,
+                p.directory.activity_stream(profile.rules.activity),
+            )
             .await?
             .map(|c| c.read_until - ACTIVITY_OVERLAP);
         let window = Window {
@@ -240,7 +263,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             end: now,
         };
         p.directory
-            .user_activity(user, window, p.stats)
+            .user_activity(user, window, profile.rules.activity, p.stats)
             .await
             .map_err(|e| Stop::provider("provider_error", e))
     }
@@ -281,7 +304,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         rec: &mut ReclaimRecord,
         seat: &Seat,
         user: &DirectoryUser,
-        last_login: Option<LoginEvidence>,
+        (last_login, last_activity): (Option<LoginEvidence>, Option<LoginEvidence>),
         target: String,
         plan: String,
     ) -> StepResult {
@@ -295,6 +318,8 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             created_at: user.created_at.or(seat.created_at),
             first_seen_at: seat.first_seen_at,
             last_login: last_login.as_ref(),
+            last_activity: last_activity.as_ref(),
+            observed_since: profile.last_sync.as_ref().and_then(|l| l.observed_since),
         };
         rec.login = Some(user.login.clone());
         rec.transfer_target = Some(target.clone());
@@ -323,10 +348,14 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             Verdict::Active { last_login: at } => (
                 "active_since_request",
                 format!(
-                    "the user logged in on {} (within {} days): {}",
+                    "the user was active on {} (within {} days): {}",
                     at.format("%Y-%m-%d %H:%M UTC"),
                     profile.rules.inactive_days,
-                    describe_login(last_login.as_ref())
+                    describe_activity(
+                        LoginEvidence::newest(last_login.as_ref(), last_activity.as_ref())
+                            .filter(|l| l.at == at)
+                            .or(last_login.as_ref())
+                    )
                 ),
             ),
             Verdict::InGrace { since } => (
@@ -337,6 +366,18 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                 ),
             ),
             Verdict::Exempt(x) => (exemption_code(x), format!("refused: {}", x.reason())),
+            Verdict::NotObservedLongEnough {
+                observed_since,
+                decidable_on,
+            } => (
+                "not_observed_long_enough",
+                format!(
+                    "activity has been read only since {}, less than the rule's {} days: decidable on {}",
+                    observed_since.format("%Y-%m-%d"),
+                    profile.rules.inactive_days,
+                    decidable_on.format("%Y-%m-%d")
+                ),
+            ),
             Verdict::OutOfScope => (
                 "license_type_out_of_scope",
                 format!(
@@ -589,6 +630,18 @@ fn exemption_code(x: Exemption) -> &'static str {
         Exemption::ExemptLogin => "refused_exempt_login",
         Exemption::ProtectedStatus => "refused_protected_status",
         Exemption::NeverLoggedIn => "refused_never_logged_in",
+    }
+}
+
+fn describe_activity(l: Option<&LoginEvidence>) -> String {
+    match l {
+        Some(l) => format!(
+            "{} on {} ({})",
+            l.event_type,
+            l.at.format("%Y-%m-%d %H:%M UTC"),
+            l.event_id
+        ),
+        None => "no activity on record".to_owned(),
     }
 }
 

@@ -64,6 +64,7 @@ fn seat(profile: &Profile, o: &ObservedSeat, last_login_days: Option<i64>) -> Se
         reclaim_request_id: None,
         run_id: "run-1".into(),
         fingerprint: String::new(),
+        last_activity: None,
     }
 }
 
@@ -573,6 +574,42 @@ async fn fresh_activity_since_the_sync_keeps_the_seat() {
     assert_eq!(rec.reason_code.as_deref(), Some("active_since_request"));
     assert!(rec.reason.as_deref().unwrap().contains("ev-fresh"));
     assert!(w.user_present(IDLE));
+}
+
+#[tokio::test]
+async fn a_fresh_desktop_session_or_content_event_keeps_the_seat_unless_logins_only() {
+    use crate::domain::{ActivityKind, ActivityScope};
+    let w = world(true).await;
+    w.provider.add_activity(
+        IDLE,
+        ActivityKind::Session,
+        LoginEvidence {
+            at: Utc::now() - Duration::hours(1),
+            event_id: "dbdsid:fresh".into(),
+            event_type: "desktop_client session".into(),
+        },
+    );
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Skipped));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("active_since_request"));
+    assert!(rec.reason.as_deref().unwrap().contains("dbdsid:fresh"));
+
+    // logins only: the session does not count, and the request goes ahead
+    w.repos
+        .profiles()
+        .update(&w.profile.id, |p| -> Result<(), crate::ports::StoreError> {
+            p.rules.activity = ActivityScope::Logins;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let req2 = request(IDLE);
+    w.deliver(&req2).await;
+    assert_ne!(
+        w.record(&req2).await.reason_code.as_deref(),
+        Some("active_since_request")
+    );
 }
 
 #[tokio::test]

@@ -35,7 +35,9 @@ impl SeatRepo for SeatTable {
             .table_name(self.table.name())
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(keys::seats_pk(profile_id)))
-            .projection_expression("user_id, fingerprint, first_seen_at, last_login, removed_at")
+            .projection_expression(
+                "user_id, fingerprint, first_seen_at, last_login, removed_at, last_activity",
+            )
             .into_paginator()
             .items()
             .send();

@@ -13,10 +13,10 @@ pub use progress::{NoProgress, Progress};
 pub use roster::ACTIVE_WITHIN_DAYS;
 pub use run::{ProfileOutcome, Run, SyncError, SyncReport};
 
-use crate::domain::{Provider, TaskKind};
+use crate::domain::{self, Provider, TaskKind};
 use crate::http::ApiStats;
 use crate::ports::{Directory, ProviderAccess, Repos, RequestQueue, Window};
-use roster::{read_logins, record_license_tasks, with_purchased, write_roster};
+use roster::{read_activity, record_license_tasks, with_purchased, write_roster};
 use run::{enabled_profiles, load_profile};
 
 /// The tasks of a run, in order (those not reached after a failure are recorded skipped).
@@ -99,18 +99,21 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue> Syncer<R, P, Q> {
         .await;
         let directory = run.end(task, &stats, r).await?;
 
-        // Activity: the window since the checkpoint (or the backfill window on a first sync).
-        let stream = directory.activity_stream();
+        // Activity: the window since the checkpoint (or the backfill window on a first sync),
+        // of the kinds the profile's rules count.
+        let scope = profile.rules.activity;
+        let stream = directory.activity_stream(scope);
+        let checkpoint = run.checkpoint(stream).await?;
         let window = Window {
-            start: run
-                .activity_start(stream, self.default_backfill_days)
-                .await?,
+            start: run.activity_start_from(checkpoint.as_ref(), self.default_backfill_days),
             end: started,
         };
         let (mut task, stats) = run.begin(TaskKind::Activity).await?;
-        task.detail = Some(directory.describe_activity(window));
-        let pages = directory.activity(window, &stats);
-        let logins = read_logins(run, task, &stats, pages, directory.dedup_window()).await?;
+        task.detail = Some(directory.describe_activity(window, scope));
+        let pages = directory.activity(window, scope, &stats);
+        let logins = read_activity(run, task, &stats, pages, directory.dedup_window()).await?;
+        let observed_since =
+            domain::activity::observed_since(checkpoint.as_ref(), window.start, logins.gap_until);
 
         // Application Roster (with each seat's license type): stream pages, write what changed.
         let (task, stats) = run.begin(TaskKind::ApplicationRoster).await?;
@@ -120,7 +123,7 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue> Syncer<R, P, Q> {
         let purchased = directory.purchased_seats(&ApiStats::default()).await?;
         record_license_tasks(run, &tally, &with_purchased(profile, purchased)).await?;
         // Everything finished: only now does the activity checkpoint move.
-        run.commit(stream, window.end).await
+        run.commit(stream, window.end, Some(observed_since)).await
     }
 }
 

@@ -33,6 +33,7 @@ pub(crate) async fn reclamation<R: Repos>(
         let refreshed = candidates::refresh(repos.seats(), &profile, &run_id, now, keep).await?;
         let report = &refreshed.report;
         task.counts.candidates = report.candidates;
+        task.counts.not_observed_long_enough = report.not_observed_long_enough;
         task.counts.items_written = report.written + report.dropped;
         let mut detail = format!(
             "{} [{} mode]: {} candidate(s) of {} seat(s); {} exempt, {} active, {} in grace, {} out of scope",
@@ -45,6 +46,15 @@ pub(crate) async fn reclamation<R: Repos>(
             report.in_grace,
             report.out_of_scope
         );
+        if report.not_observed_long_enough > 0 {
+            let since = profile.last_sync.as_ref().and_then(|l| l.observed_since);
+            detail.push_str(&format!(
+                "; {} not observed long enough (activity read since {}; `seatctl candidates {} --all` lists when each becomes decidable)",
+                report.not_observed_long_enough,
+                since.map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d").to_string()),
+                profile.id
+            ));
+        }
         if profile.rules.paused {
             detail.push_str("; paused: nothing enqueued");
         } else if auto {

@@ -4,38 +4,50 @@ use futures::{pin_mut, Stream, TryStreamExt};
 
 use super::run::{Run, SyncError};
 use crate::domain::{
-    reconcile, Entitlement, LicenseSummary, LicenseTally, LoginAggregator, LoginEvidence, Profile,
-    SeatDecision, SeatIndex, TaskCounts, TaskKind, TaskRun,
+    reconcile_with_activity, ActivityAggregator, ActivityPage, ActivityScope, Entitlement,
+    LicenseSummary, LicenseTally, LoginEvidence, Profile, SeatDecision, SeatIndex, TaskCounts,
+    TaskKind, TaskRun,
 };
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{PurchasedSeats, Repos, RosterPage, SeatRepo};
 
-/// Activity: folds pages of `(user id, login evidence)` into the newest login per user, records
-/// the task's counts and ends it. `pages` borrows `stats`, the task's call accounting.
-pub(crate) async fn read_logins<R: Repos, S>(
+/// Activity: folds activity pages into the newest login and the newest activity of any kind
+/// per user (and the latest gap a page reported), records the task's counts and ends it.
+/// `pages` borrows `stats`, the task's call accounting.
+pub(crate) async fn read_activity<R: Repos, S>(
     run: &mut Run<'_, R>,
     mut task: TaskRun,
     stats: &ApiStats,
     pages: S,
     dedup_window: usize,
-) -> Result<LoginAggregator, SyncError>
+) -> Result<ActivityAggregator, SyncError>
 where
-    S: Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>>,
+    S: Stream<Item = Result<ActivityPage, ProviderError>>,
 {
     let progress = run.progress;
     let r = async {
-        let mut logins = LoginAggregator::new(dedup_window);
+        let mut activity = ActivityAggregator::new(dedup_window);
         pin_mut!(pages);
         while let Some(page) = pages.try_next().await? {
-            for (user_id, evidence) in page {
-                logins.add(&user_id, evidence);
+            activity.note_gap(page.gap_until);
+            for e in page.events {
+                activity.add(e);
             }
-            progress.advanced(0, logins.events_read);
+            progress.advanced(0, activity.events_read());
         }
-        task.counts.events_read = logins.events_read;
-        task.counts.events_duplicate = logins.duplicates;
-        task.counts.users_with_logins = logins.users() as u64;
-        Ok(logins)
+        task.counts.events_read = activity.events_read();
+        task.counts.events_duplicate = activity.duplicates();
+        task.counts.users_with_logins = activity.users_with_logins() as u64;
+        task.counts.sessions_read = activity.sessions_read;
+        task.counts.users_with_activity = activity.users_with_activity() as u64;
+        if let Some(g) = activity.gap_until {
+            let d = task.detail.get_or_insert_with(String::new);
+            d.push_str(&format!(
+                "; gap: the provider skipped activity before {}",
+                g.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+        }
+        Ok(activity)
     }
     .await;
     run.end(task, stats, r).await
@@ -48,7 +60,7 @@ pub(crate) async fn write_roster<R: Repos, S>(
     mut task: TaskRun,
     stats: &ApiStats,
     pages: S,
-    logins: &LoginAggregator,
+    logins: &ActivityAggregator,
 ) -> Result<LicenseTally, SyncError>
 where
     S: Stream<Item = Result<RosterPage, ProviderError>>,
@@ -101,11 +113,11 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
         })
     }
 
-    /// One page of observed seats, with the logins read by this run's activity task.
+    /// One page of observed seats, with the activity read by this run's activity task.
     pub async fn page(
         &mut self,
         seats: Vec<crate::domain::ObservedSeat>,
-        logins: &LoginAggregator,
+        logins: &ActivityAggregator,
         counts: &mut TaskCounts,
     ) -> Result<(), SyncError> {
         let mut writes = Vec::new();
@@ -115,9 +127,19 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
                 counts.seats_unmanaged += 1;
             }
             let stored = self.index.see(&observed.user_id);
-            let window_login = logins.latest(&observed.user_id);
-            let latest =
+            let window_login = logins.latest_login(&observed.user_id);
+            let window_activity = logins.latest_activity(&observed.user_id);
+            let mut latest =
                 LoginEvidence::newest(stored.and_then(|s| s.last_login.as_ref()), window_login);
+            if self.profile.rules.activity == ActivityScope::Any {
+                latest = LoginEvidence::newest(
+                    latest,
+                    LoginEvidence::newest(
+                        stored.and_then(|s| s.last_activity.as_ref()),
+                        window_activity,
+                    ),
+                );
+            }
             self.tally.add(
                 &observed.license_type,
                 observed.license_managed,
@@ -125,12 +147,12 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
                 self.now,
                 ACTIVE_WITHIN_DAYS,
             );
-            match reconcile(
+            match reconcile_with_activity(
                 &self.profile.id,
                 self.profile.provider,
                 observed,
                 stored,
-                window_login,
+                (window_login, window_activity),
                 self.now,
                 self.run_id,
             ) {

@@ -189,29 +189,36 @@ impl<'a, R: Repos> Run<'a, R> {
         result
     }
 
-    /// Where this run's activity read starts: the last finished run's checkpoint less the
-    /// overlap, or the profile's backfill window on a first sync. It ends at the run's start.
-    pub(crate) async fn activity_start(
-        &self,
-        stream: &str,
-        default_backfill_days: u32,
-    ) -> Result<DateTime<Utc>, SyncError> {
-        let checkpoint = self
+    /// The activity stream's checkpoint, if a finished run left one.
+    pub(crate) async fn checkpoint(&self, stream: &str) -> Result<Option<Checkpoint>, SyncError> {
+        Ok(self
             .repos
             .runs()
             .get_checkpoint(&self.profile.id, stream)
-            .await?;
-        let backfill = self.profile.backfill_days.unwrap_or(default_backfill_days);
-        Ok(checkpoint
-            .map(|c| c.read_until - ACTIVITY_OVERLAP)
-            .unwrap_or(self.started - chrono::Duration::days(i64::from(backfill))))
+            .await?)
     }
 
-    /// After every task succeeded: move the activity checkpoint and record the finished sync.
+    /// Where this run's activity read starts: the last finished run's checkpoint less the
+    /// overlap, or the profile's backfill window on a first sync. It ends at the run's start.
+    pub(crate) fn activity_start_from(
+        &self,
+        checkpoint: Option<&Checkpoint>,
+        default_backfill_days: u32,
+    ) -> DateTime<Utc> {
+        let backfill = self.profile.backfill_days.unwrap_or(default_backfill_days);
+        checkpoint
+            .map(|c| c.read_until - ACTIVITY_OVERLAP)
+            .unwrap_or(self.started - chrono::Duration::days(i64::from(backfill)))
+    }
+
+    /// After every task succeeded: move the activity checkpoint and record the finished sync,
+    /// with since when activity has been read without a gap (on the checkpoint, and on the
+    /// profile's last sync for the rules).
     pub(crate) async fn commit(
         &self,
         stream: &str,
         read_until: DateTime<Utc>,
+        observed_since: Option<DateTime<Utc>>,
     ) -> Result<(), SyncError> {
         let now = Utc::now();
         self.repos
@@ -223,6 +230,7 @@ impl<'a, R: Repos> Run<'a, R> {
                     read_until,
                     run_id: self.run_id.clone(),
                     updated_at: now,
+                    observed_since,
                 },
             )
             .await?;
@@ -233,6 +241,7 @@ impl<'a, R: Repos> Run<'a, R> {
                 &LastSync {
                     run_id: self.run_id.clone(),
                     finished_at: now,
+                    observed_since,
                 },
             )
             .await?;

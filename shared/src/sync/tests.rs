@@ -322,3 +322,186 @@ async fn a_profile_that_cannot_sync_is_an_error_before_any_task() {
     assert_eq!(report.profiles.len(), 1);
     assert!(!report.profiles[0].succeeded);
 }
+
+fn evidence(days_ago: i64, id: &str, ty: &str) -> LoginEvidence {
+    LoginEvidence {
+        at: Utc::now() - Duration::days(days_ago),
+        event_id: id.into(),
+        event_type: ty.into(),
+    }
+}
+
+async fn candidate_ids(repos: &MemoryRepos) -> Vec<String> {
+    let mut ids: Vec<String> = repos
+        .seats()
+        .list_candidates("acme")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.user_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Users 4 (uploads, never logs in) and 6 (a desktop client, no event at all) are active; 5 is
+/// truly idle.
+async fn setup_activity(
+    scope: crate::domain::ActivityScope,
+) -> (TestSync, MemoryProvider, MemoryRepos) {
+    use crate::domain::ActivityKind;
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    provider.add_user(observed("6", false), 1);
+    provider.add_activity("4", ActivityKind::Content, evidence(5, "up-4", "UPLOAD"));
+    provider.add_activity(
+        "6",
+        ActivityKind::Session,
+        evidence(1, "dbdsid:6", "desktop_client session"),
+    );
+    repos
+        .profiles()
+        .update(
+            "acme",
+            |p: &mut Profile| -> Result<(), crate::ports::StoreError> {
+                p.rules.activity = scope;
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    (sync, provider, repos)
+}
+
+#[tokio::test]
+async fn content_and_desktop_users_are_not_candidates_and_an_idle_user_is() {
+    let (sync, _, repos) = setup_activity(crate::domain::ActivityScope::Any).await;
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded, "{:?}", o.error);
+    let activity = o.task(TaskKind::Activity).unwrap();
+    assert_eq!(activity.counts.events_read, 5);
+    assert_eq!(activity.counts.sessions_read, 1);
+    assert_eq!(activity.counts.users_with_activity, 4);
+    assert_eq!(candidate_ids(&repos).await, vec!["5".to_string()]);
+    let four = repos.seats().get("acme", "4").await.unwrap().unwrap();
+    assert!(four.last_login.is_none());
+    assert_eq!(four.last_activity.unwrap().event_type, "UPLOAD");
+    let six = repos.seats().get("acme", "6").await.unwrap().unwrap();
+    assert_eq!(six.last_activity.unwrap().event_id, "dbdsid:6");
+    let c = &repos.seats().list_candidates("acme").await.unwrap()[0];
+    assert_eq!(c.evidence.activity, crate::domain::ActivityScope::Any);
+    assert!(
+        c.evidence.rule.starts_with("no activity"),
+        "{}",
+        c.evidence.rule
+    );
+}
+
+#[tokio::test]
+async fn logins_only_reads_and_counts_logins_and_says_so() {
+    let (sync, provider, repos) = setup_activity(crate::domain::ActivityScope::Logins).await;
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded, "{:?}", o.error);
+    assert_eq!(o.task(TaskKind::Activity).unwrap().counts.events_read, 3);
+    assert_eq!(
+        candidate_ids(&repos).await,
+        vec!["4".to_string(), "5".into(), "6".into()]
+    );
+    for c in repos.seats().list_candidates("acme").await.unwrap() {
+        assert_eq!(c.evidence.activity, crate::domain::ActivityScope::Logins);
+        assert!(c.evidence.rule.contains("logins only"));
+    }
+    // its own checkpoint: widening to `any` later backfills the content events
+    let runs = repos.runs();
+    assert!(runs
+        .get_checkpoint("acme", "memory_logins")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(runs
+        .get_checkpoint("acme", "memory_activity")
+        .await
+        .unwrap()
+        .is_none());
+    drop(provider);
+}
+
+#[tokio::test]
+async fn a_rule_longer_than_the_observation_lists_no_candidate_until_it_is_decidable() {
+    let (sync, _, repos) = setup_activity(crate::domain::ActivityScope::Any).await;
+    repos
+        .profiles()
+        .update(
+            "acme",
+            |p: &mut Profile| -> Result<(), crate::ports::StoreError> {
+                p.rules.inactive_days = 180;
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded, "{:?}", o.error);
+    // 90 days of backfill cannot prove 180 days without activity
+    assert!(candidate_ids(&repos).await.is_empty());
+    let rec = o.task(TaskKind::Reclamation).unwrap();
+    assert_eq!(rec.counts.not_observed_long_enough, 1, "{:?}", rec.detail);
+    assert!(
+        rec.detail
+            .as_deref()
+            .unwrap()
+            .contains("not observed long enough"),
+        "{:?}",
+        rec.detail
+    );
+    let p = repos.profiles().get("acme").await.unwrap().unwrap();
+    let since = p.last_sync.unwrap().observed_since.unwrap();
+    let expected = o.task(TaskKind::Activity).unwrap().started_at - Duration::days(90);
+    assert!(
+        (since - expected).num_seconds().abs() < 5,
+        "{since} {expected}"
+    );
+}
+
+#[tokio::test]
+async fn observation_survives_a_resync_and_moves_past_a_gap() {
+    let (sync, provider, repos) = setup_activity(crate::domain::ActivityScope::Any).await;
+    assert!(
+        sync.sync_profile("acme", &NoProgress)
+            .await
+            .unwrap()
+            .succeeded
+    );
+    let first = repos.profiles().get("acme").await.unwrap().unwrap();
+    let first_since = first.last_sync.unwrap().observed_since.unwrap();
+    assert!(
+        sync.sync_profile("acme", &NoProgress)
+            .await
+            .unwrap()
+            .succeeded
+    );
+    let again = repos.profiles().get("acme").await.unwrap().unwrap();
+    assert_eq!(again.last_sync.unwrap().observed_since, Some(first_since));
+    // the provider skips part of the next window (a cursor reset): observation restarts there
+    let gap = Utc::now() - Duration::hours(2);
+    provider.tenant().gap_until = Some(gap);
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded, "{:?}", o.error);
+    assert!(o
+        .task(TaskKind::Activity)
+        .unwrap()
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("gap"));
+    let after = repos.profiles().get("acme").await.unwrap().unwrap();
+    assert_eq!(after.last_sync.unwrap().observed_since, Some(gap));
+    let cp = repos
+        .runs()
+        .get_checkpoint("acme", "memory_activity")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cp.observed_since, Some(gap));
+    // now nobody is decidable under the 60-day rule: the idle user waits
+    assert!(candidate_ids(&repos).await.is_empty());
+}

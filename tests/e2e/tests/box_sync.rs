@@ -145,9 +145,10 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
         activity.counts.api_calls as usize,
         stats.calls(Route::BoxEvents)
     );
+    // logins and content events (activity: any, the default)
     let logins_in_tenant = events
         .iter()
-        .filter(|e| ["LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE"].contains(&e.event_type.as_str()))
+        .filter(|e| provider_sandbox::BOX_ACTIVITY_EVENT_TYPES.contains(&e.event_type.as_str()))
         .count();
     assert_eq!(activity.counts.events_read as usize, logins_in_tenant);
     // pages of 500, and one empty page that tells us the stream is done
@@ -157,7 +158,10 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
     );
     let q = events_query(&env, 0);
     assert_eq!(q["stream_type"], "admin_logs");
-    assert_eq!(q["event_type"], "LOGIN,ADD_LOGIN_ACTIVITY_DEVICE");
+    assert_eq!(
+        q["event_type"],
+        provider_sandbox::BOX_ACTIVITY_EVENT_TYPES.join(",")
+    );
 
     // License Information: assigned seats per type against the entitlement-free profile.
     let lic = env
@@ -277,7 +281,7 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
     let checkpoint = env
         .store
         .runs
-        .get_checkpoint(&profile.id, "box_admin_logs_logins")
+        .get_checkpoint(&profile.id, "box_admin_logs_activity")
         .await
         .unwrap()
         .unwrap();
@@ -317,7 +321,7 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
     let cp = env
         .store
         .runs
-        .get_checkpoint(&profile.id, "box_admin_logs_logins")
+        .get_checkpoint(&profile.id, "box_admin_logs_activity")
         .await
         .unwrap()
         .unwrap();

@@ -366,7 +366,7 @@ async fn a_failed_dropbox_sync_marks_nobody_removed_until_a_finished_one() {
     let checkpoint = env
         .store
         .runs
-        .get_checkpoint(&profile.id, "dropbox_team_log_logins")
+        .get_checkpoint(&profile.id, "dropbox_team_log_activity")
         .await
         .unwrap();
 
@@ -393,7 +393,7 @@ async fn a_failed_dropbox_sync_marks_nobody_removed_until_a_finished_one() {
     let cp = env
         .store
         .runs
-        .get_checkpoint(&profile.id, "dropbox_team_log_logins")
+        .get_checkpoint(&profile.id, "dropbox_team_log_activity")
         .await
         .unwrap();
     assert_eq!(cp, checkpoint, "the activity checkpoint did not move");
@@ -415,7 +415,7 @@ async fn a_failed_dropbox_sync_marks_nobody_removed_until_a_finished_one() {
     let cp = env
         .store
         .runs
-        .get_checkpoint(&profile.id, "dropbox_team_log_logins")
+        .get_checkpoint(&profile.id, "dropbox_team_log_activity")
         .await
         .unwrap();
     assert!(cp.unwrap().read_until > checkpoint.unwrap().read_until);

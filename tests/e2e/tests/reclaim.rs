@@ -369,7 +369,7 @@ async fn box_refusals_login_since_request_pause_and_dry_run_leave_the_provider_u
     let r = record(&env, &profile.id, &late.request_id).await;
     assert_eq!(r.status, ReclaimStatus::Skipped);
     assert_eq!(r.reason_code.as_deref(), Some("active_since_request"));
-    assert!(r.reason.as_deref().unwrap().contains("logged in"));
+    assert!(r.reason.as_deref().unwrap().contains("was active"));
 
     // none of it touched Box
     assert!(tenant.transfers().is_empty());

@@ -13,6 +13,7 @@ async fn operator_edits_and_sync_bookkeeping_never_erase_each_other() {
     // a sync finishes between the operator's read and write
     let last = LastSync {
         run_id: "run-1".into(),
+        observed_since: None,
         finished_at: Utc::now(),
     };
     env.store

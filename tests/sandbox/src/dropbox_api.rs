@@ -32,7 +32,8 @@ use crate::app::AppState;
 use crate::dropbox_names::{EVENT_CATEGORIES, EVENT_TYPE_ARGS};
 use crate::dropbox_team::{
     AppSlot, CodeRec, DropboxMember, DropboxMemberStatus, DropboxRemoval, DropboxRole, EvKind,
-    EvRec, Grant, RemoveJob, RemoveMode, TeamState, TokenProblem, CODE_TTL, LOGIN_METHODS, NOBODY,
+    EvRec, Grant, RemoveJob, RemoveMode, SessionRec, TeamState, TokenProblem, CODE_TTL,
+    LOGIN_METHODS, NOBODY,
 };
 use crate::faults::{FaultKind, Route};
 use crate::generate::{from_secs, now_secs, page, window};
@@ -64,6 +65,16 @@ const RPC_ROUTES: &[(&str, &str, Handler)] = &[
         remove_job_status,
     ),
     ("team_log/get_events", "events.read", get_events),
+    (
+        "team/devices/list_members_devices",
+        "sessions.list",
+        list_members_devices,
+    ),
+    (
+        "team/devices/list_member_devices",
+        "sessions.list",
+        list_member_devices,
+    ),
     (
         "team_log/get_events/continue",
         "events.read",
@@ -797,6 +808,9 @@ fn void_union(path: &str, v: &Value, members: &[&str]) -> Result<usize, CallErro
 const CURSOR_VERSION: u8 = 1;
 const KIND_MEMBERS: u8 = 1;
 const KIND_EVENTS: u8 = 2;
+const KIND_DEVICES: u8 = 3;
+/// Members per `list_members_devices` page (Dropbox does not document its page size).
+const DEVICES_PAGE: usize = 100;
 const MAC_LEN: usize = 12;
 
 /// What a `team_log` cursor remembers: the filter, the page size, and the `(at, seq)` key of
@@ -1527,6 +1541,11 @@ fn render_event(team: &TeamState, e: &EvRec) -> Value {
         EvKind::Logout => json!({".tag": "logout_details"}),
         EvKind::SignInAsStart => json!({".tag": "sign_in_as_session_start_details"}),
         EvKind::SignInAsEnd => json!({".tag": "sign_in_as_session_end_details"}),
+        EvKind::FileAdd => json!({".tag": "file_add_details"}),
+        EvKind::FileDownload => json!({".tag": "file_download_details"}),
+        EvKind::FileEdit => json!({".tag": "file_edit_details"}),
+        EvKind::FilePreview => json!({".tag": "file_preview_details"}),
+        EvKind::SharedLinkCreate => json!({".tag": "shared_link_create_details"}),
     };
     json!({
         "timestamp": dropbox_time(from_secs(e.at)),
@@ -1538,6 +1557,171 @@ fn render_event(team: &TeamState, e: &EvRec) -> Value {
         "event_type": {".tag": e.kind.tag(), "description": e.kind.description()},
         "details": details,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// team/devices/list_members_devices, team/devices/list_member_devices
+
+/// A session's id, with the prefix of its kind (`dbwsid:` web, `dbdsid:` desktop, `dbmsid:`
+/// mobile).
+pub(crate) fn device_session_id(s: &SessionRec) -> String {
+    let prefix = ["dbwsid:", "dbdsid:", "dbmsid:"][usize::from(s.client.min(2))];
+    session_id(prefix, s.id)
+}
+
+/// A session as `ActiveWebSession`, `DesktopClientSession` or `MobileClientSession`.
+fn render_session(s: &SessionRec) -> Value {
+    let ip = std::net::Ipv4Addr::from(0xCB00_7100 | (s.id as u32 & 0xFF));
+    let (_, _, country) = GEO[(s.id % GEO.len() as u64) as usize];
+    let mut v = json!({
+        "session_id": device_session_id(s),
+        "ip_address": ip.to_string(),
+        "country": country,
+        "created": dropbox_time(from_secs(s.created)),
+        "updated": dropbox_time(from_secs(s.updated)),
+    });
+    let extra = match s.client {
+        1 => json!({
+            "host_name": format!("desktop-{:04}", s.id % 10_000),
+            "client_type": {".tag": if s.id.is_multiple_of(2) { "mac" } else { "windows" }},
+            "client_version": "210.4.6575",
+            "platform": if s.id.is_multiple_of(2) { "Mac OS X 14.4" } else { "Windows 11" },
+            "is_delete_on_unlink_supported": true,
+        }),
+        2 => json!({
+            "device_name": format!("Phone {:04}", s.id % 10_000),
+            "client_type": {".tag": if s.id.is_multiple_of(2) { "iphone" } else { "android" }},
+            "client_version": "390.2.2",
+            "os_version": "17.4",
+        }),
+        _ => json!({
+            "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+            "os": "Mac OS X",
+            "browser": "Safari",
+            "expires": dropbox_time(from_secs(s.updated + 30 * 86_400)),
+        }),
+    };
+    if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+        v.extend(extra);
+    }
+    v
+}
+
+/// Which kinds a devices listing includes (`include_web_sessions`, `_desktop_clients`,
+/// `_mobile_clients`, each `Boolean = true`).
+fn device_kinds(map: &Map<String, Value>) -> Result<[bool; 3], CallError> {
+    Ok([
+        bool_field_or(map, "include_web_sessions", true)?,
+        bool_field_or(map, "include_desktop_clients", true)?,
+        bool_field_or(map, "include_mobile_clients", true)?,
+    ])
+}
+
+/// The sessions of member `idx` of the kinds asked for, as (web, desktop, mobile) lists.
+fn member_sessions(team: &TeamState, idx: usize, kinds: [bool; 3]) -> [Vec<Value>; 3] {
+    let mut out: [Vec<Value>; 3] = Default::default();
+    let lo = team.sessions.partition_point(|s| (s.member as usize) < idx);
+    for s in team.sessions[lo..]
+        .iter()
+        .take_while(|s| s.member as usize == idx)
+    {
+        let k = usize::from(s.client.min(2));
+        if kinds[k] {
+            out[k].push(render_session(s));
+        }
+    }
+    out
+}
+
+fn devices_page(team: &TeamState, kinds: [bool; 3], next: usize) -> Value {
+    let mut devices = Vec::new();
+    let mut idx = next;
+    let listed = |i: usize| team.members.get(i).is_some_and(|m| !m.status.is_removed());
+    while idx < team.members.len() && devices.len() < DEVICES_PAGE {
+        if listed(idx) {
+            let [web, desktop, mobile] = member_sessions(team, idx, kinds);
+            if !(web.is_empty() && desktop.is_empty() && mobile.is_empty()) {
+                devices.push(json!({
+                    "team_member_id": team.members[idx].team_member_id,
+                    "web_sessions": web,
+                    "desktop_clients": desktop,
+                    "mobile_clients": mobile,
+                }));
+            }
+        }
+        idx += 1;
+    }
+    let has_more = team.sessions[team.sessions.partition_point(|s| (s.member as usize) < idx)..]
+        .iter()
+        .any(|s| listed(s.member as usize));
+    let mut page = json!({ "devices": devices, "has_more": has_more });
+    if has_more {
+        let flags = u8::from(kinds[0]) | u8::from(kinds[1]) << 1 | u8::from(kinds[2]) << 2;
+        let mut p = vec![CURSOR_VERSION, KIND_DEVICES, flags];
+        p.extend_from_slice(&u32::try_from(idx).unwrap_or(u32::MAX).to_be_bytes());
+        page["cursor"] = json!(seal(&team.cursor_key, p));
+    }
+    page
+}
+
+fn list_members_devices(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg(
+        "",
+        arg,
+        &[
+            "cursor",
+            "include_web_sessions",
+            "include_desktop_clients",
+            "include_mobile_clients",
+        ],
+        true,
+    )?;
+    let kinds = device_kinds(&map)?;
+    let next = match map.get("cursor").filter(|c| !c.is_null()) {
+        None => 0,
+        Some(Value::String(raw)) => {
+            let payload = unseal(&team.cursor_key, raw, KIND_DEVICES)
+                .ok_or_else(|| CallError::route("reset"))?;
+            let mut r = Reader(&payload);
+            let (_flags, next) = (r.u8(), r.u32());
+            next.map(|n| n as usize)
+                .filter(|_| r.0.is_empty())
+                .ok_or_else(|| CallError::route("reset"))?
+        }
+        Some(other) => {
+            return Err(CallError::arg(format!(
+                "cursor: expected string, got {}",
+                type_name(other)
+            )))
+        }
+    };
+    Ok(devices_page(team, kinds, next))
+}
+
+fn list_member_devices(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg(
+        "",
+        arg,
+        &[
+            "team_member_id",
+            "include_web_sessions",
+            "include_desktop_clients",
+            "include_mobile_clients",
+        ],
+        false,
+    )?;
+    let id = string_field(&map, "team_member_id")?;
+    let kinds = device_kinds(&map)?;
+    let idx = team
+        .member_index(&id)
+        .filter(|&i| !team.members[i].status.is_removed())
+        .ok_or_else(|| CallError::route("member_not_found"))?;
+    let [web, desktop, mobile] = member_sessions(team, idx, kinds);
+    Ok(json!({
+        "active_web_sessions": web,
+        "desktop_client_sessions": desktop,
+        "mobile_client_sessions": mobile,
+    }))
 }
 
 fn event_matches(e: &EvRec, c: &EventsCursor) -> bool {

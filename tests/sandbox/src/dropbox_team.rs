@@ -32,6 +32,7 @@ pub const SYNC_APP_SCOPES: &[&str] = &[
     "team_data.member",
     "events.read",
     "team_info.read",
+    "sessions.list",
 ];
 /// The scopes of seatkeeper's reclaim app.
 pub const RECLAIM_APP_SCOPES: &[&str] = &[
@@ -319,9 +320,12 @@ pub struct DropboxEvent {
     /// `actor.user.team_member_id` (or `actor.admin...` for sign-in-as); none for anonymous.
     pub actor_team_member_id: Option<String>,
     pub context_team_member_id: Option<String>,
+    /// The `EventCategory` tag: `logins`, `file_operations` or `sharing`.
+    pub category: String,
 }
 
-/// The kinds of event the sandbox records (all in the `logins` category).
+/// The kinds of event the sandbox records: sign-ins (`logins`), and a member's own file
+/// operations (`file_operations`) and sharing (`sharing`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum EvKind {
     LoginSuccess,
@@ -329,16 +333,35 @@ pub(crate) enum EvKind {
     Logout,
     SignInAsStart,
     SignInAsEnd,
+    FileAdd,
+    FileDownload,
+    FileEdit,
+    FilePreview,
+    SharedLinkCreate,
 }
 
 impl EvKind {
     #[cfg(test)]
-    pub(crate) const ALL: [EvKind; 5] = [
+    pub(crate) const ALL: [EvKind; 10] = [
         EvKind::LoginSuccess,
         EvKind::LoginFail,
         EvKind::Logout,
         EvKind::SignInAsStart,
         EvKind::SignInAsEnd,
+        EvKind::FileAdd,
+        EvKind::FileDownload,
+        EvKind::FileEdit,
+        EvKind::FilePreview,
+        EvKind::SharedLinkCreate,
+    ];
+
+    /// The generated content kinds (a member's own use of files).
+    pub(crate) const CONTENT: [EvKind; 5] = [
+        EvKind::FileAdd,
+        EvKind::FileDownload,
+        EvKind::FileEdit,
+        EvKind::FilePreview,
+        EvKind::SharedLinkCreate,
     ];
 
     pub(crate) fn tag(self) -> &'static str {
@@ -348,10 +371,15 @@ impl EvKind {
             EvKind::Logout => "logout",
             EvKind::SignInAsStart => "sign_in_as_session_start",
             EvKind::SignInAsEnd => "sign_in_as_session_end",
+            EvKind::FileAdd => "file_add",
+            EvKind::FileDownload => "file_download",
+            EvKind::FileEdit => "file_edit",
+            EvKind::FilePreview => "file_preview",
+            EvKind::SharedLinkCreate => "shared_link_create",
         }
     }
 
-    /// `EventType` member descriptions (the spec's `(logins) ...` docs).
+    /// `EventType` member descriptions (the spec's `(category) ...` docs).
     pub(crate) fn description(self) -> &'static str {
         match self {
             EvKind::LoginSuccess => "(logins) Signed in",
@@ -359,12 +387,50 @@ impl EvKind {
             EvKind::Logout => "(logins) Signed out",
             EvKind::SignInAsStart => "(logins) Started admin sign-in-as session",
             EvKind::SignInAsEnd => "(logins) Ended admin sign-in-as session",
+            EvKind::FileAdd => "(file_operations) Added files and/or folders",
+            EvKind::FileDownload => "(file_operations) Downloaded files and/or folders",
+            EvKind::FileEdit => "(file_operations) Edited files",
+            EvKind::FilePreview => "(file_operations) Previewed files and/or folders",
+            EvKind::SharedLinkCreate => "(sharing) Created shared link",
         }
     }
 
     pub(crate) fn category(self) -> &'static str {
-        "logins"
+        match self {
+            EvKind::FileAdd | EvKind::FileDownload | EvKind::FileEdit | EvKind::FilePreview => {
+                "file_operations"
+            }
+            EvKind::SharedLinkCreate => "sharing",
+            _ => "logins",
+        }
     }
+
+    /// A member's own use of the service: what seatkeeper counts as activity.
+    pub(crate) fn is_activity(self) -> bool {
+        self == EvKind::LoginSuccess || EvKind::CONTENT.contains(&self)
+    }
+}
+
+/// A linked device session (`team/devices/list_members_devices`); `updated` is its last
+/// activity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SessionRec {
+    pub member: u32,
+    /// 0 web, 1 desktop, 2 mobile.
+    pub client: u8,
+    pub id: u64,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// A device session (ground truth for tests).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DropboxSession {
+    pub team_member_id: String,
+    /// `web`, `desktop` or `mobile`.
+    pub client: String,
+    pub session_id: String,
+    pub updated: DateTime<Utc>,
 }
 
 /// How `team/members/remove` answers (set with [`DropboxTeamHandle::set_remove_mode`]).
@@ -536,6 +602,8 @@ pub(crate) struct TeamState {
     pub remove_mode: RemoveMode,
     /// Removal jobs by `async_job_id`.
     pub jobs: HashMap<String, RemoveJob>,
+    /// Linked device sessions, by member index order.
+    pub sessions: Vec<SessionRec>,
 }
 
 impl TeamState {
@@ -666,6 +734,7 @@ impl TeamState {
             event_type: e.kind.tag().to_string(),
             actor_team_member_id: id(e.actor),
             context_team_member_id: id(e.context),
+            category: e.kind.category().to_string(),
         }
     }
 
@@ -765,6 +834,78 @@ impl DropboxTeamHandle {
             .rev()
             .find(|e| e.actor == idx && e.kind == EvKind::LoginSuccess)
             .map(|e| from_secs(e.at))
+    }
+
+    /// The latest activity of a member: a `login_success`, a file operation or sharing event
+    /// they did, or a device session's last activity. What `activity: any` derives.
+    pub fn last_activity(&self, team_member_id: &str) -> Option<DateTime<Utc>> {
+        self.last_activities().get(team_member_id).copied()
+    }
+
+    /// [`Self::last_activity`] of every member who has one, in one pass.
+    pub fn last_activities(&self) -> HashMap<String, DateTime<Utc>> {
+        let state = self.lock();
+        let mut out: HashMap<String, DateTime<Utc>> = HashMap::new();
+        let events = state
+            .events
+            .iter()
+            .filter(|e| e.kind.is_activity() && e.actor != NOBODY)
+            .map(|e| (e.actor, e.at));
+        let sessions = state.sessions.iter().map(|s| (s.member, s.updated));
+        for (idx, at) in events.chain(sessions) {
+            if let Some(m) = state.members.get(idx as usize) {
+                let at = from_secs(at);
+                let cur = out.entry(m.team_member_id.clone()).or_insert(at);
+                *cur = (*cur).max(at);
+            }
+        }
+        out
+    }
+
+    /// Every linked device session.
+    pub fn sessions(&self) -> Vec<DropboxSession> {
+        let state = self.lock();
+        state
+            .sessions
+            .iter()
+            .filter_map(|s| {
+                Some(DropboxSession {
+                    team_member_id: state.members.get(s.member as usize)?.team_member_id.clone(),
+                    client: ["web", "desktop", "mobile"][usize::from(s.client.min(2))].into(),
+                    session_id: crate::dropbox_api::device_session_id(s),
+                    updated: from_secs(s.updated),
+                })
+            })
+            .collect()
+    }
+
+    /// Links a device session of the member, last active at `updated` (`client`: 0 web,
+    /// 1 desktop, 2 mobile). False for an unknown member.
+    pub fn add_session(&self, team_member_id: &str, client: u8, updated: DateTime<Utc>) -> bool {
+        let mut state = self.lock();
+        let Some(idx) = state.member_index(team_member_id) else {
+            return false;
+        };
+        let id = 0x5e55_0000_0000 + state.sessions.len() as u64;
+        let member = u32::try_from(idx).unwrap_or(NOBODY);
+        // kept ordered by member, as the listing pages by member
+        let pos = state.sessions.partition_point(|s| s.member <= member);
+        state.sessions.insert(
+            pos,
+            SessionRec {
+                member,
+                client: client.min(2),
+                id,
+                created: updated.timestamp() - 30 * DAY,
+                updated: updated.timestamp(),
+            },
+        );
+        true
+    }
+
+    /// Records a file operation (`file_edit`) by the member at `at`, from a desktop client.
+    pub fn add_file_event(&self, team_member_id: &str, at: DateTime<Utc>) -> bool {
+        self.add_event(team_member_id, EvKind::FileEdit, at)
     }
 
     /// [`Self::last_login`] of every member who has one, in one pass.
@@ -1263,6 +1404,10 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
         gen.push(&mut rng, at, EvKind::LoginFail, NOBODY, NOBODY);
     }
 
+    // Content events and device sessions, from their own generator (so the members and sign-ins
+    // above are what they were before content activity existed).
+    let sessions = content_activity(spec, &members, &mut gen, now, latest);
+
     let mut events = gen.events;
     let next_seq = sequence(&mut events);
     let cursor_key: [u8; 32] = Sha256::digest(format!(
@@ -1297,6 +1442,7 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
         removals: Vec::new(),
         remove_mode: RemoveMode::default(),
         jobs: HashMap::new(),
+        sessions,
     };
     // Derived from the seed without drawing from the generator's stream (so adding ownership
     // changed no generated member). Invited members (not joined yet) own nothing.
@@ -1313,6 +1459,93 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
         state.index_member(idx);
     }
     state
+}
+
+/// Members' own file operations, sharing and device sessions. Of the active members who signed
+/// in within 60 days, ~40% also edit or share files and ~50% have a desktop client (~30% a web
+/// session) last active since that sign-in. Of the active members who joined over 120 days ago
+/// and have not signed in for 60 days (or never): ~25% only sync from a desktop client (a
+/// session active in the last week, and often recent file operations, but no sign-in in the
+/// window), ~10% only share (a `shared_link_create` in the last 20 days), and ~10% were last
+/// active just beyond a 90-day backfill (a desktop session last active 91-120 days ago).
+fn content_activity(
+    spec: &DropboxTeamSpec,
+    members: &[DropboxMember],
+    gen: &mut EventGen,
+    now: i64,
+    latest: i64,
+) -> Vec<SessionRec> {
+    let mut rng = SmallRng::seed_from_u64(mix64(spec.seed ^ 0xAC71_7174_5E55));
+    let mut last_login: HashMap<u32, i64> = HashMap::new();
+    for e in gen.events.iter().filter(|e| e.kind == EvKind::LoginSuccess) {
+        let cur = last_login.entry(e.actor).or_insert(e.at);
+        *cur = (*cur).max(e.at);
+    }
+    let mut sessions = Vec::new();
+    let mut session = |rng: &mut SmallRng, member: u32, client: u8, created: i64, updated: i64| {
+        sessions.push(SessionRec {
+            member,
+            client,
+            id: rng.random(),
+            created: created.min(updated),
+            updated,
+        });
+    };
+    for (i, m) in members.iter().enumerate().skip(1) {
+        let idx = u32::try_from(i).unwrap_or(NOBODY);
+        let (DropboxMemberStatus::Active, Some(joined)) =
+            (m.status, m.joined_on.map(|t| t.timestamp()))
+        else {
+            continue;
+        };
+        let kind = |rng: &mut SmallRng| EvKind::CONTENT[rng.random_range(0..EvKind::CONTENT.len())];
+        match last_login.get(&idx).copied() {
+            Some(last) if now - last <= 60 * DAY => {
+                if rng.random_bool(0.4) {
+                    for _ in 0..rng.random_range(1..=3) {
+                        let at = between(&mut rng, (last - 30 * DAY).max(joined), latest);
+                        let k = kind(&mut rng);
+                        gen.push(&mut rng, at, k, idx, idx);
+                    }
+                }
+                if rng.random_bool(0.5) {
+                    let updated = between(&mut rng, last, latest);
+                    session(&mut rng, idx, 1, joined, updated);
+                }
+                if rng.random_bool(0.3) {
+                    session(&mut rng, idx, 0, last, last);
+                }
+            }
+            _ if now - joined > 120 * DAY => match rng.random::<f64>() {
+                r if r < 0.25 => {
+                    let updated = now - rng.random_range(3600..7 * DAY);
+                    session(&mut rng, idx, 1, joined, updated);
+                    if rng.random_bool(0.5) {
+                        for _ in 0..rng.random_range(1..=3) {
+                            let at = between(&mut rng, now - 30 * DAY, latest);
+                            let k = if rng.random_bool(0.5) {
+                                EvKind::FileAdd
+                            } else {
+                                EvKind::FileEdit
+                            };
+                            gen.push(&mut rng, at, k, idx, idx);
+                        }
+                    }
+                }
+                r if r < 0.35 => {
+                    let at = between(&mut rng, now - 20 * DAY, latest);
+                    gen.push(&mut rng, at, EvKind::SharedLinkCreate, idx, idx);
+                }
+                r if r < 0.45 => {
+                    let updated = now - rng.random_range(91 * DAY..120 * DAY);
+                    session(&mut rng, idx, 1, joined, updated);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    sessions
 }
 
 #[cfg(test)]
@@ -1347,7 +1580,11 @@ mod tests {
     fn event_kinds_are_spec_login_event_types() {
         use crate::dropbox_names::{EVENT_CATEGORIES, EVENT_TYPE_ARGS, LOGIN_EVENT_TYPES};
         for kind in EvKind::ALL {
-            assert!(LOGIN_EVENT_TYPES.contains(&kind.tag()), "{kind:?}");
+            assert_eq!(
+                LOGIN_EVENT_TYPES.contains(&kind.tag()),
+                kind.category() == "logins",
+                "{kind:?}"
+            );
             assert!(EVENT_TYPE_ARGS.contains(&kind.tag()), "{kind:?}");
             assert!(EVENT_CATEGORIES.contains(&kind.category()));
         }

@@ -76,14 +76,15 @@ use tokio::task::JoinHandle;
 
 pub use dropbox_team::{
     DropboxApp, DropboxEvent, DropboxMember, DropboxMemberStatus, DropboxMembershipType,
-    DropboxRemoval, DropboxRole, DropboxSecondaryEmail, DropboxTeamHandle, DropboxTeamSpec,
-    NewDropboxMember, RemoveMode, DEFAULT_EVENTS_SCAN_BUDGET, RECLAIM_APP_SCOPES, SYNC_APP_SCOPES,
+    DropboxRemoval, DropboxRole, DropboxSecondaryEmail, DropboxSession, DropboxTeamHandle,
+    DropboxTeamSpec, NewDropboxMember, RemoveMode, DEFAULT_EVENTS_SCAN_BUDGET, RECLAIM_APP_SCOPES,
+    SYNC_APP_SCOPES,
 };
 pub use faults::{FaultHandle, FaultKind, FaultRule, Route};
 pub use stats::{RecordedRequest, StatsHandle, MAX_RECORDED_REQUESTS};
 pub use tenant::{
-    BoxEvent, BoxTenantHandle, BoxTenantSpec, BoxTransfer, BoxUser, NewBoxUser, FIRST_USER_ID,
-    SERVICE_ACCOUNT_ID,
+    BoxEvent, BoxTenantHandle, BoxTenantSpec, BoxTransfer, BoxUser, NewBoxUser,
+    ACTIVITY_EVENT_TYPES as BOX_ACTIVITY_EVENT_TYPES, FIRST_USER_ID, SERVICE_ACCOUNT_ID,
 };
 
 /// How to start a [`Sandbox`].

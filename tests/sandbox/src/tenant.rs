@@ -530,6 +530,30 @@ impl BoxTenantHandle {
             .map(|e| from_secs(e.at))
     }
 
+    /// The latest event of a user of a type in [`ACTIVITY_EVENT_TYPES`] (a sign-in or their own
+    /// content event): what `activity: any` derives.
+    pub fn last_activity(&self, user_id: &str) -> Option<DateTime<Utc>> {
+        self.last_activities().get(user_id).copied()
+    }
+
+    /// [`Self::last_activity`] of every user who has one, in one pass over the events.
+    pub fn last_activities(&self) -> HashMap<String, DateTime<Utc>> {
+        let state = self.lock();
+        let types: Vec<u16> = ACTIVITY_EVENT_TYPES
+            .iter()
+            .filter_map(|t| state.event_type_id(t))
+            .collect();
+        let mut out = HashMap::new();
+        for e in state
+            .events
+            .iter()
+            .filter(|e| types.contains(&e.etype) && e.user != ANONYMOUS_USER_ID)
+        {
+            out.insert(e.user.to_string(), from_secs(e.at));
+        }
+        out
+    }
+
     /// [`Self::last_login`] of every user who has one, in one pass over the events.
     pub fn last_logins(&self) -> HashMap<String, DateTime<Utc>> {
         let state = self.lock();
@@ -761,13 +785,111 @@ const ADD_LOGIN_ACTIVITY_DEVICE: u16 = 1;
 const FAILED_LOGIN: u16 = 2;
 const ADMIN_LOGIN: u16 = 3;
 const UPLOAD: u16 = 4;
-const GENERATED_TYPES: [&str; 5] = [
+/// The content types after `UPLOAD` (ids 5..=13).
+const FIRST_MORE_CONTENT: u16 = 5;
+const GENERATED_TYPES: [&str; 14] = [
     "LOGIN",
     "ADD_LOGIN_ACTIVITY_DEVICE",
     "FAILED_LOGIN",
     "ADMIN_LOGIN",
     "UPLOAD",
+    "DOWNLOAD",
+    "PREVIEW",
+    "EDIT",
+    "COPY",
+    "MOVE",
+    "DELETE",
+    "UNDELETE",
+    "LOCK",
+    "UNLOCK",
 ];
+
+/// The event types a user's own use of Box shows in (Box's inactive-user report's set): what
+/// seatkeeper's `activity: any` counts.
+pub const ACTIVITY_EVENT_TYPES: [&str; 12] = [
+    "LOGIN",
+    "ADD_LOGIN_ACTIVITY_DEVICE",
+    "UPLOAD",
+    "DOWNLOAD",
+    "PREVIEW",
+    "EDIT",
+    "COPY",
+    "MOVE",
+    "DELETE",
+    "UNDELETE",
+    "LOCK",
+    "UNLOCK",
+];
+
+/// Users' own content events, from their own generator (so the users and sign-ins drawn before
+/// are what they were before content activity existed). Of the active human users who signed in
+/// within 60 days, ~30% also have 1-3 content events since joining. Of those who joined over 120
+/// days ago and have not signed in for 60 days (or never): ~20% only sync (Box Drive: 1-4
+/// `UPLOAD` / `EDIT` / `PREVIEW` events in the last 14 days, no sign-in in the window), and ~10%
+/// were last active just beyond a 90-day backfill (a `DOWNLOAD` 91-120 days ago).
+fn content_activity(
+    spec: &BoxTenantSpec,
+    users: &BTreeMap<u64, BoxUser>,
+    gen: &mut EventGen,
+    now: i64,
+    latest: i64,
+) {
+    let mut rng = SmallRng::seed_from_u64(crate::util::mix64(spec.seed ^ 0xB0C0_AC71_7174));
+    let mut last_login: HashMap<u64, i64> = HashMap::new();
+    for e in gen
+        .events
+        .iter()
+        .filter(|e| e.etype == LOGIN || e.etype == ADD_LOGIN_ACTIVITY_DEVICE)
+    {
+        let cur = last_login.entry(e.user).or_insert(e.at);
+        *cur = (*cur).max(e.at);
+    }
+    let content_types = u16::try_from(GENERATED_TYPES.len()).unwrap_or(u16::MAX);
+    for (&id, u) in users.iter().skip(1) {
+        if u.is_platform_access_only || u.status != "active" {
+            continue;
+        }
+        let joined = u.created_at.timestamp();
+        let any_type = |rng: &mut SmallRng| {
+            if rng.random_bool(0.3) {
+                UPLOAD
+            } else {
+                rng.random_range(FIRST_MORE_CONTENT..content_types)
+            }
+        };
+        match last_login.get(&id).copied() {
+            Some(last) if now - last <= 60 * DAY => {
+                let also_content = rng.random_bool(0.3);
+                if also_content {
+                    for _ in 0..rng.random_range(1..=3) {
+                        let at = between(&mut rng, joined.max(now - 364 * DAY), latest);
+                        let t = any_type(&mut rng);
+                        let file = gen.file();
+                        gen.push(&mut rng, at, t, id, file);
+                    }
+                }
+            }
+            _ if now - joined > 120 * DAY => match rng.random::<f64>() {
+                r if r < 0.20 => {
+                    for _ in 0..rng.random_range(1..=4) {
+                        let at = between(&mut rng, now - 14 * DAY, latest);
+                        let t = [UPLOAD, FIRST_MORE_CONTENT + 1, FIRST_MORE_CONTENT + 2]
+                            [rng.random_range(0..3)];
+                        let file = gen.file();
+                        gen.push(&mut rng, at, t, id, file);
+                    }
+                }
+                r if r < 0.30 => {
+                    let at = now - rng.random_range(91 * DAY..120 * DAY);
+                    let file = gen.file();
+                    gen.push(&mut rng, at, FIRST_MORE_CONTENT, id, file);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
 
 /// Builds the tenant. The mix (see README.md): user 0 is the admin; ~2% co-admins;
 /// ~2% app users; status ~93/5/1/1% active/inactive/cannot_delete_edit/
@@ -960,6 +1082,7 @@ fn generate(spec: &BoxTenantSpec, token_ttl: Duration) -> TenantState {
         );
     }
 
+    content_activity(spec, &users, &mut gen, now, latest);
     let mut events = gen.events;
     let next_seq = sequence(&mut events);
 

@@ -772,3 +772,35 @@ async fn big_tenant_pages_quickly() {
     assert_eq!(pages, 20);
     eprintln!("20k users generated and paged in {:?}", started.elapsed());
 }
+
+#[test]
+fn generated_tenants_have_sync_only_users_and_users_just_beyond_the_backfill() {
+    let tenant = provider_sandbox::BoxTenantHandle::generate(
+        &provider_sandbox::BoxTenantSpec::new(1000, 7),
+        std::time::Duration::from_secs(3600),
+    );
+    let now = tenant.now();
+    let logins = tenant.last_logins();
+    let activity = tenant.last_activities();
+    let recent = |t: Option<&chrono::DateTime<chrono::Utc>>| {
+        t.is_some_and(|t| now - *t < chrono::Duration::days(60))
+    };
+    let sync_only = tenant
+        .users()
+        .into_iter()
+        .filter(|u| !u.is_platform_access_only && u.status == "active")
+        .filter(|u| !recent(logins.get(&u.id)) && recent(activity.get(&u.id)))
+        .count();
+    assert!(sync_only > 20, "{sync_only}");
+    let just_beyond = activity
+        .values()
+        .filter(|t| (91..=120).contains(&(now - **t).num_days()))
+        .count();
+    assert!(just_beyond > 5, "{just_beyond}");
+    // every content type Box's inactive-user report counts occurs
+    let types: std::collections::HashSet<String> =
+        tenant.events().into_iter().map(|e| e.event_type).collect();
+    for t in provider_sandbox::BOX_ACTIVITY_EVENT_TYPES {
+        assert!(types.contains(t), "{t}");
+    }
+}

@@ -369,7 +369,29 @@ async fn team_log_window_filters_and_paging() {
     let sb = dbx_start(600, 9).await;
     let team = sb.dropbox_team();
     let token = dbx_token(&sb).await;
-    let truth = team.events();
+    let all = team.events();
+    let truth: Vec<_> = all
+        .iter()
+        .filter(|e| e.category == "logins")
+        .cloned()
+        .collect();
+
+    // Each content category holds exactly its events (one filter per read).
+    for category in ["file_operations", "sharing"] {
+        let (events, _) =
+            dbx_page_events(&sb, &token, &json!({"limit": 1000, "category": category})).await;
+        let expected: Vec<String> = all
+            .iter()
+            .filter(|e| e.category == category)
+            .map(|e| dbx_time(e.timestamp))
+            .collect();
+        assert!(!expected.is_empty(), "{category}");
+        assert_eq!(timestamps(&events), expected, "{category}");
+        for e in &events {
+            assert_eq!(e["event_category"][".tag"], category);
+            assert_eq!(e["actor"][".tag"], "user");
+        }
+    }
 
     // Everything, by category, in pages of 250.
     let (events, pages) =
@@ -714,4 +736,132 @@ async fn big_team_pages_quickly() {
         logins.len()
     );
     assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+}
+
+#[tokio::test]
+async fn device_sessions_page_by_cursor_and_name_their_last_activity() {
+    let sb = dbx_start(600, 9).await;
+    let team = sb.dropbox_team();
+    let token = dbx_token(&sb).await;
+    let listed: HashSet<String> = team
+        .members()
+        .into_iter()
+        .filter(|m| m.status.tag() != "removed")
+        .map(|m| m.team_member_id)
+        .collect();
+    let truth: HashMap<String, String> = team
+        .sessions()
+        .into_iter()
+        .filter(|s| listed.contains(&s.team_member_id))
+        .map(|s| (s.session_id, dbx_time(s.updated)))
+        .collect();
+    assert!(truth.len() > 50, "{}", truth.len());
+
+    // Every session once, across cursor pages (each page checked against the spec's shapes).
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut arg = json!({});
+    let mut pages = 0;
+    loop {
+        let (status, page) = dbx_rpc(&sb, &token, "team/devices/list_members_devices", &arg).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        pages += 1;
+        for m in page["devices"].as_array().expect("devices") {
+            for kind in ["web_sessions", "desktop_clients", "mobile_clients"] {
+                for s in m[kind].as_array().expect(kind) {
+                    let id = s["session_id"].as_str().expect("id").to_string();
+                    let updated = s["updated"].as_str().expect("updated").to_string();
+                    assert!(seen.insert(id, updated).is_none(), "listed twice");
+                }
+            }
+        }
+        if page["has_more"] != true {
+            break;
+        }
+        arg = json!({"cursor": page["cursor"]});
+    }
+    assert!(pages > 1);
+    assert_eq!(seen, truth);
+
+    // Desktop clients only: no web or mobile sessions.
+    let (_, page) = dbx_rpc(
+        &sb,
+        &token,
+        "team/devices/list_members_devices",
+        &json!({"include_web_sessions": false, "include_mobile_clients": false}),
+    )
+    .await;
+    for m in page["devices"].as_array().expect("devices") {
+        assert!(m["web_sessions"].as_array().expect("web").is_empty());
+        assert!(!m["desktop_clients"].as_array().expect("desktop").is_empty());
+    }
+
+    // One member's sessions; an unknown member is `member_not_found`.
+    let with = team.sessions().into_iter().next().expect("a session");
+    let (status, one) = dbx_rpc(
+        &sb,
+        &token,
+        "team/devices/list_member_devices",
+        &json!({"team_member_id": with.team_member_id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let all: Vec<&Value> = [
+        "active_web_sessions",
+        "desktop_client_sessions",
+        "mobile_client_sessions",
+    ]
+    .iter()
+    .flat_map(|k| one[*k].as_array().expect("list").iter())
+    .collect();
+    assert!(all
+        .iter()
+        .any(|s| s["session_id"] == with.session_id.as_str()));
+    let (status, err) = dbx_rpc(
+        &sb,
+        &token,
+        "team/devices/list_member_devices",
+        &json!({"team_member_id": "dbmid:nobody"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(err["error"][".tag"], "member_not_found");
+
+    // A forged cursor is a `reset`.
+    let (status, err) = dbx_rpc(
+        &sb,
+        &token,
+        "team/devices/list_members_devices",
+        &json!({"cursor": "AAAA"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(err["error"][".tag"], "reset");
+}
+
+#[test]
+fn generated_teams_have_desktop_only_and_content_only_members() {
+    let team = provider_sandbox::DropboxTeamHandle::generate(
+        &provider_sandbox::DropboxTeamSpec::new(1000, 7),
+        std::time::Duration::from_secs(3600),
+    );
+    let now = team.now();
+    let logins = team.last_logins();
+    let activity = team.last_activities();
+    let recent = |t: Option<&chrono::DateTime<chrono::Utc>>| {
+        t.is_some_and(|t| now - *t < Duration::days(60))
+    };
+    let active_without_login = team
+        .members()
+        .into_iter()
+        .filter(|m| m.status.tag() == "active")
+        .filter(|m| {
+            !recent(logins.get(&m.team_member_id)) && recent(activity.get(&m.team_member_id))
+        })
+        .count();
+    assert!(active_without_login > 20, "{active_without_login}");
+    let just_beyond = activity
+        .values()
+        .filter(|t| (91..=120).contains(&(now - **t).num_days()))
+        .count();
+    assert!(just_beyond > 5, "{just_beyond}");
 }

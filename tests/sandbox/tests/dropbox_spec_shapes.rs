@@ -145,6 +145,8 @@ fn the_route_table_agrees_with_the_spec_examples_routes() {
             "team/members/remove/job_status/get",
             "team_log/get_events",
             "team_log/get_events/continue",
+            "team/devices/list_members_devices",
+            "team/devices/list_member_devices",
         ]
         .into()
     );

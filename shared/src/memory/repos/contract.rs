@@ -63,6 +63,11 @@ fn seat(profile_id: &str, user_id: &str) -> Seat {
         reclaim_request_id: None,
         run_id: "run-1".into(),
         fingerprint: format!("fp-{user_id}"),
+        last_activity: Some(LoginEvidence {
+            at: t0() - chrono::Duration::days(3),
+            event_id: format!("up-{user_id}"),
+            event_type: "UPLOAD".into(),
+        }),
     }
 }
 
@@ -83,6 +88,9 @@ fn candidate(profile_id: &str, user_id: &str) -> Candidate {
             inactive_since: t0() - chrono::Duration::days(90),
             license_type: "business_plus".into(),
             evaluated_at: t0(),
+            last_activity: None,
+            activity: Default::default(),
+            observed_since: Some(t0() - chrono::Duration::days(120)),
         },
         run_id: "run-1".into(),
         listed_at: t0(),
@@ -132,6 +140,7 @@ async fn profiles(r: &impl Repos, prefix: &str) {
     let last = LastSync {
         run_id: "run-9".into(),
         finished_at: t0(),
+        observed_since: Some(t0() - chrono::Duration::days(90)),
     };
     repo.set_last_sync(&id, &last).await.expect("set_last_sync");
     let after = repo.get(&id).await.expect("get").expect("exists");
@@ -506,6 +515,7 @@ async fn runs_and_licenses(r: &impl Repos, prefix: &str) {
         read_until: t0(),
         run_id: "run-a".into(),
         updated_at: t0(),
+        observed_since: Some(t0() - chrono::Duration::days(90)),
     };
     runs.put_checkpoint(&pid, &c).await.expect("put");
     assert_eq!(

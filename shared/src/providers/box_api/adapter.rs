@@ -7,9 +7,14 @@ use std::sync::Arc;
 use chrono::Utc;
 use futures::{Stream, TryStreamExt};
 
-use super::client::{BoxClient, EventsWindow, LOGIN_EVENT_TYPES};
+use super::client::{
+    BoxClient, EventsWindow, ACTIVITY_EVENT_TYPES, CONTENT_EVENT_TYPES, LOGIN_EVENT_TYPES,
+};
 use super::model::{BoxEvent, BoxUser};
-use crate::domain::{BoxUserId, LoginEvidence, ObservedSeat, Profile};
+use crate::domain::{
+    ActivityEvent, ActivityKind, ActivityPage, ActivityScope, BoxUserId, LoginEvidence,
+    ObservedSeat, Profile,
+};
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::provider::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, PurchasedSeats, Refusal,
@@ -20,8 +25,12 @@ use crate::secrets::BoxCredentials;
 
 const PROVIDER: &str = "box";
 
-/// The activity stream's checkpoint name.
+/// The activity stream's checkpoint name (logins only).
 pub const EVENTS_STREAM: &str = "box_admin_logs_logins";
+/// The checkpoint name of logins and content events (`activity: any`).
+pub const ACTIVITY_STREAM: &str = "box_admin_logs_activity";
+/// Box's anonymous user (`created_by.id == "2"`): an event nobody's seat proves.
+const ANONYMOUS_USER: &str = "2";
 /// Event ids remembered for de-duplication: two admin_logs pages.
 pub const DEDUP_WINDOW: usize = 1000;
 
@@ -47,8 +56,11 @@ impl BoxDirectory {
 }
 
 impl Directory for BoxDirectory {
-    fn activity_stream(&self) -> &'static str {
-        EVENTS_STREAM
+    fn activity_stream(&self, scope: ActivityScope) -> &'static str {
+        match scope {
+            ActivityScope::Any => ACTIVITY_STREAM,
+            ActivityScope::Logins => EVENTS_STREAM,
+        }
     }
 
     fn dedup_window(&self) -> usize {
@@ -66,10 +78,10 @@ impl Directory for BoxDirectory {
         .into())
     }
 
-    fn describe_activity(&self, window: Window) -> String {
+    fn describe_activity(&self, window: Window, scope: ActivityScope) -> String {
         format!(
             "admin_logs {} from {} to {}",
-            LOGIN_EVENT_TYPES.join(","),
+            event_types(scope).join(","),
             secs(window.start),
             secs(window.end)
         )
@@ -78,15 +90,18 @@ impl Directory for BoxDirectory {
     fn activity<'a>(
         &'a self,
         window: Window,
+        scope: ActivityScope,
         stats: &'a ApiStats,
-    ) -> impl Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>> + 'a {
+    ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
         let window = EventsWindow {
             created_after: window.start,
             created_before: window.end,
         };
         self.client
-            .admin_events(&self.creds, LOGIN_EVENT_TYPES, window, stats)
-            .map_ok(|page| page.iter().filter_map(login).collect())
+            .admin_events(&self.creds, event_types(scope), window, stats)
+            .map_ok(move |page| {
+                ActivityPage::of(page.iter().filter_map(|e| activity(e, scope)).collect())
+            })
     }
 
     fn roster<'a>(
@@ -121,9 +136,10 @@ impl Directory for BoxDirectory {
         &self,
         user: &DirectoryUser,
         window: Window,
+        scope: ActivityScope,
         stats: &ApiStats,
     ) -> Result<Option<LoginEvidence>, ProviderError> {
-        newest_of(self.activity(window, stats), &user.user_id).await
+        newest_of(self.activity(window, scope, stats), &user.user_id, scope).await
     }
 }
 
@@ -287,6 +303,32 @@ fn check_enterprise(profile: &Profile, creds: &BoxCredentials) -> Result<(), Acc
     )))
 }
 
+/// The admin_logs event types a scope reads.
+fn event_types(scope: ActivityScope) -> &'static [&'static str] {
+    match scope {
+        ActivityScope::Any => ACTIVITY_EVENT_TYPES,
+        ActivityScope::Logins => LOGIN_EVENT_TYPES,
+    }
+}
+
+/// An event as activity of its user, if its type is one `scope` counts (checked here, whatever
+/// the `event_type` filter did) and it names a real user and a time.
+pub(crate) fn activity(e: &BoxEvent, scope: ActivityScope) -> Option<ActivityEvent> {
+    let ty = e.event_type.as_deref()?;
+    let kind = if LOGIN_EVENT_TYPES.contains(&ty) {
+        ActivityKind::Login
+    } else if CONTENT_EVENT_TYPES.contains(&ty) {
+        ActivityKind::Content
+    } else {
+        return None;
+    };
+    if !scope.counts(kind) {
+        return None;
+    }
+    let (user, evidence) = login(e)?;
+    (user != ANONYMOUS_USER).then(|| ActivityEvent::new(user, kind, evidence))
+}
+
 /// A login event as (user id, evidence); events without a user or time say nothing.
 pub(crate) fn login(e: &BoxEvent) -> Option<(String, LoginEvidence)> {
     let (user, at) = (e.created_by.as_ref()?, e.created_at?);
@@ -431,6 +473,40 @@ mod tests {
         )
         .unwrap();
         assert!(login(&no_user).is_none());
+    }
+
+    #[test]
+    fn only_the_counted_event_types_of_real_users_are_activity() {
+        let ev = |ty: &str, by: &str| -> BoxEvent {
+            serde_json::from_value(serde_json::json!({
+                "event_id": format!("{ty}-{by}"), "event_type": ty,
+                "created_at": "2026-02-03T04:05:06Z", "created_by": {"type": "user", "id": by}
+            }))
+            .unwrap()
+        };
+        let a = activity(&ev("UPLOAD", "11"), ActivityScope::Any).unwrap();
+        assert_eq!(
+            (a.user_id.as_str(), a.kind, a.evidence.event_type.as_str()),
+            ("11", ActivityKind::Content, "UPLOAD")
+        );
+        assert_eq!(
+            activity(&ev("LOGIN", "11"), ActivityScope::Logins)
+                .unwrap()
+                .kind,
+            ActivityKind::Login
+        );
+        // a content event under logins-only, an admin acting as the user, a failed login, an
+        // anonymous download: none is the user's activity (a filter the provider ignored)
+        assert!(activity(&ev("UPLOAD", "11"), ActivityScope::Logins).is_none());
+        assert!(activity(&ev("ADMIN_LOGIN", "11"), ActivityScope::Any).is_none());
+        assert!(activity(&ev("FAILED_LOGIN", "11"), ActivityScope::Any).is_none());
+        assert!(activity(&ev("DOWNLOAD", "2"), ActivityScope::Any).is_none());
+        for ty in ACTIVITY_EVENT_TYPES {
+            assert!(
+                activity(&ev(ty, "11"), ActivityScope::Any).is_some(),
+                "{ty}"
+            );
+        }
     }
 
     #[test]

@@ -26,6 +26,28 @@ pub const USER_FIELDS: &str = "id,type,name,login,status,role,created_at,modifie
 /// FAILED_LOGIN is not a login: neither counts as activity).
 pub const LOGIN_EVENT_TYPES: &[&str] = &["LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE"];
 
+/// Event types of a user's own work on content: the set Box's own inactive-user report counts
+/// (besides `LOGIN`). Admin actions (e.g. `ADMIN_LOGIN`) and system events are not among them.
+pub const CONTENT_EVENT_TYPES: &[&str] = &[
+    "UPLOAD", "DOWNLOAD", "PREVIEW", "EDIT", "COPY", "MOVE", "DELETE", "UNDELETE", "LOCK", "UNLOCK",
+];
+
+/// Logins and content events: what `activity: any` reads.
+pub const ACTIVITY_EVENT_TYPES: &[&str] = &[
+    "LOGIN",
+    "ADD_LOGIN_ACTIVITY_DEVICE",
+    "UPLOAD",
+    "DOWNLOAD",
+    "PREVIEW",
+    "EDIT",
+    "COPY",
+    "MOVE",
+    "DELETE",
+    "UNDELETE",
+    "LOCK",
+    "UNLOCK",
+];
+
 /// Box's maximum page sizes: users 1000, admin_logs events 500.
 const USERS_PAGE: u32 = 1000;
 const EVENTS_PAGE: u32 = 500;

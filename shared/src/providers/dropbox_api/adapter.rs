@@ -5,11 +5,16 @@
 //! here, before any call.
 use std::sync::{Arc, OnceLock};
 
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 
-use super::client::{DropboxClient, EventsWindow, LOGIN_EVENT_TYPE};
-use super::model::{AsyncJob, LoginEvent, TeamInfo, TeamMemberInfoV2};
-use crate::domain::{DropboxTeamMemberId, LoginEvidence, ObservedSeat, Profile};
+use super::client::{
+    DropboxClient, EventFilter, EventsWindow, CONTENT_CATEGORIES, LOGIN_EVENT_TYPE,
+};
+use super::model::{AsyncJob, LoginEvent, MemberDevices, TeamInfo, TeamLogPage, TeamMemberInfoV2};
+use crate::domain::{
+    ActivityEvent, ActivityKind, ActivityPage, ActivityScope, DropboxTeamMemberId, LoginEvidence,
+    ObservedSeat, Profile,
+};
 use crate::http::{ApiStats, ErrorCode, ProviderError};
 use crate::ports::provider::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, PurchasedSeats, Refusal,
@@ -20,8 +25,10 @@ use crate::secrets::DropboxCredentials;
 
 const PROVIDER: &str = "dropbox";
 
-/// The activity stream's checkpoint name.
+/// The activity stream's checkpoint name (logins only).
 pub const EVENTS_STREAM: &str = "dropbox_team_log_logins";
+/// The checkpoint name of logins, file operations and sharing (`activity: any`).
+pub const ACTIVITY_STREAM: &str = "dropbox_team_log_activity";
 /// Event ids remembered for de-duplication: two team_log pages.
 pub const DEDUP_WINDOW: usize = 2000;
 /// The license type of a full seat (`membership_type`); `team/get_info` counts these.
@@ -65,8 +72,11 @@ impl DropboxDirectory {
 }
 
 impl Directory for DropboxDirectory {
-    fn activity_stream(&self) -> &'static str {
-        EVENTS_STREAM
+    fn activity_stream(&self, scope: ActivityScope) -> &'static str {
+        match scope {
+            ActivityScope::Any => ACTIVITY_STREAM,
+            ActivityScope::Logins => EVENTS_STREAM,
+        }
     }
 
     fn dedup_window(&self) -> usize {
@@ -91,22 +101,26 @@ impl Directory for DropboxDirectory {
         ))
     }
 
-    fn describe_activity(&self, window: Window) -> String {
-        format!(
-            "team_log {LOGIN_EVENT_TYPE} from {} to {}",
-            secs(window.start),
-            secs(window.end)
-        )
+    fn describe_activity(&self, window: Window, scope: ActivityScope) -> String {
+        let what = match scope {
+            ActivityScope::Logins => format!("team_log {LOGIN_EVENT_TYPE}"),
+            ActivityScope::Any => format!(
+                "team_log {LOGIN_EVENT_TYPE} and categories {}, and device sessions",
+                CONTENT_CATEGORIES.join(", ")
+            ),
+        };
+        format!("{what} from {} to {}", secs(window.start), secs(window.end))
     }
 
+    /// Logins (one `event_type` read); with `any`, each content category (one `category` read
+    /// each, as Dropbox takes one filter) and every member's device sessions.
     fn activity<'a>(
         &'a self,
         window: Window,
+        scope: ActivityScope,
         stats: &'a ApiStats,
-    ) -> impl Stream<Item = Result<Vec<(String, LoginEvidence)>, ProviderError>> + 'a {
-        self.client
-            .login_events(&self.sync, events_window(window), None, stats)
-            .map_ok(|page| page.into_iter().map(login).collect())
+    ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
+        self.activity_of(window, scope, None, stats)
     }
 
     fn roster<'a>(
@@ -142,21 +156,41 @@ impl Directory for DropboxDirectory {
             .map(|m| directory_user(&m)))
     }
 
-    /// Filtered by account at Dropbox; a member without an account id has none to read.
+    /// Events filtered by account at Dropbox (a member without an account id has none to
+    /// read); with `any`, also the member's own device sessions (`list_member_devices`).
     async fn user_activity(
         &self,
         user: &DirectoryUser,
         window: Window,
+        scope: ActivityScope,
         stats: &ApiStats,
     ) -> Result<Option<LoginEvidence>, ProviderError> {
-        let Some(account) = user.activity_key.as_deref() else {
-            return Ok(None);
+        let events = match user.activity_key.as_deref() {
+            Some(account) => {
+                newest_of(
+                    self.activity_of(window, scope, Some(account), stats),
+                    &user.user_id,
+                    scope,
+                )
+                .await?
+            }
+            None => None,
         };
-        let pages = self
+        if scope == ActivityScope::Logins {
+            return Ok(events);
+        }
+        let sessions = self
             .client
-            .login_events(&self.sync, events_window(window), Some(account), stats)
-            .map_ok(|page| page.into_iter().map(login).collect());
-        newest_of(pages, &user.user_id).await
+            .member_devices(&self.sync, &user.user_id, stats)
+            .await?
+            .map(|m| session_events(&m))
+            .unwrap_or_default();
+        let newest = sessions
+            .into_iter()
+            .filter(|e| e.user_id == user.user_id)
+            .map(|e| e.evidence)
+            .max_by_key(|e| e.at);
+        Ok(LoginEvidence::newest(events.as_ref(), newest.as_ref()).cloned())
     }
 }
 
@@ -365,6 +399,101 @@ fn events_window(w: Window) -> EventsWindow {
     }
 }
 
+impl DropboxDirectory {
+    /// The team_log reads of a scope (for one account, or the team) and, for the whole team
+    /// with `any`, the device sessions.
+    fn activity_of<'a>(
+        &'a self,
+        window: Window,
+        scope: ActivityScope,
+        account: Option<&'a str>,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
+        let w = events_window(window);
+        let logins = self
+            .client
+            .team_events(
+                &self.sync,
+                w,
+                EventFilter::EventType(LOGIN_EVENT_TYPE),
+                account,
+                stats,
+            )
+            .map_ok(|p| activity_page(p, None));
+        if scope == ActivityScope::Logins {
+            return logins.left_stream();
+        }
+        let content = futures::stream::iter(CONTENT_CATEGORIES.iter().copied())
+            .map(move |c| {
+                self.client
+                    .team_events(&self.sync, w, EventFilter::Category(c), account, stats)
+                    .map_ok(move |p| activity_page(p, Some(c)))
+            })
+            .flatten();
+        let devices = futures::stream::iter(account.is_none().then_some(()))
+            .map(move |()| {
+                self.client
+                    .members_devices(&self.sync, stats)
+                    .map_ok(|page| ActivityPage::of(page.iter().flat_map(session_events).collect()))
+            })
+            .flatten();
+        logins.chain(content).chain(devices).right_stream()
+    }
+}
+
+/// A team_log page as activity: with no category, the `login_success` events; with one, the
+/// events of that category a member did themselves (`actor` is `user`, not an admin acting).
+/// Both are checked here, whatever filter Dropbox applied.
+pub(crate) fn activity_page(p: TeamLogPage, category: Option<&str>) -> ActivityPage {
+    let events = p
+        .events
+        .into_iter()
+        .filter_map(|e| {
+            let kind = match category {
+                None if e.event_type == LOGIN_EVENT_TYPE => ActivityKind::Login,
+                Some(c)
+                    if e.category.as_deref() == Some(c) && e.actor.as_deref() == Some("user") =>
+                {
+                    ActivityKind::Content
+                }
+                _ => return None,
+            };
+            let (user, evidence) = login(e);
+            Some(ActivityEvent::new(user, kind, evidence))
+        })
+        .collect();
+    ActivityPage {
+        events,
+        gap_until: p.reset_to,
+    }
+}
+
+/// A member's device sessions with a last activity, as activity records (the session id is
+/// the evidence; its kind names the client).
+pub(crate) fn session_events(m: &MemberDevices) -> Vec<ActivityEvent> {
+    let kinds = [
+        ("web_session", &m.web_sessions),
+        ("desktop_client session", &m.desktop_clients),
+        ("mobile_client session", &m.mobile_clients),
+    ];
+    kinds
+        .into_iter()
+        .flat_map(|(label, sessions)| {
+            sessions.iter().flatten().filter_map(move |s| {
+                Some(ActivityEvent::new(
+                    m.team_member_id.clone(),
+                    ActivityKind::Session,
+                    LoginEvidence {
+                        at: s.updated?,
+                        event_id: s.session_id.clone(),
+                        event_type: label.to_owned(),
+                    },
+                ))
+            })
+        })
+        .collect()
+}
+
 /// A team_log login as (team member id, evidence).
 pub(crate) fn login(e: LoginEvent) -> (String, LoginEvidence) {
     let evidence = LoginEvidence {
@@ -517,12 +646,60 @@ mod tests {
             team_member_id: "dbmid:J".into(),
             at: "2026-02-03T04:05:06Z".parse().unwrap(),
             event_type: "login_success".into(),
+            category: Some("logins".into()),
+            actor: Some("user".into()),
         });
         assert_eq!(user, "dbmid:J");
         assert_eq!(
             (ev.event_id.as_str(), ev.event_type.as_str()),
             ("dbx-1", "login_success")
         );
+    }
+
+    #[test]
+    fn activity_is_what_the_member_did_in_the_category_asked_for() {
+        let ev = |ty: &str, cat: &str, actor: &str| LoginEvent {
+            id: format!("{ty}-{actor}"),
+            team_member_id: "dbmid:J".into(),
+            at: "2026-02-03T04:05:06Z".parse().unwrap(),
+            event_type: ty.into(),
+            category: Some(cat.into()),
+            actor: Some(actor.into()),
+        };
+        let page = TeamLogPage {
+            events: vec![
+                ev("file_add", "file_operations", "user"),
+                ev("file_delete", "file_operations", "admin"),
+                ev("shared_content_add_member", "sharing", "user"),
+                ev("login_success", "logins", "user"),
+            ],
+            reset_to: None,
+        };
+        let p = activity_page(page.clone(), Some("file_operations"));
+        assert_eq!(p.events.len(), 1);
+        assert_eq!(p.events[0].kind, ActivityKind::Content);
+        assert_eq!(p.events[0].evidence.event_type, "file_add");
+        let p = activity_page(page, None);
+        assert_eq!(p.events.len(), 1);
+        assert_eq!(p.events[0].kind, ActivityKind::Login);
+    }
+
+    #[test]
+    fn sessions_with_a_last_activity_are_activity() {
+        let m: MemberDevices = serde_json::from_value(json!({
+            "team_member_id": "dbmid:J",
+            "desktop_clients": [{"session_id": "dbdsid:1", "updated": "2026-02-03T04:05:06Z",
+                "host_name": "h", "client_type": {".tag": "mac"}, "client_version": "1",
+                "platform": "p", "is_delete_on_unlink_supported": true}],
+            "mobile_clients": [{"session_id": "dbmsid:2", "device_name": "d",
+                "client_type": {".tag": "iphone"}}],
+        }))
+        .unwrap();
+        let e = session_events(&m);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].evidence.event_type, "desktop_client session");
+        assert_eq!(e[0].evidence.event_id, "dbdsid:1");
+        assert_eq!(e[0].kind, ActivityKind::Session);
     }
 
     #[test]

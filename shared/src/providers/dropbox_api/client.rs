@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::model::{
-    AsyncJob, AuthenticatedAdmin, GetTeamEventsResult, LoginEvent, MembersGetInfoItemV2,
-    MembersGetInfoV2Result, MembersListV2Result, TeamInfo, TeamMemberInfoV2,
+    AsyncJob, AuthenticatedAdmin, GetTeamEventsResult, ListMemberDevicesResult,
+    ListMembersDevicesResult, LoginEvent, MemberDevices, MembersGetInfoItemV2,
+    MembersGetInfoV2Result, MembersListV2Result, TeamInfo, TeamLogPage, TeamMemberInfoV2,
 };
 use crate::config::DropboxEndpoints;
 use crate::domain::connect::Slot;
@@ -39,6 +40,16 @@ const MAX_RESTARTS: u32 = 3;
 
 /// The team_log event type that is a member's own sign-in (activity evidence).
 pub const LOGIN_EVENT_TYPE: &str = "login_success";
+
+/// The team_log categories whose events are a member's own use of content (`activity: any`).
+pub const CONTENT_CATEGORIES: &[&str] = &["file_operations", "sharing"];
+
+/// A `team_log/get_events` filter: `event_type` and `category` are mutually exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFilter {
+    EventType(&'static str),
+    Category(&'static str),
+}
 
 /// The `team_id` (and `account_id`) a team-linked app's token response adds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -407,6 +418,29 @@ impl DropboxClient {
         account_id: Option<&'a str>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<Vec<LoginEvent>, ProviderError>> + 'a {
+        use futures::TryStreamExt;
+        self.team_events(
+            creds,
+            window,
+            EventFilter::EventType(LOGIN_EVENT_TYPE),
+            account_id,
+            stats,
+        )
+        .map_ok(|p| p.events)
+    }
+
+    /// Events of one filter (an event type or a category: Dropbox takes one, never both) in a
+    /// window (`team_log/get_events` + `continue`). A `reset` restarts from the time Dropbox
+    /// names and the page says so (the events before it were skipped); a `bad_cursor` restarts
+    /// the window (the caller de-duplicates).
+    pub fn team_events<'a>(
+        &'a self,
+        creds: &'a DropboxCredentials,
+        window: EventsWindow,
+        filter: EventFilter,
+        account_id: Option<&'a str>,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<TeamLogPage, ProviderError>> + 'a {
         pages(
             Some(EventsCursor::From(window.start, 0)),
             move |cursor: Option<EventsCursor>| async move {
@@ -415,9 +449,12 @@ impl DropboxClient {
                     EventsCursor::From(start, restarts) => {
                         let mut arg = json!({
                             "limit": PAGE_LIMIT,
-                            "event_type": LOGIN_EVENT_TYPE,
                             "time": { "start_time": dbx_time(start), "end_time": dbx_time(window.end) },
                         });
+                        match filter {
+                            EventFilter::EventType(t) => arg["event_type"] = json!(t),
+                            EventFilter::Category(c) => arg["category"] = json!(c),
+                        }
                         if let Some(a) = account_id {
                             arg["account_id"] = json!(a);
                         }
@@ -448,8 +485,14 @@ impl DropboxClient {
                     Err(e) if restarts < MAX_RESTARTS => match restart_point(&e, window.start) {
                         Some(from) => {
                             tracing::warn!(error = %e, "team_log cursor restarted");
+                            let skipped =
+                                matches!(e.error_code(), Some(ErrorCode::Reset { at: Some(_) }))
+                                    && from > window.start;
                             return Ok(PageStep {
-                                page: Vec::new(),
+                                page: TeamLogPage {
+                                    events: Vec::new(),
+                                    reset_to: skipped.then_some(from),
+                                },
                                 next: Some(EventsCursor::From(from, restarts + 1)),
                             });
                         }
@@ -467,9 +510,91 @@ impl DropboxClient {
                 let next = r
                     .has_more
                     .then_some(EventsCursor::Continue(r.cursor, restarts));
-                Ok(PageStep { page: events, next })
+                Ok(PageStep {
+                    page: TeamLogPage {
+                        events,
+                        reset_to: None,
+                    },
+                    next,
+                })
             },
         )
+    }
+
+    /// Every member's device sessions (`team/devices/list_members_devices`, paged by `cursor`;
+    /// scope `sessions.list`). A `reset` restarts the listing (the caller de-duplicates).
+    pub fn members_devices<'a>(
+        &'a self,
+        creds: &'a DropboxCredentials,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<Vec<MemberDevices>, ProviderError>> + 'a {
+        pages(
+            Some((None, 0)),
+            move |cursor: Option<(Option<String>, u32)>| async move {
+                let (cursor, restarts) = cursor.unwrap_or((None, 0));
+                let mut arg = json!({
+                    "include_web_sessions": true,
+                    "include_desktop_clients": true,
+                    "include_mobile_clients": true,
+                });
+                if let Some(c) = &cursor {
+                    arg["cursor"] = json!(c);
+                }
+                let r: ListMembersDevicesResult = match self
+                    .rpc(creds, "team/devices/list_members_devices", &arg, stats)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e)
+                        if restarts < MAX_RESTARTS
+                            && matches!(e.error_code(), Some(ErrorCode::Reset { .. })) =>
+                    {
+                        tracing::warn!(error = %e, "devices cursor reset; listing again");
+                        return Ok(PageStep {
+                            page: Vec::new(),
+                            next: Some((None, restarts + 1)),
+                        });
+                    }
+                    Err(e) => return Err(e),
+                };
+                stats.page();
+                let next = match (r.has_more, r.cursor) {
+                    (true, Some(c)) => Some((Some(c), restarts)),
+                    _ => None,
+                };
+                Ok(PageStep {
+                    page: r.devices,
+                    next,
+                })
+            },
+        )
+    }
+
+    /// One member's device sessions (`team/devices/list_member_devices`); None when Dropbox
+    /// does not know the member (`member_not_found`).
+    pub async fn member_devices(
+        &self,
+        creds: &DropboxCredentials,
+        team_member_id: &str,
+        stats: &ApiStats,
+    ) -> Result<Option<MemberDevices>, ProviderError> {
+        let r = self
+            .rpc::<ListMemberDevicesResult>(
+                creds,
+                "team/devices/list_member_devices",
+                &json!({ "team_member_id": team_member_id }),
+                stats,
+            )
+            .await;
+        match r {
+            Ok(r) => Ok(Some(r.into_member(team_member_id))),
+            Err(ProviderError::Api {
+                status: 409,
+                code: ErrorCode::Other(ref tag),
+                ..
+            }) if tag == "member_not_found" => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// One member, re-read just before acting (`team/members/get_info_v2`); None when Dropbox

@@ -93,6 +93,11 @@ pub struct LoginEvent {
     pub team_member_id: String,
     pub at: DateTime<Utc>,
     pub event_type: String,
+    /// `event_category[".tag"]` (checked against the filter asked for).
+    pub category: Option<String>,
+    /// `actor[".tag"]`: `user` when the member acted themselves (an `admin` acting is not the
+    /// member's activity).
+    pub actor: Option<String>,
 }
 
 impl LoginEvent {
@@ -110,12 +115,76 @@ impl LoginEvent {
             .to_owned();
         let event_type = v.pointer("/event_type/.tag")?.as_str()?.to_owned();
         let digest = Sha256::digest(v.to_string().as_bytes());
+        let tag = |p: &str| v.pointer(p).and_then(|t| t.as_str()).map(str::to_owned);
         Some(Self {
             id: format!("dbx-{}", hex::encode(&digest[..12])),
             team_member_id: member,
             at,
             event_type,
+            category: tag("/event_category/.tag"),
+            actor: tag("/actor/.tag"),
         })
+    }
+}
+
+/// One page of a team_log read: its events, and the instant a `reset` restarted it from (the
+/// events before it on the invalidated cursor were skipped: a gap).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamLogPage {
+    pub events: Vec<LoginEvent>,
+    pub reset_to: Option<DateTime<Utc>>,
+}
+
+/// A `team.DeviceSession` (any of its three kinds), reduced to what activity needs: `updated`
+/// is "the time of the last activity from this session".
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DeviceSession {
+    pub session_id: String,
+    #[serde(default)]
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// `team.MemberDevices`: one member's sessions in `devices/list_members_devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MemberDevices {
+    pub team_member_id: String,
+    #[serde(default)]
+    pub web_sessions: Option<Vec<DeviceSession>>,
+    #[serde(default)]
+    pub desktop_clients: Option<Vec<DeviceSession>>,
+    #[serde(default)]
+    pub mobile_clients: Option<Vec<DeviceSession>>,
+}
+
+/// `team.ListMembersDevicesResult`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListMembersDevicesResult {
+    pub devices: Vec<MemberDevices>,
+    pub has_more: bool,
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// `team.ListMemberDevicesResult`: one member's sessions in `devices/list_member_devices`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ListMemberDevicesResult {
+    #[serde(default)]
+    pub active_web_sessions: Option<Vec<DeviceSession>>,
+    #[serde(default)]
+    pub desktop_client_sessions: Option<Vec<DeviceSession>>,
+    #[serde(default)]
+    pub mobile_client_sessions: Option<Vec<DeviceSession>>,
+}
+
+impl ListMemberDevicesResult {
+    /// As the members-wide listing shows it.
+    pub fn into_member(self, team_member_id: &str) -> MemberDevices {
+        MemberDevices {
+            team_member_id: team_member_id.to_owned(),
+            web_sessions: self.active_web_sessions,
+            desktop_clients: self.desktop_client_sessions,
+            mobile_clients: self.mobile_client_sessions,
+        }
     }
 }
 

@@ -285,7 +285,7 @@ impl App {
 
     pub fn scopes(self) -> &'static str {
         match self {
-            App::Sync => "members.read team_data.member events.read team_info.read",
+            App::Sync => "members.read team_data.member events.read team_info.read sessions.list",
             App::Reclaim => "team_info.read members.write members.delete team_data.member",
         }
     }
