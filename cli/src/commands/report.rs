@@ -422,15 +422,8 @@ fn parse_license_detail(detail: &str) -> Vec<(String, Option<u64>, u64, u64)> {
 }
 
 fn health(runs: &[TaskRun]) -> Vec<TaskHealth> {
-    let order = [
-        TaskKind::ApplicationAccess,
-        TaskKind::Activity,
-        TaskKind::ApplicationRoster,
-        TaskKind::LicenseDifferentiation,
-        TaskKind::LicenseInformation,
-        TaskKind::Reclamation,
-    ];
-    order
+    // the sync's own task order (the reclaim function's Reclamation runs land in the same row)
+    seatkeeper::sync::ORDER
         .iter()
         .filter_map(|&kind| {
             let mut of: Vec<&TaskRun> = runs.iter().filter(|r| r.task == kind).collect();
