@@ -6,7 +6,9 @@ use clap::{Args, Subcommand};
 use seatkeeper::candidates;
 use seatkeeper::domain::rules::NeverLoggedIn;
 use seatkeeper::domain::Candidate;
-use seatkeeper::domain::{Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules};
+use seatkeeper::domain::{
+    Approval, Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules,
+};
 use seatkeeper::ports::{ProfileRepo, ReclaimRepo, SeatRepo};
 use seatkeeper::queue::ReclaimQueue;
 use seatkeeper::wiring::reclaim_queue;
@@ -421,30 +423,72 @@ pub async fn approve(ctx: &Ctx, a: ApproveArgs, out: &mut dyn Write) -> Result<(
             c
         })
         .collect();
+    let already: Vec<&Candidate> = chosen.iter().filter(|c| c.request_id.is_some()).collect();
+    let already_note = if already.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} already requested ({}{})",
+            already.len(),
+            already
+                .iter()
+                .take(3)
+                .map(|c| format!("{}: {}", c.user_id, c.request_id.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if already.len() > 3 { ", …" } else { "" }
+        )
+    };
     let seats = candidates::seat_count(&ctx.store.seats, &p.id)
         .await
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     let cap = p.rules.cap(seats);
-    let (sent, held) =
-        candidates::enqueue(&ctx.store.seats, &queue, &mut chosen, &by, cap, ctx.now)
-            .await
-            .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let (sent, held) = candidates::enqueue(
+        &ctx.store.seats,
+        &ctx.store.reclaims,
+        &queue,
+        &mut chosen,
+        &by,
+        "seatctl approve",
+        cap,
+        ctx.now,
+    )
+    .await
+    .map_err(|e| CliError::Invalid(e.to_string()))?;
     for r in &sent {
         line(
             out,
             format!("enqueued {} for user {}", r.request_id, r.user_id),
         )?;
     }
+    // always say why nothing (or not everything) went
+    let why = if sent.is_empty() && chosen.is_empty() {
+        format!(
+            ": {} has no candidates (they appear after a finished sync: `seatctl candidates {}`)",
+            p.id, p.id
+        )
+    } else if sent.is_empty() && held == 0 {
+        format!(": every chosen candidate already has a request{already_note}")
+    } else if sent.is_empty() && cap == 0 {
+        format!(
+            ": the blast-radius cap is 0 ({} per run, {} % of {seats} assigned seat(s){}); {held} approved candidate(s) wait: raise it with `seatctl rules set {} --max-per-run N --max-percent P` and approve again",
+            p.rules.max_per_run,
+            p.rules.max_percent,
+            if seats == 0 { "; no license summary yet: run a sync first" } else { "" },
+            p.id
+        )
+    } else if held > 0 {
+        format!(
+            ", {held} held by the blast-radius cap (they wait: approve again later){already_note}"
+        )
+    } else {
+        already_note
+    };
     line(
         out,
         format!(
-            "{} request(s) enqueued (cap {cap}){}; follow them with `seatctl reclaims {}`",
+            "{} request(s) enqueued (cap {cap}){why}; follow them with `seatctl reclaims {}`",
             sent.len(),
-            if held > 0 {
-                format!(", {held} held by the blast-radius cap")
-            } else {
-                String::new()
-            },
             p.id
         ),
     )
@@ -467,6 +511,12 @@ pub async fn reclaim(ctx: &Ctx, a: ReclaimArgs, out: &mut dyn Write) -> Result<(
         a.reason.clone(),
     );
     req.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+    // the operator's direct request is its own approval: recorded before it is sent, so the
+    // reclaim function accepts it in report and approve mode too
+    ctx.store
+        .reclaims
+        .put_approval(&Approval::for_request(&req, "seatctl reclaim", ctx.now))
+        .await?;
     queue
         .send(&req)
         .await

@@ -46,12 +46,15 @@ impl SeatRepo for SeatTable {
         Ok(index)
     }
 
+    /// One conditional UpdateItem per seat (a few in flight): every attribute of the serialised
+    /// seat is SET, so fields added to `Seat` are written without touching this code, and what
+    /// a reclaim wrote survives (see [`seat_update`]).
     async fn put_many(&self, seats: &[Seat]) -> Result<usize, StoreError> {
-        let requests = seats
-            .iter()
-            .map(|s| put_request(to_item("seat", keys::seat(&s.profile_id, &s.user_id), s)?))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.table.write_requests(requests).await?;
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::iter(seats.iter().map(|s| self.update_seat(s)))
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(seats.len())
     }
 
@@ -290,5 +293,84 @@ impl SeatRepo for SeatTable {
                 None,
             )
             .await
+    }
+}
+
+/// Attributes only a reclaim writes: the sync never SETs them.
+const RECLAIM_OWNED: [&str; 2] = ["reclaimed_at", "reclaim_request_id"];
+
+/// A reclaim within this long before the roster page was read may not show in it yet: the seat
+/// stays removed even though the page still listed the user.
+pub const RECLAIM_LISTING_LAG: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The update expression of one seat write, built from the serialised item: `SET` of every
+/// attribute but the key and the reclaim-owned ones (and `removed_at` too when `keep_removed`).
+fn seat_update(
+    item: &HashMap<String, AttributeValue>,
+    keep_removed: bool,
+) -> (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+) {
+    let mut sets = Vec::new();
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    let mut attrs: Vec<&String> = item.keys().collect();
+    attrs.sort();
+    for (i, a) in attrs.into_iter().enumerate() {
+        if a == "pk"
+            || a == "sk"
+            || RECLAIM_OWNED.contains(&a.as_str())
+            || (keep_removed && a == "removed_at")
+        {
+            continue;
+        }
+        names.insert(format!("#a{i}"), a.clone());
+        values.insert(format!(":v{i}"), item[a].clone());
+        sets.push(format!("#a{i} = :v{i}"));
+    }
+    (format!("SET {}", sets.join(", ")), names, values)
+}
+
+impl SeatTable {
+    /// Writes one seat. Conditioned on no reclaim newer than the roster read
+    /// (`reclaimed_at` absent or older than `last_seen_at` less [`RECLAIM_LISTING_LAG`]); if one
+    /// is, the observed attributes are still written but `removed_at` is left as the reclaim set
+    /// it. `reclaimed_at` and `reclaim_request_id` are never written by the sync.
+    async fn update_seat(&self, seat: &Seat) -> Result<(), StoreError> {
+        let (pk, sk) = keys::seat(&seat.profile_id, &seat.user_id);
+        let item = to_item("seat", (pk.clone(), sk.clone()), seat)?;
+        let seen = (seat.last_seen_at - RECLAIM_LISTING_LAG).to_rfc3339();
+        for keep_removed in [false, true] {
+            let (expr, names, mut values) = seat_update(&item, keep_removed);
+            let mut req = self
+                .table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .key("pk", AttributeValue::S(pk.clone()))
+                .key("sk", AttributeValue::S(sk.clone()))
+                .update_expression(expr)
+                .set_expression_attribute_names(Some(names));
+            if !keep_removed {
+                values.insert(":seen".into(), AttributeValue::S(seen.clone()));
+                req = req.condition_expression(
+                    "attribute_not_exists(reclaimed_at) OR reclaimed_at < :seen",
+                );
+            }
+            match req.set_expression_attribute_values(Some(values)).send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if !keep_removed && condition_failed(&e) => {
+                    tracing::info!(
+                        profile = %seat.profile_id,
+                        user_id = %seat.user_id,
+                        "seat reclaimed while the roster was read; its removal is kept"
+                    );
+                }
+                Err(e) => return Err(aws("UpdateItem")(e)),
+            }
+        }
+        Ok(())
     }
 }
