@@ -303,8 +303,10 @@ const RECLAIM_OWNED: [&str; 2] = ["reclaimed_at", "reclaim_request_id"];
 /// stays removed even though the page still listed the user.
 pub const RECLAIM_LISTING_LAG: chrono::Duration = chrono::Duration::minutes(5);
 
-/// The update expression of one seat write, built from the serialised item: `SET` of every
-/// attribute but the key and the reclaim-owned ones (and `removed_at` too when `keep_removed`).
+/// The update expression of one seat write, built from the serialised seat (NULLs kept):
+/// `SET` of every attribute with a value and `REMOVE` of every `None` one, except the
+/// reclaim-owned attributes (and `removed_at` too when `keep_removed`). New `Seat` fields are
+/// covered without touching this code.
 fn seat_update(
     item: &HashMap<String, AttributeValue>,
     keep_removed: bool,
@@ -314,6 +316,7 @@ fn seat_update(
     HashMap<String, AttributeValue>,
 ) {
     let mut sets = Vec::new();
+    let mut removes = Vec::new();
     let mut names = HashMap::new();
     let mut values = HashMap::new();
     let mut attrs: Vec<&String> = item.keys().collect();
@@ -327,10 +330,18 @@ fn seat_update(
             continue;
         }
         names.insert(format!("#a{i}"), a.clone());
-        values.insert(format!(":v{i}"), item[a].clone());
-        sets.push(format!("#a{i} = :v{i}"));
+        if matches!(item[a], AttributeValue::Null(_)) {
+            removes.push(format!("#a{i}"));
+        } else {
+            values.insert(format!(":v{i}"), item[a].clone());
+            sets.push(format!("#a{i} = :v{i}"));
+        }
     }
-    (format!("SET {}", sets.join(", ")), names, values)
+    let mut expr = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    (expr, names, values)
 }
 
 impl SeatTable {
@@ -340,7 +351,10 @@ impl SeatTable {
     /// it. `reclaimed_at` and `reclaim_request_id` are never written by the sync.
     async fn update_seat(&self, seat: &Seat) -> Result<(), StoreError> {
         let (pk, sk) = keys::seat(&seat.profile_id, &seat.user_id);
-        let item = to_item("seat", (pk.clone(), sk.clone()), seat)?;
+        // NULLs kept: a `None` is a REMOVE (a seat that comes back loses its `removed_at`)
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(seat).map_err(|e| StoreError::corrupt("seat", e))?;
+        item.insert("kind".into(), AttributeValue::S("seat".into()));
         let seen = (seat.last_seen_at - RECLAIM_LISTING_LAG).to_rfc3339();
         for keep_removed in [false, true] {
             let (expr, names, mut values) = seat_update(&item, keep_removed);
