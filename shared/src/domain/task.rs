@@ -66,6 +66,8 @@ pub struct TaskCounts {
     pub reclaim_skipped: u64,
     pub reclaim_failed: u64,
     pub reclaim_retried: u64,
+    /// Application Roster: removals the roster-drop guard held (not applied).
+    pub seats_held: u64,
 }
 
 impl TaskCounts {
