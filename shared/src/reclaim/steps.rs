@@ -709,6 +709,7 @@ fn exemption_code(x: Exemption) -> &'static str {
         Exemption::ExemptLogin => "refused_exempt_login",
         Exemption::ProtectedStatus => "refused_protected_status",
         Exemption::NeverLoggedIn => "refused_never_logged_in",
+        Exemption::UnknownStatus => "refused_unknown_status",
     }
 }
 

@@ -393,10 +393,11 @@ fn is_admin(m: &TeamMemberInfoV2) -> bool {
 }
 
 /// A member as a seat. Active, invited and suspended members hold a license; removed members
-/// (only listed with include_removed) do not.
+/// (only listed with include_removed) do not. A status tag seatkeeper does not know (Stone's
+/// union may grow) is kept as a seat with status `unknown:<tag>`: counted, never a candidate.
 pub(crate) fn observe(profile: &Profile, m: &TeamMemberInfoV2) -> Option<ObservedSeat> {
     let p = &m.profile;
-    if !SEAT_STATUSES.contains(&p.status.tag.as_str()) {
+    if p.status.tag == REMOVED {
         return None;
     }
     let roles: Vec<&str> = m.roles.iter().flatten().map(|r| r.name.as_str()).collect();
@@ -405,7 +406,7 @@ pub(crate) fn observe(profile: &Profile, m: &TeamMemberInfoV2) -> Option<Observe
         user_id: p.team_member_id.clone(),
         login: p.email.clone(),
         name: p.name.display_name.clone(),
-        status: p.status.tag.clone(),
+        status: member_status(&p.status.tag),
         is_admin: is_admin(m),
         role: if roles.is_empty() {
             "member_only".into()
@@ -418,12 +419,17 @@ pub(crate) fn observe(profile: &Profile, m: &TeamMemberInfoV2) -> Option<Observe
     })
 }
 
+/// The stored status: a known tag, or `unknown:<tag>`.
+fn member_status(tag: &str) -> String {
+    crate::domain::rules::status_or_unknown(tag, SEAT_STATUSES)
+}
+
 fn directory_user(m: &TeamMemberInfoV2) -> DirectoryUser {
     let p = &m.profile;
     DirectoryUser {
         user_id: p.team_member_id.clone(),
         login: p.email.clone(),
-        status: p.status.tag.clone(),
+        status: member_status(&p.status.tag),
         is_admin: is_admin(m),
         created_at: p.joined_on.or(p.invited_on),
         // team_log filters by account id, not by team member id
@@ -501,6 +507,47 @@ mod tests {
         let page = vec![admin, member("removed", "full", json!([]))];
         let r = roster_page(&p, &page);
         assert_eq!((r.seats.len(), r.not_seats), (1, 1));
+    }
+
+    #[test]
+    fn an_unknown_status_is_kept_as_a_seat_never_a_candidate() {
+        let p = profile();
+        let m = member("pending_activation", "full", json!([]));
+        let s = observe(&p, &m).expect("still a seat");
+        assert_eq!(s.status, "unknown:pending_activation");
+        assert!(s.license_managed, "counted in assigned seats");
+        let r = roster_page(&p, &[m]);
+        assert_eq!((r.seats.len(), r.not_seats), (1, 0));
+        let now = chrono::Utc::now();
+        let facts = crate::domain::rules::SeatFacts {
+            user_id: &s.user_id,
+            login: &s.login,
+            status: &s.status,
+            is_admin: false,
+            license_type: &s.license_type,
+            created_at: Some(now - chrono::Duration::days(900)),
+            first_seen_at: now - chrono::Duration::days(900),
+            last_login: None,
+        };
+        assert_eq!(
+            crate::domain::rules::evaluate(
+                &facts,
+                &crate::domain::ReclaimRules::default(),
+                true,
+                None,
+                now
+            ),
+            crate::domain::rules::Verdict::Exempt(crate::domain::rules::Exemption::UnknownStatus)
+        );
+    }
+
+    #[test]
+    fn a_page_without_its_members_list_is_malformed_not_empty() {
+        let e = serde_json::from_str::<crate::providers::dropbox_api::model::MembersListV2Result>(
+            r#"{"cursor":"c","has_more":false}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("members"), "{e}");
     }
 
     #[test]
