@@ -434,3 +434,49 @@ async fn a_dropbox_profile_without_a_connected_sync_slot_fails_clearly() {
         .iter()
         .any(|t| t.task == TaskKind::ApplicationAccess && t.status == TaskStatus::Failed));
 }
+
+#[tokio::test]
+async fn a_member_with_an_unknown_status_is_kept_counted_and_never_a_candidate() {
+    let env = TestEnv::start_with(10, 40, 24).await;
+    let profile = env.add_dropbox_profile().await;
+    assert_eq!(
+        env.connect_dropbox(&profile.id, Slot::Sync).await.status,
+        200
+    );
+    let team = env.sandbox.dropbox_team();
+    // every invited member shows a status tag Stone does not define (yet)
+    env.sandbox.faults().push(
+        FaultRule::new(
+            Route::DropboxMembers,
+            FaultKind::ReplaceInBody {
+                from: r#"{".tag":"invited"}"#.into(),
+                to: r#"{".tag":"pending_activation"}"#.into(),
+            },
+        )
+        .forever(),
+    );
+    let invited: Vec<String> = team
+        .members()
+        .into_iter()
+        .filter(|m| m.status.tag() == "invited")
+        .map(|m| m.team_member_id)
+        .collect();
+    assert!(!invited.is_empty(), "the generated team has invited members");
+    handle(&env.dropbox_sync(), json!({ "profile": profile.id }))
+        .await
+        .expect("sync");
+    let items = env.seat_items(&profile.id).await;
+    for id in &invited {
+        let s = seat(&items[id]);
+        assert_eq!(s.status, "unknown:pending_activation");
+        assert!(s.removed_at.is_none());
+    }
+    let seated = team
+        .members()
+        .into_iter()
+        .filter(|m| !m.status.is_removed())
+        .count();
+    assert_eq!(items.len(), seated, "every listed member is a seat");
+    let candidates = env.store.seats.list_candidates(&profile.id).await.unwrap();
+    assert!(candidates.iter().all(|c| !invited.contains(&c.user_id)));
+}

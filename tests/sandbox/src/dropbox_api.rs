@@ -212,7 +212,10 @@ pub(crate) fn fault_response(kind: &FaultKind, route: Route) -> Option<Response>
         FaultKind::ExpiredToken => {
             Some(RpcError::Auth("expired_access_token", None).into_response())
         }
-        FaultKind::Slow { .. } | FaultKind::TruncatedBody => None,
+        FaultKind::Slow { .. }
+        | FaultKind::TruncatedBody
+        | FaultKind::DropField { .. }
+        | FaultKind::ReplaceInBody { .. } => None,
     }
 }
 
