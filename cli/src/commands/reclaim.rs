@@ -71,6 +71,14 @@ pub struct RulesSetArgs {
     /// Blast-radius cap: at most this percentage of the profile's seats per run and per day.
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub max_percent: Option<u32>,
+    /// Roster guard: a sync may mark at most this many seats removed at once (or the
+    /// percentage below, whichever is larger); more is held for `seatctl sync ID
+    /// --accept-removals`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub removal_guard_seats: Option<u32>,
+    /// Roster guard: the percentage of the profile's seats a sync may mark removed at once.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub removal_guard_percent: Option<u32>,
 }
 
 pub async fn rules(ctx: &Ctx, c: RulesCommand, out: &mut dyn Write) -> Result<(), CliError> {
@@ -86,6 +94,12 @@ pub async fn rules(ctx: &Ctx, c: RulesCommand, out: &mut dyn Write) -> Result<()
                 .profiles
                 .update(&id, |p: &mut Profile| {
                     apply_rules(&mut p.rules, &a);
+                    if let Some(n) = a.removal_guard_seats {
+                        p.roster_guard.min_seats = n;
+                    }
+                    if let Some(n) = a.removal_guard_percent {
+                        p.roster_guard.percent = n;
+                    }
                     Ok::<_, CliError>(p.clone())
                 })
                 .await?
@@ -188,6 +202,14 @@ fn show_rules(ctx: &Ctx, p: &Profile, f: Format, out: &mut dyn Write) -> Result<
                 (_, Some(t)) => format!("Box user {t}"),
                 (_, None) => "(not set: seatctl rules set ID --transfer-to <admin user id>)".into(),
             },
+        ),
+        (
+            "roster guard",
+            format!(
+                "a sync marks at most {} removed at once; more is held (seatctl sync {} --accept-removals)",
+                p.roster_guard.describe(),
+                p.id
+            ),
         ),
         (
             "blast-radius cap",
