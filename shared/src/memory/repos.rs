@@ -13,8 +13,8 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::{
-    Approval, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile, ReclaimRecord,
-    Seat, SeatIndex, StoredSeatState, TaskRun,
+    Approval, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile,
+    ReclaimRecord, Seat, SeatIndex, StoredSeatState, TaskRun,
 };
 use crate::ports::{
     ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,

@@ -20,5 +20,6 @@ pub use provider::{
 };
 pub use queue::{QueueError, RequestQueue};
 pub use repos::{
-    ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError, UserLock,
+    ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
+    UserLock,
 };

@@ -8,8 +8,8 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::{
-    Approval, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile, ReclaimRecord,
-    Seat, SeatIndex, TaskRun,
+    Approval, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile,
+    ReclaimRecord, Seat, SeatIndex, TaskRun,
 };
 
 /// The source of a store failure, kept for logs and `Error::source` chains.

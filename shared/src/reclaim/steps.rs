@@ -7,17 +7,21 @@ use chrono::{DateTime, Utc};
 use super::Reclaimer;
 use crate::candidates;
 use crate::domain::rules::{evaluate, Exemption, SeatFacts, Verdict};
+use crate::domain::ReclaimMode;
 use crate::domain::{LoginEvidence, Profile, ReclaimRecord, ReclaimStatus, Seat, ACTIVITY_OVERLAP};
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, ReclaimRepo,
     Refusal, Removal, Repos, RunRepo, SeatRepo, StoreError, TargetCheck, UserLock, Window,
 };
-use crate::domain::ReclaimMode;
 
 /// Skip codes after which the candidate is released to wait for the next auto run or
 /// `seatctl approve` (the request did not judge the seat; a later one may act).
-const RELEASES_CANDIDATE: [&str; 3] = ["blast_radius_cap", "profile_paused", "duplicate_user_request"];
+const RELEASES_CANDIDATE: [&str; 3] = [
+    "blast_radius_cap",
+    "profile_paused",
+    "duplicate_user_request",
+];
 
 /// Why a step stopped.
 #[derive(Debug)]
@@ -239,7 +243,9 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                 }
             }
         }
-        Err(Stop::Retry(format!("the reclaim lock of user {u} kept changing")))
+        Err(Stop::Retry(format!(
+            "the reclaim lock of user {u} kept changing"
+        )))
     }
 
     /// After a request ended: the user's lock is released, and a candidate whose request was

@@ -763,7 +763,10 @@ async fn an_unapproved_request_is_refused_before_anything_is_read() {
     let mut wrong = other.clone();
     wrong.user_id = IDLE.into();
     w.approve(&wrong).await;
-    assert_eq!(w.deliver_unapproved(&other).await, Outcome::Finished(Skipped));
+    assert_eq!(
+        w.deliver_unapproved(&other).await,
+        Outcome::Finished(Skipped)
+    );
     let mut dry = request(IDLE2);
     dry.dry_run = true;
     w.approve(&dry).await;
@@ -877,7 +880,10 @@ async fn a_candidate_held_by_the_cap_waits_and_is_queued_by_the_next_run() {
         }
         v
     };
-    assert!(statuses.contains(&Some("blast_radius_cap".into())), "{statuses:?}");
+    assert!(
+        statuses.contains(&Some("blast_radius_cap".into())),
+        "{statuses:?}"
+    );
     let held_req = sent
         .iter()
         .zip(&statuses)
@@ -956,7 +962,11 @@ async fn enqueue_over_the_cap_stores_why_the_candidate_waits() {
     let waiting = w.repos.seats().list_candidates("acme").await.unwrap();
     let w1: Vec<_> = waiting.iter().filter(|c| c.waiting.is_some()).collect();
     assert_eq!(w1.len(), 1);
-    assert!(w1[0].waiting.as_deref().unwrap().contains("blast-radius cap"));
+    assert!(w1[0]
+        .waiting
+        .as_deref()
+        .unwrap()
+        .contains("blast-radius cap"));
     assert!(w1[0].request_id.is_none());
 }
 

@@ -373,7 +373,11 @@ impl SeatTable {
                     "attribute_not_exists(reclaimed_at) OR reclaimed_at < :seen",
                 );
             }
-            match req.set_expression_attribute_values(Some(values)).send().await {
+            match req
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(e) if !keep_removed && condition_failed(&e) => {
                     tracing::info!(

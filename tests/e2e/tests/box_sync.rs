@@ -549,10 +549,13 @@ async fn a_roster_that_drops_by_30_percent_holds_the_removals_until_accepted() {
     // the operator accepts: the next roster applies the removals and uses the acceptance up
     env.store
         .profiles
-        .update(&profile.id, |p| -> Result<(), seatkeeper::ports::StoreError> {
-            p.accept_removals = true;
-            Ok(())
-        })
+        .update(
+            &profile.id,
+            |p| -> Result<(), seatkeeper::ports::StoreError> {
+                p.accept_removals = true;
+                Ok(())
+            },
+        )
         .await
         .unwrap();
     handle(&sync, json!({ "profile": profile.id }))

@@ -461,7 +461,10 @@ async fn a_member_with_an_unknown_status_is_kept_counted_and_never_a_candidate()
         .filter(|m| m.status.tag() == "invited")
         .map(|m| m.team_member_id)
         .collect();
-    assert!(!invited.is_empty(), "the generated team has invited members");
+    assert!(
+        !invited.is_empty(),
+        "the generated team has invited members"
+    );
     handle(&env.dropbox_sync(), json!({ "profile": profile.id }))
         .await
         .expect("sync");

@@ -853,7 +853,11 @@ async fn two_requests_for_one_user_run_once() {
     env.enqueue(&first).await;
     let reclaimer = env.reclaimer();
     let (_, response) = env.deliver(&reclaimer).await;
-    assert_eq!(response.batch_item_failures.len(), 1, "the first is retried");
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "the first is retried"
+    );
     // a second request for the same user while the first is open
     let second = request(&profile.id, &stale);
     env.enqueue(&second).await;
@@ -862,7 +866,11 @@ async fn two_requests_for_one_user_run_once() {
     let b = record(&env, &profile.id, &second.request_id).await;
     let statuses = [a.status, b.status];
     assert!(statuses.contains(&ReclaimStatus::Done), "{a:#?} {b:#?}");
-    let loser = if a.status == ReclaimStatus::Done { &b } else { &a };
+    let loser = if a.status == ReclaimStatus::Done {
+        &b
+    } else {
+        &a
+    };
     assert_eq!(loser.status, ReclaimStatus::Skipped);
     assert_eq!(
         loser.reason_code.as_deref(),
@@ -901,7 +909,11 @@ async fn a_candidate_held_by_the_cap_is_queued_by_the_next_run() {
         .await
         .unwrap();
     assert_eq!(
-        report.task(TaskKind::Reclamation).unwrap().counts.requests_enqueued,
+        report
+            .task(TaskKind::Reclamation)
+            .unwrap()
+            .counts
+            .requests_enqueued,
         1
     );
     let requested: Vec<_> = env
@@ -932,7 +944,11 @@ async fn a_candidate_held_by_the_cap_is_queued_by_the_next_run() {
         .await
         .unwrap();
     assert_eq!(
-        report.task(TaskKind::Reclamation).unwrap().counts.requests_enqueued,
+        report
+            .task(TaskKind::Reclamation)
+            .unwrap()
+            .counts
+            .requests_enqueued,
         1,
         "{:?}",
         report.task(TaskKind::Reclamation).unwrap().detail

@@ -105,10 +105,7 @@ async fn provider_layer(State(app): State<AppState>, req: Request, next: Next) -
 }
 
 /// The same response with its body rewritten by `f` (unchanged when `f` gives `None`).
-async fn rewrite_body(
-    response: Response,
-    f: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
-) -> Response {
+async fn rewrite_body(response: Response, f: impl FnOnce(&[u8]) -> Option<Vec<u8>>) -> Response {
     let (mut parts, body) = response.into_parts();
     match axum::body::to_bytes(body, usize::MAX).await {
         Ok(bytes) => {

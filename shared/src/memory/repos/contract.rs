@@ -9,8 +9,8 @@ use crate::domain::activity::LoginEvidence;
 use crate::domain::profile::LastSync;
 use crate::domain::rules::Evidence;
 use crate::domain::{
-    Approval, BoxPlan, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile,
-    Provider, ReclaimRecord, ReclaimRequest, Seat, Slot, TaskKind, TaskRun, TaskStatus,
+    Approval, BoxPlan, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect,
+    Profile, Provider, ReclaimRecord, ReclaimRequest, Seat, Slot, TaskKind, TaskRun, TaskStatus,
 };
 use crate::ports::{
     ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
@@ -270,7 +270,11 @@ async fn seats(r: &impl Repos, prefix: &str) {
     repo.put_many(&[stale]).await.expect("put_many");
     let u03 = repo.get(&pid, "u03").await.expect("get").expect("kept");
     assert_eq!(u03.name, "Renamed", "observed attributes are written");
-    assert_eq!(u03.removed_at, Some(later), "the reclaim's removal survives");
+    assert_eq!(
+        u03.removed_at,
+        Some(later),
+        "the reclaim's removal survives"
+    );
     assert_eq!(u03.reclaimed_at, Some(later));
     assert_eq!(u03.reclaim_request_id.as_deref(), Some("req-3"));
 
@@ -473,7 +477,11 @@ async fn reclaims(r: &impl Repos, prefix: &str) {
     assert_eq!(lock("u1", "r1", None).await, UserLock::Taken, "re-entrant");
     assert_eq!(lock("u1", "r2", None).await, UserLock::HeldBy("r1".into()));
     assert_eq!(lock("u2", "r2", None).await, UserLock::Taken, "per user");
-    assert_eq!(lock("u1", "r3", Some("r1")).await, UserLock::Taken, "take over");
+    assert_eq!(
+        lock("u1", "r3", Some("r1")).await,
+        UserLock::Taken,
+        "take over"
+    );
     repo.unlock_user(&pid, "u1", "r1")
         .await
         .expect("not the holder: a no-op");
