@@ -35,6 +35,13 @@ pub enum ConnectError {
     NoRedirect,
     #[error("the reclaim slot must be authorized by a team admin: {0}")]
     NotAdmin(String),
+    #[error("profile {profile} is pinned to Dropbox team {pinned}, but this authorization is for team {got} ({name}): authorize as an admin of team {pinned}, or add another profile for team {got}")]
+    OtherTeam {
+        profile: String,
+        pinned: String,
+        got: String,
+        name: String,
+    },
     #[error("Dropbox refused: {0}")]
     Provider(#[from] ProviderError),
     #[error(transparent)]
@@ -240,6 +247,28 @@ impl<R: Repos> ConnectService<R> {
                 stats,
             )
             .await?;
+        let r = self
+            .finish_connect(&profile, pending.slot, &mut creds, &grant, stats)
+            .await;
+        if r.is_err() {
+            // the tokens will not be used: revoke them rather than leave a live grant behind
+            if let Err(e) = self.client.revoke(&grant.access_token, stats).await {
+                tracing::warn!(error = %e, "could not revoke the tokens of a failed connect");
+            }
+        }
+        r
+    }
+
+    /// After the code exchange: the team (pinned on the profile at the first connect), the
+    /// reclaim slot's admin, and the slot's tokens into Secrets Manager.
+    async fn finish_connect(
+        &self,
+        profile: &Profile,
+        slot: Slot,
+        creds: &mut crate::secrets::DropboxCredentials,
+        grant: &crate::providers::dropbox_api::CodeGrant,
+        stats: &ApiStats,
+    ) -> Result<Connected, ConnectError> {
         let team: TeamInfo = self
             .client
             .rpc_with_token(
@@ -249,7 +278,9 @@ impl<R: Repos> ConnectService<R> {
                 stats,
             )
             .await?;
-        let (admin_id, admin_email) = match pending.slot {
+        self.pin_team(&profile.id, &team).await?;
+        let pending_slot = slot;
+        let (admin_id, admin_email) = match pending_slot {
             Slot::Sync => (None, None),
             Slot::Reclaim => {
                 let admin = self
@@ -262,7 +293,7 @@ impl<R: Repos> ConnectService<R> {
                 )
             }
         };
-        creds.refresh_token = Some(grant.refresh_token);
+        creds.refresh_token = Some(grant.refresh_token.clone());
         creds.team_id = Some(team.team_id.clone());
         creds.team_name = Some(team.name.clone());
         creds.admin_team_member_id = admin_id;
@@ -270,15 +301,35 @@ impl<R: Repos> ConnectService<R> {
         creds.connected_at = Some(Utc::now());
         self.secrets
             .put_dropbox_credentials(
-                &Profile::dropbox_secret_name(&profile.id, pending.slot.as_str()),
-                &creds,
+                &Profile::dropbox_secret_name(&profile.id, pending_slot.as_str()),
+                creds,
             )
             .await?;
         Ok(Connected {
-            profile_id: profile.id,
-            slot: pending.slot,
+            profile_id: profile.id.clone(),
+            slot: pending_slot,
             team,
             admin_email,
         })
+    }
+
+    /// Pins the profile to the team at its first connect; refuses another team afterwards.
+    async fn pin_team(&self, profile_id: &str, team: &TeamInfo) -> Result<(), ConnectError> {
+        self.store
+            .profiles()
+            .update(profile_id, |p| match &p.dropbox_team_id {
+                Some(pinned) if pinned != &team.team_id => Err(ConnectError::OtherTeam {
+                    profile: p.id.clone(),
+                    pinned: pinned.clone(),
+                    got: team.team_id.clone(),
+                    name: team.name.clone(),
+                }),
+                _ => {
+                    p.dropbox_team_id = Some(team.team_id.clone());
+                    Ok(())
+                }
+            })
+            .await?
+            .ok_or_else(|| ConnectError::UnknownProfile(profile_id.to_owned()))
     }
 }

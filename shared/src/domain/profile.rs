@@ -152,6 +152,10 @@ pub struct Profile {
     /// whatever their number, then the flag is cleared.
     #[serde(default)]
     pub accept_removals: bool,
+    /// Dropbox: the team the profile is pinned to, at its first connect of either slot; a
+    /// connect to another team is refused.
+    #[serde(default)]
+    pub dropbox_team_id: Option<String>,
 }
 
 /// A sync may mark at most `max(min_seats, percent % of the present seats)` removed at once;
@@ -230,6 +234,7 @@ impl Profile {
             version: 0,
             roster_guard: RosterGuard::default(),
             accept_removals: false,
+            dropbox_team_id: None,
         })
     }
 
@@ -255,6 +260,7 @@ impl Profile {
             version: 0,
             roster_guard: RosterGuard::default(),
             accept_removals: false,
+            dropbox_team_id: None,
         })
     }
 

@@ -120,14 +120,30 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             stats,
         };
         let separate = deprovisioner.transfers_separately();
+        // the target was checked by this delivery's verification
+        let mut target_checked = false;
         loop {
             match rec.status {
-                ReclaimStatus::Received => self.verify(profile, rec, &ports).await?,
+                ReclaimStatus::Received => {
+                    self.verify(profile, rec, &ports).await?;
+                    target_checked = true;
+                }
                 ReclaimStatus::Verified => {
                     if paused(profile, rec) {
                         continue;
                     }
                     let (user, target) = who(rec);
+                    // verified by an earlier delivery: the target may have changed since
+                    if !target_checked && !separate && target != user {
+                        match deprovisioner
+                            .check_target(&target, stats)
+                            .await
+                            .map_err(|e| Stop::provider("provider_error", e))?
+                        {
+                            TargetCheck::Ok => target_checked = true,
+                            TargetCheck::Refused(r) => return Err(r.into()),
+                        }
+                    }
                     if separate {
                         let announce = deprovisioner.announce_transfer(&user, &target);
                         rec.step(ReclaimStatus::Transferring, Utc::now(), announce, None);

@@ -985,3 +985,23 @@ async fn a_concurrent_reclaim_survives_the_sync_write() {
     assert!(seat.reclaimed_at.is_some() && seat.removed_at.is_some());
     assert_eq!(seat.name, "Renamed by the sync");
 }
+
+#[tokio::test]
+async fn a_request_verified_earlier_rechecks_the_target_before_the_removal() {
+    let w = world(false).await;
+    let req = request(IDLE);
+    w.stored_at(&req, Verified).await;
+    // the admin who receives the files was demoted since the verification
+    w.provider
+        .tenant()
+        .users
+        .get_mut(ADMIN)
+        .unwrap()
+        .seat
+        .is_admin = false;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Failed));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("bad_transfer_target"));
+    assert_eq!(w.provider.count(Op::Remove), 0, "nothing removed");
+    assert!(w.user_present(IDLE));
+}

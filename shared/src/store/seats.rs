@@ -49,9 +49,22 @@ impl SeatRepo for SeatTable {
     /// One conditional UpdateItem per seat (a few in flight): every attribute of the serialised
     /// seat is SET, so fields added to `Seat` are written without touching this code, and what
     /// a reclaim wrote survives (see [`seat_update`]).
+    ///
+    /// A seat seen for the first time (`first_seen_at == last_seen_at`, as `reconcile` makes a
+    /// new one) has no stored item a reclaim could have written (a reclaim acts only on a stored
+    /// seat), so new seats go in batches of 25 as before: a first sync of a large tenant stays
+    /// cheap.
     async fn put_many(&self, seats: &[Seat]) -> Result<usize, StoreError> {
         use futures::{StreamExt, TryStreamExt};
-        futures::stream::iter(seats.iter().map(|s| self.update_seat(s)))
+        let (new, changed): (Vec<&Seat>, Vec<&Seat>) = seats
+            .iter()
+            .partition(|s| s.first_seen_at == s.last_seen_at && s.reclaimed_at.is_none());
+        let requests = new
+            .iter()
+            .map(|s| put_request(to_item("seat", keys::seat(&s.profile_id, &s.user_id), s)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.table.write_requests(requests).await?;
+        futures::stream::iter(changed.into_iter().map(|s| self.update_seat(s)))
             .buffer_unordered(8)
             .try_collect::<Vec<()>>()
             .await?;

@@ -483,3 +483,44 @@ async fn a_member_with_an_unknown_status_is_kept_counted_and_never_a_candidate()
     let candidates = env.store.seats.list_candidates(&profile.id).await.unwrap();
     assert!(candidates.iter().all(|c| !invited.contains(&c.user_id)));
 }
+
+#[tokio::test]
+async fn the_team_is_pinned_at_the_first_connect_and_a_refused_connect_revokes_its_tokens() {
+    let env = TestEnv::start_with(10, 20, 25).await;
+    let profile = env.add_dropbox_profile().await;
+    let team = env.sandbox.dropbox_team();
+    assert_eq!(
+        env.connect_dropbox(&profile.id, Slot::Sync).await.status,
+        200
+    );
+    let p = env.store.profiles.get(&profile.id).await.unwrap().unwrap();
+    assert_eq!(p.dropbox_team_id.as_deref(), Some(team.team_id().as_str()));
+
+    // the profile belongs to another team: this team's authorization is refused and revoked
+    env.store
+        .profiles
+        .update(
+            &profile.id,
+            |p| -> Result<(), seatkeeper::ports::StoreError> {
+                p.dropbox_team_id = Some("dbtid:AAAnother-team".into());
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    let page = env.connect_dropbox(&profile.id, Slot::Reclaim).await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(
+        page.html.contains("pinned to Dropbox team"),
+        "{}",
+        page.html
+    );
+    assert_eq!(team.api_revocations(), 1, "the fresh tokens were revoked");
+    let reclaim = slot_secret(&env, &profile.id, "reclaim").await;
+    assert!(
+        reclaim["refresh_token"].is_null(),
+        "nothing stored: {reclaim}"
+    );
+    let p = env.store.profiles.get(&profile.id).await.unwrap().unwrap();
+    assert_eq!(p.dropbox_team_id.as_deref(), Some("dbtid:AAAnother-team"));
+}

@@ -3,7 +3,9 @@
 //! the provider sandbox as Box and Dropbox. Every claim is checked at the sandbox (who exists, who
 //! owns what, how many transfers and removals happened) or in DynamoDB.
 use chrono::{Duration, Utc};
-use provider_sandbox::{FaultKind, FaultRule, NewBoxUser, NewDropboxMember, RemoveMode, Route};
+use provider_sandbox::{
+    DropboxRole, FaultKind, FaultRule, NewBoxUser, NewDropboxMember, RemoveMode, Route,
+};
 use seatkeeper::domain::{
     Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimStatus, TaskKind,
 };
@@ -716,16 +718,51 @@ async fn dropbox_refusals_and_permanent_errors_are_recorded_not_retried() {
     );
     let r = record(&env, &profile.id, &req.request_id).await;
     assert_eq!(r.status, ReclaimStatus::Failed);
-    assert_eq!(r.reason_code.as_deref(), Some("remove_refused"));
+    // checked with the reclaim slot before members/remove: nothing was even attempted
+    assert_eq!(
+        r.reason_code.as_deref(),
+        Some("transfer_admin_not_team_admin"),
+        "{r:#?}"
+    );
     assert!(
-        r.reason
-            .as_deref()
-            .unwrap()
-            .contains("transfer_admin_is_not_admin"),
+        r.reason.as_deref().unwrap().contains(&format!(
+            "seatctl connect dropbox --profile {} --slot reclaim",
+            profile.id
+        )),
         "{:?}",
         r.reason
     );
+    assert!(team.removals().is_empty());
     assert!(!team.member(&quiet).unwrap().status.is_removed());
+}
+
+#[tokio::test]
+async fn dropbox_a_demoted_admin_stops_the_removal_with_nothing_moved() {
+    let env = TestEnv::start_with(3, 10, 54).await;
+    let (profile, admin, stale) = dropbox_setup(&env).await;
+    let team = env.sandbox.dropbox_team();
+    let (admin_files, stale_files) = (team.files_owned_by(&admin), team.files_owned_by(&stale));
+    // still an admin, but no longer a Team admin
+    assert!(team.set_role(&admin, Some(DropboxRole::SupportAdmin)));
+    let req = request(&profile.id, &stale);
+    env.enqueue(&req).await;
+    let (_, response) = env.deliver(&env.reclaimer()).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "failed safe, not retried"
+    );
+    let r = record(&env, &profile.id, &req.request_id).await;
+    assert_eq!(r.status, ReclaimStatus::Failed);
+    assert_eq!(
+        r.reason_code.as_deref(),
+        Some("transfer_admin_not_team_admin"),
+        "{r:#?}"
+    );
+    assert!(r.reason.as_deref().unwrap().contains("Team admin role"));
+    assert!(team.removals().is_empty());
+    assert!(!team.member(&stale).unwrap().status.is_removed());
+    assert_eq!(team.files_owned_by(&stale), stale_files);
+    assert_eq!(team.files_owned_by(&admin), admin_files);
 }
 
 #[tokio::test]

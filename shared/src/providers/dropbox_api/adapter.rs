@@ -165,6 +165,9 @@ impl Directory for DropboxDirectory {
 pub struct DropboxDeprovisioner {
     client: Arc<DropboxClient>,
     reclaim: DropboxCredentials,
+    /// Reads the transfer admin's roles (`members/get_info_v2` needs `members.read`, a scope
+    /// of the sync app).
+    sync: DropboxCredentials,
     profile: Profile,
 }
 
@@ -183,10 +186,30 @@ impl DropboxDeprovisioner {
                 profile.id
             )));
         }
+        // both slots must read the same team (the team is pinned on the profile at connect)
+        if let (Some(a), Some(b)) = (&reclaim.team_id, &sync.team_id) {
+            if a != b {
+                return Err(AccessError::WrongTenant(format!(
+                    "the sync slot of profile {} reads team {b} but the reclaim slot acts on team {a}: connect both slots as admins of the same team (seatctl connect dropbox --profile {} --slot reclaim)",
+                    profile.id, profile.id
+                )));
+            }
+        }
         Ok(Self {
             client,
             reclaim,
+            sync,
             profile,
+        })
+    }
+
+    fn reconnect(&self, why: String) -> TargetCheck {
+        TargetCheck::Refused(Refusal {
+            code: "transfer_admin_not_team_admin",
+            reason: format!(
+                "{why}; nothing was changed. Connect the reclaim slot again as an active Team admin (seatctl connect dropbox --profile {} --slot reclaim), then request again.",
+                self.profile.id
+            ),
         })
     }
 }
@@ -203,23 +226,66 @@ impl Deprovisioner for DropboxDeprovisioner {
             })
     }
 
-    /// The target is the admin who connected the slot, and `members/remove` refuses a bad one
-    /// itself; only its form is checked here (no call, as before).
+    /// The target must still be the admin behind the reclaim slot
+    /// (`team/token/get_authenticated_admin` with the reclaim slot: Dropbox answers
+    /// `admin_not_active` for an admin who left or was demoted), an active member, and hold the
+    /// **Team admin** role (`members/get_info_v2`). Otherwise the request fails safe before
+    /// anything moves, with a sentence that says to reconnect the reclaim slot.
     async fn check_target(
         &self,
         target: &str,
-        _stats: &ApiStats,
+        stats: &ApiStats,
     ) -> Result<TargetCheck, ProviderError> {
-        Ok(match DropboxTeamMemberId::parse(target) {
-            Ok(_) => TargetCheck::Ok,
-            Err(e) => TargetCheck::Refused(Refusal {
-                code: "bad_transfer_target",
-                reason: format!(
-                    "the reclaim slot's admin is not a Dropbox team member id: {e}; connect the reclaim slot again (seatctl connect dropbox --profile {} --slot reclaim)",
-                    self.profile.id
-                ),
-            }),
-        })
+        let id = match DropboxTeamMemberId::parse(target) {
+            Ok(id) => id,
+            Err(e) => {
+                return Ok(TargetCheck::Refused(Refusal {
+                    code: "bad_transfer_target",
+                    reason: format!(
+                        "the reclaim slot's admin is not a Dropbox team member id: {e}; connect the reclaim slot again (seatctl connect dropbox --profile {} --slot reclaim)",
+                        self.profile.id
+                    ),
+                }))
+            }
+        };
+        let admin = match self.client.slot_admin(&self.reclaim, stats).await {
+            Ok(a) => a,
+            Err(ProviderError::Api {
+                status: 409, code, ..
+            }) => {
+                return Ok(self.reconnect(format!(
+                    "Dropbox no longer accepts the admin who connected the reclaim slot ({target}) as an active team admin ({code})"
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        let p = &admin.admin_profile;
+        if p.team_member_id != target {
+            return Ok(self.reconnect(format!(
+                "the reclaim slot now acts as {} ({}), not as the recorded transfer admin {target}",
+                p.email, p.team_member_id
+            )));
+        }
+        if p.status.tag != "active" {
+            return Ok(self.reconnect(format!(
+                "the transfer admin {} is {}, not active",
+                p.email, p.status.tag
+            )));
+        }
+        let member = self.client.member_info(&self.sync, &id, stats).await?;
+        let team_admin = member.as_ref().is_some_and(|m| {
+            m.roles
+                .iter()
+                .flatten()
+                .any(|r| r.name.eq_ignore_ascii_case("Team admin"))
+        });
+        if !team_admin {
+            return Ok(self.reconnect(format!(
+                "the transfer admin {} no longer holds the Team admin role",
+                p.email
+            )));
+        }
+        Ok(TargetCheck::Ok)
     }
 
     fn transfers_separately(&self) -> bool {
@@ -717,12 +783,18 @@ mod tests {
                 ..
             })
         ));
-        assert!(matches!(
-            dp.check_target("dbmid:ADMIN", &stats).await.unwrap(),
-            TargetCheck::Ok
-        ));
         assert!(!dp.transfers_separately());
         assert_eq!(stats.snapshot().api_calls, 0);
+
+        // slots of two different teams are refused
+        let e = DropboxDeprovisioner::new(
+            client(),
+            creds(Some("r"), Some("dbtid:A")),
+            creds(Some("r"), Some("dbtid:B")),
+            profile(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, AccessError::WrongTenant(_)), "{e}");
     }
 
     #[tokio::test]

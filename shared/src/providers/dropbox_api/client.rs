@@ -545,6 +545,33 @@ impl DropboxClient {
         .await
     }
 
+    /// `auth/token/revoke` with an access token: Dropbox disables it, its refresh token and
+    /// every other access token of that refresh token. Used when a connect fails after the
+    /// code exchange, so no live grant is left behind.
+    pub async fn revoke(&self, token: &AccessToken, stats: &ApiStats) -> Result<(), ProviderError> {
+        let _: Value = self
+            .rpc_with_token(token, "auth/token/revoke", &Value::Null, stats)
+            .await?;
+        Ok(())
+    }
+
+    /// The admin who authorized a slot's token (`team/token/get_authenticated_admin`), with
+    /// that slot's credentials (renewed as needed). Dropbox answers 409 `admin_not_active` when
+    /// that admin is no longer an active member or no longer an admin.
+    pub async fn slot_admin(
+        &self,
+        creds: &DropboxCredentials,
+        stats: &ApiStats,
+    ) -> Result<AuthenticatedAdmin, ProviderError> {
+        self.rpc(
+            creds,
+            "team/token/get_authenticated_admin",
+            &Value::Null,
+            stats,
+        )
+        .await
+    }
+
     /// The admin who authorized the token (`team/token/get_authenticated_admin`).
     pub async fn authenticated_admin(
         &self,
