@@ -166,8 +166,8 @@ pub struct DropboxDeprovisioner {
     client: Arc<DropboxClient>,
     reclaim: DropboxCredentials,
     /// Reads the transfer admin's roles (`members/get_info_v2` needs `members.read`, a scope
-    /// of the sync app).
-    sync: DropboxCredentials,
+    /// of the sync app). Boxed: keeps the adapter enum's variants of similar size.
+    sync: Box<DropboxCredentials>,
     profile: Profile,
 }
 
@@ -198,7 +198,7 @@ impl DropboxDeprovisioner {
         Ok(Self {
             client,
             reclaim,
-            sync,
+            sync: Box::new(sync),
             profile,
         })
     }
