@@ -21,6 +21,12 @@ use crate::store::Store;
 pub enum ConnectError {
     #[error("the Dropbox admin declined the authorization ({0})")]
     Denied(String),
+    /// Dropbox redirected back with an `error` other than `access_denied`.
+    #[error("{}", authorize_error_sentence(code, description.as_deref()))]
+    Authorize {
+        code: String,
+        description: Option<String>,
+    },
     #[error("the request is missing its {0} parameter")]
     Missing(&'static str),
     #[error("this connect link is unknown, expired or already used; run `seatctl connect dropbox` again")]
@@ -48,6 +54,25 @@ pub enum ConnectError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secret(#[from] SecretError),
+}
+
+/// What an OAuth `error` other than `access_denied` means, and what to do.
+fn authorize_error_sentence(code: &str, description: Option<&str>) -> String {
+    let detail = description.map(|d| format!(": {d}")).unwrap_or_default();
+    match code {
+        "invalid_scope" => format!(
+            "Dropbox refused the scopes this slot asks for (invalid_scope{detail}): the app's Permissions tab in the Dropbox App Console must include every scope of the slot (docs/connect.md); fix it, then run `seatctl connect dropbox` again"
+        ),
+        "unauthorized_client" | "invalid_client" => format!(
+            "Dropbox does not accept this app for the authorization ({code}{detail}): check the app key stored with `seatctl credentials set-dropbox-app` and that the app is a team-linked (Dropbox Business) app, then run `seatctl connect dropbox` again"
+        ),
+        "server_error" | "temporarily_unavailable" => format!(
+            "Dropbox could not complete the authorization right now ({code}{detail}); run `seatctl connect dropbox` again in a few minutes"
+        ),
+        _ => format!(
+            "Dropbox ended the authorization with the error {code}{detail}; nothing was stored. Run `seatctl connect dropbox` again (docs/connect.md)"
+        ),
+    }
 }
 
 impl ConnectError {
@@ -171,6 +196,12 @@ impl<R: Repos> ConnectService<R> {
                     .connects()
                     .consume_pending(&state_digest(state), now)
                     .await?;
+            }
+            if err != "access_denied" {
+                return Err(ConnectError::Authorize {
+                    code: err.clone(),
+                    description: query.get("error_description").cloned(),
+                });
             }
             let why = query
                 .get("error_description")
@@ -331,5 +362,31 @@ impl<R: Repos> ConnectService<R> {
             })
             .await?
             .ok_or_else(|| ConnectError::UnknownProfile(profile_id.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod authorize_error_tests {
+    use super::*;
+
+    #[test]
+    fn an_oauth_error_other_than_a_refusal_says_what_happened_and_what_to_do() {
+        let e = ConnectError::Authorize {
+            code: "invalid_scope".into(),
+            description: Some("unknown scope sessions.lis".into()),
+        };
+        let s = e.to_string();
+        assert!(
+            s.contains("invalid_scope: unknown scope sessions.lis"),
+            "{s}"
+        );
+        assert!(s.contains("Permissions tab"), "{s}");
+        assert!(!s.contains("declined"), "{s}");
+        assert_eq!(e.status(), 400);
+        let other = ConnectError::Authorize {
+            code: "weird".into(),
+            description: None,
+        };
+        assert!(other.to_string().contains("error weird"));
     }
 }

@@ -658,8 +658,15 @@ fn error_from_response(
             Some(code) => ProviderError::Api {
                 provider: PROVIDER,
                 status,
+                message: match &code {
+                    // say what to do, not only what is missing
+                    ErrorCode::MissingScope { required_scope } => format!(
+                        "the Dropbox app lacks the scope {}: tick it on the app's Permissions tab in the Dropbox App Console, then connect the slot again (seatctl connect dropbox --profile ID --slot sync|reclaim) so the new token carries it",
+                        required_scope.as_deref().unwrap_or("(not named by Dropbox)")
+                    ),
+                    _ => summary,
+                },
                 code,
-                message: summary,
                 request_id,
             },
         },
