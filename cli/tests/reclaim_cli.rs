@@ -371,6 +371,16 @@ async fn reclaim_puts_one_valid_request_on_the_queue() {
     assert_eq!(m.requested_by, "seatctl:alice");
     assert_eq!(m.reason.as_deref(), Some("x"));
     assert!(!m.dry_run);
+    // the operator's direct request is its own approval, recorded before it was sent
+    let approval =
+        seatkeeper::ports::ReclaimRepo::get_approval(&env.store.reclaims, &id, &m.request_id)
+            .await
+            .unwrap()
+            .expect("approval recorded");
+    assert_eq!(
+        (approval.approved_by.as_str(), approval.source.as_str()),
+        ("seatctl:alice", "seatctl reclaim")
+    );
     assert_eq!(
         r.stdout,
         format!(
@@ -673,6 +683,30 @@ async fn approve_enqueues_candidates_within_the_cap_in_approve_mode_only() {
     assert_eq!(again.len(), 2.min(n - 2), "{out}");
     for m in &again {
         assert!(!requested.contains(m.user_id.as_str()), "{m:?} sent twice");
+    }
+    // every request sent carries a recorded approval (the function checks it)
+    use seatkeeper::ports::ReclaimRepo;
+    for m in sent.iter().chain(&again) {
+        let a = env
+            .store
+            .reclaims
+            .get_approval(&id, &m.request_id)
+            .await
+            .unwrap()
+            .expect("approval recorded");
+        assert_eq!(a.approved_by, "seatctl:alice");
+        assert_eq!(a.source, "seatctl approve");
+        assert_eq!(a.user_id, m.user_id);
+    }
+    // nothing left to send: it says why
+    if n <= 4 {
+        let out = cli.ok(&["approve", &id, "--all", "--by", "alice"]);
+        assert!(
+            out.contains(
+                "0 request(s) enqueued (cap 2): every chosen candidate already has a request"
+            ),
+            "{out}"
+        );
     }
 }
 

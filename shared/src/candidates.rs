@@ -6,8 +6,8 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::domain::rules::{evaluate, SeatFacts, Verdict};
-use crate::domain::{Candidate, Profile, ReclaimRequest};
-use crate::ports::{QueueError, RequestQueue, SeatRepo, StoreError};
+use crate::domain::{Approval, Candidate, Profile, ReclaimRequest};
+use crate::ports::{QueueError, ReclaimRepo, RequestQueue, SeatRepo, StoreError};
 
 #[derive(Debug, Error)]
 pub enum CandidateError {
@@ -116,6 +116,7 @@ pub async fn refresh(
                 request_id: None,
                 requested_at: None,
                 finding: String::new(),
+                waiting: None,
             };
             c.finding = c.finding_digest();
             let requested = match existing.remove(&c.user_id) {
@@ -129,6 +130,7 @@ pub async fn refresh(
                         c.approved_at = old.approved_at;
                         c.request_id = old.request_id;
                         c.requested_at = old.requested_at;
+                        c.waiting = old.waiting;
                     }
                     let requested = c.request_id.is_some();
                     pending.push(c.clone());
@@ -198,12 +200,18 @@ pub async fn seat_count(seats: &impl SeatRepo, profile_id: &str) -> Result<u64, 
 }
 
 /// Enqueues a reclaim request for each candidate not yet requested, most inactive first, up to
-/// `cap`; records the request on the candidate. Returns (enqueued, held by the cap).
+/// `cap`; records the approval (by `requested_by`, from `source`: `auto` or `seatctl approve`)
+/// and the request on the candidate before sending. Candidates over the cap are stored with
+/// the reason they wait (`Candidate::waiting`) and picked up by the next auto run or `seatctl
+/// approve`. Returns (enqueued, held by the cap).
+#[allow(clippy::too_many_arguments)]
 pub async fn enqueue(
     seats: &impl SeatRepo,
+    approvals: &impl ReclaimRepo,
     queue: &impl RequestQueue,
     candidates: &mut [Candidate],
     requested_by: &str,
+    source: &str,
     cap: u64,
     now: DateTime<Utc>,
 ) -> Result<(Vec<ReclaimRequest>, u64), CandidateError> {
@@ -212,6 +220,14 @@ pub async fn enqueue(
     for c in candidates.iter_mut().filter(|c| c.request_id.is_none()) {
         if sent.len() as u64 >= cap {
             held += 1;
+            let why = format!(
+                "held by the blast-radius cap ({cap} per run) on {}; waits for the next auto run or `seatctl approve`",
+                now.format("%Y-%m-%d")
+            );
+            if c.waiting.as_deref() != Some(why.as_str()) {
+                c.waiting = Some(why);
+                seats.put_candidate(c).await?;
+            }
             continue;
         }
         let reason = format!(
@@ -225,10 +241,15 @@ pub async fn enqueue(
                 .unwrap_or_else(|| " (never logged in)".to_owned())
         );
         let req = ReclaimRequest::new(&c.profile_id, &c.user_id, false, requested_by, Some(reason));
-        // Recorded first: a crash after sending leaves a request id on the candidate, so it is
-        // never sent twice under two ids.
+        // The approval first (the reclaim function checks it), then the request id on the
+        // candidate: a crash after sending leaves a request id on the candidate, so it is never
+        // sent twice under two ids.
+        approvals
+            .put_approval(&Approval::for_request(&req, source, now))
+            .await?;
         c.request_id = Some(req.request_id.clone());
         c.requested_at = Some(now);
+        c.waiting = None;
         seats.put_candidate(c).await?;
         queue.send(&req).await?;
         sent.push(req);
@@ -270,6 +291,7 @@ mod tests {
             request_id: None,
             requested_at: None,
             finding: String::new(),
+            waiting: None,
         }
     }
 

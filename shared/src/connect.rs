@@ -21,6 +21,12 @@ use crate::store::Store;
 pub enum ConnectError {
     #[error("the Dropbox admin declined the authorization ({0})")]
     Denied(String),
+    /// Dropbox redirected back with an `error` other than `access_denied`.
+    #[error("{}", authorize_error_sentence(code, description.as_deref()))]
+    Authorize {
+        code: String,
+        description: Option<String>,
+    },
     #[error("the request is missing its {0} parameter")]
     Missing(&'static str),
     #[error("this connect link is unknown, expired or already used; run `seatctl connect dropbox` again")]
@@ -35,12 +41,38 @@ pub enum ConnectError {
     NoRedirect,
     #[error("the reclaim slot must be authorized by a team admin: {0}")]
     NotAdmin(String),
+    #[error("profile {profile} is pinned to Dropbox team {pinned}, but this authorization is for team {got} ({name}): authorize as an admin of team {pinned}, or add another profile for team {got}")]
+    OtherTeam {
+        profile: String,
+        pinned: String,
+        got: String,
+        name: String,
+    },
     #[error("Dropbox refused: {0}")]
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Secret(#[from] SecretError),
+}
+
+/// What an OAuth `error` other than `access_denied` means, and what to do.
+fn authorize_error_sentence(code: &str, description: Option<&str>) -> String {
+    let detail = description.map(|d| format!(": {d}")).unwrap_or_default();
+    match code {
+        "invalid_scope" => format!(
+            "Dropbox refused the scopes this slot asks for (invalid_scope{detail}): the app's Permissions tab in the Dropbox App Console must include every scope of the slot (docs/connect.md); fix it, then run `seatctl connect dropbox` again"
+        ),
+        "unauthorized_client" | "invalid_client" => format!(
+            "Dropbox does not accept this app for the authorization ({code}{detail}): check the app key stored with `seatctl credentials set-dropbox-app` and that the app is a team-linked (Dropbox Business) app, then run `seatctl connect dropbox` again"
+        ),
+        "server_error" | "temporarily_unavailable" => format!(
+            "Dropbox could not complete the authorization right now ({code}{detail}); run `seatctl connect dropbox` again in a few minutes"
+        ),
+        _ => format!(
+            "Dropbox ended the authorization with the error {code}{detail}; nothing was stored. Run `seatctl connect dropbox` again (docs/connect.md)"
+        ),
+    }
 }
 
 impl ConnectError {
@@ -165,6 +197,12 @@ impl<R: Repos> ConnectService<R> {
                     .consume_pending(&state_digest(state), now)
                     .await?;
             }
+            if err != "access_denied" {
+                return Err(ConnectError::Authorize {
+                    code: err.clone(),
+                    description: query.get("error_description").cloned(),
+                });
+            }
             let why = query
                 .get("error_description")
                 .map(|d| format!("{err}: {d}"))
@@ -240,6 +278,28 @@ impl<R: Repos> ConnectService<R> {
                 stats,
             )
             .await?;
+        let r = self
+            .finish_connect(&profile, pending.slot, &mut creds, &grant, stats)
+            .await;
+        if r.is_err() {
+            // the tokens will not be used: revoke them rather than leave a live grant behind
+            if let Err(e) = self.client.revoke(&grant.access_token, stats).await {
+                tracing::warn!(error = %e, "could not revoke the tokens of a failed connect");
+            }
+        }
+        r
+    }
+
+    /// After the code exchange: the team (pinned on the profile at the first connect), the
+    /// reclaim slot's admin, and the slot's tokens into Secrets Manager.
+    async fn finish_connect(
+        &self,
+        profile: &Profile,
+        slot: Slot,
+        creds: &mut crate::secrets::DropboxCredentials,
+        grant: &crate::providers::dropbox_api::CodeGrant,
+        stats: &ApiStats,
+    ) -> Result<Connected, ConnectError> {
         let team: TeamInfo = self
             .client
             .rpc_with_token(
@@ -249,7 +309,9 @@ impl<R: Repos> ConnectService<R> {
                 stats,
             )
             .await?;
-        let (admin_id, admin_email) = match pending.slot {
+        self.pin_team(&profile.id, &team).await?;
+        let pending_slot = slot;
+        let (admin_id, admin_email) = match pending_slot {
             Slot::Sync => (None, None),
             Slot::Reclaim => {
                 let admin = self
@@ -262,7 +324,7 @@ impl<R: Repos> ConnectService<R> {
                 )
             }
         };
-        creds.refresh_token = Some(grant.refresh_token);
+        creds.refresh_token = Some(grant.refresh_token.clone());
         creds.team_id = Some(team.team_id.clone());
         creds.team_name = Some(team.name.clone());
         creds.admin_team_member_id = admin_id;
@@ -270,15 +332,61 @@ impl<R: Repos> ConnectService<R> {
         creds.connected_at = Some(Utc::now());
         self.secrets
             .put_dropbox_credentials(
-                &Profile::dropbox_secret_name(&profile.id, pending.slot.as_str()),
-                &creds,
+                &Profile::dropbox_secret_name(&profile.id, pending_slot.as_str()),
+                creds,
             )
             .await?;
         Ok(Connected {
-            profile_id: profile.id,
-            slot: pending.slot,
+            profile_id: profile.id.clone(),
+            slot: pending_slot,
             team,
             admin_email,
         })
+    }
+
+    /// Pins the profile to the team at its first connect; refuses another team afterwards.
+    async fn pin_team(&self, profile_id: &str, team: &TeamInfo) -> Result<(), ConnectError> {
+        self.store
+            .profiles()
+            .update(profile_id, |p| match &p.dropbox_team_id {
+                Some(pinned) if pinned != &team.team_id => Err(ConnectError::OtherTeam {
+                    profile: p.id.clone(),
+                    pinned: pinned.clone(),
+                    got: team.team_id.clone(),
+                    name: team.name.clone(),
+                }),
+                _ => {
+                    p.dropbox_team_id = Some(team.team_id.clone());
+                    Ok(())
+                }
+            })
+            .await?
+            .ok_or_else(|| ConnectError::UnknownProfile(profile_id.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod authorize_error_tests {
+    use super::*;
+
+    #[test]
+    fn an_oauth_error_other_than_a_refusal_says_what_happened_and_what_to_do() {
+        let e = ConnectError::Authorize {
+            code: "invalid_scope".into(),
+            description: Some("unknown scope sessions.lis".into()),
+        };
+        let s = e.to_string();
+        assert!(
+            s.contains("invalid_scope: unknown scope sessions.lis"),
+            "{s}"
+        );
+        assert!(s.contains("Permissions tab"), "{s}");
+        assert!(!s.contains("declined"), "{s}");
+        assert_eq!(e.status(), 400);
+        let other = ConnectError::Authorize {
+            code: "weird".into(),
+            description: None,
+        };
+        assert!(other.to_string().contains("error weird"));
     }
 }

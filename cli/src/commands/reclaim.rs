@@ -8,7 +8,7 @@ use seatkeeper::domain::rules::{evaluate, NeverLoggedIn, SeatFacts, Verdict};
 use seatkeeper::domain::ActivityScope;
 use seatkeeper::domain::Candidate;
 use seatkeeper::domain::{
-    Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules, ReclaimStatus,
+    Approval, Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules, ReclaimStatus,
 };
 use seatkeeper::ports::{ProfileRepo, ReclaimRepo, SeatRepo};
 use seatkeeper::queue::ReclaimQueue;
@@ -79,6 +79,14 @@ pub struct RulesSetArgs {
     /// default) or `logins` (cheaper on huge tenants; candidates then say "logins only").
     #[arg(long, value_name = "any|logins", value_parser = |s: &str| s.parse::<ActivityScope>())]
     pub activity: Option<ActivityScope>,
+    /// Roster guard: a sync may mark at most this many seats removed at once (or the
+    /// percentage below, whichever is larger); more is held for `seatctl sync ID
+    /// --accept-removals`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub removal_guard_seats: Option<u32>,
+    /// Roster guard: the percentage of the profile's seats a sync may mark removed at once.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub removal_guard_percent: Option<u32>,
 }
 
 pub async fn rules(ctx: &Ctx, c: RulesCommand, out: &mut dyn Write) -> Result<(), CliError> {
@@ -94,6 +102,12 @@ pub async fn rules(ctx: &Ctx, c: RulesCommand, out: &mut dyn Write) -> Result<()
                 .profiles
                 .update(&id, |p: &mut Profile| {
                     apply_rules(&mut p.rules, &a);
+                    if let Some(n) = a.removal_guard_seats {
+                        p.roster_guard.min_seats = n;
+                    }
+                    if let Some(n) = a.removal_guard_percent {
+                        p.roster_guard.percent = n;
+                    }
                     Ok::<_, CliError>(p.clone())
                 })
                 .await?
@@ -217,6 +231,14 @@ fn show_rules(ctx: &Ctx, p: &Profile, f: Format, out: &mut dyn Write) -> Result<
                 (_, Some(t)) => format!("Box user {t}"),
                 (_, None) => "(not set: seatctl rules set ID --transfer-to <admin user id>)".into(),
             },
+        ),
+        (
+            "roster guard",
+            format!(
+                "a sync marks at most {} removed at once; more is held (seatctl sync {} --accept-removals)",
+                p.roster_guard.describe(),
+                p.id
+            ),
         ),
         (
             "blast-radius cap",
@@ -563,30 +585,72 @@ pub async fn approve(ctx: &Ctx, a: ApproveArgs, out: &mut dyn Write) -> Result<(
             c
         })
         .collect();
+    let already: Vec<&Candidate> = chosen.iter().filter(|c| c.request_id.is_some()).collect();
+    let already_note = if already.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} already requested ({}{})",
+            already.len(),
+            already
+                .iter()
+                .take(3)
+                .map(|c| format!("{}: {}", c.user_id, c.request_id.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if already.len() > 3 { ", …" } else { "" }
+        )
+    };
     let seats = candidates::seat_count(&ctx.store.seats, &p.id)
         .await
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     let cap = p.rules.cap(seats);
-    let (sent, held) =
-        candidates::enqueue(&ctx.store.seats, &queue, &mut chosen, &by, cap, ctx.now)
-            .await
-            .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let (sent, held) = candidates::enqueue(
+        &ctx.store.seats,
+        &ctx.store.reclaims,
+        &queue,
+        &mut chosen,
+        &by,
+        "seatctl approve",
+        cap,
+        ctx.now,
+    )
+    .await
+    .map_err(|e| CliError::Invalid(e.to_string()))?;
     for r in &sent {
         line(
             out,
             format!("enqueued {} for user {}", r.request_id, r.user_id),
         )?;
     }
+    // always say why nothing (or not everything) went
+    let why = if sent.is_empty() && chosen.is_empty() {
+        format!(
+            ": {} has no candidates (they appear after a finished sync: `seatctl candidates {}`)",
+            p.id, p.id
+        )
+    } else if sent.is_empty() && held == 0 {
+        format!(": every chosen candidate already has a request{already_note}")
+    } else if sent.is_empty() && cap == 0 {
+        format!(
+            ": the blast-radius cap is 0 ({} per run, {} % of {seats} assigned seat(s){}); {held} approved candidate(s) wait: raise it with `seatctl rules set {} --max-per-run N --max-percent P` and approve again",
+            p.rules.max_per_run,
+            p.rules.max_percent,
+            if seats == 0 { "; no license summary yet: run a sync first" } else { "" },
+            p.id
+        )
+    } else if held > 0 {
+        format!(
+            ", {held} held by the blast-radius cap (they wait: approve again later){already_note}"
+        )
+    } else {
+        already_note
+    };
     line(
         out,
         format!(
-            "{} request(s) enqueued (cap {cap}){}; follow them with `seatctl reclaims {}`",
+            "{} request(s) enqueued (cap {cap}){why}; follow them with `seatctl reclaims {}`",
             sent.len(),
-            if held > 0 {
-                format!(", {held} held by the blast-radius cap")
-            } else {
-                String::new()
-            },
             p.id
         ),
     )
@@ -610,6 +674,12 @@ pub async fn reclaim(ctx: &Ctx, a: ReclaimArgs, out: &mut dyn Write) -> Result<(
         a.reason.clone(),
     );
     req.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+    // the operator's direct request is its own approval: recorded before it is sent, so the
+    // reclaim function accepts it in report and approve mode too
+    ctx.store
+        .reclaims
+        .put_approval(&Approval::for_request(&req, "seatctl reclaim", ctx.now))
+        .await?;
     queue
         .send(&req)
         .await

@@ -21,16 +21,27 @@ use crate::output::{line, write_table};
 The sync runs its tasks in order (Application Access, Activity, Application Roster, License
 Differentiation, License Information) and records each as a task run (`seatctl tasks ID`).
 It takes the profile's sync lease, so it never overlaps the scheduled run of the same profile.
-A sync that fails part-way never marks seats removed. Exit status: 0 when every task
-succeeded, 1 otherwise.")]
+A sync that fails part-way never marks seats removed. A sync that would mark more seats
+removed than the profile's roster guard allows (default max(10 seats, 5 %)) holds them: the
+Application Roster task ends `held: roster dropped by N (x %)`, the seats are kept and no
+candidates are listed. If those users really left, run `seatctl sync ID --accept-removals`;
+otherwise every later sync checks again and keeps holding while the drop persists.
+Exit status: 0 when every task succeeded, 1 otherwise.")]
 pub struct SyncArgs {
     /// The profile id (an enabled Box profile with stored credentials).
     #[arg(value_parser = parse_profile_id)]
     pub id: String,
+    /// Apply this sync's removals even beyond the roster guard (after a held drop you have
+    /// checked). Used up by this sync only.
+    #[arg(long)]
+    pub accept_removals: bool,
 }
 
 pub async fn run(ctx: &Ctx, a: SyncArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let provider = ctx.profile(&a.id).await?.provider;
+    if a.accept_removals {
+        set_accept_removals(ctx, &a.id, true).await?;
+    }
     let progress = BarProgress::new(io::stderr().is_terminal());
     let result = match provider {
         Provider::Box => {
@@ -45,6 +56,11 @@ pub async fn run(ctx: &Ctx, a: SyncArgs, out: &mut dyn Write) -> Result<(), CliE
         }
     };
     progress.finish();
+    if a.accept_removals {
+        // the acceptance is for this sync only: a run that stopped before its roster finished
+        // must not leave it for a later (scheduled) sync
+        set_accept_removals(ctx, &a.id, false).await?;
+    }
     let outcome = result?;
     write_table(
         out,
@@ -67,6 +83,18 @@ pub async fn run(ctx: &Ctx, a: SyncArgs, out: &mut dyn Write) -> Result<(), CliE
             message: outcome.error.unwrap_or_else(|| "a task failed".to_owned()),
         })
     }
+}
+
+async fn set_accept_removals(ctx: &Ctx, id: &str, accept: bool) -> Result<(), CliError> {
+    use seatkeeper::ports::ProfileRepo;
+    ctx.store
+        .profiles
+        .update(id, |p| {
+            p.accept_removals = accept;
+            Ok::<_, CliError>(())
+        })
+        .await?
+        .ok_or_else(|| CliError::UnknownProfile(id.to_owned()))
 }
 
 /// One line under the task table: `run R succeeded: 1,200 seats (…), 3,400 login events, 40 API calls`.

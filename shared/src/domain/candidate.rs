@@ -34,6 +34,10 @@ pub struct Candidate {
     /// Digest of the finding (see [`Candidate::finding_digest`]): equal means nothing to write.
     #[serde(default)]
     pub finding: String,
+    /// Why the candidate waits unrequested (e.g. held by the blast-radius cap): the next auto
+    /// run or `seatctl approve` picks it up. Cleared when a request is enqueued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 impl Candidate {

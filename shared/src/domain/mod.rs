@@ -22,7 +22,7 @@ pub use connect::{PendingConnect, Slot};
 pub use ids::{BoxUserId, DropboxTeamMemberId, IdError, ProfileId, RequestId};
 pub use license::{LicenseSummary, LicenseTally};
 pub use profile::{BoxPlan, Entitlement, Profile, ProfileError, Provider};
-pub use reclaim::{InvalidMessage, ReclaimRecord, ReclaimRequest, ReclaimStatus};
+pub use reclaim::{Approval, InvalidMessage, ReclaimRecord, ReclaimRequest, ReclaimStatus};
 pub use rules::{evaluate, ReclaimMode, ReclaimRules, Verdict};
 pub use seat::{
     reconcile, reconcile_with_activity, ObservedSeat, Seat, SeatDecision, SeatIndex,

@@ -148,6 +148,50 @@ pub struct Profile {
     /// read-modify-writes, so an operator's edit never erases what a sync recorded, or vice versa.
     #[serde(default)]
     pub version: u64,
+    /// The roster-drop guard: a sync that would mark more seats removed than this allows holds
+    /// the removals (issue 10, section 3).
+    #[serde(default)]
+    pub roster_guard: RosterGuard,
+    /// Set by `seatctl sync ID --accept-removals`: the next finished roster applies its removals
+    /// whatever their number, then the flag is cleared.
+    #[serde(default)]
+    pub accept_removals: bool,
+    /// Dropbox: the team the profile is pinned to, at its first connect of either slot; a
+    /// connect to another team is refused.
+    #[serde(default)]
+    pub dropbox_team_id: Option<String>,
+}
+
+/// A sync may mark at most `max(min_seats, percent % of the present seats)` removed at once;
+/// more is held for the operator's confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RosterGuard {
+    pub min_seats: u32,
+    pub percent: u32,
+}
+
+impl Default for RosterGuard {
+    fn default() -> Self {
+        Self {
+            min_seats: 10,
+            percent: 5,
+        }
+    }
+}
+
+impl RosterGuard {
+    /// How many removals one sync may apply to a profile of `present` seats.
+    pub fn allowed(&self, present: usize) -> usize {
+        let share = (present as u64 * u64::from(self.percent)).div_ceil(100);
+        usize::try_from(share)
+            .unwrap_or(usize::MAX)
+            .max(self.min_seats as usize)
+    }
+
+    pub fn describe(&self) -> String {
+        format!("max({} seats, {} %)", self.min_seats, self.percent)
+    }
 }
 
 impl Profile {
@@ -192,6 +236,9 @@ impl Profile {
             last_sync: None,
             rules: ReclaimRules::default(),
             version: 0,
+            roster_guard: RosterGuard::default(),
+            accept_removals: false,
+            dropbox_team_id: None,
         })
     }
 
@@ -215,6 +262,9 @@ impl Profile {
             last_sync: None,
             rules: ReclaimRules::default(),
             version: 0,
+            roster_guard: RosterGuard::default(),
+            accept_removals: false,
+            dropbox_team_id: None,
         })
     }
 

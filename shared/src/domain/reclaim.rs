@@ -211,6 +211,10 @@ pub struct ReclaimRecord {
     pub lease_until: Option<DateTime<Utc>>,
     #[serde(default)]
     pub lease_owner: Option<String>,
+    /// The SQS `SenderId` of the message that created the record (the IAM principal that sent
+    /// it), for the audit trail.
+    #[serde(default)]
+    pub sender_id: Option<String>,
 }
 
 impl ReclaimRecord {
@@ -249,6 +253,7 @@ impl ReclaimRecord {
             version: 0,
             lease_until: None,
             lease_owner: None,
+            sender_id: None,
         }
     }
 
@@ -293,6 +298,48 @@ impl ReclaimRecord {
 
     pub fn reached(&self, status: ReclaimStatus) -> bool {
         self.steps.iter().any(|s| s.status == status)
+    }
+}
+
+/// The approval of one reclaim request, written before the request is posted: by `seatctl
+/// approve` / `seatctl reclaim` with the operator's identity, or by the sync in `auto` mode. In
+/// `report` and `approve` mode the reclaim function acts only on a request whose approval exists
+/// and names the same user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub profile_id: String,
+    pub request_id: String,
+    pub user_id: String,
+    /// Who approved (the operator, or `seatkeeper auto mode`).
+    pub approved_by: String,
+    pub approved_at: DateTime<Utc>,
+    /// How it was approved: `seatctl approve`, `seatctl reclaim` or `auto`.
+    pub source: String,
+    /// An approval of a dry run does not authorise a real reclaim.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl Approval {
+    pub fn for_request(r: &ReclaimRequest, source: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            profile_id: r.profile_id.clone(),
+            request_id: r.request_id.clone(),
+            user_id: r.user_id.clone(),
+            approved_by: r.requested_by.clone(),
+            approved_at: now,
+            source: source.to_owned(),
+            dry_run: r.dry_run,
+        }
+    }
+
+    /// Whether this approval authorises `r` (same profile, request, user; not a dry run's
+    /// approval for a real request).
+    pub fn covers(&self, r: &ReclaimRequest) -> bool {
+        self.profile_id == r.profile_id
+            && self.request_id == r.request_id
+            && self.user_id == r.user_id
+            && (r.dry_run || !self.dry_run)
     }
 }
 

@@ -162,6 +162,9 @@ pub enum Exemption {
     /// Box status `cannot_delete_edit` / `cannot_delete_edit_upload`.
     ProtectedStatus,
     NeverLoggedIn,
+    /// A provider status seatkeeper does not know (`unknown:<tag>`): kept as a seat, never a
+    /// candidate.
+    UnknownStatus,
 }
 
 impl Exemption {
@@ -172,6 +175,9 @@ impl Exemption {
             Exemption::ExemptLogin => "the login is on the profile's exemption list",
             Exemption::ProtectedStatus => "the provider marks the user as not deletable",
             Exemption::NeverLoggedIn => "never logged in, and the rules exempt such accounts",
+            Exemption::UnknownStatus => {
+                "the provider reports a status seatkeeper does not know; it is kept, never reclaimed"
+            }
         }
     }
 }
@@ -270,6 +276,19 @@ impl<'a> SeatFacts<'a> {
     }
 }
 
+/// The prefix of a provider status seatkeeper does not know (`unknown:<tag>`): such a seat is
+/// kept and counted, never a candidate.
+pub const UNKNOWN_STATUS_PREFIX: &str = "unknown:";
+
+/// A stored status for a provider status tag: the tag itself if known, else `unknown:<tag>`.
+pub fn status_or_unknown(tag: &str, known: &[&str]) -> String {
+    if known.contains(&tag) {
+        tag.to_owned()
+    } else {
+        format!("{UNKNOWN_STATUS_PREFIX}{tag}")
+    }
+}
+
 /// Box statuses that forbid deletion.
 pub fn is_protected_status(status: &str) -> bool {
     status.starts_with("cannot_delete")
@@ -296,6 +315,9 @@ pub fn evaluate(
     }
     if is_protected_status(seat.status) {
         return Verdict::Exempt(Exemption::ProtectedStatus);
+    }
+    if seat.status.starts_with(UNKNOWN_STATUS_PREFIX) {
+        return Verdict::Exempt(Exemption::UnknownStatus);
     }
     if !in_scope {
         return Verdict::OutOfScope;

@@ -244,6 +244,14 @@ impl SeatIndex {
         })
     }
 
+    /// Seats stored as present (not removed), seen or not.
+    pub fn present(&self) -> usize {
+        self.seats
+            .values()
+            .filter(|(s, _)| s.removed_at.is_none())
+            .count()
+    }
+
     /// Seats stored as present that this (finished) sync did not see: they left the tenant.
     pub fn gone(&self) -> Vec<String> {
         let mut ids: Vec<String> = self

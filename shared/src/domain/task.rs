@@ -71,6 +71,8 @@ pub struct TaskCounts {
     pub users_with_activity: u64,
     /// Reclamation: seats without activity whose rule is longer than what was observed.
     pub not_observed_long_enough: u64,
+    /// Application Roster: removals the roster-drop guard held (not applied).
+    pub seats_held: u64,
 }
 
 impl TaskCounts {

@@ -19,7 +19,7 @@ pub const HEADERS: &[(&str, &str)] = &[
     ("cache-control", "no-store"),
     (
         "content-security-policy",
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'",
     ),
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "no-referrer"),
@@ -48,10 +48,10 @@ pub async fn handle(
         return page(
             404,
             "Unknown provider",
-            &format!(
+            &escape(&format!(
                 "seatkeeper has no browser connect for {:?}. Box profiles connect with client credentials: seatctl credentials set-box.",
                 provider
-            ),
+            )),
         );
     }
     match svc.complete(query, Utc::now(), request_url).await {
@@ -83,6 +83,7 @@ pub async fn handle(
             let status = e.status();
             let title = match e {
                 ConnectError::Denied(_) => "Access denied",
+                ConnectError::Authorize { .. } => "Dropbox ended the authorization",
                 _ if status >= 500 => "seatkeeper could not finish",
                 _ => "Connect failed",
             };
@@ -140,5 +141,15 @@ mod tests {
         );
         let p = page(400, "t", &escape("<script>"));
         assert!(!p.html.contains("<script>"));
+    }
+
+    #[test]
+    fn the_csp_forbids_forms_too() {
+        let csp = HEADERS
+            .iter()
+            .find(|(k, _)| *k == "content-security-policy")
+            .unwrap()
+            .1;
+        assert!(csp.contains("form-action 'none'"), "{csp}");
     }
 }

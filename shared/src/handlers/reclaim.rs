@@ -1,5 +1,5 @@
-//! The reclaim function: an SQS batch (up to 10 messages) of reclaim requests. Messages are
-//! handled one after another; those to try again are reported as batch item failures
+//! The reclaim function: an SQS batch of reclaim requests (the template sets `BatchSize: 1`, so
+//! every delivery is an attempt: see `docs/deploy.md`). Messages are handled one after another; those to try again are reported as batch item failures
 //! (`ReportBatchItemFailures`), so one poison or slow message never blocks the rest. One
 //! Reclamation task run per profile in the batch records the counts.
 use std::collections::BTreeMap;
@@ -54,7 +54,11 @@ pub async fn handle<R: Repos, P: ProviderAccess>(
             continue;
         }
         let body = record.body.as_deref().unwrap_or("");
-        let done = reclaimer.process(&message_id, body, owner).await;
+        // the IAM principal that sent the message, for the audit trail
+        let sender = record.attributes.get("SenderId").map(String::as_str);
+        let done = reclaimer
+            .process_from(&message_id, body, owner, sender)
+            .await;
         if done.outcome.is_retry() {
             response.add_failure(message_id.clone());
         }

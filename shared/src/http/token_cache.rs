@@ -23,10 +23,13 @@ impl std::fmt::Debug for AccessToken {
 
 /// Access tokens per credential set, kept across warm Lambda invocations and renewed a margin
 /// before they expire. The lock is held while fetching so concurrent callers share one renewal.
+/// A token that lives less than twice the margin is renewed at half its lifetime instead, so a
+/// short-lived token is not fetched again before every call.
 #[derive(Debug)]
 pub struct TokenCache {
     margin: Duration,
-    tokens: Mutex<HashMap<String, AccessToken>>,
+    /// key → (token, the renewal margin for that token)
+    tokens: Mutex<HashMap<String, (AccessToken, Duration)>>,
 }
 
 impl TokenCache {
@@ -49,13 +52,15 @@ impl TokenCache {
         Fut: Future<Output = Result<AccessToken, E>>,
     {
         let mut tokens = self.tokens.lock().await;
-        if let Some(t) = tokens.get(key) {
-            if t.expires_at > Instant::now() + self.margin {
+        if let Some((t, margin)) = tokens.get(key) {
+            if t.expires_at > Instant::now() + *margin {
                 return Ok((t.clone(), false));
             }
         }
         let fresh = fetch().await?;
-        tokens.insert(key.to_owned(), fresh.clone());
+        let lifetime = fresh.expires_at.saturating_duration_since(Instant::now());
+        let margin = self.margin.min(lifetime / 2);
+        tokens.insert(key.to_owned(), (fresh.clone(), margin));
         Ok((fresh, true))
     }
 
@@ -97,12 +102,28 @@ mod tests {
         assert!(!fetched);
         assert_eq!(t.secret.expose_secret(), "a");
 
-        // a token inside the renewal margin is replaced
+        // a token that lives less than the margin is used for half its lifetime, not
+        // fetched again before every call
         cache.invalidate("k").await;
         cache
             .get_or_fetch("k", || async {
                 Ok::<_, ()>(token("c", Duration::from_secs(30)))
             })
+            .await
+            .unwrap();
+        let (t, fetched) = cache
+            .get_or_fetch("k", || async {
+                Ok::<_, ()>(token("x", Duration::from_secs(3600)))
+            })
+            .await
+            .unwrap();
+        assert!(!fetched);
+        assert_eq!(t.secret.expose_secret(), "c");
+
+        // a token past its renewal point is replaced
+        cache.invalidate("k").await;
+        cache
+            .get_or_fetch("k", || async { Ok::<_, ()>(token("e", Duration::ZERO)) })
             .await
             .unwrap();
         let (t, fetched) = cache

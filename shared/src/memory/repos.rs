@@ -13,11 +13,12 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::{
-    Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile, ReclaimRecord,
-    Seat, SeatIndex, StoredSeatState, TaskRun,
+    Approval, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile,
+    ReclaimRecord, Seat, SeatIndex, StoredSeatState, TaskRun,
 };
 use crate::ports::{
     ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
+    UserLock,
 };
 use crate::store::keys;
 
@@ -76,6 +77,10 @@ struct State {
     task_runs: BTreeMap<(String, String), TaskRun>,
     checkpoints: HashMap<(String, String), Checkpoint>,
     pending: HashMap<String, PendingConnect>,
+    /// (profile, request id)
+    approvals: HashMap<(String, String), Approval>,
+    /// (profile, user id) → the request holding the user
+    user_locks: HashMap<(String, String), String>,
 }
 
 #[derive(Debug)]
@@ -367,10 +372,24 @@ impl SeatRepo for MemorySeats {
     }
 
     async fn put_many(&self, seats: &[Seat]) -> Result<usize, StoreError> {
+        // as the DynamoDB adapter: the sync never writes the reclaim's attributes, and a seat
+        // reclaimed after the roster read stays removed
         self.0.call("seats.put_many", |s| {
             for seat in seats {
-                s.seats
-                    .insert(key(&seat.profile_id, &seat.user_id), seat.clone());
+                let k = key(&seat.profile_id, &seat.user_id);
+                let mut next = seat.clone();
+                if let Some(stored) = s.seats.get(&k) {
+                    next.reclaimed_at = stored.reclaimed_at;
+                    next.reclaim_request_id = stored.reclaim_request_id.clone();
+                    let cutoff = seat.last_seen_at - crate::store::RECLAIM_LISTING_LAG;
+                    if stored.reclaimed_at.is_some_and(|at| at >= cutoff) {
+                        next.removed_at = stored.removed_at;
+                    }
+                } else {
+                    next.reclaimed_at = None;
+                    next.reclaim_request_id = None;
+                }
+                s.seats.insert(k, next);
             }
             Ok(seats.len())
         })
@@ -632,6 +651,60 @@ impl ReclaimRepo for MemoryReclaims {
                 }
                 Some(_) => Ok(false),
             }
+        })
+    }
+
+    async fn put_approval(&self, a: &Approval) -> Result<(), StoreError> {
+        self.0.call("reclaims.put_approval", |s| {
+            s.approvals
+                .insert(key(&a.profile_id, &a.request_id), a.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_approval(
+        &self,
+        profile_id: &str,
+        request_id: &str,
+    ) -> Result<Option<Approval>, StoreError> {
+        self.0.call("reclaims.get_approval", |s| {
+            Ok(s.approvals.get(&key(profile_id, request_id)).cloned())
+        })
+    }
+
+    async fn lock_user(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        request_id: &str,
+        stale: Option<&str>,
+    ) -> Result<UserLock, StoreError> {
+        self.0.call("reclaims.lock_user", |s| {
+            let k = key(profile_id, user_id);
+            match s.user_locks.get(&k) {
+                Some(h) if h != request_id && Some(h.as_str()) != stale => {
+                    Ok(UserLock::HeldBy(h.clone()))
+                }
+                _ => {
+                    s.user_locks.insert(k, request_id.to_owned());
+                    Ok(UserLock::Taken)
+                }
+            }
+        })
+    }
+
+    async fn unlock_user(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        request_id: &str,
+    ) -> Result<(), StoreError> {
+        self.0.call("reclaims.unlock_user", |s| {
+            let k = key(profile_id, user_id);
+            if s.user_locks.get(&k).is_some_and(|h| h == request_id) {
+                s.user_locks.remove(&k);
+            }
+            Ok(())
         })
     }
 }

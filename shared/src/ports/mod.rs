@@ -21,4 +21,5 @@ pub use provider::{
 pub use queue::{QueueError, RequestQueue};
 pub use repos::{
     ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
+    UserLock,
 };

@@ -8,8 +8,8 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::{
-    Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile, ReclaimRecord,
-    Seat, SeatIndex, TaskRun,
+    Approval, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile,
+    ReclaimRecord, Seat, SeatIndex, TaskRun,
 };
 
 /// The source of a store failure, kept for logs and `Error::source` chains.
@@ -176,6 +176,39 @@ pub trait ReclaimRepo {
         day: &str,
         cap: u64,
     ) -> Result<bool, StoreError>;
+
+    /// Records the approval of a request (before it is posted). Overwrites the same request's.
+    async fn put_approval(&self, a: &Approval) -> Result<(), StoreError>;
+    async fn get_approval(
+        &self,
+        profile_id: &str,
+        request_id: &str,
+    ) -> Result<Option<Approval>, StoreError>;
+    /// Takes the (profile, user) reclaim lock for `request_id` with a conditional write: free,
+    /// already held by `request_id`, or held by `stale` (a finished or vanished request whose
+    /// lock was not released) → `Taken`; else `HeldBy` the open request.
+    async fn lock_user(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        request_id: &str,
+        stale: Option<&str>,
+    ) -> Result<UserLock, StoreError>;
+    /// Releases the lock if `request_id` holds it (a no-op otherwise).
+    async fn unlock_user(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        request_id: &str,
+    ) -> Result<(), StoreError>;
+}
+
+/// The answer of [`ReclaimRepo::lock_user`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserLock {
+    Taken,
+    /// Another request (its id) holds the user.
+    HeldBy(String),
 }
 
 /// Sync runs: the per-profile lease, task runs and activity checkpoints.

@@ -100,12 +100,23 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
     /// Handles one queue message. Never panics; every path is recorded. `owner` names this
     /// delivery (the invocation's request id) for the request's lease.
     pub async fn process(&self, message_id: &str, body: &str, owner: &str) -> Processed {
+        self.process_from(message_id, body, owner, None).await
+    }
+
+    /// [`Reclaimer::process`] with the message's SQS `SenderId` (recorded in the audit trail).
+    pub async fn process_from(
+        &self,
+        message_id: &str,
+        body: &str,
+        owner: &str,
+        sender_id: Option<&str>,
+    ) -> Processed {
         let stats = ApiStats::default();
         let mut seen = (None, None);
         let (outcome, profile_id, dry_run) = match ReclaimRequest::parse(body) {
             Ok(req) => {
                 let (profile, dry_run) = (req.profile_id.clone(), req.dry_run);
-                let outcome = match self.execute(req, owner, &stats, &mut seen).await {
+                let outcome = match self.execute(req, owner, sender_id, &stats, &mut seen).await {
                     Ok(o) => o,
                     Err(e) => Outcome::Retry(e.to_string()),
                 };
@@ -152,6 +163,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         &self,
         req: ReclaimRequest,
         owner: &str,
+        sender_id: Option<&str>,
         stats: &ApiStats,
         seen: &mut (Option<Provider>, Option<String>),
     ) -> Result<Outcome, ReclaimError> {
@@ -164,7 +176,13 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         };
         seen.0 = Some(profile.provider);
         let reclaims = self.repos.reclaims();
-        let fresh = ReclaimRecord::new(req.clone(), profile.provider, now);
+        let mut fresh = ReclaimRecord::new(req.clone(), profile.provider, now);
+        if let Some(sender) = sender_id {
+            fresh.sender_id = Some(sender.to_owned());
+            if let Some(first) = fresh.steps.first_mut() {
+                first.detail.push_str(&format!("; sent by {sender}"));
+            }
+        }
         let mut rec = if reclaims.create(&fresh).await? {
             fresh
         } else {
@@ -200,7 +218,18 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             Err(e) => return Err(e.into()),
         }
 
-        let retry = match self.run(&profile, &mut rec, stats).await {
+        let admitted = if rec.status == ReclaimStatus::Received {
+            self.admit(&profile, &mut rec).await
+        } else {
+            Ok(())
+        };
+        let ran = match admitted {
+            // refused at admission: the provider is not even opened
+            Ok(()) if rec.status.is_final() => Ok(()),
+            Ok(()) => self.run(&profile, &mut rec, stats).await,
+            Err(stop) => Err(stop),
+        };
+        let retry = match ran {
             Ok(()) => None,
             Err(steps::Stop::Fail {
                 code,
@@ -216,6 +245,9 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         rec.lease_owner = None;
         if let Err(e) = reclaims.save(&mut rec).await {
             return Ok(Outcome::Retry(format!("could not record the outcome: {e}")));
+        }
+        if rec.status.is_final() {
+            self.after_end(&rec).await;
         }
         log_request(&rec, retry.as_deref());
         seen.1.clone_from(&rec.reason_code);

@@ -8,13 +8,22 @@ use super::Reclaimer;
 use crate::candidates;
 use crate::domain::rules::{evaluate, Exemption, SeatFacts, Verdict};
 use crate::domain::{
-    ActivityScope, LoginEvidence, Profile, ReclaimRecord, ReclaimStatus, Seat, ACTIVITY_OVERLAP,
+    ActivityScope, LoginEvidence, Profile, ReclaimMode, ReclaimRecord, ReclaimStatus, Seat,
+    ACTIVITY_OVERLAP,
 };
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, ReclaimRepo,
-    Refusal, Removal, Repos, RunRepo, SeatRepo, StoreError, TargetCheck, Window,
+    Refusal, Removal, Repos, RunRepo, SeatRepo, StoreError, TargetCheck, UserLock, Window,
 };
+
+/// Skip codes after which the candidate is released to wait for the next auto run or
+/// `seatctl approve` (the request did not judge the seat; a later one may act).
+const RELEASES_CANDIDATE: [&str; 3] = [
+    "blast_radius_cap",
+    "profile_paused",
+    "duplicate_user_request",
+];
 
 /// Why a step stopped.
 #[derive(Debug)]
@@ -113,14 +122,30 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             stats,
         };
         let separate = deprovisioner.transfers_separately();
+        // the target was checked by this delivery's verification
+        let mut target_checked = false;
         loop {
             match rec.status {
-                ReclaimStatus::Received => self.verify(profile, rec, &ports).await?,
+                ReclaimStatus::Received => {
+                    self.verify(profile, rec, &ports).await?;
+                    target_checked = true;
+                }
                 ReclaimStatus::Verified => {
                     if paused(profile, rec) {
                         continue;
                     }
                     let (user, target) = who(rec);
+                    // verified by an earlier delivery: the target may have changed since
+                    if !target_checked && !separate && target != user {
+                        match deprovisioner
+                            .check_target(&target, stats)
+                            .await
+                            .map_err(|e| Stop::provider("provider_error", e))?
+                        {
+                            TargetCheck::Ok => target_checked = true,
+                            TargetCheck::Refused(r) => return Err(r.into()),
+                        }
+                    }
                     if separate {
                         let announce = deprovisioner.announce_transfer(&user, &target);
                         rec.step(ReclaimStatus::Transferring, Utc::now(), announce, None);
@@ -166,6 +191,123 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                 }
             }
         }
+    }
+
+    /// Admission of a newly claimed request, before anything is read at the provider:
+    /// approval (in `report` and `approve` mode, for a real reclaim) and the (profile, user)
+    /// lock. A refusal ends the request as skipped with the reason.
+    pub(super) async fn admit(&self, profile: &Profile, rec: &mut ReclaimRecord) -> StepResult {
+        let req = rec.request.clone();
+        if req.dry_run {
+            // a dry run changes nothing: no approval, no lock
+            return Ok(());
+        }
+        let reclaims = self.repos.reclaims();
+        if profile.rules.mode != ReclaimMode::Auto {
+            let approval = reclaims
+                .get_approval(&req.profile_id, &req.request_id)
+                .await?;
+            match approval {
+                Some(a) if a.covers(&req) => {
+                    let note = format!(
+                        "; approved by {} ({}) on {}",
+                        a.approved_by,
+                        a.source,
+                        a.approved_at.format("%Y-%m-%d %H:%M UTC")
+                    );
+                    if let Some(first) = rec.steps.first_mut() {
+                        if !first.detail.contains("; approved by ") {
+                            first.detail.push_str(&note);
+                        }
+                    }
+                }
+                _ => {
+                    rec.end(
+                        ReclaimStatus::Skipped,
+                        Utc::now(),
+                        "not_approved",
+                        format!(
+                            "profile {} is in {} mode and no approval of this request is recorded: post requests with `seatctl approve` or `seatctl reclaim` (which record the approval), or switch the profile to auto mode",
+                            profile.id, profile.rules.mode
+                        ),
+                        None,
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        let (p, u, me) = (&req.profile_id, &req.user_id, &req.request_id);
+        let mut stale = None;
+        for _ in 0..2 {
+            match reclaims.lock_user(p, u, me, stale.as_deref()).await? {
+                UserLock::Taken => return Ok(()),
+                UserLock::HeldBy(other) => {
+                    let open = reclaims
+                        .get(p, &other)
+                        .await?
+                        .is_some_and(|r| !r.status.is_final());
+                    if open {
+                        rec.end(
+                            ReclaimStatus::Skipped,
+                            Utc::now(),
+                            "duplicate_user_request",
+                            format!("request {other} for this user is still open; this one was not executed (`seatctl reclaims {p} --request {other}`)"),
+                            None,
+                        );
+                        return Ok(());
+                    }
+                    // held by a request that ended without releasing it: take it over
+                    stale = Some(other);
+                }
+            }
+        }
+        Err(Stop::Retry(format!(
+            "the reclaim lock of user {u} kept changing"
+        )))
+    }
+
+    /// After a request ended: the user's lock is released, and a candidate whose request was
+    /// skipped for a reason that does not judge the seat (the cap, a pause, another open
+    /// request) is released to wait for the next auto run or `seatctl approve`. Best effort: a
+    /// lock left behind is taken over by the next request, since its holder has ended.
+    pub(super) async fn after_end(&self, rec: &ReclaimRecord) {
+        let req = &rec.request;
+        if !req.dry_run {
+            if let Err(e) = self
+                .repos
+                .reclaims()
+                .unlock_user(&req.profile_id, &req.user_id, &req.request_id)
+                .await
+            {
+                tracing::warn!(request_id = %req.request_id, error = %e, "could not release the user's reclaim lock; the next request takes it over");
+            }
+        }
+        let code = rec.reason_code.as_deref().unwrap_or_default();
+        if rec.status == ReclaimStatus::Skipped && RELEASES_CANDIDATE.contains(&code) {
+            if let Err(e) = self.release_candidate(rec).await {
+                tracing::warn!(request_id = %req.request_id, error = %e, "could not release the candidate for a later request");
+            }
+        }
+    }
+
+    async fn release_candidate(&self, rec: &ReclaimRecord) -> Result<(), StoreError> {
+        let req = &rec.request;
+        let seats = self.repos.seats();
+        let Some(mut c) = seats.get_candidate(&req.profile_id, &req.user_id).await? else {
+            return Ok(());
+        };
+        if c.request_id.as_deref() != Some(req.request_id.as_str()) {
+            return Ok(());
+        }
+        c.request_id = None;
+        c.requested_at = None;
+        c.waiting = Some(format!(
+            "request {} {}: {}; waits for the next auto run or `seatctl approve`",
+            req.request_id,
+            rec.reason_code.as_deref().unwrap_or_default(),
+            rec.reason.as_deref().unwrap_or_default()
+        ));
+        seats.put_candidate(&c).await
     }
 
     /// Saves a step before the provider call it announces.
@@ -630,6 +772,7 @@ fn exemption_code(x: Exemption) -> &'static str {
         Exemption::ExemptLogin => "refused_exempt_login",
         Exemption::ProtectedStatus => "refused_protected_status",
         Exemption::NeverLoggedIn => "refused_never_logged_in",
+        Exemption::UnknownStatus => "refused_unknown_status",
     }
 }
 

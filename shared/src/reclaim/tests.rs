@@ -132,15 +132,34 @@ fn request(user: &str) -> ReclaimRequest {
 }
 
 impl World {
+    /// Records the request's approval (as `seatctl approve` / `reclaim` do), then delivers it.
     async fn deliver(&self, req: &ReclaimRequest) -> Outcome {
+        self.approve(req).await;
+        self.deliver_unapproved(req).await
+    }
+
+    async fn deliver_unapproved(&self, req: &ReclaimRequest) -> Outcome {
         let body = serde_json::to_string(req).unwrap();
         self.reclaimer
-            .process("msg-1", &body, "delivery-1")
+            .process_from("msg-1", &body, "delivery-1", Some("AROAEXAMPLE:operator"))
             .await
             .outcome
     }
 
+    async fn approve(&self, req: &ReclaimRequest) {
+        self.repos
+            .reclaims()
+            .put_approval(&crate::domain::Approval::for_request(
+                req,
+                "seatctl approve",
+                Utc::now(),
+            ))
+            .await
+            .unwrap();
+    }
+
     async fn deliver_as(&self, req: &ReclaimRequest, owner: &str) -> Outcome {
+        self.approve(req).await;
         let body = serde_json::to_string(req).unwrap();
         self.reclaimer.process("msg-1", &body, owner).await.outcome
     }
@@ -749,4 +768,277 @@ async fn invalid_messages_are_recorded_and_acknowledged() {
     forged.user_id = IDLE2.into();
     assert_eq!(w.deliver(&forged).await, Outcome::AlreadyFinished(Done));
     assert!(w.user_present(IDLE2));
+}
+
+// ------------------------------------------------------- authorisation and one per user
+
+#[tokio::test]
+async fn an_unapproved_request_is_refused_before_anything_is_read() {
+    let w = world(true).await;
+    let req = request(IDLE);
+    let calls = w.provider.tenant().calls.len();
+    assert_eq!(w.deliver_unapproved(&req).await, Outcome::Finished(Skipped));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("not_approved"));
+    assert!(rec.reason.as_deref().unwrap().contains("seatctl approve"));
+    assert_eq!(rec.sender_id.as_deref(), Some("AROAEXAMPLE:operator"));
+    assert!(rec.steps[0].detail.contains("sent by AROAEXAMPLE:operator"));
+    assert_eq!(
+        w.provider.tenant().calls.len(),
+        calls,
+        "nothing asked of the provider"
+    );
+    assert!(w.user_present(IDLE));
+    // final: a redelivery does nothing
+    assert_eq!(
+        w.deliver_unapproved(&req).await,
+        Outcome::AlreadyFinished(Skipped)
+    );
+
+    // an approval of another user, or of a dry run, does not cover a real request
+    let other = request(IDLE2);
+    let mut wrong = other.clone();
+    wrong.user_id = IDLE.into();
+    w.approve(&wrong).await;
+    assert_eq!(
+        w.deliver_unapproved(&other).await,
+        Outcome::Finished(Skipped)
+    );
+    let mut dry = request(IDLE2);
+    dry.dry_run = true;
+    w.approve(&dry).await;
+    let mut real = dry.clone();
+    real.dry_run = false;
+    let body = serde_json::to_string(&real).unwrap();
+    let out = w.reclaimer.process("m", &body, "d").await.outcome;
+    assert_eq!(out, Outcome::Finished(Skipped));
+    assert_eq!(
+        w.record(&real).await.reason_code.as_deref(),
+        Some("not_approved")
+    );
+    assert!(w.user_present(IDLE2));
+}
+
+#[tokio::test]
+async fn dry_runs_and_auto_mode_need_no_approval_record() {
+    let w = world(true).await;
+    let mut dry = request(IDLE);
+    dry.dry_run = true;
+    assert_eq!(w.deliver_unapproved(&dry).await, Outcome::Finished(Done));
+    assert_eq!(w.record(&dry).await.reason_code.as_deref(), Some("dry_run"));
+    let mut p = w.profile.clone();
+    p.rules.mode = crate::domain::ReclaimMode::Auto;
+    w.repos.profiles().put(&p).await.unwrap();
+    let req = request(IDLE);
+    assert_eq!(w.deliver_unapproved(&req).await, Outcome::Finished(Done));
+    assert!(!w.user_present(IDLE));
+}
+
+#[tokio::test]
+async fn two_requests_for_one_user_run_once() {
+    let w = world(true).await;
+    let first = request(IDLE);
+    // the first stops mid-way (transfer busy) and stays open
+    w.provider.inject(Op::Transfer, Fault::Fail(network()));
+    assert!(w.deliver(&first).await.is_retry());
+    assert_eq!(w.record(&first).await.status, Transferring);
+    let second = request(IDLE);
+    let calls = w.provider.tenant().calls.len();
+    assert_eq!(w.deliver(&second).await, Outcome::Finished(Skipped));
+    assert_eq!(w.provider.tenant().calls.len(), calls, "not executed");
+    let rec = w.record(&second).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("duplicate_user_request"));
+    assert!(rec.reason.as_deref().unwrap().contains(&first.request_id));
+    // another user is not held up
+    assert_eq!(w.deliver(&request(IDLE2)).await, Outcome::Finished(Done));
+    // the first finishes; exactly one transfer and one removal happened for the user
+    assert_eq!(w.deliver(&first).await, Outcome::Finished(Done));
+    assert!(!w.user_present(IDLE) && !w.user_present(IDLE2));
+    w.assert_no_content_lost();
+    // the lock was released: a later request for the user is admitted (and finds them gone)
+    let third = request(IDLE);
+    assert_eq!(w.deliver(&third).await, Outcome::Finished(Skipped));
+    assert_ne!(
+        w.record(&third).await.reason_code.as_deref(),
+        Some("duplicate_user_request")
+    );
+}
+
+#[tokio::test]
+async fn a_lock_left_by_a_finished_request_is_taken_over() {
+    let w = world(true).await;
+    let gone = request(IDLE);
+    let mut rec = w.stored_at(&gone, Received).await;
+    rec.end(Skipped, Utc::now(), "x", "ended", None);
+    w.repos.reclaims().save(&mut rec).await.unwrap();
+    w.repos
+        .reclaims()
+        .lock_user("acme", IDLE, &gone.request_id, None)
+        .await
+        .unwrap();
+    assert_eq!(w.deliver(&request(IDLE)).await, Outcome::Finished(Done));
+}
+
+#[tokio::test]
+async fn a_candidate_held_by_the_cap_waits_and_is_queued_by_the_next_run() {
+    let w = world(true).await;
+    let mut p = w.profile.clone();
+    p.rules.max_per_run = 1;
+    p.rules.mode = crate::domain::ReclaimMode::Auto;
+    w.repos.profiles().put(&p).await.unwrap();
+    // the sync's candidates: both idle users; the day's cap (1) lets one through
+    let now = Utc::now();
+    let refreshed = crate::candidates::refresh(w.repos.seats(), &p, "run-1", now, 10)
+        .await
+        .unwrap();
+    assert_eq!(refreshed.unrequested, 2);
+    let queue = crate::memory::MemoryQueue::default();
+    let mut all = refreshed.top_unrequested;
+    let (sent, held) = crate::candidates::enqueue(
+        w.repos.seats(),
+        w.repos.reclaims(),
+        &queue,
+        &mut all,
+        "seatkeeper auto mode",
+        "auto",
+        2,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!((sent.len(), held), (2, 0));
+    for r in &sent {
+        w.deliver_unapproved(r).await;
+    }
+    let statuses: Vec<_> = {
+        let mut v = Vec::new();
+        for r in &sent {
+            v.push(w.record(r).await.reason_code);
+        }
+        v
+    };
+    assert!(
+        statuses.contains(&Some("blast_radius_cap".into())),
+        "{statuses:?}"
+    );
+    let held_req = sent
+        .iter()
+        .zip(&statuses)
+        .find(|(_, s)| s.as_deref() == Some("blast_radius_cap"))
+        .unwrap()
+        .0;
+    let c = w
+        .repos
+        .seats()
+        .get_candidate("acme", &held_req.user_id)
+        .await
+        .unwrap()
+        .expect("still a candidate");
+    assert_eq!(c.request_id, None, "released for a later request");
+    assert!(c.waiting.as_deref().unwrap().contains("blast_radius_cap"));
+    assert!(w.user_present(&held_req.user_id));
+    // the next run (another day: a fresh counter) queues it again, with an approval
+    let again = crate::candidates::refresh(w.repos.seats(), &p, "run-2", now, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.unrequested, 1);
+    let mut top = again.top_unrequested;
+    let (sent2, _) = crate::candidates::enqueue(
+        w.repos.seats(),
+        w.repos.reclaims(),
+        &queue,
+        &mut top,
+        "seatkeeper auto mode",
+        "auto",
+        1,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent2.len(), 1);
+    assert_eq!(sent2[0].user_id, held_req.user_id);
+    let stored = w
+        .repos
+        .seats()
+        .get_candidate("acme", &held_req.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.waiting, None);
+    assert!(w
+        .repos
+        .reclaims()
+        .get_approval("acme", &sent2[0].request_id)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn enqueue_over_the_cap_stores_why_the_candidate_waits() {
+    let w = world(true).await;
+    let now = Utc::now();
+    let refreshed = crate::candidates::refresh(w.repos.seats(), &w.profile, "run-1", now, 10)
+        .await
+        .unwrap();
+    let queue = crate::memory::MemoryQueue::default();
+    let mut all = refreshed.top_unrequested;
+    let (sent, held) = crate::candidates::enqueue(
+        w.repos.seats(),
+        w.repos.reclaims(),
+        &queue,
+        &mut all,
+        "seatctl:alice",
+        "seatctl approve",
+        1,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!((sent.len(), held), (1, 1));
+    let waiting = w.repos.seats().list_candidates("acme").await.unwrap();
+    let w1: Vec<_> = waiting.iter().filter(|c| c.waiting.is_some()).collect();
+    assert_eq!(w1.len(), 1);
+    assert!(w1[0]
+        .waiting
+        .as_deref()
+        .unwrap()
+        .contains("blast-radius cap"));
+    assert!(w1[0].request_id.is_none());
+}
+
+// --------------------------------------------------------- the sync never erases a reclaim
+
+#[tokio::test]
+async fn a_concurrent_reclaim_survives_the_sync_write() {
+    let w = world(true).await;
+    // the sync read the roster (IDLE still listed) just before the reclaim finished
+    let mut from_sync = w.repos.seats().get("acme", IDLE).await.unwrap().unwrap();
+    from_sync.last_seen_at = Utc::now();
+    from_sync.name = "Renamed by the sync".into();
+    assert_eq!(w.deliver(&request(IDLE)).await, Outcome::Finished(Done));
+    w.repos.seats().put_many(&[from_sync]).await.unwrap();
+    let seat = w.repos.seats().get("acme", IDLE).await.unwrap().unwrap();
+    assert!(seat.reclaimed_at.is_some() && seat.removed_at.is_some());
+    assert_eq!(seat.name, "Renamed by the sync");
+}
+
+#[tokio::test]
+async fn a_request_verified_earlier_rechecks_the_target_before_the_removal() {
+    let w = world(false).await;
+    let req = request(IDLE);
+    w.stored_at(&req, Verified).await;
+    // the admin who receives the files was demoted since the verification
+    w.provider
+        .tenant()
+        .users
+        .get_mut(ADMIN)
+        .unwrap()
+        .seat
+        .is_admin = false;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Failed));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("bad_transfer_target"));
+    assert_eq!(w.provider.count(Op::Remove), 0, "nothing removed");
+    assert!(w.user_present(IDLE));
 }

@@ -13,6 +13,8 @@
 //! | reclaim request | `RECLAIMS#<profile>`  | `REQ#<request id>`                   |
 //! | invalid message | `RECLAIMS#_invalid`   | `MSG#<SQS message id>`               |
 //! | reclaim counter | `PROFILE#<profile>`   | `RECLAIMED#<UTC date>`               |
+//! | approval        | `APPROVALS#<profile>` | `REQ#<request id>`                   |
+//! | user lock       | `USERLOCKS#<profile>` | `USER#<provider user id>`            |
 //!
 //! Every item also has `kind` (the entity name). Profiles share one partition (a deployment has
 //! few); a profile's seats are one partition read with one paged Query.
@@ -83,6 +85,16 @@ pub fn invalid_message(message_id: &str) -> (String, String) {
 /// Reclaims executed for a profile on one UTC day (the function's blast-radius cap).
 pub fn reclaim_counter(profile: &str, day: &str) -> (String, String) {
     (profile_pk(profile), format!("RECLAIMED#{day}"))
+}
+
+/// The approval of one request (seatctl or auto mode), checked by the reclaim function.
+pub fn approval(profile: &str, request_id: &str) -> (String, String) {
+    (format!("APPROVALS#{profile}"), format!("REQ#{request_id}"))
+}
+
+/// One open reclaim per (profile, user).
+pub fn user_lock(profile: &str, user_id: &str) -> (String, String) {
+    (format!("USERLOCKS#{profile}"), format!("USER#{user_id}"))
 }
 
 pub fn tasks_pk(profile: &str) -> String {

@@ -5,8 +5,8 @@ use chrono::Utc;
 
 use super::keys;
 use super::table::{aws, condition_failed, to_item, Table};
-use crate::domain::{InvalidMessage, ReclaimRecord};
-use crate::ports::{ReclaimRepo, StoreError};
+use crate::domain::{Approval, InvalidMessage, ReclaimRecord};
+use crate::ports::{ReclaimRepo, StoreError, UserLock};
 
 /// Invalid messages are kept 90 days.
 const INVALID_TTL_DAYS: i64 = 90;
@@ -154,6 +154,103 @@ impl ReclaimRepo for ReclaimTable {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(aws("UpdateItem")(e)),
+        }
+    }
+
+    async fn put_approval(&self, a: &Approval) -> Result<(), StoreError> {
+        self.table
+            .put("approval", keys::approval(&a.profile_id, &a.request_id), a)
+            .await
+    }
+
+    async fn get_approval(
+        &self,
+        profile_id: &str,
+        request_id: &str,
+    ) -> Result<Option<Approval>, StoreError> {
+        self.table
+            .get("approval", keys::approval(profile_id, request_id))
+            .await
+    }
+
+    async fn lock_user(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        request_id: &str,
+        stale: Option<&str>,
+    ) -> Result<UserLock, StoreError> {
+        let (pk, sk) = keys::user_lock(profile_id, user_id);
+        let mut cond = "attribute_not_exists(pk) OR request_id = :me".to_owned();
+        let mut put = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(pk.clone()))
+            .key("sk", AttributeValue::S(sk.clone()))
+            .update_expression("SET request_id = :me, kind = :kind, locked_at = :at")
+            .expression_attribute_values(":me", AttributeValue::S(request_id.to_owned()))
+            .expression_attribute_values(":kind", AttributeValue::S("user_lock".into()))
+            .expression_attribute_values(":at", AttributeValue::S(Utc::now().to_rfc3339()));
+        if let Some(stale) = stale {
+            cond.push_str(" OR request_id = :stale");
+            put = put.expression_attribute_values(":stale", AttributeValue::S(stale.to_owned()));
+        }
+        match put.condition_expression(cond).send().await {
+            Ok(_) => Ok(UserLock::Taken),
+            Err(e) if condition_failed(&e) => {
+                let item = self
+                    .table
+                    .client()
+                    .get_item()
+                    .table_name(self.table.name())
+                    .key("pk", AttributeValue::S(pk))
+                    .key("sk", AttributeValue::S(sk))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(aws("GetItem"))?;
+                let holder = item
+                    .item
+                    .as_ref()
+                    .and_then(|i| i.get("request_id"))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned();
+                match holder {
+                    Some(h) => Ok(UserLock::HeldBy(h)),
+                    // released in between: the caller tries again on its next delivery
+                    None => Err(StoreError::Conflict(format!(
+                        "the reclaim lock of user {user_id} changed hands; try again"
+                    ))),
+                }
+            }
+            Err(e) => Err(aws("UpdateItem")(e)),
+        }
+    }
+
+    async fn unlock_user(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        request_id: &str,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = keys::user_lock(profile_id, user_id);
+        let r = self
+            .table
+            .client()
+            .delete_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .condition_expression("request_id = :me")
+            .expression_attribute_values(":me", AttributeValue::S(request_id.to_owned()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(aws("DeleteItem")(e)),
         }
     }
 }

@@ -48,12 +48,28 @@ impl SeatRepo for SeatTable {
         Ok(index)
     }
 
+    /// One conditional UpdateItem per seat (a few in flight): every attribute of the serialised
+    /// seat is SET, so fields added to `Seat` are written without touching this code, and what
+    /// a reclaim wrote survives (see [`seat_update`]).
+    ///
+    /// A seat seen for the first time (`first_seen_at == last_seen_at`, as `reconcile` makes a
+    /// new one) has no stored item a reclaim could have written (a reclaim acts only on a stored
+    /// seat), so new seats go in batches of 25 as before: a first sync of a large tenant stays
+    /// cheap.
     async fn put_many(&self, seats: &[Seat]) -> Result<usize, StoreError> {
-        let requests = seats
+        use futures::{StreamExt, TryStreamExt};
+        let (new, changed): (Vec<&Seat>, Vec<&Seat>) = seats
+            .iter()
+            .partition(|s| s.first_seen_at == s.last_seen_at && s.reclaimed_at.is_none());
+        let requests = new
             .iter()
             .map(|s| put_request(to_item("seat", keys::seat(&s.profile_id, &s.user_id), s)?))
             .collect::<Result<Vec<_>, _>>()?;
         self.table.write_requests(requests).await?;
+        futures::stream::iter(changed.into_iter().map(|s| self.update_seat(s)))
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(seats.len())
     }
 
@@ -292,5 +308,102 @@ impl SeatRepo for SeatTable {
                 None,
             )
             .await
+    }
+}
+
+/// Attributes only a reclaim writes: the sync never SETs them.
+const RECLAIM_OWNED: [&str; 2] = ["reclaimed_at", "reclaim_request_id"];
+
+/// A reclaim within this long before the roster page was read may not show in it yet: the seat
+/// stays removed even though the page still listed the user.
+pub const RECLAIM_LISTING_LAG: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The update expression of one seat write, built from the serialised seat (NULLs kept):
+/// `SET` of every attribute with a value and `REMOVE` of every `None` one, except the
+/// reclaim-owned attributes (and `removed_at` too when `keep_removed`). New `Seat` fields are
+/// covered without touching this code.
+fn seat_update(
+    item: &HashMap<String, AttributeValue>,
+    keep_removed: bool,
+) -> (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+) {
+    let mut sets = Vec::new();
+    let mut removes = Vec::new();
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    let mut attrs: Vec<&String> = item.keys().collect();
+    attrs.sort();
+    for (i, a) in attrs.into_iter().enumerate() {
+        if a == "pk"
+            || a == "sk"
+            || RECLAIM_OWNED.contains(&a.as_str())
+            || (keep_removed && a == "removed_at")
+        {
+            continue;
+        }
+        names.insert(format!("#a{i}"), a.clone());
+        if matches!(item[a], AttributeValue::Null(_)) {
+            removes.push(format!("#a{i}"));
+        } else {
+            values.insert(format!(":v{i}"), item[a].clone());
+            sets.push(format!("#a{i} = :v{i}"));
+        }
+    }
+    let mut expr = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    (expr, names, values)
+}
+
+impl SeatTable {
+    /// Writes one seat. Conditioned on no reclaim newer than the roster read
+    /// (`reclaimed_at` absent or older than `last_seen_at` less [`RECLAIM_LISTING_LAG`]); if one
+    /// is, the observed attributes are still written but `removed_at` is left as the reclaim set
+    /// it. `reclaimed_at` and `reclaim_request_id` are never written by the sync.
+    async fn update_seat(&self, seat: &Seat) -> Result<(), StoreError> {
+        let (pk, sk) = keys::seat(&seat.profile_id, &seat.user_id);
+        // NULLs kept: a `None` is a REMOVE (a seat that comes back loses its `removed_at`)
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(seat).map_err(|e| StoreError::corrupt("seat", e))?;
+        item.insert("kind".into(), AttributeValue::S("seat".into()));
+        let seen = (seat.last_seen_at - RECLAIM_LISTING_LAG).to_rfc3339();
+        for keep_removed in [false, true] {
+            let (expr, names, mut values) = seat_update(&item, keep_removed);
+            let mut req = self
+                .table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .key("pk", AttributeValue::S(pk.clone()))
+                .key("sk", AttributeValue::S(sk.clone()))
+                .update_expression(expr)
+                .set_expression_attribute_names(Some(names));
+            if !keep_removed {
+                values.insert(":seen".into(), AttributeValue::S(seen.clone()));
+                req = req.condition_expression(
+                    "attribute_not_exists(reclaimed_at) OR reclaimed_at < :seen",
+                );
+            }
+            match req
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if !keep_removed && condition_failed(&e) => {
+                    tracing::info!(
+                        profile = %seat.profile_id,
+                        user_id = %seat.user_id,
+                        "seat reclaimed while the roster was read; its removal is kept"
+                    );
+                }
+                Err(e) => return Err(aws("UpdateItem")(e)),
+            }
+        }
+        Ok(())
     }
 }

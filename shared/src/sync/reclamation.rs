@@ -73,9 +73,11 @@ pub(crate) async fn reclamation<R: Repos>(
             }
             let (sent, _) = candidates::enqueue(
                 repos.seats(),
+                repos.reclaims(),
                 queue,
                 &mut top,
                 "seatkeeper auto mode",
+                "auto",
                 cap,
                 now,
             )

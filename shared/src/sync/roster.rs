@@ -9,7 +9,7 @@ use crate::domain::{
     TaskKind, TaskRun,
 };
 use crate::http::{ApiStats, ProviderError};
-use crate::ports::{PurchasedSeats, Repos, RosterPage, SeatRepo};
+use crate::ports::{ProfileRepo, PurchasedSeats, Repos, RosterPage, SeatRepo};
 
 /// Activity: folds activity pages into the newest login and the newest activity of any kind
 /// per user (and the latest gap a page reported), records the task's counts and ends it.
@@ -75,7 +75,18 @@ where
             roster.page(page.seats, logins, &mut task.counts).await?;
             progress.advanced(task.counts.seats_seen, 0);
         }
-        roster.finish(&mut task.counts).await
+        let tally = roster.finish(&mut task.counts).await?;
+        if profile.accept_removals {
+            // the acceptance is used up by the roster that applied it
+            repos
+                .profiles()
+                .update(&profile.id, |p| {
+                    p.accept_removals = false;
+                    Ok::<_, SyncError>(())
+                })
+                .await?;
+        }
+        Ok(tally)
     }
     .await;
     run.end(task, stats, r).await
@@ -173,8 +184,28 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
 
     /// The roster finished: whoever was not in it has left the tenant. Only ever called after
     /// the last page, so a partial roster never removes anyone.
+    ///
+    /// The roster-drop guard: more removals than the profile's [`RosterGuard`] allows are not
+    /// applied (unless the operator accepted them with `seatctl sync ID --accept-removals`):
+    /// the seats are kept and the task fails with `held: roster dropped by N (x %)`, so the run
+    /// produces no candidates.
+    ///
+    /// [`RosterGuard`]: crate::domain::profile::RosterGuard
     pub async fn finish(self, counts: &mut TaskCounts) -> Result<LicenseTally, SyncError> {
-        for user_id in self.index.gone() {
+        let gone = self.index.gone();
+        let present = self.index.present();
+        let guard = self.profile.roster_guard;
+        if gone.len() > guard.allowed(present) && !self.profile.accept_removals {
+            let share = gone.len() as f64 * 100.0 / present.max(1) as f64;
+            counts.seats_held = gone.len() as u64;
+            return Err(SyncError::RosterHeld(format!(
+                "held: roster dropped by {} ({share:.1} %) of {present} seat(s), more than the guard ({}); the seats are kept and no candidates come from this run. If they really left, accept with `seatctl sync {} --accept-removals`; if not (a provider or permission glitch), the next sync checks again and keeps holding while the drop persists.",
+                gone.len(),
+                guard.describe(),
+                self.profile.id
+            )));
+        }
+        for user_id in gone {
             if self
                 .seats
                 .mark_removed(&self.profile.id, &user_id, self.now, self.run_id)

@@ -38,6 +38,9 @@ pub enum SyncError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The roster-drop guard held this run's removals (the message says how to accept).
+    #[error("{0}")]
+    RosterHeld(String),
 }
 
 impl From<CandidateError> for SyncError {

@@ -505,3 +505,95 @@ async fn observation_survives_a_resync_and_moves_past_a_gap() {
     // now nobody is decidable under the 60-day rule: the idle user waits
     assert!(candidate_ids(&repos).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_roster_that_drops_by_30_percent_holds_the_removals_until_accepted() {
+    let (sync, provider, repos, queue) = setup(ReclaimMode::Auto).await;
+    for i in 10..35 {
+        provider.add_user(observed(&i.to_string(), false), 1);
+    }
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded, "{:?}", o.error);
+    let sent_before = queue.sent().len();
+    let candidates_before = repos.seats().list_candidates("acme").await.unwrap();
+    // 30 seats; 11 vanish (36.7 %): more than max(10 seats, 5 %)
+    {
+        let mut t = provider.tenant();
+        for i in 10..21 {
+            t.users.remove(&i.to_string());
+        }
+    }
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(!o.succeeded);
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(roster.status, TaskStatus::Failed);
+    let err = roster.error.as_deref().unwrap();
+    assert!(
+        err.starts_with("held: roster dropped by 11 (36.7 %)"),
+        "{err}"
+    );
+    assert!(err.contains("seatctl sync acme --accept-removals"), "{err}");
+    assert_eq!(roster.counts.seats_held, 11);
+    assert_eq!(roster.counts.seats_removed, 0);
+    assert_eq!(
+        o.task(TaskKind::Reclamation).unwrap().status,
+        TaskStatus::Skipped,
+        "no candidates from this run"
+    );
+    let seats = repos.seats().list("acme").await.unwrap();
+    assert!(seats.iter().all(|s| s.removed_at.is_none()), "seats kept");
+    assert_eq!(queue.sent().len(), sent_before, "nothing enqueued");
+    assert_eq!(
+        repos.seats().list_candidates("acme").await.unwrap(),
+        candidates_before
+    );
+
+    // the next sync sees the same drop: still held
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(!o.succeeded);
+
+    // accepted: applied once, and the acceptance is used up
+    repos
+        .profiles()
+        .update("acme", |p| {
+            p.accept_removals = true;
+            Ok::<_, crate::ports::StoreError>(())
+        })
+        .await
+        .unwrap();
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded, "{:?}", o.error);
+    assert_eq!(
+        o.task(TaskKind::ApplicationRoster)
+            .unwrap()
+            .counts
+            .seats_removed,
+        11
+    );
+    let p = repos.profiles().get("acme").await.unwrap().unwrap();
+    assert!(!p.accept_removals);
+}
+
+#[tokio::test]
+async fn a_drop_within_the_guard_is_applied() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    {
+        let mut t = provider.tenant();
+        for i in ["2", "3", "4"] {
+            t.users.remove(i);
+        }
+    }
+    // 3 of 5 (60 %) but under the 10-seat floor
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded, "{:?}", o.error);
+    let removed = repos
+        .seats()
+        .list("acme")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.removed_at.is_some())
+        .count();
+    assert_eq!(removed, 3);
+}

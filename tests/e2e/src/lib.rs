@@ -353,8 +353,24 @@ impl TestEnv {
         ReclaimQueue::new(self.aws.sqs.clone(), &self.queue_url)
     }
 
-    /// Posts a request on the reclaim queue, as seatctl or a customer's tool would.
+    /// Posts a request on the reclaim queue as `seatctl reclaim` does: its approval is recorded
+    /// first (the reclaim function checks it in report and approve mode).
     pub async fn enqueue(&self, request: &ReclaimRequest) {
+        use seatkeeper::ports::ReclaimRepo;
+        self.store
+            .reclaims
+            .put_approval(&seatkeeper::domain::Approval::for_request(
+                request,
+                "seatctl reclaim",
+                chrono::Utc::now(),
+            ))
+            .await
+            .expect("approval");
+        self.enqueue_unapproved(request).await;
+    }
+
+    /// Posts a request on the reclaim queue with no approval, as any holder of send rights could.
+    pub async fn enqueue_unapproved(&self, request: &ReclaimRequest) {
         self.queue().send(request).await.expect("send");
     }
 

@@ -495,3 +495,137 @@ async fn truncated_pages_and_bad_credentials_fail_clearly_and_other_profiles_sti
         .unwrap_err();
     assert!(matches!(err, HandlerError::BadInput(_)), "{err}");
 }
+
+// ------------------------------------------------------------ guards against a bad roster
+
+#[tokio::test]
+async fn a_roster_that_drops_by_30_percent_holds_the_removals_until_accepted() {
+    let env = TestEnv::start(60, 21).await;
+    let profile = env.add_box_profile().await;
+    let sync = env.box_sync();
+    handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("first sync");
+    let before = env.seat_items(&profile.id).await;
+    let tenant = env.sandbox.box_tenant();
+    let members: Vec<String> = tenant
+        .users()
+        .into_iter()
+        .filter(|u| u.role == "user" && before.contains_key(&u.id))
+        .map(|u| u.id)
+        .collect();
+    let n = before.len() * 3 / 10;
+    for id in &members[..n] {
+        assert!(tenant.remove_user(id));
+    }
+    let err = handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("held: roster dropped by {n} (")),
+        "{err}"
+    );
+    let after = env.seat_items(&profile.id).await;
+    assert!(
+        after.values().all(|i| seat(i).removed_at.is_none()),
+        "the seats are kept"
+    );
+    let runs = env.store.runs.task_runs(&profile.id, 6).await.unwrap();
+    let roster = runs
+        .iter()
+        .find(|t| t.task == TaskKind::ApplicationRoster)
+        .unwrap();
+    assert_eq!(roster.status, TaskStatus::Failed);
+    assert!(roster.error.as_deref().unwrap().starts_with("held: "));
+    assert!(roster
+        .error
+        .as_deref()
+        .unwrap()
+        .contains(&format!("seatctl sync {} --accept-removals", profile.id)));
+    assert_eq!(roster.counts.seats_held, n as u64);
+    let reclamation = runs
+        .iter()
+        .find(|t| t.task == TaskKind::Reclamation)
+        .unwrap();
+    assert_eq!(reclamation.status, TaskStatus::Skipped, "no candidates");
+
+    // the operator accepts: the next roster applies the removals and uses the acceptance up
+    env.store
+        .profiles
+        .update(
+            &profile.id,
+            |p| -> Result<(), seatkeeper::ports::StoreError> {
+                p.accept_removals = true;
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("accepted sync");
+    let after = env.seat_items(&profile.id).await;
+    assert_eq!(
+        after
+            .values()
+            .filter(|i| seat(i).removed_at.is_some())
+            .count(),
+        n
+    );
+    let p = env.store.profiles.get(&profile.id).await.unwrap().unwrap();
+    assert!(!p.accept_removals);
+}
+
+#[tokio::test]
+async fn a_users_page_without_entries_fails_the_task_and_removes_nobody() {
+    let env = TestEnv::start(30, 22).await;
+    let profile = env.add_box_profile().await;
+    let sync = env.box_sync();
+    handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .expect("first sync");
+    let before = env.seat_items(&profile.id).await;
+    env.sandbox.faults().push(
+        FaultRule::new(
+            Route::BoxUsers,
+            FaultKind::DropField {
+                field: "entries".into(),
+            },
+        )
+        .forever(),
+    );
+    let err = handle(&sync, json!({ "profile": profile.id }))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("entries"), "{err}");
+    assert_eq!(before, env.seat_items(&profile.id).await, "nothing changed");
+    let runs = env.store.runs.task_runs(&profile.id, 6).await.unwrap();
+    let roster = runs
+        .iter()
+        .find(|t| t.task == TaskKind::ApplicationRoster)
+        .unwrap();
+    assert_eq!(roster.status, TaskStatus::Failed);
+}
+
+#[tokio::test]
+async fn an_unknown_box_status_is_kept_as_a_seat() {
+    let env = TestEnv::start(20, 23).await;
+    let profile = env.add_box_profile().await;
+    let tenant = env.sandbox.box_tenant();
+    let user = tenant
+        .users()
+        .into_iter()
+        .find(|u| u.role == "user" && !u.is_platform_access_only)
+        .unwrap();
+    tenant.set_status(&user.id, "pending_review");
+    handle(&env.box_sync(), json!({ "profile": profile.id }))
+        .await
+        .expect("sync");
+    let items = env.seat_items(&profile.id).await;
+    let s = seat(&items[&user.id]);
+    assert_eq!(s.status, "unknown:pending_review");
+    assert!(s.removed_at.is_none());
+    let candidates = env.store.seats.list_candidates(&profile.id).await.unwrap();
+    assert!(candidates.iter().all(|c| c.user_id != user.id));
+}

@@ -434,3 +434,93 @@ async fn a_dropbox_profile_without_a_connected_sync_slot_fails_clearly() {
         .iter()
         .any(|t| t.task == TaskKind::ApplicationAccess && t.status == TaskStatus::Failed));
 }
+
+#[tokio::test]
+async fn a_member_with_an_unknown_status_is_kept_counted_and_never_a_candidate() {
+    let env = TestEnv::start_with(10, 40, 24).await;
+    let profile = env.add_dropbox_profile().await;
+    assert_eq!(
+        env.connect_dropbox(&profile.id, Slot::Sync).await.status,
+        200
+    );
+    let team = env.sandbox.dropbox_team();
+    // every invited member shows a status tag Stone does not define (yet)
+    env.sandbox.faults().push(
+        FaultRule::new(
+            Route::DropboxMembers,
+            FaultKind::ReplaceInBody {
+                from: r#"{".tag":"invited"}"#.into(),
+                to: r#"{".tag":"pending_activation"}"#.into(),
+            },
+        )
+        .forever(),
+    );
+    let invited: Vec<String> = team
+        .members()
+        .into_iter()
+        .filter(|m| m.status.tag() == "invited")
+        .map(|m| m.team_member_id)
+        .collect();
+    assert!(
+        !invited.is_empty(),
+        "the generated team has invited members"
+    );
+    handle(&env.dropbox_sync(), json!({ "profile": profile.id }))
+        .await
+        .expect("sync");
+    let items = env.seat_items(&profile.id).await;
+    for id in &invited {
+        let s = seat(&items[id]);
+        assert_eq!(s.status, "unknown:pending_activation");
+        assert!(s.removed_at.is_none());
+    }
+    let seated = team
+        .members()
+        .into_iter()
+        .filter(|m| !m.status.is_removed())
+        .count();
+    assert_eq!(items.len(), seated, "every listed member is a seat");
+    let candidates = env.store.seats.list_candidates(&profile.id).await.unwrap();
+    assert!(candidates.iter().all(|c| !invited.contains(&c.user_id)));
+}
+
+#[tokio::test]
+async fn the_team_is_pinned_at_the_first_connect_and_a_refused_connect_revokes_its_tokens() {
+    let env = TestEnv::start_with(10, 20, 25).await;
+    let profile = env.add_dropbox_profile().await;
+    let team = env.sandbox.dropbox_team();
+    assert_eq!(
+        env.connect_dropbox(&profile.id, Slot::Sync).await.status,
+        200
+    );
+    let p = env.store.profiles.get(&profile.id).await.unwrap().unwrap();
+    assert_eq!(p.dropbox_team_id.as_deref(), Some(team.team_id().as_str()));
+
+    // the profile belongs to another team: this team's authorization is refused and revoked
+    env.store
+        .profiles
+        .update(
+            &profile.id,
+            |p| -> Result<(), seatkeeper::ports::StoreError> {
+                p.dropbox_team_id = Some("dbtid:AAAnother-team".into());
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    let page = env.connect_dropbox(&profile.id, Slot::Reclaim).await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(
+        page.html.contains("pinned to Dropbox team"),
+        "{}",
+        page.html
+    );
+    assert_eq!(team.api_revocations(), 1, "the fresh tokens were revoked");
+    let reclaim = slot_secret(&env, &profile.id, "reclaim").await;
+    assert!(
+        reclaim["refresh_token"].is_null(),
+        "nothing stored: {reclaim}"
+    );
+    let p = env.store.profiles.get(&profile.id).await.unwrap().unwrap();
+    assert_eq!(p.dropbox_team_id.as_deref(), Some("dbtid:AAAnother-team"));
+}

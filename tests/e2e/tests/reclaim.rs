@@ -3,7 +3,9 @@
 //! the provider sandbox as Box and Dropbox. Every claim is checked at the sandbox (who exists, who
 //! owns what, how many transfers and removals happened) or in DynamoDB.
 use chrono::{Duration, Utc};
-use provider_sandbox::{FaultKind, FaultRule, NewBoxUser, NewDropboxMember, RemoveMode, Route};
+use provider_sandbox::{
+    DropboxRole, FaultKind, FaultRule, NewBoxUser, NewDropboxMember, RemoveMode, Route,
+};
 use seatkeeper::domain::{
     Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimStatus, TaskKind,
 };
@@ -716,16 +718,51 @@ async fn dropbox_refusals_and_permanent_errors_are_recorded_not_retried() {
     );
     let r = record(&env, &profile.id, &req.request_id).await;
     assert_eq!(r.status, ReclaimStatus::Failed);
-    assert_eq!(r.reason_code.as_deref(), Some("remove_refused"));
+    // checked with the reclaim slot before members/remove: nothing was even attempted
+    assert_eq!(
+        r.reason_code.as_deref(),
+        Some("transfer_admin_not_team_admin"),
+        "{r:#?}"
+    );
     assert!(
-        r.reason
-            .as_deref()
-            .unwrap()
-            .contains("transfer_admin_is_not_admin"),
+        r.reason.as_deref().unwrap().contains(&format!(
+            "seatctl connect dropbox --profile {} --slot reclaim",
+            profile.id
+        )),
         "{:?}",
         r.reason
     );
+    assert!(team.removals().is_empty());
     assert!(!team.member(&quiet).unwrap().status.is_removed());
+}
+
+#[tokio::test]
+async fn dropbox_a_demoted_admin_stops_the_removal_with_nothing_moved() {
+    let env = TestEnv::start_with(3, 10, 54).await;
+    let (profile, admin, stale) = dropbox_setup(&env).await;
+    let team = env.sandbox.dropbox_team();
+    let (admin_files, stale_files) = (team.files_owned_by(&admin), team.files_owned_by(&stale));
+    // still an admin, but no longer a Team admin
+    assert!(team.set_role(&admin, Some(DropboxRole::SupportAdmin)));
+    let req = request(&profile.id, &stale);
+    env.enqueue(&req).await;
+    let (_, response) = env.deliver(&env.reclaimer()).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "failed safe, not retried"
+    );
+    let r = record(&env, &profile.id, &req.request_id).await;
+    assert_eq!(r.status, ReclaimStatus::Failed);
+    assert_eq!(
+        r.reason_code.as_deref(),
+        Some("transfer_admin_not_team_admin"),
+        "{r:#?}"
+    );
+    assert!(r.reason.as_deref().unwrap().contains("Team admin role"));
+    assert!(team.removals().is_empty());
+    assert!(!team.member(&stale).unwrap().status.is_removed());
+    assert_eq!(team.files_owned_by(&stale), stale_files);
+    assert_eq!(team.files_owned_by(&admin), admin_files);
 }
 
 #[tokio::test]
@@ -812,4 +849,204 @@ async fn a_request_another_delivery_holds_waits_and_is_then_executed_once() {
     assert_eq!(r.deliveries, 1);
     assert_eq!(tenant.transfers().len(), 1);
     assert!(!tenant.has_user(&stale));
+}
+
+// ------------------------------------------- authorisation, one per user, the cap, the sync
+
+#[tokio::test]
+async fn an_unapproved_message_is_refused_and_recorded_with_its_sender() {
+    let env = TestEnv::start(8, 61).await;
+    let (profile, _admin, stale, _) = box_setup(&env).await;
+    let req = request(&profile.id, &stale);
+    env.enqueue_unapproved(&req).await;
+    let responses = env.drain(&env.reclaimer(), 3).await;
+    assert!(responses.iter().all(|r| r.batch_item_failures.is_empty()));
+    let r = record(&env, &profile.id, &req.request_id).await;
+    assert_eq!(r.status, ReclaimStatus::Skipped);
+    assert_eq!(r.reason_code.as_deref(), Some("not_approved"), "{r:#?}");
+    assert!(r.sender_id.is_some(), "the SQS SenderId is recorded");
+    let tenant = env.sandbox.box_tenant();
+    assert!(tenant.has_user(&stale));
+    assert!(tenant.transfers().is_empty());
+}
+
+#[tokio::test]
+async fn two_requests_for_one_user_run_once() {
+    let env = TestEnv::start(8, 62).await;
+    let (profile, _admin, stale, _) = box_setup(&env).await;
+    let tenant = env.sandbox.box_tenant();
+    // the first request's user read fails for longer than two deliveries' retry budget (4
+    // attempts each): it stays open while the second is delivered
+    env.sandbox.faults().push(
+        FaultRule::new(
+            Route::BoxUsers,
+            FaultKind::RateLimited {
+                retry_after_secs: 0,
+            },
+        )
+        .times(8),
+    );
+    let first = request(&profile.id, &stale);
+    env.enqueue(&first).await;
+    let reclaimer = env.reclaimer();
+    let (_, response) = env.deliver(&reclaimer).await;
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "the first is retried"
+    );
+    // a second request for the same user while the first is open
+    let second = request(&profile.id, &stale);
+    env.enqueue(&second).await;
+    env.drain(&reclaimer, 5).await;
+    let a = record(&env, &profile.id, &first.request_id).await;
+    let b = record(&env, &profile.id, &second.request_id).await;
+    let statuses = [a.status, b.status];
+    assert!(statuses.contains(&ReclaimStatus::Done), "{a:#?} {b:#?}");
+    let loser = if a.status == ReclaimStatus::Done {
+        &b
+    } else {
+        &a
+    };
+    assert_eq!(loser.status, ReclaimStatus::Skipped);
+    assert_eq!(
+        loser.reason_code.as_deref(),
+        Some("duplicate_user_request"),
+        "{loser:#?}"
+    );
+    assert_eq!(tenant.transfers().len(), 1);
+    assert_eq!(tenant.deleted_users(), vec![stale.clone()]);
+    // the lock is released when the request ends
+    let items = env.partition(&format!("USERLOCKS#{}", profile.id)).await;
+    assert!(items.is_empty(), "{items:?}");
+}
+
+#[tokio::test]
+async fn a_candidate_held_by_the_cap_is_queued_by_the_next_run() {
+    let env = TestEnv::start(8, 63).await;
+    let (profile, admin, _, _) = box_setup(&env).await;
+    edit_profile(&env, &profile.id, |p| {
+        p.rules.mode = ReclaimMode::Auto;
+        p.rules.max_per_run = 1;
+        p.rules.max_percent = 100;
+        p.rules.transfer_target = Some(admin.clone());
+    })
+    .await;
+    // today's reclaims have already reached the cap: the function holds the request
+    let day = Utc::now().format("%Y-%m-%d").to_string();
+    assert!(env
+        .store
+        .reclaims
+        .count_reclaim(&profile.id, &day, 1)
+        .await
+        .unwrap());
+    let sync = env.box_sync();
+    let report = sync
+        .sync_profile(&profile.id, &seatkeeper::sync::NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        report
+            .task(TaskKind::Reclamation)
+            .unwrap()
+            .counts
+            .requests_enqueued,
+        1
+    );
+    let requested: Vec<_> = env
+        .store
+        .seats
+        .list_candidates(&profile.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.request_id.is_some())
+        .collect();
+    assert_eq!(requested.len(), 1);
+    let stale = requested[0].user_id.clone();
+    env.drain(&env.reclaimer(), 3).await;
+    let c = env
+        .store
+        .seats
+        .get_candidate(&profile.id, &stale)
+        .await
+        .unwrap()
+        .expect("still a candidate");
+    assert_eq!(c.request_id, None, "released by the held request");
+    assert!(c.waiting.as_deref().unwrap().contains("blast_radius_cap"));
+    assert!(env.sandbox.box_tenant().has_user(&stale));
+    // the next auto run queues it again
+    let report = sync
+        .sync_profile(&profile.id, &seatkeeper::sync::NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        report
+            .task(TaskKind::Reclamation)
+            .unwrap()
+            .counts
+            .requests_enqueued,
+        1,
+        "{:?}",
+        report.task(TaskKind::Reclamation).unwrap().detail
+    );
+    let again = env
+        .store
+        .seats
+        .get_candidate(&profile.id, &stale)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.request_id.is_some());
+    assert_eq!(again.waiting, None);
+}
+
+#[tokio::test]
+async fn a_concurrent_reclaim_survives_the_sync() {
+    let env = TestEnv::start(8, 64).await;
+    let (profile, _admin, stale, _) = box_setup(&env).await;
+    // the seat as a sync read it from the roster just before the reclaim finished
+    let mut from_sync = env
+        .store
+        .seats
+        .get(&profile.id, &stale)
+        .await
+        .unwrap()
+        .unwrap();
+    from_sync.last_seen_at = Utc::now();
+    from_sync.name = "Renamed".into();
+    let req = request(&profile.id, &stale);
+    env.enqueue(&req).await;
+    env.drain(&env.reclaimer(), 3).await;
+    assert_eq!(
+        record(&env, &profile.id, &req.request_id).await.status,
+        ReclaimStatus::Done
+    );
+    env.store.seats.put_many(&[from_sync]).await.unwrap();
+    let seat = env
+        .store
+        .seats
+        .get(&profile.id, &stale)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seat.name, "Renamed", "the sync's observation is written");
+    assert!(seat.removed_at.is_some(), "the reclaim's removal survives");
+    assert!(seat.reclaimed_at.is_some());
+    assert_eq!(
+        seat.reclaim_request_id.as_deref(),
+        Some(req.request_id.as_str())
+    );
+    // and a later sync (the user is gone at Box) keeps it removed
+    handle(&env.box_sync(), json!({ "profile": profile.id }))
+        .await
+        .unwrap();
+    let seat = env
+        .store
+        .seats
+        .get(&profile.id, &stale)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seat.removed_at.is_some() && seat.reclaimed_at.is_some());
 }

@@ -64,6 +64,21 @@ async fn provider_layer(State(app): State<AppState>, req: Request, next: Next) -
                     tokio::time::sleep(std::time::Duration::from_millis(*millis)).await;
                     next.run(req).await
                 }
+                FaultKind::DropField { field } => {
+                    rewrite_body(next.run(req).await, |body| {
+                        let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+                        v.as_object_mut()?.remove(field);
+                        serde_json::to_vec(&v).ok()
+                    })
+                    .await
+                }
+                FaultKind::ReplaceInBody { from, to } => {
+                    rewrite_body(next.run(req).await, |body| {
+                        let text = std::str::from_utf8(body).ok()?;
+                        Some(text.replace(from.as_str(), to).into_bytes())
+                    })
+                    .await
+                }
                 _ => truncate_body(next.run(req).await).await,
             },
         },
@@ -87,6 +102,19 @@ async fn provider_layer(State(app): State<AppState>, req: Request, next: Next) -
         status,
     });
     response
+}
+
+/// The same response with its body rewritten by `f` (unchanged when `f` gives `None`).
+async fn rewrite_body(response: Response, f: impl FnOnce(&[u8]) -> Option<Vec<u8>>) -> Response {
+    let (mut parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => {
+            parts.headers.remove(CONTENT_LENGTH);
+            let out = f(&bytes).unwrap_or_else(|| bytes.to_vec());
+            Response::from_parts(parts, Body::from(out))
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// The same response with only the first half of its body.

@@ -192,7 +192,10 @@ pub(crate) fn fault_response(kind: &FaultKind) -> Option<Response> {
             Some(ClientError::for_status(status).into_response())
         }
         FaultKind::ExpiredToken => Some(unauthorized()),
-        FaultKind::Slow { .. } | FaultKind::TruncatedBody => None,
+        FaultKind::Slow { .. }
+        | FaultKind::TruncatedBody
+        | FaultKind::DropField { .. }
+        | FaultKind::ReplaceInBody { .. } => None,
     }
 }
 

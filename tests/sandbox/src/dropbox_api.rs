@@ -64,6 +64,8 @@ const RPC_ROUTES: &[(&str, &str, Handler)] = &[
         "members.delete",
         remove_job_status,
     ),
+    // auth.stone: `token/revoke` needs no scope (any valid token may revoke itself)
+    ("auth/token/revoke", "", token_revoke),
     ("team_log/get_events", "events.read", get_events),
     (
         "team/devices/list_members_devices",
@@ -223,7 +225,10 @@ pub(crate) fn fault_response(kind: &FaultKind, route: Route) -> Option<Response>
         FaultKind::ExpiredToken => {
             Some(RpcError::Auth("expired_access_token", None).into_response())
         }
-        FaultKind::Slow { .. } | FaultKind::TruncatedBody => None,
+        FaultKind::Slow { .. }
+        | FaultKind::TruncatedBody
+        | FaultKind::DropField { .. }
+        | FaultKind::ReplaceInBody { .. } => None,
     }
 }
 
@@ -647,8 +652,12 @@ fn rpc_inner(
             return Err(RpcError::Auth("expired_access_token", None).into())
         }
     };
-    if !grant.scopes.iter().any(|s| s == scope) {
+    if !scope.is_empty() && !grant.scopes.iter().any(|s| s == scope) {
         return Err(RpcError::Auth("missing_scope", Some(scope)).into());
+    }
+    if route == "auth/token/revoke" {
+        // the handler needs the token itself, not only its grant
+        team.revoke_access_token(&token);
     }
     let arg = parse_arg(route, body)?;
     handler(&mut team, Call { grant, arg }).map_err(|e| match e {
@@ -1018,6 +1027,13 @@ fn team_info(team: &mut TeamState, call: Call) -> Result<Value, CallError> {
         "num_used_licenses": used,
         "policies": policies(),
     }))
+}
+
+/// `auth/token/revoke` (Void → Void): the token was revoked before the handler ran (with its
+/// refresh token and that refresh token's other access tokens).
+fn token_revoke(_team: &mut TeamState, call: Call) -> Result<Value, CallError> {
+    call.void()?;
+    Ok(Value::Null)
 }
 
 fn authenticated_admin(team: &mut TeamState, call: Call) -> Result<Value, CallError> {

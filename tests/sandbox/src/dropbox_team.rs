@@ -588,6 +588,8 @@ pub(crate) struct TeamState {
     next_uid: u64,
     pub codes: HashMap<String, CodeRec>,
     pub access: HashMap<String, AccessRec>,
+    /// Access tokens revoked with `auth/token/revoke`.
+    pub revoked_by_api: usize,
     pub refresh: HashMap<String, RefreshRec>,
     issued: Vec<String>,
     pub token_ttl: Duration,
@@ -706,6 +708,19 @@ impl TeamState {
     }
 
     /// What an access token grants, or why it is refused.
+    /// `auth/token/revoke`: the access token and its refresh token stop working (and so do the
+    /// refresh token's other access tokens).
+    pub(crate) fn revoke_access_token(&mut self, token: &str) {
+        if let Some(rec) = self.access.remove(token) {
+            if let Some(refresh) = rec.refresh {
+                if let Some(r) = self.refresh.get_mut(&refresh) {
+                    r.revoked = true;
+                }
+            }
+            self.revoked_by_api += 1;
+        }
+    }
+
     pub(crate) fn check_access(&self, token: &str) -> Result<Grant, TokenProblem> {
         let rec = self.access.get(token).ok_or(TokenProblem::Invalid)?;
         if let Some(refresh) = &rec.refresh {
@@ -1138,6 +1153,11 @@ impl DropboxTeamHandle {
         }
     }
 
+    /// How many tokens were revoked with `auth/token/revoke`.
+    pub fn api_revocations(&self) -> usize {
+        self.lock().revoked_by_api
+    }
+
     /// Every refresh token issued so far is revoked (as when an admin unlinks the app): refreshing
     /// gets `invalid_grant`, and the access tokens issued under them get 401
     /// `invalid_access_token`.
@@ -1431,6 +1451,7 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
         next_uid,
         codes: HashMap::new(),
         access: HashMap::new(),
+        revoked_by_api: 0,
         refresh: HashMap::new(),
         issued: Vec::new(),
         token_ttl,

@@ -148,6 +148,13 @@ pub enum FaultKind {
     Slow { millis: u64 },
     /// The normal answer with its body cut in half (headers, status and content type unchanged).
     TruncatedBody,
+    /// The normal (JSON object) answer without this top-level field, e.g. a Box page without
+    /// `entries` or a Dropbox page without `members` / `events`.
+    DropField { field: String },
+    /// The normal answer with every `from` in its body replaced by `to` (bodies are compact
+    /// JSON), e.g. a member status tag Stone does not define yet:
+    /// `{".tag":"invited"}` → `{".tag":"pending_activation"}`.
+    ReplaceInBody { from: String, to: String },
 }
 
 /// Fire `kind` on requests to `route`: let `skip` matching requests through first, then fire

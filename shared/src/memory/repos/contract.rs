@@ -9,11 +9,12 @@ use crate::domain::activity::LoginEvidence;
 use crate::domain::profile::LastSync;
 use crate::domain::rules::Evidence;
 use crate::domain::{
-    BoxPlan, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile,
-    Provider, ReclaimRecord, ReclaimRequest, Seat, Slot, TaskKind, TaskRun, TaskStatus,
+    Approval, BoxPlan, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect,
+    Profile, Provider, ReclaimRecord, ReclaimRequest, Seat, Slot, TaskKind, TaskRun, TaskStatus,
 };
 use crate::ports::{
     ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
+    UserLock,
 };
 
 /// Runs every check. `profile_prefix` (lowercase letters, digits, '-') keeps the ids of one
@@ -99,6 +100,7 @@ fn candidate(profile_id: &str, user_id: &str) -> Candidate {
         request_id: None,
         requested_at: None,
         finding: String::new(),
+        waiting: None,
     };
     c.finding = c.finding_digest();
     c
@@ -269,10 +271,29 @@ async fn seats(r: &impl Repos, prefix: &str) {
         .expect("an unknown seat is no error");
     assert_eq!(repo.get(&pid, "u99").await.expect("get"), None);
 
-    // a seat that comes back is rewritten whole
-    repo.put_many(&[seat(&pid, "u02")]).await.expect("put_many");
+    // a sync whose roster was read before the reclaim (a concurrent sync) updates what it
+    // observed but never erases what the reclaim wrote
+    let mut stale = seat(&pid, "u03");
+    stale.name = "Renamed".into();
+    stale.last_seen_at = later - chrono::Duration::minutes(1);
+    repo.put_many(&[stale]).await.expect("put_many");
+    let u03 = repo.get(&pid, "u03").await.expect("get").expect("kept");
+    assert_eq!(u03.name, "Renamed", "observed attributes are written");
+    assert_eq!(
+        u03.removed_at,
+        Some(later),
+        "the reclaim's removal survives"
+    );
+    assert_eq!(u03.reclaimed_at, Some(later));
+    assert_eq!(u03.reclaim_request_id.as_deref(), Some("req-3"));
+
+    // a seat listed again well after its reclaim comes back, keeping the reclaim's record
+    let mut back = seat(&pid, "u02");
+    back.last_seen_at = later + chrono::Duration::hours(1);
+    repo.put_many(&[back]).await.expect("put_many");
     let back = repo.get(&pid, "u02").await.expect("get").expect("kept");
     assert_eq!(back.removed_at, None);
+    assert_eq!(back.reclaimed_at, Some(later));
 
     assert_eq!(repo.list(&other).await.expect("list").len(), 1);
 }
@@ -436,6 +457,46 @@ async fn reclaims(r: &impl Repos, prefix: &str) {
         .count_reclaim(&format!("{prefix}-none"), day, 2)
         .await
         .expect("count"));
+
+    // approvals
+    let req = ReclaimRequest::new(&pid, "u1", false, "seatctl:alice", None);
+    assert_eq!(
+        repo.get_approval(&pid, &req.request_id).await.expect("get"),
+        None
+    );
+    let a = Approval::for_request(&req, "seatctl approve", t0());
+    repo.put_approval(&a).await.expect("put_approval");
+    let got = repo
+        .get_approval(&pid, &req.request_id)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(got, a);
+    assert!(got.covers(&req));
+    let mut other_user = req.clone();
+    other_user.user_id = "u2".into();
+    assert!(!got.covers(&other_user));
+
+    // one open request per (profile, user)
+    let lock = |user: &'static str, me: &'static str, stale: Option<&'static str>| {
+        let pid = pid.clone();
+        async move { repo.lock_user(&pid, user, me, stale).await.expect("lock") }
+    };
+    assert_eq!(lock("u1", "r1", None).await, UserLock::Taken);
+    assert_eq!(lock("u1", "r1", None).await, UserLock::Taken, "re-entrant");
+    assert_eq!(lock("u1", "r2", None).await, UserLock::HeldBy("r1".into()));
+    assert_eq!(lock("u2", "r2", None).await, UserLock::Taken, "per user");
+    assert_eq!(
+        lock("u1", "r3", Some("r1")).await,
+        UserLock::Taken,
+        "take over"
+    );
+    repo.unlock_user(&pid, "u1", "r1")
+        .await
+        .expect("not the holder: a no-op");
+    assert_eq!(lock("u1", "r4", None).await, UserLock::HeldBy("r3".into()));
+    repo.unlock_user(&pid, "u1", "r3").await.expect("unlock");
+    assert_eq!(lock("u1", "r4", None).await, UserLock::Taken);
 }
 
 async fn runs_and_licenses(r: &impl Repos, prefix: &str) {

@@ -367,7 +367,7 @@ pub(crate) fn observe(profile: &Profile, u: &BoxUser) -> ObservedSeat {
         user_id: u.id.clone(),
         login: u.login.clone().unwrap_or_default(),
         name: u.name.clone().unwrap_or_default(),
-        status: u.status.clone().unwrap_or_default(),
+        status: box_status(u.status.as_deref()),
         is_admin: is_admin_role(&role),
         role,
         license_managed: profile.manages(&license_type),
@@ -376,11 +376,28 @@ pub(crate) fn observe(profile: &Profile, u: &BoxUser) -> ObservedSeat {
     }
 }
 
+/// Box `User.status` values ([BOX-OAS] `User.allOf[1].properties.status`); any other is kept
+/// as `unknown:<status>` (a seat, never a candidate).
+const BOX_STATUSES: &[&str] = &[
+    "active",
+    "inactive",
+    "cannot_delete_edit",
+    "cannot_delete_edit_upload",
+];
+
+fn box_status(status: Option<&str>) -> String {
+    match status {
+        // a user listed without a status (the field was not asked for) is not unknown
+        None | Some("") => String::new(),
+        Some(s) => crate::domain::rules::status_or_unknown(s, BOX_STATUSES),
+    }
+}
+
 fn directory_user(u: &BoxUser) -> DirectoryUser {
     DirectoryUser {
         user_id: u.id.clone(),
         login: u.login.clone().unwrap_or_default(),
-        status: u.status.clone().unwrap_or_default(),
+        status: box_status(u.status.as_deref()),
         is_admin: u.role.as_deref().is_some_and(is_admin_role),
         created_at: u.created_utc(),
         // admin_logs cannot be filtered by user: user_activity filters by user id itself

@@ -6,7 +6,7 @@ use crate::http::ErrorCode;
 /// `components.schemas.Users` in marker mode (`limit`, `next_marker`, `entries`).
 #[derive(Debug, Deserialize)]
 pub(crate) struct UsersPage {
-    #[serde(default)]
+    /// Required: a page without its list is malformed (an error), never an empty page.
     pub entries: Vec<BoxUser>,
     #[serde(default)]
     pub next_marker: Option<String>,
@@ -75,7 +75,7 @@ pub(crate) struct EventsPage {
     /// string or int64 in the spec.
     #[serde(default)]
     pub next_stream_position: Option<serde_json::Value>,
-    #[serde(default)]
+    /// Required: a page without its list is malformed (an error), never an empty page.
     pub entries: Vec<BoxEvent>,
 }
 

@@ -199,6 +199,9 @@ impl Directory for DropboxDirectory {
 pub struct DropboxDeprovisioner {
     client: Arc<DropboxClient>,
     reclaim: DropboxCredentials,
+    /// Reads the transfer admin's roles (`members/get_info_v2` needs `members.read`, a scope
+    /// of the sync app). Boxed: keeps the adapter enum's variants of similar size.
+    sync: Box<DropboxCredentials>,
     profile: Profile,
 }
 
@@ -217,10 +220,30 @@ impl DropboxDeprovisioner {
                 profile.id
             )));
         }
+        // both slots must read the same team (the team is pinned on the profile at connect)
+        if let (Some(a), Some(b)) = (&reclaim.team_id, &sync.team_id) {
+            if a != b {
+                return Err(AccessError::WrongTenant(format!(
+                    "the sync slot of profile {} reads team {b} but the reclaim slot acts on team {a}: connect both slots as admins of the same team (seatctl connect dropbox --profile {} --slot reclaim)",
+                    profile.id, profile.id
+                )));
+            }
+        }
         Ok(Self {
             client,
             reclaim,
+            sync: Box::new(sync),
             profile,
+        })
+    }
+
+    fn reconnect(&self, why: String) -> TargetCheck {
+        TargetCheck::Refused(Refusal {
+            code: "transfer_admin_not_team_admin",
+            reason: format!(
+                "{why}; nothing was changed. Connect the reclaim slot again as an active Team admin (seatctl connect dropbox --profile {} --slot reclaim), then request again.",
+                self.profile.id
+            ),
         })
     }
 }
@@ -237,23 +260,66 @@ impl Deprovisioner for DropboxDeprovisioner {
             })
     }
 
-    /// The target is the admin who connected the slot, and `members/remove` refuses a bad one
-    /// itself; only its form is checked here (no call, as before).
+    /// The target must still be the admin behind the reclaim slot
+    /// (`team/token/get_authenticated_admin` with the reclaim slot: Dropbox answers
+    /// `admin_not_active` for an admin who left or was demoted), an active member, and hold the
+    /// **Team admin** role (`members/get_info_v2`). Otherwise the request fails safe before
+    /// anything moves, with a sentence that says to reconnect the reclaim slot.
     async fn check_target(
         &self,
         target: &str,
-        _stats: &ApiStats,
+        stats: &ApiStats,
     ) -> Result<TargetCheck, ProviderError> {
-        Ok(match DropboxTeamMemberId::parse(target) {
-            Ok(_) => TargetCheck::Ok,
-            Err(e) => TargetCheck::Refused(Refusal {
-                code: "bad_transfer_target",
-                reason: format!(
-                    "the reclaim slot's admin is not a Dropbox team member id: {e}; connect the reclaim slot again (seatctl connect dropbox --profile {} --slot reclaim)",
-                    self.profile.id
-                ),
-            }),
-        })
+        let id = match DropboxTeamMemberId::parse(target) {
+            Ok(id) => id,
+            Err(e) => {
+                return Ok(TargetCheck::Refused(Refusal {
+                    code: "bad_transfer_target",
+                    reason: format!(
+                        "the reclaim slot's admin is not a Dropbox team member id: {e}; connect the reclaim slot again (seatctl connect dropbox --profile {} --slot reclaim)",
+                        self.profile.id
+                    ),
+                }))
+            }
+        };
+        let admin = match self.client.slot_admin(&self.reclaim, stats).await {
+            Ok(a) => a,
+            Err(ProviderError::Api {
+                status: 409, code, ..
+            }) => {
+                return Ok(self.reconnect(format!(
+                    "Dropbox no longer accepts the admin who connected the reclaim slot ({target}) as an active team admin ({code})"
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        let p = &admin.admin_profile;
+        if p.team_member_id != target {
+            return Ok(self.reconnect(format!(
+                "the reclaim slot now acts as {} ({}), not as the recorded transfer admin {target}",
+                p.email, p.team_member_id
+            )));
+        }
+        if p.status.tag != "active" {
+            return Ok(self.reconnect(format!(
+                "the transfer admin {} is {}, not active",
+                p.email, p.status.tag
+            )));
+        }
+        let member = self.client.member_info(&self.sync, &id, stats).await?;
+        let team_admin = member.as_ref().is_some_and(|m| {
+            m.roles
+                .iter()
+                .flatten()
+                .any(|r| r.name.eq_ignore_ascii_case("Team admin"))
+        });
+        if !team_admin {
+            return Ok(self.reconnect(format!(
+                "the transfer admin {} no longer holds the Team admin role",
+                p.email
+            )));
+        }
+        Ok(TargetCheck::Ok)
     }
 
     fn transfers_separately(&self) -> bool {
@@ -522,10 +588,11 @@ fn is_admin(m: &TeamMemberInfoV2) -> bool {
 }
 
 /// A member as a seat. Active, invited and suspended members hold a license; removed members
-/// (only listed with include_removed) do not.
+/// (only listed with include_removed) do not. A status tag seatkeeper does not know (Stone's
+/// union may grow) is kept as a seat with status `unknown:<tag>`: counted, never a candidate.
 pub(crate) fn observe(profile: &Profile, m: &TeamMemberInfoV2) -> Option<ObservedSeat> {
     let p = &m.profile;
-    if !SEAT_STATUSES.contains(&p.status.tag.as_str()) {
+    if p.status.tag == REMOVED {
         return None;
     }
     let roles: Vec<&str> = m.roles.iter().flatten().map(|r| r.name.as_str()).collect();
@@ -534,7 +601,7 @@ pub(crate) fn observe(profile: &Profile, m: &TeamMemberInfoV2) -> Option<Observe
         user_id: p.team_member_id.clone(),
         login: p.email.clone(),
         name: p.name.display_name.clone(),
-        status: p.status.tag.clone(),
+        status: member_status(&p.status.tag),
         is_admin: is_admin(m),
         role: if roles.is_empty() {
             "member_only".into()
@@ -547,12 +614,17 @@ pub(crate) fn observe(profile: &Profile, m: &TeamMemberInfoV2) -> Option<Observe
     })
 }
 
+/// The stored status: a known tag, or `unknown:<tag>`.
+fn member_status(tag: &str) -> String {
+    crate::domain::rules::status_or_unknown(tag, SEAT_STATUSES)
+}
+
 fn directory_user(m: &TeamMemberInfoV2) -> DirectoryUser {
     let p = &m.profile;
     DirectoryUser {
         user_id: p.team_member_id.clone(),
         login: p.email.clone(),
-        status: p.status.tag.clone(),
+        status: member_status(&p.status.tag),
         is_admin: is_admin(m),
         created_at: p.joined_on.or(p.invited_on),
         // team_log filters by account id, not by team member id
@@ -630,6 +702,49 @@ mod tests {
         let page = vec![admin, member("removed", "full", json!([]))];
         let r = roster_page(&p, &page);
         assert_eq!((r.seats.len(), r.not_seats), (1, 1));
+    }
+
+    #[test]
+    fn an_unknown_status_is_kept_as_a_seat_never_a_candidate() {
+        let p = profile();
+        let m = member("pending_activation", "full", json!([]));
+        let s = observe(&p, &m).expect("still a seat");
+        assert_eq!(s.status, "unknown:pending_activation");
+        assert!(s.license_managed, "counted in assigned seats");
+        let r = roster_page(&p, &[m]);
+        assert_eq!((r.seats.len(), r.not_seats), (1, 0));
+        let now = chrono::Utc::now();
+        let facts = crate::domain::rules::SeatFacts {
+            user_id: &s.user_id,
+            login: &s.login,
+            status: &s.status,
+            is_admin: false,
+            license_type: &s.license_type,
+            created_at: Some(now - chrono::Duration::days(900)),
+            first_seen_at: now - chrono::Duration::days(900),
+            last_login: None,
+            last_activity: None,
+            observed_since: None,
+        };
+        assert_eq!(
+            crate::domain::rules::evaluate(
+                &facts,
+                &crate::domain::ReclaimRules::default(),
+                true,
+                None,
+                now
+            ),
+            crate::domain::rules::Verdict::Exempt(crate::domain::rules::Exemption::UnknownStatus)
+        );
+    }
+
+    #[test]
+    fn a_page_without_its_members_list_is_malformed_not_empty() {
+        let e = serde_json::from_str::<crate::providers::dropbox_api::model::MembersListV2Result>(
+            r#"{"cursor":"c","has_more":false}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("members"), "{e}");
     }
 
     #[test]
@@ -847,12 +962,18 @@ mod tests {
                 ..
             })
         ));
-        assert!(matches!(
-            dp.check_target("dbmid:ADMIN", &stats).await.unwrap(),
-            TargetCheck::Ok
-        ));
         assert!(!dp.transfers_separately());
         assert_eq!(stats.snapshot().api_calls, 0);
+
+        // slots of two different teams are refused
+        let e = DropboxDeprovisioner::new(
+            client(),
+            creds(Some("r"), Some("dbtid:A")),
+            creds(Some("r"), Some("dbtid:B")),
+            profile(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, AccessError::WrongTenant(_)), "{e}");
     }
 
     #[tokio::test]

@@ -670,6 +670,33 @@ impl DropboxClient {
         .await
     }
 
+    /// `auth/token/revoke` with an access token: Dropbox disables it, its refresh token and
+    /// every other access token of that refresh token. Used when a connect fails after the
+    /// code exchange, so no live grant is left behind.
+    pub async fn revoke(&self, token: &AccessToken, stats: &ApiStats) -> Result<(), ProviderError> {
+        let _: Value = self
+            .rpc_with_token(token, "auth/token/revoke", &Value::Null, stats)
+            .await?;
+        Ok(())
+    }
+
+    /// The admin who authorized a slot's token (`team/token/get_authenticated_admin`), with
+    /// that slot's credentials (renewed as needed). Dropbox answers 409 `admin_not_active` when
+    /// that admin is no longer an active member or no longer an admin.
+    pub async fn slot_admin(
+        &self,
+        creds: &DropboxCredentials,
+        stats: &ApiStats,
+    ) -> Result<AuthenticatedAdmin, ProviderError> {
+        self.rpc(
+            creds,
+            "team/token/get_authenticated_admin",
+            &Value::Null,
+            stats,
+        )
+        .await
+    }
+
     /// The admin who authorized the token (`team/token/get_authenticated_admin`).
     pub async fn authenticated_admin(
         &self,
@@ -756,8 +783,15 @@ fn error_from_response(
             Some(code) => ProviderError::Api {
                 provider: PROVIDER,
                 status,
+                message: match &code {
+                    // say what to do, not only what is missing
+                    ErrorCode::MissingScope { required_scope } => format!(
+                        "the Dropbox app lacks the scope {}: tick it on the app's Permissions tab in the Dropbox App Console, then connect the slot again (seatctl connect dropbox --profile ID --slot sync|reclaim) so the new token carries it",
+                        required_scope.as_deref().unwrap_or("(not named by Dropbox)")
+                    ),
+                    _ => summary,
+                },
                 code,
-                message: summary,
                 request_id,
             },
         },

@@ -13,7 +13,7 @@ pub struct Tagged {
 /// `team.MembersListV2Result`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct MembersListV2Result {
-    #[serde(default)]
+    /// Required: a page without its list is malformed (an error), never an empty page.
     pub members: Vec<TeamMemberInfoV2>,
     pub cursor: String,
     pub has_more: bool,
@@ -79,7 +79,7 @@ pub struct AuthenticatedAdmin {
 /// `team_log.GetTeamEventsResult`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct GetTeamEventsResult {
-    #[serde(default)]
+    /// Required: a page without its list is malformed (an error), never an empty page.
     pub events: Vec<serde_json::Value>,
     pub cursor: String,
     pub has_more: bool,
