@@ -215,6 +215,14 @@ pub struct ReclaimRecord {
     /// it), for the audit trail.
     #[serde(default)]
     pub sender_id: Option<String>,
+    /// Box: after a transfer answered, the removal was refused because the user still owned
+    /// content (the transfer continues in the background at Box): the removal is tried again
+    /// from this instant on; a redelivery before it does nothing.
+    #[serde(default)]
+    pub next_check_at: Option<DateTime<Utc>>,
+    /// How many such refusals were waited out so far.
+    #[serde(default)]
+    pub content_checks: u32,
 }
 
 impl ReclaimRecord {
@@ -254,6 +262,8 @@ impl ReclaimRecord {
             lease_until: None,
             lease_owner: None,
             sender_id: None,
+            next_check_at: None,
+            content_checks: 0,
         }
     }
 

@@ -81,6 +81,11 @@ pub struct Tenant {
     pub transfers_separately: bool,
     /// Dropbox-like removals run as jobs that complete after this many polls (0: at once).
     pub job_polls: u32,
+    /// Box-like transfers answer at once but the content moves only after this many removal
+    /// attempts (0: at once), like a Box transfer that continues in the background.
+    pub background_removes: u32,
+    /// Users whose transfer is still moving content: removal attempts left.
+    background: HashMap<String, u32>,
     pub page_size: usize,
     jobs: HashMap<String, (String, u32)>,
     next_id: u64,
@@ -416,11 +421,18 @@ impl Deprovisioner for MemoryProvider {
         stats.call();
         let fault = fail_with(self.enter(Op::Transfer))?;
         let mut t = self.tenant();
+        let background = t.background_removes;
         let moved = match t.users.get_mut(user_id) {
+            Some(u) if background > 0 => u.owned,
             Some(u) => std::mem::take(&mut u.owned),
             None => return Err(not_found("transfer")),
         };
-        t.transferred += moved;
+        if background > 0 {
+            // answered; the content moves later (counted then)
+            t.background.insert(user_id.to_owned(), background);
+        } else {
+            t.transferred += moved;
+        }
         t.next_id += 1;
         let folder_id = format!("folder-{}", t.next_id);
         if matches!(fault, Some(Fault::CutAfterEffect)) {
@@ -447,6 +459,17 @@ impl Deprovisioner for MemoryProvider {
             ));
         }
         let mut t = self.tenant();
+        if let Some(left) = t.background.get_mut(user_id) {
+            *left -= 1;
+            if *left == 0 {
+                t.background.remove(user_id);
+                let moved = t
+                    .users
+                    .get_mut(user_id)
+                    .map_or(0, |u| std::mem::take(&mut u.owned));
+                t.transferred += moved;
+            }
+        }
         let Some(owned) = t.users.get(user_id).map(|u| u.owned) else {
             return Ok(Removal::Done {
                 detail: "the user is already gone".into(),
@@ -485,6 +508,10 @@ impl Deprovisioner for MemoryProvider {
             already_gone: false,
             request_id: None,
         })
+    }
+
+    fn still_owns_content(&self, e: &ProviderError) -> bool {
+        matches!(e, ProviderError::Api { code: ErrorCode::Other(c), .. } if c == "user_owns_content")
     }
 
     async fn poll(&self, job_id: &str, stats: &ApiStats) -> Result<JobState, ProviderError> {

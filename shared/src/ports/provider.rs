@@ -199,6 +199,11 @@ pub trait Deprovisioner {
         stats: &ApiStats,
     ) -> Result<Removal, ProviderError>;
     async fn poll(&self, job_id: &str, stats: &ApiStats) -> Result<JobState, ProviderError>;
+    /// True when `remove` was refused only because the user still owns content (Box: a
+    /// transfer that continues in the background); such a refusal is re-checked later.
+    fn still_owns_content(&self, _e: &ProviderError) -> bool {
+        false
+    }
 }
 
 /// Hands out a profile's adapters, bound to its credentials.

@@ -8,7 +8,7 @@
 //! whose outcome is unknown is probed (a removal without force succeeds only if the content
 //! already moved) instead of repeated, and a removal job is polled by its recorded id instead of
 //! removing again. The steps themselves are in [`steps`].
-mod steps;
+pub(crate) mod steps;
 
 use std::time::Duration;
 

@@ -25,6 +25,22 @@ const RELEASES_CANDIDATE: [&str; 3] = [
     "duplicate_user_request",
 ];
 
+/// A request verified longer ago than this (by an earlier delivery: a redelivery, a request
+/// waiting behind a busy provider) is verified again before anything changes at the provider.
+pub(super) const REVERIFY_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Box: after a transfer answered, a removal refused because the user still owns content (the
+/// transfer continues in the background) is tried again after these waits, one per refusal;
+/// the refusal after the last one ends the request `failed/delete_refused`. The message comes
+/// back after the queue's visibility timeout (90 min) anyway, so the waits are mostly a floor:
+/// with the first delivery and one spare for a transient error, the checks stay within the
+/// queue's 5 receives (about 4.5 h in all).
+pub(super) const CONTENT_RECHECKS: [chrono::Duration; 3] = [
+    chrono::Duration::minutes(5),
+    chrono::Duration::minutes(15),
+    chrono::Duration::minutes(60),
+];
+
 /// Why a step stopped.
 #[derive(Debug)]
 pub(super) enum Stop {
@@ -114,6 +130,19 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         rec: &mut ReclaimRecord,
         stats: &ApiStats,
     ) -> StepResult {
+        // a removal waiting for a background transfer: nothing to do before its re-check
+        if let Some(at) = rec
+            .next_check_at
+            .filter(|_| rec.status == ReclaimStatus::Removing)
+        {
+            let left = at - Utc::now();
+            if left > chrono::Duration::zero() {
+                return Err(Stop::Retry(format!(
+                    "the transfer continues at the provider: the removal is checked again in {} min",
+                    left.num_minutes() + 1
+                )));
+            }
+        }
         let deprovisioner = self.providers.deprovisioner(profile).await?;
         let directory = self.providers.directory(profile).await?;
         let ports = Ports {
@@ -127,11 +156,17 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         loop {
             match rec.status {
                 ReclaimStatus::Received => {
-                    self.verify(profile, rec, &ports).await?;
+                    self.verify(profile, rec, &ports, false).await?;
                     target_checked = true;
                 }
                 ReclaimStatus::Verified => {
                     if paused(profile, rec) {
+                        continue;
+                    }
+                    // verified too long ago by an earlier delivery: the user may be back
+                    if !target_checked && stale_verification(rec, Utc::now()) {
+                        self.verify(profile, rec, &ports, true).await?;
+                        target_checked = true;
                         continue;
                     }
                     let (user, target) = who(rec);
@@ -315,12 +350,14 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         self.repos.reclaims().save(rec).await.map_err(Stop::from)
     }
 
-    /// Re-reads the user, the target and the user's fresh activity, then decides.
+    /// Re-reads the user, the target and the user's fresh activity, then decides. `again`: a
+    /// re-verification of a stale `verified` (the cap was counted the first time).
     async fn verify<D: Directory, X: Deprovisioner>(
         &self,
         profile: &Profile,
         rec: &mut ReclaimRecord,
         p: &Ports<'_, D, X>,
+        again: bool,
     ) -> StepResult {
         let Some(seat) = self.synced_seat(profile, rec).await? else {
             return Ok(());
@@ -377,6 +414,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             (last_login, last_activity),
             target,
             plan,
+            again,
         )
         .await
     }
@@ -449,6 +487,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         (last_login, last_activity): (Option<LoginEvidence>, Option<LoginEvidence>),
         target: String,
         plan: String,
+        again: bool,
     ) -> StepResult {
         let now = Utc::now();
         let facts = SeatFacts {
@@ -484,6 +523,16 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                     );
                     rec.step(ReclaimStatus::Done, now, detail, None);
                     return Ok(());
+                }
+                if again {
+                    let detail = format!(
+                        "verified again before acting (the last verification was over {} min old): still qualifies: {}; plan: {}",
+                        REVERIFY_AFTER.num_minutes(),
+                        describe_login(rec.evidence.as_ref().and_then(|e| e.last_login.as_ref())),
+                        rec.plan.as_deref().unwrap_or_default()
+                    );
+                    rec.step(ReclaimStatus::Verified, now, detail, None);
+                    return self.save(rec).await;
                 }
                 return self.count_against_cap(profile, rec, now).await;
             }
@@ -633,6 +682,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             Ok(Removal::Done {
                 detail, request_id, ..
             }) => {
+                rec.next_check_at = None;
                 rec.step(ReclaimStatus::Removed, Utc::now(), detail, request_id);
                 self.save(rec).await
             }
@@ -642,11 +692,46 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             }
             Ok(Removal::Busy(why)) => Err(Stop::Retry(why)),
             Err(e) if retryable(&e) => Err(Stop::Retry(e.to_string())),
+            Err(e)
+                if p.deprovisioner.transfers_separately()
+                    && rec.transfer_folder_id.is_some()
+                    && p.deprovisioner.still_owns_content(&e)
+                    && (rec.content_checks as usize) < CONTENT_RECHECKS.len() =>
+            {
+                // the transfer answered but continues in the background: check again later
+                let wait = CONTENT_RECHECKS[rec.content_checks as usize];
+                let now = Utc::now();
+                rec.content_checks += 1;
+                rec.next_check_at = Some(now + wait);
+                let detail = format!(
+                    "the user still owns content ({e}): the transfer to folder {} continues in the background; removal checked again after {} (check {} of {})",
+                    rec.transfer_folder_id.as_deref().unwrap_or_default(),
+                    (now + wait).format("%Y-%m-%d %H:%M UTC"),
+                    rec.content_checks,
+                    CONTENT_RECHECKS.len()
+                );
+                rec.step(
+                    ReclaimStatus::Removing,
+                    now,
+                    detail,
+                    e.request_id().map(str::to_owned),
+                );
+                self.save(rec).await?;
+                Err(Stop::Retry(format!(
+                    "the user still owns content; the removal is checked again in {} min",
+                    wait.num_minutes()
+                )))
+            }
             Err(e) if p.deprovisioner.transfers_separately() => Err(Stop::Fail {
                 code: "delete_refused",
                 request_id: e.request_id().map(str::to_owned),
                 reason: format!(
-                    "the provider refused to remove the user without force ({e}); nothing was forced: the content transferred so far is in folder {} of {}, and the user keeps the seat. Check the user in the admin console, then request again.",
+                    "the provider refused to remove the user without force ({e}){}; nothing was forced: the content transferred so far is in folder {} of {}, and the user keeps the seat. Check the user in the admin console, then request again.",
+                    if rec.content_checks > 0 {
+                        format!(" after {} re-checks while the transfer continued", rec.content_checks)
+                    } else {
+                        String::new()
+                    },
                     rec.transfer_folder_id.as_deref().unwrap_or("(none)"),
                     rec.transfer_target.as_deref().unwrap_or("(none)")
                 ),
@@ -749,6 +834,15 @@ fn who(rec: &ReclaimRecord) -> (String, String) {
         rec.request.user_id.clone(),
         rec.transfer_target.clone().unwrap_or_default(),
     )
+}
+
+/// Verified by an earlier delivery longer ago than [`REVERIFY_AFTER`].
+fn stale_verification(rec: &ReclaimRecord, now: DateTime<Utc>) -> bool {
+    rec.steps
+        .iter()
+        .rev()
+        .find(|s| s.status == ReclaimStatus::Verified)
+        .is_some_and(|s| now - s.at > REVERIFY_AFTER)
 }
 
 /// Kill switch, checked before every step that changes something at the provider.

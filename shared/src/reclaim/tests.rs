@@ -1042,3 +1042,156 @@ async fn a_request_verified_earlier_rechecks_the_target_before_the_removal() {
     assert_eq!(w.provider.count(Op::Remove), 0, "nothing removed");
     assert!(w.user_present(IDLE));
 }
+
+// ------------------------------------------- stale verifications, background transfers (Box)
+
+impl World {
+    /// Moves the request's verified step `minutes` into the past.
+    async fn verified_ago(&self, req: &ReclaimRequest, minutes: i64) {
+        let mut rec = self.record(req).await;
+        for s in rec.steps.iter_mut().filter(|s| s.status == Verified) {
+            s.at = Utc::now() - Duration::minutes(minutes);
+        }
+        self.repos.reclaims().save(&mut rec).await.unwrap();
+    }
+
+    /// The waiting removal is due now (the backoff has passed).
+    async fn check_due(&self, req: &ReclaimRequest) {
+        let mut rec = self.record(req).await;
+        assert!(rec.next_check_at.is_some(), "a re-check is scheduled");
+        rec.next_check_at = Some(Utc::now() - Duration::seconds(1));
+        self.repos.reclaims().save(&mut rec).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_stale_verification_is_verified_again_without_counting_the_cap_twice() {
+    for box_like in [true, false] {
+        let w = world(box_like).await;
+        let req = request(IDLE);
+        w.stored_at(&req, Verified).await;
+        w.verified_ago(&req, 10).await;
+        assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+        let rec = w.record(&req).await;
+        assert!(rec
+            .steps
+            .iter()
+            .any(|s| s.status == Verified && s.detail.contains("verified again")));
+        // the earlier verification counted the cap (not here, by construction): nothing more
+        let day = Utc::now().format("%Y-%m-%d").to_string();
+        assert!(
+            w.repos
+                .reclaims()
+                .count_reclaim("acme", &day, 1)
+                .await
+                .unwrap(),
+            "the re-verification did not count the cap"
+        );
+        assert!(!w.user_present(IDLE));
+        w.assert_no_content_lost();
+    }
+}
+
+#[tokio::test]
+async fn a_recent_verification_is_not_verified_again() {
+    let w = world(true).await;
+    let req = request(IDLE);
+    w.stored_at(&req, Verified).await;
+    w.verified_ago(&req, 2).await;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    let rec = w.record(&req).await;
+    assert!(!rec
+        .steps
+        .iter()
+        .any(|s| s.detail.contains("verified again")));
+}
+
+#[tokio::test]
+async fn a_user_active_since_a_stale_verification_is_skipped_before_any_write() {
+    for box_like in [true, false] {
+        let w = world(box_like).await;
+        let req = request(IDLE);
+        w.stored_at(&req, Verified).await;
+        w.verified_ago(&req, 30).await;
+        w.provider.add_event(
+            IDLE,
+            LoginEvidence {
+                at: Utc::now() - Duration::minutes(10),
+                event_id: "ev-back".into(),
+                event_type: "LOGIN".into(),
+            },
+        );
+        assert_eq!(w.deliver(&req).await, Outcome::Finished(Skipped));
+        let rec = w.record(&req).await;
+        assert_eq!(rec.reason_code.as_deref(), Some("active_since_request"));
+        assert_eq!(w.provider.count(Op::Transfer), 0);
+        assert_eq!(w.provider.count(Op::Remove), 0);
+        assert!(w.user_present(IDLE));
+        w.assert_no_content_lost();
+    }
+}
+
+#[tokio::test]
+async fn a_transfer_continuing_in_the_background_is_checked_again_then_finishes() {
+    let w = world(true).await;
+    // the content moves at the third removal attempt
+    w.provider.tenant().background_removes = 3;
+    let req = request(IDLE);
+    let first = w.deliver(&req).await;
+    assert!(first.is_retry(), "{first:?}");
+    let rec = w.record(&req).await;
+    assert_eq!(rec.status, Removing);
+    assert_eq!(rec.content_checks, 1);
+    assert!(rec.next_check_at.is_some_and(|t| t > Utc::now()));
+    assert!(rec
+        .steps
+        .iter()
+        .any(|s| s.detail.contains("continues in the background")));
+    // redelivered before the re-check is due: nothing is called
+    let calls = w.provider.tenant().calls.len();
+    match w.deliver(&req).await {
+        Outcome::Retry(why) => assert!(why.contains("checked again in"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.provider.tenant().calls.len(), calls);
+    w.check_due(&req).await;
+    assert!(w.deliver(&req).await.is_retry(), "still moving");
+    assert_eq!(w.record(&req).await.content_checks, 2);
+    w.check_due(&req).await;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    assert_eq!(w.provider.count(Op::Transfer), 1, "never transferred twice");
+    assert_eq!(w.provider.count(Op::Remove), 3);
+    assert!(!w.user_present(IDLE));
+    w.assert_no_content_lost();
+}
+
+#[tokio::test]
+async fn a_transfer_that_never_completes_fails_after_the_checks_with_the_folder_named() {
+    let w = world(true).await;
+    w.provider.tenant().background_removes = 1000;
+    let req = request(IDLE);
+    let mut outcome = w.deliver(&req).await;
+    let mut deliveries = 1;
+    while outcome.is_retry() {
+        assert!(
+            deliveries <= super::steps::CONTENT_RECHECKS.len(),
+            "{outcome:?}"
+        );
+        w.check_due(&req).await;
+        outcome = w.deliver(&req).await;
+        deliveries += 1;
+    }
+    assert_eq!(outcome, Outcome::Finished(Failed));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("delete_refused"));
+    let folder = rec.transfer_folder_id.clone().unwrap();
+    assert!(rec.reason.as_deref().unwrap().contains(&folder));
+    assert!(rec.reason.as_deref().unwrap().contains("re-checks"));
+    assert_eq!(w.provider.count(Op::Transfer), 1);
+    assert_eq!(
+        w.provider.count(Op::Remove),
+        1 + super::steps::CONTENT_RECHECKS.len()
+    );
+    assert!(w.user_present(IDLE), "the user keeps the seat");
+    w.assert_no_content_lost();
+}

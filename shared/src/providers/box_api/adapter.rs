@@ -279,6 +279,14 @@ impl Deprovisioner for BoxDeprovisioner {
     async fn poll(&self, _job_id: &str, _stats: &ApiStats) -> Result<JobState, ProviderError> {
         Ok(JobState::Unknown)
     }
+
+    /// Box answers a removal without `force` with 400 while the user owns content (the code is
+    /// undocumented; 403 is an undeletable status, 404 a gone user, and a malformed id is
+    /// refused before the call): after a transfer that answered, that is the transfer still
+    /// moving content in the background.
+    fn still_owns_content(&self, e: &ProviderError) -> bool {
+        matches!(e, ProviderError::Api { status: 400, .. })
+    }
 }
 
 /// A user id from a request or a profile, refused before any call unless it is a Box id.
