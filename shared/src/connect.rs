@@ -15,7 +15,6 @@ use crate::http::{ApiStats, ProviderError};
 use crate::ports::{ConnectRepo, ProfileRepo, Repos, RunRepo, StoreError};
 use crate::providers::dropbox_api::{DropboxClient, DropboxCredentials, TeamInfo};
 use crate::secrets::{SecretError, SecretStore};
-use crate::store::Store;
 
 #[derive(Debug, Error)]
 pub enum ConnectError {
@@ -103,8 +102,8 @@ pub struct Connected {
     pub admin_email: Option<String>,
 }
 
-/// The connect flow over any repositories (DynamoDB by default; in-memory in unit tests).
-pub struct ConnectService<R = Store> {
+/// The connect flow over any repositories (`wiring::ProductionConnect` is the deployed one).
+pub struct ConnectService<R> {
     pub store: R,
     pub secrets: SecretStore,
     pub client: DropboxClient,

@@ -16,6 +16,8 @@ use crate::sync::Syncer;
 
 /// The sync service as deployed: DynamoDB, the providers over HTTP, SQS.
 pub type ProductionSync = Syncer<Store, ProviderAdapters, ReclaimQueue>;
+/// The Dropbox connect service as deployed.
+pub type ProductionConnect = ConnectService<Store>;
 /// The reclaim service as deployed.
 pub type ProductionReclaimer = Reclaimer<Store, ProviderAdapters>;
 
@@ -114,7 +116,10 @@ pub fn reclaimer(config: &Config, aws: &AwsClients) -> Result<ProductionReclaime
 }
 
 /// Starting (seatctl) and finishing (oauth-callback) a Dropbox connect.
-pub fn connect_service(config: &Config, aws: &AwsClients) -> Result<ConnectService, StartupError> {
+pub fn connect_service(
+    config: &Config,
+    aws: &AwsClients,
+) -> Result<ProductionConnect, StartupError> {
     let http = build_http_client(config.http_timeout)?;
     Ok(ConnectService {
         store: store(config, aws),

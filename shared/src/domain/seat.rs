@@ -62,6 +62,11 @@ pub struct Seat {
     pub last_activity: Option<LoginEvidence>,
 }
 
+/// A reclaim within this long before a roster page was read may not show in it yet: a seat
+/// write from that page keeps the seat removed even though the page still listed the user (every
+/// seat repository honours it).
+pub const RECLAIM_LISTING_LAG: chrono::Duration = chrono::Duration::minutes(5);
+
 impl Seat {
     /// Days since the last activity of any kind (or since creation / first sight when there
     /// never was any).

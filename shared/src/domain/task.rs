@@ -16,6 +16,18 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
+    /// The stored name (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::ApplicationAccess => "application_access",
+            TaskKind::ApplicationRoster => "application_roster",
+            TaskKind::LicenseDifferentiation => "license_differentiation",
+            TaskKind::LicenseInformation => "license_information",
+            TaskKind::Activity => "activity",
+            TaskKind::Reclamation => "reclamation",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             TaskKind::ApplicationAccess => "Application Access",
@@ -147,6 +159,20 @@ impl TaskRun {
         t
     }
 }
+impl TaskRun {
+    /// Where the task run sorts among its profile's runs (start time to the millisecond, run,
+    /// task): every store lists them newest first by this key.
+    pub fn order_key(&self) -> String {
+        format!(
+            "RUN#{}#{}#{}",
+            self.started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            self.run_id,
+            self.task.as_str()
+        )
+    }
+}
+
 /// Sortable, readable run ids: `20261123T120000Z-1a2b3c4d`.
 pub fn new_run_id(now: DateTime<Utc>) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();

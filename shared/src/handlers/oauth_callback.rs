@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 
 use crate::connect::{ConnectError, ConnectService};
+use crate::ports::Repos;
 
 /// What the function answers (the HTTP layer adds the headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +39,8 @@ pub fn provider_from_path(path: &str) -> Option<&str> {
 
 /// `request_url` is the callback URL as the browser reached it (scheme, host and path, no query);
 /// it is the redirect URI when the deployment does not configure `OAUTH_REDIRECT_URL`.
-pub async fn handle(
-    svc: &ConnectService,
+pub async fn handle<R: Repos>(
+    svc: &ConnectService<R>,
     provider: &str,
     query: &HashMap<String, String>,
     request_url: Option<&url::Url>,

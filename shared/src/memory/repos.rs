@@ -20,7 +20,6 @@ use crate::ports::{
     ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
     UserLock,
 };
-use crate::store::keys;
 
 /// The source of the `StoreError::Aws` errors this adapter produces.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -381,7 +380,7 @@ impl SeatRepo for MemorySeats {
                 if let Some(stored) = s.seats.get(&k) {
                     next.reclaimed_at = stored.reclaimed_at;
                     next.reclaim_request_id = stored.reclaim_request_id.clone();
-                    let cutoff = seat.last_seen_at - crate::store::RECLAIM_LISTING_LAG;
+                    let cutoff = seat.last_seen_at - crate::domain::seat::RECLAIM_LISTING_LAG;
                     if stored.reclaimed_at.is_some_and(|at| at >= cutoff) {
                         next.removed_at = stored.removed_at;
                     }
@@ -752,9 +751,8 @@ impl RunRepo for MemoryRuns {
 
     async fn put_task_run(&self, run: &TaskRun) -> Result<(), StoreError> {
         self.0.call("runs.put_task_run", |s| {
-            let (_, sk) = keys::task_run(&run.profile_id, run.started_at, &run.run_id, run.task);
             s.task_runs
-                .insert((run.profile_id.clone(), sk), run.clone());
+                .insert((run.profile_id.clone(), run.order_key()), run.clone());
             Ok(())
         })
     }

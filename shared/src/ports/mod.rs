@@ -1,12 +1,14 @@
-//! Ports: the narrow interfaces the services ([`crate::sync`], [`crate::reclaim`]) work over.
+//! Ports: the narrow interfaces the services (sync, candidates, reclaim) work over. Ports name
+//! only the domain and `http`'s error and call accounting: adapters and services depend on them,
+//! never the other way round (`shared/tests/module_graph.rs`).
 //!
 //! - [`repos`]: one repository per aggregate (profiles, seats with their candidates and license
 //!   summaries, reclaim requests, sync runs, pending connects), bundled by [`Repos`]. The DynamoDB
-//!   adapters live in [`crate::store`]; in-memory ones in `crate::memory` (feature `test-support`).
+//!   adapters live in the `store` module; in-memory ones in `memory` (feature `test-support`).
 //! - [`provider`]: what a sync and a re-check read from a provider ([`Directory`]) and what a
 //!   reclaim does there ([`Deprovisioner`]), handed out per profile by [`ProviderAccess`]. The HTTP
-//!   adapters live with their provider in [`crate::providers`].
-//! - [`queue`]: where reclaim requests are posted ([`RequestQueue`]); SQS in [`crate::queue`].
+//!   adapters live with their provider in `providers`.
+//! - [`queue`]: where reclaim requests are posted ([`RequestQueue`]); SQS in the `queue` module.
 //!
 //! The traits use `async fn` (static dispatch): the services are generic over them, so nothing
 //! is boxed on the hot paths and an adapter is chosen once, at start-up.

@@ -18,9 +18,8 @@
 //!
 //! Every item also has `kind` (the entity name). Profiles share one partition (a deployment has
 //! few); a profile's seats are one partition read with one paged Query.
-use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::domain::TaskKind;
+use crate::domain::TaskRun;
 
 pub const PROFILES_PK: &str = "PROFILES";
 
@@ -101,38 +100,37 @@ pub fn tasks_pk(profile: &str) -> String {
     format!("TASKS#{profile}")
 }
 
-pub fn task_run(
-    profile: &str,
-    started_at: DateTime<Utc>,
-    run_id: &str,
-    task: TaskKind,
-) -> (String, String) {
-    let task = serde_json::to_value(task)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    (
-        tasks_pk(profile),
-        format!(
-            "RUN#{}#{run_id}#{task}",
-            started_at.to_rfc3339_opts(SecondsFormat::Millis, true)
-        ),
-    )
+pub fn task_run(run: &TaskRun) -> (String, String) {
+    (tasks_pk(&run.profile_id), run.order_key())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::TaskKind;
+    use chrono::{DateTime, Utc};
 
     #[test]
-    fn task_run_keys_sort_by_start_time() {
+    fn task_run_keys_sort_by_start_time_and_name_the_task_as_stored() {
         let t0 = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
             .unwrap()
             .with_timezone(&Utc);
         let t1 = t0 + chrono::Duration::milliseconds(1);
-        let (_, a) = task_run("p", t0, "r1", TaskKind::Activity);
-        let (_, b) = task_run("p", t1, "r0", TaskKind::ApplicationAccess);
+        let a = TaskRun::start("p", "r1", TaskKind::Activity, t0);
+        let b = TaskRun::start("p", "r0", TaskKind::ApplicationAccess, t1);
+        let ((pk, a), (_, b)) = (task_run(&a), task_run(&b));
+        assert_eq!(pk, "TASKS#p");
         assert_eq!(a, "RUN#2026-01-02T03:04:05.000Z#r1#activity");
         assert!(a < b);
+        for k in [
+            TaskKind::ApplicationAccess,
+            TaskKind::ApplicationRoster,
+            TaskKind::LicenseDifferentiation,
+            TaskKind::LicenseInformation,
+            TaskKind::Activity,
+            TaskKind::Reclamation,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
     }
 }

@@ -78,13 +78,7 @@ impl RunRepo for RunTable {
     }
 
     async fn put_task_run(&self, run: &TaskRun) -> Result<(), StoreError> {
-        self.table
-            .put(
-                "task_run",
-                keys::task_run(&run.profile_id, run.started_at, &run.run_id, run.task),
-                run,
-            )
-            .await
+        self.table.put("task_run", keys::task_run(run), run).await
     }
 
     /// The sort key starts with the start time: a descending Query is newest first.

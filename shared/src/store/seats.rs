@@ -314,9 +314,7 @@ impl SeatRepo for SeatTable {
 /// Attributes only a reclaim writes: the sync never SETs them.
 const RECLAIM_OWNED: [&str; 2] = ["reclaimed_at", "reclaim_request_id"];
 
-/// A reclaim within this long before the roster page was read may not show in it yet: the seat
-/// stays removed even though the page still listed the user.
-pub const RECLAIM_LISTING_LAG: chrono::Duration = chrono::Duration::minutes(5);
+pub use crate::domain::seat::RECLAIM_LISTING_LAG;
 
 /// The update expression of one seat write, built from the serialised seat (NULLs kept):
 /// `SET` of every attribute with a value and `REMOVE` of every `None` one, except the

@@ -11,7 +11,6 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use provider_sandbox::{BoxTenantSpec, DropboxTeamSpec, Sandbox, SandboxConfig};
-use seatkeeper::connect::ConnectService;
 use seatkeeper::domain::ReclaimRequest;
 use seatkeeper::domain::{BoxPlan, Profile, Seat};
 use seatkeeper::handlers::oauth_callback::{self, Page};
@@ -286,7 +285,7 @@ impl TestEnv {
             .collect()
     }
 
-    pub fn connect_service(&self) -> ConnectService {
+    pub fn connect_service(&self) -> seatkeeper::wiring::ProductionConnect {
         wiring::connect_service(&self.config, &self.aws).expect("connect service")
     }
 
