@@ -62,12 +62,12 @@ pub async fn refresh(
     // user id → (finding digest, already requested)
     let mut existing = seats.candidate_digests(&profile.id).await?;
     let mut pending: Vec<Candidate> = Vec::with_capacity(FLUSH_AT);
+    let observed_since = profile.last_sync.as_ref().and_then(|l| l.observed_since);
     let mut start = None;
     loop {
         let (page, next) = seats.page(&profile.id, start.take()).await?;
         for seat in page.iter().filter(|s| s.removed_at.is_none()) {
             out.report.seats_evaluated += 1;
-            let observed_since = profile.last_sync.as_ref().and_then(|l| l.observed_since);
             let verdict = evaluate(
                 &SeatFacts::observed(seat, observed_since),
                 &profile.rules,

@@ -16,6 +16,7 @@ use crate::ports::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, PurchasedSeats,
     QueueError, Refusal, Removal, RequestQueue, RosterPage, TargetCheck, Transferred, Window,
 };
+use crate::providers::newest_in;
 
 const PROVIDER: &str = "memory";
 
@@ -197,19 +198,49 @@ impl ProviderAccess for MemoryProvider {
     type Deprovisioner = MemoryProvider;
 
     async fn directory(&self, _profile: &Profile) -> Result<Self::Directory, AccessError> {
-        match self.enter(Op::OpenDirectory) {
+        self.open(Op::OpenDirectory)
+    }
+
+    async fn deprovisioner(&self, _profile: &Profile) -> Result<Self::Deprovisioner, AccessError> {
+        self.open(Op::OpenDeprovisioner)
+    }
+}
+
+impl MemoryProvider {
+    /// Opens a port, unless a fault is injected for `op`.
+    fn open(&self, op: Op) -> Result<Self, AccessError> {
+        match self.enter(op) {
             Some(Fault::Access(f)) => Err(f()),
             Some(Fault::Fail(e)) => Err(AccessError::Provider(e)),
             _ => Ok(self.clone()),
         }
     }
 
-    async fn deprovisioner(&self, _profile: &Profile) -> Result<Self::Deprovisioner, AccessError> {
-        match self.enter(Op::OpenDeprovisioner) {
-            Some(Fault::Access(f)) => Err(f()),
-            Some(Fault::Fail(e)) => Err(AccessError::Provider(e)),
-            _ => Ok(self.clone()),
+    /// A paged read's injected failure for `op`: after how many pages, and with what.
+    fn page_fault(&self, op: Op) -> Option<(usize, ProviderError)> {
+        match self.enter(op) {
+            Some(Fault::FailAfterPages(n, e)) => Some((n, e)),
+            Some(Fault::Fail(e)) => Some((0, e)),
+            _ => None,
         }
+    }
+}
+
+impl Tenant {
+    /// The activity `scope` counts in `window`: events, then (with `any`) client sessions.
+    fn activity_in(
+        &self,
+        window: Window,
+        scope: ActivityScope,
+    ) -> impl Iterator<Item = &ActivityEvent> {
+        let in_window = self.events.iter().filter(move |e| {
+            scope.counts(e.kind) && e.evidence.at >= window.start && e.evidence.at < window.end
+        });
+        let sessions = self
+            .sessions
+            .iter()
+            .filter(move |_| scope == ActivityScope::Any);
+        in_window.chain(sessions)
     }
 }
 
@@ -264,22 +295,9 @@ impl Directory for MemoryProvider {
     ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
         use futures::StreamExt;
         stats.call();
-        let fault = match self.enter(Op::Activity) {
-            Some(Fault::FailAfterPages(n, e)) => Some((n, e)),
-            Some(Fault::Fail(e)) => Some((0, e)),
-            _ => None,
-        };
+        let fault = self.page_fault(Op::Activity);
         let mut t = self.tenant();
-        let mut events: Vec<ActivityEvent> = t
-            .events
-            .iter()
-            .filter(|e| scope.counts(e.kind))
-            .filter(|e| e.evidence.at >= window.start && e.evidence.at < window.end)
-            .cloned()
-            .collect();
-        if scope == ActivityScope::Any {
-            events.extend(t.sessions.iter().cloned());
-        }
+        let events: Vec<ActivityEvent> = t.activity_in(window, scope).cloned().collect();
         let gap = t.gap_until.take();
         paged(events, t.page_size, fault)
             .enumerate()
@@ -297,11 +315,7 @@ impl Directory for MemoryProvider {
     ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a {
         use futures::StreamExt;
         stats.call();
-        let fault = match self.enter(Op::Roster) {
-            Some(Fault::FailAfterPages(n, e)) => Some((n, e)),
-            Some(Fault::Fail(e)) => Some((0, e)),
-            _ => None,
-        };
+        let fault = self.page_fault(Op::Roster);
         let t = self.tenant();
         let seats: Vec<ObservedSeat> = t.users.values().map(|u| u.seat.clone()).collect();
         let not_seats = t.not_seats;
@@ -351,15 +365,11 @@ impl Directory for MemoryProvider {
         stats.call();
         fail_with(self.enter(Op::UserActivity))?;
         let t = self.tenant();
-        let in_window = t.events.iter().filter(|e| {
-            scope.counts(e.kind) && e.evidence.at >= window.start && e.evidence.at < window.end
-        });
-        let sessions = t.sessions.iter().filter(|_| scope == ActivityScope::Any);
-        Ok(in_window
-            .chain(sessions)
-            .filter(|e| e.user_id == user.user_id)
-            .map(|e| e.evidence.clone())
-            .max_by_key(|e| e.at))
+        Ok(newest_in(
+            t.activity_in(window, scope),
+            &user.user_id,
+            scope,
+        ))
     }
 }
 

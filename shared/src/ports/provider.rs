@@ -215,4 +215,13 @@ pub trait ProviderAccess {
     async fn directory(&self, profile: &Profile) -> Result<Self::Directory, AccessError>;
     /// What a reclaim acts with (Dropbox: the reclaim slot; both slots must be connected).
     async fn deprovisioner(&self, profile: &Profile) -> Result<Self::Deprovisioner, AccessError>;
+    /// Both, for one reclaim. An adapter whose two share credentials overrides it to read each
+    /// secret once per delivery.
+    async fn reclaim_ports(
+        &self,
+        profile: &Profile,
+    ) -> Result<(Self::Deprovisioner, Self::Directory), AccessError> {
+        let deprovisioner = self.deprovisioner(profile).await?;
+        Ok((deprovisioner, self.directory(profile).await?))
+    }
 }

@@ -14,7 +14,9 @@ pub mod dropbox_api;
 use box_api::{BoxClient, BoxDeprovisioner, BoxDirectory};
 use dropbox_api::{DropboxClient, DropboxDeprovisioner, DropboxDirectory};
 
-use crate::domain::{ActivityPage, ActivityScope, LoginEvidence, Profile, Provider};
+use crate::domain::{
+    ActivityEvent, ActivityPage, ActivityScope, LoginEvidence, ObservedSeat, Profile, Provider,
+};
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::provider::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, PurchasedSeats,
@@ -58,14 +60,50 @@ impl ProviderAccess for ProviderAdapters {
                 self.box_credentials(profile).await?,
                 profile.clone(),
             )),
-            Provider::Dropbox => {
-                let reclaim = Profile::dropbox_secret_name(&profile.id, "reclaim");
-                AnyDeprovisioner::Dropbox(DropboxDeprovisioner::new(
-                    self.dropbox_client.clone(),
-                    self.dropbox_slot(&reclaim).await?,
+            Provider::Dropbox => AnyDeprovisioner::Dropbox(
+                self.dropbox_deprovisioner(
+                    profile,
                     self.dropbox_slot(&profile.credentials_secret).await?,
-                    profile.clone(),
-                )?)
+                )
+                .await?,
+            ),
+        })
+    }
+
+    /// Each secret read once: the directory shares the deprovisioner's credentials (Box) or its
+    /// sync slot (Dropbox).
+    async fn reclaim_ports(
+        &self,
+        profile: &Profile,
+    ) -> Result<(AnyDeprovisioner, AnyDirectory), AccessError> {
+        Ok(match profile.provider {
+            Provider::Box => {
+                let creds = self.box_credentials(profile).await?;
+                (
+                    AnyDeprovisioner::Box(BoxDeprovisioner::new(
+                        self.box_client.clone(),
+                        creds.clone(),
+                        profile.clone(),
+                    )),
+                    AnyDirectory::Box(BoxDirectory::new(
+                        self.box_client.clone(),
+                        creds,
+                        profile.clone(),
+                    )),
+                )
+            }
+            Provider::Dropbox => {
+                let sync = self.dropbox_slot(&profile.credentials_secret).await?;
+                (
+                    AnyDeprovisioner::Dropbox(
+                        self.dropbox_deprovisioner(profile, sync.clone()).await?,
+                    ),
+                    AnyDirectory::Dropbox(DropboxDirectory::new(
+                        self.dropbox_client.clone(),
+                        sync,
+                        profile.clone(),
+                    )),
+                )
             }
         })
     }
@@ -77,6 +115,21 @@ impl ProviderAdapters {
             .box_credentials(&profile.credentials_secret)
             .await
             .map_err(access_error)
+    }
+
+    /// The reclaim slot acts; `sync` (the profile's own secret) re-reads.
+    async fn dropbox_deprovisioner(
+        &self,
+        profile: &Profile,
+        sync: DropboxCredentials,
+    ) -> Result<DropboxDeprovisioner, AccessError> {
+        let reclaim = Profile::dropbox_secret_name(&profile.id, "reclaim");
+        DropboxDeprovisioner::new(
+            self.dropbox_client.clone(),
+            self.dropbox_slot(&reclaim).await?,
+            sync,
+            profile.clone(),
+        )
     }
 
     async fn dropbox_slot(&self, secret: &str) -> Result<DropboxCredentials, AccessError> {
@@ -289,16 +342,53 @@ where
     pin_mut!(pages);
     let mut newest: Option<LoginEvidence> = None;
     while let Some(page) = pages.try_next().await? {
-        for e in page.events {
-            if e.user_id == user_id && scope.counts(e.kind) {
-                newest = LoginEvidence::newest(newest.as_ref(), Some(&e.evidence)).cloned();
-            }
-        }
+        let in_page = newest_in(&page.events, user_id, scope);
+        newest = LoginEvidence::newest(newest.as_ref(), in_page.as_ref()).cloned();
     }
     Ok(newest)
 }
 
-/// A time in whole seconds (task details are read by people).
+/// The newest evidence of `user_id` among `events` of the kinds `scope` counts (ties keep the
+/// first, as [`LoginEvidence::newest`] does).
+pub(crate) fn newest_in<'a>(
+    events: impl IntoIterator<Item = &'a ActivityEvent>,
+    user_id: &str,
+    scope: ActivityScope,
+) -> Option<LoginEvidence> {
+    events
+        .into_iter()
+        .filter(|e| e.user_id == user_id && scope.counts(e.kind))
+        .fold(None, |newest, e| {
+            LoginEvidence::newest(newest, Some(&e.evidence))
+        })
+        .cloned()
+}
+
+/// A page of users as a roster: what `observe` keeps are seats, the rest are counted.
+pub(crate) fn roster_of<U>(
+    page: &[U],
+    observe: impl FnMut(&U) -> Option<ObservedSeat>,
+) -> RosterPage {
+    let seats: Vec<ObservedSeat> = page.iter().filter_map(observe).collect();
+    RosterPage {
+        not_seats: (page.len() - seats.len()) as u64,
+        seats,
+    }
+}
+
+/// An id from a request, a profile or a slot, refused before any call unless it parses.
+pub(crate) fn id_arg<T, E: std::fmt::Display>(
+    provider: &'static str,
+    parsed: Result<T, E>,
+) -> Result<T, ProviderError> {
+    parsed.map_err(|e| ProviderError::InvalidInput {
+        provider,
+        message: e.to_string(),
+    })
+}
+
+/// A time in whole seconds, `Z` for UTC (`%Y-%m-%dT%H:%M:%SZ`): task details are read by
+/// people, and Dropbox takes no fractions.
 pub(crate) fn secs(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

@@ -143,8 +143,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                 )));
             }
         }
-        let deprovisioner = self.providers.deprovisioner(profile).await?;
-        let directory = self.providers.directory(profile).await?;
+        let (deprovisioner, directory) = self.providers.reclaim_ports(profile).await?;
         let ports = Ports {
             directory: &directory,
             deprovisioner: &deprovisioner,

@@ -127,6 +127,15 @@ async fn world(box_like: bool) -> World {
     }
 }
 
+/// A login event `id` at `at`.
+fn login(at: chrono::DateTime<Utc>, id: &str) -> LoginEvidence {
+    LoginEvidence {
+        at,
+        event_id: id.into(),
+        event_type: "LOGIN".into(),
+    }
+}
+
 fn request(user: &str) -> ReclaimRequest {
     ReclaimRequest::new("acme", user, false, "tester", Some("idle".into()))
 }
@@ -171,6 +180,54 @@ impl World {
             .await
             .unwrap()
             .expect("recorded")
+    }
+
+    /// Changes the stored profile (as `seatctl rules` would) and returns it.
+    async fn set_rules(&self, change: impl FnOnce(&mut Profile)) -> Profile {
+        let mut p = self.profile.clone();
+        change(&mut p);
+        self.repos.profiles().put(&p).await.unwrap();
+        p
+    }
+
+    async fn seat(&self, id: &str) -> Seat {
+        self.repos.seats().get("acme", id).await.unwrap().unwrap()
+    }
+
+    /// The sync's candidate refresh for `p` (keeping the top 10).
+    async fn refresh(
+        &self,
+        p: &Profile,
+        run_id: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> crate::candidates::Refreshed {
+        crate::candidates::refresh(self.repos.seats(), p, run_id, now, 10)
+            .await
+            .unwrap()
+    }
+
+    /// Queues `candidates` (up to `cap`) as the sync or `seatctl` would: (sent, held).
+    async fn enqueue(
+        &self,
+        queue: &crate::memory::MemoryQueue,
+        candidates: &mut [crate::domain::Candidate],
+        requested_by: &str,
+        source: &str,
+        cap: u64,
+        now: chrono::DateTime<Utc>,
+    ) -> (Vec<ReclaimRequest>, u64) {
+        crate::candidates::enqueue(
+            self.repos.seats(),
+            self.repos.reclaims(),
+            queue,
+            candidates,
+            requested_by,
+            source,
+            cap,
+            now,
+        )
+        .await
+        .unwrap()
     }
 
     fn statuses(rec: &ReclaimRecord) -> Vec<ReclaimStatus> {
@@ -252,7 +309,7 @@ async fn box_like_transfers_then_removes_then_marks_the_seat() {
     assert_eq!(w.provider.count(Op::Transfer), 1);
     assert_eq!(w.provider.count(Op::Remove), 1);
     w.assert_no_content_lost();
-    let seat = w.repos.seats().get("acme", IDLE).await.unwrap().unwrap();
+    let seat = w.seat(IDLE).await;
     assert!(seat.reclaimed_at.is_some() && seat.removed_at.is_some());
     assert_eq!(
         seat.reclaim_request_id.as_deref(),
@@ -457,9 +514,7 @@ async fn a_lease_held_by_another_delivery_means_retry_and_nothing_is_called() {
 #[tokio::test]
 async fn a_paused_profile_skips_before_any_write() {
     let w = world(true).await;
-    let mut p = w.profile.clone();
-    p.rules.paused = true;
-    w.repos.profiles().put(&p).await.unwrap();
+    w.set_rules(|p| p.rules.paused = true).await;
     let req = request(IDLE);
     assert_eq!(w.deliver(&req).await, Outcome::Finished(Skipped));
     assert_eq!(
@@ -478,9 +533,7 @@ async fn a_pause_after_verification_stops_before_the_transfer_and_before_the_rem
         let w = world(true).await;
         let req = request(IDLE);
         w.stored_at(&req, at).await;
-        let mut p = w.profile.clone();
-        p.rules.paused = true;
-        w.repos.profiles().put(&p).await.unwrap();
+        w.set_rules(|p| p.rules.paused = true).await;
         assert_eq!(
             w.deliver(&req).await,
             Outcome::Finished(Skipped),
@@ -497,9 +550,7 @@ async fn a_pause_after_verification_stops_before_the_transfer_and_before_the_rem
 #[tokio::test]
 async fn the_daily_cap_is_counted_and_holds() {
     let w = world(true).await;
-    let mut p = w.profile.clone();
-    p.rules.max_per_run = 1;
-    w.repos.profiles().put(&p).await.unwrap();
+    w.set_rules(|p| p.rules.max_per_run = 1).await;
     assert_eq!(w.deliver(&request(IDLE)).await, Outcome::Finished(Done));
     let second = request(IDLE2);
     assert_eq!(w.deliver(&second).await, Outcome::Finished(Skipped));
@@ -556,7 +607,7 @@ async fn redelivery_resumes_from_each_recorded_state() {
         assert_eq!(w.provider.count(Op::Remove), removals, "from {at:?}");
         assert!(!w.user_present(IDLE));
         w.assert_no_content_lost();
-        let seat = w.repos.seats().get("acme", IDLE).await.unwrap().unwrap();
+        let seat = w.seat(IDLE).await;
         assert!(seat.reclaimed_at.is_some(), "from {at:?}");
     }
 }
@@ -579,14 +630,8 @@ async fn a_dropbox_like_request_in_a_transfer_step_fails_as_a_bad_state() {
 #[tokio::test]
 async fn fresh_activity_since_the_sync_keeps_the_seat() {
     let w = world(true).await;
-    w.provider.add_event(
-        IDLE,
-        LoginEvidence {
-            at: Utc::now() - Duration::hours(2),
-            event_id: "ev-fresh".into(),
-            event_type: "LOGIN".into(),
-        },
-    );
+    w.provider
+        .add_event(IDLE, login(Utc::now() - Duration::hours(2), "ev-fresh"));
     let req = request(IDLE);
     assert_eq!(w.deliver(&req).await, Outcome::Finished(Skipped));
     let rec = w.record(&req).await;
@@ -624,7 +669,7 @@ async fn a_fresh_desktop_session_or_content_event_keeps_the_seat_unless_logins_o
         .await
         .unwrap();
     let req2 = request(IDLE);
-    w.deliver(&req2).await;
+    assert_eq!(w.deliver(&req2).await, Outcome::Finished(Done));
     assert_ne!(
         w.record(&req2).await.reason_code.as_deref(),
         Some("active_since_request")
@@ -826,9 +871,9 @@ async fn dry_runs_and_auto_mode_need_no_approval_record() {
     dry.dry_run = true;
     assert_eq!(w.deliver_unapproved(&dry).await, Outcome::Finished(Done));
     assert_eq!(w.record(&dry).await.reason_code.as_deref(), Some("dry_run"));
-    let mut p = w.profile.clone();
-    p.rules.mode = crate::domain::ReclaimMode::Auto;
-    w.repos.profiles().put(&p).await.unwrap();
+    assert!(w.user_present(IDLE), "a dry run removes nothing");
+    w.set_rules(|p| p.rules.mode = crate::domain::ReclaimMode::Auto)
+        .await;
     let req = request(IDLE);
     assert_eq!(w.deliver_unapproved(&req).await, Outcome::Finished(Done));
     assert!(!w.user_present(IDLE));
@@ -882,30 +927,21 @@ async fn a_lock_left_by_a_finished_request_is_taken_over() {
 #[tokio::test]
 async fn a_candidate_held_by_the_cap_waits_and_is_queued_by_the_next_run() {
     let w = world(true).await;
-    let mut p = w.profile.clone();
-    p.rules.max_per_run = 1;
-    p.rules.mode = crate::domain::ReclaimMode::Auto;
-    w.repos.profiles().put(&p).await.unwrap();
+    let p = w
+        .set_rules(|p| {
+            p.rules.max_per_run = 1;
+            p.rules.mode = crate::domain::ReclaimMode::Auto;
+        })
+        .await;
     // the sync's candidates: both idle users; the day's cap (1) lets one through
     let now = Utc::now();
-    let refreshed = crate::candidates::refresh(w.repos.seats(), &p, "run-1", now, 10)
-        .await
-        .unwrap();
+    let refreshed = w.refresh(&p, "run-1", now).await;
     assert_eq!(refreshed.unrequested, 2);
     let queue = crate::memory::MemoryQueue::default();
     let mut all = refreshed.top_unrequested;
-    let (sent, held) = crate::candidates::enqueue(
-        w.repos.seats(),
-        w.repos.reclaims(),
-        &queue,
-        &mut all,
-        "seatkeeper auto mode",
-        "auto",
-        2,
-        now,
-    )
-    .await
-    .unwrap();
+    let (sent, held) = w
+        .enqueue(&queue, &mut all, "seatkeeper auto mode", "auto", 2, now)
+        .await;
     assert_eq!((sent.len(), held), (2, 0));
     for r in &sent {
         w.deliver_unapproved(r).await;
@@ -938,23 +974,12 @@ async fn a_candidate_held_by_the_cap_waits_and_is_queued_by_the_next_run() {
     assert!(c.waiting.as_deref().unwrap().contains("blast_radius_cap"));
     assert!(w.user_present(&held_req.user_id));
     // the next run (another day: a fresh counter) queues it again, with an approval
-    let again = crate::candidates::refresh(w.repos.seats(), &p, "run-2", now, 10)
-        .await
-        .unwrap();
+    let again = w.refresh(&p, "run-2", now).await;
     assert_eq!(again.unrequested, 1);
     let mut top = again.top_unrequested;
-    let (sent2, _) = crate::candidates::enqueue(
-        w.repos.seats(),
-        w.repos.reclaims(),
-        &queue,
-        &mut top,
-        "seatkeeper auto mode",
-        "auto",
-        1,
-        now,
-    )
-    .await
-    .unwrap();
+    let (sent2, _) = w
+        .enqueue(&queue, &mut top, "seatkeeper auto mode", "auto", 1, now)
+        .await;
     assert_eq!(sent2.len(), 1);
     assert_eq!(sent2[0].user_id, held_req.user_id);
     let stored = w
@@ -978,23 +1003,12 @@ async fn a_candidate_held_by_the_cap_waits_and_is_queued_by_the_next_run() {
 async fn enqueue_over_the_cap_stores_why_the_candidate_waits() {
     let w = world(true).await;
     let now = Utc::now();
-    let refreshed = crate::candidates::refresh(w.repos.seats(), &w.profile, "run-1", now, 10)
-        .await
-        .unwrap();
+    let refreshed = w.refresh(&w.profile, "run-1", now).await;
     let queue = crate::memory::MemoryQueue::default();
     let mut all = refreshed.top_unrequested;
-    let (sent, held) = crate::candidates::enqueue(
-        w.repos.seats(),
-        w.repos.reclaims(),
-        &queue,
-        &mut all,
-        "seatctl:alice",
-        "seatctl approve",
-        1,
-        now,
-    )
-    .await
-    .unwrap();
+    let (sent, held) = w
+        .enqueue(&queue, &mut all, "seatctl:alice", "seatctl approve", 1, now)
+        .await;
     assert_eq!((sent.len(), held), (1, 1));
     let waiting = w.repos.seats().list_candidates("acme").await.unwrap();
     let w1: Vec<_> = waiting.iter().filter(|c| c.waiting.is_some()).collect();
@@ -1013,12 +1027,12 @@ async fn enqueue_over_the_cap_stores_why_the_candidate_waits() {
 async fn a_concurrent_reclaim_survives_the_sync_write() {
     let w = world(true).await;
     // the sync read the roster (IDLE still listed) just before the reclaim finished
-    let mut from_sync = w.repos.seats().get("acme", IDLE).await.unwrap().unwrap();
+    let mut from_sync = w.seat(IDLE).await;
     from_sync.last_seen_at = Utc::now();
     from_sync.name = "Renamed by the sync".into();
     assert_eq!(w.deliver(&request(IDLE)).await, Outcome::Finished(Done));
     w.repos.seats().put_many(&[from_sync]).await.unwrap();
-    let seat = w.repos.seats().get("acme", IDLE).await.unwrap().unwrap();
+    let seat = w.seat(IDLE).await;
     assert!(seat.reclaimed_at.is_some() && seat.removed_at.is_some());
     assert_eq!(seat.name, "Renamed by the sync");
 }
@@ -1113,14 +1127,8 @@ async fn a_user_active_since_a_stale_verification_is_skipped_before_any_write() 
         let req = request(IDLE);
         w.stored_at(&req, Verified).await;
         w.verified_ago(&req, 30).await;
-        w.provider.add_event(
-            IDLE,
-            LoginEvidence {
-                at: Utc::now() - Duration::minutes(10),
-                event_id: "ev-back".into(),
-                event_type: "LOGIN".into(),
-            },
-        );
+        w.provider
+            .add_event(IDLE, login(Utc::now() - Duration::minutes(10), "ev-back"));
         assert_eq!(w.deliver(&req).await, Outcome::Finished(Skipped));
         let rec = w.record(&req).await;
         assert_eq!(rec.reason_code.as_deref(), Some("active_since_request"));

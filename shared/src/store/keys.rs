@@ -31,8 +31,11 @@ pub fn seats_pk(profile: &str) -> String {
     format!("SEATS#{profile}")
 }
 
+/// The sort-key prefix of a seat (the user id follows).
+pub const SEAT_PREFIX: &str = "SEAT#";
+
 pub fn seat(profile: &str, user_id: &str) -> (String, String) {
-    (seats_pk(profile), format!("SEAT#{user_id}"))
+    (seats_pk(profile), format!("{SEAT_PREFIX}{user_id}"))
 }
 
 pub fn profile_pk(profile: &str) -> String {

@@ -16,7 +16,7 @@ pub use connects::ConnectTable;
 pub use profiles::ProfileTable;
 pub use reclaims::ReclaimTable;
 pub use runs::RunTable;
-pub use seats::{SeatTable, RECLAIM_LISTING_LAG};
+pub use seats::SeatTable;
 pub use table::Table;
 
 use crate::ports::Repos;

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 
 use super::keys;
-use super::table::{aws, condition_failed, to_item, Table};
+use super::table::{aws, condition_failed, conditional, to_item, Table};
 use crate::domain::{Approval, InvalidMessage, ReclaimRecord};
 use crate::ports::{ReclaimRepo, StoreError, UserLock};
 
@@ -38,11 +38,7 @@ impl ReclaimRepo for ReclaimTable {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(aws("PutItem")(e)),
-        }
+        conditional("PutItem", out)
     }
 
     async fn get(
@@ -150,11 +146,7 @@ impl ReclaimRepo for ReclaimTable {
             .expression_attribute_values(":ttl", AttributeValue::N(ttl.to_string()))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(aws("UpdateItem")(e)),
-        }
+        conditional("UpdateItem", r)
     }
 
     async fn put_approval(&self, a: &Approval) -> Result<(), StoreError> {
@@ -247,10 +239,8 @@ impl ReclaimRepo for ReclaimTable {
             .expression_attribute_values(":me", AttributeValue::S(request_id.to_owned()))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(aws("DeleteItem")(e)),
-        }
+        // not ours (any more): nothing to release
+        conditional("DeleteItem", r)?;
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::keys;
-use super::table::{aws, condition_failed, Table};
+use super::table::{conditional, Table};
 use crate::domain::{Checkpoint, TaskRun};
 use crate::ports::{RunRepo, StoreError};
 
@@ -48,11 +48,7 @@ impl RunRepo for RunTable {
             .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(aws("PutItem")(e)),
-        }
+        conditional("PutItem", r)
     }
 
     async fn release_lease(&self, profile_id: &str, owner: &str) -> Result<(), StoreError> {
@@ -69,12 +65,9 @@ impl RunRepo for RunTable {
             .expression_attribute_values(":me", AttributeValue::S(owner.to_owned()))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(()),
-            // someone else's lease now (ours expired): leave it
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(aws("DeleteItem")(e)),
-        }
+        // someone else's lease now (ours expired): leave it
+        conditional("DeleteItem", r)?;
+        Ok(())
     }
 
     async fn put_task_run(&self, run: &TaskRun) -> Result<(), StoreError> {

@@ -6,12 +6,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 
 use super::keys;
-use super::table::{aws, condition_failed, from_item, put_request, to_item, Table};
+use super::table::{aws, condition_failed, conditional, from_item, put_request, to_item, Table};
+use crate::domain::seat::RECLAIM_LISTING_LAG;
 use crate::domain::{Candidate, LicenseSummary, Seat, SeatIndex, StoredSeatState};
 use crate::ports::{SeatCursor, SeatRepo, StoreError};
-
-/// The sort-key prefix of a seat; a page's cursor is the user id after it.
-const SEAT_SK_PREFIX: &str = "SEAT#";
 
 #[derive(Debug, Clone)]
 pub struct SeatTable {
@@ -97,11 +95,7 @@ impl SeatRepo for SeatTable {
             .expression_attribute_values(":null", AttributeValue::S("NULL".to_owned()))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(aws("UpdateItem")(e)),
-        }
+        conditional("UpdateItem", r)
     }
 
     async fn mark_reclaimed(
@@ -127,12 +121,9 @@ impl SeatRepo for SeatTable {
             .expression_attribute_values(":req", AttributeValue::S(request_id.to_owned()))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(()),
-            // no stored seat (never synced): the request record is the audit trail
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(aws("UpdateItem")(e)),
-        }
+        // no stored seat (never synced): the request record is the audit trail
+        conditional("UpdateItem", r)?;
+        Ok(())
     }
 
     async fn get(&self, profile_id: &str, user_id: &str) -> Result<Option<Seat>, StoreError> {
@@ -183,7 +174,7 @@ impl SeatRepo for SeatTable {
             .as_ref()
             .and_then(|k| k.get("sk"))
             .and_then(|v| v.as_s().ok())
-            .and_then(|sk| sk.strip_prefix(SEAT_SK_PREFIX))
+            .and_then(|sk| sk.strip_prefix(keys::SEAT_PREFIX))
             .map(|user_id| SeatCursor(user_id.to_owned()));
         Ok((seats, next))
     }
@@ -313,8 +304,6 @@ impl SeatRepo for SeatTable {
 
 /// Attributes only a reclaim writes: the sync never SETs them.
 const RECLAIM_OWNED: [&str; 2] = ["reclaimed_at", "reclaim_request_id"];
-
-pub use crate::domain::seat::RECLAIM_LISTING_LAG;
 
 /// The update expression of one seat write, built from the serialised seat (NULLs kept):
 /// `SET` of every attribute with a value and `REMOVE` of every `None` one, except the

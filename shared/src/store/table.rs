@@ -27,6 +27,23 @@ pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -
     e.code() == Some("ConditionalCheckFailedException")
 }
 
+/// The outcome of a conditional write: `true` if it was made, `false` if its condition did not
+/// hold; any other error is [`StoreError::Aws`] for `op`.
+pub(crate) fn conditional<T, E, R>(
+    op: &'static str,
+    r: Result<T, SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata,
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+{
+    match r {
+        Ok(_) => Ok(true),
+        Err(e) if condition_failed(&e) => Ok(false),
+        Err(e) => Err(aws(op)(e)),
+    }
+}
+
 /// Maps an SDK error to [`StoreError::Aws`], keeping it as the source and its whole chain as the
 /// message (the SDK's own Display is only the outer layer, e.g. "service error").
 pub(crate) fn aws<E>(op: &'static str) -> impl FnOnce(E) -> StoreError

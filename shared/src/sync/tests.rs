@@ -72,6 +72,42 @@ async fn setup(mode: ReclaimMode) -> (TestSync, MemoryProvider, MemoryRepos, Mem
     (sync, provider, repos, queue)
 }
 
+/// The candidates' user ids, sorted.
+async fn candidate_ids(repos: &MemoryRepos) -> Vec<String> {
+    let mut ids: Vec<String> = repos
+        .seats()
+        .list_candidates("acme")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.user_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The stored profile.
+async fn stored_profile(repos: &MemoryRepos) -> Profile {
+    repos.profiles().get("acme").await.unwrap().unwrap()
+}
+
+/// Edits the stored profile (as `seatctl rules` would).
+async fn edit_profile(repos: &MemoryRepos, mut edit: impl FnMut(&mut Profile)) {
+    repos
+        .profiles()
+        .update("acme", |p: &mut Profile| {
+            edit(p);
+            Ok::<_, crate::ports::StoreError>(())
+        })
+        .await
+        .unwrap();
+}
+
+/// The activity checkpoint `name`, if one was stored.
+async fn stored_checkpoint(repos: &MemoryRepos, name: &str) -> Option<crate::domain::Checkpoint> {
+    repos.runs().get_checkpoint("acme", name).await.unwrap()
+}
+
 fn statuses(o: &ProfileOutcome) -> Vec<(TaskKind, TaskStatus)> {
     o.tasks.iter().map(|t| (t.task, t.status)).collect()
 }
@@ -113,26 +149,18 @@ async fn a_first_sync_records_every_task_seats_activity_licenses_and_candidates(
     );
     assert_eq!(lic[0].assigned, 5);
 
-    let checkpoint = repos
-        .runs()
-        .get_checkpoint("acme", "memory_activity")
+    let checkpoint = stored_checkpoint(&repos, "memory_activity")
         .await
-        .unwrap()
         .expect("the checkpoint moves after a finished run");
     assert_eq!(checkpoint.run_id, o.run_id);
-    let profile = repos.profiles().get("acme").await.unwrap().unwrap();
+    let profile = stored_profile(&repos).await;
     assert_eq!(profile.last_sync.unwrap().run_id, o.run_id);
 
-    let mut candidates: Vec<String> = repos
-        .seats()
-        .list_candidates("acme")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.user_id)
-        .collect();
-    candidates.sort();
-    assert_eq!(candidates, ["4", "5"], "never-active users, not the admin");
+    assert_eq!(
+        candidate_ids(&repos).await,
+        ["4", "5"],
+        "never-active users, not the admin"
+    );
     assert!(queue.sent().is_empty(), "report mode enqueues nothing");
     assert_eq!(repos.runs().task_runs("acme", 50).await.unwrap().len(), 6);
 }
@@ -183,11 +211,7 @@ async fn a_roster_that_fails_midway_removes_nobody_and_lists_no_candidates() {
             .succeeded
     );
     let before = repos.seats().list_candidates("acme").await.unwrap();
-    let checkpoint = repos
-        .runs()
-        .get_checkpoint("acme", "memory_activity")
-        .await
-        .unwrap();
+    let checkpoint = stored_checkpoint(&repos, "memory_activity").await;
     // everyone but the admin leaves, and the roster breaks after its first page
     provider.tenant().users.retain(|id, _| id == "1");
     provider.add_user(observed("6", false), 0);
@@ -216,11 +240,7 @@ async fn a_roster_that_fails_midway_removes_nobody_and_lists_no_candidates() {
     );
     assert_eq!(repos.seats().list_candidates("acme").await.unwrap(), before);
     assert_eq!(
-        repos
-            .runs()
-            .get_checkpoint("acme", "memory_activity")
-            .await
-            .unwrap(),
+        stored_checkpoint(&repos, "memory_activity").await,
         checkpoint,
         "the checkpoint stays"
     );
@@ -247,12 +267,7 @@ async fn an_activity_failure_stops_the_run_before_the_roster() {
     assert_eq!(statuses(&o)[1], (TaskKind::Activity, TaskStatus::Failed));
     assert_eq!(provider.count(Op::Roster), 0);
     assert!(repos.seats().list("acme").await.unwrap().is_empty());
-    assert!(repos
-        .runs()
-        .get_checkpoint("acme", "memory_activity")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(stored_checkpoint(&repos, "memory_activity").await.is_none());
 }
 
 #[tokio::test]
@@ -331,19 +346,6 @@ fn evidence(days_ago: i64, id: &str, ty: &str) -> LoginEvidence {
     }
 }
 
-async fn candidate_ids(repos: &MemoryRepos) -> Vec<String> {
-    let mut ids: Vec<String> = repos
-        .seats()
-        .list_candidates("acme")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.user_id)
-        .collect();
-    ids.sort();
-    ids
-}
-
 /// Users 4 (uploads, never logs in) and 6 (a desktop client, no event at all) are active; 5 is
 /// truly idle.
 async fn setup_activity(
@@ -358,17 +360,7 @@ async fn setup_activity(
         ActivityKind::Session,
         evidence(1, "dbdsid:6", "desktop_client session"),
     );
-    repos
-        .profiles()
-        .update(
-            "acme",
-            |p: &mut Profile| -> Result<(), crate::ports::StoreError> {
-                p.rules.activity = scope;
-                Ok(())
-            },
-        )
-        .await
-        .unwrap();
+    edit_profile(&repos, |p| p.rules.activity = scope).await;
     (sync, provider, repos)
 }
 
@@ -411,34 +403,15 @@ async fn logins_only_reads_and_counts_logins_and_says_so() {
         assert!(c.evidence.rule.contains("logins only"));
     }
     // its own checkpoint: widening to `any` later backfills the content events
-    let runs = repos.runs();
-    assert!(runs
-        .get_checkpoint("acme", "memory_logins")
-        .await
-        .unwrap()
-        .is_some());
-    assert!(runs
-        .get_checkpoint("acme", "memory_activity")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(stored_checkpoint(&repos, "memory_logins").await.is_some());
+    assert!(stored_checkpoint(&repos, "memory_activity").await.is_none());
     drop(provider);
 }
 
 #[tokio::test]
 async fn a_rule_longer_than_the_observation_lists_no_candidate_until_it_is_decidable() {
     let (sync, _, repos) = setup_activity(crate::domain::ActivityScope::Any).await;
-    repos
-        .profiles()
-        .update(
-            "acme",
-            |p: &mut Profile| -> Result<(), crate::ports::StoreError> {
-                p.rules.inactive_days = 180;
-                Ok(())
-            },
-        )
-        .await
-        .unwrap();
+    edit_profile(&repos, |p| p.rules.inactive_days = 180).await;
     let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
     assert!(o.succeeded, "{:?}", o.error);
     // 90 days of backfill cannot prove 180 days without activity
@@ -453,7 +426,7 @@ async fn a_rule_longer_than_the_observation_lists_no_candidate_until_it_is_decid
         "{:?}",
         rec.detail
     );
-    let p = repos.profiles().get("acme").await.unwrap().unwrap();
+    let p = stored_profile(&repos).await;
     let since = p.last_sync.unwrap().observed_since.unwrap();
     let expected = o.task(TaskKind::Activity).unwrap().started_at - Duration::days(90);
     assert!(
@@ -471,7 +444,7 @@ async fn observation_survives_a_resync_and_moves_past_a_gap() {
             .unwrap()
             .succeeded
     );
-    let first = repos.profiles().get("acme").await.unwrap().unwrap();
+    let first = stored_profile(&repos).await;
     let first_since = first.last_sync.unwrap().observed_since.unwrap();
     assert!(
         sync.sync_profile("acme", &NoProgress)
@@ -479,7 +452,7 @@ async fn observation_survives_a_resync_and_moves_past_a_gap() {
             .unwrap()
             .succeeded
     );
-    let again = repos.profiles().get("acme").await.unwrap().unwrap();
+    let again = stored_profile(&repos).await;
     assert_eq!(again.last_sync.unwrap().observed_since, Some(first_since));
     // the provider skips part of the next window (a cursor reset): observation restarts there
     let gap = Utc::now() - Duration::hours(2);
@@ -493,14 +466,9 @@ async fn observation_survives_a_resync_and_moves_past_a_gap() {
         .as_deref()
         .unwrap()
         .contains("gap"));
-    let after = repos.profiles().get("acme").await.unwrap().unwrap();
+    let after = stored_profile(&repos).await;
     assert_eq!(after.last_sync.unwrap().observed_since, Some(gap));
-    let cp = repos
-        .runs()
-        .get_checkpoint("acme", "memory_activity")
-        .await
-        .unwrap()
-        .unwrap();
+    let cp = stored_checkpoint(&repos, "memory_activity").await.unwrap();
     assert_eq!(cp.observed_since, Some(gap));
     // now nobody is decidable under the 60-day rule: the idle user waits
     assert!(candidate_ids(&repos).await.is_empty());
@@ -553,14 +521,7 @@ async fn a_roster_that_drops_by_30_percent_holds_the_removals_until_accepted() {
     assert!(!o.succeeded);
 
     // accepted: applied once, and the acceptance is used up
-    repos
-        .profiles()
-        .update("acme", |p| {
-            p.accept_removals = true;
-            Ok::<_, crate::ports::StoreError>(())
-        })
-        .await
-        .unwrap();
+    edit_profile(&repos, |p| p.accept_removals = true).await;
     let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
     assert!(o.succeeded, "{:?}", o.error);
     assert_eq!(
@@ -570,7 +531,7 @@ async fn a_roster_that_drops_by_30_percent_holds_the_removals_until_accepted() {
             .seats_removed,
         11
     );
-    let p = repos.profiles().get("acme").await.unwrap().unwrap();
+    let p = stored_profile(&repos).await;
     assert!(!p.accept_removals);
 }
 

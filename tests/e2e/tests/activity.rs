@@ -9,6 +9,7 @@ use seatkeeper::domain::connect::Slot;
 use seatkeeper::domain::{ActivityScope, Profile, Seat, TaskKind};
 use seatkeeper::handlers::sync::handle;
 use seatkeeper::ports::{ProfileRepo, RunRepo, SeatRepo, StoreError};
+use seatkeeper::sync::SyncReport;
 use seatkeeper_e2e::{seat, TestEnv};
 use serde_json::json;
 
@@ -35,6 +36,25 @@ async fn candidates(env: &TestEnv, profile: &str) -> HashSet<String> {
         .collect()
 }
 
+/// The seats stored for `profile`.
+async fn stored_seats(env: &TestEnv, profile: &str) -> Vec<Seat> {
+    env.seat_items(profile).await.values().map(seat).collect()
+}
+
+/// One scheduled Box sync of `profile`.
+async fn box_sync(env: &TestEnv, profile: &str) -> SyncReport {
+    handle(&env.box_sync(), json!({ "profile": profile }))
+        .await
+        .expect("sync")
+}
+
+/// One scheduled Dropbox sync of `profile`.
+async fn dropbox_sync(env: &TestEnv, profile: &str) -> SyncReport {
+    handle(&env.dropbox_sync(), json!({ "profile": profile }))
+        .await
+        .expect("sync")
+}
+
 /// Whether the rules may reclaim the seat at all (not an admin, not protected, past the grace).
 fn reclaimable(s: &Seat, now: DateTime<Utc>) -> bool {
     !s.is_admin
@@ -52,9 +72,7 @@ async fn box_sync_only_users_are_not_candidates_and_idle_users_are() {
     let env = TestEnv::start(600, 7).await;
     let profile = env.add_box_profile().await;
     let started = Utc::now();
-    let report = handle(&env.box_sync(), json!({ "profile": profile.id }))
-        .await
-        .expect("sync");
+    let report = box_sync(&env, &profile.id).await;
     assert!(
         report.profiles[0].succeeded,
         "{:?}",
@@ -64,14 +82,10 @@ async fn box_sync_only_users_are_not_candidates_and_idle_users_are() {
     let tenant = env.sandbox.box_tenant();
     let logins = tenant.last_logins();
     let activity = tenant.last_activities();
-    let stored: HashMap<String, Seat> = env
-        .seat_items(&profile.id)
+    let stored: HashMap<String, Seat> = stored_seats(&env, &profile.id)
         .await
-        .values()
-        .map(|i| {
-            let s = seat(i);
-            (s.user_id.clone(), s)
-        })
+        .into_iter()
+        .map(|s| (s.user_id.clone(), s))
         .collect();
     let listed = candidates(&env, &profile.id).await;
     let now = Utc::now();
@@ -170,9 +184,7 @@ async fn box_a_rule_longer_than_the_backfill_waits_and_users_just_beyond_it_are_
     let profile = env.add_box_profile().await;
     edit(&env, &profile.id, |p| p.rules.inactive_days = 180).await;
     let started = Utc::now();
-    let report = handle(&env.box_sync(), json!({ "profile": profile.id }))
-        .await
-        .expect("sync");
+    let report = box_sync(&env, &profile.id).await;
     assert!(
         report.profiles[0].succeeded,
         "{:?}",
@@ -203,11 +215,9 @@ async fn box_a_rule_longer_than_the_backfill_waits_and_users_just_beyond_it_are_
     let tenant = env.sandbox.box_tenant();
     let activity = tenant.last_activities();
     let now = Utc::now();
-    let beyond: Vec<String> = env
-        .seat_items(&profile.id)
+    let beyond: Vec<String> = stored_seats(&env, &profile.id)
         .await
-        .values()
-        .map(seat)
+        .into_iter()
         .filter(|s| reclaimable(s, now))
         .filter(|s| {
             activity
@@ -224,9 +234,7 @@ async fn box_a_rule_longer_than_the_backfill_waits_and_users_just_beyond_it_are_
     // the same tenant under the 60-day rule: those users are rightly candidates, dated from
     // the start of the observation at the earliest
     edit(&env, &profile.id, |p| p.rules.inactive_days = 60).await;
-    let report = handle(&env.box_sync(), json!({ "profile": profile.id }))
-        .await
-        .expect("sync");
+    let report = box_sync(&env, &profile.id).await;
     assert!(report.profiles[0].succeeded);
     let list = env.store.seats.list_candidates(&profile.id).await.unwrap();
     for id in &beyond {
@@ -248,9 +256,7 @@ async fn box_logins_only_reads_logins_and_its_candidates_say_so() {
         p.rules.activity = ActivityScope::Logins
     })
     .await;
-    let report = handle(&env.box_sync(), json!({ "profile": profile.id }))
-        .await
-        .expect("sync");
+    let report = box_sync(&env, &profile.id).await;
     assert!(report.profiles[0].succeeded);
     for r in env.sandbox.stats().requests() {
         if r.path.ends_with("/events") {
@@ -276,9 +282,7 @@ async fn dropbox_desktop_only_members_are_not_candidates_and_idle_members_are() 
         env.connect_dropbox(&profile.id, Slot::Sync).await.status,
         200
     );
-    let report = handle(&env.dropbox_sync(), json!({ "profile": profile.id }))
-        .await
-        .expect("sync");
+    let report = dropbox_sync(&env, &profile.id).await;
     assert!(
         report.profiles[0].succeeded,
         "{:?}",
@@ -290,12 +294,7 @@ async fn dropbox_desktop_only_members_are_not_candidates_and_idle_members_are() 
     let activity = team.last_activities();
     let sessions = team.sessions();
     let now = Utc::now();
-    let stored: Vec<Seat> = env
-        .seat_items(&profile.id)
-        .await
-        .values()
-        .map(seat)
-        .collect();
+    let stored: Vec<Seat> = stored_seats(&env, &profile.id).await;
     let listed = candidates(&env, &profile.id).await;
 
     // the device listing was read, and every seat's last activity is at least its newest session
@@ -393,18 +392,14 @@ async fn measure_the_calls_of_wider_activity() {
             let stats = env.sandbox.stats();
             stats.reset();
             let t = std::time::Instant::now();
-            let r = handle(&env.box_sync(), json!({ "profile": boxp.id }))
-                .await
-                .unwrap();
+            let r = box_sync(&env, &boxp.id).await;
             assert!(r.profiles[0].succeeded);
             let box_ms = t.elapsed().as_millis();
             let box_events = stats.calls(Route::BoxEvents);
             let box_all = stats.calls(Route::Any);
             stats.reset();
             let t = std::time::Instant::now();
-            let r = handle(&env.dropbox_sync(), json!({ "profile": dbx.id }))
-                .await
-                .unwrap();
+            let r = dropbox_sync(&env, &dbx.id).await;
             assert!(r.profiles[0].succeeded);
             let dbx_ms = t.elapsed().as_millis();
             let dbx_events = stats.calls(Route::DropboxEvents);

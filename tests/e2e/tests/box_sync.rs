@@ -6,22 +6,41 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use provider_sandbox::{FaultKind, FaultRule, Route};
-use seatkeeper::domain::{TaskKind, TaskStatus};
+use seatkeeper::domain::{Profile, TaskKind, TaskRun, TaskStatus};
 use seatkeeper::handlers::sync::{handle, HandlerError};
 use seatkeeper::ports::{ProfileRepo, RunRepo, SeatRepo};
+use seatkeeper::sync::SyncReport;
+use seatkeeper::wiring::ProductionSync;
 use seatkeeper_e2e::{seat, LogCapture, TestEnv};
 use serde_json::json;
 
-async fn set_backfill(env: &TestEnv, id: &str, days: u32) {
+async fn edit_profile(env: &TestEnv, id: &str, edit: impl Fn(&mut Profile)) {
     env.store
         .profiles
         .update(id, |p| -> Result<(), seatkeeper::ports::StoreError> {
-            p.backfill_days = Some(days);
+            edit(p);
             Ok(())
         })
         .await
         .unwrap()
         .unwrap();
+}
+
+async fn set_backfill(env: &TestEnv, id: &str, days: u32) {
+    edit_profile(env, id, |p| p.backfill_days = Some(days)).await;
+}
+
+/// One scheduled sync of `profile`, as the schedule's input names it.
+async fn sync_once(sync: &ProductionSync, profile: &str) -> Result<SyncReport, HandlerError> {
+    handle(sync, json!({ "profile": profile })).await
+}
+
+/// The task run of `kind` among `runs`.
+fn task<T: std::borrow::Borrow<TaskRun>>(runs: &[T], kind: TaskKind) -> &TaskRun {
+    runs.iter()
+        .map(|t| t.borrow())
+        .find(|t| t.task == kind)
+        .unwrap()
 }
 
 fn events_query(env: &TestEnv, n: usize) -> HashMap<String, String> {
@@ -44,9 +63,7 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
     set_backfill(&env, &profile.id, 365).await;
     let sync = env.box_sync();
 
-    let report = handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .expect("sync succeeds");
+    let report = sync_once(&sync, &profile.id).await.expect("sync succeeds");
     assert!(
         report.profiles[0].succeeded,
         "{:?}",
@@ -127,10 +144,7 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
         assert_eq!(t.status, TaskStatus::Succeeded, "{kind:?}: {:?}", t.error);
         assert!(t.ended_at.is_some());
     }
-    let roster = runs
-        .iter()
-        .find(|t| t.task == TaskKind::ApplicationRoster)
-        .unwrap();
+    let roster = task(&runs, TaskKind::ApplicationRoster);
     assert_eq!(roster.counts.seats_seen as usize, humans.len());
     assert_eq!(roster.counts.seats_new as usize, humans.len());
     assert_eq!(roster.counts.non_seats_skipped as usize, app_users);
@@ -140,7 +154,7 @@ async fn full_sync_stores_every_managed_seat_with_license_type_and_last_login() 
     assert_eq!(stats.calls(Route::BoxToken), 1);
     assert_eq!(stats.calls(Route::BoxUsers), users.len().div_ceil(1000));
     assert_eq!(roster.counts.api_calls as usize, users.len().div_ceil(1000));
-    let activity = runs.iter().find(|t| t.task == TaskKind::Activity).unwrap();
+    let activity = task(&runs, TaskKind::Activity);
     assert_eq!(
         activity.counts.api_calls as usize,
         stats.calls(Route::BoxEvents)
@@ -180,15 +194,11 @@ async fn unchanged_resync_rewrites_no_seat_item() {
     let env = TestEnv::start(1200, 11).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .expect("first sync");
+    sync_once(&sync, &profile.id).await.expect("first sync");
     let before = env.seat_items(&profile.id).await;
     let first_run = seat(before.values().next().unwrap()).run_id;
 
-    let report = handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .expect("second sync");
+    let report = sync_once(&sync, &profile.id).await.expect("second sync");
     let after = env.seat_items(&profile.id).await;
     assert_eq!(
         before, after,
@@ -222,9 +232,7 @@ async fn users_who_leave_are_marked_removed_and_new_logins_move_forward() {
     let env = TestEnv::start(300, 3).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .expect("first sync");
+    sync_once(&sync, &profile.id).await.expect("first sync");
 
     let tenant = env.sandbox.box_tenant();
     let humans: Vec<_> = tenant
@@ -239,9 +247,7 @@ async fn users_who_leave_are_marked_removed_and_new_logins_move_forward() {
     let login_at = DateTime::from_timestamp(login_at.timestamp(), 0).unwrap();
     let event_id = tenant.add_event(&stayer, "LOGIN", login_at);
 
-    handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .expect("second sync");
+    sync_once(&sync, &profile.id).await.expect("second sync");
     let stored = env.seat_items(&profile.id).await;
     let gone = seat(&stored[&leaver]);
     assert!(
@@ -260,10 +266,7 @@ async fn users_who_leave_are_marked_removed_and_new_logins_move_forward() {
     assert_eq!(removed.len(), 1);
 
     let roster = env.store.runs.task_runs(&profile.id, 20).await.unwrap();
-    let latest = roster
-        .iter()
-        .find(|t| t.task == TaskKind::ApplicationRoster)
-        .unwrap();
+    let latest = task(&roster, TaskKind::ApplicationRoster);
     assert_eq!(
         (latest.counts.seats_removed, latest.counts.seats_changed),
         (1, 1)
@@ -275,9 +278,7 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
     let env = TestEnv::start(2500, 5).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .expect("first sync");
+    sync_once(&sync, &profile.id).await.expect("first sync");
     let checkpoint = env
         .store
         .runs
@@ -303,7 +304,7 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
         kind: FaultKind::ServerError { status: 500 },
     });
 
-    let err = handle(&sync, json!({ "profile": profile.id }))
+    let err = sync_once(&sync, &profile.id)
         .await
         .expect_err("the sync fails");
     assert!(
@@ -330,10 +331,7 @@ async fn a_sync_that_fails_midway_removes_nothing_and_keeps_the_checkpoint() {
     let runs = env.store.runs.task_runs(&profile.id, 20).await.unwrap();
     let failed_run = &runs[0].run_id;
     let this_run: Vec<_> = runs.iter().filter(|t| &t.run_id == failed_run).collect();
-    let roster = this_run
-        .iter()
-        .find(|t| t.task == TaskKind::ApplicationRoster)
-        .unwrap();
+    let roster = task(&this_run, TaskKind::ApplicationRoster);
     assert_eq!(roster.status, TaskStatus::Failed);
     let msg = roster.error.as_deref().unwrap();
     assert!(
@@ -359,9 +357,7 @@ async fn rate_limits_are_waited_out_expired_tokens_renewed_and_no_secret_leaks()
     let env = TestEnv::start(150, 9).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .expect("first sync");
+    sync_once(&sync, &profile.id).await.expect("first sync");
 
     // Warm container: the token is cached. Box now says it expired, and throttles twice.
     let tenant = env.sandbox.box_tenant();
@@ -375,7 +371,7 @@ async fn rate_limits_are_waited_out_expired_tokens_renewed_and_no_secret_leaks()
         },
     });
     let started = Instant::now();
-    let report = handle(&sync, json!({ "profile": profile.id }))
+    let report = sync_once(&sync, &profile.id)
         .await
         .expect("second sync succeeds");
     assert!(
@@ -476,10 +472,7 @@ async fn truncated_pages_and_bad_credentials_fail_clearly_and_other_profiles_sti
     );
     assert!(env.seat_items(&bad.id).await.is_empty());
     let runs = env.store.runs.task_runs(&bad.id, 10).await.unwrap();
-    let access = runs
-        .iter()
-        .find(|t| t.task == TaskKind::ApplicationAccess)
-        .unwrap();
+    let access = task(&runs, TaskKind::ApplicationAccess);
     assert_eq!(access.status, TaskStatus::Failed);
 
     // unknown profiles and malformed input are clear errors, not panics
@@ -503,9 +496,7 @@ async fn a_roster_that_drops_by_30_percent_holds_the_removals_until_accepted() {
     let env = TestEnv::start(60, 21).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .expect("first sync");
+    sync_once(&sync, &profile.id).await.expect("first sync");
     let before = env.seat_items(&profile.id).await;
     let tenant = env.sandbox.box_tenant();
     let members: Vec<String> = tenant
@@ -518,9 +509,7 @@ async fn a_roster_that_drops_by_30_percent_holds_the_removals_until_accepted() {
     for id in &members[..n] {
         assert!(tenant.remove_user(id));
     }
-    let err = handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .unwrap_err();
+    let err = sync_once(&sync, &profile.id).await.unwrap_err();
     assert!(
         err.to_string()
             .contains(&format!("held: roster dropped by {n} (")),
@@ -532,10 +521,7 @@ async fn a_roster_that_drops_by_30_percent_holds_the_removals_until_accepted() {
         "the seats are kept"
     );
     let runs = env.store.runs.task_runs(&profile.id, 6).await.unwrap();
-    let roster = runs
-        .iter()
-        .find(|t| t.task == TaskKind::ApplicationRoster)
-        .unwrap();
+    let roster = task(&runs, TaskKind::ApplicationRoster);
     assert_eq!(roster.status, TaskStatus::Failed);
     assert!(roster.error.as_deref().unwrap().starts_with("held: "));
     assert!(roster
@@ -544,27 +530,12 @@ async fn a_roster_that_drops_by_30_percent_holds_the_removals_until_accepted() {
         .unwrap()
         .contains(&format!("seatctl sync {} --accept-removals", profile.id)));
     assert_eq!(roster.counts.seats_held, n as u64);
-    let reclamation = runs
-        .iter()
-        .find(|t| t.task == TaskKind::Reclamation)
-        .unwrap();
+    let reclamation = task(&runs, TaskKind::Reclamation);
     assert_eq!(reclamation.status, TaskStatus::Skipped, "no candidates");
 
     // the operator accepts: the next roster applies the removals and uses the acceptance up
-    env.store
-        .profiles
-        .update(
-            &profile.id,
-            |p| -> Result<(), seatkeeper::ports::StoreError> {
-                p.accept_removals = true;
-                Ok(())
-            },
-        )
-        .await
-        .unwrap();
-    handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .expect("accepted sync");
+    edit_profile(&env, &profile.id, |p| p.accept_removals = true).await;
+    sync_once(&sync, &profile.id).await.expect("accepted sync");
     let after = env.seat_items(&profile.id).await;
     assert_eq!(
         after
@@ -582,9 +553,7 @@ async fn a_users_page_without_entries_fails_the_task_and_removes_nobody() {
     let env = TestEnv::start(30, 22).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .expect("first sync");
+    sync_once(&sync, &profile.id).await.expect("first sync");
     let before = env.seat_items(&profile.id).await;
     env.sandbox.faults().push(
         FaultRule::new(
@@ -595,16 +564,11 @@ async fn a_users_page_without_entries_fails_the_task_and_removes_nobody() {
         )
         .forever(),
     );
-    let err = handle(&sync, json!({ "profile": profile.id }))
-        .await
-        .unwrap_err();
+    let err = sync_once(&sync, &profile.id).await.unwrap_err();
     assert!(err.to_string().contains("entries"), "{err}");
     assert_eq!(before, env.seat_items(&profile.id).await, "nothing changed");
     let runs = env.store.runs.task_runs(&profile.id, 6).await.unwrap();
-    let roster = runs
-        .iter()
-        .find(|t| t.task == TaskKind::ApplicationRoster)
-        .unwrap();
+    let roster = task(&runs, TaskKind::ApplicationRoster);
     assert_eq!(roster.status, TaskStatus::Failed);
 }
 

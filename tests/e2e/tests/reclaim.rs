@@ -2,16 +2,19 @@
 //! handed to the reclaim handler as SQS events the way Lambda's event source mapping does, and
 //! the provider sandbox as Box and Dropbox. Every claim is checked at the sandbox (who exists, who
 //! owns what, how many transfers and removals happened) or in DynamoDB.
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use chrono::{Duration, Utc};
 use provider_sandbox::{
     DropboxRole, FaultKind, FaultRule, NewBoxUser, NewDropboxMember, RemoveMode, Route,
 };
 use seatkeeper::domain::{
-    Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimStatus, TaskKind,
+    Candidate, Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimStatus, TaskKind,
 };
 use seatkeeper::handlers::sync::handle;
 use seatkeeper::ports::{ProfileRepo, ReclaimRepo, RunRepo, SeatRepo, StoreError};
 use seatkeeper::providers::dropbox_api::Slot;
+use seatkeeper::sync::{NoProgress, ProfileOutcome};
+use seatkeeper::wiring::ProductionReclaimer;
 use seatkeeper_e2e::{seat, LogCapture, TestEnv};
 use serde_json::json;
 
@@ -38,6 +41,47 @@ async fn record(env: &TestEnv, profile: &str, request_id: &str) -> ReclaimRecord
 
 fn request(profile: &str, user: &str) -> ReclaimRequest {
     ReclaimRequest::new(profile, user, false, "test:alice", Some("e2e".into()))
+}
+
+/// Approves and queues a request for `user`, then delivers the queue once:
+/// (the request, the SQS batch response, its record).
+async fn reclaim_once(
+    env: &TestEnv,
+    reclaimer: &ProductionReclaimer,
+    profile: &str,
+    user: &str,
+) -> (ReclaimRequest, SqsBatchResponse, ReclaimRecord) {
+    let req = request(profile, user);
+    env.enqueue(&req).await;
+    let (_, response) = env.deliver(reclaimer).await;
+    let r = record(env, profile, &req.request_id).await;
+    (req, response, r)
+}
+
+/// The candidate item for `user`, if there is one.
+async fn candidate(env: &TestEnv, profile: &str, user: &str) -> Option<Candidate> {
+    env.store.seats.get_candidate(profile, user).await.unwrap()
+}
+
+/// The candidates a request was queued for.
+async fn requested(env: &TestEnv, profile: &str) -> Vec<Candidate> {
+    env.store
+        .seats
+        .list_candidates(profile)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.request_id.is_some())
+        .collect()
+}
+
+/// How many requests a sync run's Reclamation task enqueued.
+fn requests_enqueued(report: &ProfileOutcome) -> u64 {
+    report
+        .task(TaskKind::Reclamation)
+        .unwrap()
+        .counts
+        .requests_enqueued
 }
 
 /// A Box profile whose tenant has a stale user (created 400 days ago, last login 100 days ago,
@@ -173,13 +217,7 @@ async fn box_candidates_have_evidence_and_a_reclaim_moves_every_file_to_the_admi
         s.reclaim_request_id.as_deref(),
         Some(req.request_id.as_str())
     );
-    assert!(env
-        .store
-        .seats
-        .get_candidate(&profile.id, &stale)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(candidate(&env, &profile.id, &stale).await.is_none());
     // a Reclamation task run for the batch
     let batch = env
         .store
@@ -239,12 +277,9 @@ async fn box_a_crash_between_transfer_and_delete_resumes_without_a_second_transf
     env.sandbox.faults().push(
         FaultRule::new(Route::BoxDeleteUser, FaultKind::ServerError { status: 503 }).times(10),
     );
-    let req = request(&profile.id, &stale);
-    env.enqueue(&req).await;
     let reclaimer = env.reclaimer();
-    let (_, response) = env.deliver(&reclaimer).await;
+    let (req, response, r) = reclaim_once(&env, &reclaimer, &profile.id, &stale).await;
     assert_eq!(response.batch_item_failures.len(), 1, "handed back to SQS");
-    let r = record(&env, &profile.id, &req.request_id).await;
     assert_eq!(r.status, ReclaimStatus::Removing);
     assert!(r.reached(ReclaimStatus::Transferred));
     assert_eq!(tenant.transfers().len(), 1);
@@ -272,12 +307,9 @@ async fn box_a_transfer_whose_answer_was_lost_is_not_repeated() {
     env.sandbox
         .faults()
         .push(FaultRule::new(Route::BoxTransfer, FaultKind::TruncatedBody).times(1));
-    let req = request(&profile.id, &stale);
-    env.enqueue(&req).await;
     let reclaimer = env.reclaimer();
-    let (_, response) = env.deliver(&reclaimer).await;
+    let (req, response, r) = reclaim_once(&env, &reclaimer, &profile.id, &stale).await;
     assert_eq!(response.batch_item_failures.len(), 1);
-    let r = record(&env, &profile.id, &req.request_id).await;
     assert_eq!(r.status, ReclaimStatus::Transferring);
     assert_eq!(
         tenant.transfers().len(),
@@ -331,11 +363,8 @@ async fn box_refusals_login_since_request_pause_and_dry_run_leave_the_provider_u
         ("999999999".to_string(), "unknown_seat"),
     ];
     for (user, code) in &cases {
-        let req = request(&profile.id, user);
-        env.enqueue(&req).await;
-        let (_, response) = env.deliver(&reclaimer).await;
+        let (_, response, r) = reclaim_once(&env, &reclaimer, &profile.id, user).await;
         assert!(response.batch_item_failures.is_empty());
-        let r = record(&env, &profile.id, &req.request_id).await;
         assert_eq!(r.status, ReclaimStatus::Skipped, "{user}");
         assert_eq!(r.reason_code.as_deref(), Some(*code), "{r:#?}");
     }
@@ -356,19 +385,13 @@ async fn box_refusals_login_since_request_pause_and_dry_run_leave_the_provider_u
 
     // paused: nothing executed
     edit_profile(&env, &profile.id, |p| p.rules.paused = true).await;
-    let paused = request(&profile.id, &stale);
-    env.enqueue(&paused).await;
-    env.deliver(&reclaimer).await;
-    let r = record(&env, &profile.id, &paused.request_id).await;
+    let (_, _, r) = reclaim_once(&env, &reclaimer, &profile.id, &stale).await;
     assert_eq!(r.reason_code.as_deref(), Some("profile_paused"));
     edit_profile(&env, &profile.id, |p| p.rules.paused = false).await;
 
     // the user logs in after the candidate list was made: skipped with that reason
     tenant.add_event(&stale, "LOGIN", Utc::now() - Duration::minutes(5));
-    let late = request(&profile.id, &stale);
-    env.enqueue(&late).await;
-    env.deliver(&reclaimer).await;
-    let r = record(&env, &profile.id, &late.request_id).await;
+    let (_, _, r) = reclaim_once(&env, &reclaimer, &profile.id, &stale).await;
     assert_eq!(r.status, ReclaimStatus::Skipped);
     assert_eq!(r.reason_code.as_deref(), Some("active_since_request"));
     assert!(r.reason.as_deref().unwrap().contains("was active"));
@@ -542,24 +565,13 @@ async fn auto_mode_enqueues_within_the_cap_and_a_failed_sync_produces_no_candida
     })
     .await;
     let sync = env.box_sync();
-    let report = sync
-        .sync_profile(&profile.id, &seatkeeper::sync::NoProgress)
-        .await
-        .unwrap();
+    let report = sync.sync_profile(&profile.id, &NoProgress).await.unwrap();
     assert!(report.succeeded, "{:?}", report.error);
     let task = report.task(TaskKind::Reclamation).unwrap();
     assert!(task.counts.candidates >= 4);
     assert_eq!(task.counts.requests_enqueued, 2, "{:?}", task.detail);
     assert!(task.detail.as_deref().unwrap().contains("held by the cap"));
-    let requested: Vec<_> = env
-        .store
-        .seats
-        .list_candidates(&profile.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| c.request_id.is_some())
-        .collect();
+    let requested = requested(&env, &profile.id).await;
     assert_eq!(requested.len(), 2);
     env.drain(&env.reclaimer(), 3).await;
     assert_eq!(tenant.deleted_users().len(), 2);
@@ -605,12 +617,8 @@ async fn dropbox_reclaim_removes_the_member_and_transfers_files_to_the_reclaim_a
     let env = TestEnv::start_with(3, 10, 51).await;
     let (profile, admin, stale) = dropbox_setup(&env).await;
     let team = env.sandbox.dropbox_team();
-    let c = env
-        .store
-        .seats
-        .get_candidate(&profile.id, &stale)
+    let c = candidate(&env, &profile.id, &stale)
         .await
-        .unwrap()
         .expect("candidate");
     assert!(c.evidence.last_login.is_some());
     let admin_files = team.files_owned_by(&admin);
@@ -652,12 +660,9 @@ async fn dropbox_a_redelivery_polls_the_recorded_job_instead_of_removing_again()
     team.set_remove_mode(RemoveMode::Async {
         in_progress_polls: 4,
     });
-    let req = request(&profile.id, &stale);
-    env.enqueue(&req).await;
     let reclaimer = env.reclaimer();
-    let (_, response) = env.deliver(&reclaimer).await;
+    let (req, response, r) = reclaim_once(&env, &reclaimer, &profile.id, &stale).await;
     assert_eq!(response.batch_item_failures.len(), 1, "job still running");
-    let r = record(&env, &profile.id, &req.request_id).await;
     assert_eq!(r.status, ReclaimStatus::Removing);
     let job = r.async_job_id.clone().expect("job id recorded");
     env.drain(&reclaimer, 5).await;
@@ -682,18 +687,12 @@ async fn dropbox_refusals_and_permanent_errors_are_recorded_not_retried() {
     let reclaimer = env.reclaimer();
 
     // the reclaim admin (transfer target) is refused
-    let req = request(&profile.id, &admin);
-    env.enqueue(&req).await;
-    env.deliver(&reclaimer).await;
-    let r = record(&env, &profile.id, &req.request_id).await;
+    let (_, _, r) = reclaim_once(&env, &reclaimer, &profile.id, &admin).await;
     assert_eq!(r.reason_code.as_deref(), Some("refused_transfer_target"));
 
     // a login since the candidate list: skipped
     team.add_login(&stale, Utc::now() - Duration::minutes(3));
-    let req = request(&profile.id, &stale);
-    env.enqueue(&req).await;
-    env.deliver(&reclaimer).await;
-    let r = record(&env, &profile.id, &req.request_id).await;
+    let (_, _, r) = reclaim_once(&env, &reclaimer, &profile.id, &stale).await;
     assert_eq!(
         r.reason_code.as_deref(),
         Some("active_since_request"),
@@ -709,14 +708,11 @@ async fn dropbox_refusals_and_permanent_errors_are_recorded_not_retried() {
         .await
         .unwrap();
     team.set_role(&admin, None); // the reclaim admin lost its admin role meanwhile
-    let req = request(&profile.id, &quiet);
-    env.enqueue(&req).await;
-    let (_, response) = env.deliver(&reclaimer).await;
+    let (_, response, r) = reclaim_once(&env, &reclaimer, &profile.id, &quiet).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "not retried forever"
     );
-    let r = record(&env, &profile.id, &req.request_id).await;
     assert_eq!(r.status, ReclaimStatus::Failed);
     // checked with the reclaim slot before members/remove: nothing was even attempted
     assert_eq!(
@@ -744,14 +740,11 @@ async fn dropbox_a_demoted_admin_stops_the_removal_with_nothing_moved() {
     let (admin_files, stale_files) = (team.files_owned_by(&admin), team.files_owned_by(&stale));
     // still an admin, but no longer a Team admin
     assert!(team.set_role(&admin, Some(DropboxRole::SupportAdmin)));
-    let req = request(&profile.id, &stale);
-    env.enqueue(&req).await;
-    let (_, response) = env.deliver(&env.reclaimer()).await;
+    let (_, response, r) = reclaim_once(&env, &env.reclaimer(), &profile.id, &stale).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "failed safe, not retried"
     );
-    let r = record(&env, &profile.id, &req.request_id).await;
     assert_eq!(r.status, ReclaimStatus::Failed);
     assert_eq!(
         r.reason_code.as_deref(),
@@ -778,7 +771,7 @@ async fn candidates_follow_the_data_and_an_unchanged_sync_rewrites_none() {
     // an unchanged re-sync rewrites no candidate
     let report = env
         .box_sync()
-        .sync_profile(&profile.id, &seatkeeper::sync::NoProgress)
+        .sync_profile(&profile.id, &NoProgress)
         .await
         .unwrap();
     let task = report.task(TaskKind::Reclamation).unwrap();
@@ -792,18 +785,12 @@ async fn candidates_follow_the_data_and_an_unchanged_sync_rewrites_none() {
     tenant.add_event(&stale, "LOGIN", Utc::now() - Duration::seconds(30));
     let report = env
         .box_sync()
-        .sync_profile(&profile.id, &seatkeeper::sync::NoProgress)
+        .sync_profile(&profile.id, &NoProgress)
         .await
         .unwrap();
     let task = report.task(TaskKind::Reclamation).unwrap();
     assert_eq!(task.counts.items_written, 1, "{:?}", task.detail);
-    assert!(env
-        .store
-        .seats
-        .get_candidate(&profile.id, &stale)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(candidate(&env, &profile.id, &stale).await.is_none());
     assert_eq!(
         task.counts.candidates,
         env.store
@@ -941,62 +928,27 @@ async fn a_candidate_held_by_the_cap_is_queued_by_the_next_run() {
         .await
         .unwrap());
     let sync = env.box_sync();
-    let report = sync
-        .sync_profile(&profile.id, &seatkeeper::sync::NoProgress)
-        .await
-        .unwrap();
-    assert_eq!(
-        report
-            .task(TaskKind::Reclamation)
-            .unwrap()
-            .counts
-            .requests_enqueued,
-        1
-    );
-    let requested: Vec<_> = env
-        .store
-        .seats
-        .list_candidates(&profile.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| c.request_id.is_some())
-        .collect();
+    let report = sync.sync_profile(&profile.id, &NoProgress).await.unwrap();
+    assert_eq!(requests_enqueued(&report), 1);
+    let requested = requested(&env, &profile.id).await;
     assert_eq!(requested.len(), 1);
     let stale = requested[0].user_id.clone();
     env.drain(&env.reclaimer(), 3).await;
-    let c = env
-        .store
-        .seats
-        .get_candidate(&profile.id, &stale)
+    let c = candidate(&env, &profile.id, &stale)
         .await
-        .unwrap()
         .expect("still a candidate");
     assert_eq!(c.request_id, None, "released by the held request");
     assert!(c.waiting.as_deref().unwrap().contains("blast_radius_cap"));
     assert!(env.sandbox.box_tenant().has_user(&stale));
     // the next auto run queues it again
-    let report = sync
-        .sync_profile(&profile.id, &seatkeeper::sync::NoProgress)
-        .await
-        .unwrap();
+    let report = sync.sync_profile(&profile.id, &NoProgress).await.unwrap();
     assert_eq!(
-        report
-            .task(TaskKind::Reclamation)
-            .unwrap()
-            .counts
-            .requests_enqueued,
+        requests_enqueued(&report),
         1,
         "{:?}",
         report.task(TaskKind::Reclamation).unwrap().detail
     );
-    let again = env
-        .store
-        .seats
-        .get_candidate(&profile.id, &stale)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = candidate(&env, &profile.id, &stale).await.unwrap();
     assert!(again.request_id.is_some());
     assert_eq!(again.waiting, None);
 }

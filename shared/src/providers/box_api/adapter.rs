@@ -20,7 +20,7 @@ use crate::ports::provider::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, PurchasedSeats, Refusal,
     Removal, RosterPage, TargetCheck, Transferred, Window,
 };
-use crate::providers::{newest_of, secs};
+use crate::providers::{id_arg, newest_of, roster_of, secs};
 use crate::secrets::BoxCredentials;
 
 const PROVIDER: &str = "box";
@@ -192,8 +192,7 @@ impl Deprovisioner for BoxDeprovisioner {
         };
         let t = self.client.user(&self.creds, &id, stats).await?;
         let ok = t.as_ref().is_some_and(|t| {
-            t.role.as_deref().is_some_and(|r| ADMIN_ROLES.contains(&r))
-                && t.status.as_deref() == Some("active")
+            t.role.as_deref().is_some_and(is_admin_role) && t.status.as_deref() == Some("active")
         });
         Ok(if ok {
             TargetCheck::Ok
@@ -291,10 +290,7 @@ impl Deprovisioner for BoxDeprovisioner {
 
 /// A user id from a request or a profile, refused before any call unless it is a Box id.
 fn user_id_arg(user_id: &str) -> Result<BoxUserId, ProviderError> {
-    BoxUserId::parse(user_id).map_err(|e| ProviderError::InvalidInput {
-        provider: PROVIDER,
-        message: e.to_string(),
-    })
+    id_arg(PROVIDER, BoxUserId::parse(user_id))
 }
 
 /// The credentials must be for the profile's enterprise: a mix-up would sync (or reclaim in)
@@ -352,15 +348,7 @@ pub(crate) fn login(e: &BoxEvent) -> Option<(String, LoginEvidence)> {
 
 /// A page of users as seats; app users and service accounts are counted, not kept.
 fn roster_page(profile: &Profile, page: &[BoxUser]) -> RosterPage {
-    let seats: Vec<ObservedSeat> = page
-        .iter()
-        .filter(|u| u.is_seat())
-        .map(|u| observe(profile, u))
-        .collect();
-    RosterPage {
-        not_seats: (page.len() - seats.len()) as u64,
-        seats,
-    }
+    roster_of(page, |u| u.is_seat().then(|| observe(profile, u)))
 }
 
 fn is_admin_role(role: &str) -> bool {

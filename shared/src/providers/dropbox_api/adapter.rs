@@ -20,7 +20,7 @@ use crate::ports::provider::{
     AccessError, Deprovisioner, Directory, DirectoryUser, JobState, PurchasedSeats, Refusal,
     Removal, RosterPage, TargetCheck, Transferred, Window,
 };
-use crate::providers::{newest_of, secs};
+use crate::providers::{id_arg, newest_in, newest_of, roster_of, secs};
 use crate::secrets::DropboxCredentials;
 
 const PROVIDER: &str = "dropbox";
@@ -185,11 +185,7 @@ impl Directory for DropboxDirectory {
             .await?
             .map(|m| session_events(&m))
             .unwrap_or_default();
-        let newest = sessions
-            .into_iter()
-            .filter(|e| e.user_id == user.user_id)
-            .map(|e| e.evidence)
-            .max_by_key(|e| e.at);
+        let newest = newest_in(&sessions, &user.user_id, scope);
         Ok(LoginEvidence::newest(events.as_ref(), newest.as_ref()).cloned())
     }
 }
@@ -436,10 +432,7 @@ fn job_state(r: Result<AsyncJob, ProviderError>) -> Result<JobState, ProviderErr
 
 /// A member id from a request or a slot, refused before any call unless it can be one.
 fn member_id_arg(id: &str) -> Result<DropboxTeamMemberId, ProviderError> {
-    DropboxTeamMemberId::parse(id).map_err(|e| ProviderError::InvalidInput {
-        provider: PROVIDER,
-        message: e.to_string(),
-    })
+    id_arg(PROVIDER, DropboxTeamMemberId::parse(id))
 }
 
 /// The token must still read the team the slot was connected to: a mix-up would sync another
@@ -571,11 +564,7 @@ pub(crate) fn login(e: LoginEvent) -> (String, LoginEvidence) {
 }
 
 fn roster_page(profile: &Profile, page: &[TeamMemberInfoV2]) -> RosterPage {
-    let seats: Vec<ObservedSeat> = page.iter().filter_map(|m| observe(profile, m)).collect();
-    RosterPage {
-        not_seats: (page.len() - seats.len()) as u64,
-        seats,
-    }
+    roster_of(page, |m| observe(profile, m))
 }
 
 /// Roles mirror the old AdminTier, which includes "member only": admin means an admin role

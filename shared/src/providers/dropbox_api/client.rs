@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use futures::Stream;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
@@ -28,6 +28,7 @@ use crate::http::{
     call_authorized, fresh_token, pages, retry_after_from_headers, send_oauth, token_error,
     AccessToken, ApiStats, ErrorCode, PageStep, ProviderError, RetryPolicy, TokenCache,
 };
+use crate::providers::secs;
 use crate::secrets::DropboxCredentials;
 
 const PROVIDER: &str = "dropbox";
@@ -449,7 +450,8 @@ impl DropboxClient {
                     EventsCursor::From(start, restarts) => {
                         let mut arg = json!({
                             "limit": PAGE_LIMIT,
-                            "time": { "start_time": dbx_time(start), "end_time": dbx_time(window.end) },
+                            // Dropbox timestamps: `%Y-%m-%dT%H:%M:%SZ`, no fractions
+                            "time": { "start_time": secs(start), "end_time": secs(window.end) },
                         });
                         match filter {
                             EventFilter::EventType(t) => arg["event_type"] = json!(t),
@@ -834,11 +836,6 @@ fn error_from_response(
             }
         }
     }
-}
-
-/// Dropbox timestamps: `%Y-%m-%dT%H:%M:%SZ`, no fractions.
-fn dbx_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
