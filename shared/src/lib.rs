@@ -34,6 +34,7 @@ pub mod reclaim;
 pub mod secrets;
 pub mod store;
 pub mod sync;
+pub mod undo;
 pub mod wiring;
 
 pub use config::Config;

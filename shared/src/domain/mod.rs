@@ -23,7 +23,7 @@ pub use ids::{BoxUserId, DropboxTeamMemberId, IdError, ProfileId, RequestId};
 pub use license::{LicenseSummary, LicenseTally};
 pub use profile::{BoxPlan, Entitlement, Profile, ProfileError, Provider};
 pub use reclaim::{Approval, InvalidMessage, ReclaimRecord, ReclaimRequest, ReclaimStatus};
-pub use rules::{evaluate, ReclaimMode, ReclaimRules, Verdict};
+pub use rules::{evaluate, ReclaimMode, ReclaimRules, RemovalMode, Verdict};
 pub use seat::{
     reconcile, reconcile_with_activity, ObservedSeat, Seat, SeatDecision, SeatIndex,
     StoredSeatState,

@@ -122,13 +122,19 @@ impl ReclaimRequest {
     }
 }
 
-/// Where a request stands. Steps only move forward; the last three are final.
+/// Where a request stands. Steps only move forward; the last four are final (`restored` is
+/// also reached from `done`, when a removed Dropbox member is recovered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReclaimStatus {
     Received,
     /// The user was re-read and still qualifies; the plan is fixed.
     Verified,
+    /// Undo window: the suspension was sent (its outcome not yet recorded).
+    Suspending,
+    /// Undo window: the user is suspended (keeps the seat, cannot use it) until `remove_after`;
+    /// then the same request continues with the removal.
+    Suspended,
     /// Box: the content transfer was sent (its outcome not yet recorded).
     Transferring,
     /// Box: the content now belongs to the transfer target.
@@ -139,17 +145,25 @@ pub enum ReclaimStatus {
     Done,
     Skipped,
     Failed,
+    /// `seatctl restore` gave the seat back: unsuspended during the undo window, or (Dropbox)
+    /// recovered after the removal.
+    Restored,
 }
 
 impl ReclaimStatus {
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Done | Self::Skipped | Self::Failed)
+        matches!(
+            self,
+            Self::Done | Self::Skipped | Self::Failed | Self::Restored
+        )
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Received => "received",
             Self::Verified => "verified",
+            Self::Suspending => "suspending",
+            Self::Suspended => "suspended",
             Self::Transferring => "transferring",
             Self::Transferred => "transferred",
             Self::Removing => "removing",
@@ -157,6 +171,7 @@ impl ReclaimStatus {
             Self::Done => "done",
             Self::Skipped => "skipped",
             Self::Failed => "failed",
+            Self::Restored => "restored",
         }
     }
 }
@@ -223,6 +238,12 @@ pub struct ReclaimRecord {
     /// How many such refusals were waited out so far.
     #[serde(default)]
     pub content_checks: u32,
+    /// Undo window: when the user was suspended…
+    #[serde(default)]
+    pub suspended_at: Option<DateTime<Utc>>,
+    /// …and from when the removal continues (a delivery before it does nothing).
+    #[serde(default)]
+    pub remove_after: Option<DateTime<Utc>>,
 }
 
 impl ReclaimRecord {
@@ -264,6 +285,8 @@ impl ReclaimRecord {
             sender_id: None,
             next_check_at: None,
             content_checks: 0,
+            suspended_at: None,
+            remove_after: None,
         }
     }
 
@@ -304,6 +327,32 @@ impl ReclaimRecord {
             format!("{code}: {reason}"),
             provider_request_id,
         );
+    }
+
+    /// Records a restore (`seatctl restore`): from the undo window, or after a removal whose
+    /// seat the provider gave back. The only step that may follow a final one (`done`).
+    pub fn restored(
+        &mut self,
+        now: DateTime<Utc>,
+        detail: impl Into<String>,
+        provider_request_id: Option<String>,
+    ) {
+        self.status = ReclaimStatus::Restored;
+        self.updated_at = now;
+        self.steps.push(Step {
+            status: ReclaimStatus::Restored,
+            at: now,
+            detail: detail.into(),
+            provider_request_id,
+        });
+    }
+
+    /// In the undo window: suspended (or being suspended), nothing removed yet.
+    pub fn in_undo_window(&self) -> bool {
+        matches!(
+            self.status,
+            ReclaimStatus::Suspending | ReclaimStatus::Suspended
+        )
     }
 
     pub fn reached(&self, status: ReclaimStatus) -> bool {

@@ -54,6 +54,52 @@ impl fmt::Display for ReclaimMode {
     }
 }
 
+/// How a reclaim takes the seat: at once, or after an undo window in which the user is only
+/// suspended (Dropbox `members/suspend`, Box status `inactive`) and can be restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalMode {
+    /// Transfer and remove in one go (the default, as before the undo window existed).
+    #[default]
+    Immediate,
+    /// Suspend first; transfer and remove after `suspend_days`.
+    SuspendFirst,
+}
+
+impl RemovalMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemovalMode::Immediate => "immediate",
+            RemovalMode::SuspendFirst => "suspend-first",
+        }
+    }
+}
+
+impl FromStr for RemovalMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "immediate" => Ok(Self::Immediate),
+            "suspend-first" => Ok(Self::SuspendFirst),
+            other => Err(format!(
+                "unknown removal {other:?} (expected immediate or suspend-first)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for RemovalMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Statuses of a user who is suspended but still holds the seat: Box `inactive`, Dropbox
+/// `suspended`.
+pub fn is_suspended_status(status: &str) -> bool {
+    matches!(status, "inactive" | "suspended")
+}
+
 /// How a seat that never logged in (no login event on record) counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,6 +150,11 @@ pub struct ReclaimRules {
     pub paused: bool,
     /// Which activity keeps a seat: any use (the default) or logins only.
     pub activity: ActivityScope,
+    /// Remove at once, or suspend first and remove after `suspend_days` (the undo window).
+    pub removal: RemovalMode,
+    /// The undo window of `suspend-first`, in days (0: removed by the next sync after the
+    /// suspension).
+    pub suspend_days: u32,
 }
 
 impl Default for ReclaimRules {
@@ -120,6 +171,8 @@ impl Default for ReclaimRules {
             max_percent: 5,
             paused: false,
             activity: ActivityScope::Any,
+            removal: RemovalMode::Immediate,
+            suspend_days: 14,
         }
     }
 }

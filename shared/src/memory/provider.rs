@@ -13,8 +13,9 @@ use crate::domain::{
 };
 use crate::http::{ApiStats, ErrorCode, ProviderError};
 use crate::ports::{
-    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, PurchasedSeats,
-    QueueError, Refusal, Removal, RequestQueue, RosterPage, TargetCheck, Transferred, Window,
+    AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
+    ProviderAccess, PurchasedSeats, QueueError, Refusal, Removal, RequestQueue, RosterPage,
+    TargetCheck, Transferred, Window,
 };
 use crate::providers::newest_in;
 
@@ -35,6 +36,7 @@ pub enum Op {
     Transfer,
     Remove,
     Poll,
+    SetAccess,
 }
 
 /// What an injected fault does to the next call of its operation.
@@ -97,6 +99,10 @@ pub struct Tenant {
     pub lost: u64,
     /// Items now owned by the target through transfers.
     pub transferred: u64,
+    /// Removed users a Dropbox-like tenant can still recover (a Box-like one never can).
+    pub recoverable: BTreeMap<String, MemoryUser>,
+    /// Every access change made, in order (user, change).
+    pub access_changes: Vec<(String, AccessChange)>,
 }
 
 /// The provider, shared by the handles the services get (cheap to clone).
@@ -520,6 +526,78 @@ impl Deprovisioner for MemoryProvider {
         })
     }
 
+    fn announce_access(&self, user_id: &str, change: AccessChange) -> String {
+        format!("{} {user_id}", change.as_str())
+    }
+
+    async fn set_access(
+        &self,
+        user_id: &str,
+        change: AccessChange,
+        stats: &ApiStats,
+    ) -> Result<AccessOutcome, ProviderError> {
+        stats.call();
+        let fault = fail_with(self.enter(Op::SetAccess))?;
+        let mut t = self.tenant();
+        let done = |detail: &str, already: bool| AccessOutcome::Done {
+            detail: detail.to_owned(),
+            already,
+            request_id: None,
+        };
+        let outcome = match change {
+            AccessChange::Suspend | AccessChange::Unsuspend => {
+                // Box-like tenants say `inactive`, Dropbox-like ones `suspended`
+                let (from, to) = match (change, t.transfers_separately) {
+                    (AccessChange::Suspend, true) => ("active", "inactive"),
+                    (AccessChange::Suspend, false) => ("active", "suspended"),
+                    (_, true) => ("inactive", "active"),
+                    (_, false) => ("suspended", "active"),
+                };
+                let Some(u) = t.users.get_mut(user_id) else {
+                    return Err(not_found(change.as_str()));
+                };
+                if u.seat.status == to {
+                    done(&format!("{user_id} already {to}"), true)
+                } else if u.seat.status == from {
+                    u.seat.status = to.to_owned();
+                    done(&format!("{user_id} {to}"), false)
+                } else {
+                    AccessOutcome::Refused(Refusal {
+                        code: "bad_status",
+                        reason: format!("{user_id} is {}", u.seat.status),
+                    })
+                }
+            }
+            AccessChange::Recover if t.transfers_separately => AccessOutcome::Refused(Refusal {
+                code: "cannot_be_undone",
+                reason: "a deleted user cannot be restored".into(),
+            }),
+            AccessChange::Recover => {
+                if t.users.contains_key(user_id) {
+                    done(&format!("{user_id} is a member"), true)
+                } else if let Some(mut u) = t.recoverable.remove(user_id) {
+                    // the files went to the target with the removal; they stay there
+                    u.owned = 0;
+                    u.seat.status = "active".into();
+                    t.users.insert(user_id.to_owned(), u);
+                    done(&format!("{user_id} recovered"), false)
+                } else {
+                    AccessOutcome::Refused(Refusal {
+                        code: "user_unrecoverable",
+                        reason: format!("{user_id} is not recoverable"),
+                    })
+                }
+            }
+        };
+        if matches!(outcome, AccessOutcome::Done { already: false, .. }) {
+            t.access_changes.push((user_id.to_owned(), change));
+        }
+        if matches!(fault, Some(Fault::CutAfterEffect)) {
+            return Err(unknown_outcome(change.as_str()));
+        }
+        Ok(outcome)
+    }
+
     fn still_owns_content(&self, e: &ProviderError) -> bool {
         matches!(e, ProviderError::Api { code: ErrorCode::Other(c), .. } if c == "user_owns_content")
     }
@@ -552,6 +630,7 @@ fn remove_now(t: &mut Tenant, user_id: &str) {
             t.lost += u.owned;
         } else {
             t.transferred += u.owned;
+            t.recoverable.insert(user_id.to_owned(), u);
         }
     }
 }

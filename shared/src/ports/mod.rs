@@ -17,8 +17,8 @@ pub mod queue;
 pub mod repos;
 
 pub use provider::{
-    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, PurchasedSeats,
-    Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
+    AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
+    ProviderAccess, PurchasedSeats, Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
 };
 pub use queue::{QueueError, RequestQueue};
 pub use repos::{

@@ -161,6 +161,42 @@ pub enum JobState {
     Unknown,
 }
 
+/// A change of a user's access that keeps (or gives back) the seat: the undo window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessChange {
+    /// The user can no longer sign in; content and seat stay (Dropbox `members/suspend` with
+    /// `wipe_data=false`, Box status `inactive`).
+    Suspend,
+    /// Undoes [`AccessChange::Suspend`].
+    Unsuspend,
+    /// Brings a removed user back (Dropbox `members/recover`, within its 7 days); Box cannot.
+    Recover,
+}
+
+impl AccessChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessChange::Suspend => "suspend",
+            AccessChange::Unsuspend => "unsuspend",
+            AccessChange::Recover => "recover",
+        }
+    }
+}
+
+/// What an [`AccessChange`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessOutcome {
+    /// Done now, or the user already was so (`already`: a repeat after a lost answer).
+    Done {
+        detail: String,
+        already: bool,
+        request_id: Option<String>,
+    },
+    /// The provider cannot do it for this user (Box recover: a deleted user is gone; Dropbox:
+    /// no longer recoverable, no license free, not in the team): nothing changed.
+    Refused(Refusal),
+}
+
 /// Takes a seat back at a provider for one profile. Every write is announced (saved) by the
 /// service before it is called, so a redelivery knows what may have happened.
 #[allow(async_fn_in_trait)]
@@ -199,6 +235,16 @@ pub trait Deprovisioner {
         stats: &ApiStats,
     ) -> Result<Removal, ProviderError>;
     async fn poll(&self, job_id: &str, stats: &ApiStats) -> Result<JobState, ProviderError>;
+    /// An access change, as announced in the audit trail before it is made.
+    fn announce_access(&self, user_id: &str, change: AccessChange) -> String;
+    /// Suspends, unsuspends or recovers a user. Idempotent in effect: a repeat finds the user
+    /// already so and answers `Done { already: true }`.
+    async fn set_access(
+        &self,
+        user_id: &str,
+        change: AccessChange,
+        stats: &ApiStats,
+    ) -> Result<AccessOutcome, ProviderError>;
     /// True when `remove` was refused only because the user still owns content (Box: a
     /// transfer that continues in the background); such a refusal is re-checked later.
     fn still_owns_content(&self, _e: &ProviderError) -> bool {

@@ -19,8 +19,8 @@ use crate::domain::{
 };
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::provider::{
-    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, PurchasedSeats,
-    Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
+    AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
+    ProviderAccess, PurchasedSeats, Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
 };
 use crate::secrets::{BoxCredentials, DropboxCredentials, SecretError, SecretStore};
 
@@ -325,6 +325,25 @@ impl Deprovisioner for AnyDeprovisioner {
         match self {
             Self::Box(d) => d.poll(job_id, stats).await,
             Self::Dropbox(d) => d.poll(job_id, stats).await,
+        }
+    }
+
+    fn announce_access(&self, user_id: &str, change: AccessChange) -> String {
+        match self {
+            Self::Box(d) => d.announce_access(user_id, change),
+            Self::Dropbox(d) => d.announce_access(user_id, change),
+        }
+    }
+
+    async fn set_access(
+        &self,
+        user_id: &str,
+        change: AccessChange,
+        stats: &ApiStats,
+    ) -> Result<AccessOutcome, ProviderError> {
+        match self {
+            Self::Box(d) => d.set_access(user_id, change, stats).await,
+            Self::Dropbox(d) => d.set_access(user_id, change, stats).await,
         }
     }
 }

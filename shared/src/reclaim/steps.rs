@@ -6,15 +6,16 @@ use chrono::{DateTime, Utc};
 
 use super::Reclaimer;
 use crate::candidates;
-use crate::domain::rules::{evaluate, Exemption, SeatFacts, Verdict};
+use crate::domain::rules::{evaluate, is_suspended_status, Exemption, SeatFacts, Verdict};
 use crate::domain::{
-    ActivityScope, LoginEvidence, Profile, ReclaimMode, ReclaimRecord, ReclaimStatus, Seat,
-    ACTIVITY_OVERLAP,
+    ActivityScope, LoginEvidence, Profile, ReclaimMode, ReclaimRecord, ReclaimStatus, RemovalMode,
+    Seat, ACTIVITY_OVERLAP,
 };
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{
-    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, ProviderAccess, ReclaimRepo,
-    Refusal, Removal, Repos, RunRepo, SeatRepo, StoreError, TargetCheck, UserLock, Window,
+    AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
+    ProviderAccess, ReclaimRepo, Refusal, Removal, Repos, RunRepo, SeatRepo, StoreError,
+    TargetCheck, UserLock, Window,
 };
 
 /// Skip codes after which the candidate is released to wait for the next auto run or
@@ -143,6 +144,11 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                 )));
             }
         }
+        // in the undo window: nothing to do before it ends (and nothing while paused)
+        if rec.status == ReclaimStatus::Suspended && (in_window(rec) || profile.rules.paused) {
+            tracing::info!(request_id = %rec.request.request_id, remove_after = ?rec.remove_after, paused = profile.rules.paused, "suspended; the removal waits for the end of the undo window");
+            return Ok(());
+        }
         let (deprovisioner, directory) = self.providers.reclaim_ports(profile).await?;
         let ports = Ports {
             directory: &directory,
@@ -168,28 +174,30 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                         target_checked = true;
                         continue;
                     }
-                    let (user, target) = who(rec);
-                    // verified by an earlier delivery: the target may have changed since
-                    if !target_checked && !separate && target != user {
-                        match deprovisioner
-                            .check_target(&target, stats)
-                            .await
-                            .map_err(|e| Stop::provider("provider_error", e))?
-                        {
-                            TargetCheck::Ok => target_checked = true,
-                            TargetCheck::Refused(r) => return Err(r.into()),
-                        }
+                    if profile.rules.removal == RemovalMode::SuspendFirst {
+                        let (user, _) = who(rec);
+                        let announce = format!(
+                            "{}; removal after the undo window of {} day(s)",
+                            deprovisioner.announce_access(&user, AccessChange::Suspend),
+                            profile.rules.suspend_days
+                        );
+                        rec.step(ReclaimStatus::Suspending, Utc::now(), announce, None);
+                        self.save(rec).await?;
+                        // the delivery ends at `suspended`, whatever the window's length
+                        return self.suspend(profile, rec, &ports).await;
                     }
-                    if separate {
-                        let announce = deprovisioner.announce_transfer(&user, &target);
-                        rec.step(ReclaimStatus::Transferring, Utc::now(), announce, None);
-                        self.save(rec).await?;
-                        self.transfer(rec, &ports).await?;
-                    } else {
-                        let announce = deprovisioner.announce_removal(&user, &target);
-                        rec.step(ReclaimStatus::Removing, Utc::now(), announce, None);
-                        self.save(rec).await?;
-                        self.remove(rec, &ports).await?;
+                    self.start_removal(rec, &ports, &mut target_checked).await?;
+                }
+                ReclaimStatus::Suspending => return self.suspend(profile, rec, &ports).await,
+                ReclaimStatus::Suspended => {
+                    // a delivery before the window's end (or while paused): acknowledged; the
+                    // sync re-posts it when the window has passed
+                    if in_window(rec) || profile.rules.paused {
+                        return Ok(());
+                    }
+                    self.recheck_after_window(rec, &ports).await?;
+                    if !rec.status.is_final() {
+                        self.start_removal(rec, &ports, &mut target_checked).await?;
                     }
                 }
                 ReclaimStatus::Transferring | ReclaimStatus::Transferred if !separate => {
@@ -220,9 +228,10 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                     None => self.remove(rec, &ports).await?,
                 },
                 ReclaimStatus::Removed => self.finish(profile, rec).await?,
-                ReclaimStatus::Done | ReclaimStatus::Skipped | ReclaimStatus::Failed => {
-                    return Ok(())
-                }
+                ReclaimStatus::Done
+                | ReclaimStatus::Skipped
+                | ReclaimStatus::Failed
+                | ReclaimStatus::Restored => return Ok(()),
             }
         }
     }
@@ -344,6 +353,120 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         seats.put_candidate(&c).await
     }
 
+    /// The transfer (Box) or the removal with its transfer (Dropbox), from `verified` or from
+    /// the end of the undo window.
+    async fn start_removal<D: Directory, X: Deprovisioner>(
+        &self,
+        rec: &mut ReclaimRecord,
+        p: &Ports<'_, D, X>,
+        target_checked: &mut bool,
+    ) -> StepResult {
+        let separate = p.deprovisioner.transfers_separately();
+        let (user, target) = who(rec);
+        // verified by an earlier delivery: the target may have changed since
+        if !*target_checked && !separate && target != user {
+            match p
+                .deprovisioner
+                .check_target(&target, p.stats)
+                .await
+                .map_err(|e| Stop::provider("provider_error", e))?
+            {
+                TargetCheck::Ok => *target_checked = true,
+                TargetCheck::Refused(r) => return Err(r.into()),
+            }
+        }
+        if separate {
+            let announce = p.deprovisioner.announce_transfer(&user, &target);
+            rec.step(ReclaimStatus::Transferring, Utc::now(), announce, None);
+            self.save(rec).await?;
+            self.transfer(rec, p).await
+        } else {
+            let announce = p.deprovisioner.announce_removal(&user, &target);
+            rec.step(ReclaimStatus::Removing, Utc::now(), announce, None);
+            self.save(rec).await?;
+            self.remove(rec, p).await
+        }
+    }
+
+    /// Sends the suspension (again, after a lost answer: a repeat finds the user suspended) and
+    /// opens the undo window. The request is then acknowledged; the sync re-posts it when the
+    /// window has passed.
+    async fn suspend<D, X: Deprovisioner>(
+        &self,
+        profile: &Profile,
+        rec: &mut ReclaimRecord,
+        p: &Ports<'_, D, X>,
+    ) -> StepResult {
+        let (user, _) = who(rec);
+        match p
+            .deprovisioner
+            .set_access(&user, AccessChange::Suspend, p.stats)
+            .await
+        {
+            Ok(AccessOutcome::Done {
+                detail, request_id, ..
+            }) => {
+                let now = Utc::now();
+                let after = now + chrono::Duration::days(i64::from(profile.rules.suspend_days));
+                rec.suspended_at = Some(now);
+                rec.remove_after = Some(after);
+                let detail = format!(
+                    "{detail}; the seat is removed after {} unless restored (`seatctl restore {} {}`)",
+                    after.format("%Y-%m-%d %H:%M UTC"),
+                    profile.id,
+                    rec.login.as_deref().unwrap_or(&user)
+                );
+                rec.step(ReclaimStatus::Suspended, now, detail, request_id);
+                self.save(rec).await
+            }
+            Ok(AccessOutcome::Refused(r)) => Err(r.into()),
+            Err(e) => Err(Stop::provider("suspend_refused", e)),
+        }
+    }
+
+    /// At the end of the undo window, before anything is removed: the user must still be at
+    /// the provider, still suspended (an admin may have unsuspended them in the console) and
+    /// not kept.
+    async fn recheck_after_window<D: Directory, X>(
+        &self,
+        rec: &mut ReclaimRecord,
+        p: &Ports<'_, D, X>,
+    ) -> StepResult {
+        let user = p
+            .directory
+            .user(&rec.request.user_id, p.stats)
+            .await
+            .map_err(|e| Stop::provider("provider_error", e))?;
+        let now = Utc::now();
+        let Some(user) = user else {
+            rec.end(
+                ReclaimStatus::Skipped,
+                now,
+                "user_not_found",
+                format!(
+                    "{} no longer has this user at the end of the undo window (removed in the admin console?); nothing was done",
+                    rec.provider
+                ),
+                None,
+            );
+            return Ok(());
+        };
+        if !is_suspended_status(&user.status) {
+            rec.end(
+                ReclaimStatus::Skipped,
+                now,
+                "unsuspended_in_console",
+                format!(
+                    "the user is {} again at the end of the undo window (unsuspended in the admin console); nothing was removed",
+                    user.status
+                ),
+                None,
+            );
+            return Ok(());
+        }
+        Ok(())
+    }
+
     /// Saves a step before the provider call it announces.
     async fn save(&self, rec: &mut ReclaimRecord) -> StepResult {
         self.repos.reclaims().save(rec).await.map_err(Stop::from)
@@ -393,7 +516,13 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             }
         }
         let fresh = self.fresh_activity(profile, &user, p).await?;
-        let plan = p.deprovisioner.plan(&user, &target);
+        let mut plan = p.deprovisioner.plan(&user, &target);
+        if profile.rules.removal == RemovalMode::SuspendFirst {
+            plan = format!(
+                "suspend {} now and, after an undo window of {} day(s), {plan}",
+                user.login, profile.rules.suspend_days
+            );
+        }
         // the fresh read holds the kinds the rules count: logins only, or any activity
         let (last_login, last_activity) = match profile.rules.activity {
             ActivityScope::Logins => (
@@ -833,6 +962,11 @@ fn who(rec: &ReclaimRecord) -> (String, String) {
         rec.request.user_id.clone(),
         rec.transfer_target.clone().unwrap_or_default(),
     )
+}
+
+/// Suspended, and the undo window has not ended yet.
+fn in_window(rec: &ReclaimRecord) -> bool {
+    rec.remove_after.is_some_and(|a| a > Utc::now())
 }
 
 /// Verified by an earlier delivery longer ago than [`REVERIFY_AFTER`].

@@ -89,6 +89,7 @@ pub(crate) async fn reclamation<R: Repos>(
                 sent.len()
             ));
         }
+        crate::undo::repost_due(repos, queue, &profile, now, &mut detail).await?;
         task.detail = Some(detail);
         Ok(())
     }

@@ -15,10 +15,10 @@ use crate::domain::{
     ActivityEvent, ActivityKind, ActivityPage, ActivityScope, BoxUserId, LoginEvidence,
     ObservedSeat, Profile,
 };
-use crate::http::{ApiStats, ProviderError};
+use crate::http::{ApiStats, ErrorCode, ProviderError};
 use crate::ports::provider::{
-    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, PurchasedSeats, Refusal,
-    Removal, RosterPage, TargetCheck, Transferred, Window,
+    AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
+    PurchasedSeats, Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
 };
 use crate::providers::{id_arg, newest_of, roster_of, secs};
 use crate::secrets::BoxCredentials;
@@ -271,6 +271,76 @@ impl Deprovisioner for BoxDeprovisioner {
             already_gone: !deleted,
             request_id,
         })
+    }
+
+    fn announce_access(&self, user_id: &str, change: AccessChange) -> String {
+        match change {
+            AccessChange::Suspend => format!("PUT /users/{user_id} status=inactive"),
+            AccessChange::Unsuspend => format!("PUT /users/{user_id} status=active"),
+            AccessChange::Recover => {
+                format!("recover {user_id}: Box cannot restore a deleted user")
+            }
+        }
+    }
+
+    /// Suspension is the user's status `inactive` (they cannot sign in; content and seat stay),
+    /// its undo `active`. Box has no way back for a deleted user.
+    async fn set_access(
+        &self,
+        user_id: &str,
+        change: AccessChange,
+        stats: &ApiStats,
+    ) -> Result<AccessOutcome, ProviderError> {
+        let (from, to) =
+            match change {
+                AccessChange::Suspend => ("active", "inactive"),
+                AccessChange::Unsuspend => ("inactive", "active"),
+                AccessChange::Recover => return Ok(AccessOutcome::Refused(Refusal {
+                    code: "cannot_be_undone",
+                    reason:
+                        "a deleted Box user cannot be restored (the account and its seat are gone)"
+                            .into(),
+                })),
+            };
+        let id = user_id_arg(user_id)?;
+        let Some(now) = self.client.user(&self.creds, &id, stats).await? else {
+            return Ok(AccessOutcome::Refused(Refusal {
+                code: "user_not_found",
+                reason: format!("Box no longer has user {user_id} (deleted)"),
+            }));
+        };
+        let status = now.status.as_deref().unwrap_or_default();
+        if status == to {
+            return Ok(AccessOutcome::Done {
+                detail: format!("user {user_id} is already {to}"),
+                already: true,
+                request_id: None,
+            });
+        }
+        if status != from {
+            // never turn a protected or unknown status into another one
+            return Ok(AccessOutcome::Refused(Refusal {
+                code: "unexpected_status",
+                reason: format!("user {user_id} is {status}, not {from}: left as it is"),
+            }));
+        }
+        match self.client.set_status(&self.creds, &id, to, stats).await {
+            Ok((u, request_id)) => Ok(AccessOutcome::Done {
+                detail: format!(
+                    "user {user_id} status set to {} (PUT /users/{user_id})",
+                    u.status.as_deref().unwrap_or(to)
+                ),
+                already: false,
+                request_id,
+            }),
+            Err(e) if e.error_code() == Some(&ErrorCode::NotFound) => {
+                Ok(AccessOutcome::Refused(Refusal {
+                    code: "user_not_found",
+                    reason: format!("Box no longer has user {user_id} (deleted)"),
+                }))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Box deletes synchronously and never hands out a job; an unknown job means "re-read the

@@ -261,6 +261,39 @@ impl BoxClient {
         }
     }
 
+    /// Sets a user's `status` (`PUT /users/{id}` with `{"status": "inactive"|"active"}`): the
+    /// undo window's suspension and its undo. Setting a status is idempotent, so the usual
+    /// retries apply. Returns the updated user (`User--Full`) and Box's request id; a deleted
+    /// user is a 404 ([`ErrorCode::NotFound`]).
+    pub async fn set_status(
+        &self,
+        creds: &BoxCredentials,
+        user_id: &BoxUserId,
+        status: &str,
+        stats: &ApiStats,
+    ) -> Result<(BoxUser, Option<String>), ProviderError> {
+        let mut url = self.user_url(user_id, "")?;
+        url.query_pairs_mut().append_pair("fields", USER_FIELDS);
+        let body = serde_json::json!({ "status": status });
+        let (url, body) = (&url, &body);
+        call_authorized(
+            &self.tokens,
+            &Self::cache_key(creds),
+            &self.retry,
+            stats,
+            || self.client_credentials_grant(creds),
+            |token| async move {
+                let (bytes, request_id) = self
+                    .send_once(reqwest::Method::PUT, url, Some(body), &token, None)
+                    .await?;
+                let user = serde_json::from_slice(&bytes)
+                    .map_err(|e| ProviderError::from_body(PROVIDER, url.path(), &e))?;
+                Ok((user, request_id))
+            },
+        )
+        .await
+    }
+
     /// One request; the body bytes and Box's request id on success, a typed error otherwise.
     async fn send_once(
         &self,

@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use super::client::{
-    DropboxClient, EventFilter, EventsWindow, CONTENT_CATEGORIES, LOGIN_EVENT_TYPE,
+    DropboxClient, EventFilter, EventsWindow, MemberAccessRoute, CONTENT_CATEGORIES,
+    LOGIN_EVENT_TYPE,
 };
 use super::model::{AsyncJob, LoginEvent, MemberDevices, TeamInfo, TeamLogPage, TeamMemberInfoV2};
 use crate::domain::{
@@ -17,8 +18,8 @@ use crate::domain::{
 };
 use crate::http::{ApiStats, ErrorCode, ProviderError};
 use crate::ports::provider::{
-    AccessError, Deprovisioner, Directory, DirectoryUser, JobState, PurchasedSeats, Refusal,
-    Removal, RosterPage, TargetCheck, Transferred, Window,
+    AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
+    PurchasedSeats, Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
 };
 use crate::providers::{id_arg, newest_in, newest_of, roster_of, secs};
 use crate::secrets::DropboxCredentials;
@@ -365,6 +366,86 @@ impl Deprovisioner for DropboxDeprovisioner {
             .remove_member(&self.reclaim, &user, &to, stats)
             .await;
         removal(r, target)
+    }
+
+    fn announce_access(&self, user_id: &str, change: AccessChange) -> String {
+        match change {
+            AccessChange::Suspend => {
+                format!("team/members/suspend {user_id} wipe_data=false")
+            }
+            AccessChange::Unsuspend => format!("team/members/unsuspend {user_id}"),
+            AccessChange::Recover => format!("team/members/recover {user_id}"),
+        }
+    }
+
+    /// A refusal that may be a repeat (the member already suspended, unsuspended or back) is
+    /// checked against the member as Dropbox lists them now.
+    async fn set_access(
+        &self,
+        user_id: &str,
+        change: AccessChange,
+        stats: &ApiStats,
+    ) -> Result<AccessOutcome, ProviderError> {
+        let id = member_id_arg(user_id)?;
+        let (route, wanted) = match change {
+            AccessChange::Suspend => (MemberAccessRoute::Suspend, "suspended"),
+            AccessChange::Unsuspend => (MemberAccessRoute::Unsuspend, "active"),
+            AccessChange::Recover => (MemberAccessRoute::Recover, "active"),
+        };
+        let name = route.route();
+        match self
+            .client
+            .member_access(&self.reclaim, route, &id, stats)
+            .await
+        {
+            Ok(request_id) => Ok(AccessOutcome::Done {
+                detail: match change {
+                    AccessChange::Suspend => format!(
+                        "member {user_id} suspended ({name}, wipe_data=false): files and devices kept, the license still in use"
+                    ),
+                    AccessChange::Unsuspend => format!("member {user_id} unsuspended ({name})"),
+                    AccessChange::Recover => format!(
+                        "member {user_id} recovered ({name}): the account is back in the team and uses a license again"
+                    ),
+                },
+                already: false,
+                request_id,
+            }),
+            Err(ProviderError::Api {
+                status: 409,
+                code,
+                request_id,
+                ..
+            }) => {
+                let now = self.client.member_info(&self.sync, &id, stats).await?;
+                let status = now.as_ref().map(|m| m.profile.status.tag.clone());
+                if status.as_deref() == Some(wanted) {
+                    return Ok(AccessOutcome::Done {
+                        detail: format!("member {user_id} is already {wanted} ({name} answered {code})"),
+                        already: true,
+                        request_id,
+                    });
+                }
+                let tag = code.to_string();
+                Ok(AccessOutcome::Refused(Refusal {
+                    code: match tag.as_str() {
+                        "user_unrecoverable" => "user_unrecoverable",
+                        "team_license_limit" => "team_license_limit",
+                        "user_not_in_team" => "user_not_in_team",
+                        "user_not_found" => "user_not_found",
+                        "suspend_last_admin" => "suspend_last_admin",
+                        "suspend_inactive_user" => "suspend_inactive_user",
+                        "unsuspend_non_suspended_member" => "unsuspend_non_suspended_member",
+                        _ => "access_refused",
+                    },
+                    reason: format!(
+                        "Dropbox refused {name} for {user_id}: {tag} (member status now {})",
+                        status.as_deref().unwrap_or("unknown")
+                    ),
+                }))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn poll(&self, job_id: &str, stats: &ApiStats) -> Result<JobState, ProviderError> {

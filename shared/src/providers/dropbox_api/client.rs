@@ -656,6 +656,46 @@ impl DropboxClient {
         .await
     }
 
+    /// `team/members/suspend` (always `wipe_data=false`: the route's default `true` would wipe
+    /// the member's devices), `team/members/unsuspend` or `team/members/recover`, with the
+    /// reclaim slot. Each is a state change a repeat cannot make twice (the repeat is refused
+    /// as `suspend_inactive_user` / `unsuspend_non_suspended_member` / for a member already
+    /// back, which the adapter reads as done), so the usual retries apply. Returns Dropbox's
+    /// request id.
+    pub async fn member_access(
+        &self,
+        creds: &DropboxCredentials,
+        route: MemberAccessRoute,
+        team_member_id: &DropboxTeamMemberId,
+        stats: &ApiStats,
+    ) -> Result<Option<String>, ProviderError> {
+        let name = route.route();
+        let url = format!("{}/2/{name}", self.api_url);
+        let arg = match route {
+            MemberAccessRoute::Suspend => json!({
+                "user": member_selector(team_member_id),
+                "wipe_data": false,
+            }),
+            MemberAccessRoute::Unsuspend | MemberAccessRoute::Recover => {
+                json!({ "user": member_selector(team_member_id) })
+            }
+        };
+        let (url, arg) = (&url, &arg);
+        call_authorized(
+            &self.tokens,
+            &Self::cache_key(creds),
+            &self.retry,
+            stats,
+            || self.refresh_grant(creds),
+            |token| async move {
+                self.rpc_once_with_id::<Value>(url, name, arg, &token)
+                    .await
+                    .map(|(_, request_id)| request_id)
+            },
+        )
+        .await
+    }
+
     /// Polls a removal job (`team/members/remove/job_status/get`); reading is safe to retry.
     pub async fn remove_job_status(
         &self,
@@ -834,6 +874,24 @@ fn error_from_response(
                 message,
                 request_id,
             }
+        }
+    }
+}
+
+/// The undo window's member routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberAccessRoute {
+    Suspend,
+    Unsuspend,
+    Recover,
+}
+
+impl MemberAccessRoute {
+    pub fn route(self) -> &'static str {
+        match self {
+            MemberAccessRoute::Suspend => "team/members/suspend",
+            MemberAccessRoute::Unsuspend => "team/members/unsuspend",
+            MemberAccessRoute::Recover => "team/members/recover",
         }
     }
 }
