@@ -50,6 +50,12 @@ pub enum CliError {
         #[source]
         source: io::Error,
     },
+    /// `seatctl restore` restored nothing (cannot be undone, refused, nothing to restore).
+    #[error("{0}")]
+    NotRestored(String),
+    /// Something is under way that must end first: try again (exit 4).
+    #[error("{0}")]
+    Busy(String),
     #[error("could not write output: {0}")]
     Output(#[source] io::Error),
     #[error("could not encode output: {0}")]
@@ -73,6 +79,8 @@ impl CliError {
         match self {
             e if e.is_broken_pipe() => 0,
             CliError::Usage(_) => 2,
+            CliError::NotRestored(_) => 3,
+            CliError::Busy(_) => 4,
             _ => 1,
         }
     }

@@ -24,6 +24,7 @@ pub mod seats;
 pub mod sync;
 pub mod table;
 pub mod tasks;
+pub mod undo;
 
 const AFTER_HELP: &str = "\
 Getting started (local stack or a deployed stack):
@@ -128,6 +129,9 @@ pub enum Command {
     },
     /// The reclaim requests of a profile and their steps (the audit trail)
     Reclaims(reclaim::ReclaimsArgs),
+    /// Give a reclaimed seat back: unsuspend during the undo window, or recover a removed
+    /// Dropbox member
+    Restore(undo::RestoreCliArgs),
     /// Write a profile's savings report: one self-contained HTML file (or JSON)
     Report(report::ReportArgs),
     /// Print a shell completion script (bash, zsh or fish)
@@ -232,6 +236,7 @@ pub async fn run(cli: Cli, table: &str, out: &mut dyn Write) -> Result<(), CliEr
         Command::Pause { id } => reclaim::set_paused(&ctx, &id, true, out).await,
         Command::Resume { id } => reclaim::set_paused(&ctx, &id, false, out).await,
         Command::Reclaims(a) => reclaim::reclaims(&ctx, a, out).await,
+        Command::Restore(a) => undo::restore(&ctx, a, out).await,
         Command::Report(a) => report::run(&ctx, a, out).await,
         Command::Completions { shell } => completions(shell, out).map_err(CliError::Output),
     }

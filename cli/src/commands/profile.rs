@@ -425,6 +425,8 @@ pub fn profile_details(style: &Style, p: &Profile, default_backfill_days: u32) -
             },
         ),
         ("credentials secret", p.credentials_secret.clone()),
+        ("reclaim mode", p.rules.mode.to_string()),
+        ("removal", super::reclaim::describe_removal(&p.rules)),
         ("created", format!("{} UTC", output::datetime(p.created_at))),
         ("last finished sync", last_sync),
     ])

@@ -5,8 +5,8 @@ use std::io::Write;
 use clap::{Args, Subcommand};
 use seatkeeper::candidates;
 use seatkeeper::domain::rules::{evaluate, NeverLoggedIn, SeatFacts, Verdict};
-use seatkeeper::domain::ActivityScope;
 use seatkeeper::domain::Candidate;
+use seatkeeper::domain::{ActivityScope, RemovalMode};
 use seatkeeper::domain::{
     Approval, Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules, ReclaimStatus,
 };
@@ -79,6 +79,14 @@ pub struct RulesSetArgs {
     /// default) or `logins` (cheaper on huge tenants; candidates then say "logins only").
     #[arg(long, value_name = "any|logins", value_parser = |s: &str| s.parse::<ActivityScope>())]
     pub activity: Option<ActivityScope>,
+    /// How a reclaim takes the seat: `immediate` (transfer and remove; the default) or
+    /// `suspend-first` (suspend now, transfer and remove after --suspend-days; `seatctl
+    /// restore` undoes it meanwhile).
+    #[arg(long, value_name = "immediate|suspend-first", value_parser = |s: &str| s.parse::<RemovalMode>())]
+    pub removal: Option<RemovalMode>,
+    /// The undo window of `--removal suspend-first`, in days (default 14).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=365))]
+    pub suspend_days: Option<u32>,
     /// Roster guard: a sync may mark at most this many seats removed at once (or the
     /// percentage below, whichever is larger); more is held for `seatctl sync ID
     /// --accept-removals`.
@@ -153,6 +161,12 @@ fn apply_rules(r: &mut ReclaimRules, a: &RulesSetArgs) {
     }
     if let Some(v) = a.activity {
         r.activity = v;
+    }
+    if let Some(v) = a.removal {
+        r.removal = v;
+    }
+    if let Some(v) = a.suspend_days {
+        r.suspend_days = v;
     }
 }
 
@@ -232,6 +246,7 @@ fn show_rules(ctx: &Ctx, p: &Profile, f: Format, out: &mut dyn Write) -> Result<
                 (_, None) => "(not set: seatctl rules set ID --transfer-to <admin user id>)".into(),
             },
         ),
+        ("removal", describe_removal(r)),
         (
             "roster guard",
             format!(
@@ -249,6 +264,17 @@ fn show_rules(ctx: &Ctx, p: &Profile, f: Format, out: &mut dyn Write) -> Result<
         ),
     ];
     write_table(out, &ctx.style.key_values(rows))
+}
+
+/// The removal setting in words (rules and profile show).
+pub fn describe_removal(r: &ReclaimRules) -> String {
+    match r.removal {
+        RemovalMode::Immediate => "immediate (transfer and remove in one go)".into(),
+        RemovalMode::SuspendFirst => format!(
+            "suspend-first: suspended now, removed after {} day(s) unless restored (seatctl restore)",
+            r.suspend_days
+        ),
+    }
 }
 
 // -------------------------------------------------------------- candidates
@@ -525,7 +551,7 @@ pub struct ReclaimArgs {
     pub by: Option<String>,
 }
 
-fn operator(by: &Option<String>) -> String {
+pub(crate) fn operator(by: &Option<String>) -> String {
     by.clone()
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
         .map(|u| format!("seatctl:{u}"))
@@ -797,6 +823,14 @@ fn outcome_text(r: &ReclaimRecord) -> String {
             Some(t) => format!("seat freed: content transferred to {t}, then the user removed"),
             None => "seat freed: the user was removed".into(),
         },
+        ReclaimStatus::Suspended => format!(
+            "suspended (undo window): still holds the license; removed after {} unless restored (`seatctl restore {} {}`)",
+            r.remove_after
+                .map(|t| format!("{} UTC", output::datetime(t)))
+                .unwrap_or_else(|| "?".into()),
+            r.request.profile_id,
+            r.login.as_deref().unwrap_or(&r.request.user_id)
+        ),
         s if !s.is_final() => format!("in progress ({})", s.as_str()),
         _ => String::new(),
     }

@@ -74,8 +74,13 @@ pub struct Report {
     pub candidates_monthly_cents: u64,
     pub reclaims: Vec<ReclaimEntry>,
     pub reclaims_done: u64,
-    /// Monthly price of the seats freed by done (not dry-run) reclaims, at today's prices.
+    /// Monthly price of the seats freed by done (not dry-run) reclaims, at today's prices:
+    /// realised savings, counted only once the seat is removed.
     pub saved_monthly_cents: u64,
+    /// Users suspended in the undo window (`suspend-first`): they still hold a license, so
+    /// their price is pending, not saved.
+    pub reclaims_suspended: u64,
+    pub pending_monthly_cents: u64,
     pub sync_health: Vec<TaskHealth>,
     /// The currency of every amount, when the profile uses one (else `mixed` or absent).
     pub currency: Option<String>,
@@ -377,6 +382,17 @@ pub fn build(
         .collect();
     let reclaims_done = done.len() as u64;
     let saved_monthly_cents = done.iter().filter_map(|r| r.monthly_price_cents).sum();
+    // a suspended Dropbox member (or inactive Box user) still uses a license
+    let suspended: Vec<&ReclaimEntry> = reclaims
+        .iter()
+        .filter(|r| {
+            !r.dry_run
+                && (r.status == ReclaimStatus::Suspended.as_str()
+                    || r.status == ReclaimStatus::Suspending.as_str())
+        })
+        .collect();
+    let reclaims_suspended = suspended.len() as u64;
+    let pending_monthly_cents = suspended.iter().filter_map(|r| r.monthly_price_cents).sum();
 
     Report {
         profile_id: p.id.clone(),
@@ -396,6 +412,8 @@ pub fn build(
         reclaims,
         reclaims_done,
         saved_monthly_cents,
+        reclaims_suspended,
+        pending_monthly_cents,
         sync_health: health(runs),
         currency,
     }
@@ -565,6 +583,15 @@ pub fn html(r: &Report) -> String {
             "kpi-saved",
             "saved per month (reclaimed)",
             money(Some(r.saved_monthly_cents), cur),
+        ),
+        (
+            "kpi-pending",
+            "pending per month (suspended, undo window)",
+            format!(
+                "{} ({} seat(s))",
+                money(Some(r.pending_monthly_cents), cur),
+                r.reclaims_suspended
+            ),
         ),
     ];
     h.push_str("<div class=\"kpis\">");
