@@ -104,6 +104,8 @@ pub struct ReclaimRules {
     pub paused: bool,
     /// Which activity keeps a seat: any use (the default) or logins only.
     pub activity: ActivityScope,
+    /// A keep (the keep page, `seatctl restore`) exempts the user for this many days.
+    pub keep_days: u32,
 }
 
 impl Default for ReclaimRules {
@@ -120,6 +122,7 @@ impl Default for ReclaimRules {
             max_percent: 5,
             paused: false,
             activity: ActivityScope::Any,
+            keep_days: 90,
         }
     }
 }
@@ -165,6 +168,9 @@ pub enum Exemption {
     /// A provider status seatkeeper does not know (`unknown:<tag>`): kept as a seat, never a
     /// candidate.
     UnknownStatus,
+    /// The user (keep page) or an operator (`seatctl restore`) asked to keep the seat, and the
+    /// keep has not ended.
+    Kept,
 }
 
 impl Exemption {
@@ -178,6 +184,7 @@ impl Exemption {
             Exemption::UnknownStatus => {
                 "the provider reports a status seatkeeper does not know; it is kept, never reclaimed"
             }
+            Exemption::Kept => "the user asked to keep the license, and the keep has not ended",
         }
     }
 }
@@ -247,6 +254,8 @@ pub struct SeatFacts<'a> {
     /// The profile's activity has been read without a gap since then (`LastSync::observed_since`):
     /// no seat is dated inactive from before it. None: no bound known.
     pub observed_since: Option<DateTime<Utc>>,
+    /// An active keep ends then (see [`super::Keep`]): exempt until that instant.
+    pub kept_until: Option<DateTime<Utc>>,
 }
 
 impl<'a> From<&'a Seat> for SeatFacts<'a> {
@@ -262,6 +271,7 @@ impl<'a> From<&'a Seat> for SeatFacts<'a> {
             last_login: s.last_login.as_ref(),
             last_activity: s.last_activity.as_ref(),
             observed_since: None,
+            kept_until: None,
         }
     }
 }
@@ -318,6 +328,9 @@ pub fn evaluate(
     }
     if seat.status.starts_with(UNKNOWN_STATUS_PREFIX) {
         return Verdict::Exempt(Exemption::UnknownStatus);
+    }
+    if seat.kept_until.is_some_and(|until| now < until) {
+        return Verdict::Exempt(Exemption::Kept);
     }
     if !in_scope {
         return Verdict::OutOfScope;
@@ -397,6 +410,7 @@ mod tests {
             last_login: last,
             last_activity: None,
             observed_since: None,
+            kept_until: None,
         }
     }
 
@@ -406,6 +420,23 @@ mod tests {
             event_id: format!("c-{days_ago}"),
             event_type: ty.into(),
         }
+    }
+
+    #[test]
+    fn an_active_keep_exempts_until_it_ends_then_the_activity_decides() {
+        let old = login(200);
+        let mut f = facts(Some(&old), 400);
+        let rules = ReclaimRules::default();
+        f.kept_until = Some(at(-1));
+        assert_eq!(
+            evaluate(&f, &rules, true, None, now()),
+            Verdict::Exempt(Exemption::Kept)
+        );
+        f.kept_until = Some(now());
+        assert!(matches!(
+            evaluate(&f, &rules, true, None, now()),
+            Verdict::Candidate(_)
+        ));
     }
 
     #[test]
