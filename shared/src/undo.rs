@@ -10,11 +10,12 @@
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
+use crate::domain::keep::{Keep, KeepSource};
 use crate::domain::{Profile, Provider, ReclaimRecord, ReclaimStatus};
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{
     AccessChange, AccessError, AccessOutcome, Deprovisioner, ProfileRepo, ProviderAccess,
-    QueueError, ReclaimRepo, Refusal, Repos, RequestQueue, StoreError,
+    QueueError, ReclaimRepo, Refusal, Repos, RequestQueue, SeatRepo, StoreError,
 };
 
 /// How long `seatctl restore` holds a request (it makes one or two provider calls).
@@ -105,6 +106,8 @@ pub struct Restore {
     pub files_with: Option<String>,
     /// What the provider said (also the audit step).
     pub detail: String,
+    /// The user is exempt from the rules until then (the keep).
+    pub kept_until: DateTime<Utc>,
 }
 
 #[derive(Debug, Error)]
@@ -287,6 +290,18 @@ pub async fn restore<R: Repos, P: ProviderAccess>(
     rec.lease_until = None;
     rec.lease_owner = None;
     reclaims.save(&mut rec).await?;
+    // the next sync must not pick them again: a keep for the rules' keep days
+    let keep = Keep::new(
+        &profile.id,
+        &rec.request.user_id,
+        &login,
+        now,
+        profile.rules.keep_days,
+        args.reason.as_deref(),
+        &args.by,
+        KeepSource::Restore,
+    );
+    repos.seats().put_keep(&keep).await?;
     if let Err(e) = reclaims
         .unlock_user(&profile.id, &rec.request.user_id, &id)
         .await
@@ -301,6 +316,7 @@ pub async fn restore<R: Repos, P: ProviderAccess>(
         recovered,
         files_with,
         detail: step,
+        kept_until: keep.until,
     })
 }
 

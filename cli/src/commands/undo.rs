@@ -92,6 +92,13 @@ pub async fn restore(ctx: &Ctx, a: RestoreCliArgs, out: &mut dyn Write) -> Resul
     line(
         out,
         format!(
+            "kept: exempt from the rules until {} UTC (keep_days)",
+            crate::output::datetime(r.kept_until)
+        ),
+    )?;
+    line(
+        out,
+        format!(
             "request {} is now restored; see `seatctl reclaims {} --request {}`",
             r.request_id, p.id, r.request_id
         ),

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod candidate;
 pub mod connect;
 pub mod ids;
+pub mod keep;
 pub mod license;
 pub mod profile;
 pub mod reclaim;
@@ -20,6 +21,7 @@ pub use activity::{
 pub use candidate::Candidate;
 pub use connect::{PendingConnect, Slot};
 pub use ids::{BoxUserId, DropboxTeamMemberId, IdError, ProfileId, RequestId};
+pub use keep::{Keep, KeepSource};
 pub use license::{LicenseSummary, LicenseTally};
 pub use profile::{BoxPlan, Entitlement, Profile, ProfileError, Provider};
 pub use reclaim::{Approval, InvalidMessage, ReclaimRecord, ReclaimRequest, ReclaimStatus};

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::{
-    Approval, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect, Profile,
+    Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, PendingConnect, Profile,
     ReclaimRecord, Seat, SeatIndex, StoredSeatState, TaskRun,
 };
 use crate::ports::{
@@ -66,6 +66,8 @@ struct State {
     seats: BTreeMap<(String, String), Seat>,
     candidates: BTreeMap<(String, String), Candidate>,
     licenses: BTreeMap<(String, String), LicenseSummary>,
+    /// (profile, user id)
+    keeps: BTreeMap<(String, String), Keep>,
     /// (profile, request id)
     reclaims: BTreeMap<(String, String), ReclaimRecord>,
     invalid: BTreeMap<String, InvalidMessage>,
@@ -234,6 +236,9 @@ pub const OPS: &[&str] = &[
     "seats.candidate_digests",
     "seats.put_license_summaries",
     "seats.license_summaries",
+    "seats.put_keep",
+    "seats.get_keep",
+    "seats.keeps",
     "reclaims.create",
     "reclaims.get",
     "reclaims.save",
@@ -548,6 +553,27 @@ impl SeatRepo for MemorySeats {
     async fn license_summaries(&self, profile_id: &str) -> Result<Vec<LicenseSummary>, StoreError> {
         self.0.call("seats.license_summaries", |s| {
             Ok(profile_range(&s.licenses, profile_id)
+                .map(|(_, v)| v.clone())
+                .collect())
+        })
+    }
+
+    async fn put_keep(&self, k: &Keep) -> Result<(), StoreError> {
+        self.0.call("seats.put_keep", |s| {
+            s.keeps.insert(key(&k.profile_id, &k.user_id), k.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_keep(&self, profile_id: &str, user_id: &str) -> Result<Option<Keep>, StoreError> {
+        self.0.call("seats.get_keep", |s| {
+            Ok(s.keeps.get(&key(profile_id, user_id)).cloned())
+        })
+    }
+
+    async fn keeps(&self, profile_id: &str) -> Result<Vec<Keep>, StoreError> {
+        self.0.call("seats.keeps", |s| {
+            Ok(profile_range(&s.keeps, profile_id)
                 .map(|(_, v)| v.clone())
                 .collect())
         })

@@ -425,9 +425,9 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
     }
 
     /// At the end of the undo window, before anything is removed: the user must still be at
-    /// the provider, still suspended (an admin may have unsuspended them in the console) and
-    /// not kept.
-    async fn recheck_after_window<D: Directory, X>(
+    /// the provider, not kept (a keep unsuspends them and ends the request `restored`), and
+    /// still suspended (an admin may have unsuspended them in the console).
+    async fn recheck_after_window<D: Directory, X: Deprovisioner>(
         &self,
         rec: &mut ReclaimRecord,
         p: &Ports<'_, D, X>,
@@ -451,6 +451,40 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             );
             return Ok(());
         };
+        // a keep made during the window (the keep page): the user gets the seat back
+        let keep = self
+            .repos
+            .seats()
+            .get_keep(&rec.request.profile_id, &rec.request.user_id)
+            .await?
+            .filter(|k| k.is_active(now));
+        if let Some(k) = keep {
+            let (detail, request_id) = match p
+                .deprovisioner
+                .set_access(&user.user_id, AccessChange::Unsuspend, p.stats)
+                .await
+            {
+                Ok(AccessOutcome::Done {
+                    detail, request_id, ..
+                }) => (detail, request_id),
+                Ok(AccessOutcome::Refused(r)) => return Err(r.into()),
+                Err(e) => return Err(Stop::provider("unsuspend_refused", e)),
+            };
+            let why = format!(
+                "{} asked to keep the license until {} ({}){}; {detail}; nothing was removed",
+                k.by,
+                k.until.format("%Y-%m-%d"),
+                k.source.as_str(),
+                k.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+            rec.reason_code = Some("kept".into());
+            rec.reason = Some(why.clone());
+            rec.restored(Utc::now(), why, request_id);
+            return Ok(());
+        }
         if !is_suspended_status(&user.status) {
             rec.end(
                 ReclaimStatus::Skipped,
@@ -618,6 +652,13 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         again: bool,
     ) -> StepResult {
         let now = Utc::now();
+        // a keep made after the request was queued (the keep page, a restore) wins
+        let keep = self
+            .repos
+            .seats()
+            .get_keep(&profile.id, &seat.user_id)
+            .await?
+            .filter(|k| k.is_active(now));
         let facts = SeatFacts {
             user_id: &seat.user_id,
             login: &user.login,
@@ -629,6 +670,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             last_login: last_login.as_ref(),
             last_activity: last_activity.as_ref(),
             observed_since: profile.last_sync.as_ref().and_then(|l| l.observed_since),
+            kept_until: keep.as_ref().map(|k| k.until),
         };
         rec.login = Some(user.login.clone());
         rec.transfer_target = Some(target.clone());
@@ -683,6 +725,19 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                     "the account is new or recent ({})",
                     since.format("%Y-%m-%d")
                 ),
+            ),
+            Verdict::Exempt(Exemption::Kept) => (
+                exemption_code(Exemption::Kept),
+                match &keep {
+                    Some(k) => format!(
+                        "{} asked to keep the license until {} ({}){}",
+                        k.by,
+                        k.until.format("%Y-%m-%d"),
+                        k.source.as_str(),
+                        k.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                    ),
+                    None => Exemption::Kept.reason().to_owned(),
+                },
             ),
             Verdict::Exempt(x) => (exemption_code(x), format!("refused: {}", x.reason())),
             Verdict::NotObservedLongEnough {
@@ -1000,6 +1055,7 @@ fn exemption_code(x: Exemption) -> &'static str {
         Exemption::ProtectedStatus => "refused_protected_status",
         Exemption::NeverLoggedIn => "refused_never_logged_in",
         Exemption::UnknownStatus => "refused_unknown_status",
+        Exemption::Kept => "kept",
     }
 }
 

@@ -15,6 +15,7 @@
 //! | reclaim counter | `PROFILE#<profile>`   | `RECLAIMED#<UTC date>`               |
 //! | approval        | `APPROVALS#<profile>` | `REQ#<request id>`                   |
 //! | user lock       | `USERLOCKS#<profile>` | `USER#<provider user id>`            |
+//! | keep            | `KEEPS#<profile>`     | `USER#<provider user id>`            |
 //!
 //! Every item also has `kind` (the entity name). Profiles share one partition (a deployment has
 //! few); a profile's seats are one partition read with one paged Query.
@@ -97,6 +98,15 @@ pub fn approval(profile: &str, request_id: &str) -> (String, String) {
 /// One open reclaim per (profile, user).
 pub fn user_lock(profile: &str, user_id: &str) -> (String, String) {
     (format!("USERLOCKS#{profile}"), format!("USER#{user_id}"))
+}
+
+pub fn keeps_pk(profile: &str) -> String {
+    format!("KEEPS#{profile}")
+}
+
+/// A user's keep (the keep page, `seatctl restore`): one per user, the newest.
+pub fn keep(profile: &str, user_id: &str) -> (String, String) {
+    (keeps_pk(profile), format!("USER#{user_id}"))
 }
 
 pub fn tasks_pk(profile: &str) -> String {

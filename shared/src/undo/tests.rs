@@ -530,3 +530,52 @@ async fn a_lost_unsuspend_answer_fails_the_restore_and_a_repeat_settles_it() {
     assert!(r.detail.contains("already active"), "{}", r.detail);
     assert_eq!(w.record(&req).await.status, Restored);
 }
+
+#[tokio::test]
+async fn restore_writes_a_keep_so_the_next_sync_does_not_pick_them_again() {
+    let w = world(true, 14).await;
+    let req = request(IDLE);
+    w.deliver(&req).await;
+    let r = w.restore(IDLE).await.unwrap();
+    let keep = w
+        .repos
+        .seats()
+        .get_keep("acme", IDLE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(keep.source, crate::domain::KeepSource::Restore);
+    assert_eq!(keep.by, "seatctl:alice");
+    assert_eq!(keep.reason.as_deref(), Some("needed for the audit"));
+    assert_eq!(keep.until, r.kept_until);
+    assert_eq!(keep.until - keep.kept_at, Duration::days(90));
+    // a new request for them is refused at verification: kept
+    let again = request(IDLE);
+    assert_eq!(w.deliver(&again).await, Outcome::Finished(Skipped));
+    assert_eq!(w.record(&again).await.reason_code.as_deref(), Some("kept"));
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
+}
+
+#[tokio::test]
+async fn a_keep_made_during_the_window_unsuspends_at_its_end() {
+    let w = world(false, 0).await;
+    let req = request(IDLE);
+    w.deliver(&req).await;
+    let keep = crate::domain::Keep::new(
+        "acme",
+        IDLE,
+        "u200@example.com",
+        Utc::now(),
+        90,
+        Some("still on parental leave"),
+        "u200@example.com",
+        crate::domain::KeepSource::KeepPage,
+    );
+    w.repos.seats().put_keep(&keep).await.unwrap();
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Restored));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("kept"));
+    assert!(rec.reason.as_deref().unwrap().contains("parental leave"));
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
+    assert_eq!(w.provider.count(Op::Remove), 0);
+}
