@@ -48,7 +48,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/box/2.0/users", get(list_users))
         .route(
             "/box/2.0/users/{user_id}",
-            get(get_user).delete(delete_user),
+            get(get_user).put(update_user).delete(delete_user),
         )
         .route("/box/2.0/users/{user_id}/folders/0", put(transfer_folder))
         .route("/box/2.0/events", get(events))
@@ -575,6 +575,100 @@ async fn get_user(
         Some(user) => Ok(Json(render_user(user, &fields, &state)).into_response()),
         None => Err(ClientError::not_found("user", &user_id).into()),
     }
+}
+
+/// `PUT /users/{user_id}` statuses (the request body schema's `status` enum).
+const USER_STATUSES: &[&str] = &[
+    "active",
+    "inactive",
+    "cannot_delete_edit",
+    "cannot_delete_edit_upload",
+];
+
+/// `PUT /users/{user_id}` body fields the spec lists; the sandbox changes only `status` and
+/// accepts (and ignores) the others.
+const UPDATE_USER_FIELDS: &[&str] = &[
+    "enterprise",
+    "notify",
+    "name",
+    "login",
+    "role",
+    "language",
+    "is_sync_enabled",
+    "job_title",
+    "phone",
+    "address",
+    "tracking_codes",
+    "can_see_managed_users",
+    "timezone",
+    "is_external_collab_restricted",
+    "is_exempt_from_device_limits",
+    "is_exempt_from_login_verification",
+    "is_password_reset_required",
+    "status",
+    "space_amount",
+    "notification_email",
+    "external_app_user_id",
+];
+
+/// Updates a user: the sandbox sets `status` (`inactive` suspends: content and seat stay) and
+/// answers 200 with the user (`User--Full`: every field unless `fields` narrows it). A deleted
+/// or unknown user is 404 `not_found`; a body that is not a JSON object, an unknown field or a
+/// status outside the spec's enum is 400 `bad_request`.
+async fn update_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    q: Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut state = authorized(&app, &headers)?;
+    let id = current_user_id(&state, &user_id, "user")?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|_| ClientError::bad_param("body", "The request body must be a JSON object"))?;
+    let Some(map) = value.as_object() else {
+        return Err(
+            ClientError::bad_param("body", "The request body must be a JSON object").into(),
+        );
+    };
+    if let Some(k) = map
+        .keys()
+        .find(|k| !UPDATE_USER_FIELDS.contains(&k.as_str()))
+    {
+        return Err(ClientError::bad_param(k, format!("Unknown field '{k}'")).into());
+    }
+    if let Some(v) = map.get("status") {
+        let status = v
+            .as_str()
+            .filter(|s| USER_STATUSES.contains(s))
+            .ok_or_else(|| {
+                ClientError::bad_param(
+                    "status",
+                    format!(
+                        "Invalid value '{v}'. 'status' must be one of {}",
+                        USER_STATUSES.join(", ")
+                    ),
+                )
+            })?;
+        if let Some(u) = state.users.get_mut(&id) {
+            if u.status != status {
+                u.status = status.to_owned();
+                u.modified_at = now_secs();
+            }
+        }
+    }
+    let fields = match q.get("fields") {
+        Some(_) => Fields::parse(q.get("fields")),
+        None => Fields(
+            STANDARD_FIELDS
+                .iter()
+                .chain(FULL_ONLY_FIELDS)
+                .copied()
+                .collect(),
+        ),
+    };
+    let user = &state.users[&id];
+    Ok(Json(render_user(user, &fields, &state)).into_response())
 }
 
 /// The numeric id of a current user, or the 404 Box answers (`name` is the parameter named in

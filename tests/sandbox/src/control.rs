@@ -86,6 +86,12 @@ pub(crate) fn router() -> Router<AppState> {
             get(dropbox_owned_files).put(set_dropbox_owned_files),
         )
         .route("/_sandbox/dropbox/removals", get(dropbox_removals))
+        .route("/_sandbox/dropbox/suspensions", get(dropbox_suspensions))
+        .route("/_sandbox/dropbox/recoveries", get(dropbox_recoveries))
+        .route(
+            "/_sandbox/dropbox/members/{id}/expire-recovery",
+            post(expire_dropbox_recovery),
+        )
         .route("/_sandbox/dropbox/remove-mode", put(set_remove_mode))
 }
 
@@ -366,6 +372,23 @@ async fn set_dropbox_owned_files(
 
 async fn dropbox_removals(State(app): State<AppState>) -> Response {
     Json(app.dropbox.removals()).into_response()
+}
+
+async fn dropbox_suspensions(State(app): State<AppState>) -> Response {
+    Json(app.dropbox.suspensions()).into_response()
+}
+
+async fn dropbox_recoveries(State(app): State<AppState>) -> Response {
+    Json(app.dropbox.recoveries()).into_response()
+}
+
+/// Ends a removed member's 7-day recovery window now.
+async fn expire_dropbox_recovery(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    if app.dropbox.expire_recovery(&id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error(StatusCode::CONFLICT, format!("member {id} is not removed"))
+    }
 }
 
 async fn set_remove_mode(

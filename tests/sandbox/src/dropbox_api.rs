@@ -59,6 +59,9 @@ const RPC_ROUTES: &[(&str, &str, Handler)] = &[
     ),
     ("team/members/get_info_v2", "members.read", members_get_info),
     ("team/members/remove", "members.delete", members_remove),
+    ("team/members/suspend", "members.write", members_suspend),
+    ("team/members/unsuspend", "members.write", members_unsuspend),
+    ("team/members/recover", "members.delete", members_recover),
     (
         "team/members/remove/job_status/get",
         "members.delete",
@@ -1433,6 +1436,125 @@ fn members_remove(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value,
     };
     team.removals.push(removal);
     Ok(result)
+}
+
+// ---------------------------------------------------------------------------------------------
+// team/members/suspend, team/members/unsuspend, team/members/recover
+
+/// The member a `user` selector names, or the `UserSelectorError` / `MembersDeactivateError`
+/// answer: `user_not_found` for no member, `user_not_in_team` for a removed one.
+fn current_member(team: &TeamState, map: &Map<String, Value>) -> Result<usize, CallError> {
+    let user = match map.get("user") {
+        Some(v) => user_selector("user", v)?,
+        None => return Err(CallError::arg("missing required field 'user'")),
+    };
+    let Some(idx) = find_member(team, user) else {
+        return Err(CallError::route("user_not_found"));
+    };
+    if team.members[idx].status.is_removed() {
+        return Err(CallError::route("user_not_in_team"));
+    }
+    Ok(idx)
+}
+
+/// `MembersDeactivateArg` (`user`, `wipe_data` = true) → Void. Errors (`MembersSuspendError`),
+/// in order: `user_not_found`, `user_not_in_team` (removed), `suspend_inactive_user` (not
+/// active: invited or already suspended), `suspend_last_admin` (the only active Team admin).
+/// The member becomes `suspended` with `suspended_on`; the call is recorded with its
+/// `wipe_data`, so a test can prove the client always sent `false`.
+fn members_suspend(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["user", "wipe_data"], false)?;
+    let wipe_data = bool_field_or(&map, "wipe_data", true)?;
+    let idx = current_member(team, &map)?;
+    if team.members[idx].status != DropboxMemberStatus::Active {
+        return Err(CallError::route("suspend_inactive_user"));
+    }
+    let is_team_admin =
+        |m: &DropboxMember| m.role == Some(DropboxRole::TeamAdmin) && m.is_active_admin();
+    if is_team_admin(&team.members[idx])
+        && !team
+            .members
+            .iter()
+            .enumerate()
+            .any(|(i, m)| i != idx && is_team_admin(m))
+    {
+        return Err(CallError::route("suspend_last_admin"));
+    }
+    let m = &mut team.members[idx];
+    m.status = DropboxMemberStatus::Suspended;
+    m.suspended_on = Some(now_secs());
+    let team_member_id = m.team_member_id.clone();
+    team.suspensions
+        .push(crate::dropbox_team::DropboxSuspension {
+            team_member_id,
+            wipe_data,
+        });
+    Ok(Value::Null)
+}
+
+/// `MembersUnsuspendArg` (`user`) → Void. Errors (`MembersUnsuspendError`), in order:
+/// `user_not_found`, `user_not_in_team` (removed), `unsuspend_non_suspended_member`.
+fn members_unsuspend(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["user"], false)?;
+    let idx = current_member(team, &map)?;
+    if team.members[idx].status != DropboxMemberStatus::Suspended {
+        return Err(CallError::route("unsuspend_non_suspended_member"));
+    }
+    let m = &mut team.members[idx];
+    m.status = DropboxMemberStatus::Active;
+    m.suspended_on = None;
+    Ok(Value::Null)
+}
+
+/// `MembersRecoverArg` (`user`) → Void. Errors (`MembersRecoverError`), in order:
+/// `user_not_found`; `user_unrecoverable` for a member that is not removed, not recoverable
+/// (`permanently_delete_files`, `keep_account`), past its 7 days, or whose removal job still
+/// runs; `team_license_limit` when every licence is in use. The member is `active` again; the
+/// files a removal transferred stay with the destination.
+fn members_recover(team: &mut TeamState, Call { arg, .. }: Call) -> Result<Value, CallError> {
+    let map = struct_arg("", arg, &["user"], false)?;
+    let user = match map.get("user") {
+        Some(v) => user_selector("user", v)?,
+        None => return Err(CallError::arg("missing required field 'user'")),
+    };
+    let Some(idx) = find_member(team, user) else {
+        return Err(CallError::route("user_not_found"));
+    };
+    let m = &team.members[idx];
+    let within = m.removed_on.is_some_and(|t| {
+        Utc::now() - t < chrono::Duration::days(crate::dropbox_team::RECOVERY_DAYS)
+    });
+    let recoverable = matches!(
+        m.status,
+        DropboxMemberStatus::Removed {
+            is_recoverable: true,
+            ..
+        }
+    );
+    if !recoverable || !within || team.running_job(idx, false) {
+        return Err(CallError::route("user_unrecoverable"));
+    }
+    let used = team
+        .members
+        .iter()
+        .filter(|m| {
+            m.membership_type == crate::dropbox_team::DropboxMembershipType::Full
+                && matches!(
+                    m.status,
+                    DropboxMemberStatus::Active | DropboxMemberStatus::Suspended
+                )
+        })
+        .count();
+    if used >= team.num_licensed_users as usize {
+        return Err(CallError::route("team_license_limit"));
+    }
+    let m = &mut team.members[idx];
+    m.status = DropboxMemberStatus::Active;
+    m.removed_on = None;
+    m.suspended_on = None;
+    let id = m.team_member_id.clone();
+    team.recoveries.push(id);
+    Ok(Value::Null)
 }
 
 /// `PollArg` → `PollEmptyResult`: `in_progress` while the job has polls left, then

@@ -467,6 +467,18 @@ pub struct DropboxRemoval {
     pub async_job_id: Option<String>,
 }
 
+/// One `team/members/suspend` call that suspended a member, as the sandbox received it.
+/// `wipe_data` defaults to `true` in the spec: a call that left it out wiped the member's
+/// devices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropboxSuspension {
+    pub team_member_id: String,
+    pub wipe_data: bool,
+}
+
+/// How long a removed member stays recoverable with `team/members/recover` (7 days).
+pub const RECOVERY_DAYS: i64 = 7;
+
 /// A removal job started in [`RemoveMode::Async`].
 #[derive(Clone, Debug)]
 pub(crate) struct RemoveJob {
@@ -601,6 +613,10 @@ pub(crate) struct TeamState {
     /// Files each member owns, by member index.
     pub files: Vec<u32>,
     pub removals: Vec<DropboxRemoval>,
+    /// Every suspension made (with its `wipe_data`), in order.
+    pub suspensions: Vec<DropboxSuspension>,
+    /// Members recovered with `team/members/recover`, in order.
+    pub recoveries: Vec<String>,
     pub remove_mode: RemoveMode,
     /// Removal jobs by `async_job_id`.
     pub jobs: HashMap<String, RemoveJob>,
@@ -1036,6 +1052,38 @@ impl DropboxTeamHandle {
 
     /// How the next `team/members/remove` calls answer (default
     /// `RemoveMode::Async { in_progress_polls: 1 }`). Jobs already started keep their count.
+    pub fn suspensions(&self) -> Vec<DropboxSuspension> {
+        self.lock().suspensions.clone()
+    }
+
+    pub fn recoveries(&self) -> Vec<String> {
+        self.lock().recoveries.clone()
+    }
+
+    /// Ends a removed member's recovery window now (as if 7 days had passed): `members/recover`
+    /// then answers `user_unrecoverable`. False unless the member is removed.
+    pub fn expire_recovery(&self, team_member_id: &str) -> bool {
+        let mut state = self.lock();
+        let Some(idx) = state.member_index(team_member_id) else {
+            return false;
+        };
+        let m = &mut state.members[idx];
+        let DropboxMemberStatus::Removed {
+            is_disconnected, ..
+        } = m.status
+        else {
+            return false;
+        };
+        m.status = DropboxMemberStatus::Removed {
+            is_recoverable: false,
+            is_disconnected,
+        };
+        m.removed_on = m
+            .removed_on
+            .map(|t| t - chrono::Duration::days(RECOVERY_DAYS + 1));
+        true
+    }
+
     pub fn set_remove_mode(&self, mode: RemoveMode) {
         self.lock().remove_mode = mode;
     }
@@ -1461,6 +1509,8 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
         cursor_key,
         files: Vec::new(),
         removals: Vec::new(),
+        suspensions: Vec::new(),
+        recoveries: Vec::new(),
         remove_mode: RemoveMode::default(),
         jobs: HashMap::new(),
         sessions,

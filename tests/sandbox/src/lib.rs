@@ -76,9 +76,9 @@ use tokio::task::JoinHandle;
 
 pub use dropbox_team::{
     DropboxApp, DropboxEvent, DropboxMember, DropboxMemberStatus, DropboxMembershipType,
-    DropboxRemoval, DropboxRole, DropboxSecondaryEmail, DropboxSession, DropboxTeamHandle,
-    DropboxTeamSpec, NewDropboxMember, RemoveMode, DEFAULT_EVENTS_SCAN_BUDGET, RECLAIM_APP_SCOPES,
-    SYNC_APP_SCOPES,
+    DropboxRemoval, DropboxRole, DropboxSecondaryEmail, DropboxSession, DropboxSuspension,
+    DropboxTeamHandle, DropboxTeamSpec, NewDropboxMember, RemoveMode, DEFAULT_EVENTS_SCAN_BUDGET,
+    RECLAIM_APP_SCOPES, SYNC_APP_SCOPES,
 };
 pub use faults::{FaultHandle, FaultKind, FaultRule, Route};
 pub use stats::{RecordedRequest, StatsHandle, MAX_RECORDED_REQUESTS};

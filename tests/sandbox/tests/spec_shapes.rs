@@ -543,3 +543,29 @@ fn reclaim_parameters_are_the_specs() {
     assert_eq!(body["owned_by"]["properties"], serde_json::json!(["id"]));
     assert_eq!(body["owned_by"]["required"], serde_json::json!(["id"]));
 }
+
+#[tokio::test]
+async fn user_update_answers_a_user_full() {
+    let spec = Spec::load();
+    let sb = start(20, 44).await;
+    let token = token(&sb).await;
+    let id = sb
+        .box_tenant()
+        .users()
+        .into_iter()
+        .find(|u| u.role == "user" && u.status == "active" && !u.is_platform_access_only)
+        .expect("a user")
+        .id;
+    let (status, user) = box_call(
+        &sb,
+        &token,
+        reqwest::Method::PUT,
+        &format!("/users/{id}"),
+        Some(r#"{"status":"inactive"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    spec.check_user(&user, "User--Full");
+    assert_eq!(key_set(&user), spec.props("User--Full"));
+    assert_eq!(user["status"], "inactive");
+}
