@@ -197,6 +197,9 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
         "max_percent": 5,
         "paused": false,
         "activity": "any",
+        "keep_days": 90,
+        "removal": "immediate",
+        "suspend_days": 14,
     });
     assert_eq!(cli.rules(&id), defaults);
 

@@ -939,6 +939,55 @@ mod tests {
     }
 
     #[test]
+    fn savings_are_realised_only_after_the_removal_and_suspended_seats_are_pending() {
+        use seatkeeper::domain::{Provider, ReclaimRequest};
+        let now = Utc::now();
+        let mut p = Profile::new_box(
+            "acme",
+            "Acme",
+            "1",
+            seatkeeper::domain::BoxPlan::Business,
+            now,
+        )
+        .unwrap();
+        p.entitlements = vec![seatkeeper::domain::Entitlement {
+            license_type: "business".into(),
+            purchased: 10,
+            unit_price_cents: Some(2000),
+            currency: Some("USD".into()),
+        }];
+        let rec = |user: &str, status: ReclaimStatus| {
+            let req = ReclaimRequest::new("acme", user, false, "t", None);
+            let mut r = ReclaimRecord::new(req, Provider::Box, now);
+            r.evidence = Some(seatkeeper::domain::rules::Evidence {
+                rule: "r".into(),
+                threshold_days: 60,
+                inactive_days: 90,
+                last_login: None,
+                inactive_since: now,
+                license_type: "business".into(),
+                evaluated_at: now,
+                last_activity: None,
+                activity: Default::default(),
+                observed_since: None,
+            });
+            r.status = status;
+            r
+        };
+        let reclaims = vec![
+            rec("1", ReclaimStatus::Done),
+            rec("2", ReclaimStatus::Suspended),
+            rec("3", ReclaimStatus::Suspending),
+            rec("4", ReclaimStatus::Restored),
+        ];
+        let r = build(&p, vec![], vec![], &[], reclaims, &[], now);
+        assert_eq!((r.reclaims_done, r.saved_monthly_cents), (1, 2000));
+        assert_eq!((r.reclaims_suspended, r.pending_monthly_cents), (2, 4000));
+        let page = html(&r);
+        assert!(page.contains("pending per month (suspended, undo window)"));
+    }
+
+    #[test]
     fn an_empty_profile_renders_a_complete_page_without_scripts() {
         let p = Profile::new_box(
             "acme",
