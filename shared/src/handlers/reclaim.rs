@@ -37,6 +37,8 @@ pub async fn handle<R: Repos, P: ProviderAccess>(
     let run_id = new_run_id(started);
     let mut response = SqsBatchResponse::default();
     let mut per_profile: BTreeMap<String, TaskCounts> = BTreeMap::new();
+    // undo window: suspended now (still holding the seat) or ended restored
+    let mut undo: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut batch = BatchMetrics::default();
     for record in event.records {
         let Some(message_id) = record.message_id.clone() else {
@@ -79,6 +81,12 @@ pub async fn handle<R: Repos, P: ProviderAccess>(
                 Outcome::Finished(ReclaimStatus::Skipped) => c.reclaim_skipped += 1,
                 Outcome::Finished(ReclaimStatus::Failed) => c.reclaim_failed += 1,
                 Outcome::Retry(_) => c.reclaim_retried += 1,
+                Outcome::Finished(ReclaimStatus::Suspended) => {
+                    undo.entry(profile.clone()).or_default().0 += 1
+                }
+                Outcome::Finished(ReclaimStatus::Restored) => {
+                    undo.entry(profile.clone()).or_default().1 += 1
+                }
                 _ => {}
             }
         }
@@ -93,6 +101,12 @@ pub async fn handle<R: Repos, P: ProviderAccess>(
             counts.reclaim_failed,
             counts.reclaim_retried
         ));
+        if let (Some(detail), Some((suspended, restored))) = (&mut task.detail, undo.get(&profile))
+        {
+            detail.push_str(&format!(
+                "; undo window: {suspended} suspended (or waiting for its end), {restored} restored"
+            ));
+        }
         task.counts = counts;
         task.finish(Utc::now(), None);
         if let Err(e) = reclaimer.repos.runs().put_task_run(&task).await {

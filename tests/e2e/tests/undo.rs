@@ -6,10 +6,10 @@
 use chrono::{Duration, Utc};
 use provider_sandbox::{NewBoxUser, NewDropboxMember, RemoveMode};
 use seatkeeper::domain::{
-    KeepSource, Profile, ReclaimRecord, ReclaimRequest, ReclaimStatus, RemovalMode,
+    KeepSource, Profile, ReclaimRecord, ReclaimRequest, ReclaimStatus, RemovalMode, TaskKind,
 };
 use seatkeeper::handlers::sync::handle;
-use seatkeeper::ports::{ProfileRepo, ReclaimRepo, SeatRepo, StoreError};
+use seatkeeper::ports::{ProfileRepo, ReclaimRepo, RunRepo, SeatRepo, StoreError};
 use seatkeeper::providers::dropbox_api::Slot;
 use seatkeeper::undo::{self, RestoreArgs, RestoreError};
 use seatkeeper::wiring;
@@ -126,12 +126,35 @@ async fn box_suspends_first_then_the_next_sync_continues_with_transfer_and_delet
     assert_eq!(tenant.user(&stale).unwrap().status, "inactive");
     assert_eq!(tenant.owned_items(&stale).len(), 3, "content untouched");
     assert!(tenant.transfers().is_empty() && tenant.deleted_users().is_empty());
+    let batch = env
+        .store
+        .runs
+        .task_runs(&profile.id, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|t| t.detail.filter(|d| d.starts_with("reclaim batch")))
+        .expect("the reclaim batch's task run");
+    assert!(
+        batch.contains("0 reclaimed") && batch.contains("undo window: 1 suspended"),
+        "{batch}"
+    );
 
     // the next sync re-posts it (its window is over), and the delivery removes the seat
     let report = handle(&env.box_sync(), json!({ "profile": profile.id }))
         .await
         .expect("sync");
     assert!(report.profiles[0].succeeded);
+    let detail = report.profiles[0]
+        .task(TaskKind::Reclamation)
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        detail.contains("1 undo window(s) ended: 1 request(s) re-posted"),
+        "{detail}"
+    );
     let (_, response) = env.deliver(&env.reclaimer()).await;
     assert!(response.batch_item_failures.is_empty());
     let r = record(&env, &profile.id, &req.request_id).await;
