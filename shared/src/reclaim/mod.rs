@@ -2,9 +2,10 @@
 //! any provider.
 //!
 //! A request is claimed with a conditional write, then moves through recorded steps
-//! (received → verified → [transferring → transferred →] removing → removed → done, or skipped /
-//! failed with a reason). Each step is saved before the provider call it announces, so a
-//! redelivery after a crash resumes from the record: a finished request is a no-op, a transfer
+//! (received → verified → [suspending → suspended → (the undo window) →] [transferring →
+//! transferred →] removing → removed → done, or skipped / failed with a reason; `seatctl
+//! restore` ends one `restored`, see the `undo` module). Each step is saved before the provider
+//! call it announces, so a redelivery after a crash resumes from the record: a finished request is a no-op, a transfer
 //! whose outcome is unknown is probed (a removal without force succeeds only if the content
 //! already moved) instead of repeated, and a removal job is polled by its recorded id instead of
 //! removing again. The steps themselves are in [`steps`].

@@ -1,5 +1,6 @@
 //! The steps of one request, for any provider: verify (re-read the user, the target and fresh
-//! activity; apply the rules) → [transfer →] remove → [poll the job →] done. Box transfers in a
+//! activity; apply the rules) → [suspend, and after the undo window re-check →] [transfer →]
+//! remove → [poll the job →] done. Box transfers in a
 //! step of its own before the removal; Dropbox's removal carries the transfer
 //! ([`Deprovisioner::transfers_separately`]).
 use chrono::{DateTime, Utc};
