@@ -138,9 +138,11 @@ pub enum RestoreError {
     Provider(#[from] ProviderError),
 }
 
-/// The newest real (not dry-run) request for a user given by id or login.
+/// The request to restore for a user given by id or login: the newest real (not dry-run) one
+/// that took something (a later request refused as `duplicate_user_request` while one is in its
+/// window must not hide it), else the newest real one (to say why there is nothing to do).
 fn newest_for<'a>(records: &'a [ReclaimRecord], user: &str) -> Option<&'a ReclaimRecord> {
-    records
+    let mine: Vec<&ReclaimRecord> = records
         .iter()
         .filter(|r| !r.request.dry_run)
         .filter(|r| {
@@ -149,7 +151,14 @@ fn newest_for<'a>(records: &'a [ReclaimRecord], user: &str) -> Option<&'a Reclai
                     .as_deref()
                     .is_some_and(|l| l.trim().eq_ignore_ascii_case(user.trim()))
         })
+        .collect();
+    let took =
+        |r: &&&ReclaimRecord| !matches!(r.status, ReclaimStatus::Skipped | ReclaimStatus::Failed);
+    mine.iter()
+        .filter(took)
         .max_by_key(|r| r.created_at)
+        .or_else(|| mine.iter().max_by_key(|r| r.created_at))
+        .copied()
 }
 
 /// Gives a reclaimed seat back: during the undo window the user is unsuspended (Box:

@@ -579,3 +579,20 @@ async fn a_keep_made_during_the_window_unsuspends_at_its_end() {
     assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
     assert_eq!(w.provider.count(Op::Remove), 0);
 }
+
+#[tokio::test]
+async fn a_later_refused_request_does_not_hide_the_one_in_its_window() {
+    let w = world(true, 14).await;
+    let first = request(IDLE);
+    w.deliver(&first).await;
+    // the operator asks again during the window: refused, the user's lock is held
+    let again = request(IDLE);
+    assert_eq!(w.deliver(&again).await, Outcome::Finished(Skipped));
+    assert_eq!(
+        w.record(&again).await.reason_code.as_deref(),
+        Some("duplicate_user_request")
+    );
+    let r = w.restore(IDLE).await.unwrap();
+    assert_eq!(r.request_id, first.request_id);
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
+}
