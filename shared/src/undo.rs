@@ -244,6 +244,20 @@ pub async fn restore<R: Repos, P: ProviderAccess>(
         }
         Err(e) => return Err(e.into()),
     }
+    // The keep first: if anything below fails, the user is still never taken again (a keep
+    // found at the window's end gives the seat back), rather than restored and then re-picked
+    // by the next sync because the keep was never written.
+    let keep = Keep::new(
+        &profile.id,
+        &rec.request.user_id,
+        &login,
+        now,
+        profile.rules.keep_days,
+        args.reason.as_deref(),
+        &args.by,
+        KeepSource::Restore,
+    );
+    repos.seats().put_keep(&keep).await?;
     let stats = ApiStats::default();
     let outcome = match providers.deprovisioner(&profile).await {
         Ok(d) => d
@@ -299,18 +313,6 @@ pub async fn restore<R: Repos, P: ProviderAccess>(
     rec.lease_until = None;
     rec.lease_owner = None;
     reclaims.save(&mut rec).await?;
-    // the next sync must not pick them again: a keep for the rules' keep days
-    let keep = Keep::new(
-        &profile.id,
-        &rec.request.user_id,
-        &login,
-        now,
-        profile.rules.keep_days,
-        args.reason.as_deref(),
-        &args.by,
-        KeepSource::Restore,
-    );
-    repos.seats().put_keep(&keep).await?;
     if let Err(e) = reclaims
         .unlock_user(&profile.id, &rec.request.user_id, &id)
         .await
