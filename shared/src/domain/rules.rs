@@ -22,6 +22,9 @@ pub enum ReclaimMode {
     Approve,
     /// Candidates are enqueued after each finished sync (within the blast-radius cap).
     Auto,
+    /// Each new candidate is emailed a notice with a "Keep my license" link; one still a
+    /// candidate `notice_days` later is enqueued as in auto mode.
+    Notify,
 }
 
 impl ReclaimMode {
@@ -30,6 +33,7 @@ impl ReclaimMode {
             ReclaimMode::Report => "report",
             ReclaimMode::Approve => "approve",
             ReclaimMode::Auto => "auto",
+            ReclaimMode::Notify => "notify",
         }
     }
 }
@@ -41,8 +45,9 @@ impl FromStr for ReclaimMode {
             "report" => Ok(Self::Report),
             "approve" => Ok(Self::Approve),
             "auto" => Ok(Self::Auto),
+            "notify" => Ok(Self::Notify),
             other => Err(format!(
-                "unknown mode {other:?} (expected report, approve or auto)"
+                "unknown mode {other:?} (expected report, approve, auto or notify)"
             )),
         }
     }
@@ -104,6 +109,10 @@ pub struct ReclaimRules {
     pub paused: bool,
     /// Which activity keeps a seat: any use (the default) or logins only.
     pub activity: ActivityScope,
+    /// Notify mode: days between the notice and the reclaim (the due date).
+    pub notice_days: u32,
+    /// Notify mode: a reminder goes out this many days before the due date (each once).
+    pub reminder_days: Vec<u32>,
 }
 
 impl Default for ReclaimRules {
@@ -120,6 +129,8 @@ impl Default for ReclaimRules {
             max_percent: 5,
             paused: false,
             activity: ActivityScope::Any,
+            notice_days: 7,
+            reminder_days: vec![2],
         }
     }
 }

@@ -6,10 +6,10 @@ use super::*;
 use crate::domain::{BoxPlan, LoginEvidence, ObservedSeat, Profile, ReclaimMode, TaskStatus};
 use crate::http::{ErrorCode, ProviderError};
 use crate::memory::provider::{Fault, Op};
-use crate::memory::{MemoryProvider, MemoryQueue, MemoryRepos};
+use crate::memory::{MemoryMailer, MemoryProvider, MemoryQueue, MemoryRepos};
 use crate::ports::{AccessError, ProfileRepo, PurchasedSeats, RunRepo, SeatRepo};
 
-type TestSync = Syncer<MemoryRepos, MemoryProvider, MemoryQueue>;
+type TestSync = Syncer<MemoryRepos, MemoryProvider, MemoryQueue, MemoryMailer>;
 
 fn observed(id: &str, admin: bool) -> ObservedSeat {
     ObservedSeat {
@@ -67,6 +67,7 @@ async fn setup(mode: ReclaimMode) -> (TestSync, MemoryProvider, MemoryRepos, Mem
         repos: repos.clone(),
         providers: provider.clone(),
         queue: Some(queue.clone()),
+        notifier: None,
         default_backfill_days: 90,
     };
     (sync, provider, repos, queue)
