@@ -60,21 +60,23 @@ else
 fi
 
 # ---- Browser (headless Chromium, for the browser tests of the HTML pages and report) ------------
-# Debian's `chromium` package. Installed with apt-get when missing (needs root, as in CI and the
-# project's containers); SK_SKIP_CHROMIUM=1 skips it (the browser test then fails and says why).
+# Debian's `chromium` and `chromium-driver` (WebDriver, for the keep page's click-through test).
+# Installed with apt-get when missing (needs root, as in CI and the project's containers);
+# SK_SKIP_CHROMIUM=1 skips them (the browser tests then fail and say why).
 if [ "${SK_SKIP_CHROMIUM:-0}" = 1 ]; then
     log "chromium: skipped (SK_SKIP_CHROMIUM=1)"
-elif command -v chromium >/dev/null 2>&1; then
-    log "chromium: $(chromium --version 2>/dev/null | head -n1)"
+elif command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    log "chromium: $(chromium --version 2>/dev/null | head -n1); $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2)"
 else
     command -v apt-get >/dev/null 2>&1 ||
-        die "chromium not found and apt-get is not available: install Debian's chromium (or any Chromium as \`chromium\` on PATH), or set SK_SKIP_CHROMIUM=1"
+        die "chromium / chromedriver not found and apt-get is not available: install Debian's chromium and chromium-driver (or any Chromium as \`chromium\` and its driver as \`chromedriver\` on PATH), or set SK_SKIP_CHROMIUM=1"
     [ "$(id -u)" = 0 ] ||
-        die "chromium not found: run \`sudo apt-get update && sudo apt-get install -y chromium\` (setup.sh installs it only as root)"
-    log "chromium: missing, running apt-get install -y chromium (first time ~1-2 min)"
+        die "chromium / chromedriver not found: run \`sudo apt-get update && sudo apt-get install -y chromium chromium-driver\` (setup.sh installs them only as root)"
+    log "chromium: missing, running apt-get install -y chromium chromium-driver (first time ~1-2 min)"
     start=$SECONDS
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
     command -v chromium >/dev/null 2>&1 || die "apt-get installed chromium but it is not on PATH"
+    command -v chromedriver >/dev/null 2>&1 || die "apt-get installed chromium-driver but chromedriver is not on PATH"
     log "chromium: $(chromium --version 2>/dev/null | head -n1), installed in $((SECONDS - start)) s"
 fi

@@ -1,6 +1,8 @@
 //! Candidates: the rules applied to a profile's seats after each finished sync, and enqueueing
 //! (auto mode after a sync, `seatctl approve`) within the blast-radius cap. Used by the sync's
 //! Reclamation task, by the reclaim function (the cap's seat count) and by seatctl.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use thiserror::Error;
@@ -63,13 +65,17 @@ pub async fn refresh(
     let mut existing = seats.candidate_digests(&profile.id).await?;
     let mut pending: Vec<Candidate> = Vec::with_capacity(FLUSH_AT);
     let observed_since = profile.last_sync.as_ref().and_then(|l| l.observed_since);
+    let kept = active_keeps(seats, &profile.id, now).await?;
     let mut start = None;
     loop {
         let (page, next) = seats.page(&profile.id, start.take()).await?;
         for seat in page.iter().filter(|s| s.removed_at.is_none()) {
             out.report.seats_evaluated += 1;
             let verdict = evaluate(
-                &SeatFacts::observed(seat, observed_since),
+                &SeatFacts {
+                    kept_until: kept.get(&seat.user_id).copied(),
+                    ..SeatFacts::observed(seat, observed_since)
+                },
                 &profile.rules,
                 profile.reclaimable(&seat.license_type),
                 target,
@@ -164,6 +170,21 @@ pub async fn refresh(
     }
     out.report.dropped = gone.len() as u64;
     Ok(out)
+}
+
+/// `user id → end` of the profile's keeps still running at `now` (few: one per user who asked).
+pub async fn active_keeps(
+    seats: &impl SeatRepo,
+    profile_id: &str,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+    Ok(seats
+        .keeps(profile_id)
+        .await?
+        .into_iter()
+        .filter(|k| k.is_active(now))
+        .map(|k| (k.user_id, k.until))
+        .collect())
 }
 
 /// Most inactive first, then by user id (a stable order for equal days).

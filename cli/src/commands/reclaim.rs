@@ -281,18 +281,37 @@ struct WaitingRow {
     decidable_on: String,
 }
 
+/// The keeps still running, soonest end first.
+async fn kept(ctx: &Ctx, p: &Profile) -> Result<Vec<seatkeeper::domain::Keep>, CliError> {
+    let now = chrono::Utc::now();
+    let mut list: Vec<_> = ctx
+        .store
+        .seats
+        .keeps(&p.id)
+        .await?
+        .into_iter()
+        .filter(|k| k.is_active(now))
+        .collect();
+    list.sort_by(|a, b| a.until.cmp(&b.until).then(a.user_id.cmp(&b.user_id)));
+    Ok(list)
+}
+
 /// The seats the rules cannot decide yet (`NotObservedLongEnough`), soonest first.
 async fn waiting(ctx: &Ctx, p: &Profile) -> Result<Vec<WaitingRow>, CliError> {
     let observed_since = p.last_sync.as_ref().and_then(|l| l.observed_since);
     let now = chrono::Utc::now();
     let target = p.rules.transfer_target.as_deref();
     let mut rows: Vec<(chrono::DateTime<chrono::Utc>, WaitingRow)> = Vec::new();
+    let kept = candidates::active_keeps(&ctx.store.seats, &p.id, now).await?;
     for s in ctx.store.seats.list(&p.id).await? {
         if s.removed_at.is_some() {
             continue;
         }
         let v = evaluate(
-            &SeatFacts::observed(&s, observed_since),
+            &SeatFacts {
+                kept_until: kept.get(&s.user_id).copied(),
+                ..SeatFacts::observed(&s, observed_since)
+            },
             &p.rules,
             p.reclaimable(&s.license_type),
             target,
@@ -391,15 +410,39 @@ pub async fn candidates(ctx: &Ctx, a: CandidatesArgs, out: &mut dyn Write) -> Re
     let rows: Vec<CandidateRow> = list.iter().map(CandidateRow::from).collect();
     if a.all {
         let waiting = waiting(ctx, &p).await?;
+        let kept = kept(ctx, &p).await?;
         match a.output {
             RowFormat::Json => {
                 return write_json(
                     out,
-                    &serde_json::json!({ "candidates": rows, "not_observed_long_enough": waiting }),
+                    &serde_json::json!({ "candidates": rows, "not_observed_long_enough": waiting, "kept": kept }),
                 )
             }
             RowFormat::Csv => {}
             RowFormat::Table => {
+                if !kept.is_empty() {
+                    let mut t =
+                        ctx.style
+                            .table(["user", "login", "kept until", "by", "how", "reason"]);
+                    for k in &kept {
+                        t.add_row(vec![
+                            k.user_id.clone(),
+                            k.login.clone(),
+                            k.until.format("%Y-%m-%d").to_string(),
+                            k.by.clone(),
+                            k.source.as_str().to_owned(),
+                            k.reason.clone().unwrap_or_default(),
+                        ]);
+                    }
+                    write_table(out, &t)?;
+                }
+                line(
+                    out,
+                    format!(
+                        "{} user(s) kept: they asked to keep the license (or were restored); exempt until the date shown",
+                        kept.len()
+                    ),
+                )?;
                 if !waiting.is_empty() {
                     let mut t = ctx.style.table([
                         "user",

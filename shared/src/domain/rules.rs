@@ -113,6 +113,8 @@ pub struct ReclaimRules {
     pub notice_days: u32,
     /// Notify mode: a reminder goes out this many days before the due date (each once).
     pub reminder_days: Vec<u32>,
+    /// A keep (the keep page, `seatctl restore`) exempts the user for this many days.
+    pub keep_days: u32,
 }
 
 impl Default for ReclaimRules {
@@ -131,6 +133,7 @@ impl Default for ReclaimRules {
             activity: ActivityScope::Any,
             notice_days: 7,
             reminder_days: vec![2],
+            keep_days: 90,
         }
     }
 }
@@ -176,6 +179,9 @@ pub enum Exemption {
     /// A provider status seatkeeper does not know (`unknown:<tag>`): kept as a seat, never a
     /// candidate.
     UnknownStatus,
+    /// The user (keep page) or an operator (`seatctl restore`) asked to keep the seat, and the
+    /// keep has not ended.
+    Kept,
 }
 
 impl Exemption {
@@ -189,6 +195,7 @@ impl Exemption {
             Exemption::UnknownStatus => {
                 "the provider reports a status seatkeeper does not know; it is kept, never reclaimed"
             }
+            Exemption::Kept => "the user asked to keep the license, and the keep has not ended",
         }
     }
 }
@@ -258,6 +265,8 @@ pub struct SeatFacts<'a> {
     /// The profile's activity has been read without a gap since then (`LastSync::observed_since`):
     /// no seat is dated inactive from before it. None: no bound known.
     pub observed_since: Option<DateTime<Utc>>,
+    /// An active keep ends then (see [`super::Keep`]): exempt until that instant.
+    pub kept_until: Option<DateTime<Utc>>,
 }
 
 impl<'a> From<&'a Seat> for SeatFacts<'a> {
@@ -273,6 +282,7 @@ impl<'a> From<&'a Seat> for SeatFacts<'a> {
             last_login: s.last_login.as_ref(),
             last_activity: s.last_activity.as_ref(),
             observed_since: None,
+            kept_until: None,
         }
     }
 }
@@ -329,6 +339,9 @@ pub fn evaluate(
     }
     if seat.status.starts_with(UNKNOWN_STATUS_PREFIX) {
         return Verdict::Exempt(Exemption::UnknownStatus);
+    }
+    if seat.kept_until.is_some_and(|until| now < until) {
+        return Verdict::Exempt(Exemption::Kept);
     }
     if !in_scope {
         return Verdict::OutOfScope;
@@ -408,6 +421,7 @@ mod tests {
             last_login: last,
             last_activity: None,
             observed_since: None,
+            kept_until: None,
         }
     }
 
@@ -417,6 +431,23 @@ mod tests {
             event_id: format!("c-{days_ago}"),
             event_type: ty.into(),
         }
+    }
+
+    #[test]
+    fn an_active_keep_exempts_until_it_ends_then_the_activity_decides() {
+        let old = login(200);
+        let mut f = facts(Some(&old), 400);
+        let rules = ReclaimRules::default();
+        f.kept_until = Some(at(-1));
+        assert_eq!(
+            evaluate(&f, &rules, true, None, now()),
+            Verdict::Exempt(Exemption::Kept)
+        );
+        f.kept_until = Some(now());
+        assert!(matches!(
+            evaluate(&f, &rules, true, None, now()),
+            Verdict::Candidate(_)
+        ));
     }
 
     #[test]

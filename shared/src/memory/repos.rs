@@ -66,6 +66,8 @@ struct State {
     seats: BTreeMap<(String, String), Seat>,
     candidates: BTreeMap<(String, String), Candidate>,
     licenses: BTreeMap<(String, String), LicenseSummary>,
+    /// (profile, user id)
+    keeps: BTreeMap<(String, String), Keep>,
     /// (profile, request id)
     reclaims: BTreeMap<(String, String), ReclaimRecord>,
     invalid: BTreeMap<String, InvalidMessage>,
@@ -84,8 +86,6 @@ struct State {
     notices: BTreeMap<(String, String), Notice>,
     /// token digest → lookup item
     tokens: HashMap<String, NoticeToken>,
-    /// (profile, user id)
-    keeps: BTreeMap<(String, String), Keep>,
     /// (profile, day) → claimed at
     digests: BTreeMap<(String, String), DateTime<Utc>>,
 }
@@ -244,6 +244,9 @@ pub const OPS: &[&str] = &[
     "seats.candidate_digests",
     "seats.put_license_summaries",
     "seats.license_summaries",
+    "seats.put_keep",
+    "seats.get_keep",
+    "seats.keeps",
     "reclaims.create",
     "reclaims.get",
     "reclaims.save",
@@ -572,6 +575,27 @@ impl SeatRepo for MemorySeats {
     async fn license_summaries(&self, profile_id: &str) -> Result<Vec<LicenseSummary>, StoreError> {
         self.0.call("seats.license_summaries", |s| {
             Ok(profile_range(&s.licenses, profile_id)
+                .map(|(_, v)| v.clone())
+                .collect())
+        })
+    }
+
+    async fn put_keep(&self, k: &Keep) -> Result<(), StoreError> {
+        self.0.call("seats.put_keep", |s| {
+            s.keeps.insert(key(&k.profile_id, &k.user_id), k.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_keep(&self, profile_id: &str, user_id: &str) -> Result<Option<Keep>, StoreError> {
+        self.0.call("seats.get_keep", |s| {
+            Ok(s.keeps.get(&key(profile_id, user_id)).cloned())
+        })
+    }
+
+    async fn keeps(&self, profile_id: &str) -> Result<Vec<Keep>, StoreError> {
+        self.0.call("seats.keeps", |s| {
+            Ok(profile_range(&s.keeps, profile_id)
                 .map(|(_, v)| v.clone())
                 .collect())
         })

@@ -7,8 +7,7 @@ use crate::domain::notice::{describe_activity, token_digest, token_well_formed};
 use crate::domain::{Keep, KeepSource, Notice, NoticeState};
 use crate::ports::{KeepOutcome, NoticeRepo, ProfileRepo, Repos, SeatRepo, StoreError};
 
-/// A typed reason is kept to this many characters.
-pub const MAX_REASON_CHARS: usize = 500;
+pub use crate::domain::keep::MAX_REASON_CHARS;
 
 /// Why a link cannot be used. The page says which, and nothing about the user behind it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,20 +127,18 @@ pub async fn keep<R: Repos>(
     let Some(profile) = repos.profiles().get(&n.profile_id).await? else {
         return Ok(Err(KeepRefusal::Closed));
     };
-    let reason = reason
-        .map(|r| r.trim().chars().take(MAX_REASON_CHARS).collect::<String>())
-        .filter(|r| !r.is_empty());
+    // by: the user's login, the only identity the link proves
     let keep = Keep::new(
         &n.profile_id,
         &n.user_id,
         &n.login,
         now,
-        profile_keep_days(&profile),
+        profile.rules.keep_days,
         reason,
         &n.login,
         KeepSource::KeepPage,
-        Some(n.candidacy.clone()),
-    );
+    )
+    .with_candidacy(n.candidacy.clone());
     match repos.notices().keep(&digest, &keep, now).await? {
         KeepOutcome::Kept => {
             // off the list now rather than at the next sync (whose refresh honours the keep)
@@ -155,9 +152,4 @@ pub async fn keep<R: Repos>(
         // lost a race with another click or the due date
         KeepOutcome::Refused => Ok(Err(KeepRefusal::Used)),
     }
-}
-
-/// TEMPORARY: the foundation's `ReclaimRules::keep_days` replaces this at the merge.
-fn profile_keep_days(_p: &crate::domain::Profile) -> u32 {
-    90
 }

@@ -369,20 +369,24 @@ async fn a_keep_is_recorded_once_with_its_reason_and_the_candidate_leaves() {
         "the first keep stands"
     );
 
-    // the notify pass never enqueues a kept notice, and the digest carries the reason
-    let r = run(
-        &f.repos,
-        Some(&f.notifier),
-        Some(&f.queue),
-        &f.profile().await,
-        2,
-        t0() + Duration::days(8),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.enqueued, 0);
+    // the next syncs: exempt (not a candidate), never enqueued, the notice stays kept
+    let r = f.sync(t0() + Duration::days(8)).await;
+    assert_eq!(
+        (r.enqueued, r.notices_sent, r.cancelled),
+        (0, 0, 0),
+        "{r:?}"
+    );
     assert!(f.queue.sent().is_empty());
+    assert!(f
+        .repos
+        .seats()
+        .get_candidate("acme", "2")
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(f.notice("2").await.state, NoticeState::Kept);
+    assert_eq!(f.notices_of("2").await.len(), 1);
+    // the admins see the reason in the digest
     send_digest(
         &f.repos,
         Some(&f.notifier),

@@ -148,6 +148,12 @@ pub trait SeatRepo {
 
     async fn put_license_summaries(&self, summaries: &[LicenseSummary]) -> Result<(), StoreError>;
     async fn license_summaries(&self, profile_id: &str) -> Result<Vec<LicenseSummary>, StoreError>;
+
+    /// Stores a user's keep (replacing an older one).
+    async fn put_keep(&self, k: &Keep) -> Result<(), StoreError>;
+    async fn get_keep(&self, profile_id: &str, user_id: &str) -> Result<Option<Keep>, StoreError>;
+    /// Every stored keep of the profile, ended ones too (they are few: one per user who asked).
+    async fn keeps(&self, profile_id: &str) -> Result<Vec<Keep>, StoreError>;
 }
 
 /// Reclaim requests (the audit trail), messages that were not requests, and the daily counter

@@ -489,6 +489,13 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         again: bool,
     ) -> StepResult {
         let now = Utc::now();
+        // a keep made after the request was queued (the keep page, a restore) wins
+        let keep = self
+            .repos
+            .seats()
+            .get_keep(&profile.id, &seat.user_id)
+            .await?
+            .filter(|k| k.is_active(now));
         let facts = SeatFacts {
             user_id: &seat.user_id,
             login: &user.login,
@@ -500,6 +507,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             last_login: last_login.as_ref(),
             last_activity: last_activity.as_ref(),
             observed_since: profile.last_sync.as_ref().and_then(|l| l.observed_since),
+            kept_until: keep.as_ref().map(|k| k.until),
         };
         rec.login = Some(user.login.clone());
         rec.transfer_target = Some(target.clone());
@@ -554,6 +562,19 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                     "the account is new or recent ({})",
                     since.format("%Y-%m-%d")
                 ),
+            ),
+            Verdict::Exempt(Exemption::Kept) => (
+                exemption_code(Exemption::Kept),
+                match &keep {
+                    Some(k) => format!(
+                        "{} asked to keep the license until {} ({}){}",
+                        k.by,
+                        k.until.format("%Y-%m-%d"),
+                        k.source.as_str(),
+                        k.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                    ),
+                    None => Exemption::Kept.reason().to_owned(),
+                },
             ),
             Verdict::Exempt(x) => (exemption_code(x), format!("refused: {}", x.reason())),
             Verdict::NotObservedLongEnough {
@@ -866,6 +887,7 @@ fn exemption_code(x: Exemption) -> &'static str {
         Exemption::ProtectedStatus => "refused_protected_status",
         Exemption::NeverLoggedIn => "refused_never_logged_in",
         Exemption::UnknownStatus => "refused_unknown_status",
+        Exemption::Kept => "kept",
     }
 }
 

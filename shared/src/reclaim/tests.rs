@@ -5,8 +5,8 @@ use chrono::{Duration, Utc};
 
 use super::*;
 use crate::domain::{
-    BoxPlan, LicenseSummary, LoginEvidence, ObservedSeat, Profile, Provider, ReclaimRecord,
-    ReclaimRequest, ReclaimStatus, Seat,
+    BoxPlan, Keep, KeepSource, LicenseSummary, LoginEvidence, ObservedSeat, Profile, Provider,
+    ReclaimRecord, ReclaimRequest, ReclaimStatus, Seat,
 };
 use crate::http::{ErrorCode, ProviderError};
 use crate::memory::provider::{Fault, Op};
@@ -638,6 +638,88 @@ async fn fresh_activity_since_the_sync_keeps_the_seat() {
     assert_eq!(rec.reason_code.as_deref(), Some("active_since_request"));
     assert!(rec.reason.as_deref().unwrap().contains("ev-fresh"));
     assert!(w.user_present(IDLE));
+}
+
+#[tokio::test]
+async fn a_keep_made_after_the_request_was_queued_wins_and_an_ended_keep_does_not() {
+    let w = world(true).await;
+    let now = Utc::now();
+    let keep = Keep::new(
+        "acme",
+        IDLE,
+        "idle@example.com",
+        now,
+        90,
+        Some("back from leave in May"),
+        "idle@example.com",
+        KeepSource::KeepPage,
+    );
+    w.repos.seats().put_keep(&keep).await.unwrap();
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Skipped));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("kept"));
+    let reason = rec.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("back from leave in May") && reason.contains("keep_page"),
+        "{reason}"
+    );
+    assert!(w.user_present(IDLE));
+
+    // a keep that ended no longer protects the seat
+    let ended = Keep::new(
+        "acme",
+        IDLE2,
+        "idle2@example.com",
+        now - Duration::days(91),
+        90,
+        None,
+        "ops",
+        KeepSource::Restore,
+    );
+    w.repos.seats().put_keep(&ended).await.unwrap();
+    let req2 = request(IDLE2);
+    assert_eq!(w.deliver(&req2).await, Outcome::Finished(Done));
+    assert!(!w.user_present(IDLE2));
+    w.assert_no_content_lost();
+}
+
+#[tokio::test]
+async fn a_kept_user_leaves_the_candidates_until_the_keep_ends() {
+    let w = world(true).await;
+    let now = Utc::now();
+    let listed = w.refresh(&w.profile, "run-2", now).await;
+    assert_eq!(listed.report.candidates, 2);
+    let keep = Keep::new(
+        "acme",
+        IDLE,
+        "idle@example.com",
+        now,
+        90,
+        Some("needed for audits"),
+        "idle@example.com",
+        KeepSource::KeepPage,
+    );
+    w.repos.seats().put_keep(&keep).await.unwrap();
+    let after = w.refresh(&w.profile, "run-3", now).await;
+    assert_eq!(
+        (
+            after.report.candidates,
+            after.report.exempt,
+            after.report.dropped
+        ),
+        (1, 2, 1)
+    );
+    assert!(w
+        .repos
+        .seats()
+        .get_candidate("acme", IDLE)
+        .await
+        .unwrap()
+        .is_none());
+    // the day the keep ends, the user is judged by their activity again
+    let later = w.refresh(&w.profile, "run-4", keep.until).await;
+    assert_eq!(later.report.candidates, 2);
 }
 
 #[tokio::test]

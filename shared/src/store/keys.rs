@@ -15,6 +15,7 @@
 //! | reclaim counter | `PROFILE#<profile>`   | `RECLAIMED#<UTC date>`               |
 //! | approval        | `APPROVALS#<profile>` | `REQ#<request id>`                   |
 //! | user lock       | `USERLOCKS#<profile>` | `USER#<provider user id>`            |
+//! | keep            | `KEEPS#<profile>`     | `USER#<provider user id>`            |
 //! | notice          | `NOTICES#<profile>`   | `NOTICE#<user id>#<candidacy>`       |
 //! | keep token      | `KEEPTOKEN#<sha256(token)>` | `TOKEN`                        |
 //! | digest marker   | `PROFILE#<profile>`   | `DIGEST#<UTC date>`                  |
@@ -102,6 +103,15 @@ pub fn user_lock(profile: &str, user_id: &str) -> (String, String) {
     (format!("USERLOCKS#{profile}"), format!("USER#{user_id}"))
 }
 
+pub fn keeps_pk(profile: &str) -> String {
+    format!("KEEPS#{profile}")
+}
+
+/// A user's keep (the keep page, `seatctl restore`): one per user, the newest.
+pub fn keep(profile: &str, user_id: &str) -> (String, String) {
+    (keeps_pk(profile), format!("USER#{user_id}"))
+}
+
 pub fn notices_pk(profile: &str) -> String {
     format!("NOTICES#{profile}")
 }
@@ -121,11 +131,6 @@ pub const DIGEST_PREFIX: &str = "DIGEST#";
 /// The admins' digest of one profile and UTC day (claimed once).
 pub fn digest_marker(profile: &str, day: &str) -> (String, String) {
     (profile_pk(profile), format!("{DIGEST_PREFIX}{day}"))
-}
-
-/// TEMPORARY until the foundation's keep key lands.
-pub fn keep(profile: &str, user_id: &str) -> (String, String) {
-    (format!("KEEPS#{profile}"), format!("USER#{user_id}"))
 }
 
 pub fn tasks_pk(profile: &str) -> String {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::keys;
 use super::table::{aws, condition_failed, conditional, from_item, put_request, to_item, Table};
 use crate::domain::seat::RECLAIM_LISTING_LAG;
-use crate::domain::{Candidate, LicenseSummary, Seat, SeatIndex, StoredSeatState};
+use crate::domain::{Candidate, Keep, LicenseSummary, Seat, SeatIndex, StoredSeatState};
 use crate::ports::{SeatCursor, SeatRepo, StoreError};
 
 #[derive(Debug, Clone)]
@@ -298,6 +298,24 @@ impl SeatRepo for SeatTable {
                 Some(keys::LICENSE_PREFIX),
                 None,
             )
+            .await
+    }
+
+    async fn put_keep(&self, k: &Keep) -> Result<(), StoreError> {
+        self.table
+            .put("keep", keys::keep(&k.profile_id, &k.user_id), k)
+            .await
+    }
+
+    async fn get_keep(&self, profile_id: &str, user_id: &str) -> Result<Option<Keep>, StoreError> {
+        self.table
+            .get("keep", keys::keep(profile_id, user_id))
+            .await
+    }
+
+    async fn keeps(&self, profile_id: &str) -> Result<Vec<Keep>, StoreError> {
+        self.table
+            .query_all("keep", keys::keeps_pk(profile_id), None, None)
             .await
     }
 }

@@ -9,8 +9,9 @@ use crate::domain::activity::LoginEvidence;
 use crate::domain::profile::LastSync;
 use crate::domain::rules::Evidence;
 use crate::domain::{
-    Approval, BoxPlan, Candidate, Checkpoint, InvalidMessage, LicenseSummary, PendingConnect,
-    Profile, Provider, ReclaimRecord, ReclaimRequest, Seat, Slot, TaskKind, TaskRun, TaskStatus,
+    Approval, BoxPlan, Candidate, Checkpoint, InvalidMessage, Keep, KeepSource, LicenseSummary,
+    PendingConnect, Profile, Provider, ReclaimRecord, ReclaimRequest, Seat, Slot, TaskKind,
+    TaskRun, TaskStatus,
 };
 use crate::ports::{
     ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
@@ -23,6 +24,7 @@ pub async fn check_all(r: &impl Repos, profile_prefix: &str) {
     profiles(r, profile_prefix).await;
     seats(r, profile_prefix).await;
     candidates(r, profile_prefix).await;
+    keeps(r, profile_prefix).await;
     reclaims(r, profile_prefix).await;
     runs_and_licenses(r, profile_prefix).await;
     connects(r, profile_prefix).await;
@@ -296,6 +298,64 @@ async fn seats(r: &impl Repos, prefix: &str) {
     assert_eq!(back.reclaimed_at, Some(later));
 
     assert_eq!(repo.list(&other).await.expect("list").len(), 1);
+}
+
+async fn keeps(r: &impl Repos, prefix: &str) {
+    let repo = r.seats();
+    let pid = format!("{prefix}-keeps");
+    assert_eq!(repo.get_keep(&pid, "u1").await.expect("get_keep"), None);
+    assert!(repo.keeps(&pid).await.expect("keeps").is_empty());
+    let first = Keep::new(
+        &pid,
+        "u1",
+        "u1@example.com",
+        t0(),
+        90,
+        Some("on leave"),
+        "u1@example.com",
+        KeepSource::KeepPage,
+    )
+    .with_candidacy("cand-1");
+    repo.put_keep(&first).await.expect("put_keep");
+    // the newest keep of a user replaces the older one
+    let newer = Keep::new(
+        &pid,
+        "u1",
+        "u1@example.com",
+        t0() + chrono::Duration::days(1),
+        90,
+        None,
+        "ops@example.com",
+        KeepSource::Restore,
+    );
+    repo.put_keep(&newer).await.expect("put_keep");
+    let other = Keep::new(
+        &pid,
+        "u2",
+        "u2@example.com",
+        t0(),
+        1,
+        None,
+        "ops@example.com",
+        KeepSource::Operator,
+    );
+    repo.put_keep(&other).await.expect("put_keep");
+    assert_eq!(
+        repo.get_keep(&pid, "u1").await.expect("get_keep"),
+        Some(newer.clone())
+    );
+    assert_eq!(
+        repo.keeps(&pid).await.expect("keeps"),
+        vec![newer, other],
+        "by user id"
+    );
+    assert!(
+        repo.keeps(&format!("{pid}x"))
+            .await
+            .expect("keeps")
+            .is_empty(),
+        "per profile"
+    );
 }
 
 async fn candidates(r: &impl Repos, prefix: &str) {

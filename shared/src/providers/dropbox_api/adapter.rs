@@ -714,6 +714,7 @@ mod tests {
             last_login: None,
             last_activity: None,
             observed_since: None,
+            kept_until: None,
         };
         assert_eq!(
             crate::domain::rules::evaluate(
