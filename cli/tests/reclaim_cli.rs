@@ -197,6 +197,9 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
         "max_percent": 5,
         "paused": false,
         "activity": "any",
+        "keep_days": 90,
+        "notice_days": 7,
+        "reminder_days": [2],
     });
     assert_eq!(cli.rules(&id), defaults);
 
@@ -254,7 +257,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
     let err = cli.fails_quietly(&["rules", "set", &id, "--mode", "sometimes"], 2);
     assert!(err.contains("--mode"), "{err}");
     assert!(
-        err.contains("unknown mode") && err.contains("report, approve or auto"),
+        err.contains("unknown mode") && err.contains("report, approve, auto or notify"),
         "{err}"
     );
     let err = cli.fails_quietly(&["rules", "set", &id, "--max-percent", "101"], 2);
@@ -269,6 +272,33 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
     assert!(err.contains("since-created or exempt"), "{err}");
     assert_eq!(cli.rules(&id), expected);
 
+    // notify mode and its notice period and reminders
+    let out = cli.ok(&[
+        "rules",
+        "set",
+        &id,
+        "--mode",
+        "notify",
+        "--notice-days",
+        "10",
+        "--reminder-days",
+        "1,3",
+    ]);
+    assert!(row(&out, "mode").contains("notify"), "{out}");
+    assert!(
+        row(&out, "notice (notify mode)").contains("10 days after the notice"),
+        "{out}"
+    );
+    expected["mode"] = json!("notify");
+    expected["notice_days"] = json!(10);
+    expected["reminder_days"] = json!([3, 1]);
+    assert_eq!(cli.rules(&id), expected);
+    let err = cli.fails_quietly(&["rules", "set", &id, "--reminder-days", "2,x"], 2);
+    assert!(err.contains("--reminder-days"), "{err}");
+    cli.ok(&["rules", "set", &id, "--reminder-days", ""]);
+    expected["reminder_days"] = json!([]);
+    assert_eq!(cli.rules(&id), expected);
+
     // unknown profile, whatever the command; nothing is created on the way
     let missing = unique("missing");
     for args in [
@@ -280,6 +310,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
         vec!["approve", &missing, "--all"],
         vec!["reclaim", &missing, "123"],
         vec!["reclaims", &missing],
+        vec!["notices", &missing],
     ] {
         let err = cli.fails_quietly(&args, 1);
         assert_eq!(
