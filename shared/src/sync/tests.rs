@@ -311,6 +311,51 @@ async fn auto_mode_enqueues_the_most_inactive_within_the_cap_and_says_what_it_he
 }
 
 #[tokio::test]
+async fn notify_mode_mails_each_candidate_once_and_fails_the_task_when_not_configured() {
+    let (mut sync, _, repos, queue) = setup(ReclaimMode::Notify).await;
+    // no mailer configured: the task fails saying what is missing, nothing is enqueued
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(!o.succeeded);
+    let task = o.task(TaskKind::Reclamation).unwrap();
+    assert_eq!(task.status, TaskStatus::Failed);
+    assert!(
+        o.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("NOTICE_SENDER"),
+        "{:?}",
+        o.error
+    );
+    assert!(queue.sent().is_empty());
+
+    let mailer = MemoryMailer::new();
+    sync.notifier = Some(crate::notify::Notifier {
+        mailer: mailer.clone(),
+        keep_base_url: url::Url::parse("https://api.example.test").unwrap(),
+        digest_recipient: Some("it@example.com".into()),
+    });
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded, "{:?}", o.error);
+    let detail = o
+        .task(TaskKind::Reclamation)
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap();
+    assert!(detail.contains("notify: 2 notice(s)"), "{detail}");
+    assert!(detail.contains("digest sent"), "{detail}");
+    let ids = candidate_ids(&repos).await;
+    for id in &ids {
+        assert_eq!(mailer.sent_to(&format!("u{id}@example.com")).len(), 1);
+    }
+    // a re-sync mails nobody again and enqueues nothing before the due date
+    let before = mailer.sent().len();
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert_eq!(mailer.sent().len(), before);
+    assert!(queue.sent().is_empty());
+}
+
+#[tokio::test]
 async fn a_profile_that_cannot_sync_is_an_error_before_any_task() {
     let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
     let e = sync.sync_profile("nope", &NoProgress).await.unwrap_err();
