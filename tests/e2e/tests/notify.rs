@@ -260,3 +260,57 @@ async fn box_notify_mode_mails_the_notice_keeps_through_the_page_and_reclaims_wh
     let requested = notices.iter().find(|n| n.user_id == quinn).unwrap();
     assert_eq!(requested.request_id.as_deref(), Some(request_id.as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_ses_refuses_leaves_the_notice_failed_and_the_user_is_never_reclaimed() {
+    let mut env = TestEnv::start(2, 72).await;
+    // a sender SES never verified: SES v2 answers MessageRejected (permanent)
+    env.config.notice_sender = Some(format!("{}@unverified.test", unique("nobody")));
+    env.config.keep_base_url = Some(url::Url::parse("https://keep.seatkeeper.test").unwrap());
+    let admin = env.sandbox.box_tenant().users()[0].id.clone();
+    let (sam, sam_mail) = add_stale(&env, "bounced-sam");
+    let profile = env.add_box_profile().await;
+    edit_profile(&env, &profile.id, |p| {
+        p.backfill_days = Some(365);
+        p.rules.transfer_target = Some(admin.clone());
+        p.rules.mode = ReclaimMode::Notify;
+        p.rules.notice_days = 0;
+        p.rules.max_percent = 100;
+    })
+    .await;
+    for _ in 0..2 {
+        let report = handle(&env.box_sync(), json!({ "profile": profile.id }))
+            .await
+            .expect("sync");
+        let task = report.profiles[0].task(TaskKind::Reclamation).unwrap();
+        assert_eq!(task.counts.requests_enqueued, 0, "{:?}", task.detail);
+    }
+    assert!(ses_messages_to(&sam_mail).await.is_empty());
+    let n = env
+        .store
+        .notices
+        .notices(&profile.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.user_id == sam)
+        .unwrap();
+    assert_eq!(n.state, NoticeState::NoticeFailed);
+    assert!(
+        n.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("MessageRejected"),
+        "{:?}",
+        n.last_error
+    );
+    // still a candidate, visible to the admin, and nothing on the queue
+    assert!(env
+        .store
+        .seats
+        .get_candidate(&profile.id, &sam)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(env.drain(&env.reclaimer(), 1).await.len(), 0);
+}
