@@ -180,9 +180,15 @@ impl Notice {
         }
     }
 
-    /// The date a notice sent at `now` is due.
+    /// When a notice sent at `now` is due: the start (00:00 UTC) of the day `notice_days`
+    /// later. A whole day, because syncs run daily at about the same time: an instant a few
+    /// seconds after the sync's start would slip every due date (and reminder) by a day. The
+    /// notice names that day; the keep link works until it begins.
     pub fn due_date(now: DateTime<Utc>, notice_days: u32) -> DateTime<Utc> {
-        now + Duration::days(i64::from(notice_days))
+        (now + Duration::days(i64::from(notice_days)))
+            .date_naive()
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
     }
 
     /// `pending` → `sent`: the mail service accepted it; the due date starts from now.
@@ -474,7 +480,9 @@ pub fn notice_email(n: &Notice, due: DateTime<Utc>, ctx: &NoticeContext<'_>) -> 
         "On {due_day}, your files will be transferred to {} and your {} account ({}) will then be removed, freeing its {} license.",
         ctx.files_to, ctx.organisation, n.login, n.license_type
     );
-    let keep = "If you still need this license, open the link below and press \"Keep my license\". The link works once, until the date above.";
+    let keep = format!(
+        "If you still need this license, open the link below and press \"Keep my license\". The link works once, until {due_day} 00:00 UTC."
+    );
     let text = format!(
         "Hello {name},\n\n{noticed}\n\n{what}\n\n{keep}\n\nKeep my license: {link}\n\nIf you no longer need it, nothing needs to be done.\n",
         name = n.name,
@@ -488,7 +496,7 @@ pub fn notice_email(n: &Notice, due: DateTime<Utc>, ctx: &NoticeContext<'_>) -> 
         name = escape_html(&n.name),
         noticed = escape_html(&noticed),
         what = escape_html(&what),
-        keep = escape_html(keep),
+        keep = escape_html(&keep),
         link = escape_html(ctx.keep_link)
     );
     Some(Email {
@@ -715,8 +723,10 @@ mod tests {
     fn sending_sets_the_due_date_and_the_token_expiry() {
         let n = sent_notice();
         assert_eq!(n.state, NoticeState::Sent);
-        assert_eq!(n.due_at, Some(t(8)));
-        assert_eq!(n.token_expires_at, Some(t(8)));
+        let day8 = Utc.with_ymd_and_hms(2026, 3, 8, 0, 0, 0).single().unwrap();
+        assert_eq!(n.due_at, Some(day8), "the start of the day, 7 days on");
+        assert_eq!(n.token_expires_at, Some(day8));
+        assert_eq!(Notice::due_date(t(1), 0), t(1) - Duration::hours(10));
         let mut again = n.clone();
         assert!(again.sent("m-2".into(), "d2".into(), t(2), 7).is_err());
     }

@@ -14,6 +14,11 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).single().unwrap()
 }
 
+/// 00:00 UTC of a day of March 2026.
+fn day(d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, d, 0, 0, 0).single().unwrap()
+}
+
 fn seat(id: &str, login: &str, idle_days: i64) -> Seat {
     Seat {
         profile_id: "acme".into(),
@@ -128,7 +133,7 @@ async fn a_new_candidate_gets_one_notice_per_candidacy() {
     assert_eq!(r.notices_sent, 1, "{r:?}");
     let n = f.notice("2").await;
     assert_eq!(n.state, NoticeState::Sent);
-    assert_eq!(n.due_at, Some(t0() + Duration::days(7)));
+    assert_eq!(n.due_at, Some(day(9)), "the start of the 7th day on");
     assert_eq!(n.email.as_deref(), Some("eve@acme.com"));
     let mail = f.mailer.sent_to("eve@acme.com");
     assert_eq!(mail.len(), 1);
@@ -255,11 +260,7 @@ async fn no_email_and_notice_failed_are_never_enqueued_and_a_transient_failure_i
     assert_eq!(r.notices_sent, 1, "{r:?}");
     let busy = f.notice("4").await;
     assert_eq!(busy.state, NoticeState::Sent);
-    assert_eq!(
-        busy.due_at,
-        Some(t0() + Duration::days(8)),
-        "due from the send"
-    );
+    assert_eq!(busy.due_at, Some(day(10)), "due from the send");
 
     // long past every due date: only the notified one is enqueued
     let r = f.sync(t0() + Duration::days(30)).await;
@@ -333,7 +334,7 @@ async fn a_keep_is_recorded_once_with_its_reason_and_the_candidate_leaves() {
 
     let view = keep::inspect(&f.repos, &token, now).await.unwrap().unwrap();
     assert_eq!(view.login, "eve@acme.com");
-    assert_eq!(view.due_at, t0() + Duration::days(7));
+    assert_eq!(view.due_at, day(9));
 
     let (k, _) = keep::keep(&f.repos, &token, Some("  quarterly audits  "), now)
         .await
