@@ -916,4 +916,9 @@ async fn notices_lists_each_notice_with_its_state_sent_due_and_keep_reason() {
     assert_eq!(list[0]["state"], json!("kept"));
     assert_eq!(list[0]["keep_reason"], json!("audit season"));
     assert!(list[0].get("token_digest").is_some());
+
+    // approving everyone would skip the notice period; nothing is enqueued
+    let err = cli.fails_quietly(&["approve", &id, "--all"], 1);
+    assert!(err.contains("notify mode"), "{err}");
+    assert!(take_messages(&env, &env.queue_url).await.is_empty());
 }

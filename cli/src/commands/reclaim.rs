@@ -656,6 +656,13 @@ pub async fn approve(ctx: &Ctx, a: ApproveArgs, out: &mut dyn Write) -> Result<(
             "name the users to approve, or --all".into(),
         ));
     }
+    if a.all && p.rules.mode == ReclaimMode::Notify {
+        // --all would take seats from users who have not had their notice period
+        return Err(CliError::Invalid(format!(
+            "profile {} is in notify mode: the sync enqueues each candidate once its notice is due (`seatctl notices {}`); approve users by name to act sooner",
+            p.id, p.id
+        )));
+    }
     let queue = queue(ctx)?;
     let mut list = ctx.store.seats.list_candidates(&p.id).await?;
     list.sort_by_key(|c| std::cmp::Reverse(c.evidence.inactive_days));

@@ -14,6 +14,10 @@ use crate::ports::{KeepOutcome, NoticeRepo, StoreError};
 const TOKEN_TTL_AFTER_EXPIRY_SECS: i64 = 30 * 86_400;
 /// Digest markers are kept a year.
 const DIGEST_TTL_SECS: i64 = 366 * 86_400;
+/// A notice that no longer follows a candidacy (kept, requested, cancelled) is kept this long
+/// after its last change, so a profile's notice partition (read whole by each notify pass)
+/// stays the size of its recent history.
+const CLOSED_NOTICE_TTL_SECS: i64 = 400 * 86_400;
 
 #[derive(Debug, Clone)]
 pub struct NoticeTable {
@@ -26,11 +30,18 @@ impl NoticeTable {
     }
 
     fn notice_item(n: &Notice) -> Result<super::table::Item, StoreError> {
-        to_item(
+        let mut item = to_item(
             "notice",
             keys::notice(&n.profile_id, &n.user_id, &n.candidacy),
             n,
-        )
+        )?;
+        if !n.state.is_open() {
+            item.insert(
+                "ttl".into(),
+                AttributeValue::N((n.updated_at.timestamp() + CLOSED_NOTICE_TTL_SECS).to_string()),
+            );
+        }
+        Ok(item)
     }
 }
 
