@@ -471,10 +471,10 @@ pub fn notice_email(n: &Notice, due: DateTime<Utc>, ctx: &NoticeContext<'_>) -> 
         ),
     };
     let noticed = format!(
-        "We noticed that {} (rule: {}, {} days without activity).",
+        "We noticed that {}: {} days without activity, beyond the rule \"{}\".",
         describe_activity(&n.evidence),
-        n.evidence.rule,
-        n.evidence.inactive_days
+        n.evidence.inactive_days,
+        n.evidence.rule
     );
     let what = format!(
         "On {due_day}, your files will be transferred to {} and your {} account ({}) will then be removed, freeing its {} license.",
