@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use provider_sandbox::NewBoxUser;
-use seatkeeper::domain::{Provider, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules};
-use seatkeeper::ports::{ProfileRepo, ReclaimRepo, SeatRepo};
+use seatkeeper::domain::{
+    NoticeToken, Provider, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules,
+};
+use seatkeeper::ports::{NoticeRepo, ProfileRepo, ReclaimRepo, SeatRepo};
 use seatkeeper_e2e::{unique, TestEnv};
 
 mod common;
@@ -200,6 +202,8 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
         "keep_days": 90,
         "removal": "immediate",
         "suspend_days": 14,
+        "notice_days": 7,
+        "reminder_days": [2],
     });
     assert_eq!(cli.rules(&id), defaults);
 
@@ -257,7 +261,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
     let err = cli.fails_quietly(&["rules", "set", &id, "--mode", "sometimes"], 2);
     assert!(err.contains("--mode"), "{err}");
     assert!(
-        err.contains("unknown mode") && err.contains("report, approve or auto"),
+        err.contains("unknown mode") && err.contains("report, approve, auto or notify"),
         "{err}"
     );
     let err = cli.fails_quietly(&["rules", "set", &id, "--max-percent", "101"], 2);
@@ -272,6 +276,33 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
     assert!(err.contains("since-created or exempt"), "{err}");
     assert_eq!(cli.rules(&id), expected);
 
+    // notify mode and its notice period and reminders
+    let out = cli.ok(&[
+        "rules",
+        "set",
+        &id,
+        "--mode",
+        "notify",
+        "--notice-days",
+        "10",
+        "--reminder-days",
+        "1,3",
+    ]);
+    assert!(row(&out, "mode").contains("notify"), "{out}");
+    assert!(
+        row(&out, "notice (notify mode)").contains("10 days after the notice"),
+        "{out}"
+    );
+    expected["mode"] = json!("notify");
+    expected["notice_days"] = json!(10);
+    expected["reminder_days"] = json!([3, 1]);
+    assert_eq!(cli.rules(&id), expected);
+    let err = cli.fails_quietly(&["rules", "set", &id, "--reminder-days", "2,x"], 2);
+    assert!(err.contains("--reminder-days"), "{err}");
+    cli.ok(&["rules", "set", &id, "--reminder-days", ""]);
+    expected["reminder_days"] = json!([]);
+    assert_eq!(cli.rules(&id), expected);
+
     // unknown profile, whatever the command; nothing is created on the way
     let missing = unique("missing");
     for args in [
@@ -283,6 +314,7 @@ async fn rules_show_defaults_set_changes_only_what_is_given_and_bad_values_are_r
         vec!["approve", &missing, "--all"],
         vec!["reclaim", &missing, "123"],
         vec!["reclaims", &missing],
+        vec!["notices", &missing],
     ] {
         let err = cli.fails_quietly(&args, 1);
         assert_eq!(
@@ -781,4 +813,114 @@ async fn reclaims_lists_the_audit_trail() {
             elsewhere.request.request_id
         )
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_lists_each_notice_with_its_state_sent_due_and_keep_reason() {
+    let mut env = TestEnv::start(3, 24).await;
+    let id = unique("notices");
+    let sender = format!("{}@seatkeeper.test", unique("notices"));
+    env.aws
+        .ses
+        .create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .expect("identity");
+    env.config.notice_sender = Some(sender);
+    env.config.keep_base_url = Some("https://keep.seatkeeper.test".parse().unwrap());
+    let env = env;
+    let cli = Seatctl::new(&env);
+    let tenant = env.sandbox.box_tenant();
+    let mut users = Vec::new();
+    for name in ["kim", "dan"] {
+        let mut u = NewBoxUser::member(name, format!("{}@example.com", unique(name)));
+        u.created_at = Utc::now() - Duration::days(400);
+        let u = tenant.add_user(u);
+        tenant.add_event(&u.id, "LOGIN", Utc::now() - Duration::days(100));
+        users.push(u);
+    }
+    cli.add_synced_box_profile(&id);
+    let admin = tenant.users()[0].id.clone();
+    cli.ok(&[
+        "rules",
+        "set",
+        &id,
+        "--mode",
+        "notify",
+        "--transfer-to",
+        &admin,
+    ]);
+    // no notices before a sync in notify mode
+    let out = cli.ok(&["notices", &id]);
+    assert!(out.contains("no notices"), "{out}");
+
+    // a sync (as box-sync runs it) sends the notices; kim keeps hers through the page's service
+    let report = env
+        .box_sync()
+        .sync_profile(&id, &seatkeeper::sync::NoProgress)
+        .await
+        .unwrap();
+    assert!(report.succeeded, "{:?}", report.error);
+    let kim = env
+        .store
+        .notices
+        .notices(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.user_id == users[0].id)
+        .expect("kim's notice");
+    // the token is only in the mail: reissue one for the test through the repository
+    let (token, digest) = seatkeeper::notify::new_token().unwrap();
+    env.store
+        .notices
+        .put_token(
+            &digest,
+            &NoticeToken {
+                profile_id: id.clone(),
+                user_id: kim.user_id.clone(),
+                candidacy: kim.candidacy.clone(),
+                issued_at: Utc::now(),
+                expires_at: kim.due_at.unwrap(),
+                used_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    seatkeeper::notify::keep::keep(&env.store, &token, Some("audit season"), Utc::now())
+        .await
+        .unwrap()
+        .expect("kept");
+
+    let due = (Utc::now() + Duration::days(7))
+        .format("%Y-%m-%d")
+        .to_string();
+    let out = cli.ok(&["notices", &id]);
+    for u in &users {
+        assert!(out.contains(&u.login), "{out}");
+    }
+    let kim_row = out.lines().find(|l| l.contains(&users[0].login)).unwrap();
+    assert!(
+        kim_row.contains("kept") && kim_row.contains("audit season"),
+        "{kim_row}"
+    );
+    let dan_row = out.lines().find(|l| l.contains(&users[1].login)).unwrap();
+    assert!(
+        dan_row.contains("sent") && dan_row.contains(&due),
+        "{dan_row}"
+    );
+
+    let json = cli.json(&["notices", &id, "--output", "json", "--state", "kept"]);
+    let list = json.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["user_id"], json!(users[0].id));
+    assert_eq!(list[0]["state"], json!("kept"));
+    assert_eq!(list[0]["keep_reason"], json!("audit season"));
+    assert!(list[0].get("token_digest").is_some());
+
+    // approving everyone would skip the notice period; nothing is enqueued
+    let err = cli.fails_quietly(&["approve", &id, "--all"], 1);
+    assert!(err.contains("notify mode"), "{err}");
+    assert!(take_messages(&env, &env.queue_url).await.is_empty());
 }

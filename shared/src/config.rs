@@ -52,6 +52,14 @@ pub struct Config {
     /// The reclaim function starts a message only with this much time left
     /// (`RECLAIM_MIN_TIME_LEFT_SECS`): a Box transfer may take up to 10 minutes.
     pub reclaim_min_time_left: Duration,
+    /// Notify mode: the verified SES identity notices and digests are sent from
+    /// (`NOTICE_SENDER`); unset, no mail is sent and a profile in notify mode fails its
+    /// Reclamation task with a clear error.
+    pub notice_sender: Option<String>,
+    /// Notify mode: the HTTP API's base URL (`KEEP_BASE_URL`); links are `<base>/keep?t=...`.
+    pub keep_base_url: Option<Url>,
+    /// Notify mode: where the admins' daily digest goes (`DIGEST_RECIPIENT`); unset, none.
+    pub digest_recipient: Option<String>,
 }
 
 impl Config {
@@ -105,6 +113,12 @@ impl Config {
             default_backfill_days: number("BACKFILL_DAYS", 90)? as u32,
             reclaim_queue_url: get("RECLAIM_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             reclaim_min_time_left: Duration::from_secs(number("RECLAIM_MIN_TIME_LEFT_SECS", 660)?),
+            notice_sender: get("NOTICE_SENDER").filter(|v| !v.trim().is_empty()),
+            keep_base_url: match get("KEEP_BASE_URL").filter(|v| !v.trim().is_empty()) {
+                Some(v) => Some(parse_url("KEEP_BASE_URL", &v)?),
+                None => None,
+            },
+            digest_recipient: get("DIGEST_RECIPIENT").filter(|v| !v.trim().is_empty()),
         })
     }
 }
@@ -152,6 +166,21 @@ mod tests {
         assert!(matches!(cfg(&[]), Err(ConfigError::Missing("TABLE_NAME"))));
         let err = cfg(&[("TABLE_NAME", "t"), ("BOX_API_URL", "ftp://x")]).unwrap_err();
         assert!(err.to_string().contains("BOX_API_URL"), "{err}");
+        let err = cfg(&[("TABLE_NAME", "t"), ("KEEP_BASE_URL", "not a url")]).unwrap_err();
+        assert!(err.to_string().contains("KEEP_BASE_URL"), "{err}");
+        let c = cfg(&[
+            ("TABLE_NAME", "t"),
+            ("NOTICE_SENDER", "it@acme.com"),
+            (
+                "KEEP_BASE_URL",
+                "https://x.execute-api.eu-west-1.amazonaws.com",
+            ),
+            ("DIGEST_RECIPIENT", "admins@acme.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.notice_sender.as_deref(), Some("it@acme.com"));
+        assert_eq!(c.digest_recipient.as_deref(), Some("admins@acme.com"));
+        assert!(c.keep_base_url.is_some());
         let err = cfg(&[("TABLE_NAME", "t"), ("BACKFILL_DAYS", "ninety")]).unwrap_err();
         assert!(err.to_string().contains("BACKFILL_DAYS"), "{err}");
     }

@@ -24,9 +24,11 @@ pub mod connect;
 pub mod domain;
 pub mod handlers;
 pub mod http;
+pub mod mail;
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
 pub mod metrics;
+pub mod notify;
 pub mod ports;
 pub mod providers;
 pub mod queue;

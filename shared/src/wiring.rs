@@ -5,6 +5,8 @@ use std::sync::Arc;
 use crate::config::{Config, ConfigError};
 use crate::connect::ConnectService;
 use crate::http::{build_http_client, ProviderError};
+use crate::mail::SesMailer;
+use crate::notify::Notifier;
 use crate::providers::box_api::BoxClient;
 use crate::providers::dropbox_api::DropboxClient;
 use crate::providers::ProviderAdapters;
@@ -15,7 +17,7 @@ use crate::store::Store;
 use crate::sync::Syncer;
 
 /// The sync service as deployed: DynamoDB, the providers over HTTP, SQS.
-pub type ProductionSync = Syncer<Store, ProviderAdapters, ReclaimQueue>;
+pub type ProductionSync = Syncer<Store, ProviderAdapters, ReclaimQueue, SesMailer>;
 /// The Dropbox connect service as deployed.
 pub type ProductionConnect = ConnectService<Store>;
 /// The reclaim service as deployed.
@@ -35,6 +37,7 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub ses: aws_sdk_sesv2::Client,
 }
 
 impl AwsClients {
@@ -44,6 +47,7 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            ses: aws_sdk_sesv2::Client::new(&sdk),
         }
     }
 }
@@ -82,6 +86,16 @@ pub fn reclaim_queue(config: &Config, aws: &AwsClients) -> Option<ReclaimQueue> 
         .map(|url| ReclaimQueue::new(aws.sqs.clone(), url))
 }
 
+/// Notify mode's mailer and links, when `NOTICE_SENDER` and `KEEP_BASE_URL` are set.
+pub fn notifier(config: &Config, aws: &AwsClients) -> Option<Notifier<SesMailer>> {
+    let sender = config.notice_sender.as_ref()?;
+    Some(Notifier {
+        mailer: SesMailer::new(aws.ses.clone(), sender),
+        keep_base_url: config.keep_base_url.clone()?,
+        digest_recipient: config.digest_recipient.clone(),
+    })
+}
+
 /// The sync of one provider's profiles (box-sync, dropbox-sync, `seatctl sync`).
 pub fn sync(
     provider: crate::domain::Provider,
@@ -93,6 +107,7 @@ pub fn sync(
         repos: store(config, aws),
         providers: provider_adapters(config, aws)?,
         queue: reclaim_queue(config, aws),
+        notifier: notifier(config, aws),
         default_backfill_days: config.default_backfill_days,
     })
 }

@@ -157,7 +157,7 @@ fn the_domain_and_the_ports_depend_on_no_adapter() {
     ] {
         assert!(!ports.contains(adapter), "ports name the adapter {adapter}");
     }
-    for service in ["sync", "reclaim", "candidates"] {
+    for service in ["sync", "reclaim", "candidates", "notify"] {
         for adapter in ["store", "providers", "queue", "secrets", "wiring"] {
             assert!(
                 !g[service].contains(adapter),
@@ -166,6 +166,8 @@ fn the_domain_and_the_ports_depend_on_no_adapter() {
         }
     }
     assert!(!g["sync"].contains("reclaim") && !g["reclaim"].contains("sync"));
+    // notify mode is called by the sync; it never calls back into it or into the reclaim
+    assert!(!g["notify"].contains("sync") && !g["notify"].contains("reclaim"));
     // the in-memory adapters and the connect service stand beside the production adapters
     for module in ["memory", "connect"] {
         assert!(

@@ -17,6 +17,7 @@ use crate::output::Style;
 pub mod connect;
 pub mod credentials;
 pub mod entitlement;
+pub mod notices;
 pub mod profile;
 pub mod reclaim;
 pub mod report;
@@ -45,6 +46,9 @@ Environment:
   RECLAIM_QUEUE_URL        the reclaim queue (the stack's ReclaimQueueUrl output), for `reclaim`,
                            `approve` and the sync of a profile in auto mode
   OAUTH_REDIRECT_URL       the stack's callback URL (for `seatctl connect dropbox`)
+  NOTICE_SENDER, KEEP_BASE_URL, DIGEST_RECIPIENT
+                           notify mode (for `seatctl sync` of a profile in notify mode): the SES
+                           sender, the HTTP API's base URL for keep links, the admins' digest
   RUST_LOG                 overrides -v with a tracing filter, e.g. seatkeeper=debug
   NO_COLOR                 no colours in tables";
 
@@ -132,6 +136,8 @@ pub enum Command {
     /// Give a reclaimed seat back: unsuspend during the undo window, or recover a removed
     /// Dropbox member
     Restore(undo::RestoreCliArgs),
+    /// Notify mode's notices of a profile: sent, kept (with the reason), due, failed
+    Notices(notices::NoticesArgs),
     /// Write a profile's savings report: one self-contained HTML file (or JSON)
     Report(report::ReportArgs),
     /// Print a shell completion script (bash, zsh or fish)
@@ -237,6 +243,7 @@ pub async fn run(cli: Cli, table: &str, out: &mut dyn Write) -> Result<(), CliEr
         Command::Resume { id } => reclaim::set_paused(&ctx, &id, false, out).await,
         Command::Reclaims(a) => reclaim::reclaims(&ctx, a, out).await,
         Command::Restore(a) => undo::restore(&ctx, a, out).await,
+        Command::Notices(a) => notices::run(&ctx, a, out).await,
         Command::Report(a) => report::run(&ctx, a, out).await,
         Command::Completions { shell } => completions(shell, out).map_err(CliError::Output),
     }

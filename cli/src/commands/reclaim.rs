@@ -22,6 +22,29 @@ use crate::output::{self, line, write_csv, write_json, write_table, Format, RowF
 
 // ------------------------------------------------------------------- rules
 
+/// `--reminder-days 3,1` (a newtype: clap would otherwise read a `Vec` as repeated values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderDays(pub Vec<u32>);
+
+fn parse_reminder_days(s: &str) -> Result<ReminderDays, String> {
+    let mut days = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let d: u32 = part
+            .parse()
+            .map_err(|_| format!("{part:?} is not a whole number of days"))?;
+        if d == 0 || d > 365 {
+            return Err(format!(
+                "{d}: a reminder is 1 to 365 days before the due date"
+            ));
+        }
+        if !days.contains(&d) {
+            days.push(d);
+        }
+    }
+    days.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(ReminderDays(days))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
     /// Show a profile's reclamation rules
@@ -66,9 +89,17 @@ pub struct RulesSetArgs {
     /// Box: the admin user id that receives reclaimed users' content.
     #[arg(long, value_name = "USER_ID", value_parser = parse_text)]
     pub transfer_to: Option<String>,
-    /// report (list only), approve (wait for `seatctl approve`), auto (enqueue after each sync).
+    /// report (list only), approve (wait for `seatctl approve`), auto (enqueue after each sync),
+    /// notify (email each candidate a notice with a keep link; enqueue after `--notice-days`).
     #[arg(long, value_parser = |s: &str| s.parse::<ReclaimMode>())]
     pub mode: Option<ReclaimMode>,
+    /// Notify mode: days between the notice and the reclaim.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=365))]
+    pub notice_days: Option<u32>,
+    /// Notify mode: reminders this many days before the due date, comma-separated (e.g. 3,1;
+    /// an empty value sends none).
+    #[arg(long, value_name = "DAYS,...", value_parser = parse_reminder_days)]
+    pub reminder_days: Option<ReminderDays>,
     /// Blast-radius cap: at most this many reclaims per run and per day.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub max_per_run: Option<u32>,
@@ -168,6 +199,12 @@ fn apply_rules(r: &mut ReclaimRules, a: &RulesSetArgs) {
     if let Some(v) = a.suspend_days {
         r.suspend_days = v;
     }
+    if let Some(v) = a.notice_days {
+        r.notice_days = v;
+    }
+    if let Some(v) = &a.reminder_days {
+        r.reminder_days = v.0.clone();
+    }
 }
 
 fn show_rules(ctx: &Ctx, p: &Profile, f: Format, out: &mut dyn Write) -> Result<(), CliError> {
@@ -260,6 +297,23 @@ fn show_rules(ctx: &Ctx, p: &Profile, f: Format, out: &mut dyn Write) -> Result<
             format!(
                 "{} per run / day, at most {} % of seats",
                 r.max_per_run, r.max_percent
+            ),
+        ),
+        (
+            "notice (notify mode)",
+            format!(
+                "reclaimed {} days after the notice unless kept; reminders {}",
+                r.notice_days,
+                if r.reminder_days.is_empty() {
+                    "none".to_owned()
+                } else {
+                    r.reminder_days
+                        .iter()
+                        .map(|d| format!("{d}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        + " day(s) before"
+                }
             ),
         ),
     ];
@@ -627,6 +681,13 @@ pub async fn approve(ctx: &Ctx, a: ApproveArgs, out: &mut dyn Write) -> Result<(
         return Err(CliError::Usage(
             "name the users to approve, or --all".into(),
         ));
+    }
+    if a.all && p.rules.mode == ReclaimMode::Notify {
+        // --all would take seats from users who have not had their notice period
+        return Err(CliError::Invalid(format!(
+            "profile {} is in notify mode: the sync enqueues each candidate once its notice is due (`seatctl notices {}`); approve users by name to act sooner",
+            p.id, p.id
+        )));
     }
     let queue = queue(ctx)?;
     let mut list = ctx.store.seats.list_candidates(&p.id).await?;

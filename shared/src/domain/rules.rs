@@ -22,6 +22,9 @@ pub enum ReclaimMode {
     Approve,
     /// Candidates are enqueued after each finished sync (within the blast-radius cap).
     Auto,
+    /// Each new candidate is emailed a notice with a "Keep my license" link; one still a
+    /// candidate `notice_days` later is enqueued as in auto mode.
+    Notify,
 }
 
 impl ReclaimMode {
@@ -30,6 +33,7 @@ impl ReclaimMode {
             ReclaimMode::Report => "report",
             ReclaimMode::Approve => "approve",
             ReclaimMode::Auto => "auto",
+            ReclaimMode::Notify => "notify",
         }
     }
 }
@@ -41,8 +45,9 @@ impl FromStr for ReclaimMode {
             "report" => Ok(Self::Report),
             "approve" => Ok(Self::Approve),
             "auto" => Ok(Self::Auto),
+            "notify" => Ok(Self::Notify),
             other => Err(format!(
-                "unknown mode {other:?} (expected report, approve or auto)"
+                "unknown mode {other:?} (expected report, approve, auto or notify)"
             )),
         }
     }
@@ -155,6 +160,10 @@ pub struct ReclaimRules {
     /// The undo window of `suspend-first`, in days (0: removed by the next sync after the
     /// suspension).
     pub suspend_days: u32,
+    /// Notify mode: days between the notice and the reclaim (the due date).
+    pub notice_days: u32,
+    /// Notify mode: a reminder goes out this many days before the due date (each once).
+    pub reminder_days: Vec<u32>,
     /// A keep (the keep page, `seatctl restore`) exempts the user for this many days.
     pub keep_days: u32,
 }
@@ -175,6 +184,8 @@ impl Default for ReclaimRules {
             activity: ActivityScope::Any,
             removal: RemovalMode::Immediate,
             suspend_days: 14,
+            notice_days: 7,
+            reminder_days: vec![2],
             keep_days: 90,
         }
     }

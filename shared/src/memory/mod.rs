@@ -1,8 +1,10 @@
 //! In-memory adapters of every port, for fast deterministic unit tests of the services (no
 //! moto, no sandbox). Built for the library's own tests and, with the `test-support` feature,
 //! for other crates' tests. Not for production: nothing here is durable.
+pub mod mail;
 pub mod provider;
 pub mod repos;
 
+pub use mail::MemoryMailer;
 pub use provider::{MemoryProvider, MemoryQueue};
 pub use repos::MemoryRepos;

@@ -13,12 +13,12 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::{
-    Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, PendingConnect, Profile,
-    ReclaimRecord, Seat, SeatIndex, StoredSeatState, TaskRun,
+    Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeToken,
+    PendingConnect, Profile, ReclaimRecord, Seat, SeatIndex, StoredSeatState, TaskRun,
 };
 use crate::ports::{
-    ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
-    UserLock,
+    ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
+    SeatRepo, StoreError, UserLock,
 };
 
 /// The source of the `StoreError::Aws` errors this adapter produces.
@@ -82,6 +82,12 @@ struct State {
     approvals: HashMap<(String, String), Approval>,
     /// (profile, user id) → the request holding the user
     user_locks: HashMap<(String, String), String>,
+    /// (profile, "<user id>#<candidacy>"): the table's sort order
+    notices: BTreeMap<(String, String), Notice>,
+    /// token digest → lookup item
+    tokens: HashMap<String, NoticeToken>,
+    /// (profile, day) → claimed at
+    digests: BTreeMap<(String, String), DateTime<Utc>>,
 }
 
 #[derive(Debug)]
@@ -135,6 +141,7 @@ pub struct MemoryRepos {
     reclaims: MemoryReclaims,
     runs: MemoryRuns,
     connects: MemoryConnects,
+    notices: MemoryNotices,
 }
 
 impl Default for MemoryRepos {
@@ -157,6 +164,7 @@ impl MemoryRepos {
             reclaims: MemoryReclaims(shared.clone()),
             runs: MemoryRuns(shared.clone()),
             connects: MemoryConnects(shared.clone()),
+            notices: MemoryNotices(shared.clone()),
             shared,
         }
     }
@@ -254,6 +262,16 @@ pub const OPS: &[&str] = &[
     "runs.put_checkpoint",
     "connects.put_pending",
     "connects.consume_pending",
+    "notices.create_notice",
+    "notices.save_notice",
+    "notices.get_notice",
+    "notices.notices",
+    "notices.put_token",
+    "notices.get_token",
+    "notices.keep",
+    "notices.claim_digest",
+    "notices.release_digest",
+    "notices.last_digest",
 ];
 
 impl Repos for MemoryRepos {
@@ -262,6 +280,7 @@ impl Repos for MemoryRepos {
     type Reclaims = MemoryReclaims;
     type Runs = MemoryRuns;
     type Connects = MemoryConnects;
+    type Notices = MemoryNotices;
 
     fn profiles(&self) -> &MemoryProfiles {
         &self.profiles
@@ -277,6 +296,9 @@ impl Repos for MemoryRepos {
     }
     fn connects(&self) -> &MemoryConnects {
         &self.connects
+    }
+    fn notices(&self) -> &MemoryNotices {
+        &self.notices
     }
 }
 
@@ -842,6 +864,161 @@ impl ConnectRepo for MemoryConnects {
                 }
                 _ => Ok(None),
             }
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------ notices
+
+#[derive(Debug, Clone)]
+pub struct MemoryNotices(Arc<Shared>);
+
+fn notice_key(n: &Notice) -> (String, String) {
+    (
+        n.profile_id.clone(),
+        format!("{}#{}", n.user_id, n.candidacy),
+    )
+}
+
+impl MemoryRepos {
+    /// The keep recorded for a user, if any (what the keep page wrote).
+    pub fn keep_of(&self, profile_id: &str, user_id: &str) -> Option<Keep> {
+        lock(&self.shared.state)
+            .keeps
+            .get(&key(profile_id, user_id))
+            .cloned()
+    }
+}
+
+impl NoticeRepo for MemoryNotices {
+    async fn create_notice(&self, n: &Notice) -> Result<bool, StoreError> {
+        self.0.call("notices.create_notice", |s| {
+            let k = notice_key(n);
+            if s.notices.contains_key(&k) {
+                return Ok(false);
+            }
+            s.notices.insert(k, n.clone());
+            Ok(true)
+        })
+    }
+
+    async fn save_notice(&self, n: &mut Notice) -> Result<(), StoreError> {
+        self.0.call("notices.save_notice", |s| {
+            let k = notice_key(n);
+            match s.notices.get(&k) {
+                Some(old) if old.version == n.version => {
+                    let mut stored = n.clone();
+                    stored.version += 1;
+                    s.notices.insert(k, stored);
+                    n.version += 1;
+                    Ok(())
+                }
+                _ => Err(StoreError::Conflict(format!(
+                    "notice of {} changed since it was read",
+                    n.user_id
+                ))),
+            }
+        })
+    }
+
+    async fn get_notice(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        candidacy: &str,
+    ) -> Result<Option<Notice>, StoreError> {
+        self.0.call("notices.get_notice", |s| {
+            Ok(s.notices
+                .get(&key(profile_id, &format!("{user_id}#{candidacy}")))
+                .cloned())
+        })
+    }
+
+    async fn notices(&self, profile_id: &str) -> Result<Vec<Notice>, StoreError> {
+        self.0.call("notices.notices", |s| {
+            Ok(profile_range(&s.notices, profile_id)
+                .map(|(_, n)| n.clone())
+                .collect())
+        })
+    }
+
+    async fn put_token(&self, digest: &str, t: &NoticeToken) -> Result<(), StoreError> {
+        self.0.call("notices.put_token", |s| {
+            if s.tokens.contains_key(digest) {
+                return Err(StoreError::Conflict("token digest taken".into()));
+            }
+            s.tokens.insert(digest.to_owned(), t.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_token(&self, digest: &str) -> Result<Option<NoticeToken>, StoreError> {
+        self.0
+            .call("notices.get_token", |s| Ok(s.tokens.get(digest).cloned()))
+    }
+
+    async fn keep(
+        &self,
+        digest: &str,
+        keep: &Keep,
+        now: DateTime<Utc>,
+    ) -> Result<KeepOutcome, StoreError> {
+        self.0.call("notices.keep", |s| {
+            // all three conditions first, then all three writes: one transaction
+            let Some(token) = s.tokens.get(digest).filter(|t| {
+                t.usable(now) && t.profile_id == keep.profile_id && t.user_id == keep.user_id
+            }) else {
+                return Ok(KeepOutcome::Refused);
+            };
+            let nk = key(
+                &token.profile_id,
+                &format!("{}#{}", token.user_id, token.candidacy),
+            );
+            let Some(mut notice) = s.notices.get(&nk).cloned() else {
+                return Ok(KeepOutcome::Refused);
+            };
+            if notice.kept(keep.reason.clone(), keep.until, now).is_err() {
+                return Ok(KeepOutcome::Refused);
+            }
+            notice.version += 1;
+            s.notices.insert(nk, notice);
+            if let Some(t) = s.tokens.get_mut(digest) {
+                t.used_at = Some(now);
+            }
+            s.keeps
+                .insert(key(&keep.profile_id, &keep.user_id), keep.clone());
+            Ok(KeepOutcome::Kept)
+        })
+    }
+
+    async fn claim_digest(
+        &self,
+        profile_id: &str,
+        day: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.0.call("notices.claim_digest", |s| {
+            let k = key(profile_id, day);
+            if s.digests.contains_key(&k) {
+                return Ok(false);
+            }
+            s.digests.insert(k, at);
+            Ok(true)
+        })
+    }
+
+    async fn release_digest(&self, profile_id: &str, day: &str) -> Result<(), StoreError> {
+        self.0.call("notices.release_digest", |s| {
+            s.digests.remove(&key(profile_id, day));
+            Ok(())
+        })
+    }
+
+    async fn last_digest(&self, profile_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.0.call("notices.last_digest", |s| {
+            Ok(profile_range(&s.digests, profile_id)
+                .next_back()
+                .map(|(_, at)| *at))
         })
     }
 }

@@ -9,19 +9,22 @@
 //!   reclaim does there ([`Deprovisioner`]), handed out per profile by [`ProviderAccess`]. The HTTP
 //!   adapters live with their provider in `providers`.
 //! - [`queue`]: where reclaim requests are posted ([`RequestQueue`]); SQS in the `queue` module.
+//! - [`mail`]: where notices and digests are mailed ([`Mailer`]); SES v2 in the `mail` module.
 //!
 //! The traits use `async fn` (static dispatch): the services are generic over them, so nothing
 //! is boxed on the hot paths and an adapter is chosen once, at start-up.
+pub mod mail;
 pub mod provider;
 pub mod queue;
 pub mod repos;
 
+pub use mail::{MailError, Mailer};
 pub use provider::{
     AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
     ProviderAccess, PurchasedSeats, Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
 };
 pub use queue::{QueueError, RequestQueue};
 pub use repos::{
-    ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
-    UserLock,
+    ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
+    SeatRepo, StoreError, UserLock,
 };

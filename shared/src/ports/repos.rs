@@ -8,8 +8,8 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::{
-    Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, PendingConnect, Profile,
-    ReclaimRecord, Seat, SeatIndex, TaskRun,
+    Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeToken,
+    PendingConnect, Profile, ReclaimRecord, Seat, SeatIndex, TaskRun,
 };
 
 /// The source of a store failure, kept for logs and `Error::source` chains.
@@ -254,6 +254,58 @@ pub trait ConnectRepo {
     ) -> Result<Option<PendingConnect>, StoreError>;
 }
 
+/// The answer of [`NoticeRepo::keep`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeepOutcome {
+    /// The token was consumed, the keep written and the notice marked kept, all at once.
+    Kept,
+    /// Nothing changed: the token is unknown, used or expired, or the notice is no longer
+    /// waiting for an answer.
+    Refused,
+}
+
+/// Notify mode: one notice per candidacy, the keep tokens (stored by digest only) and the
+/// daily digest markers.
+#[allow(async_fn_in_trait)]
+pub trait NoticeRepo {
+    /// Stores a new notice; false if the candidacy already has one (nothing written).
+    async fn create_notice(&self, n: &Notice) -> Result<bool, StoreError>;
+    /// Writes `n` if nobody wrote it since it was read and bumps `n.version`; `Conflict` if
+    /// someone did (e.g. the user kept it meanwhile).
+    async fn save_notice(&self, n: &mut Notice) -> Result<(), StoreError>;
+    async fn get_notice(
+        &self,
+        profile_id: &str,
+        user_id: &str,
+        candidacy: &str,
+    ) -> Result<Option<Notice>, StoreError>;
+    /// A profile's notices, by user then candidacy (oldest first).
+    async fn notices(&self, profile_id: &str) -> Result<Vec<Notice>, StoreError>;
+    /// Stores a keep token's lookup item under its digest; `Conflict` if the digest is taken.
+    async fn put_token(&self, digest: &str, t: &NoticeToken) -> Result<(), StoreError>;
+    async fn get_token(&self, digest: &str) -> Result<Option<NoticeToken>, StoreError>;
+    /// Atomically: consumes the token (only if unused and unexpired at `now`), writes `keep`
+    /// and marks the token's notice kept (only if it still waits for an answer), or changes
+    /// nothing.
+    async fn keep(
+        &self,
+        digest: &str,
+        keep: &Keep,
+        now: DateTime<Utc>,
+    ) -> Result<KeepOutcome, StoreError>;
+    /// Claims the profile's digest of `day` (UTC `YYYY-MM-DD`): false if already claimed.
+    async fn claim_digest(
+        &self,
+        profile_id: &str,
+        day: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Gives the day's claim back (the digest could not be sent: the next sync tries again).
+    async fn release_digest(&self, profile_id: &str, day: &str) -> Result<(), StoreError>;
+    /// When the profile's last digest was claimed.
+    async fn last_digest(&self, profile_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
 /// Every repository of one deployment (one table), so a service takes one parameter.
 pub trait Repos {
     type Profiles: ProfileRepo;
@@ -261,9 +313,11 @@ pub trait Repos {
     type Reclaims: ReclaimRepo;
     type Runs: RunRepo;
     type Connects: ConnectRepo;
+    type Notices: NoticeRepo;
     fn profiles(&self) -> &Self::Profiles;
     fn seats(&self) -> &Self::Seats;
     fn reclaims(&self) -> &Self::Reclaims;
     fn runs(&self) -> &Self::Runs;
     fn connects(&self) -> &Self::Connects;
+    fn notices(&self) -> &Self::Notices;
 }

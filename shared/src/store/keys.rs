@@ -16,6 +16,9 @@
 //! | approval        | `APPROVALS#<profile>` | `REQ#<request id>`                   |
 //! | user lock       | `USERLOCKS#<profile>` | `USER#<provider user id>`            |
 //! | keep            | `KEEPS#<profile>`     | `USER#<provider user id>`            |
+//! | notice          | `NOTICES#<profile>`   | `NOTICE#<user id>#<candidacy>`       |
+//! | keep token      | `KEEPTOKEN#<sha256(token)>` | `TOKEN`                        |
+//! | digest marker   | `PROFILE#<profile>`   | `DIGEST#<UTC date>`                  |
 //!
 //! Every item also has `kind` (the entity name). Profiles share one partition (a deployment has
 //! few); a profile's seats are one partition read with one paged Query.
@@ -107,6 +110,27 @@ pub fn keeps_pk(profile: &str) -> String {
 /// A user's keep (the keep page, `seatctl restore`): one per user, the newest.
 pub fn keep(profile: &str, user_id: &str) -> (String, String) {
     (keeps_pk(profile), format!("USER#{user_id}"))
+}
+
+pub fn notices_pk(profile: &str) -> String {
+    format!("NOTICES#{profile}")
+}
+
+/// One candidacy's notice; a user's notices sort by candidacy (its start time).
+pub fn notice(profile: &str, user_id: &str, candidacy: &str) -> (String, String) {
+    (notices_pk(profile), format!("NOTICE#{user_id}#{candidacy}"))
+}
+
+/// A keep token's lookup item, keyed by the token's digest (never the token itself).
+pub fn keep_token(digest: &str) -> (String, String) {
+    (format!("KEEPTOKEN#{digest}"), "TOKEN".to_owned())
+}
+
+pub const DIGEST_PREFIX: &str = "DIGEST#";
+
+/// The admins' digest of one profile and UTC day (claimed once).
+pub fn digest_marker(profile: &str, day: &str) -> (String, String) {
+    (profile_pk(profile), format!("{DIGEST_PREFIX}{day}"))
 }
 
 pub fn tasks_pk(profile: &str) -> String {

@@ -3,6 +3,7 @@
 //! the shared [`Table`]; [`Store`] bundles them for the services ([`Repos`]).
 mod connects;
 pub mod keys;
+mod notices;
 mod profiles;
 mod reclaims;
 mod runs;
@@ -13,6 +14,7 @@ use aws_sdk_dynamodb::Client;
 
 pub use crate::ports::StoreError;
 pub use connects::ConnectTable;
+pub use notices::NoticeTable;
 pub use profiles::ProfileTable;
 pub use reclaims::ReclaimTable;
 pub use runs::RunTable;
@@ -29,6 +31,7 @@ pub struct Store {
     pub reclaims: ReclaimTable,
     pub runs: RunTable,
     pub connects: ConnectTable,
+    pub notices: NoticeTable,
     table: Table,
 }
 
@@ -41,6 +44,7 @@ impl Store {
             reclaims: ReclaimTable::new(table.clone()),
             runs: RunTable::new(table.clone()),
             connects: ConnectTable::new(table.clone()),
+            notices: NoticeTable::new(table.clone()),
             table,
         }
     }
@@ -63,6 +67,7 @@ impl Repos for Store {
     type Reclaims = ReclaimTable;
     type Runs = RunTable;
     type Connects = ConnectTable;
+    type Notices = NoticeTable;
 
     fn profiles(&self) -> &ProfileTable {
         &self.profiles
@@ -78,5 +83,8 @@ impl Repos for Store {
     }
     fn connects(&self) -> &ConnectTable {
         &self.connects
+    }
+    fn notices(&self) -> &NoticeTable {
+        &self.notices
     }
 }

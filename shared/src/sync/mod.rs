@@ -15,7 +15,8 @@ pub use run::{ProfileOutcome, Run, SyncError, SyncReport};
 
 use crate::domain::{self, Provider, TaskKind};
 use crate::http::ApiStats;
-use crate::ports::{Directory, ProviderAccess, Repos, RequestQueue, Window};
+use crate::notify::Notifier;
+use crate::ports::{Directory, Mailer, ProviderAccess, Repos, RequestQueue, Window};
 use roster::{read_activity, record_license_tasks, with_purchased, write_roster};
 use run::{enabled_profiles, load_profile};
 
@@ -30,17 +31,20 @@ pub const ORDER: &[TaskKind] = &[
 ];
 
 /// Syncs the profiles of one provider. Built once per container (or per seatctl command).
-pub struct Syncer<R, P, Q> {
+pub struct Syncer<R, P, Q, M> {
     pub provider: Provider,
     pub repos: R,
     pub providers: P,
     /// Profiles in auto mode enqueue their candidates here after each finished sync.
     pub queue: Option<Q>,
+    /// Profiles in notify mode mail their notices and digests through it (none: not
+    /// configured, and a profile in notify mode fails its Reclamation task saying so).
+    pub notifier: Option<Notifier<M>>,
     /// Activity backfill of a profile's first sync, unless the profile sets its own.
     pub default_backfill_days: u32,
 }
 
-impl<R: Repos, P: ProviderAccess, Q: RequestQueue> Syncer<R, P, Q> {
+impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer> Syncer<R, P, Q, M> {
     /// Every enabled profile of the provider, one after another; one failing does not stop the
     /// others.
     pub async fn sync_all(&self, progress: &dyn Progress) -> Result<SyncReport, SyncError> {
@@ -79,7 +83,14 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue> Syncer<R, P, Q> {
         // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
         // the stack and under the compiler's layout depth.
         let result = match Box::pin(self.tasks(&mut run)).await {
-            Ok(()) => Box::pin(reclamation::reclamation(&mut run, self.queue.as_ref())).await,
+            Ok(()) => {
+                Box::pin(reclamation::reclamation(
+                    &mut run,
+                    self.queue.as_ref(),
+                    self.notifier.as_ref(),
+                ))
+                .await
+            }
             Err(e) => Err(e),
         };
         Ok(run.finish(result).await)

@@ -1,16 +1,19 @@
 //! Reclamation, the last task of a finished sync: the rules applied to the complete roster, and
-//! in auto mode the candidates enqueued within the blast-radius cap. It never runs after a
-//! failed task, so candidates never come from partial data.
+//! in auto mode the candidates enqueued within the blast-radius cap; in notify mode the
+//! notify service ([`crate::notify`]) mails notices, enqueues the due ones and sends the digest.
+//! It never runs after a failed task, so candidates never come from partial data.
 use chrono::Utc;
 
 use super::run::{Run, SyncError};
 use crate::candidates;
 use crate::domain::{ReclaimMode, TaskKind};
-use crate::ports::{ProfileRepo, QueueError, Repos, RequestQueue, SeatRepo};
+use crate::notify::{self, Notifier};
+use crate::ports::{Mailer, ProfileRepo, QueueError, Repos, RequestQueue, SeatRepo};
 
-pub(crate) async fn reclamation<R: Repos>(
+pub(crate) async fn reclamation<R: Repos, M: Mailer>(
     run: &mut Run<'_, R>,
     queue: Option<&impl RequestQueue>,
+    notifier: Option<&Notifier<M>>,
 ) -> Result<(), SyncError> {
     let (mut task, stats) = run.begin(TaskKind::Reclamation).await?;
     let (repos, run_id) = (run.repos, run.run_id.clone());
@@ -55,7 +58,22 @@ pub(crate) async fn reclamation<R: Repos>(
                 profile.id
             ));
         }
-        if profile.rules.paused {
+        if profile.rules.mode == ReclaimMode::Notify {
+            let r = notify::run(repos, notifier, queue, &profile, report.seats_evaluated, now)
+                .await?;
+            task.counts.requests_enqueued = r.enqueued;
+            detail.push_str("; ");
+            detail.push_str(&r.describe());
+            if !r.paused {
+                match notify::send_digest(repos, notifier, &profile, now).await? {
+                    notify::DigestOutcome::Sent { .. } => detail.push_str("; digest sent"),
+                    notify::DigestOutcome::Failed(e) => {
+                        detail.push_str(&format!("; digest not sent ({e})"))
+                    }
+                    _ => {}
+                }
+            }
+        } else if profile.rules.paused {
             detail.push_str("; paused: nothing enqueued");
         } else if auto {
             let queue = queue.ok_or(QueueError::NotConfigured)?;

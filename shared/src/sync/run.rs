@@ -38,6 +38,9 @@ pub enum SyncError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// Notify mode could not do its part (not configured, or the random source failed).
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
     /// The roster-drop guard held this run's removals (the message says how to accept).
     #[error("{0}")]
     RosterHeld(String),

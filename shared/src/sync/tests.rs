@@ -6,10 +6,10 @@ use super::*;
 use crate::domain::{BoxPlan, LoginEvidence, ObservedSeat, Profile, ReclaimMode, TaskStatus};
 use crate::http::{ErrorCode, ProviderError};
 use crate::memory::provider::{Fault, Op};
-use crate::memory::{MemoryProvider, MemoryQueue, MemoryRepos};
+use crate::memory::{MemoryMailer, MemoryProvider, MemoryQueue, MemoryRepos};
 use crate::ports::{AccessError, ProfileRepo, PurchasedSeats, RunRepo, SeatRepo};
 
-type TestSync = Syncer<MemoryRepos, MemoryProvider, MemoryQueue>;
+type TestSync = Syncer<MemoryRepos, MemoryProvider, MemoryQueue, MemoryMailer>;
 
 fn observed(id: &str, admin: bool) -> ObservedSeat {
     ObservedSeat {
@@ -67,6 +67,7 @@ async fn setup(mode: ReclaimMode) -> (TestSync, MemoryProvider, MemoryRepos, Mem
         repos: repos.clone(),
         providers: provider.clone(),
         queue: Some(queue.clone()),
+        notifier: None,
         default_backfill_days: 90,
     };
     (sync, provider, repos, queue)
@@ -307,6 +308,51 @@ async fn auto_mode_enqueues_the_most_inactive_within_the_cap_and_says_what_it_he
         .unwrap()
         .unwrap();
     assert_eq!(c.request_id.as_deref(), Some(sent[0].request_id.as_str()));
+}
+
+#[tokio::test]
+async fn notify_mode_mails_each_candidate_once_and_fails_the_task_when_not_configured() {
+    let (mut sync, _, repos, queue) = setup(ReclaimMode::Notify).await;
+    // no mailer configured: the task fails saying what is missing, nothing is enqueued
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(!o.succeeded);
+    let task = o.task(TaskKind::Reclamation).unwrap();
+    assert_eq!(task.status, TaskStatus::Failed);
+    assert!(
+        o.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("NOTICE_SENDER"),
+        "{:?}",
+        o.error
+    );
+    assert!(queue.sent().is_empty());
+
+    let mailer = MemoryMailer::new();
+    sync.notifier = Some(crate::notify::Notifier {
+        mailer: mailer.clone(),
+        keep_base_url: url::Url::parse("https://api.example.test").unwrap(),
+        digest_recipient: Some("it@example.com".into()),
+    });
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded, "{:?}", o.error);
+    let detail = o
+        .task(TaskKind::Reclamation)
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap();
+    assert!(detail.contains("notify: 2 notice(s)"), "{detail}");
+    assert!(detail.contains("digest sent"), "{detail}");
+    let ids = candidate_ids(&repos).await;
+    for id in &ids {
+        assert_eq!(mailer.sent_to(&format!("u{id}@example.com")).len(), 1);
+    }
+    // a re-sync mails nobody again and enqueues nothing before the due date
+    let before = mailer.sent().len();
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert_eq!(mailer.sent().len(), before);
+    assert!(queue.sent().is_empty());
 }
 
 #[tokio::test]

@@ -13,9 +13,10 @@ use crate::domain::{
     PendingConnect, Profile, Provider, ReclaimRecord, ReclaimRequest, Seat, Slot, TaskKind,
     TaskRun, TaskStatus,
 };
+use crate::domain::{Notice, NoticeState, NoticeToken};
 use crate::ports::{
-    ConnectRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor, SeatRepo, StoreError,
-    UserLock,
+    ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
+    SeatRepo, StoreError, UserLock,
 };
 
 /// Runs every check. `profile_prefix` (lowercase letters, digits, '-') keeps the ids of one
@@ -28,6 +29,7 @@ pub async fn check_all(r: &impl Repos, profile_prefix: &str) {
     reclaims(r, profile_prefix).await;
     runs_and_licenses(r, profile_prefix).await;
     connects(r, profile_prefix).await;
+    notices(r, profile_prefix).await;
 }
 
 /// A fixed instant in whole seconds (every adapter stores it exactly).
@@ -720,6 +722,181 @@ async fn connects(r: &impl Repos, prefix: &str) {
         repo.consume_pending(&format!("{prefix}-unknown"), t0())
             .await
             .expect("consume"),
+        None
+    );
+}
+
+async fn notices(r: &impl Repos, prefix: &str) {
+    let repo = r.notices();
+    let pid = format!("{prefix}-notices");
+    let c = candidate(&pid, "u1");
+    let mut n = Notice::new(&c, Some("u1@example.com".into()), t0());
+    assert!(repo.create_notice(&n).await.expect("create"));
+    assert!(
+        !repo.create_notice(&n).await.expect("create"),
+        "one notice per candidacy"
+    );
+    let digest = format!("{prefix}-{}", "d".repeat(40));
+    n.sent("m-1".into(), digest.clone(), t0(), 7)
+        .expect("pending → sent");
+    repo.save_notice(&mut n).await.expect("save");
+    assert_eq!(n.version, 1);
+    let stale = {
+        let mut s = n.clone();
+        s.version = 0;
+        s
+    };
+    assert!(matches!(
+        repo.save_notice(&mut stale.clone()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let got = repo
+        .get_notice(&pid, "u1", &n.candidacy)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(got, n);
+    // a second candidacy of the same user sorts after the first; another user's stays apart
+    let mut later = candidate(&pid, "u1");
+    later.listed_at = t0() + chrono::Duration::days(100);
+    let n2 = Notice::new(&later, None, later.listed_at);
+    assert_eq!(n2.state, NoticeState::NoEmail);
+    assert!(repo.create_notice(&n2).await.expect("create"));
+    assert!(repo
+        .create_notice(&Notice::new(&candidate(&pid, "u0"), None, t0()))
+        .await
+        .expect("create"));
+    let all = repo.notices(&pid).await.expect("list");
+    let keys: Vec<(&str, &str)> = all
+        .iter()
+        .map(|n| (n.user_id.as_str(), n.candidacy.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("u0", n.candidacy.as_str()),
+            ("u1", n.candidacy.as_str()),
+            ("u1", n2.candidacy.as_str())
+        ]
+    );
+    assert!(repo
+        .notices(&format!("{pid}x"))
+        .await
+        .expect("list")
+        .is_empty());
+
+    // tokens: stored once by digest; a keep consumes it with the notice, atomically
+    let token = NoticeToken {
+        profile_id: pid.clone(),
+        user_id: "u1".into(),
+        candidacy: n.candidacy.clone(),
+        issued_at: t0(),
+        expires_at: t0() + chrono::Duration::days(7),
+        used_at: None,
+    };
+    repo.put_token(&digest, &token).await.expect("put_token");
+    assert!(
+        repo.put_token(&digest, &token).await.is_err(),
+        "stored once"
+    );
+    assert_eq!(
+        repo.get_token(&digest).await.expect("get_token"),
+        Some(token.clone())
+    );
+    let keep = |at: DateTime<Utc>| {
+        Keep::new(
+            &pid,
+            "u1",
+            "u1@example.com",
+            at,
+            90,
+            Some("needed"),
+            "u1@example.com",
+            KeepSource::KeepPage,
+        )
+        .with_candidacy(n.candidacy.clone())
+    };
+    let expired = token.expires_at;
+    assert_eq!(
+        repo.keep(&digest, &keep(expired), expired)
+            .await
+            .expect("keep"),
+        KeepOutcome::Refused,
+        "expired at expires_at"
+    );
+    assert_eq!(
+        repo.keep(&format!("{digest}x"), &keep(t0()), t0())
+            .await
+            .expect("keep"),
+        KeepOutcome::Refused,
+        "unknown digest"
+    );
+    assert_eq!(
+        r.seats().get_keep(&pid, "u1").await.expect("get_keep"),
+        None
+    );
+    let now = t0() + chrono::Duration::days(1);
+    assert_eq!(
+        repo.keep(&digest, &keep(now), now).await.expect("keep"),
+        KeepOutcome::Kept
+    );
+    assert_eq!(
+        r.seats().get_keep(&pid, "u1").await.expect("get_keep"),
+        Some(keep(now))
+    );
+    let kept = repo
+        .get_notice(&pid, "u1", &n.candidacy)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(kept.state, NoticeState::Kept);
+    assert_eq!(kept.keep_reason.as_deref(), Some("needed"));
+    assert_eq!(kept.version, 2);
+    assert_eq!(
+        repo.get_token(&digest)
+            .await
+            .expect("get_token")
+            .and_then(|t| t.used_at),
+        Some(now)
+    );
+    let again = now + chrono::Duration::hours(1);
+    assert_eq!(
+        repo.keep(&digest, &keep(again), again).await.expect("keep"),
+        KeepOutcome::Refused,
+        "single use"
+    );
+    assert_eq!(
+        r.seats().get_keep(&pid, "u1").await.expect("get_keep"),
+        Some(keep(now)),
+        "the refused keep wrote nothing"
+    );
+
+    // digest markers: once per day, given back on failure, the newest is the last
+    assert_eq!(repo.last_digest(&pid).await.expect("last"), None);
+    assert!(repo
+        .claim_digest(&pid, "2026-01-05", t0())
+        .await
+        .expect("claim"));
+    assert!(!repo
+        .claim_digest(&pid, "2026-01-05", t0())
+        .await
+        .expect("claim"));
+    let next = t0() + chrono::Duration::days(1);
+    assert!(repo
+        .claim_digest(&pid, "2026-01-06", next)
+        .await
+        .expect("claim"));
+    assert_eq!(repo.last_digest(&pid).await.expect("last"), Some(next));
+    repo.release_digest(&pid, "2026-01-06")
+        .await
+        .expect("release");
+    assert_eq!(repo.last_digest(&pid).await.expect("last"), Some(t0()));
+    assert!(repo
+        .claim_digest(&pid, "2026-01-06", next)
+        .await
+        .expect("claim"));
+    assert_eq!(
+        repo.last_digest(&format!("{pid}x")).await.expect("last"),
         None
     );
 }
