@@ -14,7 +14,12 @@
 #      browser step (the sandbox approves and redirects to the oauth-callback function, served
 #      by cargo lambda watch as a function URL; the reclaim slot's callback is invoked with the
 #      API Gateway v2 event of infra/events), dropbox-sync invoked, seats and task runs
-#   9. reclaim one inactive seat on each provider: seatctl candidates / reclaim → the SQS queue →
+#   9. notify mode (docs/notify.md): the Box users are emailed first (SES on moto; one notice
+#      shown as its user reads it), one keeps the license through the keep page in a real headless
+#      Chromium (infra/keep-browser.py), and on Dropbox, with the notice period shortened to 0
+#      days, the next sync enqueues the most inactive notified member and the reclaim function
+#      removes them; the admins' digest is printed
+#  10. reclaim one inactive seat on each provider: seatctl candidates / reclaim → the SQS queue →
 #      the reclaim function with an SQS event (infra/deliver-sqs.py plays the event source
 #      mapping) → the audit trail, checked at the sandbox (user gone, files with the admin)
 # Everything it starts is stopped on exit; logs are in .local/.
@@ -32,17 +37,17 @@ show_log_tail() { # FILE: on failure, show what a background process said
     tail -n 40 "$1" 2>/dev/null || true
 }
 
-log "1/9 setup"
+log "1/10 setup"
 bash "$SK_ROOT/infra/setup.sh"
 use_venv_path
 
-log "2/9 cargo build --workspace --bins (first run on a fresh machine: several minutes)"
+log "2/10 cargo build --workspace --bins (first run on a fresh machine: several minutes)"
 cargo build --workspace --bins
 
-log "3/9 moto server"
+log "3/10 moto server"
 start_moto
 
-log "4/9 provider sandbox (200 Box users, seed 42)"
+log "4/10 provider sandbox (200 Box users, seed 42)"
 SB="$(free_port)"
 start_bg sandbox "$SK_LOCAL/sandbox.log" "$SANDBOX" --port "$SB" --box-users 200 --dropbox-members 150 --seed 42
 wait_log "$SK_LOCAL/sandbox.log" 'listening' "$SK_LAST_PID" 60 || {
@@ -66,11 +71,23 @@ export OAUTH_REDIRECT_URL="http://127.0.0.1:$LP/lambda-url/oauth-callback/oauth/
 # (auto mode enqueues after a sync).
 RECLAIM_QUEUE_URL="$(python3 -c 'import boto3,os; print(boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_queue(QueueName="seatkeeper-demo-reclaim", Attributes={"VisibilityTimeout":"5"})["QueueUrl"])')"
 export RECLAIM_QUEUE_URL
+# Notify mode (step 9): notices come from a sender verified in SES (here moto's), their links point
+# at the oauth-callback function (which serves the keep page), the digest goes to the admins.
+export NOTICE_SENDER=it-notices@demo.example
+export DIGEST_RECIPIENT=it-admins@demo.example
+export KEEP_BASE_URL="http://127.0.0.1:$LP/lambda-url/oauth-callback"
+python3 -c 'import boto3,os,sys; boto3.client("sesv2", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_email_identity(EmailIdentity=sys.argv[1])' "$NOTICE_SENDER"
+# Notify mode (step 9): notices come from a sender verified in SES (here moto's), their links point
+# at the oauth-callback function (which serves the keep page), the digest goes to the admins.
+export NOTICE_SENDER=it-notices@demo.example
+export DIGEST_RECIPIENT=it-admins@demo.example
+export KEEP_BASE_URL="http://127.0.0.1:$LP/lambda-url/oauth-callback"
+python3 -c 'import boto3,os,sys; boto3.client("sesv2", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_email_identity(EmailIdentity=sys.argv[1])' "$NOTICE_SENDER"
 # cargo lambda watch gives each invocation a short deadline; in AWS the default (660 s) keeps a
 # message from starting when a Box transfer could outlast the function.
 export RECLAIM_MIN_TIME_LEFT_SECS=5
 
-log "5/9 seatctl: table, profile, entitlement, credentials"
+log "5/10 seatctl: table, profile, entitlement, credentials"
 run() { # echo the command (seatctl by its short name), then run it
     local shown=("$@")
     [ "${shown[0]}" = "$SEATCTL" ] && shown[0]=seatctl
@@ -114,7 +131,7 @@ run "$SEATCTL" entitlement set demo-box --license-type business_plus --purchased
 printf '+ %s\n' "printf '%s' sandbox-box-secret | seatctl credentials set-box demo-box --client-id sandbox-box-client --client-secret-stdin"
 printf '%s' sandbox-box-secret | "$SEATCTL" credentials set-box demo-box --client-id sandbox-box-client --client-secret-stdin
 
-log "6/9 box-sync through the Lambda runtime (cargo lambda watch / invoke)"
+log "6/10 box-sync through the Lambda runtime (cargo lambda watch / invoke)"
 # `cargo lambda watch` runs `cargo run --bin <function>` on the first invoke; build that exact
 # target now so the compile shows up here rather than as a silent wait inside the invoke.
 cargo build --bin box-sync --bin dropbox-sync --bin oauth-callback --bin reclaim
@@ -136,7 +153,7 @@ if ! result="$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$LP
 fi
 printf 'box-sync result: %.120s...\n' "$result"
 
-log "7/9 results (Box)"
+log "7/10 results (Box)"
 # Outputs go to files first: `seatctl ... | head` would hand seatctl a closed pipe (and fail
 # the script under pipefail).
 # most recently active first: the seats with real activity (the full list is in the file)
@@ -149,7 +166,7 @@ echo "... ($(wc -l <"$SK_LOCAL/demo-inactive.txt") lines in .local/demo-inactive
 run "$SEATCTL" tasks demo-box
 
 command -v curl >/dev/null || die "curl is needed for the browser step (apt-get install curl)"
-log "8/9 Dropbox: connect both credential slots through the OAuth callback, then sync"
+log "8/10 Dropbox: connect both credential slots through the OAuth callback, then sync"
 run "$SEATCTL" profile add dropbox --id demo-dropbox --name "Demo Dropbox"
 for slot in sync reclaim; do
     printf '+ %s\n' "printf '%s' sandbox-dbx-$slot-secret | seatctl credentials set-dropbox-app demo-dropbox --slot $slot --app-key sandbox-dbx-$slot --app-secret-stdin"
@@ -196,13 +213,87 @@ echo "... ($(wc -l <"$SK_LOCAL/demo-dropbox-seats.txt") lines in .local/demo-dro
 run "$SEATCTL" profile show demo-dropbox
 run "$SEATCTL" tasks demo-dropbox --limit 7
 
-log "9/9 reclaim one inactive seat on each provider (seatctl → SQS → the reclaim function)"
+log "9/10 notify mode: tell each user first; one keeps the license in the browser; one is reclaimed after the notice period"
 json_field() { # FILE EXPR: a value from seatctl's JSON output
     python3 -c 'import json,sys; data=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
+invoke() { # FUNCTION EVENT-FILE: one invocation through the Lambda runtime emulator
+    printf '+ %s\n' "cargo lambda invoke $1 --data-file ${2#"$SK_ROOT"/}"
+    if ! result="$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$LP" --data-file "$2" "$1")"; then
+        printf '%s\n' "$result"
+        show_log_tail "$SK_LOCAL/lambda-watch.log"
+        die "$1 invocation failed"
+    fi
+}
+reclamation_detail() { # PROFILE: what the last sync's Reclamation task said
+    "$SEATCTL" tasks "$1" --limit 1 --output json >"$SK_LOCAL/demo-task-$1.json"
+    json_field "$SK_LOCAL/demo-task-$1.json" 'next(t["detail"] for t in data if t["task"] == "reclamation")' |
+        python3 -c 'import sys; [print("Reclamation: " + p.strip()) for p in sys.stdin.read().split("; ") if p.startswith(("notify", "digest")) or "candidate(s)" in p]' | shorten
+}
 "$SEATCTL" seats demo-box --output json >"$SK_LOCAL/demo-seats.json"
 box_admin="$(json_field "$SK_LOCAL/demo-seats.json" 'next(s["user_id"] for s in data if s["role"] == "admin")')"
-run "$SEATCTL" rules set demo-box --transfer-to "$box_admin"
+run "$SEATCTL" rules set demo-box --transfer-to "$box_admin" --mode notify --notice-days 7 --reminder-days 2 >/dev/null
+invoke box-sync "$SK_ROOT/infra/events/schedule-box-sync-profile.json"
+reclamation_detail demo-box
+run "$SEATCTL" notices demo-box >"$SK_LOCAL/demo-notices.txt"
+head -n 6 "$SK_LOCAL/demo-notices.txt" | shorten
+echo "... ($(wc -l <"$SK_LOCAL/demo-notices.txt") lines in .local/demo-notices.txt)"
+"$SEATCTL" notices demo-box --output json >"$SK_LOCAL/demo-notices.json"
+told="$(json_field "$SK_LOCAL/demo-notices.json" '[n["login"] for n in data if n["state"] == "sent"][0]')"
+keeper="$(json_field "$SK_LOCAL/demo-notices.json" '[n["login"] for n in data if n["state"] == "sent"][1]')"
+keeper_id="$(json_field "$SK_LOCAL/demo-notices.json" '[n["user_id"] for n in data if n["state"] == "sent"][1]')"
+log "the notice $told received (read back from SES on moto; the token is masked here)"
+python3 "$SK_ROOT/infra/ses-outbox.py" "$told" | sed -E 's/([?&]t=)[A-Za-z0-9_-]+/\1<token>/' | shorten
+log "$keeper opens their link in Chromium, types a reason and presses Keep my license"
+link="$(python3 "$SK_ROOT/infra/ses-outbox.py" "$keeper" --link)"
+printf '+ %s\n' "infra/keep-browser.py '<the link>' --expect $keeper --reason 'Needed for the Q1 audit'" | shorten
+confirmation="$(python3 "$SK_ROOT/infra/keep-browser.py" "$link" --expect "$keeper" --reason "Needed for the Q1 audit" \
+    --shot-page "$SK_LOCAL/keep-page.png" --shot-done "$SK_LOCAL/keep-done.png")" || {
+    show_log_tail "$SK_LOCAL/lambda-watch.log"
+    die "the keep page did not keep $keeper's license"
+}
+printf 'browser: %s\n' "$confirmation" | shorten
+# the keep is in the table, not just on the page: the candidate is gone and listed as kept
+"$SEATCTL" candidates demo-box --all --output json >"$SK_LOCAL/demo-kept.json"
+kept_reason="$(json_field "$SK_LOCAL/demo-kept.json" 'next((k.get("reason") for k in data["kept"] if k["user_id"] == "'"$keeper_id"'"), None)')"
+[ "$kept_reason" = "Needed for the Q1 audit" ] || die "no keep for $keeper in the table"
+json_field "$SK_LOCAL/demo-kept.json" 'all(c["user_id"] != "'"$keeper_id"'" for c in data["candidates"])' | grep -qx True ||
+    die "$keeper is still a candidate after keeping the license"
+run "$SEATCTL" notices demo-box --state kept | shorten
+printf 'screenshots of the keep page: .local/keep-page.png, .local/keep-done.png\n'
+
+log "Dropbox, the notice period shortened to 0 days and at most one reclaim per run"
+run "$SEATCTL" rules set demo-dropbox --mode notify --notice-days 0 --max-per-run 1 >/dev/null
+invoke dropbox-sync "$SK_ROOT/infra/events/schedule-dropbox-sync-profile.json"
+reclamation_detail demo-dropbox
+# the next sync finds the notices due and enqueues the most inactive member within the cap
+invoke dropbox-sync "$SK_ROOT/infra/events/schedule-dropbox-sync-profile.json"
+reclamation_detail demo-dropbox
+attempt=0
+until python3 "$SK_ROOT/infra/deliver-sqs.py" "$RECLAIM_QUEUE_URL" "$LP"; do
+    attempt=$((attempt + 1))
+    [ "$attempt" -lt 5 ] || { show_log_tail "$SK_LOCAL/lambda-watch.log"; die "the notified reclaim did not finish"; }
+    sleep 5 # a message handed back is visible again after the queue's visibility timeout
+done
+"$SEATCTL" reclaims demo-dropbox --output json >"$SK_LOCAL/demo-dbx-reclaims.json"
+request="$(json_field "$SK_LOCAL/demo-dbx-reclaims.json" 'data[0]["request"]["request_id"]')"
+status="$(json_field "$SK_LOCAL/demo-dbx-reclaims.json" 'data[0]["status"]')"
+reclaimed="$(json_field "$SK_LOCAL/demo-dbx-reclaims.json" 'data[0]["request"]["user_id"]')"
+run "$SEATCTL" reclaims demo-dropbox --request "$request" | shorten
+[ "$status" = done ] || { show_log_tail "$SK_LOCAL/lambda-watch.log"; die "the notified reclaim ended $status"; }
+curl -sS "http://127.0.0.1:$SB/_sandbox/dropbox/removals" | grep -q "\"$reclaimed\"" || die "Dropbox still has member $reclaimed"
+printf 'sandbox: Dropbox member %s removed after their notice period\n' "$reclaimed"
+log "the admins' digest: as mailed by the first notify sync of the day, then what the next one will say"
+python3 "$SK_ROOT/infra/ses-outbox.py" "$DIGEST_RECIPIENT" --subject demo-box | head -n 14 | shorten
+run "$SEATCTL" notices demo-box --digest >"$SK_LOCAL/demo-digest-box.txt"
+shorten <"$SK_LOCAL/demo-digest-box.txt" | grep -iE "^Subject|keep|Q1 audit" | head -n 6
+run "$SEATCTL" notices demo-dropbox --digest >"$SK_LOCAL/demo-digest-dropbox.txt"
+shorten <"$SK_LOCAL/demo-digest-dropbox.txt" | grep -iE "^Subject|reclaim|$reclaimed" | head -n 6
+# step 10 reclaims by hand (`seatctl reclaim` works in any mode): back to report mode
+"$SEATCTL" rules set demo-box --mode report >/dev/null
+"$SEATCTL" rules set demo-dropbox --mode report --max-per-run 10 >/dev/null
+
+log "10/10 reclaim one inactive seat on each provider (seatctl → SQS → the reclaim function)"
 for p in demo-box demo-dropbox; do
     run "$SEATCTL" candidates "$p" >"$SK_LOCAL/demo-candidates-$p.txt"
     head -n 8 "$SK_LOCAL/demo-candidates-$p.txt"

@@ -30,6 +30,8 @@ pub enum CliError {
     Money(#[from] MoneyError),
     #[error(transparent)]
     Connect(#[from] seatkeeper::connect::ConnectError),
+    #[error(transparent)]
+    Notify(#[from] seatkeeper::notify::NotifyError),
     #[error("profile {0} does not exist (see `seatctl profile list`)")]
     UnknownProfile(String),
     /// A bad argument found after parsing (exit status 2, like clap's own usage errors).

@@ -18,6 +18,11 @@ pub struct NoticesArgs {
     /// notice_failed, no_email).
     #[arg(long, value_parser = |s: &str| s.parse::<NoticeState>())]
     pub state: Option<NoticeState>,
+    /// Print the admins' digest as the next one would say it (everything since the last
+    /// digest: new notices, keeps with their reasons, reclaims due tomorrow, done and failed),
+    /// without sending it.
+    #[arg(long, conflicts_with_all = ["state", "output"])]
+    pub digest: bool,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
@@ -41,6 +46,15 @@ fn note(n: &Notice) -> String {
 
 pub async fn run(ctx: &Ctx, a: NoticesArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let p = ctx.profile(&a.id).await?;
+    if a.digest {
+        return match seatkeeper::notify::preview_digest(&ctx.store, &p, chrono::Utc::now()).await? {
+            Some((subject, text)) => line(out, format!("Subject: {subject}\n\n{text}")),
+            None => line(
+                out,
+                format!("nothing for {}'s digest since the last one", p.id),
+            ),
+        };
+    }
     let mut list = ctx.store.notices.notices(&p.id).await?;
     if let Some(s) = a.state {
         list.retain(|n| n.state == s);

@@ -445,6 +445,22 @@ pub async fn send_digest<R: Repos, M: Mailer>(
     }
 }
 
+/// The digest the next send would carry (everything since the last digest, or the last day),
+/// rendered but not sent and not recorded: `seatctl notices P --digest`. None: nothing to say.
+pub async fn preview_digest<R: Repos>(
+    repos: &R,
+    profile: &Profile,
+    now: DateTime<Utc>,
+) -> Result<Option<(String, String)>, NotifyError> {
+    let since = repos
+        .notices()
+        .last_digest(&profile.id)
+        .await?
+        .unwrap_or(now - Duration::days(1));
+    let input = digest_input(repos, profile, &day(now), since, now).await?;
+    Ok((!input.is_empty()).then(|| render_digest(&input)))
+}
+
 async fn digest_input<R: Repos>(
     repos: &R,
     profile: &Profile,
@@ -460,11 +476,13 @@ async fn digest_input<R: Repos>(
         ..Default::default()
     };
     for n in notices {
-        if n.sent_at.is_some_and(|t| t >= since) {
+        // strictly after: the last digest's instant is its own pass's `now`, which is also when
+        // that pass's notices were sent (and that digest reported them)
+        if n.sent_at.is_some_and(|t| t > since) {
             d.new_notices.push(n.clone());
         }
         match n.state {
-            NoticeState::Kept if n.kept_at.is_some_and(|t| t >= since) => d.keeps.push(n),
+            NoticeState::Kept if n.kept_at.is_some_and(|t| t > since) => d.keeps.push(n),
             NoticeState::Sent if n.due_at.is_some_and(|t| t > now && t <= tomorrow) => {
                 d.due_tomorrow.push(n)
             }
@@ -473,7 +491,7 @@ async fn digest_input<R: Repos>(
         }
     }
     for r in repos.reclaims().list(&profile.id).await? {
-        if r.updated_at < since {
+        if r.updated_at <= since {
             continue;
         }
         let line = DigestReclaim {

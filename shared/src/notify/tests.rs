@@ -470,23 +470,23 @@ async fn the_digest_goes_out_once_a_day() {
         d[0].text
     );
 
-    // a refused digest gives the day back
-    f.mailer.refuse("it@acme.com", false);
+    // the next day has no news: what the first digest reported is not repeated
     let next = t0() + Duration::days(1);
     let out = send_digest(&f.repos, Some(&f.notifier), &p, next)
         .await
         .unwrap();
+    assert_eq!(out, DigestOutcome::Empty);
+    // a refused digest gives the day back: the reclaim due tomorrow is news on day 6
+    let day6 = t0() + Duration::days(6) + Duration::hours(1);
+    f.mailer.refuse("it@acme.com", false);
+    let out = send_digest(&f.repos, Some(&f.notifier), &p, day6)
+        .await
+        .unwrap();
     assert!(matches!(out, DigestOutcome::Failed(_)), "{out:?}");
     f.mailer.accept("it@acme.com");
-    // nothing new since the last digest except the reminder-free day: due tomorrow is news
-    let out = send_digest(
-        &f.repos,
-        Some(&f.notifier),
-        &p,
-        t0() + Duration::days(6) + Duration::hours(1),
-    )
-    .await
-    .unwrap();
+    let out = send_digest(&f.repos, Some(&f.notifier), &p, day6 + Duration::hours(1))
+        .await
+        .unwrap();
     assert!(matches!(out, DigestOutcome::Sent { .. }), "{out:?}");
     let d = f.mailer.sent_to("it@acme.com");
     assert!(
@@ -494,6 +494,9 @@ async fn the_digest_goes_out_once_a_day() {
         "{}",
         d[1].text
     );
+    // what the first digest reported is not news again: the notice went out in the same pass
+    // (at the same instant) as that digest
+    assert!(d[1].text.contains("New notices (0)"), "{}", d[1].text);
 }
 
 #[tokio::test]
