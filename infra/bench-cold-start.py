@@ -26,7 +26,7 @@ import threading
 import time
 import zipfile
 
-FUNCTIONS = ["box-sync", "dropbox-sync", "reclaim", "oauth-callback"]
+FUNCTIONS = ["box-sync", "dropbox-sync", "sync-dispatcher", "reclaim", "oauth-callback"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -82,6 +82,9 @@ def main() -> int:
         "AWS_SECRET_ACCESS_KEY": "bench",
         "TABLE_NAME": "bench",
         "RECLAIM_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
+        # the dispatcher refuses to start without its queues
+        "BOX_SYNC_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-box-sync",
+        "DROPBOX_SYNC_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-dropbox-sync",
     }
     with tempfile.TemporaryDirectory(prefix="bench-cold-start.") as scratch:
         return bench(runs, env, scratch)

@@ -233,7 +233,9 @@ reclamation_detail() { # PROFILE: what the last sync's Reclamation task said
 "$SEATCTL" seats demo-box --output json >"$SK_LOCAL/demo-seats.json"
 box_admin="$(json_field "$SK_LOCAL/demo-seats.json" 'next(s["user_id"] for s in data if s["role"] == "admin")')"
 run "$SEATCTL" rules set demo-box --transfer-to "$box_admin" --mode notify --notice-days 7 --reminder-days 2 >/dev/null
-invoke box-sync "$SK_ROOT/infra/events/schedule-box-sync-profile.json"
+# this time as the dispatcher's sync job, the SQS event the Box sync queue delivers
+invoke box-sync "$SK_ROOT/infra/events/sqs-box-sync-job.json"
+[ "$result" = '{"batchItemFailures":[]}' ] || die "the sync job was handed back: $result"
 reclamation_detail demo-box
 run "$SEATCTL" notices demo-box >"$SK_LOCAL/demo-notices.txt"
 head -n 6 "$SK_LOCAL/demo-notices.txt" | shorten

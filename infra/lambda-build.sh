@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$SK_ROOT"
 use_venv_path
 
-FUNCTIONS=(box-sync dropbox-sync reclaim oauth-callback)
+FUNCTIONS=(box-sync dropbox-sync sync-dispatcher reclaim oauth-callback)
 arch="${1:-}"
 if [ -z "$arch" ]; then
     if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then

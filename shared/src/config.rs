@@ -60,6 +60,10 @@ pub struct Config {
     pub keep_base_url: Option<Url>,
     /// Notify mode: where the admins' daily digest goes (`DIGEST_RECIPIENT`); unset, none.
     pub digest_recipient: Option<String>,
+    /// The sync queues (`BOX_SYNC_QUEUE_URL`, `DROPBOX_SYNC_QUEUE_URL`): where the dispatcher
+    /// posts each provider's sync jobs.
+    pub box_sync_queue_url: Option<String>,
+    pub dropbox_sync_queue_url: Option<String>,
 }
 
 impl Config {
@@ -119,6 +123,8 @@ impl Config {
                 None => None,
             },
             digest_recipient: get("DIGEST_RECIPIENT").filter(|v| !v.trim().is_empty()),
+            box_sync_queue_url: get("BOX_SYNC_QUEUE_URL").filter(|v| !v.trim().is_empty()),
+            dropbox_sync_queue_url: get("DROPBOX_SYNC_QUEUE_URL").filter(|v| !v.trim().is_empty()),
         })
     }
 }

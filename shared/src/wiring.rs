@@ -10,14 +10,17 @@ use crate::notify::Notifier;
 use crate::providers::box_api::BoxClient;
 use crate::providers::dropbox_api::DropboxClient;
 use crate::providers::ProviderAdapters;
-use crate::queue::ReclaimQueue;
+use crate::queue::{ReclaimQueue, SyncQueues};
 use crate::reclaim::Reclaimer;
 use crate::secrets::SecretStore;
+use crate::store::ProfileTable;
 use crate::store::Store;
-use crate::sync::Syncer;
+use crate::sync::{Dispatcher, Syncer};
 
 /// The sync service as deployed: DynamoDB, the providers over HTTP, SQS.
 pub type ProductionSync = Syncer<Store, ProviderAdapters, ReclaimQueue, SesMailer>;
+/// The sync dispatcher as deployed: profiles from DynamoDB, jobs to SQS.
+pub type ProductionDispatcher = Dispatcher<ProfileTable, SyncQueues>;
 /// The Dropbox connect service as deployed.
 pub type ProductionConnect = ConnectService<Store>;
 /// The reclaim service as deployed.
@@ -120,6 +123,25 @@ pub fn box_sync(config: &Config, aws: &AwsClients) -> Result<ProductionSync, Sta
 /// Everything a Dropbox sync needs.
 pub fn dropbox_sync(config: &Config, aws: &AwsClients) -> Result<ProductionSync, StartupError> {
     sync(crate::domain::Provider::Dropbox, config, aws)
+}
+
+/// Everything the sync dispatcher needs (both sync queue URLs are required).
+pub fn sync_dispatcher(
+    config: &Config,
+    aws: &AwsClients,
+) -> Result<ProductionDispatcher, StartupError> {
+    let box_url = config
+        .box_sync_queue_url
+        .as_ref()
+        .ok_or(ConfigError::Missing("BOX_SYNC_QUEUE_URL"))?;
+    let dropbox_url = config
+        .dropbox_sync_queue_url
+        .as_ref()
+        .ok_or(ConfigError::Missing("DROPBOX_SYNC_QUEUE_URL"))?;
+    Ok(Dispatcher {
+        profiles: store(config, aws).profiles,
+        queue: SyncQueues::new(aws.sqs.clone(), box_url, dropbox_url),
+    })
 }
 
 /// Everything the reclaim function needs.

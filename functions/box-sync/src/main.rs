@@ -1,6 +1,7 @@
-//! box-sync: scheduled Lambda that syncs Box rosters, license types and activity into DynamoDB.
+//! box-sync: syncs a Box profile's roster, license types and activity into DynamoDB, one job of
+//! the sync queue at a time (or as invoked directly).
 use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
-use seatkeeper::handlers::sync::handle;
+use seatkeeper::handlers::sync::handle_event;
 use seatkeeper::wiring::{box_sync, AwsClients};
 use seatkeeper::Config;
 
@@ -13,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let sync = &sync;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            handle(sync, event.payload).await
+            handle_event(sync, event.payload).await
         },
     ))
     .await

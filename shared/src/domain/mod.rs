@@ -13,6 +13,7 @@ pub mod reclaim;
 pub mod rules;
 pub mod seat;
 pub mod stats;
+pub mod sync_job;
 pub mod task;
 
 pub use activity::{
@@ -32,4 +33,5 @@ pub use seat::{
     reconcile, reconcile_with_activity, ObservedSeat, Seat, SeatDecision, SeatIndex,
     StoredSeatState,
 };
+pub use sync_job::{SyncJob, SyncJobError, SYNC_JOB_VERSION};
 pub use task::{TaskCounts, TaskKind, TaskRun, TaskStatus};

@@ -3,3 +3,4 @@ pub mod keep;
 pub mod oauth_callback;
 pub mod reclaim;
 pub mod sync;
+pub mod sync_dispatcher;

@@ -1,13 +1,17 @@
-//! The sync functions (box-sync, dropbox-sync): a ScheduleV2 input `{"profile":"<id>"}` syncs that
-//! profile; `{}` syncs every enabled profile of the function's provider.
+//! The sync functions (box-sync, dropbox-sync) take two event shapes:
+//! - an SQS event from the sync queue (the dispatcher's jobs, `docs/sync-message.md`): one
+//!   profile's run per record, failures to retry reported as batch item failures;
+//! - a direct invocation (`seatctl`-style, the demo, a schedule of your own): `{"profile":"<id>"}`
+//!   syncs that profile; `{}` syncs every enabled profile of the function's provider in turn.
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Diagnostic;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::domain::{Provider, TaskKind};
+use crate::domain::{Provider, SyncJob, TaskKind};
 use crate::metrics;
 use crate::ports::{Mailer, ProviderAccess, Repos, RequestQueue};
-use crate::sync::{NoProgress, SyncError, SyncReport, Syncer};
+use crate::sync::{NoProgress, ProfileOutcome, SyncError, SyncReport, Syncer};
 
 /// The schedule's `Input`. Unknown fields are refused: a typo like `{"profle":"x"}` must not
 /// silently sync every profile.
@@ -58,6 +62,70 @@ pub fn parse_input(payload: serde_json::Value) -> Result<SyncInput, HandlerError
             .map_err(|e| HandlerError::BadInput(e.to_string()))?;
     }
     Ok(input)
+}
+
+/// Either event shape: an SQS event (it has `Records`) is handled as sync jobs and answered
+/// with the batch response; anything else is a direct invocation, answered with the report.
+pub async fn handle_event<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
+    sync: &Syncer<R, P, Q, M>,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, HandlerError> {
+    let encode = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.map_err(|e| HandlerError::BadInput(e.to_string()))
+    };
+    if payload.get("Records").is_some() {
+        let event: SqsEvent = serde_json::from_value(payload)
+            .map_err(|e| HandlerError::BadInput(format!("not an SQS event: {e}")))?;
+        encode(serde_json::to_value(
+            Box::pin(handle_jobs(sync, event)).await,
+        ))
+    } else {
+        encode(serde_json::to_value(Box::pin(handle(sync, payload)).await?))
+    }
+}
+
+/// Sync jobs from the sync queue (the template sets `BatchSize: 1`: one profile's run per
+/// invocation). A record is handed back (batch item failure) only when trying again can help: a
+/// malformed message (it reaches the DLQ and its alarm) or a store error before the run started.
+/// A run that started is recorded in its task runs whatever its end, and acknowledged; so is a
+/// job whose profile is gone, disabled, of the other provider, or already being synced (the
+/// run holding the lease is doing this work).
+pub async fn handle_jobs<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
+    sync: &Syncer<R, P, Q, M>,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    let mut report = SyncReport::default();
+    for record in event.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let job = match SyncJob::parse(record.body.as_deref().unwrap_or("")) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::error!(%message_id, error = %e, "invalid sync job; handed back (it ends in the sync queue's DLQ)");
+                response.add_failure(message_id);
+                continue;
+            }
+        };
+        if job.continuation.is_some() {
+            // this build does not resume runs: a fresh run is always correct, only slower
+            tracing::warn!(profile = %job.profile, run_id = job.run_id.as_deref(), "the job continues a run this build cannot resume; starting the profile's run afresh");
+        }
+        match Box::pin(sync.sync_profile(&job.profile, &NoProgress)).await {
+            Ok(outcome) => report.profiles.push(outcome),
+            Err(e) => {
+                let retry = matches!(e, SyncError::Store(_));
+                tracing::error!(provider = sync.provider.as_str(), profile = %job.profile, %message_id, retry, error = %e, "sync job could not start");
+                if retry {
+                    response.add_failure(message_id);
+                }
+                report
+                    .profiles
+                    .push(ProfileOutcome::not_started(&job.profile, &e));
+            }
+        }
+    }
+    crate::metrics::emit(&metric_lines(sync.provider, &report));
+    response
 }
 
 /// Runs the sync the input asks for. The invocation fails if any profile failed, after every

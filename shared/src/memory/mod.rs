@@ -6,5 +6,5 @@ pub mod provider;
 pub mod repos;
 
 pub use mail::MemoryMailer;
-pub use provider::{MemoryProvider, MemoryQueue};
+pub use provider::{MemoryProvider, MemoryQueue, MemorySyncQueue};
 pub use repos::MemoryRepos;

@@ -9,13 +9,13 @@ use futures::Stream;
 
 use crate::domain::{
     ActivityEvent, ActivityKind, ActivityPage, ActivityScope, LoginEvidence, ObservedSeat, Profile,
-    ReclaimRequest,
+    Provider, ReclaimRequest, SyncJob,
 };
 use crate::http::{ApiStats, ErrorCode, ProviderError};
 use crate::ports::{
     AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
     ProviderAccess, PurchasedSeats, QueueError, Refusal, Removal, RequestQueue, RosterPage,
-    TargetCheck, Transferred, Window,
+    SyncJobQueue, TargetCheck, Transferred, Window,
 };
 use crate::providers::newest_in;
 
@@ -652,5 +652,44 @@ impl RequestQueue for MemoryQueue {
         let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         sent.push(request.clone());
         Ok(format!("msg-{}", sent.len()))
+    }
+}
+
+/// The sync queues in memory: the jobs sent with their provider, in order; `fail_for` makes
+/// sends for one profile fail.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySyncQueue {
+    sent: Arc<Mutex<Vec<(Provider, SyncJob)>>>,
+    fail_for: Arc<Mutex<Option<String>>>,
+}
+
+impl MemorySyncQueue {
+    pub fn sent(&self) -> Vec<(Provider, SyncJob)> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Every later send of a job for `profile` fails (an SQS outage seen by one message).
+    pub fn fail_for(&self, profile: &str) {
+        *self.fail_for.lock().unwrap_or_else(|p| p.into_inner()) = Some(profile.to_owned());
+    }
+}
+
+impl SyncJobQueue for MemorySyncQueue {
+    async fn send_job(&self, provider: Provider, job: &SyncJob) -> Result<String, QueueError> {
+        let failing = self
+            .fail_for
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if failing.as_deref() == Some(job.profile.as_str()) {
+            return Err(QueueError::Aws {
+                op: "SendMessage",
+                message: "injected failure".into(),
+                source: "injected failure".into(),
+            });
+        }
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        sent.push((provider, job.clone()));
+        Ok(format!("job-{}", sent.len()))
     }
 }

@@ -8,7 +8,8 @@
 //! - [`provider`]: what a sync and a re-check read from a provider ([`Directory`]) and what a
 //!   reclaim does there ([`Deprovisioner`]), handed out per profile by [`ProviderAccess`]. The HTTP
 //!   adapters live with their provider in `providers`.
-//! - [`queue`]: where reclaim requests are posted ([`RequestQueue`]); SQS in the `queue` module.
+//! - [`queue`]: where reclaim requests ([`RequestQueue`]) and sync jobs ([`SyncJobQueue`]) are
+//!   posted; SQS in the `queue` module.
 //! - [`mail`]: where notices and digests are mailed ([`Mailer`]); SES v2 in the `mail` module.
 //!
 //! The traits use `async fn` (static dispatch): the services are generic over them, so nothing
@@ -23,7 +24,7 @@ pub use provider::{
     AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
     ProviderAccess, PurchasedSeats, Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
 };
-pub use queue::{QueueError, RequestQueue};
+pub use queue::{QueueError, RequestQueue, SyncJobQueue};
 pub use repos::{
     ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
     SeatRepo, StoreError, UserLock,

@@ -1,7 +1,8 @@
-//! Where reclaim requests are posted (auto mode after a sync, `seatctl approve|reclaim`).
+//! Where reclaim requests are posted (auto mode after a sync, `seatctl approve|reclaim`), and
+//! where sync jobs are posted (the dispatcher: one per profile).
 use thiserror::Error;
 
-use crate::domain::ReclaimRequest;
+use crate::domain::{Provider, ReclaimRequest, SyncJob};
 
 #[derive(Debug, Error)]
 pub enum QueueError {
@@ -24,4 +25,12 @@ pub enum QueueError {
 pub trait RequestQueue {
     /// Posts one request; returns the message id.
     async fn send(&self, request: &ReclaimRequest) -> Result<String, QueueError>;
+}
+
+/// The sync queues: one job per profile's run, on the queue of the profile's provider (each
+/// provider's sync function consumes only its own, so a job never reaches the wrong one).
+#[allow(async_fn_in_trait)]
+pub trait SyncJobQueue {
+    /// Posts one job for a profile of `provider`; returns the message id.
+    async fn send_job(&self, provider: Provider, job: &SyncJob) -> Result<String, QueueError>;
 }

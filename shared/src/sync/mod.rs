@@ -3,12 +3,14 @@
 //! Application Access → Activity → Application Roster (with each seat's license type) → License
 //! Differentiation → License Information → Reclamation (only after every earlier task
 //! succeeded, so candidates never come from partial data).
+mod dispatch;
 mod progress;
 mod reclamation;
 mod roster;
 mod run;
 
 pub use crate::domain::task::new_run_id;
+pub use dispatch::{DispatchReport, Dispatcher};
 pub use progress::{NoProgress, Progress};
 pub use roster::ACTIVE_WITHIN_DAYS;
 pub use run::{ProfileOutcome, Run, SyncError, SyncReport};

@@ -604,3 +604,83 @@ async fn a_drop_within_the_guard_is_applied() {
         .count();
     assert_eq!(removed, 3);
 }
+
+/// An SQS event of sync-job bodies, as the event source delivers them.
+fn sqs_event(bodies: &[&str]) -> serde_json::Value {
+    let records: Vec<_> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            serde_json::json!({
+                "messageId": format!("m{i}"),
+                "receiptHandle": "r",
+                "body": b,
+                "attributes": {},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync",
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+#[tokio::test]
+async fn sync_jobs_from_the_queue_are_retried_only_when_that_can_help() {
+    use crate::handlers::sync::handle_event;
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    let failures = |v: serde_json::Value| -> Vec<String> {
+        v["batchItemFailures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // a good job runs the profile's sync; an unknown profile is acknowledged; a malformed body is
+    // handed back (to reach the DLQ)
+    let v = handle_event(
+        &sync,
+        sqs_event(&[
+            r#"{"version":1,"profile":"acme","run_id":null,"continuation":null}"#,
+            r#"{"version":1,"profile":"ghost"}"#,
+            r#"{"profile":"acme"}"#,
+        ]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(failures(v), ["m2"]);
+    let runs = repos.runs().task_runs("acme", 50).await.unwrap();
+    assert!(runs
+        .iter()
+        .any(|t| t.task == TaskKind::Reclamation && t.status == TaskStatus::Succeeded));
+    assert_eq!(candidate_ids(&repos).await, ["4", "5"]);
+
+    // a run that fails at the provider is recorded and acknowledged: the next schedule tries again
+    provider.inject(
+        Op::Roster,
+        Fault::Fail(ProviderError::Server {
+            provider: "memory",
+            status: 503,
+            code: ErrorCode::Other("unavailable".into()),
+            request_id: None,
+            retry_after: None,
+        }),
+    );
+    let v = handle_event(&sync, sqs_event(&[r#"{"version":1,"profile":"acme"}"#]))
+        .await
+        .unwrap();
+    assert!(failures(v).is_empty());
+    // a store error before the run started: handed back, SQS delivers it again
+    repos.fail_next("runs.acquire_lease");
+    let v = handle_event(&sync, sqs_event(&[r#"{"version":1,"profile":"acme"}"#]))
+        .await
+        .unwrap();
+    assert_eq!(failures(v), ["m0"]);
+    // a direct invocation still answers with the report
+    let v = handle_event(&sync, serde_json::json!({"profile":"acme"}))
+        .await
+        .unwrap();
+    assert_eq!(v["profiles"][0]["succeeded"], true);
+}
