@@ -63,6 +63,9 @@ pub struct Config {
     /// The sync queues (`BOX_SYNC_QUEUE_URL`, `DROPBOX_SYNC_QUEUE_URL`): where the dispatcher
     /// posts each provider's sync jobs.
     pub box_sync_queue_url: Option<String>,
+    /// A sync invocation's provider waits end this long before its Lambda deadline
+    /// (`SYNC_DEADLINE_MARGIN_SECS`, default 60): time to record the run's end.
+    pub sync_deadline_margin: Duration,
     pub dropbox_sync_queue_url: Option<String>,
 }
 
@@ -123,6 +126,7 @@ impl Config {
                 None => None,
             },
             digest_recipient: get("DIGEST_RECIPIENT").filter(|v| !v.trim().is_empty()),
+            sync_deadline_margin: Duration::from_secs(number("SYNC_DEADLINE_MARGIN_SECS", 60)?),
             box_sync_queue_url: get("BOX_SYNC_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             dropbox_sync_queue_url: get("DROPBOX_SYNC_QUEUE_URL").filter(|v| !v.trim().is_empty()),
         })

@@ -1,7 +1,7 @@
 //! dropbox-sync: syncs a Dropbox profile's members, license types and activity, one job of the
 //! sync queue at a time (or as invoked directly).
 use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
-use seatkeeper::handlers::sync::handle_event;
+use seatkeeper::handlers::sync::{handle_event, invocation_deadline};
 use seatkeeper::wiring::{dropbox_sync, AwsClients};
 use seatkeeper::Config;
 
@@ -12,9 +12,11 @@ async fn main() -> Result<(), Error> {
     let aws = AwsClients::from_env().await;
     let sync = dropbox_sync(&config, &aws)?;
     let sync = &sync;
+    let margin = config.sync_deadline_margin;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            handle_event(sync, event.payload).await
+            let deadline = invocation_deadline(event.context.deadline, margin);
+            handle_event(sync, event.payload, deadline).await
         },
     ))
     .await

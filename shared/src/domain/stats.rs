@@ -1,6 +1,7 @@
 //! Call accounting of one task run: calls, retries, 429s and pages, counted by the provider
 //! adapters while the task runs and kept in its [`super::TaskCounts`].
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// Per-task call accounting, shared by reference with the provider client for the task's duration.
 #[derive(Debug, Default)]
@@ -9,6 +10,9 @@ pub struct ApiStats {
     retries: AtomicU64,
     throttled: AtomicU64,
     pages: AtomicU64,
+    /// When the task's invocation must stop waiting: retries and Retry-After waits that would
+    /// end after it are not taken (the call fails instead of being killed mid-sleep).
+    deadline: Option<Instant>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -20,6 +24,16 @@ pub struct ApiStatsSnapshot {
 }
 
 impl ApiStats {
+    /// Accounting for a task that must not wait past `deadline` (none: no limit).
+    pub fn until(deadline: Option<Instant>) -> Self {
+        Self {
+            deadline,
+            ..Self::default()
+        }
+    }
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
     pub fn call(&self) {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }

@@ -3,6 +3,8 @@
 //!   profile's run per record, failures to retry reported as batch item failures;
 //! - a direct invocation (`seatctl`-style, the demo, a schedule of your own): `{"profile":"<id>"}`
 //!   syncs that profile; `{}` syncs every enabled profile of the function's provider in turn.
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Diagnostic;
 use serde::Deserialize;
@@ -64,11 +66,22 @@ pub fn parse_input(payload: serde_json::Value) -> Result<SyncInput, HandlerError
     Ok(input)
 }
 
+/// When this invocation's provider waits must end: the Lambda context's deadline (epoch ms) less
+/// `margin` (`SYNC_DEADLINE_MARGIN_SECS`), left to record the run's end. A deadline already past
+/// at the start is an emulator's artefact (AWS always gives the configured timeout): none then.
+pub fn invocation_deadline(deadline_ms: u64, margin: Duration) -> Option<Instant> {
+    let end = UNIX_EPOCH.checked_add(Duration::from_millis(deadline_ms))?;
+    let left = end.duration_since(SystemTime::now()).ok()?;
+    Some(Instant::now() + left.saturating_sub(margin))
+}
+
 /// Either event shape: an SQS event (it has `Records`) is handled as sync jobs and answered
 /// with the batch response; anything else is a direct invocation, answered with the report.
+/// No provider wait ends after `deadline` ([`invocation_deadline`]).
 pub async fn handle_event<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
     sync: &Syncer<R, P, Q, M>,
     payload: serde_json::Value,
+    deadline: Option<Instant>,
 ) -> Result<serde_json::Value, HandlerError> {
     let encode = |v: Result<serde_json::Value, serde_json::Error>| {
         v.map_err(|e| HandlerError::BadInput(e.to_string()))
@@ -77,10 +90,12 @@ pub async fn handle_event<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Maile
         let event: SqsEvent = serde_json::from_value(payload)
             .map_err(|e| HandlerError::BadInput(format!("not an SQS event: {e}")))?;
         encode(serde_json::to_value(
-            Box::pin(handle_jobs(sync, event)).await,
+            Box::pin(handle_jobs(sync, event, deadline)).await,
         ))
     } else {
-        encode(serde_json::to_value(Box::pin(handle(sync, payload)).await?))
+        encode(serde_json::to_value(
+            Box::pin(handle_until(sync, payload, deadline)).await?,
+        ))
     }
 }
 
@@ -93,6 +108,7 @@ pub async fn handle_event<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Maile
 pub async fn handle_jobs<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
     sync: &Syncer<R, P, Q, M>,
     event: SqsEvent,
+    deadline: Option<Instant>,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     let mut report = SyncReport::default();
@@ -110,7 +126,7 @@ pub async fn handle_jobs<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer
             // this build does not resume runs: a fresh run is always correct, only slower
             tracing::warn!(profile = %job.profile, run_id = job.run_id.as_deref(), "the job continues a run this build cannot resume; starting the profile's run afresh");
         }
-        match Box::pin(sync.sync_profile(&job.profile, &NoProgress)).await {
+        match Box::pin(sync.sync_profile_until(&job.profile, &NoProgress, deadline)).await {
             Ok(outcome) => report.profiles.push(outcome),
             Err(e) => {
                 let retry = matches!(e, SyncError::Store(_));
@@ -134,12 +150,21 @@ pub async fn handle<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
     sync: &Syncer<R, P, Q, M>,
     payload: serde_json::Value,
 ) -> Result<SyncReport, HandlerError> {
+    handle_until(sync, payload, None).await
+}
+
+/// [`handle`] in an invocation whose provider waits must end by `deadline`.
+pub async fn handle_until<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
+    sync: &Syncer<R, P, Q, M>,
+    payload: serde_json::Value,
+    deadline: Option<Instant>,
+) -> Result<SyncReport, HandlerError> {
     let input = parse_input(payload)?;
     let report = match input.profile {
         Some(id) => SyncReport {
-            profiles: vec![Box::pin(sync.sync_or_record(&id, &NoProgress)).await],
+            profiles: vec![Box::pin(sync.sync_or_record(&id, &NoProgress, deadline)).await],
         },
-        None => Box::pin(sync.sync_all(&NoProgress)).await?,
+        None => Box::pin(sync.sync_all(&NoProgress, deadline)).await?,
     };
     crate::metrics::emit(&metric_lines(sync.provider, &report));
     let failed = report.failed();
@@ -219,5 +244,26 @@ mod tests {
         }
         let d: Diagnostic = parse_input(json!({"x":1})).unwrap_err().into();
         assert_eq!(d.error_type, "BadInput");
+    }
+
+    #[test]
+    fn the_deadline_keeps_the_margin_and_ignores_one_already_past() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let d = invocation_deadline(now_ms + 900_000, Duration::from_secs(60)).unwrap();
+        let left = d.duration_since(Instant::now());
+        assert!(
+            left <= Duration::from_secs(840) && left > Duration::from_secs(830),
+            "{left:?}"
+        );
+        // less time left than the margin: no wait at all
+        let d = invocation_deadline(now_ms + 30_000, Duration::from_secs(60)).unwrap();
+        assert!(d <= Instant::now() + Duration::from_millis(10));
+        assert_eq!(
+            invocation_deadline(now_ms - 1_000, Duration::from_secs(60)),
+            None
+        );
     }
 }

@@ -1,5 +1,5 @@
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 
@@ -28,7 +28,8 @@ impl Default for RetryPolicy {
 }
 
 /// Runs `attempt` until it succeeds, fails permanently, or the retry budget is spent. Each attempt
-/// counts as an API call; each retry and each 429 are counted too.
+/// counts as an API call; each retry and each 429 are counted too. A wait that would end past
+/// the stats' deadline ([`ApiStats::until`]) is not taken: the last error is returned at once.
 pub async fn with_retry<T, F, Fut>(
     policy: &RetryPolicy,
     stats: &ApiStats,
@@ -59,14 +60,21 @@ where
     .when(move |e: &ProviderError| {
         e.is_transient() && e.retry_after().is_none_or(|d| d <= max_retry_after)
     })
-    .adjust(
-        |e: &ProviderError, computed| match (e.retry_after(), computed) {
+    .adjust(|e: &ProviderError, computed| {
+        let wait = match (e.retry_after(), computed) {
             // backoff exhausted: stop even if the provider named a wait
             (_, None) => None,
             (Some(wait), Some(_)) => Some(wait),
             (None, computed) => computed,
-        },
-    )
+        };
+        wait.filter(|w| {
+            let fits = stats.deadline().is_none_or(|d| Instant::now() + *w < d);
+            if !fits {
+                tracing::warn!(error = %e, wait_ms = w.as_millis() as u64, "not retrying: the wait would end past the invocation's deadline");
+            }
+            fits
+        })
+    })
     .notify(|e: &ProviderError, wait: Duration| {
         stats.retry();
         tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "retrying provider call");
@@ -168,6 +176,34 @@ mod tests {
         .await;
         assert!(matches!(r, Err(ProviderError::RateLimited { .. })));
         assert_eq!(stats.snapshot().api_calls, 1);
+    }
+
+    #[tokio::test]
+    async fn a_wait_past_the_deadline_is_not_taken() {
+        // Retry-After 1 s (within the cap) but only 100 ms left: one call, no sleep
+        let stats = ApiStats::until(Some(Instant::now() + Duration::from_millis(100)));
+        let r: Result<(), _> = with_retry(&fast(), &stats, || async {
+            Err(ProviderError::RateLimited {
+                provider: "test",
+                retry_after: Some(Duration::from_secs(1)),
+                request_id: None,
+            })
+        })
+        .await;
+        assert!(matches!(r, Err(ProviderError::RateLimited { .. })));
+        let s = stats.snapshot();
+        assert_eq!((s.api_calls, s.retries, s.throttled), (1, 0, 1));
+        // a short backoff still fits
+        let stats = ApiStats::until(Some(Instant::now() + Duration::from_secs(60)));
+        let n = AtomicUsize::new(0);
+        let r = with_retry(&fast(), &stats, || async {
+            match n.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(server_error()),
+                _ => Ok(7),
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 7);
     }
 
     #[test]

@@ -49,12 +49,16 @@ pub struct Syncer<R, P, Q, M> {
 impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer> Syncer<R, P, Q, M> {
     /// Every enabled profile of the provider, one after another; one failing does not stop the
     /// others.
-    pub async fn sync_all(&self, progress: &dyn Progress) -> Result<SyncReport, SyncError> {
+    pub async fn sync_all(
+        &self,
+        progress: &dyn Progress,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<SyncReport, SyncError> {
         let mut report = SyncReport::default();
         for id in enabled_profiles(self.repos.profiles(), self.provider).await? {
             report
                 .profiles
-                .push(self.sync_or_record(&id, progress).await);
+                .push(self.sync_or_record(&id, progress, deadline).await);
         }
         Ok(report)
     }
@@ -64,8 +68,9 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer> Syncer<R, P, Q, M>
         &self,
         profile_id: &str,
         progress: &dyn Progress,
+        deadline: Option<std::time::Instant>,
     ) -> ProfileOutcome {
-        self.sync_profile(profile_id, progress)
+        self.sync_profile_until(profile_id, progress, deadline)
             .await
             .unwrap_or_else(|e| {
                 tracing::error!(provider = self.provider.as_str(), profile = profile_id, error = %e, "sync could not start");
@@ -80,8 +85,20 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer> Syncer<R, P, Q, M>
         profile_id: &str,
         progress: &dyn Progress,
     ) -> Result<ProfileOutcome, SyncError> {
+        self.sync_profile_until(profile_id, progress, None).await
+    }
+
+    /// [`Syncer::sync_profile`] in an invocation that ends at `deadline`: no provider retry or
+    /// Retry-After wait is taken that would end after it (the task fails instead, recorded, and
+    /// the lease is released, rather than the invocation being killed mid-sleep).
+    pub async fn sync_profile_until(
+        &self,
+        profile_id: &str,
+        progress: &dyn Progress,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<ProfileOutcome, SyncError> {
         let profile = load_profile(self.repos.profiles(), profile_id, self.provider).await?;
-        let mut run = Run::start(&self.repos, &profile, progress, ORDER).await?;
+        let mut run = Run::start(&self.repos, &profile, progress, ORDER, deadline).await?;
         // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
         // the stack and under the compiler's layout depth.
         let result = match Box::pin(self.tasks(&mut run)).await {
@@ -133,7 +150,9 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer> Syncer<R, P, Q, M>
         let tally = write_roster(run, task, &stats, directory.roster(&stats), &logins).await?;
 
         // License Differentiation and Information, against what the provider says was bought.
-        let purchased = directory.purchased_seats(&ApiStats::default()).await?;
+        let purchased = directory
+            .purchased_seats(&ApiStats::until(run.deadline))
+            .await?;
         record_license_tasks(run, &tally, &with_purchased(profile, purchased)).await?;
         // Everything finished: only now does the activity checkpoint move.
         run.commit(stream, window.end, Some(observed_since)).await

@@ -1,6 +1,6 @@
 //! One sync run of one profile, whatever the provider: the lease, task runs recorded as they start
 //! and end, skipped tasks after a failure, the outcome and its log line.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -142,6 +142,8 @@ pub struct Run<'a, R> {
     order: &'static [TaskKind],
     tasks: Vec<TaskRun>,
     pub(crate) summaries: Vec<LicenseSummary>,
+    /// No provider wait of this run ends after it (the invocation's deadline less its margin).
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl<'a, R: Repos> Run<'a, R> {
@@ -151,6 +153,7 @@ impl<'a, R: Repos> Run<'a, R> {
         profile: &'a Profile,
         progress: &'a dyn Progress,
         order: &'static [TaskKind],
+        deadline: Option<Instant>,
     ) -> Result<Run<'a, R>, SyncError> {
         let started = Utc::now();
         let run_id = new_run_id(started);
@@ -170,6 +173,7 @@ impl<'a, R: Repos> Run<'a, R> {
             order,
             tasks: Vec::new(),
             summaries: Vec::new(),
+            deadline,
         })
     }
 
@@ -178,7 +182,7 @@ impl<'a, R: Repos> Run<'a, R> {
         self.progress.task(kind.label());
         let task = TaskRun::start(&self.profile.id, &self.run_id, kind, Utc::now());
         self.repos.runs().put_task_run(&task).await?;
-        Ok((task, ApiStats::default()))
+        Ok((task, ApiStats::until(self.deadline)))
     }
 
     /// Records how a task ended (counts, calls, error) and passes its result on.

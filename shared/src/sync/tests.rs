@@ -379,7 +379,7 @@ async fn a_profile_that_cannot_sync_is_an_error_before_any_task() {
     assert!(matches!(e, SyncError::Busy(_)), "{e}");
     assert!(provider.tenant().calls.is_empty());
     // sync_all records it and goes on (the Dropbox profile is not this provider's)
-    let report = sync.sync_all(&NoProgress).await.unwrap();
+    let report = sync.sync_all(&NoProgress, None).await.unwrap();
     assert_eq!(report.profiles.len(), 1);
     assert!(!report.profiles[0].succeeded);
 }
@@ -647,6 +647,7 @@ async fn sync_jobs_from_the_queue_are_retried_only_when_that_can_help() {
             r#"{"version":1,"profile":"ghost"}"#,
             r#"{"profile":"acme"}"#,
         ]),
+        None,
     )
     .await
     .unwrap();
@@ -668,18 +669,26 @@ async fn sync_jobs_from_the_queue_are_retried_only_when_that_can_help() {
             retry_after: None,
         }),
     );
-    let v = handle_event(&sync, sqs_event(&[r#"{"version":1,"profile":"acme"}"#]))
-        .await
-        .unwrap();
+    let v = handle_event(
+        &sync,
+        sqs_event(&[r#"{"version":1,"profile":"acme"}"#]),
+        None,
+    )
+    .await
+    .unwrap();
     assert!(failures(v).is_empty());
     // a store error before the run started: handed back, SQS delivers it again
     repos.fail_next("runs.acquire_lease");
-    let v = handle_event(&sync, sqs_event(&[r#"{"version":1,"profile":"acme"}"#]))
-        .await
-        .unwrap();
+    let v = handle_event(
+        &sync,
+        sqs_event(&[r#"{"version":1,"profile":"acme"}"#]),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(failures(v), ["m0"]);
     // a direct invocation still answers with the report
-    let v = handle_event(&sync, serde_json::json!({"profile":"acme"}))
+    let v = handle_event(&sync, serde_json::json!({"profile":"acme"}), None)
         .await
         .unwrap();
     assert_eq!(v["profiles"][0]["succeeded"], true);

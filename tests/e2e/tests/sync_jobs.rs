@@ -65,7 +65,9 @@ async fn receive_all(env: &TestEnv, url: &str) -> Vec<(SqsEvent, String)> {
 /// The event source's part after an invocation: a record not reported failed is deleted.
 async fn deliver(env: &TestEnv, sync: &ProductionSync, url: &str, event: SqsEvent, receipt: &str) {
     let payload = serde_json::to_value(&event).expect("event json");
-    let response = handle_event(sync, payload).await.expect("handler answers");
+    let response = handle_event(sync, payload, None)
+        .await
+        .expect("handler answers");
     assert_eq!(response["batchItemFailures"], json!([]), "{response}");
     env.aws
         .sqs
@@ -165,4 +167,72 @@ async fn each_profile_syncs_as_its_own_job_in_parallel_with_independent_outcomes
     // every job was acknowledged
     assert!(receive_all(&env, &box_url).await.is_empty());
     assert!(receive_all(&env, &dropbox_url).await.is_empty());
+}
+
+/// One sync job for `profile`, as the event source hands it over (nothing on a real queue).
+fn job_event(profile: &str) -> serde_json::Value {
+    json!({ "Records": [{
+        "messageId": "m-1",
+        "receiptHandle": "r-1",
+        "body": SyncJob::fresh(profile).to_body().unwrap(),
+        "attributes": {},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:box-sync",
+        "awsRegion": "us-east-1",
+    }]})
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_the_time_left_ends_the_run_cleanly_instead_of_sleeping() {
+    use provider_sandbox::{FaultKind, FaultRule, Route};
+    use std::time::{Duration, Instant};
+    let env = TestEnv::start(150, 43).await;
+    let profile = env.add_box_profile().await;
+    let sync = env.box_sync();
+    let first = handle_event(&sync, job_event(&profile.id), None)
+        .await
+        .unwrap();
+    assert_eq!(first["batchItemFailures"], json!([]));
+    let before = env.seat_items(&profile.id).await;
+    assert!(!before.is_empty());
+
+    // a 429 asking for 3 s (within the retry policy's cap) when 1 s is left: no wait is taken
+    let rate_limit = || FaultRule {
+        route: Route::BoxEvents,
+        skip: 0,
+        times: 1,
+        kind: FaultKind::RateLimited {
+            retry_after_secs: 3,
+        },
+    };
+    env.sandbox.faults().push(rate_limit());
+    let deadline = Some(Instant::now() + Duration::from_secs(1));
+    let answer = handle_event(&sync, job_event(&profile.id), deadline)
+        .await
+        .unwrap();
+    // the run ended and recorded why; the job is acknowledged (the next schedule runs it again)
+    assert_eq!(answer["batchItemFailures"], json!([]));
+    let runs = env.store.runs.task_runs(&profile.id, 20).await.unwrap();
+    let activity = runs.iter().find(|t| t.task == TaskKind::Activity).unwrap();
+    assert_eq!(activity.status, TaskStatus::Failed);
+    assert!(
+        activity.error.as_deref().unwrap_or("").contains("429"),
+        "{:?}",
+        activity.error
+    );
+    assert_eq!((activity.counts.api_calls, activity.counts.retries), (1, 0));
+    // nobody removed, nothing else changed
+    assert_eq!(env.seat_items(&profile.id).await, before);
+
+    // the lease was released: the same 429 without a deadline is waited out and the run finishes
+    env.sandbox.faults().push(rate_limit());
+    let again = handle_event(&sync, job_event(&profile.id), None)
+        .await
+        .unwrap();
+    assert_eq!(again["batchItemFailures"], json!([]));
+    assert_eq!(
+        reclamation_status(&env, &profile.id).await,
+        Some(TaskStatus::Succeeded)
+    );
 }
