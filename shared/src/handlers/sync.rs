@@ -130,7 +130,7 @@ pub async fn handle_jobs<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer
             Ok(outcome) => report.profiles.push(outcome),
             Err(e) => {
                 let retry = matches!(e, SyncError::Store(_));
-                tracing::error!(provider = sync.provider.as_str(), profile = %job.profile, %message_id, retry, error = %e, "sync job could not start");
+                tracing::error!(provider = sync.provider.as_str(), profile = %job.profile, %message_id, retry, error = %e, "sync could not start");
                 if retry {
                     response.add_failure(message_id);
                 }
@@ -265,5 +265,135 @@ mod tests {
             invocation_deadline(now_ms - 1_000, Duration::from_secs(60)),
             None
         );
+    }
+
+    use crate::domain::{BoxPlan, ObservedSeat, Profile, TaskStatus};
+    use crate::http::{ErrorCode, ProviderError};
+    use crate::memory::provider::{Fault, Op};
+    use crate::memory::{MemoryMailer, MemoryProvider, MemoryQueue, MemoryRepos};
+    use crate::ports::{ProfileRepo, RunRepo, SeatRepo};
+
+    type TestSync = Syncer<MemoryRepos, MemoryProvider, MemoryQueue, MemoryMailer>;
+
+    /// A Box-like profile "acme" with two users, in report mode.
+    async fn setup() -> (TestSync, MemoryProvider, MemoryRepos) {
+        let repos = MemoryRepos::default();
+        let profile =
+            Profile::new_box("acme", "Acme", "42", BoxPlan::Business, chrono::Utc::now()).unwrap();
+        repos.profiles().create(&profile).await.unwrap();
+        let provider = MemoryProvider::new(true);
+        for id in ["1", "2"] {
+            provider.add_user(
+                ObservedSeat {
+                    user_id: id.into(),
+                    login: format!("u{id}@example.com"),
+                    name: format!("User {id}"),
+                    status: "active".into(),
+                    role: "user".into(),
+                    is_admin: false,
+                    license_type: "business".into(),
+                    license_managed: true,
+                    created_at: None,
+                },
+                1,
+            );
+        }
+        let sync = Syncer {
+            provider: Provider::Box,
+            repos: repos.clone(),
+            providers: provider.clone(),
+            queue: None,
+            notifier: None,
+            default_backfill_days: 90,
+        };
+        (sync, provider, repos)
+    }
+
+    /// An SQS event of sync-job bodies, as the event source delivers them.
+    fn sqs_event(bodies: &[&str]) -> serde_json::Value {
+        let records: Vec<_> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                serde_json::json!({
+                    "messageId": format!("m{i}"),
+                    "receiptHandle": "r",
+                    "body": b,
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync",
+                    "awsRegion": "us-east-1",
+                })
+            })
+            .collect();
+        serde_json::json!({ "Records": records })
+    }
+
+    #[tokio::test]
+    async fn sync_jobs_from_the_queue_are_retried_only_when_that_can_help() {
+        let (sync, provider, repos) = setup().await;
+        let failures = |v: serde_json::Value| -> Vec<String> {
+            v["batchItemFailures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // a good job runs the profile's sync; an unknown profile is acknowledged; a malformed body is
+        // handed back (to reach the DLQ)
+        let v = handle_event(
+            &sync,
+            sqs_event(&[
+                r#"{"version":1,"profile":"acme","run_id":null,"continuation":null}"#,
+                r#"{"version":1,"profile":"ghost"}"#,
+                r#"{"profile":"acme"}"#,
+            ]),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(failures(v), ["m2"]);
+        let runs = repos.runs().task_runs("acme", 50).await.unwrap();
+        assert!(runs
+            .iter()
+            .any(|t| t.task == TaskKind::Reclamation && t.status == TaskStatus::Succeeded));
+        assert_eq!(repos.seats().list("acme").await.unwrap().len(), 2);
+
+        // a run that fails at the provider is recorded and acknowledged: the next schedule tries again
+        provider.inject(
+            Op::Roster,
+            Fault::Fail(ProviderError::Server {
+                provider: "memory",
+                status: 503,
+                code: ErrorCode::Other("unavailable".into()),
+                request_id: None,
+                retry_after: None,
+            }),
+        );
+        let v = handle_event(
+            &sync,
+            sqs_event(&[r#"{"version":1,"profile":"acme"}"#]),
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(failures(v).is_empty());
+        // a store error before the run started: handed back, SQS delivers it again
+        repos.fail_next("runs.acquire_lease");
+        let v = handle_event(
+            &sync,
+            sqs_event(&[r#"{"version":1,"profile":"acme"}"#]),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(failures(v), ["m0"]);
+        // a direct invocation still answers with the report
+        let v = handle_event(&sync, serde_json::json!({"profile":"acme"}), None)
+            .await
+            .unwrap();
+        assert_eq!(v["profiles"][0]["succeeded"], true);
     }
 }
