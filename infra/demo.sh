@@ -286,7 +286,7 @@ run "$SEATCTL" reclaims demo-dropbox --request "$request" | shorten
 curl -sS "http://127.0.0.1:$SB/_sandbox/dropbox/removals" | grep -q "\"$reclaimed\"" || die "Dropbox still has member $reclaimed"
 printf 'sandbox: Dropbox member %s removed after their notice period\n' "$reclaimed"
 log "the admins' digest: as mailed by the first notify sync of the day, then what the next one will say"
-python3 "$SK_ROOT/infra/ses-outbox.py" "$DIGEST_RECIPIENT" --subject demo-box | head -n 14 | shorten
+python3 "$SK_ROOT/infra/ses-outbox.py" "$DIGEST_RECIPIENT" --subject demo-box | sed -n 1,14p | shorten
 run "$SEATCTL" notices demo-box --digest >"$SK_LOCAL/demo-digest-box.txt"
 shorten <"$SK_LOCAL/demo-digest-box.txt" | grep -iE "^Subject|keep|Q1 audit" | head -n 6
 run "$SEATCTL" notices demo-dropbox --digest >"$SK_LOCAL/demo-digest-dropbox.txt"
