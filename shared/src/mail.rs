@@ -31,18 +31,16 @@ fn content(data: &str) -> Result<Content, MailError> {
         .map_err(|e| MailError::Permanent(e.to_string()))
 }
 
-/// Which SES refusals are for good: the message or its sender/account cannot be sent as is.
-/// Throttling (`TooManyRequests`), a daily quota (`LimitExceeded`) and transport or service
-/// faults are retried by the next sync.
+/// Which SES refusals are for good. `MessageRejected` and `BadRequest` are about this message
+/// (its recipient or content): the notice becomes `notice_failed`, visible to the admin, who can
+/// send it again once fixed (`seatctl notices P --resend`). Refusals of the whole account or
+/// sender (suspended, sending paused, an unverified MAIL FROM domain, a missing configuration)
+/// are not this user's fault: they stay `pending` and are retried by the next sync, like
+/// throttling, a daily quota and transport faults.
 fn classify(e: SdkError<SendEmailError>) -> MailError {
-    let permanent = e.as_service_error().is_some_and(|s| {
-        s.is_message_rejected()
-            || s.is_mail_from_domain_not_verified_exception()
-            || s.is_account_suspended_exception()
-            || s.is_sending_paused_exception()
-            || s.is_bad_request_exception()
-            || s.is_not_found_exception()
-    });
+    let permanent = e
+        .as_service_error()
+        .is_some_and(|s| s.is_message_rejected() || s.is_bad_request_exception());
     // the chain names the SES error code and message; it never holds a link or token
     let message = DisplayErrorContext(&e).to_string();
     if permanent {

@@ -180,15 +180,27 @@ impl Notice {
         }
     }
 
-    /// When a notice sent at `now` is due: the start (00:00 UTC) of the day `notice_days`
-    /// later. A whole day, because syncs run daily at about the same time: an instant a few
-    /// seconds after the sync's start would slip every due date (and reminder) by a day. The
-    /// notice names that day; the keep link works until it begins.
+    /// When a notice sent at `now` is due: the first 00:00 UTC at least `notice_days` whole days
+    /// later, so the person always has the full period (a sync at 23:00 UTC with one day's
+    /// notice gives them until the midnight after next, not one hour). A whole day, because
+    /// syncs run daily at about the same time: the sync after that midnight enqueues the
+    /// reclaim, and reminders fall on whole days before it. The notice names that day; the keep
+    /// link works until it begins. `notice_days` 0 means due at once (the next sync enqueues):
+    /// for trials and demos, and `seatctl rules set` warns about it.
     pub fn due_date(now: DateTime<Utc>, notice_days: u32) -> DateTime<Utc> {
-        (now + Duration::days(i64::from(notice_days)))
+        if notice_days == 0 {
+            return now;
+        }
+        let earliest = now + Duration::days(i64::from(notice_days));
+        let midnight = earliest
             .date_naive()
             .and_time(chrono::NaiveTime::MIN)
-            .and_utc()
+            .and_utc();
+        if midnight == earliest {
+            midnight
+        } else {
+            midnight + Duration::days(1)
+        }
     }
 
     /// `pending` → `sent`: the mail service accepted it; the due date starts from now.
@@ -308,6 +320,31 @@ impl Notice {
         Ok(())
     }
 
+    /// `requested` → `due`: the reclaim function let the request go without acting (the daily
+    /// cap, a pause, another request for the user) and cleared it from the candidate, so the
+    /// next sync enqueues it again.
+    pub fn released(&mut self, now: DateTime<Utc>) -> Result<(), NoticeTransitionError> {
+        if self.state != NoticeState::Requested {
+            return Err(self.refuse("be released"));
+        }
+        self.state = NoticeState::Due;
+        self.request_id = None;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// `notice_failed` → `pending`: an admin fixed what made the mail service refuse (a
+    /// sender verified late, a mailbox restored) and asks for the notice again
+    /// (`seatctl notices P --resend`); the next sync sends it, and the due date counts from then.
+    pub fn resend(&mut self, now: DateTime<Utc>) -> Result<(), NoticeTransitionError> {
+        if self.state != NoticeState::NoticeFailed {
+            return Err(self.refuse("be sent again"));
+        }
+        self.state = NoticeState::Pending;
+        self.updated_at = now;
+        Ok(())
+    }
+
     /// The user is no longer a candidate of this candidacy: an open notice is cancelled. True
     /// if it moved.
     pub fn cancel(&mut self, now: DateTime<Utc>) -> bool {
@@ -319,11 +356,16 @@ impl Notice {
         true
     }
 
-    /// Whether a keep token of this notice may be used now: sent (or pending: its email may
-    /// have gone out before the record of it) and before the due date.
+    /// Whether a keep token of this notice may be used now: sent and before the due date, or
+    /// pending — its email may have gone out before the record of it was saved (a crash, a lost
+    /// answer): then the token's own expiry, checked with the token in the same atomic keep,
+    /// decides.
     pub fn keepable(&self, now: DateTime<Utc>) -> bool {
-        matches!(self.state, NoticeState::Sent | NoticeState::Pending)
-            && self.token_expires_at.is_some_and(|t| now < t)
+        match self.state {
+            NoticeState::Pending => true,
+            NoticeState::Sent => self.token_expires_at.is_some_and(|t| now < t),
+            _ => false,
+        }
     }
 
     /// `sent` → `kept`, with the user's reason.
@@ -697,7 +739,8 @@ mod tests {
             Some("u1@acme.com".into()),
             t(1),
         );
-        n.sent("m-1".into(), "d1".into(), t(1), 7).unwrap();
+        // 6 whole days from 10:00 on the 1st: due at the start of the 8th
+        n.sent("m-1".into(), "d1".into(), t(1), 6).unwrap();
         n
     }
 
@@ -724,9 +767,9 @@ mod tests {
         let n = sent_notice();
         assert_eq!(n.state, NoticeState::Sent);
         let day8 = Utc.with_ymd_and_hms(2026, 3, 8, 0, 0, 0).single().unwrap();
-        assert_eq!(n.due_at, Some(day8), "the start of the day, 7 days on");
+        assert_eq!(n.due_at, Some(day8), "the first midnight 6 whole days on");
         assert_eq!(n.token_expires_at, Some(day8));
-        assert_eq!(Notice::due_date(t(1), 0), t(1) - Duration::hours(10));
+        assert_eq!(Notice::due_date(t(1), 0), t(1));
         let mut again = n.clone();
         assert!(again.sent("m-2".into(), "d2".into(), t(2), 7).is_err());
     }
@@ -744,6 +787,22 @@ mod tests {
             !a.mark_due_if_passed(t(30)),
             "a failed notice never becomes due"
         );
+    }
+
+    #[test]
+    fn the_due_date_gives_the_whole_notice_period_and_zero_means_at_once() {
+        // 23:00 UTC with one day's notice: until the midnight after next, never one hour
+        let late = Utc.with_ymd_and_hms(2026, 3, 1, 23, 0, 0).single().unwrap();
+        assert_eq!(
+            Notice::due_date(late, 1),
+            Utc.with_ymd_and_hms(2026, 3, 3, 0, 0, 0).single().unwrap()
+        );
+        let midnight = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).single().unwrap();
+        assert_eq!(Notice::due_date(midnight, 7), midnight + Duration::days(7));
+        for days in 1..=30 {
+            assert!(Notice::due_date(late, days) - late >= Duration::days(i64::from(days)));
+        }
+        assert_eq!(Notice::due_date(late, 0), late);
     }
 
     #[test]
@@ -777,6 +836,17 @@ mod tests {
         );
         n.sent("m".into(), "d".into(), t(1), 1).unwrap();
         assert_eq!(n.reminder_due(&[2], t(1)), None);
+    }
+
+    #[test]
+    fn only_a_failed_notice_is_sent_again() {
+        let c = candidate("u1", "u1@acme.com");
+        let mut n = Notice::new(&c, Some("u1@acme.com".into()), t(1));
+        assert!(n.resend(t(1)).is_err(), "pending");
+        n.send_failed("MessageRejected".into(), true, t(1)).unwrap();
+        n.resend(t(2)).unwrap();
+        assert_eq!(n.state, NoticeState::Pending);
+        assert!(sent_notice().resend(t(2)).is_err(), "sent");
     }
 
     #[test]

@@ -266,6 +266,16 @@ pub async fn run<R: Repos, M: Mailer, Q: RequestQueue>(
                 report.due += 1;
                 due.push(c.clone());
             }
+            NoticeState::Requested if c.request_id.is_none() => {
+                // the reclaim function let the request go (the daily cap, a pause, another
+                // request for the user) and cleared it from the candidate: due again
+                if n.released(now).is_ok() && save(repos, &mut n).await? {
+                    report.due += 1;
+                    due.push(c.clone());
+                } else {
+                    report.conflicts += 1;
+                }
+            }
             // kept (the keep exempts the user from the next refresh), requested, and the
             // states that wait for an admin: nothing to do
             _ => {}

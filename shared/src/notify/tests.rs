@@ -11,7 +11,8 @@ use crate::memory::{MemoryMailer, MemoryQueue, MemoryRepos};
 use crate::ports::ProfileRepo;
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).single().unwrap()
+    // midnight: a notice sent then is due exactly notice_days later
+    Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).single().unwrap()
 }
 
 /// 00:00 UTC of a day of March 2026.
@@ -532,4 +533,103 @@ fn tokens_are_32_random_bytes_in_base64url() {
     assert_eq!(da, token_digest(&a));
     let base = url::Url::parse("https://x.test/prod/").unwrap();
     assert_eq!(keep_link(&base, "T"), "https://x.test/prod/keep?t=T");
+}
+
+#[tokio::test]
+async fn a_request_the_reclaim_function_let_go_is_enqueued_again() {
+    let f = fixture(&["eve@acme.com"]).await;
+    f.sync(t0()).await;
+    assert_eq!(f.sync(t0() + Duration::days(7)).await.enqueued, 1);
+    assert_eq!(f.notice("2").await.state, NoticeState::Requested);
+    // as Reclaimer::release_candidate does when the daily cap refuses the request
+    let mut c = f
+        .repos
+        .seats()
+        .get_candidate("acme", "2")
+        .await
+        .unwrap()
+        .unwrap();
+    c.request_id = None;
+    c.requested_at = None;
+    c.waiting = Some("request x blast_radius_cap: waits for the next run".into());
+    f.repos.seats().put_candidate(&c).await.unwrap();
+    let r = f.sync(t0() + Duration::days(8)).await;
+    assert_eq!((r.due, r.enqueued), (1, 1), "{r:?}");
+    assert_eq!(
+        f.queue.sent().len(),
+        2,
+        "a second request for the same user"
+    );
+    assert_eq!(f.notice("2").await.state, NoticeState::Requested);
+}
+
+#[tokio::test]
+async fn a_mailed_notice_whose_record_was_lost_can_still_be_kept_once() {
+    let f = fixture(&["eve@acme.com"]).await;
+    let p = f.profile().await;
+    let r = candidates::refresh(f.repos.seats(), &p, "run", t0(), 0)
+        .await
+        .unwrap();
+    // SES accepted the mail, then the notice's save failed (a crash, a lost answer)
+    f.repos.fail_next("notices.save_notice");
+    assert!(run(
+        &f.repos,
+        Some(&f.notifier),
+        Some(&f.queue),
+        &p,
+        r.report.seats_evaluated,
+        t0()
+    )
+    .await
+    .is_err());
+    assert_eq!(f.mailer.sent_to("eve@acme.com").len(), 1);
+    assert_eq!(f.notice("2").await.state, NoticeState::Pending);
+    let token = f.token("eve@acme.com");
+    let now = t0() + Duration::hours(1);
+    assert!(keep::inspect(&f.repos, &token, now).await.unwrap().is_ok());
+    let kept = keep::keep(&f.repos, &token, Some("need it"), now)
+        .await
+        .unwrap();
+    assert!(kept.is_ok(), "{:?}", kept.err());
+    assert_eq!(f.notice("2").await.state, NoticeState::Kept);
+    // the next sync neither mails again nor enqueues
+    let next = f.sync(t0() + Duration::days(8)).await;
+    assert_eq!((next.notices_sent, next.enqueued), (0, 0), "{next:?}");
+    assert_eq!(f.mailer.sent_to("eve@acme.com").len(), 1);
+    // and the link is used up, with the reason the page gives
+    assert_eq!(
+        keep::keep(&f.repos, &token, None, now).await.unwrap().err(),
+        Some(KeepRefusal::Used)
+    );
+}
+
+#[tokio::test]
+async fn no_keep_is_accepted_while_a_reclaim_is_under_way() {
+    let f = fixture(&["eve@acme.com"]).await;
+    f.sync(t0()).await;
+    let token = f.token("eve@acme.com");
+    // an operator approved the reclaim before the due date: the request is on its way
+    let mut c = f
+        .repos
+        .seats()
+        .get_candidate("acme", "2")
+        .await
+        .unwrap()
+        .unwrap();
+    c.request_id = Some("req-op".into());
+    f.repos.seats().put_candidate(&c).await.unwrap();
+    let now = t0() + Duration::days(1);
+    assert_eq!(
+        keep::inspect(&f.repos, &token, now).await.unwrap().err(),
+        Some(KeepRefusal::InProgress)
+    );
+    assert_eq!(
+        keep::keep(&f.repos, &token, Some("please"), now)
+            .await
+            .unwrap()
+            .err(),
+        Some(KeepRefusal::InProgress)
+    );
+    assert_eq!(f.repos.keep_of("acme", "2"), None, "nothing written");
+    assert_eq!(f.notice("2").await.state, NoticeState::Sent);
 }

@@ -6,11 +6,12 @@ use crate::domain::Email;
 
 #[derive(Debug, Error)]
 pub enum MailError {
-    /// The mail service refused this email for good (a rejected or invalid address, an
-    /// unverified sender, a suspended account): retrying the same email will not help.
+    /// The mail service refused this email for good (a rejected or invalid address; in the SES
+    /// sandbox also an unverified sender): retrying the same email as is will not help.
     #[error("the mail service refused the email: {0}")]
     Permanent(String),
-    /// Throttling, a network or service fault: the next sync tries again.
+    /// Throttling, a quota, a network or service fault, or the whole account or sender refused
+    /// (suspended, paused): the next sync tries again.
     #[error("the mail service could not be reached or was busy: {0}")]
     Transient(String),
 }

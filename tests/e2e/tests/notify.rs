@@ -117,7 +117,8 @@ async fn box_notify_mode_mails_the_notice_keeps_through_the_page_and_reclaims_wh
         .clone()
         .unwrap();
     assert!(detail.contains("notify:"), "{detail}");
-    let due = (Utc::now() + Duration::days(7))
+    // 7 whole days: the first midnight after now + 7 days
+    let due = (Utc::now() + Duration::days(8))
         .format("%Y-%m-%d")
         .to_string();
     let mails = ses_messages_to(&kim_mail).await;
