@@ -345,7 +345,12 @@ impl Notice {
     /// A transient bounce: recorded on the notice, which keeps its state (SES already retried
     /// the delivery; the user may still read it). True if anything changed.
     pub fn soft_bounced(&mut self, reason: String, now: DateTime<Utc>) -> bool {
-        if !self.state.is_open() || self.last_error.as_deref() == Some(reason.as_str()) {
+        // a failed notice keeps the reason it failed with
+        let standing = matches!(
+            self.state,
+            NoticeState::Pending | NoticeState::Sent | NoticeState::Due | NoticeState::Requested
+        );
+        if !standing || self.last_error.as_deref() == Some(reason.as_str()) {
             return false;
         }
         self.last_error = Some(reason);
@@ -902,6 +907,13 @@ mod tests {
         assert!(soft.soft_bounced("mailbox full".into(), t(2)));
         assert!(!soft.soft_bounced("mailbox full".into(), t(2)));
         assert_eq!(soft.state, NoticeState::Sent);
+        let mut failed = sent_notice();
+        failed.mail_failed("the notice bounced: 550".into(), t(2));
+        assert!(!failed.soft_bounced("mailbox full".into(), t(3)));
+        assert_eq!(
+            failed.last_error.as_deref(),
+            Some("the notice bounced: 550")
+        );
     }
 
     #[test]
