@@ -60,6 +60,13 @@ pub struct Config {
     pub keep_base_url: Option<Url>,
     /// Notify mode: where the admins' daily digest goes (`DIGEST_RECIPIENT`); unset, none.
     pub digest_recipient: Option<String>,
+    /// Notify mode: the SES configuration set every email is sent with
+    /// (`SES_CONFIGURATION_SET`); its event destination publishes bounces and complaints.
+    pub ses_configuration_set: Option<String>,
+    /// Notify mode: the queue those bounces and complaints arrive on (`MAIL_EVENTS_QUEUE_URL`),
+    /// drained at the start of each notify pass; unset, only SES's synchronous refusals fail
+    /// a notice.
+    pub mail_events_queue_url: Option<String>,
 }
 
 impl Config {
@@ -119,6 +126,8 @@ impl Config {
                 None => None,
             },
             digest_recipient: get("DIGEST_RECIPIENT").filter(|v| !v.trim().is_empty()),
+            ses_configuration_set: get("SES_CONFIGURATION_SET").filter(|v| !v.trim().is_empty()),
+            mail_events_queue_url: get("MAIL_EVENTS_QUEUE_URL").filter(|v| !v.trim().is_empty()),
         })
     }
 }

@@ -356,6 +356,45 @@ impl Notice {
         true
     }
 
+    /// A bounce or complaint arrived for an email of this notice: a notice that still leads to
+    /// a reclaim (pending, sent, due, even requested: the reclaim function refuses a request
+    /// whose notice failed) becomes `notice_failed` with the reason. True if it moved; false
+    /// for one already failed (the same event twice) or closed (kept, cancelled).
+    pub fn mail_failed(&mut self, reason: String, now: DateTime<Utc>) -> bool {
+        if !matches!(
+            self.state,
+            NoticeState::Pending | NoticeState::Sent | NoticeState::Due | NoticeState::Requested
+        ) {
+            return false;
+        }
+        let reason = match (&self.request_id, self.state) {
+            (Some(id), NoticeState::Requested) => format!(
+                "{reason} (after reclaim request {id} was enqueued: the reclaim function refuses it)"
+            ),
+            _ => reason,
+        };
+        self.state = NoticeState::NoticeFailed;
+        self.last_error = Some(reason);
+        self.updated_at = now;
+        true
+    }
+
+    /// A transient bounce: recorded on the notice, which keeps its state (SES already retried
+    /// the delivery; the user may still read it). True if anything changed.
+    pub fn soft_bounced(&mut self, reason: String, now: DateTime<Utc>) -> bool {
+        // a failed notice keeps the reason it failed with
+        let standing = matches!(
+            self.state,
+            NoticeState::Pending | NoticeState::Sent | NoticeState::Due | NoticeState::Requested
+        );
+        if !standing || self.last_error.as_deref() == Some(reason.as_str()) {
+            return false;
+        }
+        self.last_error = Some(reason);
+        self.updated_at = now;
+        true
+    }
+
     /// Whether a keep token of this notice may be used now: sent and before the due date, or
     /// pending — its email may have gone out before the record of it was saved (a crash, a lost
     /// answer): then the token's own expiry, checked with the token in the same atomic keep,
@@ -384,6 +423,29 @@ impl Notice {
         self.keep_reason = reason;
         self.updated_at = now;
         Ok(())
+    }
+}
+
+/// The lookup item of one email sent for a notice (the notice or a reminder), under SES's
+/// message id: how a bounce or complaint, which names only that id, finds its notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeMessage {
+    pub message_id: String,
+    pub profile_id: String,
+    pub user_id: String,
+    pub candidacy: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+impl NoticeMessage {
+    pub fn of(n: &Notice, message_id: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            message_id: message_id.to_owned(),
+            profile_id: n.profile_id.clone(),
+            user_id: n.user_id.clone(),
+            candidacy: n.candidacy.clone(),
+            sent_at: now,
+        }
     }
 }
 
@@ -888,6 +950,40 @@ mod tests {
             assert!(n.cancel(t(3)), "{state}");
             assert_eq!(n.state, NoticeState::Cancelled);
         }
+    }
+
+    #[test]
+    fn a_bounce_fails_a_notice_that_still_leads_to_a_reclaim() {
+        for state in [NoticeState::Sent, NoticeState::Due, NoticeState::Pending] {
+            let mut n = sent_notice();
+            n.state = state;
+            assert!(
+                n.mail_failed("the notice bounced: x".into(), t(3)),
+                "{state}"
+            );
+            assert_eq!(n.state, NoticeState::NoticeFailed);
+            assert!(!n.mail_failed("again".into(), t(3)), "idempotent");
+            assert_eq!(n.last_error.as_deref(), Some("the notice bounced: x"));
+        }
+        let mut n = sent_notice();
+        n.mark_due_if_passed(t(8));
+        n.requested("req-1".into(), t(8)).unwrap();
+        assert!(n.mail_failed("the notice bounced: x".into(), t(9)));
+        assert!(n.last_error.as_deref().unwrap().contains("req-1"));
+        let mut kept = sent_notice();
+        kept.kept(None, t(30), t(2)).unwrap();
+        assert!(!kept.mail_failed("late".into(), t(3)), "a keep stands");
+        let mut soft = sent_notice();
+        assert!(soft.soft_bounced("mailbox full".into(), t(2)));
+        assert!(!soft.soft_bounced("mailbox full".into(), t(2)));
+        assert_eq!(soft.state, NoticeState::Sent);
+        let mut failed = sent_notice();
+        failed.mail_failed("the notice bounced: 550".into(), t(2));
+        assert!(!failed.soft_bounced("mailbox full".into(), t(3)));
+        assert_eq!(
+            failed.last_error.as_deref(),
+            Some("the notice bounced: 550")
+        );
     }
 
     #[test]

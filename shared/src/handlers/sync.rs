@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use crate::domain::{Provider, TaskKind};
 use crate::metrics;
-use crate::ports::{Mailer, ProviderAccess, Repos, RequestQueue};
+use crate::ports::{MailEvents, Mailer, ProviderAccess, Repos, RequestQueue};
 use crate::sync::{NoProgress, SyncError, SyncReport, Syncer};
 
 /// The schedule's `Input`. Unknown fields are refused: a typo like `{"profle":"x"}` must not
@@ -62,8 +62,8 @@ pub fn parse_input(payload: serde_json::Value) -> Result<SyncInput, HandlerError
 
 /// Runs the sync the input asks for. The invocation fails if any profile failed, after every
 /// profile has had its turn.
-pub async fn handle<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
-    sync: &Syncer<R, P, Q, M>,
+pub async fn handle<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents>(
+    sync: &Syncer<R, P, Q, M, E>,
     payload: serde_json::Value,
 ) -> Result<SyncReport, HandlerError> {
     let input = parse_input(payload)?;

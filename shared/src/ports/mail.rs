@@ -2,7 +2,7 @@
 //! tests). Narrow on purpose: one email in, the service's message id out.
 use thiserror::Error;
 
-use crate::domain::Email;
+use crate::domain::{Email, MailEvent, MailEventParseError};
 
 #[derive(Debug, Error)]
 pub enum MailError {
@@ -26,4 +26,60 @@ impl MailError {
 pub trait Mailer {
     /// Sends one email from the configured sender; returns the service's message id.
     async fn send(&self, email: &Email) -> Result<String, MailError>;
+}
+
+#[derive(Debug, Error)]
+pub enum MailEventsError {
+    #[error("reading the mail-events queue failed ({op}): {message}")]
+    Aws {
+        op: &'static str,
+        message: String,
+        #[source]
+        source: crate::ports::repos::ErrorSource,
+    },
+}
+
+/// One message taken from the mail-events source: its receipt handle (what [`MailEvents::ack`]
+/// takes) and the event, or why its body is not one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMailEvent {
+    pub handle: String,
+    pub event: Result<MailEvent, MailEventParseError>,
+}
+
+/// Where bounces and complaints of sent mail arrive (SES → SNS → the mail-events SQS queue; in
+/// memory for tests). Narrow on purpose: take what is waiting, acknowledge what was handled.
+#[allow(async_fn_in_trait)]
+pub trait MailEvents {
+    /// One batch of waiting events (empty: none left). Received events stay invisible to
+    /// other readers until acknowledged or until the queue's visibility timeout.
+    async fn receive(&self) -> Result<Vec<ReceivedMailEvent>, MailEventsError>;
+    /// Deletes handled events.
+    async fn ack(&self, handles: &[String]) -> Result<(), MailEventsError>;
+}
+
+/// Configured or not (`MAIL_EVENTS_QUEUE_URL`): none reads nothing.
+impl<T: MailEvents> MailEvents for Option<T> {
+    async fn receive(&self) -> Result<Vec<ReceivedMailEvent>, MailEventsError> {
+        match self {
+            Some(t) => t.receive().await,
+            None => Ok(Vec::new()),
+        }
+    }
+    async fn ack(&self, handles: &[String]) -> Result<(), MailEventsError> {
+        match self {
+            Some(t) => t.ack(handles).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// No mail-events source configured: nothing ever arrives.
+impl MailEvents for () {
+    async fn receive(&self) -> Result<Vec<ReceivedMailEvent>, MailEventsError> {
+        Ok(Vec::new())
+    }
+    async fn ack(&self, _handles: &[String]) -> Result<(), MailEventsError> {
+        Ok(())
+    }
 }

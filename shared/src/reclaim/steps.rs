@@ -9,14 +9,14 @@ use super::Reclaimer;
 use crate::candidates;
 use crate::domain::rules::{evaluate, is_suspended_status, Exemption, SeatFacts, Verdict};
 use crate::domain::{
-    ActivityScope, LoginEvidence, Profile, ReclaimMode, ReclaimRecord, ReclaimStatus, RemovalMode,
-    Seat, ACTIVITY_OVERLAP,
+    ActivityScope, LoginEvidence, NoticeState, Profile, ReclaimMode, ReclaimRecord, ReclaimStatus,
+    RemovalMode, Seat, ACTIVITY_OVERLAP,
 };
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{
     AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
-    ProviderAccess, ReclaimRepo, Refusal, Removal, Repos, RunRepo, SeatRepo, StoreError,
-    TargetCheck, UserLock, Window,
+    NoticeRepo, ProviderAccess, ReclaimRepo, Refusal, Removal, Repos, RunRepo, SeatRepo,
+    StoreError, TargetCheck, UserLock, Window,
 };
 
 /// Skip codes after which the candidate is released to wait for the next auto run or
@@ -522,6 +522,9 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         if paused(profile, rec) {
             return Ok(());
         }
+        if self.notice_failed(profile, rec).await? {
+            return Ok(());
+        }
         let target = p.deprovisioner.transfer_target()?;
         let user_id = rec.request.user_id.clone();
         let user = p
@@ -580,6 +583,45 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             again,
         )
         .await
+    }
+
+    /// Notify mode: a user whose latest notice failed (SES refused it, or it bounced or drew a
+    /// complaint after the request was enqueued) was never told, so is never reclaimed: the
+    /// request ends skipped `notice_failed`, and the admin sees the notice in the digest.
+    async fn notice_failed(
+        &self,
+        profile: &Profile,
+        rec: &mut ReclaimRecord,
+    ) -> Result<bool, Stop> {
+        if profile.rules.mode != ReclaimMode::Notify {
+            return Ok(false);
+        }
+        let latest = self
+            .repos
+            .notices()
+            .notices(&profile.id)
+            .await?
+            .into_iter()
+            .filter(|n| n.user_id == rec.request.user_id)
+            .max_by(|a, b| {
+                a.created_at
+                    .cmp(&b.created_at)
+                    .then(a.candidacy.cmp(&b.candidacy))
+            });
+        let Some(n) = latest.filter(|n| n.state == NoticeState::NoticeFailed) else {
+            return Ok(false);
+        };
+        rec.end(
+            ReclaimStatus::Skipped,
+            Utc::now(),
+            "notice_failed",
+            format!(
+                "the user's notice failed ({}): in notify mode a user who was not told is never reclaimed",
+                n.last_error.as_deref().unwrap_or("no reason recorded")
+            ),
+            None,
+        );
+        Ok(true)
     }
 
     /// Activity since the last sync's checkpoint (less the overlap), or since the rule's
