@@ -248,6 +248,7 @@ pub const OPS: &[&str] = &[
     "seats.license_summaries",
     "seats.put_keep",
     "seats.get_keep",
+    "seats.delete_keep",
     "seats.keeps",
     "reclaims.create",
     "reclaims.get",
@@ -594,6 +595,13 @@ impl SeatRepo for MemorySeats {
     async fn get_keep(&self, profile_id: &str, user_id: &str) -> Result<Option<Keep>, StoreError> {
         self.0.call("seats.get_keep", |s| {
             Ok(s.keeps.get(&key(profile_id, user_id)).cloned())
+        })
+    }
+
+    async fn delete_keep(&self, profile_id: &str, user_id: &str) -> Result<(), StoreError> {
+        self.0.call("seats.delete_keep", |s| {
+            s.keeps.remove(&key(profile_id, user_id));
+            Ok(())
         })
     }
 

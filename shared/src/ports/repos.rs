@@ -152,6 +152,9 @@ pub trait SeatRepo {
     /// Stores a user's keep (replacing an older one).
     async fn put_keep(&self, k: &Keep) -> Result<(), StoreError>;
     async fn get_keep(&self, profile_id: &str, user_id: &str) -> Result<Option<Keep>, StoreError>;
+    /// Deletes a user's keep (none stored is fine): a restore that restored nothing takes back
+    /// the keep it wrote first.
+    async fn delete_keep(&self, profile_id: &str, user_id: &str) -> Result<(), StoreError>;
     /// Every stored keep of the profile, ended ones too (they are few: one per user who asked).
     async fn keeps(&self, profile_id: &str) -> Result<Vec<Keep>, StoreError>;
 }

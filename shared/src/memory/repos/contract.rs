@@ -348,7 +348,7 @@ async fn keeps(r: &impl Repos, prefix: &str) {
     );
     assert_eq!(
         repo.keeps(&pid).await.expect("keeps"),
-        vec![newer, other],
+        vec![newer, other.clone()],
         "by user id"
     );
     assert!(
@@ -358,6 +358,17 @@ async fn keeps(r: &impl Repos, prefix: &str) {
             .is_empty(),
         "per profile"
     );
+    // delete: only that user's keep goes; deleting what is not there is fine
+    repo.delete_keep(&pid, "u1").await.expect("delete_keep");
+    assert_eq!(repo.get_keep(&pid, "u1").await.expect("get_keep"), None);
+    assert_eq!(
+        repo.get_keep(&pid, "u2").await.expect("get_keep"),
+        Some(other.clone())
+    );
+    repo.delete_keep(&pid, "u1")
+        .await
+        .expect("delete_keep again");
+    assert_eq!(repo.keeps(&pid).await.expect("keeps"), vec![other]);
 }
 
 async fn candidates(r: &impl Repos, prefix: &str) {
