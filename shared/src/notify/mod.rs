@@ -328,12 +328,7 @@ pub async fn run<R: Repos, M: Mailer, E: MailEvents, Q: RequestQueue>(
         }
         let queue = queue.ok_or(QueueError::NotConfigured)?;
         // the most inactive first, as in auto mode
-        due.sort_by(|a, b| {
-            b.evidence
-                .inactive_days
-                .cmp(&a.evidence.inactive_days)
-                .then_with(|| a.user_id.cmp(&b.user_id))
-        });
+        due.sort_by(candidates::more_inactive);
         let (sent, held) = candidates::enqueue(
             repos.seats(),
             repos.reclaims(),

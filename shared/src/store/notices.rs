@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::keys;
-use super::table::{aws, condition_failed, conditional, from_item, to_item, Table};
+use super::table::{aws, condition_failed, from_item, to_item, Table};
 use crate::domain::{Keep, Notice, NoticeMessage, NoticeToken};
 use crate::ports::{KeepOutcome, NoticeRepo, StoreError};
 
@@ -50,16 +50,7 @@ impl NoticeTable {
 
 impl NoticeRepo for NoticeTable {
     async fn create_notice(&self, n: &Notice) -> Result<bool, StoreError> {
-        let out = self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(Self::notice_item(n)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        conditional("PutItem", out)
+        self.table.put_new(Self::notice_item(n)?).await
     }
 
     async fn save_notice(&self, n: &mut Notice) -> Result<(), StoreError> {
@@ -117,16 +108,7 @@ impl NoticeRepo for NoticeTable {
             "ttl".into(),
             AttributeValue::N((t.expires_at.timestamp() + TOKEN_TTL_AFTER_EXPIRY_SECS).to_string()),
         );
-        let out = self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if conditional("PutItem", out)? {
+        if self.table.put_new(item).await? {
             Ok(())
         } else {
             Err(StoreError::Conflict("keep token digest taken".into()))
@@ -243,16 +225,7 @@ impl NoticeRepo for NoticeTable {
             "ttl".into(),
             AttributeValue::N((at.timestamp() + DIGEST_TTL_SECS).to_string()),
         );
-        let out = self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        conditional("PutItem", out)
+        self.table.put_new(item).await
     }
 
     async fn release_digest(&self, profile_id: &str, day: &str) -> Result<(), StoreError> {
