@@ -24,7 +24,7 @@ struct World {
     profile: Profile,
 }
 
-fn observed(id: &str, admin: bool) -> ObservedSeat {
+pub(crate) fn observed(id: &str, admin: bool) -> ObservedSeat {
     ObservedSeat {
         user_id: id.into(),
         login: format!("u{id}@example.com"),
@@ -38,7 +38,7 @@ fn observed(id: &str, admin: bool) -> ObservedSeat {
     }
 }
 
-fn seat(profile: &Profile, o: &ObservedSeat, last_login_days: Option<i64>) -> Seat {
+pub(crate) fn seat(profile: &Profile, o: &ObservedSeat, last_login_days: Option<i64>) -> Seat {
     let now = Utc::now();
     Seat {
         profile_id: profile.id.clone(),

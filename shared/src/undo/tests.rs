@@ -5,13 +5,11 @@
 use chrono::{Duration, Utc};
 
 use super::*;
-use crate::domain::{
-    BoxPlan, LoginEvidence, ObservedSeat, Profile, ReclaimRecord, ReclaimRequest, ReclaimStatus,
-    RemovalMode, Seat,
-};
+use crate::domain::{BoxPlan, Profile, ReclaimRecord, ReclaimRequest, ReclaimStatus, RemovalMode};
 use crate::memory::provider::{Fault, Op};
 use crate::memory::{MemoryProvider, MemoryQueue, MemoryRepos};
 use crate::ports::{ProfileRepo, ReclaimRepo, SeatRepo, UserLock};
+use crate::reclaim::tests::{observed, seat};
 use crate::reclaim::{Outcome, Reclaimer};
 
 use ReclaimStatus::*;
@@ -24,50 +22,6 @@ struct World {
     provider: MemoryProvider,
     repos: MemoryRepos,
     profile: Profile,
-}
-
-fn observed(id: &str, admin: bool) -> ObservedSeat {
-    ObservedSeat {
-        user_id: id.into(),
-        login: format!("u{id}@example.com"),
-        name: format!("User {id}"),
-        status: "active".into(),
-        role: if admin { "admin" } else { "user" }.into(),
-        is_admin: admin,
-        license_type: "business".into(),
-        license_managed: true,
-        created_at: Some(Utc::now() - Duration::days(400)),
-    }
-}
-
-fn seat(profile: &Profile, o: &ObservedSeat, last_login_days: i64) -> Seat {
-    let now = Utc::now();
-    Seat {
-        profile_id: profile.id.clone(),
-        provider: profile.provider,
-        user_id: o.user_id.clone(),
-        login: o.login.clone(),
-        name: o.name.clone(),
-        status: o.status.clone(),
-        role: o.role.clone(),
-        is_admin: o.is_admin,
-        license_type: o.license_type.clone(),
-        license_managed: true,
-        created_at: o.created_at,
-        last_login: Some(LoginEvidence {
-            at: now - Duration::days(last_login_days),
-            event_id: format!("ev-{}", o.user_id),
-            event_type: "LOGIN".into(),
-        }),
-        first_seen_at: now - Duration::days(300),
-        last_seen_at: now,
-        removed_at: None,
-        reclaimed_at: None,
-        reclaim_request_id: None,
-        run_id: "run-1".into(),
-        fingerprint: String::new(),
-        last_activity: None,
-    }
 }
 
 /// An admin (the target, 3 items) and an idle user (5 items), synced; `suspend-first` with
@@ -86,7 +40,7 @@ async fn world(box_like: bool, suspend_days: u32) -> World {
     let mut seats = Vec::new();
     for (id, admin, owned, login) in [(ADMIN, true, 3, 1), (IDLE, false, 5, 200)] {
         let o = observed(id, admin);
-        seats.push(seat(&profile, &o, login));
+        seats.push(seat(&profile, &o, Some(login)));
         provider.add_user(o, owned);
     }
     repos.seats().put_many(&seats).await.unwrap();
