@@ -59,59 +59,64 @@ PAGES = {
 }
 
 
-class Runtime(http.server.BaseHTTPRequestHandler):
-    """One process at a time: hands out `events` in order, records each response's time."""
+def runtime_api(events):
+    """A Runtime API for one process: hands out `events` in order, records each response's
+    time. One server (one port) per process, so a killed process's late poll can never take the
+    next process's event."""
 
-    events = []
-    responses = []
-    done = None
+    class Runtime(http.server.BaseHTTPRequestHandler):
+        pending = list(events)
+        responses = []
+        done = threading.Event()
 
-    def do_GET(self):  # noqa: N802
-        if not self.path.endswith("/runtime/invocation/next"):
-            self.send_response(404)
+        def do_GET(self):  # noqa: N802
+            if not self.path.endswith("/runtime/invocation/next") or not Runtime.pending:
+                time.sleep(5)  # hold the long poll; the process is killed
+                self.send_response(500)
+                self.end_headers()
+                return
+            body = json.dumps(Runtime.pending.pop(0)).encode()
+            n = len(Runtime.responses)
+            self.send_response(200)
+            self.send_header("Lambda-Runtime-Aws-Request-Id", f"req-{n}")
+            self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
+            self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            return
-        if not Runtime.events:
-            time.sleep(5)  # hold the long poll; the process is killed
-            self.send_response(500)
+            self.wfile.write(body)
+
+        def do_POST(self):  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            Runtime.responses.append((time.perf_counter(), self.path, body))
+            self.send_response(202)
             self.end_headers()
-            return
-        body = json.dumps(Runtime.events.pop(0)).encode()
-        n = len(Runtime.responses)
-        self.send_response(200)
-        self.send_header("Lambda-Runtime-Aws-Request-Id", f"req-{n}")
-        self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
-        self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            if len(Runtime.responses) >= len(events):
+                Runtime.done.set()
 
-    def do_POST(self):  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        Runtime.responses.append((time.perf_counter(), self.path, body))
-        self.send_response(202)
-        self.end_headers()
-        if len(Runtime.responses) >= 2 and Runtime.done is not None:
-            Runtime.done.set()
+        def log_message(self, *args):
+            pass
 
-    def log_message(self, *args):
-        pass
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Runtime)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, Runtime
 
 
 def one_process(binary, env, page):
-    Runtime.events = [PAGES[page], PAGES[page]]
-    Runtime.responses = []
-    Runtime.done = threading.Event()
+    server, rt = runtime_api([PAGES[page], PAGES[page]])
+    env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}")
     t0 = time.perf_counter()
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    ok = Runtime.done.wait(30)
+    ok = rt.done.wait(30)
     proc.kill()
     _, err = proc.communicate()
+    server.shutdown()
+    server.server_close()
     if not ok:
         raise SystemExit(f"{page}: no two responses within 30 s\n{err.decode(errors='replace')[-2000:]}")
-    (t1, path1, body1), (t2, _, _) = Runtime.responses[0], Runtime.responses[1]
+    (t1, path1, body1), (t2, _, _) = rt.responses[0], rt.responses[1]
     if path1.endswith("/error"):
         raise SystemExit(f"{page}: the function reported an error: {body1[:500]!r}")
     status = json.loads(body1).get("statusCode")
@@ -126,12 +131,8 @@ def main():
     for var in ("AWS_ENDPOINT_URL", "TABLE_NAME"):
         if not os.environ.get(var):
             raise SystemExit(f"{var} is not set (run infra/bench-keep-page.sh)")
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Runtime)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {
         "PATH": "/usr/bin:/bin",
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
         "AWS_LAMBDA_FUNCTION_NAME": "bench",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",

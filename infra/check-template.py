@@ -12,7 +12,7 @@ importable) as SAM expands it:
      Policies, and every function has its own Role (SAM's generated role always carries the managed
      AWSLambdaBasicExecutionRole);
   3. no function's role references another function's resources (the function, its role, its log
-     group), and only a queue's consumer (its SQS event source) may receive or delete from it;
+     group), and only a queue's consumer (its SQS event source, or a POLLED_QUEUES entry) may receive or delete from it;
   4. Secrets Manager access follows SECRET_ACCESS below (by the seatkeeper name prefix and the
      credential kind; writes only for the OAuth callback), and DynamoDB access is to a table of
      this template without Scan;
@@ -64,6 +64,12 @@ QUEUE_CONSUME = {
     "sqs:changemessagevisibility",
     "sqs:changemessagevisibilitybatch",
     "sqs:purgequeue",
+}
+# Queues a function polls in its own code rather than through an SQS event source: the sync
+# functions drain the mail-events queue (bounces and complaints) at the start of each notify pass.
+POLLED_QUEUES: dict[str, set[str]] = {
+    "box-sync": {"MailEventsQueue"},
+    "dropbox-sync": {"MailEventsQueue"},
 }
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
@@ -345,7 +351,7 @@ def check_template(rep: Report, tpl: dict, stage: str):
                         rep.fail(f"[{stage}] {rid} (role of {fn}): statement {st.get('Sid', '?')} references {ref}, a resource of {owned[ref]}")
                 consume = {a for a in as_list(st.get("Action")) if isinstance(a, str) and a.lower() in QUEUE_CONSUME}
                 if consume:
-                    not_own = refs - fns[fn]["queues"]
+                    not_own = refs - fns[fn]["queues"] - POLLED_QUEUES.get(fns[fn]["binary"] or "", set())
                     if not_own:
                         rep.fail(f"[{stage}] {rid} (role of {fn}): {', '.join(sorted(consume))} on {', '.join(sorted(not_own))}, which is not its SQS event source")
         if fn:

@@ -286,11 +286,12 @@ run "$SEATCTL" reclaims demo-dropbox --request "$request" | shorten
 curl -sS "http://127.0.0.1:$SB/_sandbox/dropbox/removals" | grep -q "\"$reclaimed\"" || die "Dropbox still has member $reclaimed"
 printf 'sandbox: Dropbox member %s removed after their notice period\n' "$reclaimed"
 log "the admins' digest: as mailed by the first notify sync of the day, then what the next one will say"
-python3 "$SK_ROOT/infra/ses-outbox.py" "$DIGEST_RECIPIENT" --subject demo-box | sed -n 1,14p | shorten
+# sed, not head: head would close the pipe early and fail the writer (and the demo, under pipefail)
+python3 "$SK_ROOT/infra/ses-outbox.py" "$DIGEST_RECIPIENT" --subject demo-box | sed -n '1,14p' | shorten
 run "$SEATCTL" notices demo-box --digest >"$SK_LOCAL/demo-digest-box.txt"
-shorten <"$SK_LOCAL/demo-digest-box.txt" | grep -iE "^Subject|keep|Q1 audit" | head -n 6
+shorten <"$SK_LOCAL/demo-digest-box.txt" | grep -iE "^Subject|keep|Q1 audit" | sed -n '1,6p'
 run "$SEATCTL" notices demo-dropbox --digest >"$SK_LOCAL/demo-digest-dropbox.txt"
-shorten <"$SK_LOCAL/demo-digest-dropbox.txt" | grep -iE "^Subject|reclaim|$reclaimed" | head -n 6
+shorten <"$SK_LOCAL/demo-digest-dropbox.txt" | grep -iE "^Subject|reclaim|$reclaimed" | sed -n '1,6p'
 # step 10 reclaims by hand (`seatctl reclaim` works in any mode): back to report mode
 "$SEATCTL" rules set demo-box --mode report >/dev/null
 "$SEATCTL" rules set demo-dropbox --mode report --max-per-run 10 >/dev/null

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use provider_sandbox::NewBoxUser;
 use seatkeeper::domain::{
-    NoticeToken, Provider, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules,
+    NoticeState, NoticeToken, Provider, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules,
 };
 use seatkeeper::ports::{NoticeRepo, ProfileRepo, ReclaimRepo, SeatRepo};
 use seatkeeper_e2e::{unique, TestEnv};
@@ -893,7 +893,8 @@ async fn notices_lists_each_notice_with_its_state_sent_due_and_keep_reason() {
         .unwrap()
         .expect("kept");
 
-    let due = (Utc::now() + Duration::days(7))
+    // 7 whole days: the first midnight after now + 7 days
+    let due = (Utc::now() + Duration::days(8))
         .format("%Y-%m-%d")
         .to_string();
     let out = cli.ok(&["notices", &id]);
@@ -923,4 +924,24 @@ async fn notices_lists_each_notice_with_its_state_sent_due_and_keep_reason() {
     let err = cli.fails_quietly(&["approve", &id, "--all"], 1);
     assert!(err.contains("notify mode"), "{err}");
     assert!(take_messages(&env, &env.queue_url).await.is_empty());
+
+    // a failed notice is sent again on request (only failed ones)
+    let err = cli.fails_quietly(&["notices", &id, "--resend", "all"], 1);
+    assert!(err.contains("no failed notice"), "{err}");
+    let mut dan = env
+        .store
+        .notices
+        .notices(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.user_id == users[1].id)
+        .expect("dan's notice");
+    dan.state = NoticeState::NoticeFailed;
+    env.store.notices.save_notice(&mut dan).await.unwrap();
+    let out = cli.ok(&["notices", &id, "--resend", &users[1].login]);
+    assert!(out.contains("1 notice(s) will be sent again"), "{out}");
+    let json = cli.json(&["notices", &id, "--output", "json", "--state", "pending"]);
+    assert_eq!(json.as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(json[0]["user_id"], json!(users[1].id));
 }

@@ -164,4 +164,31 @@ async fn restore_unsuspends_in_the_window_and_refuses_what_cannot_be_undone() {
         e.contains(&format!("folder {folder}")) && e.contains(&admin),
         "{e}"
     );
+    // nothing was restored: the keep restore wrote before the call is gone again
+    assert_eq!(env.store.seats.get_keep(&id, &sue).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_refuses_a_user_an_admin_had_suspended_before_seatkeeper() {
+    let env = TestEnv::start(3, 83).await;
+    let cli = Seatctl::new(&env);
+    let id = unique("undo-admin");
+    let (_admin, _sam, sue) = setup(&cli, &id);
+    let tenant = env.sandbox.box_tenant();
+    // an admin suspended Sue in the Box console before seatkeeper acted
+    tenant.set_status(&sue, "inactive");
+    cli.ok(&["reclaim", &id, &sue]);
+    env.deliver(&env.reclaimer()).await;
+    let records = env.store.reclaims.list(&id).await.unwrap();
+    let rec = records.iter().find(|r| r.request.user_id == sue).unwrap();
+    assert_eq!(rec.status, ReclaimStatus::Suspended);
+    assert!(rec.suspended_before);
+    let e = cli.fails_quietly(&["restore", &id, "sue@example.com"], 3);
+    assert!(
+        e.contains("already suspended before seatkeeper acted")
+            && e.contains("nothing was changed"),
+        "{e}"
+    );
+    assert_eq!(tenant.user(&sue).unwrap().status, "inactive");
+    assert_eq!(env.store.seats.get_keep(&id, &sue).await.unwrap(), None);
 }

@@ -188,7 +188,7 @@ pub async fn active_keeps(
 }
 
 /// Most inactive first, then by user id (a stable order for equal days).
-fn more_inactive(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+pub fn more_inactive(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
     b.evidence
         .inactive_days
         .cmp(&a.evidence.inactive_days)

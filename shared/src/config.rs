@@ -67,6 +67,13 @@ pub struct Config {
     /// (`SYNC_DEADLINE_MARGIN_SECS`, default 60): time to record the run's end.
     pub sync_deadline_margin: Duration,
     pub dropbox_sync_queue_url: Option<String>,
+    /// Notify mode: the SES configuration set every email is sent with
+    /// (`SES_CONFIGURATION_SET`); its event destination publishes bounces and complaints.
+    pub ses_configuration_set: Option<String>,
+    /// Notify mode: the queue those bounces and complaints arrive on (`MAIL_EVENTS_QUEUE_URL`),
+    /// drained at the start of each notify pass; unset, only SES's synchronous refusals fail
+    /// a notice.
+    pub mail_events_queue_url: Option<String>,
 }
 
 impl Config {
@@ -129,6 +136,8 @@ impl Config {
             sync_deadline_margin: Duration::from_secs(number("SYNC_DEADLINE_MARGIN_SECS", 60)?),
             box_sync_queue_url: get("BOX_SYNC_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             dropbox_sync_queue_url: get("DROPBOX_SYNC_QUEUE_URL").filter(|v| !v.trim().is_empty()),
+            ses_configuration_set: get("SES_CONFIGURATION_SET").filter(|v| !v.trim().is_empty()),
+            mail_events_queue_url: get("MAIL_EVENTS_QUEUE_URL").filter(|v| !v.trim().is_empty()),
         })
     }
 }

@@ -120,6 +120,10 @@ pub enum RestoreError {
     /// removal.
     #[error("{0}")]
     NothingToRestore(String),
+    /// An admin had suspended the user before seatkeeper did: seatkeeper does not give back an
+    /// access it did not take. Nothing changed.
+    #[error("{0}")]
+    SuspendedBefore(String),
     /// A delivery is working on the request, or a removal is under way: try again shortly.
     #[error("{0}")]
     Busy(String),
@@ -140,7 +144,9 @@ pub enum RestoreError {
 
 /// The request to restore for a user given by id or login: the newest real (not dry-run) one
 /// that took something (a later request refused as `duplicate_user_request` while one is in its
-/// window must not hide it), else the newest real one (to say why there is nothing to do).
+/// window must not hide it), else the newest real one (to say why there is nothing to do). A
+/// request that ended skipped or failed after suspending the user, with nothing removed, took
+/// something: the user may still be suspended.
 fn newest_for<'a>(records: &'a [ReclaimRecord], user: &str) -> Option<&'a ReclaimRecord> {
     let mine: Vec<&ReclaimRecord> = records
         .iter()
@@ -152,8 +158,10 @@ fn newest_for<'a>(records: &'a [ReclaimRecord], user: &str) -> Option<&'a Reclai
                     .is_some_and(|l| l.trim().eq_ignore_ascii_case(user.trim()))
         })
         .collect();
-    let took =
-        |r: &&&ReclaimRecord| !matches!(r.status, ReclaimStatus::Skipped | ReclaimStatus::Failed);
+    let took = |r: &&&ReclaimRecord| {
+        !matches!(r.status, ReclaimStatus::Skipped | ReclaimStatus::Failed)
+            || r.suspended_not_removed()
+    };
     mine.iter()
         .filter(took)
         .max_by_key(|r| r.created_at)
@@ -194,6 +202,11 @@ pub async fn restore<R: Repos, P: ProviderAccess>(
     );
     let change = match rec.status {
         ReclaimStatus::Suspending | ReclaimStatus::Suspended => AccessChange::Unsuspend,
+        // ended after the suspension with nothing removed (a failed removal, a crash before
+        // the give-back): the user may still be suspended
+        ReclaimStatus::Skipped | ReclaimStatus::Failed if rec.suspended_not_removed() => {
+            AccessChange::Unsuspend
+        }
         // Dropbox recovers a removed member for a few days; Box refuses (`cannot_be_undone`)
         ReclaimStatus::Done => AccessChange::Recover,
         ReclaimStatus::Restored => {
@@ -224,6 +237,12 @@ pub async fn restore<R: Repos, P: ProviderAccess>(
             )))
         }
     };
+    if rec.suspended_before {
+        return Err(RestoreError::SuspendedBefore(format!(
+            "{login} was already suspended before seatkeeper acted (by an admin; request {id}): seatkeeper does not give back an access it did not take; nothing was changed. Unsuspend them in the {} admin console if they should have access.",
+            profile.provider
+        )));
+    }
     // hold the request like a delivery does, so the removal cannot run while we restore
     if let (Some(until), Some(holder)) = (rec.lease_until, rec.lease_owner.as_deref()) {
         if until > now {
@@ -257,14 +276,38 @@ pub async fn restore<R: Repos, P: ProviderAccess>(
         &args.by,
         KeepSource::Restore,
     );
-    repos.seats().put_keep(&keep).await?;
+    let seats = repos.seats();
+    let release = |mut rec: ReclaimRecord| async move {
+        rec.lease_until = None;
+        rec.lease_owner = None;
+        if let Err(s) = reclaims.save(&mut rec).await {
+            tracing::warn!(request_id = %rec.request.request_id, error = %s, "could not release the request after a failed restore; its lease expires by itself");
+        }
+    };
+    // what to put back if nothing is restored
+    let previous = match seats.get_keep(&profile.id, &rec.request.user_id).await {
+        Ok(k) => k,
+        Err(e) => {
+            release(rec).await;
+            return Err(e.into());
+        }
+    };
+    if let Err(e) = seats.put_keep(&keep).await {
+        release(rec).await;
+        return Err(e.into());
+    }
     let stats = ApiStats::default();
-    let outcome = match providers.deprovisioner(&profile).await {
-        Ok(d) => d
-            .set_access(&rec.request.user_id, change, &stats)
-            .await
-            .map_err(RestoreError::from),
-        Err(e) => Err(e.into()),
+    // `definite`: nothing was restored for sure (no call made, or the provider refused)
+    let (outcome, definite) = match providers.deprovisioner(&profile).await {
+        Ok(d) => match d.set_access(&rec.request.user_id, change, &stats).await {
+            Ok(o) => {
+                let refused = matches!(o, AccessOutcome::Refused(_));
+                (Ok(o), refused)
+            }
+            // the outcome may be unknown: the keep stays (a repeat settles it)
+            Err(e) => (Err(RestoreError::from(e)), false),
+        },
+        Err(e) => (Err(e.into()), true),
     };
     let done = match outcome {
         Ok(AccessOutcome::Done {
@@ -284,12 +327,19 @@ pub async fn restore<R: Repos, P: ProviderAccess>(
     let (detail, request_id) = match done {
         Ok(d) => d,
         Err(e) => {
-            // nothing changed for sure (or the outcome is unknown, which a repeat settles)
-            rec.lease_until = None;
-            rec.lease_owner = None;
-            if let Err(s) = reclaims.save(&mut rec).await {
-                tracing::warn!(request_id = %id, error = %s, "could not release the request after a failed restore; its lease expires by itself");
+            if definite {
+                // nothing restored: the keep written above goes again (or the earlier one
+                // comes back)
+                let undone = match &previous {
+                    Some(k) => seats.put_keep(k).await,
+                    None => seats.delete_keep(&profile.id, &rec.request.user_id).await,
+                };
+                if let Err(s) = undone {
+                    tracing::warn!(request_id = %id, error = %s, "could not take back the keep of a restore that restored nothing");
+                }
             }
+            // or the outcome is unknown, which a repeat settles
+            release(rec).await;
             return Err(e);
         }
     };

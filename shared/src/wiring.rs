@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::config::{Config, ConfigError};
 use crate::connect::ConnectService;
 use crate::http::{build_http_client, ProviderError};
-use crate::mail::SesMailer;
+use crate::mail::{SesMailer, SqsMailEvents};
 use crate::notify::Notifier;
 use crate::providers::box_api::BoxClient;
 use crate::providers::dropbox_api::DropboxClient;
@@ -18,7 +18,8 @@ use crate::store::Store;
 use crate::sync::{Dispatcher, Syncer};
 
 /// The sync service as deployed: DynamoDB, the providers over HTTP, SQS.
-pub type ProductionSync = Syncer<Store, ProviderAdapters, ReclaimQueue, SesMailer>;
+pub type ProductionSync =
+    Syncer<Store, ProviderAdapters, ReclaimQueue, SesMailer, Option<SqsMailEvents>>;
 /// The sync dispatcher as deployed: profiles from DynamoDB, jobs to SQS.
 pub type ProductionDispatcher = Dispatcher<ProfileTable, SyncQueues>;
 /// The Dropbox connect service as deployed.
@@ -90,10 +91,20 @@ pub fn reclaim_queue(config: &Config, aws: &AwsClients) -> Option<ReclaimQueue> 
 }
 
 /// Notify mode's mailer and links, when `NOTICE_SENDER` and `KEEP_BASE_URL` are set.
-pub fn notifier(config: &Config, aws: &AwsClients) -> Option<Notifier<SesMailer>> {
+/// With `SES_CONFIGURATION_SET` the emails go through it, and with `MAIL_EVENTS_QUEUE_URL`
+/// each notify pass first reads the bounces and complaints it publishes.
+pub fn notifier(
+    config: &Config,
+    aws: &AwsClients,
+) -> Option<Notifier<SesMailer, Option<SqsMailEvents>>> {
     let sender = config.notice_sender.as_ref()?;
     Some(Notifier {
-        mailer: SesMailer::new(aws.ses.clone(), sender),
+        mailer: SesMailer::new(aws.ses.clone(), sender)
+            .with_configuration_set(config.ses_configuration_set.clone()),
+        events: config
+            .mail_events_queue_url
+            .as_ref()
+            .map(|url| SqsMailEvents::new(aws.sqs.clone(), url)),
         keep_base_url: config.keep_base_url.clone()?,
         digest_recipient: config.digest_recipient.clone(),
     })

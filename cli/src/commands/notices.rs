@@ -21,8 +21,12 @@ pub struct NoticesArgs {
     /// Print the admins' digest as the next one would say it (everything since the last
     /// digest: new notices, keeps with their reasons, reclaims due tomorrow, done and failed),
     /// without sending it.
-    #[arg(long, conflicts_with_all = ["state", "output"])]
+    #[arg(long, conflicts_with_all = ["state", "output", "resend"])]
     pub digest: bool,
+    /// Send these users' failed notices again (`notice_failed` → `pending`; the next sync mails
+    /// them, and their notice period starts then). `all` for every failed notice.
+    #[arg(long, value_name = "USER|all", num_args = 1.., conflicts_with_all = ["state", "output"])]
+    pub resend: Vec<String>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
@@ -54,6 +58,9 @@ pub async fn run(ctx: &Ctx, a: NoticesArgs, out: &mut dyn Write) -> Result<(), C
                 format!("nothing for {}'s digest since the last one", p.id),
             ),
         };
+    }
+    if !a.resend.is_empty() {
+        return resend(ctx, &p.id, &a.resend, out).await;
     }
     let mut list = ctx.store.notices.notices(&p.id).await?;
     if let Some(s) = a.state {
@@ -108,4 +115,41 @@ pub async fn run(ctx: &Ctx, a: NoticesArgs, out: &mut dyn Write) -> Result<(), C
             write_table(out, &t)
         }
     }
+}
+
+/// `--resend`: failed notices back to `pending` for the next sync.
+async fn resend(
+    ctx: &Ctx,
+    profile_id: &str,
+    users: &[String],
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let all = users.iter().any(|u| u == "all");
+    let now = chrono::Utc::now();
+    let mut done = Vec::new();
+    for mut n in ctx.store.notices.notices(profile_id).await? {
+        let named = all
+            || users
+                .iter()
+                .any(|u| *u == n.user_id || u.eq_ignore_ascii_case(&n.login));
+        if named && n.resend(now).is_ok() {
+            ctx.store.notices.save_notice(&mut n).await?;
+            done.push(n.login.clone());
+        }
+    }
+    if done.is_empty() {
+        return Err(CliError::Invalid(format!(
+            "no failed notice of {} for {} (see `seatctl notices {profile_id} --state notice_failed`)",
+            if all { "any user".to_owned() } else { users.join(", ") },
+            profile_id
+        )));
+    }
+    line(
+        out,
+        format!(
+            "{} notice(s) will be sent again by the next sync of {profile_id}: {}",
+            done.len(),
+            done.join(", ")
+        ),
+    )
 }

@@ -151,6 +151,12 @@ pub async fn rules(ctx: &Ctx, c: RulesCommand, out: &mut dyn Write) -> Result<()
                 })
                 .await?
                 .ok_or_else(|| CliError::UnknownProfile(id.clone()))?;
+            if a.notice_days == Some(0) {
+                // allowed (trials, demos), but the person has no time to answer
+                eprintln!(
+                    "warning: --notice-days 0: notices are due at once and the next sync enqueues them; users cannot keep their license in time"
+                );
+            }
             show_rules(ctx, &p, Format::Table, out)
         }
     }

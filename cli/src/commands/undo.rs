@@ -20,8 +20,10 @@ while Dropbox still allows it (7 days); the files transferred at the removal sta
 transfer admin. A deleted Box user cannot be restored: the message names the folder that holds
 their files.
 
+A user an admin had suspended before seatkeeper acted is not unsuspended (exit 3).
+
 Exit status: 0 restored; 3 nothing restored (cannot be undone, refused by the provider, nothing
-to restore, unknown user); 4 busy (a removal or delivery is under way: try again); 1 other
+to restore, suspended by an admin before seatkeeper, unknown user); 4 busy (a removal or delivery is under way: try again); 1 other
 errors.")]
 pub struct RestoreCliArgs {
     /// The profile id (see `seatctl profile list`).
@@ -52,6 +54,7 @@ pub async fn restore(ctx: &Ctx, a: RestoreCliArgs, out: &mut dyn Write) -> Resul
         .map_err(|e| match e {
             RestoreError::Busy(m) => CliError::Busy(m),
             RestoreError::CannotBeUndone(m)
+            | RestoreError::SuspendedBefore(m)
             | RestoreError::NothingToRestore(m)
             | RestoreError::NotFound(m) => CliError::NotRestored(m),
             RestoreError::Refused(r) => CliError::NotRestored(format!(

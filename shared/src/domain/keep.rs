@@ -64,10 +64,16 @@ impl Keep {
         by: &str,
         source: KeepSource,
     ) -> Self {
+        // free text from a web form, printed later in an admin's terminal: control characters
+        // (escape sequences, newlines) become spaces
         let reason = reason
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .map(|r| r.chars().take(MAX_REASON_CHARS).collect());
+            .map(|r| {
+                r.chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect::<String>()
+            })
+            .map(|r| r.trim().chars().take(MAX_REASON_CHARS).collect::<String>())
+            .filter(|r| !r.is_empty());
         Self {
             profile_id: profile_id.to_owned(),
             user_id: user_id.to_owned(),

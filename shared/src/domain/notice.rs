@@ -180,15 +180,27 @@ impl Notice {
         }
     }
 
-    /// When a notice sent at `now` is due: the start (00:00 UTC) of the day `notice_days`
-    /// later. A whole day, because syncs run daily at about the same time: an instant a few
-    /// seconds after the sync's start would slip every due date (and reminder) by a day. The
-    /// notice names that day; the keep link works until it begins.
+    /// When a notice sent at `now` is due: the first 00:00 UTC at least `notice_days` whole days
+    /// later, so the person always has the full period (a sync at 23:00 UTC with one day's
+    /// notice gives them until the midnight after next, not one hour). A whole day, because
+    /// syncs run daily at about the same time: the sync after that midnight enqueues the
+    /// reclaim, and reminders fall on whole days before it. The notice names that day; the keep
+    /// link works until it begins. `notice_days` 0 means due at once (the next sync enqueues):
+    /// for trials and demos, and `seatctl rules set` warns about it.
     pub fn due_date(now: DateTime<Utc>, notice_days: u32) -> DateTime<Utc> {
-        (now + Duration::days(i64::from(notice_days)))
+        if notice_days == 0 {
+            return now;
+        }
+        let earliest = now + Duration::days(i64::from(notice_days));
+        let midnight = earliest
             .date_naive()
             .and_time(chrono::NaiveTime::MIN)
-            .and_utc()
+            .and_utc();
+        if midnight == earliest {
+            midnight
+        } else {
+            midnight + Duration::days(1)
+        }
     }
 
     /// `pending` → `sent`: the mail service accepted it; the due date starts from now.
@@ -308,6 +320,31 @@ impl Notice {
         Ok(())
     }
 
+    /// `requested` → `due`: the reclaim function let the request go without acting (the daily
+    /// cap, a pause, another request for the user) and cleared it from the candidate, so the
+    /// next sync enqueues it again.
+    pub fn released(&mut self, now: DateTime<Utc>) -> Result<(), NoticeTransitionError> {
+        if self.state != NoticeState::Requested {
+            return Err(self.refuse("be released"));
+        }
+        self.state = NoticeState::Due;
+        self.request_id = None;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// `notice_failed` → `pending`: an admin fixed what made the mail service refuse (a
+    /// sender verified late, a mailbox restored) and asks for the notice again
+    /// (`seatctl notices P --resend`); the next sync sends it, and the due date counts from then.
+    pub fn resend(&mut self, now: DateTime<Utc>) -> Result<(), NoticeTransitionError> {
+        if self.state != NoticeState::NoticeFailed {
+            return Err(self.refuse("be sent again"));
+        }
+        self.state = NoticeState::Pending;
+        self.updated_at = now;
+        Ok(())
+    }
+
     /// The user is no longer a candidate of this candidacy: an open notice is cancelled. True
     /// if it moved.
     pub fn cancel(&mut self, now: DateTime<Utc>) -> bool {
@@ -319,11 +356,55 @@ impl Notice {
         true
     }
 
-    /// Whether a keep token of this notice may be used now: sent (or pending: its email may
-    /// have gone out before the record of it) and before the due date.
+    /// A bounce or complaint arrived for an email of this notice: a notice that still leads to
+    /// a reclaim (pending, sent, due, even requested: the reclaim function refuses a request
+    /// whose notice failed) becomes `notice_failed` with the reason. True if it moved; false
+    /// for one already failed (the same event twice) or closed (kept, cancelled).
+    pub fn mail_failed(&mut self, reason: String, now: DateTime<Utc>) -> bool {
+        if !matches!(
+            self.state,
+            NoticeState::Pending | NoticeState::Sent | NoticeState::Due | NoticeState::Requested
+        ) {
+            return false;
+        }
+        let reason = match (&self.request_id, self.state) {
+            (Some(id), NoticeState::Requested) => format!(
+                "{reason} (after reclaim request {id} was enqueued: the reclaim function refuses it)"
+            ),
+            _ => reason,
+        };
+        self.state = NoticeState::NoticeFailed;
+        self.last_error = Some(reason);
+        self.updated_at = now;
+        true
+    }
+
+    /// A transient bounce: recorded on the notice, which keeps its state (SES already retried
+    /// the delivery; the user may still read it). True if anything changed.
+    pub fn soft_bounced(&mut self, reason: String, now: DateTime<Utc>) -> bool {
+        // a failed notice keeps the reason it failed with
+        let standing = matches!(
+            self.state,
+            NoticeState::Pending | NoticeState::Sent | NoticeState::Due | NoticeState::Requested
+        );
+        if !standing || self.last_error.as_deref() == Some(reason.as_str()) {
+            return false;
+        }
+        self.last_error = Some(reason);
+        self.updated_at = now;
+        true
+    }
+
+    /// Whether a keep token of this notice may be used now: sent and before the due date, or
+    /// pending — its email may have gone out before the record of it was saved (a crash, a lost
+    /// answer): then the token's own expiry, checked with the token in the same atomic keep,
+    /// decides.
     pub fn keepable(&self, now: DateTime<Utc>) -> bool {
-        matches!(self.state, NoticeState::Sent | NoticeState::Pending)
-            && self.token_expires_at.is_some_and(|t| now < t)
+        match self.state {
+            NoticeState::Pending => true,
+            NoticeState::Sent => self.token_expires_at.is_some_and(|t| now < t),
+            _ => false,
+        }
     }
 
     /// `sent` → `kept`, with the user's reason.
@@ -342,6 +423,29 @@ impl Notice {
         self.keep_reason = reason;
         self.updated_at = now;
         Ok(())
+    }
+}
+
+/// The lookup item of one email sent for a notice (the notice or a reminder), under SES's
+/// message id: how a bounce or complaint, which names only that id, finds its notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeMessage {
+    pub message_id: String,
+    pub profile_id: String,
+    pub user_id: String,
+    pub candidacy: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+impl NoticeMessage {
+    pub fn of(n: &Notice, message_id: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            message_id: message_id.to_owned(),
+            profile_id: n.profile_id.clone(),
+            user_id: n.user_id.clone(),
+            candidacy: n.candidacy.clone(),
+            sent_at: now,
+        }
     }
 }
 
@@ -697,7 +801,8 @@ mod tests {
             Some("u1@acme.com".into()),
             t(1),
         );
-        n.sent("m-1".into(), "d1".into(), t(1), 7).unwrap();
+        // 6 whole days from 10:00 on the 1st: due at the start of the 8th
+        n.sent("m-1".into(), "d1".into(), t(1), 6).unwrap();
         n
     }
 
@@ -724,9 +829,9 @@ mod tests {
         let n = sent_notice();
         assert_eq!(n.state, NoticeState::Sent);
         let day8 = Utc.with_ymd_and_hms(2026, 3, 8, 0, 0, 0).single().unwrap();
-        assert_eq!(n.due_at, Some(day8), "the start of the day, 7 days on");
+        assert_eq!(n.due_at, Some(day8), "the first midnight 6 whole days on");
         assert_eq!(n.token_expires_at, Some(day8));
-        assert_eq!(Notice::due_date(t(1), 0), t(1) - Duration::hours(10));
+        assert_eq!(Notice::due_date(t(1), 0), t(1));
         let mut again = n.clone();
         assert!(again.sent("m-2".into(), "d2".into(), t(2), 7).is_err());
     }
@@ -744,6 +849,22 @@ mod tests {
             !a.mark_due_if_passed(t(30)),
             "a failed notice never becomes due"
         );
+    }
+
+    #[test]
+    fn the_due_date_gives_the_whole_notice_period_and_zero_means_at_once() {
+        // 23:00 UTC with one day's notice: until the midnight after next, never one hour
+        let late = Utc.with_ymd_and_hms(2026, 3, 1, 23, 0, 0).single().unwrap();
+        assert_eq!(
+            Notice::due_date(late, 1),
+            Utc.with_ymd_and_hms(2026, 3, 3, 0, 0, 0).single().unwrap()
+        );
+        let midnight = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).single().unwrap();
+        assert_eq!(Notice::due_date(midnight, 7), midnight + Duration::days(7));
+        for days in 1..=30 {
+            assert!(Notice::due_date(late, days) - late >= Duration::days(i64::from(days)));
+        }
+        assert_eq!(Notice::due_date(late, 0), late);
     }
 
     #[test]
@@ -777,6 +898,17 @@ mod tests {
         );
         n.sent("m".into(), "d".into(), t(1), 1).unwrap();
         assert_eq!(n.reminder_due(&[2], t(1)), None);
+    }
+
+    #[test]
+    fn only_a_failed_notice_is_sent_again() {
+        let c = candidate("u1", "u1@acme.com");
+        let mut n = Notice::new(&c, Some("u1@acme.com".into()), t(1));
+        assert!(n.resend(t(1)).is_err(), "pending");
+        n.send_failed("MessageRejected".into(), true, t(1)).unwrap();
+        n.resend(t(2)).unwrap();
+        assert_eq!(n.state, NoticeState::Pending);
+        assert!(sent_notice().resend(t(2)).is_err(), "sent");
     }
 
     #[test]
@@ -818,6 +950,40 @@ mod tests {
             assert!(n.cancel(t(3)), "{state}");
             assert_eq!(n.state, NoticeState::Cancelled);
         }
+    }
+
+    #[test]
+    fn a_bounce_fails_a_notice_that_still_leads_to_a_reclaim() {
+        for state in [NoticeState::Sent, NoticeState::Due, NoticeState::Pending] {
+            let mut n = sent_notice();
+            n.state = state;
+            assert!(
+                n.mail_failed("the notice bounced: x".into(), t(3)),
+                "{state}"
+            );
+            assert_eq!(n.state, NoticeState::NoticeFailed);
+            assert!(!n.mail_failed("again".into(), t(3)), "idempotent");
+            assert_eq!(n.last_error.as_deref(), Some("the notice bounced: x"));
+        }
+        let mut n = sent_notice();
+        n.mark_due_if_passed(t(8));
+        n.requested("req-1".into(), t(8)).unwrap();
+        assert!(n.mail_failed("the notice bounced: x".into(), t(9)));
+        assert!(n.last_error.as_deref().unwrap().contains("req-1"));
+        let mut kept = sent_notice();
+        kept.kept(None, t(30), t(2)).unwrap();
+        assert!(!kept.mail_failed("late".into(), t(3)), "a keep stands");
+        let mut soft = sent_notice();
+        assert!(soft.soft_bounced("mailbox full".into(), t(2)));
+        assert!(!soft.soft_bounced("mailbox full".into(), t(2)));
+        assert_eq!(soft.state, NoticeState::Sent);
+        let mut failed = sent_notice();
+        failed.mail_failed("the notice bounced: 550".into(), t(2));
+        assert!(!failed.soft_bounced("mailbox full".into(), t(3)));
+        assert_eq!(
+            failed.last_error.as_deref(),
+            Some("the notice bounced: 550")
+        );
     }
 
     #[test]

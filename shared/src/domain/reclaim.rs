@@ -244,6 +244,11 @@ pub struct ReclaimRecord {
     /// …and from when the removal continues (a delivery before it does nothing).
     #[serde(default)]
     pub remove_after: Option<DateTime<Utc>>,
+    /// The user was already suspended before seatkeeper suspended them (an admin did it):
+    /// neither `seatctl restore` nor an automatic give-back after a refusal or failure may
+    /// unsuspend them.
+    #[serde(default)]
+    pub suspended_before: bool,
 }
 
 impl ReclaimRecord {
@@ -287,6 +292,7 @@ impl ReclaimRecord {
             content_checks: 0,
             suspended_at: None,
             remove_after: None,
+            suspended_before: false,
         }
     }
 
@@ -329,8 +335,9 @@ impl ReclaimRecord {
         );
     }
 
-    /// Records a restore (`seatctl restore`): from the undo window, or after a removal whose
-    /// seat the provider gave back. The only step that may follow a final one (`done`).
+    /// Records a restore (`seatctl restore`): from the undo window, after a removal whose seat
+    /// the provider gave back, or after a request that ended while the user was suspended. The
+    /// only step that may follow a final one (`done`, `failed`, `skipped`).
     pub fn restored(
         &mut self,
         now: DateTime<Utc>,
@@ -353,6 +360,14 @@ impl ReclaimRecord {
             self.status,
             ReclaimStatus::Suspending | ReclaimStatus::Suspended
         )
+    }
+
+    /// The user was suspended by this request and nothing was removed: they may still be
+    /// suspended, whatever the request's end (a failure after the window, a crash).
+    pub fn suspended_not_removed(&self) -> bool {
+        self.suspended_at.is_some()
+            && !self.reached(ReclaimStatus::Removed)
+            && !self.reached(ReclaimStatus::Done)
     }
 
     pub fn reached(&self, status: ReclaimStatus) -> bool {

@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use crate::domain::{Provider, SyncJob, TaskKind};
 use crate::metrics;
-use crate::ports::{Mailer, ProviderAccess, Repos, RequestQueue};
+use crate::ports::{MailEvents, Mailer, ProviderAccess, Repos, RequestQueue};
 use crate::sync::{NoProgress, ProfileOutcome, SyncError, SyncReport, Syncer};
 
 /// The schedule's `Input`. Unknown fields are refused: a typo like `{"profle":"x"}` must not
@@ -78,8 +78,14 @@ pub fn invocation_deadline(deadline_ms: u64, margin: Duration) -> Option<Instant
 /// Either event shape: an SQS event (it has `Records`) is handled as sync jobs and answered
 /// with the batch response; anything else is a direct invocation, answered with the report.
 /// No provider wait ends after `deadline` ([`invocation_deadline`]).
-pub async fn handle_event<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
-    sync: &Syncer<R, P, Q, M>,
+pub async fn handle_event<
+    R: Repos,
+    P: ProviderAccess,
+    Q: RequestQueue,
+    M: Mailer,
+    E: MailEvents,
+>(
+    sync: &Syncer<R, P, Q, M, E>,
     payload: serde_json::Value,
     deadline: Option<Instant>,
 ) -> Result<serde_json::Value, HandlerError> {
@@ -105,8 +111,8 @@ pub async fn handle_event<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Maile
 /// A run that started is recorded in its task runs whatever its end, and acknowledged; so is a
 /// job whose profile is gone, disabled, of the other provider, or already being synced (the
 /// run holding the lease is doing this work).
-pub async fn handle_jobs<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
-    sync: &Syncer<R, P, Q, M>,
+pub async fn handle_jobs<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents>(
+    sync: &Syncer<R, P, Q, M, E>,
     event: SqsEvent,
     deadline: Option<Instant>,
 ) -> SqsBatchResponse {
@@ -146,16 +152,22 @@ pub async fn handle_jobs<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer
 
 /// Runs the sync the input asks for. The invocation fails if any profile failed, after every
 /// profile has had its turn.
-pub async fn handle<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
-    sync: &Syncer<R, P, Q, M>,
+pub async fn handle<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents>(
+    sync: &Syncer<R, P, Q, M, E>,
     payload: serde_json::Value,
 ) -> Result<SyncReport, HandlerError> {
     handle_until(sync, payload, None).await
 }
 
 /// [`handle`] in an invocation whose provider waits must end by `deadline`.
-pub async fn handle_until<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer>(
-    sync: &Syncer<R, P, Q, M>,
+pub async fn handle_until<
+    R: Repos,
+    P: ProviderAccess,
+    Q: RequestQueue,
+    M: Mailer,
+    E: MailEvents,
+>(
+    sync: &Syncer<R, P, Q, M, E>,
     payload: serde_json::Value,
     deadline: Option<Instant>,
 ) -> Result<SyncReport, HandlerError> {

@@ -5,6 +5,6 @@ pub mod mail;
 pub mod provider;
 pub mod repos;
 
-pub use mail::MemoryMailer;
+pub use mail::{MemoryMailEvents, MemoryMailer};
 pub use provider::{MemoryProvider, MemoryQueue, MemorySyncQueue};
 pub use repos::MemoryRepos;

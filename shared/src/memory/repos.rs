@@ -13,8 +13,8 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::{
-    Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeToken,
-    PendingConnect, Profile, ReclaimRecord, Seat, SeatIndex, StoredSeatState, TaskRun,
+    Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeMessage,
+    NoticeToken, PendingConnect, Profile, ReclaimRecord, Seat, SeatIndex, StoredSeatState, TaskRun,
 };
 use crate::ports::{
     ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
@@ -88,6 +88,8 @@ struct State {
     tokens: HashMap<String, NoticeToken>,
     /// (profile, day) → claimed at
     digests: BTreeMap<(String, String), DateTime<Utc>>,
+    /// mail service message id → the notice it was sent for
+    messages: HashMap<String, NoticeMessage>,
 }
 
 #[derive(Debug)]
@@ -246,6 +248,7 @@ pub const OPS: &[&str] = &[
     "seats.license_summaries",
     "seats.put_keep",
     "seats.get_keep",
+    "seats.delete_keep",
     "seats.keeps",
     "reclaims.create",
     "reclaims.get",
@@ -272,6 +275,8 @@ pub const OPS: &[&str] = &[
     "notices.claim_digest",
     "notices.release_digest",
     "notices.last_digest",
+    "notices.put_message",
+    "notices.get_message",
 ];
 
 impl Repos for MemoryRepos {
@@ -590,6 +595,13 @@ impl SeatRepo for MemorySeats {
     async fn get_keep(&self, profile_id: &str, user_id: &str) -> Result<Option<Keep>, StoreError> {
         self.0.call("seats.get_keep", |s| {
             Ok(s.keeps.get(&key(profile_id, user_id)).cloned())
+        })
+    }
+
+    async fn delete_keep(&self, profile_id: &str, user_id: &str) -> Result<(), StoreError> {
+        self.0.call("seats.delete_keep", |s| {
+            s.keeps.remove(&key(profile_id, user_id));
+            Ok(())
         })
     }
 
@@ -1019,6 +1031,19 @@ impl NoticeRepo for MemoryNotices {
             Ok(profile_range(&s.digests, profile_id)
                 .next_back()
                 .map(|(_, at)| *at))
+        })
+    }
+
+    async fn put_message(&self, m: &NoticeMessage) -> Result<(), StoreError> {
+        self.0.call("notices.put_message", |s| {
+            s.messages.insert(m.message_id.clone(), m.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_message(&self, message_id: &str) -> Result<Option<NoticeMessage>, StoreError> {
+        self.0.call("notices.get_message", |s| {
+            Ok(s.messages.get(message_id).cloned())
         })
     }
 }

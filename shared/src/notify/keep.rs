@@ -20,6 +20,9 @@ pub enum KeepRefusal {
     Expired,
     /// The notice no longer waits for an answer (kept already, cancelled, due, requested).
     Closed,
+    /// A reclaim of this seat is already under way (an operator approved it before the due
+    /// date): a keep now could not stop it, so none is accepted.
+    InProgress,
 }
 
 impl KeepRefusal {
@@ -27,7 +30,7 @@ impl KeepRefusal {
         match self {
             Self::Malformed => 400,
             Self::Unknown => 404,
-            Self::Used | Self::Closed => 409,
+            Self::Used | Self::Closed | Self::InProgress => 409,
             Self::Expired => 410,
         }
     }
@@ -39,6 +42,7 @@ impl KeepRefusal {
             Self::Used => "This link was already used. Nothing was changed; the earlier answer stands.",
             Self::Expired => "This link has expired. Nothing was changed; ask your IT administrator if you still need the license.",
             Self::Closed => "This notice no longer waits for an answer. Nothing was changed.",
+            Self::InProgress => "A reclaim of this license is already under way, so it can no longer be kept from here. Nothing was changed; contact your IT administrator.",
         }
     }
 }
@@ -99,6 +103,16 @@ async fn open<R: Repos>(
             KeepRefusal::Closed
         }));
     }
+    // the reclaim function checks keeps only when it verifies: a request already on its way
+    // (approved by an operator before the due date) would not see this one
+    let requested = repos
+        .seats()
+        .get_candidate(&n.profile_id, &n.user_id)
+        .await?
+        .is_some_and(|c| c.request_id.is_some());
+    if requested {
+        return Ok(Err(KeepRefusal::InProgress));
+    }
     Ok(Ok((digest, n, t.expires_at)))
 }
 
@@ -141,15 +155,22 @@ pub async fn keep<R: Repos>(
     .with_candidacy(n.candidacy.clone());
     match repos.notices().keep(&digest, &keep, now).await? {
         KeepOutcome::Kept => {
-            // off the list now rather than at the next sync (whose refresh honours the keep)
-            repos
+            // off the list now rather than at the next sync (whose refresh honours the keep);
+            // the keep is recorded either way, so a failure here must not read as "try again"
+            if let Err(e) = repos
                 .seats()
                 .delete_candidate(&n.profile_id, &n.user_id)
-                .await?;
+                .await
+            {
+                tracing::warn!(profile = %n.profile_id, user = %n.user_id, error = %e, "keep recorded; the candidate leaves the list at the next sync");
+            }
             tracing::info!(profile = %n.profile_id, user = %n.user_id, until = %keep.until, "license kept by the user");
             Ok(Ok((keep, KeepView::of(&n, due))))
         }
-        // lost a race with another click or the due date
-        KeepOutcome::Refused => Ok(Err(KeepRefusal::Used)),
+        // lost a race (another click, the due date, the sync): say what stands now
+        KeepOutcome::Refused => Ok(Err(match open(repos, token, now).await? {
+            Err(r) => r,
+            Ok(_) => KeepRefusal::Used,
+        })),
     }
 }

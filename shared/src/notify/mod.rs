@@ -22,11 +22,12 @@ use crate::domain::notice::{
     NoticeContext,
 };
 use crate::domain::{
-    Candidate, Email, Notice, NoticeState, NoticeToken, Profile, Provider, ReclaimStatus,
+    Candidate, Email, MailEventKind, Notice, NoticeMessage, NoticeState, NoticeToken, Profile,
+    Provider, ReclaimStatus,
 };
 use crate::ports::{
-    MailError, Mailer, NoticeRepo, QueueError, ReclaimRepo, Repos, RequestQueue, SeatRepo,
-    StoreError,
+    MailError, MailEvents, MailEventsError, Mailer, NoticeRepo, QueueError, ReclaimRepo, Repos,
+    RequestQueue, SeatRepo, StoreError,
 };
 
 #[derive(Debug, Error)]
@@ -39,6 +40,8 @@ pub enum NotifyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    MailEvents(#[from] MailEventsError),
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
 }
@@ -52,10 +55,12 @@ impl From<CandidateError> for NotifyError {
     }
 }
 
-/// What notify mode needs beyond the repositories: the mailer and where links point.
+/// What notify mode needs beyond the repositories: the mailer, where bounces and complaints
+/// arrive (`()`: nowhere) and where links point.
 #[derive(Debug, Clone)]
-pub struct Notifier<M> {
+pub struct Notifier<M, E = ()> {
     pub mailer: M,
+    pub events: E,
     /// The HTTP API's base URL; links are `<base>/keep?t=<token>`.
     pub keep_base_url: url::Url,
     /// The admins' digest address (none: no digest).
@@ -78,6 +83,27 @@ pub struct NotifyReport {
     /// Notices a keep changed while this pass worked on them (left for the next sync).
     pub conflicts: u64,
     pub paused: bool,
+    /// What the mail-events drain at the start of the pass did.
+    pub events: MailEventsReport,
+}
+
+/// The mail-events drain: bounces and complaints read before anything is decided due.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MailEventsReport {
+    /// Messages read (each acknowledged once handled).
+    pub read: u64,
+    /// Hard bounces and complaints that made a notice `notice_failed`.
+    pub failed_notices: u64,
+    /// Transient bounces recorded on a notice that stands.
+    pub transient: u64,
+    /// Events for a message id no notice was sent with (or another event type): acknowledged.
+    pub unknown: u64,
+    /// Bodies that are not an SES event: logged and acknowledged.
+    pub malformed: u64,
+    /// Events whose notice was already failed or is closed (kept, cancelled): nothing to do.
+    pub unchanged: u64,
+    /// Events left on the queue because their notice kept changing under the pass.
+    pub retry_later: u64,
 }
 
 impl NotifyReport {
@@ -85,6 +111,15 @@ impl NotifyReport {
         if self.paused {
             return "notify: paused, no notice sent and nothing enqueued".into();
         }
+        let e = &self.events;
+        let events = if e.read > 0 {
+            format!(
+                "; mail events: {} read, {} notice(s) failed by a bounce or complaint, {} transient bounce(s), {} unchanged, {} unknown, {} malformed, {} left for later",
+                e.read, e.failed_notices, e.transient, e.unchanged, e.unknown, e.malformed, e.retry_later
+            )
+        } else {
+            String::new()
+        };
         format!(
             "notify: {} notice(s) and {} reminder(s) sent, {} to retry, {} notice failure(s), {} without email, {} cancelled, {} due: enqueued {}, {} held by the cap",
             self.notices_sent,
@@ -96,7 +131,7 @@ impl NotifyReport {
             self.due,
             self.enqueued,
             self.held
-        )
+        ) + &events
     }
 }
 
@@ -136,9 +171,9 @@ async fn files_to(seats: &impl SeatRepo, profile: &Profile) -> Result<String, St
 
 /// One notify pass over a profile whose candidates were just refreshed from a finished sync.
 /// `seats` is the number of present seats (the blast-radius share).
-pub async fn run<R: Repos, M: Mailer, Q: RequestQueue>(
+pub async fn run<R: Repos, M: Mailer, E: MailEvents, Q: RequestQueue>(
     repos: &R,
-    notifier: Option<&Notifier<M>>,
+    notifier: Option<&Notifier<M, E>>,
     queue: Option<&Q>,
     profile: &Profile,
     seats: u64,
@@ -150,6 +185,8 @@ pub async fn run<R: Repos, M: Mailer, Q: RequestQueue>(
         return Ok(report);
     }
     let notifier = notifier.ok_or(NotifyError::NotConfigured)?;
+    // first: a bounce that has arrived must never be outrun by the due date
+    report.events = drain_mail_events(repos, &notifier.events, now).await?;
     let rules = &profile.rules;
     let candidates = repos.seats().list_candidates(&profile.id).await?;
     let mut notices: HashMap<(String, String), Notice> = repos
@@ -202,6 +239,7 @@ pub async fn run<R: Repos, M: Mailer, Q: RequestQueue>(
                 let due_at = Notice::due_date(now, rules.notice_days);
                 match send(repos, notifier, profile, &files_to, &n, due_at, None, now).await? {
                     Ok((message_id, digest)) => {
+                        record_message(repos, &n, &message_id, now).await?;
                         let sent = n.sent(message_id, digest, now, rules.notice_days);
                         if sent.is_ok() && save(repos, &mut n).await? {
                             report.notices_sent += 1;
@@ -247,6 +285,7 @@ pub async fn run<R: Repos, M: Mailer, Q: RequestQueue>(
                     .await?
                     {
                         Ok((message_id, digest)) => {
+                            record_message(repos, &n, &message_id, now).await?;
                             if n.reminded(d, &rules.reminder_days, message_id, digest, now)
                                 .is_ok()
                                 && save(repos, &mut n).await?
@@ -266,6 +305,16 @@ pub async fn run<R: Repos, M: Mailer, Q: RequestQueue>(
                 report.due += 1;
                 due.push(c.clone());
             }
+            NoticeState::Requested if c.request_id.is_none() => {
+                // the reclaim function let the request go (the daily cap, a pause, another
+                // request for the user) and cleared it from the candidate: due again
+                if n.released(now).is_ok() && save(repos, &mut n).await? {
+                    report.due += 1;
+                    due.push(c.clone());
+                } else {
+                    report.conflicts += 1;
+                }
+            }
             // kept (the keep exempts the user from the next refresh), requested, and the
             // states that wait for an admin: nothing to do
             _ => {}
@@ -279,12 +328,7 @@ pub async fn run<R: Repos, M: Mailer, Q: RequestQueue>(
         }
         let queue = queue.ok_or(QueueError::NotConfigured)?;
         // the most inactive first, as in auto mode
-        due.sort_by(|a, b| {
-            b.evidence
-                .inactive_days
-                .cmp(&a.evidence.inactive_days)
-                .then_with(|| a.user_id.cmp(&b.user_id))
-        });
+        due.sort_by(candidates::more_inactive);
         let (sent, held) = candidates::enqueue(
             repos.seats(),
             repos.reclaims(),
@@ -303,6 +347,136 @@ pub async fn run<R: Repos, M: Mailer, Q: RequestQueue>(
         }
     }
     Ok(report)
+}
+
+/// Remembers which notice an email belongs to, so its bounce can find it. Before the notice
+/// is saved as sent: a bounce can arrive within seconds.
+async fn record_message<R: Repos>(
+    repos: &R,
+    n: &Notice,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), NotifyError> {
+    if message_id.is_empty() {
+        return Ok(());
+    }
+    repos
+        .notices()
+        .put_message(&NoticeMessage::of(n, message_id, now))
+        .await?;
+    Ok(())
+}
+
+/// At most this many batches (of up to 10) per pass: a flood is finished by the next syncs.
+const MAX_EVENT_BATCHES: usize = 100;
+/// Re-reads of a notice that changed while a bounce was applied to it.
+const EVENT_SAVE_ATTEMPTS: usize = 3;
+
+/// Reads every waiting bounce and complaint and applies it to the notice its email was sent
+/// for: a hard bounce or a complaint makes it `notice_failed`, a transient bounce is recorded
+/// on it. Idempotent (the same event twice changes nothing the second time); an unknown
+/// message id or a malformed body is logged and acknowledged. Events of any profile are
+/// handled: the queue is the deployment's, and the message id names the notice.
+pub async fn drain_mail_events<R: Repos, E: MailEvents>(
+    repos: &R,
+    events: &E,
+    now: DateTime<Utc>,
+) -> Result<MailEventsReport, NotifyError> {
+    let mut report = MailEventsReport::default();
+    for _ in 0..MAX_EVENT_BATCHES {
+        let batch = events.receive().await?;
+        if batch.is_empty() {
+            break;
+        }
+        let mut done = Vec::with_capacity(batch.len());
+        for m in batch {
+            report.read += 1;
+            let event = match m.event {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(error = %e, "malformed mail event acknowledged");
+                    report.malformed += 1;
+                    done.push(m.handle);
+                    continue;
+                }
+            };
+            match apply_event(repos, &event, now).await? {
+                Applied::Failed => report.failed_notices += 1,
+                Applied::Transient => report.transient += 1,
+                Applied::Unchanged => report.unchanged += 1,
+                Applied::Unknown => {
+                    tracing::info!(message_id = %event.message_id, kind = ?event.kind, "mail event for no notice acknowledged");
+                    report.unknown += 1;
+                }
+                Applied::Conflict => {
+                    // left on the queue: it comes back after the visibility timeout
+                    report.retry_later += 1;
+                    continue;
+                }
+            }
+            done.push(m.handle);
+        }
+        events.ack(&done).await?;
+    }
+    Ok(report)
+}
+
+enum Applied {
+    Failed,
+    Transient,
+    Unchanged,
+    Unknown,
+    Conflict,
+}
+
+async fn apply_event<R: Repos>(
+    repos: &R,
+    event: &crate::domain::MailEvent,
+    now: DateTime<Utc>,
+) -> Result<Applied, NotifyError> {
+    let hard = match &event.kind {
+        MailEventKind::HardBounce | MailEventKind::Complaint => true,
+        MailEventKind::SoftBounce => false,
+        MailEventKind::Other(_) => return Ok(Applied::Unknown),
+    };
+    let Some(m) = repos.notices().get_message(&event.message_id).await? else {
+        return Ok(Applied::Unknown);
+    };
+    let reason = match event.kind {
+        MailEventKind::Complaint => {
+            format!("the user reported the notice as spam: {}", event.detail)
+        }
+        MailEventKind::SoftBounce => {
+            format!("a transient bounce (the notice stands): {}", event.detail)
+        }
+        _ => format!("the notice bounced: {}", event.detail),
+    };
+    for _ in 0..EVENT_SAVE_ATTEMPTS {
+        let Some(mut n) = repos
+            .notices()
+            .get_notice(&m.profile_id, &m.user_id, &m.candidacy)
+            .await?
+        else {
+            return Ok(Applied::Unknown);
+        };
+        let moved = if hard {
+            n.mail_failed(reason.clone(), now)
+        } else {
+            n.soft_bounced(reason.clone(), now)
+        };
+        if !moved {
+            return Ok(Applied::Unchanged);
+        }
+        if save(repos, &mut n).await? {
+            tracing::warn!(profile = %n.profile_id, user = %n.user_id, state = %n.state, "mail event applied to a notice");
+            return Ok(if hard {
+                Applied::Failed
+            } else {
+                Applied::Transient
+            });
+        }
+    }
+    Ok(Applied::Conflict)
 }
 
 /// `due` → `requested` with the candidate's request id (no-op for any other state).
@@ -338,9 +512,9 @@ async fn save<R: Repos>(repos: &R, n: &mut Notice) -> Result<bool, NotifyError> 
 /// Issues a token (stored by digest, expiring on the due date) and mails the notice or a
 /// reminder with its link. The outer error is the store's; the inner one the mail service's.
 #[allow(clippy::too_many_arguments)]
-async fn send<R: Repos, M: Mailer>(
+async fn send<R: Repos, M: Mailer, E>(
     repos: &R,
-    notifier: &Notifier<M>,
+    notifier: &Notifier<M, E>,
     profile: &Profile,
     files_to: &str,
     n: &Notice,
@@ -397,9 +571,9 @@ pub enum DigestOutcome {
 /// The admins' digest of one profile, at most once per UTC day (a conditional marker), sent
 /// at the end of the sync's Reclamation: new notices, keeps with their reasons, reclaims due
 /// tomorrow, reclaims done and failed since the last digest, and the notices needing an admin.
-pub async fn send_digest<R: Repos, M: Mailer>(
+pub async fn send_digest<R: Repos, M: Mailer, E>(
     repos: &R,
-    notifier: Option<&Notifier<M>>,
+    notifier: Option<&Notifier<M, E>>,
     profile: &Profile,
     now: DateTime<Utc>,
 ) -> Result<DigestOutcome, NotifyError> {

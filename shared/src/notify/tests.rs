@@ -7,11 +7,12 @@ use super::keep::KeepRefusal;
 use super::*;
 use crate::candidates;
 use crate::domain::{BoxPlan, LoginEvidence, Profile, ReclaimMode, Seat};
-use crate::memory::{MemoryMailer, MemoryQueue, MemoryRepos};
+use crate::memory::{MemoryMailEvents, MemoryMailer, MemoryQueue, MemoryRepos};
 use crate::ports::ProfileRepo;
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).single().unwrap()
+    // midnight: a notice sent then is due exactly notice_days later
+    Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).single().unwrap()
 }
 
 /// 00:00 UTC of a day of March 2026.
@@ -52,7 +53,8 @@ pub(crate) struct Fixture {
     pub(crate) repos: MemoryRepos,
     pub(crate) mailer: MemoryMailer,
     pub(crate) queue: MemoryQueue,
-    pub(crate) notifier: Notifier<MemoryMailer>,
+    pub(crate) notifier: Notifier<MemoryMailer, MemoryMailEvents>,
+    pub(crate) events: MemoryMailEvents,
 }
 
 /// An admin (the transfer target) and idle users `2..` with the given logins.
@@ -70,14 +72,17 @@ pub(crate) async fn fixture(logins: &[&str]) -> Fixture {
     }
     repos.seats().put_many(&seats).await.unwrap();
     let mailer = MemoryMailer::new();
+    let events = MemoryMailEvents::new();
     Fixture {
         notifier: Notifier {
             mailer: mailer.clone(),
+            events: events.clone(),
             keep_base_url: url::Url::parse("https://api.example.test/").unwrap(),
             digest_recipient: Some("it@acme.com".into()),
         },
         repos,
         mailer,
+        events,
         queue: MemoryQueue::default(),
     }
 }
@@ -532,4 +537,310 @@ fn tokens_are_32_random_bytes_in_base64url() {
     assert_eq!(da, token_digest(&a));
     let base = url::Url::parse("https://x.test/prod/").unwrap();
     assert_eq!(keep_link(&base, "T"), "https://x.test/prod/keep?t=T");
+}
+
+#[tokio::test]
+async fn a_request_the_reclaim_function_let_go_is_enqueued_again() {
+    let f = fixture(&["eve@acme.com"]).await;
+    f.sync(t0()).await;
+    assert_eq!(f.sync(t0() + Duration::days(7)).await.enqueued, 1);
+    assert_eq!(f.notice("2").await.state, NoticeState::Requested);
+    // as Reclaimer::release_candidate does when the daily cap refuses the request
+    let mut c = f
+        .repos
+        .seats()
+        .get_candidate("acme", "2")
+        .await
+        .unwrap()
+        .unwrap();
+    c.request_id = None;
+    c.requested_at = None;
+    c.waiting = Some("request x blast_radius_cap: waits for the next run".into());
+    f.repos.seats().put_candidate(&c).await.unwrap();
+    let r = f.sync(t0() + Duration::days(8)).await;
+    assert_eq!((r.due, r.enqueued), (1, 1), "{r:?}");
+    assert_eq!(
+        f.queue.sent().len(),
+        2,
+        "a second request for the same user"
+    );
+    assert_eq!(f.notice("2").await.state, NoticeState::Requested);
+}
+
+#[tokio::test]
+async fn a_mailed_notice_whose_record_was_lost_can_still_be_kept_once() {
+    let f = fixture(&["eve@acme.com"]).await;
+    let p = f.profile().await;
+    let r = candidates::refresh(f.repos.seats(), &p, "run", t0(), 0)
+        .await
+        .unwrap();
+    // SES accepted the mail, then the notice's save failed (a crash, a lost answer)
+    f.repos.fail_next("notices.save_notice");
+    assert!(run(
+        &f.repos,
+        Some(&f.notifier),
+        Some(&f.queue),
+        &p,
+        r.report.seats_evaluated,
+        t0()
+    )
+    .await
+    .is_err());
+    assert_eq!(f.mailer.sent_to("eve@acme.com").len(), 1);
+    assert_eq!(f.notice("2").await.state, NoticeState::Pending);
+    let token = f.token("eve@acme.com");
+    let now = t0() + Duration::hours(1);
+    assert!(keep::inspect(&f.repos, &token, now).await.unwrap().is_ok());
+    let kept = keep::keep(&f.repos, &token, Some("need it"), now)
+        .await
+        .unwrap();
+    assert!(kept.is_ok(), "{:?}", kept.err());
+    assert_eq!(f.notice("2").await.state, NoticeState::Kept);
+    // the next sync neither mails again nor enqueues
+    let next = f.sync(t0() + Duration::days(8)).await;
+    assert_eq!((next.notices_sent, next.enqueued), (0, 0), "{next:?}");
+    assert_eq!(f.mailer.sent_to("eve@acme.com").len(), 1);
+    // and the link is used up, with the reason the page gives
+    assert_eq!(
+        keep::keep(&f.repos, &token, None, now).await.unwrap().err(),
+        Some(KeepRefusal::Used)
+    );
+}
+
+#[tokio::test]
+async fn no_keep_is_accepted_while_a_reclaim_is_under_way() {
+    let f = fixture(&["eve@acme.com"]).await;
+    f.sync(t0()).await;
+    let token = f.token("eve@acme.com");
+    // an operator approved the reclaim before the due date: the request is on its way
+    let mut c = f
+        .repos
+        .seats()
+        .get_candidate("acme", "2")
+        .await
+        .unwrap()
+        .unwrap();
+    c.request_id = Some("req-op".into());
+    f.repos.seats().put_candidate(&c).await.unwrap();
+    let now = t0() + Duration::days(1);
+    assert_eq!(
+        keep::inspect(&f.repos, &token, now).await.unwrap().err(),
+        Some(KeepRefusal::InProgress)
+    );
+    assert_eq!(
+        keep::keep(&f.repos, &token, Some("please"), now)
+            .await
+            .unwrap()
+            .err(),
+        Some(KeepRefusal::InProgress)
+    );
+    assert_eq!(f.repos.keep_of("acme", "2"), None, "nothing written");
+    assert_eq!(f.notice("2").await.state, NoticeState::Sent);
+}
+
+// ---- bounces and complaints (the mail-events queue) ------------------------------------------
+
+use crate::domain::mail_event::{in_sns_envelope, ses_bounce_record, ses_complaint_record};
+
+impl Fixture {
+    fn message_id(n: &Notice) -> String {
+        n.message_id.clone().expect("sent")
+    }
+}
+
+#[tokio::test]
+async fn a_permanent_bounce_fails_the_notice_and_it_is_never_enqueued() {
+    let f = fixture(&["gone@acme.com", "ok@acme.com"]).await;
+    f.sync(t0()).await;
+    let gone = f.notice("2").await;
+    assert_eq!(gone.state, NoticeState::Sent);
+    // SES accepted it; the bounce comes later, through SNS (with and without the envelope)
+    let raw = ses_bounce_record(
+        &Fixture::message_id(&gone),
+        "Permanent",
+        "gone@acme.com",
+        "smtp; 550 5.1.1 user unknown",
+    );
+    f.events.push(in_sns_envelope(&raw));
+    let r = f.sync(t0() + Duration::hours(1)).await;
+    assert_eq!(r.events.read, 1, "{r:?}");
+    assert_eq!(r.events.failed_notices, 1, "{r:?}");
+    assert!(
+        r.describe().contains("1 notice(s) failed by a bounce"),
+        "{}",
+        r.describe()
+    );
+    let failed = f.notice("2").await;
+    assert_eq!(failed.state, NoticeState::NoticeFailed);
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("the notice bounced: Permanent bounce (General): smtp; 550 5.1.1"),
+        "{:?}",
+        failed.last_error
+    );
+    assert_eq!(f.events.unacked(), 0, "acknowledged");
+    // past the due date: only the one who was told is enqueued
+    let r = f.sync(t0() + Duration::days(8)).await;
+    assert_eq!(r.enqueued, 1, "{r:?}");
+    assert!(f.queue.sent().iter().all(|q| q.user_id == "3"));
+    assert_eq!(f.notice("2").await.state, NoticeState::NoticeFailed);
+    // and the admins see it in the digest
+    send_digest(
+        &f.repos,
+        Some(&f.notifier),
+        &f.profile().await,
+        t0() + Duration::days(8),
+    )
+    .await
+    .unwrap();
+    let digest = f.mailer.sent_to("it@acme.com");
+    assert!(
+        digest[0]
+            .text
+            .contains("gone@acme.com (2): notice notice_failed: the notice bounced"),
+        "{}",
+        digest[0].text
+    );
+}
+
+#[tokio::test]
+async fn a_complaint_fails_the_notice_a_transient_bounce_keeps_it() {
+    let f = fixture(&["spam@acme.com", "full@acme.com"]).await;
+    f.sync(t0()).await;
+    let spam = Fixture::message_id(&f.notice("2").await);
+    let full = Fixture::message_id(&f.notice("3").await);
+    f.events.push(ses_complaint_record(&spam, "spam@acme.com"));
+    f.events.push(ses_bounce_record(
+        &full,
+        "Transient",
+        "full@acme.com",
+        "552 mailbox full",
+    ));
+    let r = f.sync(t0() + Duration::hours(1)).await;
+    assert_eq!(
+        (r.events.failed_notices, r.events.transient),
+        (1, 1),
+        "{r:?}"
+    );
+    let n = f.notice("2").await;
+    assert_eq!(n.state, NoticeState::NoticeFailed);
+    assert!(n.last_error.unwrap().contains("spam"));
+    let kept = f.notice("3").await;
+    assert_eq!(
+        kept.state,
+        NoticeState::Sent,
+        "a transient bounce keeps the notice"
+    );
+    assert!(kept.last_error.unwrap().contains("mailbox full"));
+    let r = f.sync(t0() + Duration::days(8)).await;
+    assert_eq!(r.enqueued, 1, "{r:?}");
+    assert_eq!(f.queue.sent()[0].user_id, "3");
+}
+
+#[tokio::test]
+async fn a_reminder_bounce_fails_the_notice_too() {
+    let f = fixture(&["eve@acme.com"]).await;
+    f.sync(t0()).await;
+    let r = f.sync(day(7) + Duration::hours(6)).await;
+    assert_eq!(r.reminders_sent, 1, "{r:?}");
+    let reminder = Fixture::message_id(&f.notice("2").await);
+    f.events.push(ses_bounce_record(
+        &reminder,
+        "Permanent",
+        "eve@acme.com",
+        "550",
+    ));
+    f.sync(day(8)).await;
+    assert_eq!(f.notice("2").await.state, NoticeState::NoticeFailed);
+    f.sync(day(20)).await;
+    assert!(f.queue.sent().is_empty());
+}
+
+#[tokio::test]
+async fn duplicate_unknown_and_malformed_events_are_acknowledged_and_counted() {
+    let f = fixture(&["gone@acme.com"]).await;
+    f.sync(t0()).await;
+    let id = Fixture::message_id(&f.notice("2").await);
+    let bounce = ses_bounce_record(&id, "Permanent", "gone@acme.com", "550");
+    f.events.push(bounce.clone());
+    f.events.push(bounce);
+    f.events.push(ses_bounce_record(
+        "never-sent",
+        "Permanent",
+        "x@acme.com",
+        "550",
+    ));
+    f.events.push("not json at all");
+    f.events
+        .push(r#"{"Type":"SubscriptionConfirmation","Message":"{}"}"#);
+    f.events
+        .push(r#"{"eventType":"Delivery","mail":{"messageId":"m"},"delivery":{}}"#);
+    // more than one receive batch
+    for _ in 0..12 {
+        f.events.push("{}");
+    }
+    let r = f.sync(t0() + Duration::hours(1)).await;
+    let e = &r.events;
+    assert_eq!(e.read, 18, "{e:?}");
+    assert_eq!(
+        (e.failed_notices, e.unchanged, e.unknown, e.malformed),
+        (1, 1, 2, 14),
+        "{e:?}"
+    );
+    assert_eq!(f.events.unacked(), 0);
+    assert_eq!(f.events.acked(), 18);
+    assert_eq!(f.notice("2").await.state, NoticeState::NoticeFailed);
+    // the same event delivered again later (SQS is at least once): harmless
+    f.events
+        .push(ses_bounce_record(&id, "Permanent", "gone@acme.com", "550"));
+    let r = f.sync(t0() + Duration::hours(2)).await;
+    assert_eq!(r.events.unchanged, 1, "{r:?}");
+}
+
+#[tokio::test]
+async fn a_bounce_after_enqueueing_fails_the_requested_notice() {
+    let f = fixture(&["late@acme.com"]).await;
+    f.sync(t0()).await;
+    let id = Fixture::message_id(&f.notice("2").await);
+    f.sync(day(9)).await;
+    let n = f.notice("2").await;
+    assert_eq!(n.state, NoticeState::Requested);
+    let request_id = n.request_id.clone().unwrap();
+    // the bounce was late (an MTA retried for days): the reclaim may not have run yet
+    f.events.push(ses_bounce_record(
+        &id,
+        "Permanent",
+        "late@acme.com",
+        "550 gone",
+    ));
+    let r = f.sync(day(9) + Duration::hours(1)).await;
+    assert_eq!(r.events.failed_notices, 1, "{r:?}");
+    let n = f.notice("2").await;
+    assert_eq!(n.state, NoticeState::NoticeFailed);
+    let why = n.last_error.unwrap();
+    assert!(
+        why.contains(&request_id) && why.contains("refuses"),
+        "{why}"
+    );
+    assert_eq!(f.queue.sent().len(), 1, "nothing enqueued again");
+}
+
+#[tokio::test]
+async fn a_store_failure_leaves_the_event_on_the_queue() {
+    let f = fixture(&["gone@acme.com"]).await;
+    f.sync(t0()).await;
+    let id = Fixture::message_id(&f.notice("2").await);
+    f.events
+        .push(ses_bounce_record(&id, "Permanent", "gone@acme.com", "550"));
+    f.repos.fail_next("notices.get_message");
+    let p = f.profile().await;
+    let err = run(&f.repos, Some(&f.notifier), Some(&f.queue), &p, 2, t0()).await;
+    assert!(err.is_err());
+    assert_eq!(f.events.unacked(), 1, "not acknowledged");
+    f.events.expire_in_flight();
+    let r = f.sync(t0() + Duration::hours(1)).await;
+    assert_eq!(r.events.failed_notices, 1, "{r:?}");
 }

@@ -19,7 +19,7 @@ pub mod provider;
 pub mod queue;
 pub mod repos;
 
-pub use mail::{MailError, Mailer};
+pub use mail::{MailError, MailEvents, MailEventsError, Mailer, ReceivedMailEvent};
 pub use provider::{
     AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
     ProviderAccess, PurchasedSeats, Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,

@@ -8,8 +8,8 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::{
-    Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeToken,
-    PendingConnect, Profile, ReclaimRecord, Seat, SeatIndex, TaskRun,
+    Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeMessage,
+    NoticeToken, PendingConnect, Profile, ReclaimRecord, Seat, SeatIndex, TaskRun,
 };
 
 /// The source of a store failure, kept for logs and `Error::source` chains.
@@ -152,6 +152,9 @@ pub trait SeatRepo {
     /// Stores a user's keep (replacing an older one).
     async fn put_keep(&self, k: &Keep) -> Result<(), StoreError>;
     async fn get_keep(&self, profile_id: &str, user_id: &str) -> Result<Option<Keep>, StoreError>;
+    /// Deletes a user's keep (none stored is fine): a restore that restored nothing takes back
+    /// the keep it wrote first.
+    async fn delete_keep(&self, profile_id: &str, user_id: &str) -> Result<(), StoreError>;
     /// Every stored keep of the profile, ended ones too (they are few: one per user who asked).
     async fn keeps(&self, profile_id: &str) -> Result<Vec<Keep>, StoreError>;
 }
@@ -304,6 +307,11 @@ pub trait NoticeRepo {
     async fn release_digest(&self, profile_id: &str, day: &str) -> Result<(), StoreError>;
     /// When the profile's last digest was claimed.
     async fn last_digest(&self, profile_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Records which notice an email (notice or reminder) was sent for, under the mail
+    /// service's message id (overwrites: the id is the mail service's, unique per email).
+    async fn put_message(&self, m: &NoticeMessage) -> Result<(), StoreError>;
+    /// The notice an email was sent for, by the mail service's message id.
+    async fn get_message(&self, message_id: &str) -> Result<Option<NoticeMessage>, StoreError>;
 }
 
 /// Every repository of one deployment (one table), so a service takes one parameter.

@@ -276,4 +276,4 @@ fn log_request(rec: &ReclaimRecord, retry: Option<&str>) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -7,16 +7,17 @@ use chrono::{DateTime, Utc};
 
 use super::Reclaimer;
 use crate::candidates;
+use crate::domain::keep::Keep;
 use crate::domain::rules::{evaluate, is_suspended_status, Exemption, SeatFacts, Verdict};
 use crate::domain::{
-    ActivityScope, LoginEvidence, Profile, ReclaimMode, ReclaimRecord, ReclaimStatus, RemovalMode,
-    Seat, ACTIVITY_OVERLAP,
+    ActivityScope, LoginEvidence, NoticeState, Profile, ReclaimMode, ReclaimRecord, ReclaimStatus,
+    RemovalMode, Seat, ACTIVITY_OVERLAP,
 };
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{
     AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
-    ProviderAccess, ReclaimRepo, Refusal, Removal, Repos, RunRepo, SeatRepo, StoreError,
-    TargetCheck, UserLock, Window,
+    NoticeRepo, ProviderAccess, ReclaimRepo, Refusal, Removal, Repos, RunRepo, SeatRepo,
+    StoreError, TargetCheck, UserLock, Window,
 };
 
 /// Skip codes after which the candidate is released to wait for the next auto run or
@@ -26,6 +27,10 @@ const RELEASES_CANDIDATE: [&str; 3] = [
     "profile_paused",
     "duplicate_user_request",
 ];
+
+/// The code of a failed unsuspend at the end of the undo window (the user stays suspended; not
+/// tried again by the give-back after a failure).
+const UNSUSPEND_REFUSED: &str = "unsuspend_refused";
 
 /// A request verified longer ago than this (by an earlier delivery: a redelivery, a request
 /// waiting behind a busy provider) is verified again before anything changes at the provider.
@@ -156,13 +161,40 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             deprovisioner: &deprovisioner,
             stats,
         };
+        let ran = self.steps(profile, rec, &ports).await;
+        match ran {
+            // a permanent failure after the suspension: the person is not left locked out
+            Err(Stop::Fail {
+                code,
+                reason,
+                request_id,
+            }) if rec.suspended_not_removed() && code != UNSUSPEND_REFUSED => {
+                let back = self.give_back(rec, &ports).await;
+                Err(Stop::Fail {
+                    code,
+                    reason: format!("{reason}; {back}"),
+                    request_id,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// The steps of [`Reclaimer::run`], once the ports are open.
+    async fn steps<D: Directory, X: Deprovisioner>(
+        &self,
+        profile: &Profile,
+        rec: &mut ReclaimRecord,
+        ports: &Ports<'_, D, X>,
+    ) -> StepResult {
+        let deprovisioner = ports.deprovisioner;
         let separate = deprovisioner.transfers_separately();
         // the target was checked by this delivery's verification
         let mut target_checked = false;
         loop {
             match rec.status {
                 ReclaimStatus::Received => {
-                    self.verify(profile, rec, &ports, false).await?;
+                    self.verify(profile, rec, ports, false).await?;
                     target_checked = true;
                 }
                 ReclaimStatus::Verified => {
@@ -171,7 +203,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                     }
                     // verified too long ago by an earlier delivery: the user may be back
                     if !target_checked && stale_verification(rec, Utc::now()) {
-                        self.verify(profile, rec, &ports, true).await?;
+                        self.verify(profile, rec, ports, true).await?;
                         target_checked = true;
                         continue;
                     }
@@ -185,20 +217,21 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                         rec.step(ReclaimStatus::Suspending, Utc::now(), announce, None);
                         self.save(rec).await?;
                         // the delivery ends at `suspended`, whatever the window's length
-                        return self.suspend(profile, rec, &ports).await;
+                        return self.suspend(profile, rec, ports, true).await;
                     }
-                    self.start_removal(rec, &ports, &mut target_checked).await?;
+                    self.start_removal(rec, ports, &mut target_checked).await?;
                 }
-                ReclaimStatus::Suspending => return self.suspend(profile, rec, &ports).await,
+                // a redelivery: an `already` answer may be our own lost one
+                ReclaimStatus::Suspending => return self.suspend(profile, rec, ports, false).await,
                 ReclaimStatus::Suspended => {
                     // a delivery before the window's end (or while paused): acknowledged; the
                     // sync re-posts it when the window has passed
                     if in_window(rec) || profile.rules.paused {
                         return Ok(());
                     }
-                    self.recheck_after_window(rec, &ports).await?;
+                    self.recheck_after_window(profile, rec, ports).await?;
                     if !rec.status.is_final() {
-                        self.start_removal(rec, &ports, &mut target_checked).await?;
+                        self.start_removal(rec, ports, &mut target_checked).await?;
                     }
                 }
                 ReclaimStatus::Transferring | ReclaimStatus::Transferred if !separate => {
@@ -211,7 +244,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                         request_id: None,
                     })
                 }
-                ReclaimStatus::Transferring => self.resume_transfer(rec, &ports).await?,
+                ReclaimStatus::Transferring => self.resume_transfer(rec, ports).await?,
                 ReclaimStatus::Transferred => {
                     if paused(profile, rec) {
                         continue;
@@ -220,13 +253,13 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                     let announce = deprovisioner.announce_removal(&user, &target);
                     rec.step(ReclaimStatus::Removing, Utc::now(), announce, None);
                     self.save(rec).await?;
-                    self.remove(rec, &ports).await?;
+                    self.remove(rec, ports).await?;
                 }
                 ReclaimStatus::Removing => match rec.async_job_id.clone() {
-                    Some(job) => self.poll(rec, &ports, &job).await?,
+                    Some(job) => self.poll(rec, ports, &job).await?,
                     // announced, no job recorded: removing again is safe (an already removed
                     // user answers as gone)
-                    None => self.remove(rec, &ports).await?,
+                    None => self.remove(rec, ports).await?,
                 },
                 ReclaimStatus::Removed => self.finish(profile, rec).await?,
                 ReclaimStatus::Done
@@ -397,6 +430,7 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
         profile: &Profile,
         rec: &mut ReclaimRecord,
         p: &Ports<'_, D, X>,
+        first: bool,
     ) -> StepResult {
         let (user, _) = who(rec);
         match p
@@ -405,18 +439,33 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             .await
         {
             Ok(AccessOutcome::Done {
-                detail, request_id, ..
+                detail,
+                request_id,
+                already,
             }) => {
+                // on the first call `already` means someone else suspended them; on a
+                // redelivery it may be our own lost answer, and the status read at
+                // verification decides
+                if first && already {
+                    rec.suspended_before = true;
+                }
                 let now = Utc::now();
                 let after = now + chrono::Duration::days(i64::from(profile.rules.suspend_days));
                 rec.suspended_at = Some(now);
                 rec.remove_after = Some(after);
-                let detail = format!(
-                    "{detail}; the seat is removed after {} unless restored (`seatctl restore {} {}`)",
-                    after.format("%Y-%m-%d %H:%M UTC"),
-                    profile.id,
-                    rec.login.as_deref().unwrap_or(&user)
-                );
+                let detail = if rec.suspended_before {
+                    format!(
+                        "{detail}; the user was already suspended before seatkeeper acted (by an admin): the seat is removed after {}, and neither `seatctl restore` nor seatkeeper unsuspends them",
+                        after.format("%Y-%m-%d %H:%M UTC"),
+                    )
+                } else {
+                    format!(
+                        "{detail}; the seat is removed after {} unless restored (`seatctl restore {} {}`)",
+                        after.format("%Y-%m-%d %H:%M UTC"),
+                        profile.id,
+                        rec.login.as_deref().unwrap_or(&user)
+                    )
+                };
                 rec.step(ReclaimStatus::Suspended, now, detail, request_id);
                 self.save(rec).await
             }
@@ -426,10 +475,16 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
     }
 
     /// At the end of the undo window, before anything is removed: the user must still be at
-    /// the provider, not kept (a keep unsuspends them and ends the request `restored`), and
-    /// still suspended (an admin may have unsuspended them in the console).
+    /// the provider, the rules must still make them a candidate (the same [`evaluate`] as at
+    /// verification, with the profile's rules as they are now, the freshly read user and an
+    /// active keep), and they must still be suspended (an admin may have unsuspended them in
+    /// the console). Activity counts as known before the suspension (a suspended user cannot
+    /// sign in; nothing is read again). A refusal gives the user access back first (unless an
+    /// admin had suspended them before seatkeeper) and ends the request `restored` with the
+    /// refusal's code.
     async fn recheck_after_window<D: Directory, X: Deprovisioner>(
         &self,
+        profile: &Profile,
         rec: &mut ReclaimRecord,
         p: &Ports<'_, D, X>,
     ) -> StepResult {
@@ -452,15 +507,33 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             );
             return Ok(());
         };
-        // a keep made during the window (the keep page): the user gets the seat back
-        let keep = self
-            .repos
-            .seats()
-            .get_keep(&rec.request.profile_id, &rec.request.user_id)
-            .await?
-            .filter(|k| k.is_active(now));
-        if let Some(k) = keep {
-            let (detail, request_id) = match p
+        let Some((code, why)) = self.refused_after_window(profile, rec, &user, p).await? else {
+            if !is_suspended_status(&user.status) {
+                rec.end(
+                    ReclaimStatus::Skipped,
+                    now,
+                    "unsuspended_in_console",
+                    format!(
+                        "the user is {} again at the end of the undo window (unsuspended in the admin console); nothing was removed",
+                        user.status
+                    ),
+                    None,
+                );
+            }
+            return Ok(());
+        };
+        if rec.suspended_before {
+            rec.end(
+                ReclaimStatus::Skipped,
+                now,
+                code,
+                format!("{why}; nothing was removed; the user stays suspended: an admin had suspended them before seatkeeper acted"),
+                None,
+            );
+            return Ok(());
+        }
+        let (detail, request_id) = if is_suspended_status(&user.status) {
+            match p
                 .deprovisioner
                 .set_access(&user.user_id, AccessChange::Unsuspend, p.stats)
                 .await
@@ -468,38 +541,158 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                 Ok(AccessOutcome::Done {
                     detail, request_id, ..
                 }) => (detail, request_id),
-                Ok(AccessOutcome::Refused(r)) => return Err(r.into()),
-                Err(e) => return Err(Stop::provider("unsuspend_refused", e)),
-            };
-            let why = format!(
-                "{} asked to keep the license until {} ({}){}; {detail}; nothing was removed",
-                k.by,
-                k.until.format("%Y-%m-%d"),
-                k.source.as_str(),
-                k.reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            );
-            rec.reason_code = Some("kept".into());
-            rec.reason = Some(why.clone());
-            rec.restored(Utc::now(), why, request_id);
-            return Ok(());
-        }
-        if !is_suspended_status(&user.status) {
-            rec.end(
-                ReclaimStatus::Skipped,
-                now,
-                "unsuspended_in_console",
-                format!(
-                    "the user is {} again at the end of the undo window (unsuspended in the admin console); nothing was removed",
-                    user.status
-                ),
-                None,
-            );
-            return Ok(());
-        }
+                Ok(AccessOutcome::Refused(r)) => {
+                    return Err(self.unsuspend_failed(profile, rec, &why, r.reason))
+                }
+                Err(e) if retryable(&e) => return Err(Stop::Retry(e.to_string())),
+                Err(e) => return Err(self.unsuspend_failed(profile, rec, &why, e.to_string())),
+            }
+        } else {
+            // unsuspended already (in the console, or by a delivery that crashed after it)
+            (format!("the user is {} already", user.status), None)
+        };
+        let why = format!("{why}; {detail}; nothing was removed");
+        rec.reason_code = Some(code.into());
+        rec.reason = Some(why.clone());
+        rec.restored(Utc::now(), format!("{code}: {why}"), request_id);
         Ok(())
+    }
+
+    /// The rules applied again at the end of the undo window: `None` while the user is still a
+    /// candidate, else the refusal's code and sentence.
+    async fn refused_after_window<D: Directory, X: Deprovisioner>(
+        &self,
+        profile: &Profile,
+        rec: &ReclaimRecord,
+        user: &DirectoryUser,
+        p: &Ports<'_, D, X>,
+    ) -> Result<Option<(&'static str, String)>, Stop> {
+        let now = Utc::now();
+        let seats = self.repos.seats();
+        let seat = match seats.get(&profile.id, &rec.request.user_id).await? {
+            Some(s) if s.removed_at.is_none() => s,
+            _ => {
+                return Ok(Some((
+                    "unknown_seat",
+                    "the user is no longer a seat in the profile's last finished sync".to_owned(),
+                )))
+            }
+        };
+        let keep = seats
+            .get_keep(&profile.id, &seat.user_id)
+            .await?
+            .filter(|k| k.is_active(now));
+        // what was known before the suspension: the synced seat and the verification's read
+        let before = rec.suspended_at.unwrap_or(now);
+        let known = |a: Option<&LoginEvidence>, b: Option<&LoginEvidence>| {
+            LoginEvidence::newest(a.filter(|l| l.at <= before), b.filter(|l| l.at <= before))
+                .cloned()
+        };
+        let evidence = rec.evidence.as_ref();
+        let last_login = known(
+            seat.last_login.as_ref(),
+            evidence.and_then(|e| e.last_login.as_ref()),
+        );
+        let last_activity = known(
+            seat.last_activity.as_ref(),
+            evidence.and_then(|e| e.last_activity.as_ref()),
+        );
+        // the target as configured now (an operator may have made this user the target)
+        let target = p
+            .deprovisioner
+            .transfer_target()
+            .ok()
+            .or_else(|| rec.transfer_target.clone());
+        let facts = SeatFacts {
+            user_id: &seat.user_id,
+            login: &user.login,
+            status: &user.status,
+            is_admin: user.is_admin,
+            license_type: &seat.license_type,
+            created_at: user.created_at.or(seat.created_at),
+            first_seen_at: seat.first_seen_at,
+            last_login: last_login.as_ref(),
+            last_activity: last_activity.as_ref(),
+            observed_since: profile.last_sync.as_ref().and_then(|l| l.observed_since),
+            kept_until: keep.as_ref().map(|k| k.until),
+        };
+        let verdict = evaluate(
+            &facts,
+            &profile.rules,
+            profile.reclaimable(&seat.license_type),
+            target.as_deref(),
+            now,
+        );
+        if matches!(verdict, Verdict::Candidate(_)) {
+            return Ok(None);
+        }
+        let (code, why) = refusal(
+            profile,
+            &seat,
+            verdict,
+            keep.as_ref(),
+            (last_login.as_ref(), last_activity.as_ref()),
+        );
+        Ok(Some((
+            code,
+            format!("at the end of the undo window the rules no longer take the seat: {why}"),
+        )))
+    }
+
+    /// The unsuspend after a refusal at the window's end failed: the request fails, and says
+    /// the user is still suspended and how to give access back.
+    fn unsuspend_failed(
+        &self,
+        profile: &Profile,
+        rec: &ReclaimRecord,
+        why: &str,
+        error: String,
+    ) -> Stop {
+        Stop::Fail {
+            code: UNSUSPEND_REFUSED,
+            reason: format!(
+                "{why}; nothing was removed, but unsuspending the user failed ({error}): they are still suspended; `seatctl restore {} {}` gives access back",
+                profile.id,
+                rec.login.as_deref().unwrap_or(&rec.request.user_id)
+            ),
+            request_id: None,
+        }
+    }
+
+    /// After a permanent failure following the suspension (nothing removed): gives the user
+    /// access back, unless an admin had suspended them before seatkeeper. Says what happened,
+    /// for the failure's reason; never fails itself.
+    async fn give_back<D, X: Deprovisioner>(
+        &self,
+        rec: &ReclaimRecord,
+        p: &Ports<'_, D, X>,
+    ) -> String {
+        if rec.suspended_before {
+            return "the user stays suspended: an admin had suspended them before seatkeeper acted"
+                .to_owned();
+        }
+        let restore = format!(
+            "`seatctl restore {} {}` gives access back",
+            rec.request.profile_id,
+            rec.login.as_deref().unwrap_or(&rec.request.user_id)
+        );
+        match p
+            .deprovisioner
+            .set_access(&rec.request.user_id, AccessChange::Unsuspend, p.stats)
+            .await
+        {
+            Ok(AccessOutcome::Done { detail, .. }) => {
+                format!("the user was given access back ({detail}); the seat stays theirs")
+            }
+            Ok(AccessOutcome::Refused(r)) => format!(
+                "the user is still suspended: unsuspending was refused ({}: {}); {restore}",
+                r.code, r.reason
+            ),
+            Err(e) => {
+                tracing::warn!(request_id = %rec.request.request_id, error = %e, "could not give a suspended user access back after a failed removal");
+                format!("the user may still be suspended: unsuspending failed ({e}); {restore}")
+            }
+        }
     }
 
     /// Saves a step before the provider call it announces.
@@ -520,6 +713,9 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             return Ok(());
         };
         if paused(profile, rec) {
+            return Ok(());
+        }
+        if self.notice_failed(profile, rec).await? {
             return Ok(());
         }
         let target = p.deprovisioner.transfer_target()?;
@@ -580,6 +776,45 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             again,
         )
         .await
+    }
+
+    /// Notify mode: a user whose latest notice failed (SES refused it, or it bounced or drew a
+    /// complaint after the request was enqueued) was never told, so is never reclaimed: the
+    /// request ends skipped `notice_failed`, and the admin sees the notice in the digest.
+    async fn notice_failed(
+        &self,
+        profile: &Profile,
+        rec: &mut ReclaimRecord,
+    ) -> Result<bool, Stop> {
+        if profile.rules.mode != ReclaimMode::Notify {
+            return Ok(false);
+        }
+        let latest = self
+            .repos
+            .notices()
+            .notices(&profile.id)
+            .await?
+            .into_iter()
+            .filter(|n| n.user_id == rec.request.user_id)
+            .max_by(|a, b| {
+                a.created_at
+                    .cmp(&b.created_at)
+                    .then(a.candidacy.cmp(&b.candidacy))
+            });
+        let Some(n) = latest.filter(|n| n.state == NoticeState::NoticeFailed) else {
+            return Ok(false);
+        };
+        rec.end(
+            ReclaimStatus::Skipped,
+            Utc::now(),
+            "notice_failed",
+            format!(
+                "the user's notice failed ({}): in notify mode a user who was not told is never reclaimed",
+                n.last_error.as_deref().unwrap_or("no reason recorded")
+            ),
+            None,
+        );
+        Ok(true)
     }
 
     /// Activity since the last sync's checkpoint (less the overlap), or since the rule's
@@ -686,6 +921,8 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             Verdict::Candidate(evidence) => {
                 rec.evidence = Some(evidence);
                 rec.plan = Some(plan);
+                // read before seatkeeper changes anything: an admin suspended them already
+                rec.suspended_before = is_suspended_status(&user.status);
                 if rec.request.dry_run {
                     rec.reason_code = Some("dry_run".into());
                     let detail = format!(
@@ -707,58 +944,12 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
                 }
                 return self.count_against_cap(profile, rec, now).await;
             }
-            Verdict::Active { last_login: at } => (
-                "active_since_request",
-                format!(
-                    "the user was active on {} (within {} days): {}",
-                    at.format("%Y-%m-%d %H:%M UTC"),
-                    profile.rules.inactive_days,
-                    describe_activity(
-                        LoginEvidence::newest(last_login.as_ref(), last_activity.as_ref())
-                            .filter(|l| l.at == at)
-                            .or(last_login.as_ref())
-                    )
-                ),
-            ),
-            Verdict::InGrace { since } => (
-                "in_grace",
-                format!(
-                    "the account is new or recent ({})",
-                    since.format("%Y-%m-%d")
-                ),
-            ),
-            Verdict::Exempt(Exemption::Kept) => (
-                exemption_code(Exemption::Kept),
-                match &keep {
-                    Some(k) => format!(
-                        "{} asked to keep the license until {} ({}){}",
-                        k.by,
-                        k.until.format("%Y-%m-%d"),
-                        k.source.as_str(),
-                        k.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
-                    ),
-                    None => Exemption::Kept.reason().to_owned(),
-                },
-            ),
-            Verdict::Exempt(x) => (exemption_code(x), format!("refused: {}", x.reason())),
-            Verdict::NotObservedLongEnough {
-                observed_since,
-                decidable_on,
-            } => (
-                "not_observed_long_enough",
-                format!(
-                    "activity has been read only since {}, less than the rule's {} days: decidable on {}",
-                    observed_since.format("%Y-%m-%d"),
-                    profile.rules.inactive_days,
-                    decidable_on.format("%Y-%m-%d")
-                ),
-            ),
-            Verdict::OutOfScope => (
-                "license_type_out_of_scope",
-                format!(
-                    "license type {} is not in the rules' scope",
-                    seat.license_type
-                ),
+            other => refusal(
+                profile,
+                seat,
+                other,
+                keep.as_ref(),
+                (last_login.as_ref(), last_activity.as_ref()),
             ),
         };
         rec.end(ReclaimStatus::Skipped, now, code, reason, None);
@@ -1009,6 +1200,73 @@ impl<R: Repos, P: ProviderAccess> Reclaimer<R, P> {
             .await?;
         rec.step(ReclaimStatus::Done, now, "seat reclaimed", None);
         Ok(())
+    }
+}
+
+/// The code and sentence of a verdict that is not a candidacy (at verification, and again at
+/// the end of the undo window).
+fn refusal(
+    profile: &Profile,
+    seat: &Seat,
+    verdict: Verdict,
+    keep: Option<&Keep>,
+    (last_login, last_activity): (Option<&LoginEvidence>, Option<&LoginEvidence>),
+) -> (&'static str, String) {
+    match verdict {
+            Verdict::Active { last_login: at } => (
+            "active_since_request",
+            format!(
+                "the user was active on {} (within {} days): {}",
+                at.format("%Y-%m-%d %H:%M UTC"),
+                profile.rules.inactive_days,
+                describe_activity(
+                    LoginEvidence::newest(last_login, last_activity)
+                        .filter(|l| l.at == at)
+                        .or(last_login)
+                )
+            ),
+        ),
+        Verdict::InGrace { since } => (
+            "in_grace",
+            format!(
+                "the account is new or recent ({})",
+                since.format("%Y-%m-%d")
+            ),
+        ),
+        Verdict::Exempt(Exemption::Kept) => (
+            exemption_code(Exemption::Kept),
+            match keep {
+                Some(k) => format!(
+                    "{} asked to keep the license until {} ({}){}",
+                    k.by,
+                    k.until.format("%Y-%m-%d"),
+                    k.source.as_str(),
+                    k.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                ),
+                None => Exemption::Kept.reason().to_owned(),
+            },
+        ),
+        Verdict::Exempt(x) => (exemption_code(x), format!("refused: {}", x.reason())),
+        Verdict::NotObservedLongEnough {
+            observed_since,
+            decidable_on,
+        } => (
+            "not_observed_long_enough",
+            format!(
+                "activity has been read only since {}, less than the rule's {} days: decidable on {}",
+                observed_since.format("%Y-%m-%d"),
+                profile.rules.inactive_days,
+                decidable_on.format("%Y-%m-%d")
+            ),
+        ),
+        Verdict::OutOfScope => (
+            "license_type_out_of_scope",
+            format!(
+                "license type {} is not in the rules' scope",
+                seat.license_type
+            ),
+        ),
+        Verdict::Candidate(_) => ("candidate", "still qualifies".to_owned()),
     }
 }
 

@@ -24,7 +24,7 @@ struct World {
     profile: Profile,
 }
 
-fn observed(id: &str, admin: bool) -> ObservedSeat {
+pub(crate) fn observed(id: &str, admin: bool) -> ObservedSeat {
     ObservedSeat {
         user_id: id.into(),
         login: format!("u{id}@example.com"),
@@ -38,7 +38,7 @@ fn observed(id: &str, admin: bool) -> ObservedSeat {
     }
 }
 
-fn seat(profile: &Profile, o: &ObservedSeat, last_login_days: Option<i64>) -> Seat {
+pub(crate) fn seat(profile: &Profile, o: &ObservedSeat, last_login_days: Option<i64>) -> Seat {
     let now = Utc::now();
     Seat {
         profile_id: profile.id.clone(),
@@ -1284,4 +1284,75 @@ async fn a_transfer_that_never_completes_fails_after_the_checks_with_the_folder_
     );
     assert!(w.user_present(IDLE), "the user keeps the seat");
     w.assert_no_content_lost();
+}
+
+/// A notice in `state` for the user's current candidacy, as notify mode stores it.
+async fn notice_in(w: &World, user: &str, state: crate::domain::NoticeState) {
+    use crate::domain::{Candidate, Notice};
+    use crate::ports::NoticeRepo;
+    let s = w.seat(user).await;
+    let c = Candidate {
+        profile_id: "acme".into(),
+        user_id: user.into(),
+        login: s.login.clone(),
+        name: s.name.clone(),
+        license_type: s.license_type.clone(),
+        unit_price_cents: None,
+        currency: None,
+        evidence: crate::domain::rules::Evidence {
+            rule: "no activity for 60 days".into(),
+            threshold_days: 60,
+            inactive_days: 200,
+            last_login: s.last_login.clone(),
+            inactive_since: Utc::now() - Duration::days(200),
+            license_type: s.license_type.clone(),
+            evaluated_at: Utc::now(),
+            last_activity: None,
+            activity: Default::default(),
+            observed_since: None,
+        },
+        run_id: "run-1".into(),
+        listed_at: Utc::now() - Duration::days(8),
+        approved_by: None,
+        approved_at: None,
+        request_id: None,
+        requested_at: None,
+        finding: String::new(),
+        waiting: None,
+    };
+    let mut n = Notice::new(&c, Some(s.login.clone()), Utc::now() - Duration::days(8));
+    n.state = state;
+    n.last_error = Some("the notice bounced: Permanent bounce (General): smtp; 550".into());
+    assert!(w.repos.notices().create_notice(&n).await.unwrap());
+}
+
+#[tokio::test]
+async fn notify_mode_never_reclaims_a_user_whose_notice_failed() {
+    use crate::domain::{NoticeState, ReclaimMode};
+    let w = world(true).await;
+    w.set_rules(|p| p.rules.mode = ReclaimMode::Notify).await;
+    // the bounce arrived after the request was enqueued: the notice is notice_failed now
+    notice_in(&w, IDLE, NoticeState::NoticeFailed).await;
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Skipped));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("notice_failed"));
+    assert!(
+        rec.reason.unwrap().contains("550"),
+        "the reason names the bounce"
+    );
+    assert!(w.provider.tenant().users.contains_key(IDLE), "untouched");
+    // a notice that went out (requested) does not stop it
+    notice_in(&w, IDLE2, NoticeState::Requested).await;
+    let req2 = request(IDLE2);
+    assert_eq!(w.deliver(&req2).await, Outcome::Finished(Done));
+}
+
+#[tokio::test]
+async fn outside_notify_mode_a_failed_notice_is_no_reason_to_skip() {
+    use crate::domain::NoticeState;
+    let w = world(true).await;
+    notice_in(&w, IDLE, NoticeState::NoticeFailed).await;
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
 }

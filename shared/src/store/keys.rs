@@ -19,6 +19,7 @@
 //! | notice          | `NOTICES#<profile>`   | `NOTICE#<user id>#<candidacy>`       |
 //! | keep token      | `KEEPTOKEN#<sha256(token)>` | `TOKEN`                        |
 //! | digest marker   | `PROFILE#<profile>`   | `DIGEST#<UTC date>`                  |
+//! | notice message  | `NOTICEMSG#<SES message id>` | `MSG`                         |
 //!
 //! Every item also has `kind` (the entity name). Profiles share one partition (a deployment has
 //! few); a profile's seats are one partition read with one paged Query.
@@ -124,6 +125,11 @@ pub fn notice(profile: &str, user_id: &str, candidacy: &str) -> (String, String)
 /// A keep token's lookup item, keyed by the token's digest (never the token itself).
 pub fn keep_token(digest: &str) -> (String, String) {
     (format!("KEEPTOKEN#{digest}"), "TOKEN".to_owned())
+}
+
+/// Which notice an email was sent for, by the mail service's message id (bounces name only it).
+pub fn notice_message(message_id: &str) -> (String, String) {
+    (format!("NOTICEMSG#{message_id}"), "MSG".to_owned())
 }
 
 pub const DIGEST_PREFIX: &str = "DIGEST#";

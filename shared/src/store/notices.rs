@@ -1,17 +1,20 @@
 //! Notify mode: notices (`NOTICES#<profile>`, `NOTICE#<user id>#<candidacy>`), keep tokens by
 //! digest (`KEEPTOKEN#<sha256(token)>`, `TOKEN`, cleaned up by the TTL) and the daily digest
-//! markers (`PROFILE#<profile>`, `DIGEST#<UTC date>`). A keep is one transaction: the token is
+//! markers (`PROFILE#<profile>`, `DIGEST#<UTC date>`), and which notice each email was sent for
+//! (`NOTICEMSG#<SES message id>`, `MSG`: bounces and complaints name only that id). A keep is one transaction: the token is
 //! consumed, the keep written and the notice marked kept, or nothing changes.
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::keys;
-use super::table::{aws, condition_failed, conditional, from_item, to_item, Table};
-use crate::domain::{Keep, Notice, NoticeToken};
+use super::table::{aws, condition_failed, from_item, to_item, Table};
+use crate::domain::{Keep, Notice, NoticeMessage, NoticeToken};
 use crate::ports::{KeepOutcome, NoticeRepo, StoreError};
 
 /// A used or expired token item stays this long after its expiry (then the TTL removes it).
 const TOKEN_TTL_AFTER_EXPIRY_SECS: i64 = 30 * 86_400;
+/// A message lookup outlives any notice period and the late bounces SES reports (within days).
+const MESSAGE_TTL_SECS: i64 = 90 * 86_400;
 /// Digest markers are kept a year.
 const DIGEST_TTL_SECS: i64 = 366 * 86_400;
 /// A notice that no longer follows a candidacy (kept, requested, cancelled) is kept this long
@@ -47,16 +50,7 @@ impl NoticeTable {
 
 impl NoticeRepo for NoticeTable {
     async fn create_notice(&self, n: &Notice) -> Result<bool, StoreError> {
-        let out = self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(Self::notice_item(n)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        conditional("PutItem", out)
+        self.table.put_new(Self::notice_item(n)?).await
     }
 
     async fn save_notice(&self, n: &mut Notice) -> Result<(), StoreError> {
@@ -114,16 +108,7 @@ impl NoticeRepo for NoticeTable {
             "ttl".into(),
             AttributeValue::N((t.expires_at.timestamp() + TOKEN_TTL_AFTER_EXPIRY_SECS).to_string()),
         );
-        let out = self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if conditional("PutItem", out)? {
+        if self.table.put_new(item).await? {
             Ok(())
         } else {
             Err(StoreError::Conflict("keep token digest taken".into()))
@@ -240,16 +225,7 @@ impl NoticeRepo for NoticeTable {
             "ttl".into(),
             AttributeValue::N((at.timestamp() + DIGEST_TTL_SECS).to_string()),
         );
-        let out = self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        conditional("PutItem", out)
+        self.table.put_new(item).await
     }
 
     async fn release_digest(&self, profile_id: &str, day: &str) -> Result<(), StoreError> {
@@ -279,6 +255,41 @@ impl NoticeRepo for NoticeTable {
             )
             .await?;
         Ok(newest.into_iter().next().map(|m| m.at))
+    }
+
+    async fn put_message(&self, m: &NoticeMessage) -> Result<(), StoreError> {
+        let mut item = to_item("notice_message", keys::notice_message(&m.message_id), m)?;
+        item.insert(
+            "ttl".into(),
+            AttributeValue::N((m.sent_at.timestamp() + MESSAGE_TTL_SECS).to_string()),
+        );
+        self.table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(aws("PutItem"))?;
+        Ok(())
+    }
+
+    async fn get_message(&self, message_id: &str) -> Result<Option<NoticeMessage>, StoreError> {
+        let out = self
+            .table
+            .client()
+            .get_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_map(keys::notice_message(message_id))))
+            .send()
+            .await
+            .map_err(aws("GetItem"))?;
+        out.item
+            .map(|mut i| {
+                i.remove("ttl");
+                from_item("notice_message", i)
+            })
+            .transpose()
     }
 }
 

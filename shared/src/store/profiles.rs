@@ -22,22 +22,14 @@ impl ProfileTable {
 impl ProfileRepo for ProfileTable {
     async fn create(&self, p: &Profile) -> Result<(), StoreError> {
         let item = to_item("profile", keys::profile(&p.id), p)?;
-        self.table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| {
-                if condition_failed(&e) {
-                    StoreError::Conflict(format!("profile {} already exists", p.id))
-                } else {
-                    aws("PutItem")(e)
-                }
-            })?;
-        Ok(())
+        if self.table.put_new(item).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "profile {} already exists",
+                p.id
+            )))
+        }
     }
 
     /// Writes `p` with its version bumped, if the stored version is still `p.version` (a

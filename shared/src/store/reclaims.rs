@@ -29,16 +29,7 @@ impl ReclaimRepo for ReclaimTable {
             keys::reclaim(&r.request.profile_id, &r.request.request_id),
             r,
         )?;
-        let out = self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        conditional("PutItem", out)
+        self.table.put_new(item).await
     }
 
     async fn get(

@@ -313,6 +313,20 @@ impl SeatRepo for SeatTable {
             .await
     }
 
+    async fn delete_keep(&self, profile_id: &str, user_id: &str) -> Result<(), StoreError> {
+        let (pk, sk) = keys::keep(profile_id, user_id);
+        self.table
+            .client()
+            .delete_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .send()
+            .await
+            .map_err(aws("DeleteItem"))?;
+        Ok(())
+    }
+
     async fn keeps(&self, profile_id: &str) -> Result<Vec<Keep>, StoreError> {
         self.table
             .query_all("keep", keys::keeps_pk(profile_id), None, None)

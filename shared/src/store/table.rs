@@ -175,6 +175,19 @@ impl Table {
         Ok(())
     }
 
+    /// Creates the item only if its key is free (`attribute_not_exists(pk)`): false if taken.
+    pub(crate) async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        conditional("PutItem", out)
+    }
+
     /// Every item of a partition (optionally of one sort-key prefix); with a limit, the newest
     /// `limit` items (descending sort key).
     pub(crate) async fn query_all<T: DeserializeOwned>(

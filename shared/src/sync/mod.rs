@@ -18,7 +18,7 @@ pub use run::{ProfileOutcome, Run, SyncError, SyncReport};
 use crate::domain::{self, Provider, TaskKind};
 use crate::http::ApiStats;
 use crate::notify::Notifier;
-use crate::ports::{Directory, Mailer, ProviderAccess, Repos, RequestQueue, Window};
+use crate::ports::{Directory, MailEvents, Mailer, ProviderAccess, Repos, RequestQueue, Window};
 use roster::{read_activity, record_license_tasks, with_purchased, write_roster};
 use run::{enabled_profiles, load_profile};
 
@@ -33,7 +33,7 @@ pub const ORDER: &[TaskKind] = &[
 ];
 
 /// Syncs the profiles of one provider. Built once per container (or per seatctl command).
-pub struct Syncer<R, P, Q, M> {
+pub struct Syncer<R, P, Q, M, E = ()> {
     pub provider: Provider,
     pub repos: R,
     pub providers: P,
@@ -41,12 +41,12 @@ pub struct Syncer<R, P, Q, M> {
     pub queue: Option<Q>,
     /// Profiles in notify mode mail their notices and digests through it (none: not
     /// configured, and a profile in notify mode fails its Reclamation task saying so).
-    pub notifier: Option<Notifier<M>>,
+    pub notifier: Option<Notifier<M, E>>,
     /// Activity backfill of a profile's first sync, unless the profile sets its own.
     pub default_backfill_days: u32,
 }
 
-impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer> Syncer<R, P, Q, M> {
+impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syncer<R, P, Q, M, E> {
     /// Every enabled profile of the provider, one after another; one failing does not stop the
     /// others.
     pub async fn sync_all(

@@ -8,12 +8,12 @@ use super::run::{Run, SyncError};
 use crate::candidates;
 use crate::domain::{ReclaimMode, TaskKind};
 use crate::notify::{self, Notifier};
-use crate::ports::{Mailer, ProfileRepo, QueueError, Repos, RequestQueue, SeatRepo};
+use crate::ports::{MailEvents, Mailer, ProfileRepo, QueueError, Repos, RequestQueue, SeatRepo};
 
-pub(crate) async fn reclamation<R: Repos, M: Mailer>(
+pub(crate) async fn reclamation<R: Repos, M: Mailer, E: MailEvents>(
     run: &mut Run<'_, R>,
     queue: Option<&impl RequestQueue>,
-    notifier: Option<&Notifier<M>>,
+    notifier: Option<&Notifier<M, E>>,
 ) -> Result<(), SyncError> {
     let (mut task, stats) = run.begin(TaskKind::Reclamation).await?;
     let (repos, run_id) = (run.repos, run.run_id.clone());

@@ -331,6 +331,7 @@ async fn notify_mode_mails_each_candidate_once_and_fails_the_task_when_not_confi
     let mailer = MemoryMailer::new();
     sync.notifier = Some(crate::notify::Notifier {
         mailer: mailer.clone(),
+        events: (),
         keep_base_url: url::Url::parse("https://api.example.test").unwrap(),
         digest_recipient: Some("it@example.com".into()),
     });

@@ -5,13 +5,11 @@
 use chrono::{Duration, Utc};
 
 use super::*;
-use crate::domain::{
-    BoxPlan, LoginEvidence, ObservedSeat, Profile, ReclaimRecord, ReclaimRequest, ReclaimStatus,
-    RemovalMode, Seat,
-};
+use crate::domain::{BoxPlan, Profile, ReclaimRecord, ReclaimRequest, ReclaimStatus, RemovalMode};
 use crate::memory::provider::{Fault, Op};
 use crate::memory::{MemoryProvider, MemoryQueue, MemoryRepos};
 use crate::ports::{ProfileRepo, ReclaimRepo, SeatRepo, UserLock};
+use crate::reclaim::tests::{observed, seat};
 use crate::reclaim::{Outcome, Reclaimer};
 
 use ReclaimStatus::*;
@@ -24,50 +22,6 @@ struct World {
     provider: MemoryProvider,
     repos: MemoryRepos,
     profile: Profile,
-}
-
-fn observed(id: &str, admin: bool) -> ObservedSeat {
-    ObservedSeat {
-        user_id: id.into(),
-        login: format!("u{id}@example.com"),
-        name: format!("User {id}"),
-        status: "active".into(),
-        role: if admin { "admin" } else { "user" }.into(),
-        is_admin: admin,
-        license_type: "business".into(),
-        license_managed: true,
-        created_at: Some(Utc::now() - Duration::days(400)),
-    }
-}
-
-fn seat(profile: &Profile, o: &ObservedSeat, last_login_days: i64) -> Seat {
-    let now = Utc::now();
-    Seat {
-        profile_id: profile.id.clone(),
-        provider: profile.provider,
-        user_id: o.user_id.clone(),
-        login: o.login.clone(),
-        name: o.name.clone(),
-        status: o.status.clone(),
-        role: o.role.clone(),
-        is_admin: o.is_admin,
-        license_type: o.license_type.clone(),
-        license_managed: true,
-        created_at: o.created_at,
-        last_login: Some(LoginEvidence {
-            at: now - Duration::days(last_login_days),
-            event_id: format!("ev-{}", o.user_id),
-            event_type: "LOGIN".into(),
-        }),
-        first_seen_at: now - Duration::days(300),
-        last_seen_at: now,
-        removed_at: None,
-        reclaimed_at: None,
-        reclaim_request_id: None,
-        run_id: "run-1".into(),
-        fingerprint: String::new(),
-        last_activity: None,
-    }
 }
 
 /// An admin (the target, 3 items) and an idle user (5 items), synced; `suspend-first` with
@@ -86,7 +40,7 @@ async fn world(box_like: bool, suspend_days: u32) -> World {
     let mut seats = Vec::new();
     for (id, admin, owned, login) in [(ADMIN, true, 3, 1), (IDLE, false, 5, 200)] {
         let o = observed(id, admin);
-        seats.push(seat(&profile, &o, login));
+        seats.push(seat(&profile, &o, Some(login)));
         provider.add_user(o, owned);
     }
     repos.seats().put_many(&seats).await.unwrap();
@@ -594,5 +548,347 @@ async fn a_later_refused_request_does_not_hide_the_one_in_its_window() {
     );
     let r = w.restore(IDLE).await.unwrap();
     assert_eq!(r.request_id, first.request_id);
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
+}
+
+// ------------------------------------------------------------------ review: the rules again at the window's end
+
+/// Edits the stored profile (what an operator's `seatctl rules set` does).
+async fn edit_rules(w: &World, f: impl Fn(&mut Profile)) {
+    w.repos
+        .profiles()
+        .update("acme", |p| -> Result<(), crate::ports::StoreError> {
+            f(p);
+            Ok(())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// The request ended `restored` with `code`, the user is active again, nothing was moved or
+/// removed, and the user's lock is free.
+async fn assert_given_back(w: &World, req: &ReclaimRequest, code: &str) {
+    let rec = w.record(req).await;
+    assert_eq!(rec.status, Restored);
+    assert_eq!(rec.reason_code.as_deref(), Some(code));
+    assert!(
+        rec.reason
+            .as_deref()
+            .unwrap()
+            .contains("nothing was removed"),
+        "{:?}",
+        rec.reason
+    );
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
+    assert_eq!(
+        w.provider.count(Op::Transfer) + w.provider.count(Op::Remove),
+        0
+    );
+    w.assert_no_content_lost();
+    let lock = w
+        .repos
+        .reclaims()
+        .lock_user("acme", IDLE, "next", None)
+        .await
+        .unwrap();
+    assert_eq!(lock, UserLock::Taken);
+}
+
+#[tokio::test]
+async fn review_a_login_exempted_during_the_window_is_not_removed() {
+    let w = world(true, 0).await;
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Suspended));
+    edit_rules(&w, |p| {
+        p.rules.exempt_logins.push("u200@example.com".into())
+    })
+    .await;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Restored));
+    assert_given_back(&w, &req, "refused_exempt_login").await;
+}
+
+#[tokio::test]
+async fn a_license_type_leaving_the_scope_during_the_window_unsuspends() {
+    let w = world(false, 0).await;
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Suspended));
+    edit_rules(&w, |p| p.rules.license_types = vec!["enterprise".into()]).await;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Restored));
+    assert_given_back(&w, &req, "license_type_out_of_scope").await;
+}
+
+#[tokio::test]
+async fn a_user_made_admin_or_transfer_target_during_the_window_unsuspends() {
+    let w = world(true, 0).await;
+    let req = request(IDLE);
+    w.deliver(&req).await;
+    w.provider
+        .tenant()
+        .users
+        .get_mut(IDLE)
+        .unwrap()
+        .seat
+        .is_admin = true;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Restored));
+    assert_given_back(&w, &req, "refused_admin").await;
+
+    let w = world(true, 0).await;
+    let req = request(IDLE);
+    w.deliver(&req).await;
+    edit_rules(&w, |p| p.rules.transfer_target = Some(IDLE.into())).await;
+    w.provider.tenant().target = Some(IDLE.into());
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Restored));
+    assert_given_back(&w, &req, "refused_transfer_target").await;
+}
+
+#[tokio::test]
+async fn a_report_mode_switch_alone_does_not_stop_the_approved_removal() {
+    let w = world(true, 0).await;
+    let req = request(IDLE);
+    w.deliver(&req).await;
+    edit_rules(&w, |p| p.rules.mode = crate::domain::ReclaimMode::Report).await;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+}
+
+#[tokio::test]
+async fn an_unsuspend_that_fails_at_the_windows_end_is_retried_then_permanent_fails_loudly() {
+    let w = world(true, 0).await;
+    let req = request(IDLE);
+    w.deliver(&req).await;
+    edit_rules(&w, |p| {
+        p.rules.exempt_logins.push("u200@example.com".into())
+    })
+    .await;
+    w.provider.inject(
+        Op::SetAccess,
+        Fault::Fail(crate::http::ProviderError::Network {
+            provider: "memory",
+            message: "connection reset".into(),
+        }),
+    );
+    assert!(w.deliver(&req).await.is_retry());
+    assert_eq!(w.record(&req).await.status, Suspended);
+    w.provider.inject(
+        Op::SetAccess,
+        Fault::Fail(crate::http::ProviderError::Malformed {
+            provider: "memory",
+            endpoint: "/users/200".into(),
+            message: "permanent".into(),
+        }),
+    );
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Failed));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("unsuspend_refused"));
+    let why = rec.reason.as_deref().unwrap();
+    assert!(
+        why.contains("still suspended") && why.contains("seatctl restore acme u200@example.com"),
+        "{why}"
+    );
+    assert_eq!(w.provider.count(Op::Remove), 0);
+    // tried once per delivery, not again by the give-back
+    assert_eq!(w.provider.count(Op::SetAccess), 3);
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("inactive"));
+    // and restore gives access back
+    w.restore(IDLE).await.unwrap();
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
+}
+
+// ------------------------------------------------------------------ review: a failed removal after the window
+
+fn permanent_transfer_failure() -> Fault {
+    Fault::Fail(crate::http::ProviderError::Malformed {
+        provider: "memory",
+        endpoint: "/users/200/folders/0".into(),
+        message: "permanent".into(),
+    })
+}
+
+#[tokio::test]
+async fn review_a_failed_removal_after_the_window_gives_access_back_and_stays_restorable() {
+    let w = world(true, 0).await;
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Suspended));
+    w.provider
+        .inject(Op::Transfer, permanent_transfer_failure());
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Failed));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("transfer_refused"));
+    assert!(
+        rec.reason
+            .as_deref()
+            .unwrap()
+            .contains("the user was given access back"),
+        "{:?}",
+        rec.reason
+    );
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
+    // restore still answers (it writes the keep; the user is active already)
+    let r = w.restore(IDLE).await;
+    assert!(r.is_ok(), "{:?}", r.err().map(|e| e.to_string()));
+    assert_eq!(w.record(&req).await.status, Restored);
+}
+
+#[tokio::test]
+async fn review_a_failed_removal_whose_give_back_failed_is_restorable() {
+    let w = world(true, 0).await;
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Suspended));
+    w.provider
+        .inject(Op::Transfer, permanent_transfer_failure());
+    // the give-back fails too (as if the function had crashed before it)
+    w.provider.inject(
+        Op::SetAccess,
+        Fault::Fail(crate::http::ProviderError::Network {
+            provider: "memory",
+            message: "connection reset".into(),
+        }),
+    );
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Failed));
+    let why = w.record(&req).await.reason.unwrap();
+    assert!(
+        why.contains("may still be suspended") && why.contains("seatctl restore acme"),
+        "{why}"
+    );
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("inactive"));
+    let r = w.restore(IDLE).await;
+    assert!(r.is_ok(), "{:?}", r.err().map(|e| e.to_string()));
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.status, Restored);
+    assert!(rec.lease_owner.is_none());
+}
+
+// ------------------------------------------------------------------ review: restore's keep
+
+#[tokio::test]
+async fn a_restore_refused_by_the_provider_leaves_no_keep_or_puts_back_the_earlier_one() {
+    let w = world(true, 0).await;
+    let req = request(IDLE);
+    w.deliver(&req).await;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+    assert!(matches!(
+        w.restore(IDLE).await,
+        Err(RestoreError::CannotBeUndone(_))
+    ));
+    assert_eq!(w.repos.seats().get_keep("acme", IDLE).await.unwrap(), None);
+    assert!(w.record(&req).await.lease_owner.is_none());
+
+    // an earlier keep (an operator's) comes back as it was
+    let earlier = crate::domain::Keep::new(
+        "acme",
+        IDLE,
+        "u200@example.com",
+        Utc::now() - Duration::days(1),
+        30,
+        Some("operator"),
+        "seatctl:bob",
+        crate::domain::KeepSource::Operator,
+    );
+    w.repos.seats().put_keep(&earlier).await.unwrap();
+    assert!(w.restore(IDLE).await.is_err());
+    assert_eq!(
+        w.repos.seats().get_keep("acme", IDLE).await.unwrap(),
+        Some(earlier)
+    );
+}
+
+#[tokio::test]
+async fn a_restore_whose_keep_cannot_be_written_releases_the_request() {
+    let w = world(true, 14).await;
+    let req = request(IDLE);
+    w.deliver(&req).await;
+    w.repos.fail_next("seats.put_keep");
+    assert!(matches!(w.restore(IDLE).await, Err(RestoreError::Store(_))));
+    let rec = w.record(&req).await;
+    assert!(rec.lease_owner.is_none() && rec.lease_until.is_none());
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("inactive"));
+    // a repeat works at once (no 5-minute wait)
+    w.restore(IDLE).await.unwrap();
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
+}
+
+// ------------------------------------------------------------------ review: suspended by an admin before seatkeeper
+
+/// The idle user was suspended by an admin before seatkeeper acted.
+async fn suspended_by_an_admin(box_like: bool) -> (World, ReclaimRequest) {
+    let w = world(box_like, 0).await;
+    let off = if box_like { "inactive" } else { "suspended" };
+    w.provider.tenant().users.get_mut(IDLE).unwrap().seat.status = off.into();
+    let req = request(IDLE);
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Suspended));
+    let rec = w.record(&req).await;
+    assert!(rec.suspended_before);
+    assert!(
+        rec.steps
+            .last()
+            .unwrap()
+            .detail
+            .contains("already suspended before seatkeeper"),
+        "{}",
+        rec.steps.last().unwrap().detail
+    );
+    (w, req)
+}
+
+#[tokio::test]
+async fn restore_refuses_to_unsuspend_a_user_an_admin_had_suspended() {
+    let (w, req) = suspended_by_an_admin(true).await;
+    let mut rec = w.record(&req).await;
+    // back in the window
+    rec.remove_after = Some(Utc::now() + Duration::days(1));
+    w.repos.reclaims().save(&mut rec).await.unwrap();
+    let e = w.restore(IDLE).await.unwrap_err();
+    let RestoreError::SuspendedBefore(msg) = e else {
+        panic!("{e:?}")
+    };
+    assert!(
+        msg.contains("by an admin") && msg.contains("nothing was changed"),
+        "{msg}"
+    );
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("inactive"));
+    assert_eq!(w.repos.seats().get_keep("acme", IDLE).await.unwrap(), None);
+    assert_eq!(w.record(&req).await.status, Suspended);
+    // the approved reclaim still proceeds after the window
+    w.end_window(&req).await;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Done));
+}
+
+#[tokio::test]
+async fn an_admins_suspension_is_not_undone_by_a_refusal_or_a_failure_at_the_windows_end() {
+    let (w, req) = suspended_by_an_admin(true).await;
+    edit_rules(&w, |p| {
+        p.rules.exempt_logins.push("u200@example.com".into())
+    })
+    .await;
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Skipped));
+    let rec = w.record(&req).await;
+    assert_eq!(rec.reason_code.as_deref(), Some("refused_exempt_login"));
+    assert!(rec.reason.unwrap().contains("stays suspended"));
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("inactive"));
+    assert_eq!(w.provider.count(Op::SetAccess), 1, "the suspend only");
+
+    let (w, req) = suspended_by_an_admin(true).await;
+    w.provider
+        .inject(Op::Transfer, permanent_transfer_failure());
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Failed));
+    let why = w.record(&req).await.reason.unwrap();
+    assert!(why.contains("stays suspended"), "{why}");
+    assert_eq!(w.status_of(IDLE).as_deref(), Some("inactive"));
+    assert!(matches!(
+        w.restore(IDLE).await,
+        Err(RestoreError::SuspendedBefore(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_lost_suspend_answer_is_not_taken_for_an_admins_suspension() {
+    let w = world(false, 14).await;
+    let req = request(IDLE);
+    w.provider.inject(Op::SetAccess, Fault::CutAfterEffect);
+    assert!(w.deliver(&req).await.is_retry());
+    assert_eq!(w.deliver(&req).await, Outcome::Finished(Suspended));
+    assert!(!w.record(&req).await.suspended_before);
+    w.restore(IDLE).await.unwrap();
     assert_eq!(w.status_of(IDLE).as_deref(), Some("active"));
 }

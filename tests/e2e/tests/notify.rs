@@ -117,7 +117,8 @@ async fn box_notify_mode_mails_the_notice_keeps_through_the_page_and_reclaims_wh
         .clone()
         .unwrap();
     assert!(detail.contains("notify:"), "{detail}");
-    let due = (Utc::now() + Duration::days(7))
+    // 7 whole days: the first midnight after now + 7 days
+    let due = (Utc::now() + Duration::days(8))
         .format("%Y-%m-%d")
         .to_string();
     let mails = ses_messages_to(&kim_mail).await;
@@ -313,4 +314,196 @@ async fn an_email_ses_refuses_leaves_the_notice_failed_and_the_user_is_never_rec
         .unwrap()
         .is_some());
     assert_eq!(env.drain(&env.reclaimer(), 1).await.len(), 0);
+}
+
+/// A mail-events queue in moto, set in the environment like the template's MailEventsQueue.
+async fn mail_events_queue(env: &mut TestEnv) -> String {
+    let url = env
+        .aws
+        .sqs
+        .create_queue()
+        .queue_name(unique("mail-events"))
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "1",
+        )
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url");
+    env.config.mail_events_queue_url = Some(url.clone());
+    url
+}
+
+/// Puts an SES event record on the mail-events queue as the template's SNS subscription
+/// delivers it (raw message delivery: the body is the record itself). Moto's SES v2 accepts a
+/// configuration set name on SendEmail but publishes no events for it, so the test plays SES and
+/// SNS here, with the record in SES's documented event-publishing format.
+async fn deliver_mail_event(env: &TestEnv, url: &str, record: String) {
+    env.aws
+        .sqs
+        .send_message()
+        .queue_url(url)
+        .message_body(record)
+        .send()
+        .await
+        .expect("event queued");
+}
+
+async fn notice_of(env: &TestEnv, profile: &str, user: &str) -> seatkeeper::domain::Notice {
+    env.store
+        .notices
+        .notices(profile)
+        .await
+        .unwrap()
+        .into_iter()
+        .rfind(|n| n.user_id == user)
+        .expect("a notice")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounce_after_sending_fails_the_notice_and_nothing_is_reclaimed() {
+    use seatkeeper::domain::mail_event::{ses_bounce_record, ses_complaint_record};
+    use seatkeeper::domain::ReclaimStatus;
+    use seatkeeper::ports::ReclaimRepo;
+
+    let mut env = TestEnv::start(1, 73).await;
+    let sender = format!("{}@seatkeeper.test", unique("notices"));
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ses = aws_sdk_sesv2::Client::new(&sdk);
+    ses.create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .expect("identity created");
+    let config_set = unique("seatkeeper-notices");
+    ses.create_configuration_set()
+        .configuration_set_name(&config_set)
+        .send()
+        .await
+        .expect("configuration set created");
+    env.config.notice_sender = Some(sender);
+    env.config.keep_base_url = Some(url::Url::parse("https://keep.seatkeeper.test").unwrap());
+    env.config.ses_configuration_set = Some(config_set);
+    let events = mail_events_queue(&mut env).await;
+
+    let tenant = env.sandbox.box_tenant();
+    let admin = tenant.users()[0].id.clone();
+    let (bea, bea_mail) = add_stale(&env, "bounced-bea");
+    let (fay, fay_mail) = add_stale(&env, "fine-fay");
+    let profile = env.add_box_profile().await;
+    edit_profile(&env, &profile.id, |p| {
+        p.backfill_days = Some(365);
+        p.rules.transfer_target = Some(admin.clone());
+        p.rules.mode = ReclaimMode::Notify;
+        // due at the next sync: the bounce must still win
+        p.rules.notice_days = 0;
+        p.rules.max_percent = 100;
+    })
+    .await;
+
+    // both are notified; SES (moto) accepts both emails
+    handle(&env.box_sync(), json!({ "profile": profile.id }))
+        .await
+        .expect("sync");
+    assert_eq!(ses_messages_to(&bea_mail).await.len(), 1);
+    assert_eq!(ses_messages_to(&fay_mail).await.len(), 1);
+    let bea_msg = notice_of(&env, &profile.id, &bea)
+        .await
+        .message_id
+        .expect("sent");
+    // the lookup item a bounce finds the notice by
+    let lookup = env.partition(&format!("NOTICEMSG#{bea_msg}")).await;
+    assert_eq!(lookup.len(), 1);
+    assert!(lookup[0].contains_key("ttl"));
+
+    // Bea's mailbox does not exist: the bounce arrives after SendEmail succeeded
+    deliver_mail_event(
+        &env,
+        &events,
+        ses_bounce_record(
+            &bea_msg,
+            "Permanent",
+            &bea_mail,
+            "smtp; 550 5.1.1 user unknown",
+        ),
+    )
+    .await;
+    let report = handle(&env.box_sync(), json!({ "profile": profile.id }))
+        .await
+        .expect("sync");
+    let task = report.profiles[0].task(TaskKind::Reclamation).unwrap();
+    let detail = task.detail.clone().unwrap_or_default();
+    assert!(
+        detail.contains("mail events: 1 read, 1 notice(s) failed"),
+        "{detail}"
+    );
+    assert_eq!(task.counts.requests_enqueued, 1, "only Fay: {detail}");
+    let n = notice_of(&env, &profile.id, &bea).await;
+    assert_eq!(n.state, NoticeState::NoticeFailed);
+    assert!(
+        n.last_error
+            .as_deref()
+            .unwrap()
+            .contains("550 5.1.1 user unknown"),
+        "{:?}",
+        n.last_error
+    );
+    let bea_candidate = env
+        .store
+        .seats
+        .get_candidate(&profile.id, &bea)
+        .await
+        .unwrap()
+        .expect("still listed for the admin");
+    assert!(bea_candidate.request_id.is_none(), "never enqueued");
+    assert_eq!(env.in_flight().await, 1, "Fay's request alone");
+
+    // Fay's complaint arrives after her request was enqueued, before the reclaim runs
+    let fay_notice = notice_of(&env, &profile.id, &fay).await;
+    assert_eq!(fay_notice.state, NoticeState::Requested);
+    let fay_request = fay_notice.request_id.clone().unwrap();
+    deliver_mail_event(
+        &env,
+        &events,
+        ses_complaint_record(fay_notice.message_id.as_deref().unwrap(), &fay_mail),
+    )
+    .await;
+    handle(&env.box_sync(), json!({ "profile": profile.id }))
+        .await
+        .expect("sync");
+    let n = notice_of(&env, &profile.id, &fay).await;
+    assert_eq!(n.state, NoticeState::NoticeFailed);
+    assert!(n.last_error.unwrap().contains(&fay_request));
+    // the reclaim function refuses it: never reclaimed silently
+    env.drain(&env.reclaimer(), 3).await;
+    let r = env
+        .store
+        .reclaims
+        .get(&profile.id, &fay_request)
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(r.status, ReclaimStatus::Skipped, "{r:#?}");
+    assert_eq!(r.reason_code.as_deref(), Some("notice_failed"));
+    assert!(!tenant.deleted_users().contains(&fay));
+    assert!(!tenant.deleted_users().contains(&bea));
+    // every event was acknowledged
+    let left = env
+        .aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&events)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    assert_eq!(
+        left.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .map(String::as_str),
+        Some("0")
+    );
 }

@@ -13,7 +13,7 @@ use crate::domain::{
     PendingConnect, Profile, Provider, ReclaimRecord, ReclaimRequest, Seat, Slot, TaskKind,
     TaskRun, TaskStatus,
 };
-use crate::domain::{Notice, NoticeState, NoticeToken};
+use crate::domain::{Notice, NoticeMessage, NoticeState, NoticeToken};
 use crate::ports::{
     ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
     SeatRepo, StoreError, UserLock,
@@ -348,7 +348,7 @@ async fn keeps(r: &impl Repos, prefix: &str) {
     );
     assert_eq!(
         repo.keeps(&pid).await.expect("keeps"),
-        vec![newer, other],
+        vec![newer, other.clone()],
         "by user id"
     );
     assert!(
@@ -358,6 +358,17 @@ async fn keeps(r: &impl Repos, prefix: &str) {
             .is_empty(),
         "per profile"
     );
+    // delete: only that user's keep goes; deleting what is not there is fine
+    repo.delete_keep(&pid, "u1").await.expect("delete_keep");
+    assert_eq!(repo.get_keep(&pid, "u1").await.expect("get_keep"), None);
+    assert_eq!(
+        repo.get_keep(&pid, "u2").await.expect("get_keep"),
+        Some(other.clone())
+    );
+    repo.delete_keep(&pid, "u1")
+        .await
+        .expect("delete_keep again");
+    assert_eq!(repo.keeps(&pid).await.expect("keeps"), vec![other]);
 }
 
 async fn candidates(r: &impl Repos, prefix: &str) {
@@ -784,6 +795,18 @@ async fn notices(r: &impl Repos, prefix: &str) {
         .await
         .expect("list")
         .is_empty());
+
+    // message lookups: which notice an SES message id was sent for (bounces name only it)
+    let msg_id = format!("{prefix}-ses-0100017example");
+    assert_eq!(repo.get_message(&msg_id).await.expect("get"), None);
+    let m = NoticeMessage::of(&n, &msg_id, t0());
+    repo.put_message(&m).await.expect("put");
+    repo.put_message(&m).await.expect("a re-put is harmless");
+    assert_eq!(repo.get_message(&msg_id).await.expect("get"), Some(m));
+    assert_eq!(
+        repo.get_message(&format!("{msg_id}x")).await.expect("get"),
+        None
+    );
 
     // tokens: stored once by digest; a keep consumes it with the notice, atomically
     let token = NoticeToken {
