@@ -148,6 +148,12 @@ pub struct ActivityPage {
     /// The provider skipped part of the window (Dropbox `reset`): activity is read without a
     /// gap only from this instant on.
     pub gap_until: Option<DateTime<Utc>>,
+    /// Where the read continues after this page (`None`: the last page). Opaque outside the
+    /// adapter that made it: handed back to [`Directory::activity`]'s `from` by a run that
+    /// resumes in a later invocation.
+    ///
+    /// [`Directory::activity`]: crate::ports::Directory::activity
+    pub resume: Option<String>,
 }
 
 impl ActivityPage {
@@ -155,6 +161,7 @@ impl ActivityPage {
         Self {
             events,
             gap_until: None,
+            resume: None,
         }
     }
 }

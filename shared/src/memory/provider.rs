@@ -250,14 +250,30 @@ impl Tenant {
     }
 }
 
-/// Pages of `items`, failing after `fail_after` pages when asked to.
+/// Pages of `items` from page `from` on (a resume token is the next page's index), each with
+/// its page index and the token of the page after it (`None` on the last); failing after
+/// `fail_after` pages of this read when asked to.
+#[allow(clippy::type_complexity)]
 fn paged<T: Clone>(
     items: Vec<T>,
     size: usize,
+    from: Option<String>,
     fail: Option<(usize, ProviderError)>,
-) -> impl Stream<Item = Result<Vec<T>, ProviderError>> {
-    let mut pages: Vec<Result<Vec<T>, ProviderError>> =
-        items.chunks(size.max(1)).map(|c| Ok(c.to_vec())).collect();
+) -> impl Stream<Item = Result<(usize, Vec<T>, Option<String>), ProviderError>> {
+    let chunks: Vec<Vec<T>> = items.chunks(size.max(1)).map(<[T]>::to_vec).collect();
+    let total = chunks.len();
+    let mut pages: Vec<Result<(usize, Vec<T>, Option<String>), ProviderError>> =
+        match from.as_deref().map(str::parse::<usize>) {
+            None => chunks.into_iter().enumerate().map(Ok).collect(),
+            Some(Ok(start)) => chunks.into_iter().enumerate().skip(start).map(Ok).collect(),
+            Some(Err(_)) => vec![Err(ProviderError::InvalidInput {
+                provider: "memory",
+                message: format!("bad resume token {from:?}"),
+            })],
+        }
+        .into_iter()
+        .map(|r| r.map(|(i, page)| (i, page, (i + 1 < total).then(|| (i + 1).to_string()))))
+        .collect();
     if let Some((after, e)) = fail {
         pages.truncate(after);
         pages.push(Err(e));
@@ -297,6 +313,7 @@ impl Directory for MemoryProvider {
         &'a self,
         window: Window,
         scope: ActivityScope,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
         use futures::StreamExt;
@@ -305,18 +322,18 @@ impl Directory for MemoryProvider {
         let mut t = self.tenant();
         let events: Vec<ActivityEvent> = t.activity_in(window, scope).cloned().collect();
         let gap = t.gap_until.take();
-        paged(events, t.page_size, fault)
-            .enumerate()
-            .map(move |(i, page)| {
-                page.map(|events| ActivityPage {
-                    events,
-                    gap_until: if i == 0 { gap } else { None },
-                })
+        paged(events, t.page_size, from, fault).map(move |page| {
+            page.map(|(i, events, resume)| ActivityPage {
+                events,
+                gap_until: if i == 0 { gap } else { None },
+                resume,
             })
+        })
     }
 
     fn roster<'a>(
         &'a self,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a {
         use futures::StreamExt;
@@ -325,15 +342,14 @@ impl Directory for MemoryProvider {
         let t = self.tenant();
         let seats: Vec<ObservedSeat> = t.users.values().map(|u| u.seat.clone()).collect();
         let not_seats = t.not_seats;
-        paged(seats, t.page_size, fault)
-            .enumerate()
-            .map(move |(i, page)| {
-                page.map(|seats| RosterPage {
-                    seats,
-                    // the accounts that are not seats are counted on the first page
-                    not_seats: if i == 0 { not_seats } else { 0 },
-                })
+        paged(seats, t.page_size, from, fault).map(move |page| {
+            page.map(|(i, seats, resume)| RosterPage {
+                seats,
+                // the accounts that are not seats are counted on the first page
+                not_seats: if i == 0 { not_seats } else { 0 },
+                resume,
             })
+        })
     }
 
     async fn purchased_seats(

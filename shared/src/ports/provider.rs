@@ -21,6 +21,10 @@ pub struct Window {
 pub struct RosterPage {
     pub seats: Vec<ObservedSeat>,
     pub not_seats: u64,
+    /// Where the roster continues after this page (`None`: the last page). Opaque outside the
+    /// adapter that made it (the provider's marker or cursor): handed back to
+    /// [`Directory::roster`]'s `from` by a run that resumes in a later invocation.
+    pub resume: Option<String>,
 }
 
 /// Seats the provider says were purchased for a license type (Box has no API for it).
@@ -80,15 +84,22 @@ pub trait Directory {
     /// those that prove a person used their seat, each checked by the adapter whatever filter
     /// the provider was given), and with `ActivityScope::Any` the client sessions the provider
     /// lists (their last activity, whenever it was). A page may report a gap.
+    ///
+    /// `from`: a page's [`ActivityPage::resume`] from an earlier read of the same `window` and
+    /// `scope` (a run resuming in a later invocation): the read continues right after that
+    /// page. A token the adapter cannot read is a permanent error.
     fn activity<'a>(
         &'a self,
         window: Window,
         scope: ActivityScope,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a;
-    /// The whole roster, page by page, as the provider's paging allows.
+    /// The whole roster, page by page, as the provider's paging allows; with `from` (a page's
+    /// [`RosterPage::resume`]), the rest of it after that page.
     fn roster<'a>(
         &'a self,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a;
     /// Purchased seats per license type, where the provider knows them.

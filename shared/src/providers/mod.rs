@@ -190,21 +190,23 @@ impl Directory for AnyDirectory {
         &'a self,
         window: Window,
         scope: ActivityScope,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
         match self {
-            Self::Box(d) => d.activity(window, scope, stats).left_stream(),
-            Self::Dropbox(d) => d.activity(window, scope, stats).right_stream(),
+            Self::Box(d) => d.activity(window, scope, from, stats).left_stream(),
+            Self::Dropbox(d) => d.activity(window, scope, from, stats).right_stream(),
         }
     }
 
     fn roster<'a>(
         &'a self,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a {
         match self {
-            Self::Box(d) => d.roster(stats).left_stream(),
-            Self::Dropbox(d) => d.roster(stats).right_stream(),
+            Self::Box(d) => d.roster(from, stats).left_stream(),
+            Self::Dropbox(d) => d.roster(from, stats).right_stream(),
         }
     }
 
@@ -392,6 +394,7 @@ pub(crate) fn roster_of<U>(
     RosterPage {
         not_seats: (page.len() - seats.len()) as u64,
         seats,
+        resume: None,
     }
 }
 

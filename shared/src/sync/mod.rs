@@ -140,14 +140,15 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         };
         let (mut task, stats) = run.begin(TaskKind::Activity).await?;
         task.detail = Some(directory.describe_activity(window, scope));
-        let pages = directory.activity(window, scope, &stats);
+        let pages = directory.activity(window, scope, None, &stats);
         let logins = read_activity(run, task, &stats, pages, directory.dedup_window()).await?;
         let observed_since =
             domain::activity::observed_since(checkpoint.as_ref(), window.start, logins.gap_until);
 
         // Application Roster (with each seat's license type): stream pages, write what changed.
         let (task, stats) = run.begin(TaskKind::ApplicationRoster).await?;
-        let tally = write_roster(run, task, &stats, directory.roster(&stats), &logins).await?;
+        let tally =
+            write_roster(run, task, &stats, directory.roster(None, &stats), &logins).await?;
 
         // License Differentiation and Information, against what the provider says was bought.
         let purchased = directory

@@ -91,6 +91,7 @@ impl Directory for BoxDirectory {
         &'a self,
         window: Window,
         scope: ActivityScope,
+        _from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
         let window = EventsWindow {
@@ -106,6 +107,7 @@ impl Directory for BoxDirectory {
 
     fn roster<'a>(
         &'a self,
+        _from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a {
         self.client
@@ -139,7 +141,12 @@ impl Directory for BoxDirectory {
         scope: ActivityScope,
         stats: &ApiStats,
     ) -> Result<Option<LoginEvidence>, ProviderError> {
-        newest_of(self.activity(window, scope, stats), &user.user_id, scope).await
+        newest_of(
+            self.activity(window, scope, None, stats),
+            &user.user_id,
+            scope,
+        )
+        .await
     }
 }
 

@@ -119,6 +119,7 @@ impl Directory for DropboxDirectory {
         &'a self,
         window: Window,
         scope: ActivityScope,
+        _from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
         self.activity_of(window, scope, None, stats)
@@ -126,6 +127,7 @@ impl Directory for DropboxDirectory {
 
     fn roster<'a>(
         &'a self,
+        _from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a {
         self.client
@@ -605,6 +607,7 @@ pub(crate) fn activity_page(p: TeamLogPage, category: Option<&str>) -> ActivityP
     ActivityPage {
         events,
         gap_until: p.reset_to,
+        resume: None,
     }
 }
 
