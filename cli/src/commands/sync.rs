@@ -261,6 +261,7 @@ mod tests {
             error: None,
             tasks: vec![activity, roster],
             summaries: Vec::new(),
+            continuation: None,
         };
         assert_eq!(
             summary(&o),

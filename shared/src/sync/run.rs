@@ -67,6 +67,11 @@ pub struct ProfileOutcome {
     /// the sync's metric line is built from them without reading them back.
     #[serde(skip)]
     pub summaries: Vec<LicenseSummary>,
+    /// The run reached its invocation's deadline, saved where it was, and goes on in a later
+    /// invocation: this is the job that continues it (posted on the sync queue by the Lambda
+    /// handler; looped over by `seatctl sync` and the benchmark driver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuation: Option<crate::domain::SyncJob>,
 }
 
 impl ProfileOutcome {
@@ -79,6 +84,7 @@ impl ProfileOutcome {
             error: Some(e.to_string()),
             tasks: Vec::new(),
             summaries: Vec::new(),
+            continuation: None,
         }
     }
 
@@ -296,6 +302,7 @@ impl<'a, R: Repos> Run<'a, R> {
             error,
             tasks: std::mem::take(&mut self.tasks),
             summaries: std::mem::take(&mut self.summaries),
+            continuation: None,
         };
         log_outcome(self.profile.provider, &outcome, self.started);
         outcome
