@@ -66,6 +66,9 @@ pub struct Config {
     /// A sync invocation's provider waits end this long before its Lambda deadline
     /// (`SYNC_DEADLINE_MARGIN_SECS`, default 60): time to record the run's end.
     pub sync_deadline_margin: Duration,
+    /// A sync run unfinished this long after its start is abandoned (`SYNC_MAX_RUN_AGE_HOURS`,
+    /// default 20: under a day, so the next nightly schedule starts afresh).
+    pub sync_max_run_age: chrono::Duration,
     pub dropbox_sync_queue_url: Option<String>,
     /// Notify mode: the SES configuration set every email is sent with
     /// (`SES_CONFIGURATION_SET`); its event destination publishes bounces and complaints.
@@ -134,6 +137,9 @@ impl Config {
             },
             digest_recipient: get("DIGEST_RECIPIENT").filter(|v| !v.trim().is_empty()),
             sync_deadline_margin: Duration::from_secs(number("SYNC_DEADLINE_MARGIN_SECS", 60)?),
+            sync_max_run_age: chrono::Duration::hours(
+                number("SYNC_MAX_RUN_AGE_HOURS", 20)?.clamp(1, 24 * 14) as i64,
+            ),
             box_sync_queue_url: get("BOX_SYNC_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             dropbox_sync_queue_url: get("DROPBOX_SYNC_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             ses_configuration_set: get("SES_CONFIGURATION_SET").filter(|v| !v.trim().is_empty()),

@@ -123,6 +123,7 @@ pub fn sync(
         queue: reclaim_queue(config, aws),
         notifier: notifier(config, aws),
         default_backfill_days: config.default_backfill_days,
+        max_run_age: config.sync_max_run_age,
     })
 }
 
@@ -134,6 +135,21 @@ pub fn box_sync(config: &Config, aws: &AwsClients) -> Result<ProductionSync, Sta
 /// Everything a Dropbox sync needs.
 pub fn dropbox_sync(config: &Config, aws: &AwsClients) -> Result<ProductionSync, StartupError> {
     sync(crate::domain::Provider::Dropbox, config, aws)
+}
+
+/// A sync function's own queue (`BOX_SYNC_QUEUE_URL` for box-sync, `DROPBOX_SYNC_QUEUE_URL` for
+/// dropbox-sync): where a run that reaches its deadline posts the job that continues it. Unset
+/// (a local run), none: the saved run is resumed by the next job or `seatctl sync`.
+pub fn own_sync_queue(
+    provider: crate::domain::Provider,
+    config: &Config,
+    aws: &AwsClients,
+) -> Option<SyncQueues> {
+    let url = match provider {
+        crate::domain::Provider::Box => config.box_sync_queue_url.as_ref(),
+        crate::domain::Provider::Dropbox => config.dropbox_sync_queue_url.as_ref(),
+    };
+    url.map(|u| SyncQueues::new(aws.sqs.clone(), u, u))
 }
 
 /// Everything the sync dispatcher needs (both sync queue URLs are required).

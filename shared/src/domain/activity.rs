@@ -27,7 +27,7 @@ impl LoginEvidence {
 /// Folds a stream of login events into the newest login per user. Memory is one entry per user
 /// who logged in, plus a bounded window of recent event ids: feeds can repeat events near a page
 /// boundary, and the max is idempotent anyway, so only the counts need the de-duplication.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct LoginAggregator {
     latest: HashMap<String, LoginEvidence>,
     recent: VecDeque<String>,
@@ -149,10 +149,8 @@ pub struct ActivityPage {
     /// gap only from this instant on.
     pub gap_until: Option<DateTime<Utc>>,
     /// Where the read continues after this page (`None`: the last page). Opaque outside the
-    /// adapter that made it: handed back to [`Directory::activity`]'s `from` by a run that
-    /// resumes in a later invocation.
-    ///
-    /// [`Directory::activity`]: crate::ports::Directory::activity
+    /// adapter that made it: handed back to the directory's activity read (`from`) by a run
+    /// that resumes in a later invocation.
     pub resume: Option<String>,
 }
 
@@ -220,7 +218,8 @@ impl std::fmt::Display for ActivityScope {
 /// Folds activity records into the newest login and the newest activity of any kind per user.
 /// Memory is at most two entries per active user plus a bounded window of recent ids (as in
 /// [`LoginAggregator`]); it also remembers the latest gap a page reported.
-#[derive(Debug)]
+/// Serialisable: a run that continues in a later invocation stores it ([`super::RunState`]).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ActivityAggregator {
     logins: LoginAggregator,
     any: HashMap<String, LoginEvidence>,

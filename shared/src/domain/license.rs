@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use super::{LoginEvidence, Profile};
 
 /// Per-license-type counts built while a roster streams by (never holding the seats).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LicenseTally {
     by_type: BTreeMap<String, Counts>,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Counts {
     assigned: u32,
     active: u32,

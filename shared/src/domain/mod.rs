@@ -12,6 +12,7 @@ pub mod notice;
 pub mod profile;
 pub mod reclaim;
 pub mod rules;
+pub mod run_state;
 pub mod seat;
 pub mod stats;
 pub mod sync_job;
@@ -31,6 +32,7 @@ pub use notice::{Email, Notice, NoticeMessage, NoticeState, NoticeToken};
 pub use profile::{BoxPlan, Entitlement, Profile, ProfileError, Provider};
 pub use reclaim::{Approval, InvalidMessage, ReclaimRecord, ReclaimRequest, ReclaimStatus};
 pub use rules::{evaluate, ReclaimMode, ReclaimRules, RemovalMode, Verdict};
+pub use run_state::{BlobRef, RunStage, RunState};
 pub use seat::{
     reconcile, reconcile_with_activity, ObservedSeat, Seat, SeatDecision, SeatIndex,
     StoredSeatState,

@@ -249,6 +249,14 @@ impl SeatIndex {
         })
     }
 
+    /// Marks `user_id` seen by this sync without reading its state (a run resuming in a later
+    /// invocation: the roster showed it in an earlier one).
+    pub fn mark_seen(&mut self, user_id: &str) {
+        if let Some((_, seen)) = self.seats.get_mut(user_id) {
+            *seen = true;
+        }
+    }
+
     /// Seats stored as present (not removed), seen or not.
     pub fn present(&self) -> usize {
         self.seats

@@ -1,6 +1,6 @@
 //! Call accounting of one task run: calls, retries, 429s and pages, counted by the provider
 //! adapters while the task runs and kept in its [`super::TaskCounts`].
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Per-task call accounting, shared by reference with the provider client for the task's duration.
@@ -13,6 +13,8 @@ pub struct ApiStats {
     /// When the task's invocation must stop waiting: retries and Retry-After waits that would
     /// end after it are not taken (the call fails instead of being killed mid-sleep).
     deadline: Option<Instant>,
+    /// A retry or Retry-After wait was not taken because it would have ended past `deadline`.
+    out_of_time: AtomicBool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -33,6 +35,19 @@ impl ApiStats {
     }
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
+    }
+    /// The deadline has passed.
+    pub fn time_is_up(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+    /// Records that a wait was given up for the deadline (see [`ApiStats::out_of_time`]).
+    pub fn give_up_wait(&self) {
+        self.out_of_time.store(true, Ordering::Relaxed);
+    }
+    /// A call failed only because waiting to retry it would have passed the deadline: a run
+    /// saves where it is and continues in the next invocation instead of failing.
+    pub fn out_of_time(&self) -> bool {
+        self.out_of_time.load(Ordering::Relaxed)
     }
     pub fn call(&self) {
         self.calls.fetch_add(1, Ordering::Relaxed);

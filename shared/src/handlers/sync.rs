@@ -12,7 +12,9 @@ use thiserror::Error;
 
 use crate::domain::{Provider, SyncJob, TaskKind};
 use crate::metrics;
-use crate::ports::{MailEvents, Mailer, ProviderAccess, Repos, RequestQueue};
+use crate::ports::{
+    MailEvents, Mailer, NoSyncQueue, ProviderAccess, QueueError, Repos, RequestQueue, SyncJobQueue,
+};
 use crate::sync::{NoProgress, ProfileOutcome, SyncError, SyncReport, Syncer};
 
 /// The schedule's `Input`. Unknown fields are refused: a typo like `{"profle":"x"}` must not
@@ -84,8 +86,10 @@ pub async fn handle_event<
     Q: RequestQueue,
     M: Mailer,
     E: MailEvents,
+    J: SyncJobQueue,
 >(
     sync: &Syncer<R, P, Q, M, E>,
+    jobs: &J,
     payload: serde_json::Value,
     deadline: Option<Instant>,
 ) -> Result<serde_json::Value, HandlerError> {
@@ -96,11 +100,11 @@ pub async fn handle_event<
         let event: SqsEvent = serde_json::from_value(payload)
             .map_err(|e| HandlerError::BadInput(format!("not an SQS event: {e}")))?;
         encode(serde_json::to_value(
-            Box::pin(handle_jobs(sync, event, deadline)).await,
+            Box::pin(handle_jobs(sync, jobs, event, deadline)).await,
         ))
     } else {
         encode(serde_json::to_value(
-            Box::pin(handle_until(sync, payload, deadline)).await?,
+            Box::pin(handle_until(sync, jobs, payload, deadline)).await?,
         ))
     }
 }
@@ -110,9 +114,19 @@ pub async fn handle_event<
 /// malformed message (it reaches the DLQ and its alarm) or a store error before the run started.
 /// A run that started is recorded in its task runs whatever its end, and acknowledged; so is a
 /// job whose profile is gone, disabled, of the other provider, or already being synced (the
-/// run holding the lease is doing this work).
-pub async fn handle_jobs<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents>(
+/// run holding the lease is doing this work). A run that reaches the deadline saves and posts
+/// the job that continues it on `jobs`; if that post fails, the record is handed back, and its
+/// redelivery resumes the saved run.
+pub async fn handle_jobs<
+    R: Repos,
+    P: ProviderAccess,
+    Q: RequestQueue,
+    M: Mailer,
+    E: MailEvents,
+    J: SyncJobQueue,
+>(
     sync: &Syncer<R, P, Q, M, E>,
+    jobs: &J,
     event: SqsEvent,
     deadline: Option<Instant>,
 ) -> SqsBatchResponse {
@@ -128,12 +142,16 @@ pub async fn handle_jobs<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer
                 continue;
             }
         };
-        if job.continuation.is_some() {
-            // this build does not resume runs: a fresh run is always correct, only slower
-            tracing::warn!(profile = %job.profile, run_id = job.run_id.as_deref(), "the job continues a run this build cannot resume; starting the profile's run afresh");
-        }
-        match Box::pin(sync.sync_profile_until(&job.profile, &NoProgress, deadline)).await {
-            Ok(outcome) => report.profiles.push(outcome),
+        match Box::pin(sync.run_job(&job, &NoProgress, deadline)).await {
+            Ok(outcome) => {
+                if post_continuation(sync.provider, jobs, &outcome)
+                    .await
+                    .is_err()
+                {
+                    response.add_failure(message_id);
+                }
+                report.profiles.push(outcome);
+            }
             Err(e) => {
                 let retry = matches!(e, SyncError::Store(_));
                 tracing::error!(provider = sync.provider.as_str(), profile = %job.profile, %message_id, retry, error = %e, "sync could not start");
@@ -156,18 +174,42 @@ pub async fn handle<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: 
     sync: &Syncer<R, P, Q, M, E>,
     payload: serde_json::Value,
 ) -> Result<SyncReport, HandlerError> {
-    handle_until(sync, payload, None).await
+    handle_until(sync, &NoSyncQueue, payload, None).await
 }
 
-/// [`handle`] in an invocation whose provider waits must end by `deadline`.
+/// Posts the job that continues a run that reached the deadline (none: nothing to do).
+async fn post_continuation<J: SyncJobQueue>(
+    provider: Provider,
+    jobs: &J,
+    outcome: &ProfileOutcome,
+) -> Result<(), QueueError> {
+    let Some(job) = &outcome.continuation else {
+        return Ok(());
+    };
+    match jobs.send_job(provider, job).await {
+        Ok(message_id) => {
+            tracing::info!(provider = provider.as_str(), profile = %outcome.profile_id, run_id = %outcome.run_id, %message_id, "the run continues in the next invocation");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(provider = provider.as_str(), profile = %outcome.profile_id, run_id = %outcome.run_id, error = %e, "could not post the job that continues the run; its saved state is resumed by the job's redelivery or the next schedule");
+            Err(e)
+        }
+    }
+}
+
+/// [`handle`] in an invocation that ends at `deadline`; a run that continues posts its next
+/// job on `jobs`.
 pub async fn handle_until<
     R: Repos,
     P: ProviderAccess,
     Q: RequestQueue,
     M: Mailer,
     E: MailEvents,
+    J: SyncJobQueue,
 >(
     sync: &Syncer<R, P, Q, M, E>,
+    jobs: &J,
     payload: serde_json::Value,
     deadline: Option<Instant>,
 ) -> Result<SyncReport, HandlerError> {
@@ -178,6 +220,10 @@ pub async fn handle_until<
         },
         None => Box::pin(sync.sync_all(&NoProgress, deadline)).await?,
     };
+    for o in &report.profiles {
+        // a failed post is logged; the saved run is resumed by the next schedule's job
+        let _ = post_continuation(sync.provider, jobs, o).await;
+    }
     crate::metrics::emit(&metric_lines(sync.provider, &report));
     let failed = report.failed();
     if failed.is_empty() {
@@ -206,12 +252,16 @@ pub async fn handle_until<
 pub fn metric_lines(provider: Provider, report: &SyncReport) -> Vec<serde_json::Value> {
     let mut lines = Vec::new();
     for o in &report.profiles {
+        if o.continuation.is_some() {
+            // the run goes on: its task lines come once, with the invocation that ends it
+            continue;
+        }
         lines.extend(
             o.tasks
                 .iter()
                 .filter_map(|t| metrics::task_line(provider, t)),
         );
-        if o.succeeded {
+        if o.succeeded && !o.tasks.is_empty() {
             let last = o.tasks.iter().filter_map(|t| t.ended_at).max();
             let candidates = o
                 .task(TaskKind::Reclamation)
@@ -282,7 +332,7 @@ mod tests {
     use crate::domain::{BoxPlan, ObservedSeat, Profile, TaskStatus};
     use crate::http::{ErrorCode, ProviderError};
     use crate::memory::provider::{Fault, Op};
-    use crate::memory::{MemoryMailer, MemoryProvider, MemoryQueue, MemoryRepos};
+    use crate::memory::{MemoryMailer, MemoryProvider, MemoryQueue, MemoryRepos, MemorySyncQueue};
     use crate::ports::{ProfileRepo, RunRepo, SeatRepo};
 
     type TestSync = Syncer<MemoryRepos, MemoryProvider, MemoryQueue, MemoryMailer>;
@@ -317,6 +367,7 @@ mod tests {
             queue: None,
             notifier: None,
             default_backfill_days: 90,
+            max_run_age: chrono::Duration::hours(20),
         };
         (sync, provider, repos)
     }
@@ -345,6 +396,7 @@ mod tests {
     #[tokio::test]
     async fn sync_jobs_from_the_queue_are_retried_only_when_that_can_help() {
         let (sync, provider, repos) = setup().await;
+        let jobs = MemorySyncQueue::default();
         let failures = |v: serde_json::Value| -> Vec<String> {
             v["batchItemFailures"]
                 .as_array()
@@ -357,6 +409,7 @@ mod tests {
         // handed back (to reach the DLQ)
         let v = handle_event(
             &sync,
+            &jobs,
             sqs_event(&[
                 r#"{"version":1,"profile":"acme","run_id":null,"continuation":null}"#,
                 r#"{"version":1,"profile":"ghost"}"#,
@@ -386,6 +439,7 @@ mod tests {
         );
         let v = handle_event(
             &sync,
+            &jobs,
             sqs_event(&[r#"{"version":1,"profile":"acme"}"#]),
             None,
         )
@@ -396,6 +450,7 @@ mod tests {
         repos.fail_next("runs.acquire_lease");
         let v = handle_event(
             &sync,
+            &jobs,
             sqs_event(&[r#"{"version":1,"profile":"acme"}"#]),
             None,
         )
@@ -403,9 +458,70 @@ mod tests {
         .unwrap();
         assert_eq!(failures(v), ["m0"]);
         // a direct invocation still answers with the report
-        let v = handle_event(&sync, serde_json::json!({"profile":"acme"}), None)
+        let v = handle_event(&sync, &jobs, serde_json::json!({"profile":"acme"}), None)
             .await
             .unwrap();
         assert_eq!(v["profiles"][0]["succeeded"], true);
+    }
+
+    /// A job whose invocation has no time left works one page, saves, and posts the job that
+    /// continues it on its own queue; fed back until none is posted, the runs end in the state
+    /// of one uninterrupted run. A continuation that cannot be posted hands the record back.
+    #[tokio::test]
+    async fn a_run_that_reaches_the_deadline_posts_its_continuation() {
+        let (sync, provider, repos) = setup().await;
+        provider.tenant().page_size = 1;
+        let jobs = MemorySyncQueue::default();
+        let past = Some(Instant::now());
+        let v = handle_event(
+            &sync,
+            &jobs,
+            sqs_event(&[r#"{"version":1,"profile":"acme"}"#]),
+            past,
+        )
+        .await
+        .unwrap();
+        assert_eq!(v["batchItemFailures"], json!([]));
+        let mut invocations = 1;
+        loop {
+            let sent = jobs.sent();
+            if sent.len() < invocations {
+                break;
+            }
+            let (to, job) = sent[invocations - 1].clone();
+            assert_eq!(to, Provider::Box);
+            assert!(
+                job.run_id.is_some() && job.continuation.is_some(),
+                "{job:?}"
+            );
+            let body = job.to_body().unwrap();
+            handle_event(&sync, &jobs, sqs_event(&[&body]), past)
+                .await
+                .unwrap();
+            invocations += 1;
+            assert!(invocations < 50, "the run never ended");
+        }
+        // one activity page and two roster pages: at least three invocations
+        assert!(invocations >= 3, "{invocations}");
+        assert_eq!(repos.seats().list("acme").await.unwrap().len(), 2);
+        assert_eq!(repos.runs().get_run_state("acme").await.unwrap(), None);
+        let runs = repos.runs().task_runs("acme", 50).await.unwrap();
+        assert!(runs
+            .iter()
+            .all(|t| t.status == TaskStatus::Succeeded && t.run_id == runs[0].run_id));
+        assert_eq!(runs.len(), 6, "{runs:#?}");
+
+        // the continuation cannot be posted: the record is handed back, the state stays saved
+        jobs.fail_for("acme");
+        let v = handle_event(
+            &sync,
+            &jobs,
+            sqs_event(&[r#"{"version":1,"profile":"acme"}"#]),
+            past,
+        )
+        .await
+        .unwrap();
+        assert_eq!(v["batchItemFailures"][0]["itemIdentifier"], "m0");
+        assert!(repos.runs().get_run_state("acme").await.unwrap().is_some());
     }
 }

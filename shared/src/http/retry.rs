@@ -70,6 +70,7 @@ where
         wait.filter(|w| {
             let fits = stats.deadline().is_none_or(|d| Instant::now() + *w < d);
             if !fits {
+                stats.give_up_wait();
                 tracing::warn!(error = %e, wait_ms = w.as_millis() as u64, "not retrying: the wait would end past the invocation's deadline");
             }
             fits

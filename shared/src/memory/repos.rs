@@ -16,6 +16,7 @@ use crate::domain::{
     Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeMessage,
     NoticeToken, PendingConnect, Profile, ReclaimRecord, Seat, SeatIndex, StoredSeatState, TaskRun,
 };
+use crate::domain::{BlobRef, RunState};
 use crate::ports::{
     ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
     SeatRepo, StoreError, UserLock,
@@ -90,7 +91,14 @@ struct State {
     digests: BTreeMap<(String, String), DateTime<Utc>>,
     /// mail service message id → the notice it was sent for
     messages: HashMap<String, NoticeMessage>,
+    /// profile → its saved sync run
+    run_states: HashMap<String, RunState>,
+    /// (profile, run id, blob name) → the blob's parts
+    run_blobs: BTreeMap<(String, String, String), Vec<Vec<u8>>>,
 }
+
+/// Bytes per blob part here: small, so the tests cross part boundaries.
+const MEMORY_BLOB_PART: usize = 1024;
 
 #[derive(Debug)]
 struct Shared {
@@ -840,6 +848,73 @@ impl RunRepo for MemoryRuns {
     async fn put_checkpoint(&self, profile_id: &str, c: &Checkpoint) -> Result<(), StoreError> {
         self.0.call("runs.put_checkpoint", |s| {
             s.checkpoints.insert(key(profile_id, &c.stream), c.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_run_state(&self, profile_id: &str) -> Result<Option<RunState>, StoreError> {
+        self.0.call("runs.get_run_state", |s| {
+            Ok(s.run_states.get(profile_id).cloned())
+        })
+    }
+
+    async fn put_run_state(&self, state: &RunState, lease_owner: &str) -> Result<bool, StoreError> {
+        self.0.call("runs.put_run_state", |s| {
+            if !s
+                .leases
+                .get(&state.profile_id)
+                .is_some_and(|l| l.owner == lease_owner)
+            {
+                return Ok(false);
+            }
+            s.run_states.insert(state.profile_id.clone(), state.clone());
+            Ok(true)
+        })
+    }
+
+    async fn put_run_blob(
+        &self,
+        profile_id: &str,
+        run_id: &str,
+        name: &str,
+        data: &[u8],
+    ) -> Result<BlobRef, StoreError> {
+        self.0.call("runs.put_run_blob", |s| {
+            let parts: Vec<Vec<u8>> = data.chunks(MEMORY_BLOB_PART).map(<[u8]>::to_vec).collect();
+            let blob = BlobRef {
+                name: name.to_owned(),
+                parts: parts.len() as u32,
+            };
+            s.run_blobs.insert(
+                (profile_id.to_owned(), run_id.to_owned(), name.to_owned()),
+                parts,
+            );
+            Ok(blob)
+        })
+    }
+
+    async fn get_run_blob(
+        &self,
+        profile_id: &str,
+        run_id: &str,
+        blob: &BlobRef,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.0.call("runs.get_run_blob", |s| {
+            let k = (profile_id.to_owned(), run_id.to_owned(), blob.name.clone());
+            match s.run_blobs.get(&k) {
+                Some(parts) if parts.len() == blob.parts as usize => Ok(parts.concat()),
+                _ => Err(StoreError::Corrupt {
+                    what: "run blob",
+                    source: format!("{} of run {run_id}: parts missing", blob.name).into(),
+                }),
+            }
+        })
+    }
+
+    async fn clear_run_state(&self, profile_id: &str) -> Result<(), StoreError> {
+        self.0.call("runs.clear_run_state", |s| {
+            s.run_states.remove(profile_id);
+            s.run_blobs.retain(|(p, _, _), _| p != profile_id);
             Ok(())
         })
     }

@@ -24,7 +24,7 @@ pub use provider::{
     AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
     ProviderAccess, PurchasedSeats, Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
 };
-pub use queue::{QueueError, RequestQueue, SyncJobQueue};
+pub use queue::{NoSyncQueue, QueueError, RequestQueue, SyncJobQueue};
 pub use repos::{
     ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
     SeatRepo, StoreError, UserLock,

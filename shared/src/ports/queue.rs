@@ -10,6 +10,8 @@ pub enum QueueError {
         "RECLAIM_QUEUE_URL is not set: the reclaim queue URL is a stack output (ReclaimQueueUrl)"
     )]
     NotConfigured,
+    #[error("the sync function's own queue URL (BOX_SYNC_QUEUE_URL / DROPBOX_SYNC_QUEUE_URL) is not set: a run that continues cannot post its next job")]
+    SyncQueueNotConfigured,
     #[error("SQS {op} failed: {message}")]
     Aws {
         op: &'static str,
@@ -33,4 +35,24 @@ pub trait RequestQueue {
 pub trait SyncJobQueue {
     /// Posts one job for a profile of `provider`; returns the message id.
     async fn send_job(&self, provider: Provider, job: &SyncJob) -> Result<String, QueueError>;
+}
+
+/// A sync queue that may not be configured (a local run).
+impl<Q: SyncJobQueue> SyncJobQueue for Option<Q> {
+    async fn send_job(&self, provider: Provider, job: &SyncJob) -> Result<String, QueueError> {
+        match self {
+            Some(q) => q.send_job(provider, job).await,
+            None => Err(QueueError::SyncQueueNotConfigured),
+        }
+    }
+}
+
+/// No sync queue (a caller without a deadline never has a continuation to post).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSyncQueue;
+
+impl SyncJobQueue for NoSyncQueue {
+    async fn send_job(&self, _: Provider, _: &SyncJob) -> Result<String, QueueError> {
+        Err(QueueError::SyncQueueNotConfigured)
+    }
 }

@@ -11,6 +11,7 @@ use crate::domain::{
     Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeMessage,
     NoticeToken, PendingConnect, Profile, ReclaimRecord, Seat, SeatIndex, TaskRun,
 };
+use crate::domain::{BlobRef, RunState};
 
 /// The source of a store failure, kept for logs and `Error::source` chains.
 pub type ErrorSource = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -242,6 +243,29 @@ pub trait RunRepo {
         stream: &str,
     ) -> Result<Option<Checkpoint>, StoreError>;
     async fn put_checkpoint(&self, profile_id: &str, c: &Checkpoint) -> Result<(), StoreError>;
+    /// The profile's saved run, if one stopped at a deadline and has not finished since.
+    async fn get_run_state(&self, profile_id: &str) -> Result<Option<RunState>, StoreError>;
+    /// Saves (replaces) the profile's run state, only while `lease_owner` holds the profile's
+    /// sync lease (false, nothing written, if it lost it: another invocation may be working
+    /// on the run). Its blobs must be stored first.
+    async fn put_run_state(&self, state: &RunState, lease_owner: &str) -> Result<bool, StoreError>;
+    /// Stores `data` under `name` for the profile's run `run_id`, in as many parts as it needs.
+    async fn put_run_blob(
+        &self,
+        profile_id: &str,
+        run_id: &str,
+        name: &str,
+        data: &[u8],
+    ) -> Result<BlobRef, StoreError>;
+    /// A blob stored by [`RunRepo::put_run_blob`]; an error if a part is missing.
+    async fn get_run_blob(
+        &self,
+        profile_id: &str,
+        run_id: &str,
+        blob: &BlobRef,
+    ) -> Result<Vec<u8>, StoreError>;
+    /// Deletes the profile's run state and every blob of any of its runs.
+    async fn clear_run_state(&self, profile_id: &str) -> Result<(), StoreError>;
 }
 
 /// Pending OAuth connects, keyed by the digest of their `state`.

@@ -139,6 +139,22 @@ pub fn digest_marker(profile: &str, day: &str) -> (String, String) {
     (profile_pk(profile), format!("{DIGEST_PREFIX}{day}"))
 }
 
+/// A profile's saved sync run (`STATE`) and its blobs (`BLOB#<run>#<name>#<part>`).
+pub fn run_state_pk(profile: &str) -> String {
+    format!("RUNSTATE#{profile}")
+}
+
+pub fn run_state(profile: &str) -> (String, String) {
+    (run_state_pk(profile), "STATE".to_owned())
+}
+
+pub fn run_blob_part(profile: &str, run_id: &str, name: &str, part: u32) -> (String, String) {
+    (
+        run_state_pk(profile),
+        format!("BLOB#{run_id}#{name}#{part:05}"),
+    )
+}
+
 pub fn tasks_pk(profile: &str) -> String {
     format!("TASKS#{profile}")
 }

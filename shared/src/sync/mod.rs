@@ -6,6 +6,7 @@
 mod dispatch;
 mod progress;
 mod reclamation;
+mod resume;
 mod roster;
 mod run;
 
@@ -15,12 +16,20 @@ pub use progress::{NoProgress, Progress};
 pub use roster::ACTIVE_WITHIN_DAYS;
 pub use run::{ProfileOutcome, Run, SyncError, SyncReport};
 
-use crate::domain::{self, Provider, TaskKind};
+use std::time::Instant;
+
+use chrono::Utc;
+
+use crate::domain::{self, Provider, RunStage, SyncJob, TaskKind};
 use crate::http::ApiStats;
 use crate::notify::Notifier;
 use crate::ports::{Directory, MailEvents, Mailer, ProviderAccess, Repos, RequestQueue, Window};
-use roster::{read_activity, record_license_tasks, with_purchased, write_roster};
-use run::{enabled_profiles, load_profile};
+use resume::{Carry, SaveParts};
+use roster::{
+    activity_counts, finish_roster, read_activity, read_roster, record_license_tasks,
+    with_purchased, Read, RosterWriter,
+};
+use run::{enabled_profiles, load_profile, Flow};
 
 /// The tasks of a run, in order (those not reached after a failure are recorded skipped).
 pub const ORDER: &[TaskKind] = &[
@@ -44,6 +53,9 @@ pub struct Syncer<R, P, Q, M, E = ()> {
     pub notifier: Option<Notifier<M, E>>,
     /// Activity backfill of a profile's first sync, unless the profile sets its own.
     pub default_backfill_days: u32,
+    /// A run still unfinished this long after it started is abandoned (recorded as such); the
+    /// next run starts afresh (`SYNC_MAX_RUN_AGE_HOURS`).
+    pub max_run_age: chrono::Duration,
 }
 
 impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syncer<R, P, Q, M, E> {
@@ -88,67 +100,195 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         self.sync_profile_until(profile_id, progress, None).await
     }
 
-    /// [`Syncer::sync_profile`] in an invocation that ends at `deadline`: no provider retry or
-    /// Retry-After wait is taken that would end after it (the task fails instead, recorded, and
-    /// the lease is released, rather than the invocation being killed mid-sleep).
+    /// [`Syncer::sync_profile`] in an invocation that ends at `deadline`: the run works until
+    /// then, saves where it is and reports the job that continues it
+    /// ([`ProfileOutcome::continuation`]); a run the profile had saved is resumed.
     pub async fn sync_profile_until(
         &self,
         profile_id: &str,
         progress: &dyn Progress,
-        deadline: Option<std::time::Instant>,
+        deadline: Option<Instant>,
     ) -> Result<ProfileOutcome, SyncError> {
-        let profile = load_profile(self.repos.profiles(), profile_id, self.provider).await?;
-        let mut run = Run::start(&self.repos, &profile, progress, ORDER, deadline).await?;
+        self.run_job(&SyncJob::fresh(profile_id), progress, deadline)
+            .await
+    }
+
+    /// One invocation's share of a profile's run. The profile's saved run, if any, is resumed
+    /// (whether the job continues it or is the schedule's); a continuation whose run has ended
+    /// (a duplicate or late message) does nothing.
+    pub async fn run_job(
+        &self,
+        job: &SyncJob,
+        progress: &dyn Progress,
+        deadline: Option<Instant>,
+    ) -> Result<ProfileOutcome, SyncError> {
+        let profile = load_profile(self.repos.profiles(), &job.profile, self.provider).await?;
+        let saved = resume::saved_run(&self.repos, &profile, self.max_run_age, Utc::now()).await?;
+        if saved.is_none() {
+            if let Some(run_id) = &job.run_id {
+                tracing::info!(provider = self.provider.as_str(), profile = %profile.id, run_id = %run_id, "nothing to continue: the run has ended");
+                return Ok(ProfileOutcome::nothing_to_continue(&profile.id, run_id));
+            }
+        }
+        let mut run = Run::start(&self.repos, &profile, progress, ORDER, deadline, saved).await?;
         // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
         // the stack and under the compiler's layout depth.
         let result = match Box::pin(self.tasks(&mut run)).await {
-            Ok(()) => {
-                Box::pin(reclamation::reclamation(
-                    &mut run,
-                    self.queue.as_ref(),
-                    self.notifier.as_ref(),
-                ))
-                .await
-            }
-            Err(e) => Err(e),
+            Ok(Flow::Done) => Box::pin(reclamation::reclamation(
+                &mut run,
+                self.queue.as_ref(),
+                self.notifier.as_ref(),
+            ))
+            .await
+            .map(|()| Flow::Done),
+            other => other,
         };
         Ok(run.finish(result).await)
     }
 
-    async fn tasks(&self, run: &mut Run<'_, R>) -> Result<(), SyncError> {
+    /// Every task but Reclamation, from where the run stands; `Flow::Continue` when the
+    /// deadline came first (the run is saved). A run that reaches Reclamation with its time up
+    /// saves too, so Reclamation gets an invocation of its own.
+    async fn tasks(&self, run: &mut Run<'_, R>) -> Result<Flow, SyncError> {
         let profile = run.profile;
         let started = run.started;
-
-        // Application Access: the credentials, a token, and which tenant it is.
-        let (mut task, stats) = run.begin(TaskKind::ApplicationAccess).await?;
-        let r = async {
-            let directory = self.providers.directory(profile).await?;
-            task.detail = Some(directory.check_access(&stats).await?);
-            Ok(directory)
+        let resumed = run.resumed.clone();
+        if resumed
+            .as_ref()
+            .is_some_and(|s| s.stage == RunStage::Reclamation)
+        {
+            return Ok(Flow::Done);
         }
-        .await;
-        let directory = run.end(task, &stats, r).await?;
+
+        // Application Access: the credentials, a token, and which tenant it is. A resumed run
+        // checks again (it needs the token) and keeps its first invocation's task run.
+        let directory = match &resumed {
+            None => {
+                let (mut task, stats) = run.begin(TaskKind::ApplicationAccess).await?;
+                let r = async {
+                    let directory = self.providers.directory(profile).await?;
+                    task.detail = Some(directory.check_access(&stats).await?);
+                    Ok(directory)
+                }
+                .await;
+                run.end(task, &stats, r).await?
+            }
+            Some(_) => {
+                let directory = self.providers.directory(profile).await?;
+                directory
+                    .check_access(&ApiStats::until(run.deadline))
+                    .await?;
+                directory
+            }
+        };
 
         // Activity: the window since the checkpoint (or the backfill window on a first sync),
-        // of the kinds the profile's rules count.
+        // of the kinds the profile's rules count; fixed for the run across invocations.
         let scope = profile.rules.activity;
         let stream = directory.activity_stream(scope);
-        let checkpoint = run.checkpoint(stream).await?;
-        let window = Window {
-            start: run.activity_start_from(checkpoint.as_ref(), self.default_backfill_days),
-            end: started,
+        let (mut carry, stage) = match &resumed {
+            Some(s) => (Carry::from_state(s), s.stage.clone()),
+            None => {
+                let checkpoint = run.checkpoint(stream).await?;
+                let window = Window {
+                    start: run.activity_start_from(checkpoint.as_ref(), self.default_backfill_days),
+                    end: started,
+                };
+                (
+                    Carry::fresh(window, checkpoint),
+                    RunStage::Activity { resume: None },
+                )
+            }
         };
-        let (mut task, stats) = run.begin(TaskKind::Activity).await?;
-        task.detail = Some(directory.describe_activity(window, scope));
-        let pages = directory.activity(window, scope, None, &stats);
-        let logins = read_activity(run, task, &stats, pages, directory.dedup_window()).await?;
-        let observed_since =
-            domain::activity::observed_since(checkpoint.as_ref(), window.start, logins.gap_until);
+        let window = carry.window;
+        let mut activity = resume::load_activity(
+            run.repos.runs(),
+            &run.run_id,
+            &profile.id,
+            carry.activity.as_ref(),
+            directory.dedup_window(),
+        )
+        .await?;
+        // the stored activity is complete once the roster stage has begun
+        let mut activity_stored = false;
+        let roster_from = match stage {
+            RunStage::Activity { resume } => {
+                let (mut task, stats) = run.begin_or_resume(TaskKind::Activity).await?;
+                task.detail = Some(directory.describe_activity(window, scope));
+                let pages = directory.activity(window, scope, resume.clone(), &stats);
+                match read_activity(run.progress, &stats, pages, resume, &mut activity).await {
+                    Ok(Read::Stopped(at)) => {
+                        let parts = SaveParts {
+                            activity: Some(&activity),
+                            seen: None,
+                        };
+                        let stage = RunStage::Activity { resume: at };
+                        let job = resume::save(run, &mut carry, stage, Some((task, &stats)), parts)
+                            .await?;
+                        return Ok(Flow::Continue(job));
+                    }
+                    Ok(Read::Complete) => {
+                        activity_counts(&mut task, &activity);
+                        run.end(task, &stats, Ok(())).await?;
+                    }
+                    Err(e) => return run.end(task, &stats, Err(e)).await,
+                }
+                None
+            }
+            RunStage::Roster { resume } => {
+                activity_stored = true;
+                resume
+            }
+            RunStage::Reclamation => return Ok(Flow::Done),
+        };
+        let observed_since = domain::activity::observed_since(
+            carry.checkpoint.as_ref(),
+            window.start,
+            activity.gap_until,
+        );
 
-        // Application Roster (with each seat's license type): stream pages, write what changed.
-        let (task, stats) = run.begin(TaskKind::ApplicationRoster).await?;
-        let tally =
-            write_roster(run, task, &stats, directory.roster(None, &stats), &logins).await?;
+        // Application Roster (with each seat's license type): stream pages, write what changed;
+        // who left is marked only after the last page.
+        let (mut task, stats) = run.begin_or_resume(TaskKind::ApplicationRoster).await?;
+        let (repos, run_id) = (run.repos, run.run_id.clone());
+        let mut roster = RosterWriter::load(repos.seats(), profile, &run_id, started).await?;
+        roster.set_tally(carry.tally.clone());
+        for blob in &carry.seen {
+            let ids = resume::load_seen(repos.runs(), &run_id, &profile.id, blob).await?;
+            roster.mark_seen(ids);
+        }
+        // only a run that can stop needs the ids it saw (for the sweep after a resume)
+        let mut seen = run.deadline.map(|_| Vec::new());
+        let pages = directory.roster(roster_from.clone(), &stats);
+        let read = read_roster(
+            run.progress,
+            &stats,
+            pages,
+            roster_from,
+            &mut roster,
+            &activity,
+            &mut task,
+            seen.as_mut(),
+        )
+        .await;
+        let tally = match read {
+            Ok(Read::Stopped(at)) => {
+                carry.tally = roster.tally().clone();
+                let parts = SaveParts {
+                    activity: (!activity_stored).then_some(&activity),
+                    seen,
+                };
+                let stage = RunStage::Roster { resume: at };
+                let job = resume::save(run, &mut carry, stage, Some((task, &stats)), parts).await?;
+                return Ok(Flow::Continue(job));
+            }
+            Ok(Read::Complete) => {
+                let r = finish_roster(repos, profile, roster, &mut task).await;
+                run.end(task, &stats, r).await?
+            }
+            Err(e) => return run.end(task, &stats, Err(e)).await,
+        };
+        drop(activity);
 
         // License Differentiation and Information, against what the provider says was bought.
         let purchased = directory
@@ -156,7 +296,16 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
             .await?;
         record_license_tasks(run, &tally, &with_purchased(profile, purchased)).await?;
         // Everything finished: only now does the activity checkpoint move.
-        run.commit(stream, window.end, Some(observed_since)).await
+        run.commit(stream, window.end, Some(observed_since)).await?;
+        if run.deadline.is_some_and(|d| Instant::now() >= d) {
+            let parts = SaveParts {
+                activity: None,
+                seen: None,
+            };
+            let job = resume::save(run, &mut carry, RunStage::Reclamation, None, parts).await?;
+            return Ok(Flow::Continue(job));
+        }
+        Ok(Flow::Done)
     }
 }
 

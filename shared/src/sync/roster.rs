@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use futures::{pin_mut, Stream, TryStreamExt};
 
 use super::run::{Run, SyncError};
+use super::Progress;
 use crate::domain::{
     reconcile_with_activity, ActivityAggregator, ActivityPage, ActivityScope, Entitlement,
     LicenseSummary, LicenseTally, LoginEvidence, Profile, SeatDecision, SeatIndex, TaskCounts,
@@ -11,85 +12,193 @@ use crate::domain::{
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{ProfileRepo, PurchasedSeats, Repos, RosterPage, SeatRepo};
 
-/// Activity: folds activity pages into the newest login and the newest activity of any kind
-/// per user (and the latest gap a page reported), records the task's counts and ends it.
-/// `pages` borrows `stats`, the task's call accounting.
-pub(crate) async fn read_activity<R: Repos, S>(
-    run: &mut Run<'_, R>,
-    mut task: TaskRun,
+/// Where a stage's paged read stands, for a save at the deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Position {
+    /// No page read yet in this stage (a save restarts the stage's read).
+    Start,
+    /// After the page with this resume token.
+    After(String),
+    /// After a page the adapter gave no resume token for, with more to come: the read cannot
+    /// stop here (it goes on until a page that can be resumed after).
+    Unresumable,
+}
+
+impl Position {
+    fn from_token(from: Option<String>) -> Self {
+        from.map_or(Self::Start, Self::After)
+    }
+    fn after(page_resume: Option<String>) -> Self {
+        page_resume.map_or(Self::Unresumable, Self::After)
+    }
+    /// The token a resumed read starts from; `None` for an unresumable position.
+    pub(crate) fn token(&self) -> Option<Option<String>> {
+        match self {
+            Self::Start => Some(None),
+            Self::After(t) => Some(Some(t.clone())),
+            Self::Unresumable => None,
+        }
+    }
+}
+
+/// How a stage's read ended.
+#[derive(Debug)]
+pub(crate) enum Read {
+    /// The stream ended: the stage is complete.
+    Complete,
+    /// The deadline came; the read continues from this token (`None`: from the start).
+    Stopped(Option<String>),
+}
+
+/// Whether the read should stop before the next page: the deadline has passed, at least one
+/// page was read in this invocation (so every invocation makes progress) and the position can be
+/// resumed from.
+fn stop_here(stats: &ApiStats, pages_here: u64, at: &Position) -> Option<Option<String>> {
+    if pages_here > 0 && stats.time_is_up() {
+        at.token()
+    } else {
+        None
+    }
+}
+
+/// A page error that only says the deadline came (a retry wait would have passed it): the read
+/// stops where it is instead of failing, if it can be resumed there.
+fn stopped_by(stats: &ApiStats, e: &ProviderError, at: &Position) -> Option<Option<String>> {
+    (stats.out_of_time() && e.is_transient())
+        .then(|| at.token())
+        .flatten()
+}
+
+/// Activity: folds activity pages into `activity` (the newest login and the newest activity of
+/// any kind per user, and the latest gap a page reported) until the stream ends or the
+/// deadline comes. `from` is where this invocation's read started (`None`: the window's start).
+pub(crate) async fn read_activity<S>(
+    progress: &dyn Progress,
     stats: &ApiStats,
     pages: S,
-    dedup_window: usize,
-) -> Result<ActivityAggregator, SyncError>
+    from: Option<String>,
+    activity: &mut ActivityAggregator,
+) -> Result<Read, SyncError>
 where
     S: Stream<Item = Result<ActivityPage, ProviderError>>,
 {
-    let progress = run.progress;
-    let r = async {
-        let mut activity = ActivityAggregator::new(dedup_window);
-        pin_mut!(pages);
-        while let Some(page) = pages.try_next().await? {
-            activity.note_gap(page.gap_until);
-            for e in page.events {
-                activity.add(e);
-            }
-            progress.advanced(0, activity.events_read());
+    pin_mut!(pages);
+    let mut at = Position::from_token(from);
+    let mut pages_here = 0u64;
+    loop {
+        if let Some(token) = stop_here(stats, pages_here, &at) {
+            return Ok(Read::Stopped(token));
         }
-        task.counts.events_read = activity.events_read();
-        task.counts.events_duplicate = activity.duplicates();
-        task.counts.users_with_logins = activity.users_with_logins() as u64;
-        task.counts.sessions_read = activity.sessions_read;
-        task.counts.users_with_activity = activity.users_with_activity() as u64;
-        if let Some(g) = activity.gap_until {
-            let d = task.detail.get_or_insert_with(String::new);
-            d.push_str(&format!(
-                "; gap: the provider skipped activity before {}",
-                g.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ));
+        let page = match pages.try_next().await {
+            Ok(Some(page)) => page,
+            Ok(None) => return Ok(Read::Complete),
+            Err(e) => match stopped_by(stats, &e, &at) {
+                Some(token) => return Ok(Read::Stopped(token)),
+                None => return Err(e.into()),
+            },
+        };
+        activity.note_gap(page.gap_until);
+        for e in page.events {
+            activity.add(e);
         }
-        Ok(activity)
+        at = Position::after(page.resume);
+        pages_here += 1;
+        progress.advanced(0, activity.events_read());
     }
-    .await;
-    run.end(task, stats, r).await
 }
 
-/// Application Roster: writes roster pages through a [`RosterWriter`], then marks who left;
-/// records the counts and ends the task.
-pub(crate) async fn write_roster<R: Repos, S>(
-    run: &mut Run<'_, R>,
-    mut task: TaskRun,
-    stats: &ApiStats,
-    pages: S,
-    logins: &ActivityAggregator,
-) -> Result<LicenseTally, SyncError>
-where
-    S: Stream<Item = Result<RosterPage, ProviderError>>,
-{
-    let (repos, profile, progress, started) = (run.repos, run.profile, run.progress, run.started);
-    let run_id = run.run_id.clone();
-    let r = async {
-        let mut roster = RosterWriter::load(repos.seats(), profile, &run_id, started).await?;
-        pin_mut!(pages);
-        while let Some(page) = pages.try_next().await? {
-            task.counts.non_seats_skipped += page.not_seats;
-            roster.page(page.seats, logins, &mut task.counts).await?;
-            progress.advanced(task.counts.seats_seen, 0);
-        }
-        let tally = roster.finish(&mut task.counts).await?;
-        if profile.accept_removals {
-            // the acceptance is used up by the roster that applied it
-            repos
-                .profiles()
-                .update(&profile.id, |p| {
-                    p.accept_removals = false;
-                    Ok::<_, SyncError>(())
-                })
-                .await?;
-        }
-        Ok(tally)
+/// The Activity task's counts and detail from a complete read.
+pub(crate) fn activity_counts(task: &mut TaskRun, activity: &ActivityAggregator) {
+    task.counts.events_read = activity.events_read();
+    task.counts.events_duplicate = activity.duplicates();
+    task.counts.users_with_logins = activity.users_with_logins() as u64;
+    task.counts.sessions_read = activity.sessions_read;
+    task.counts.users_with_activity = activity.users_with_activity() as u64;
+    if let Some(g) = activity.gap_until {
+        let d = task.detail.get_or_insert_with(String::new);
+        d.push_str(&format!(
+            "; gap: the provider skipped activity before {}",
+            g.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
     }
-    .await;
-    run.end(task, stats, r).await
+}
+
+/// Application Roster: writes roster pages through `roster` until the stream ends or the
+/// deadline comes. Page n+1 is fetched while page n is written. `seen` collects the user ids of
+/// this invocation's pages when a save may need them (`Some`).
+pub(crate) async fn read_roster<S: SeatRepo, P>(
+    progress: &dyn Progress,
+    stats: &ApiStats,
+    pages: P,
+    from: Option<String>,
+    roster: &mut RosterWriter<'_, S>,
+    logins: &ActivityAggregator,
+    task: &mut TaskRun,
+    mut seen: Option<&mut Vec<String>>,
+) -> Result<Read, SyncError>
+where
+    P: Stream<Item = Result<RosterPage, ProviderError>>,
+{
+    pin_mut!(pages);
+    let mut at = Position::from_token(from);
+    let mut pages_here = 0u64;
+    let mut next = pages.try_next().await;
+    loop {
+        let page = match std::mem::replace(&mut next, Ok(None)) {
+            Ok(Some(page)) => page,
+            Ok(None) => return Ok(Read::Complete),
+            Err(e) => match stopped_by(stats, &e, &at) {
+                Some(token) => return Ok(Read::Stopped(token)),
+                None => return Err(e.into()),
+            },
+        };
+        task.counts.non_seats_skipped += page.not_seats;
+        if let Some(seen) = seen.as_deref_mut() {
+            seen.extend(page.seats.iter().map(|s| s.user_id.clone()));
+        }
+        let page_at = Position::after(page.resume);
+        let stop = stop_here(stats, pages_here + 1, &page_at);
+        if stop.is_some() {
+            // the deadline: write this page, fetch no more
+            roster.page(page.seats, logins, &mut task.counts).await?;
+        } else {
+            // overlap: the next page is on its way while this one is written
+            let (written, fetched) = futures::join!(
+                roster.page(page.seats, logins, &mut task.counts),
+                pages.try_next()
+            );
+            written?;
+            next = fetched;
+        }
+        at = page_at;
+        pages_here += 1;
+        progress.advanced(task.counts.seats_seen, 0);
+        if let Some(token) = stop {
+            return Ok(Read::Stopped(token));
+        }
+    }
+}
+
+/// After a complete roster: marks who left (behind the roster-drop guard) and uses up an
+/// accepted drop.
+pub(crate) async fn finish_roster<R: Repos>(
+    repos: &R,
+    profile: &Profile,
+    roster: RosterWriter<'_, R::Seats>,
+    task: &mut TaskRun,
+) -> Result<LicenseTally, SyncError> {
+    let tally = roster.finish(&mut task.counts).await?;
+    if profile.accept_removals {
+        // the acceptance is used up by the roster that applied it
+        repos
+            .profiles()
+            .update(&profile.id, |p| {
+                p.accept_removals = false;
+                Ok::<_, SyncError>(())
+            })
+            .await?;
+    }
+    Ok(tally)
 }
 
 /// A seat counts as active in License Information with a login this recent (days).
@@ -122,6 +231,23 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
             index,
             tally: LicenseTally::default(),
         })
+    }
+
+    /// A resumed run: the license tally so far.
+    pub fn set_tally(&mut self, tally: LicenseTally) {
+        self.tally = tally;
+    }
+
+    /// A resumed run: users earlier invocations saw (so the sweep does not take them as gone).
+    pub fn mark_seen(&mut self, seen: impl IntoIterator<Item = String>) {
+        for id in seen {
+            self.index.mark_seen(&id);
+        }
+    }
+
+    /// The license tally so far (saved with a run that continues).
+    pub fn tally(&self) -> &LicenseTally {
+        &self.tally
     }
 
     /// One page of observed seats, with the activity read by this run's activity task.

@@ -11,13 +11,17 @@ use crate::candidates::CandidateError;
 use crate::domain::profile::LastSync;
 use crate::domain::task::new_run_id;
 use crate::domain::{
-    Checkpoint, LicenseSummary, Profile, Provider, TaskKind, TaskRun, TaskStatus, ACTIVITY_OVERLAP,
+    Checkpoint, LicenseSummary, Profile, Provider, RunState, SyncJob, TaskKind, TaskRun,
+    TaskStatus, ACTIVITY_OVERLAP,
 };
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{AccessError, ProfileRepo, QueueError, Repos, RunRepo, StoreError};
 
 /// Longer than a Lambda can run, so a crashed holder's lease lapses before the next schedule.
 const LEASE_TTL: Duration = Duration::from_secs(16 * 60);
+/// How long past its deadline an invocation may hold the lease to save its run (the save is
+/// fenced by the lease, so a save later than this is refused, never interleaved).
+const SAVE_TIME: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Error)]
 pub enum SyncError {
@@ -41,6 +45,10 @@ pub enum SyncError {
     /// Notify mode could not do its part (not configured, or the random source failed).
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
+    /// The invocation's lease lapsed before it could save its run (it overran its deadline by
+    /// more than the save allowance): the run goes on from its previous save.
+    #[error("profile {0}: the sync lease lapsed before the run could be saved; it continues from its previous save")]
+    LeaseLost(String),
     /// The roster-drop guard held this run's removals (the message says how to accept).
     #[error("{0}")]
     RosterHeld(String),
@@ -82,6 +90,19 @@ impl ProfileOutcome {
             run_id: String::new(),
             succeeded: false,
             error: Some(e.to_string()),
+            tasks: Vec::new(),
+            summaries: Vec::new(),
+            continuation: None,
+        }
+    }
+
+    /// A continuation whose run has already ended (a duplicate or late message): nothing ran.
+    pub fn nothing_to_continue(profile_id: &str, run_id: &str) -> Self {
+        Self {
+            profile_id: profile_id.to_owned(),
+            run_id: run_id.to_owned(),
+            succeeded: true,
+            error: None,
             tasks: Vec::new(),
             summaries: Vec::new(),
             continuation: None,
@@ -138,6 +159,15 @@ pub(super) async fn enabled_profiles(
         .collect())
 }
 
+/// How a run's invocation ended without error.
+#[derive(Debug)]
+pub(crate) enum Flow {
+    /// Every task ran.
+    Done,
+    /// The invocation's deadline came: the run saved where it was and goes on with this job.
+    Continue(SyncJob),
+}
+
 /// One run of one profile's sync: what its tasks record into.
 pub struct Run<'a, R> {
     pub(crate) repos: &'a R,
@@ -146,30 +176,51 @@ pub struct Run<'a, R> {
     pub(crate) started: DateTime<Utc>,
     pub(crate) progress: &'a dyn Progress,
     order: &'static [TaskKind],
-    tasks: Vec<TaskRun>,
+    pub(crate) tasks: Vec<TaskRun>,
     pub(crate) summaries: Vec<LicenseSummary>,
     /// No provider wait of this run ends after it (the invocation's deadline less its margin).
     pub(crate) deadline: Option<Instant>,
+    /// Which invocation of the run this is (1 for a fresh run).
+    pub(crate) invocation: u32,
+    /// The lease's owner: this attempt at this invocation of this run, so a duplicate
+    /// continuation of the same run cannot work beside it; it also names this attempt's blobs.
+    pub(crate) lease_owner: String,
+    /// The state this invocation resumed (cleared when the run ends).
+    pub(crate) resumed: Option<RunState>,
 }
 
 impl<'a, R: Repos> Run<'a, R> {
-    /// Takes the profile's sync lease and starts a run of the tasks in `order`.
+    /// Takes the profile's sync lease and starts a run of the tasks in `order`, or resumes
+    /// the saved run `resume`.
     pub(crate) async fn start(
         repos: &'a R,
         profile: &'a Profile,
         progress: &'a dyn Progress,
         order: &'static [TaskKind],
         deadline: Option<Instant>,
+        resume: Option<RunState>,
     ) -> Result<Run<'a, R>, SyncError> {
-        let started = Utc::now();
-        let run_id = new_run_id(started);
+        let now = Utc::now();
+        let (run_id, started, invocation) = match &resume {
+            Some(s) => (s.run_id.clone(), s.started, s.invocations + 1),
+            None => (new_run_id(now), now, 1),
+        };
+        // unique per attempt: two deliveries of one continuation are told apart
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let lease_owner = format!("{run_id}#{invocation}#{}", &nonce[..8]);
+        // a run that stops at its deadline needs the lease until its save is done; a crashed
+        // invocation's lease then lapses soon after its deadline, not a whole Lambda later
+        let ttl = deadline.map_or(LEASE_TTL, |d| {
+            (d.saturating_duration_since(Instant::now()) + SAVE_TIME).min(LEASE_TTL)
+        });
         if !repos
             .runs()
-            .acquire_lease(&profile.id, &run_id, started, LEASE_TTL)
+            .acquire_lease(&profile.id, &lease_owner, now, ttl)
             .await?
         {
             return Err(SyncError::Busy(profile.id.clone()));
         }
+        let tasks = resume.as_ref().map(|s| s.tasks.clone()).unwrap_or_default();
         Ok(Run {
             repos,
             profile,
@@ -177,10 +228,32 @@ impl<'a, R: Repos> Run<'a, R> {
             started,
             progress,
             order,
-            tasks: Vec::new(),
+            tasks,
             summaries: Vec::new(),
             deadline,
+            invocation,
+            lease_owner,
+            resumed: resume,
         })
+    }
+
+    /// The task of `kind` as a saved run left it under way, if it did: it goes on with its
+    /// counts (recorded again as running), else it starts now.
+    pub(crate) async fn begin_or_resume(
+        &mut self,
+        kind: TaskKind,
+    ) -> Result<(TaskRun, ApiStats), SyncError> {
+        match self
+            .resumed
+            .as_mut()
+            .and_then(|s| s.current.take_if(|t| t.task == kind))
+        {
+            Some(task) => {
+                self.progress.task(kind.label());
+                Ok((task, ApiStats::until(self.deadline)))
+            }
+            None => self.begin(kind).await,
+        }
     }
 
     /// Records a task as running and gives it its own call accounting.
@@ -264,11 +337,34 @@ impl<'a, R: Repos> Run<'a, R> {
         Ok(())
     }
 
-    /// Ends the run: tasks that never ran are recorded as skipped, the lease is released, and
-    /// one structured log line says what happened.
-    pub(crate) async fn finish(mut self, result: Result<(), SyncError>) -> ProfileOutcome {
+    /// Ends this invocation. A run that continues releases the lease and reports its job; a run
+    /// that ended (done or failed) clears its saved state, records the tasks that never ran as
+    /// skipped, and releases the lease; one structured log line says what happened.
+    pub(crate) async fn finish(mut self, result: Result<Flow, SyncError>) -> ProfileOutcome {
+        let continuation = match &result {
+            Ok(Flow::Continue(job)) => Some(job.clone()),
+            _ => None,
+        };
+        // a lapsed lease: another invocation may be working from the previous save; leave it
+        let ended = continuation.is_none() && !matches!(result, Err(SyncError::LeaseLost(_)));
         let mut error = result.err().map(|e| e.to_string());
-        if error.is_some() {
+        if ended && self.resumed.is_some() {
+            // the task a failure interrupted before it was taken up again
+            if let Some(mut t) = self.resumed.as_mut().and_then(|s| s.current.take()) {
+                t.finish(Utc::now(), error.clone());
+                if let Err(e) = self.repos.runs().put_task_run(&t).await {
+                    tracing::warn!(error = %e, "could not record the interrupted task");
+                }
+                self.tasks.push(t);
+            }
+        }
+        if ended {
+            // also after a save in an earlier invocation of this one: never resume a run that ended
+            if let Err(e) = self.repos.runs().clear_run_state(&self.profile.id).await {
+                tracing::warn!(profile = %self.profile.id, error = %e, "could not clear the run's saved state; the next run sees it already ended");
+            }
+        }
+        if error.is_some() && ended {
             let now = Utc::now();
             for &kind in self.order {
                 if !self.tasks.iter().any(|t| t.task == kind) {
@@ -289,7 +385,7 @@ impl<'a, R: Repos> Run<'a, R> {
         if let Err(e) = self
             .repos
             .runs()
-            .release_lease(&self.profile.id, &self.run_id)
+            .release_lease(&self.profile.id, &self.lease_owner)
             .await
         {
             tracing::warn!(profile = %self.profile.id, error = %e, "could not release sync lease; it will expire");
@@ -302,15 +398,20 @@ impl<'a, R: Repos> Run<'a, R> {
             error,
             tasks: std::mem::take(&mut self.tasks),
             summaries: std::mem::take(&mut self.summaries),
-            continuation: None,
+            continuation,
         };
-        log_outcome(self.profile.provider, &outcome, self.started);
+        log_outcome(
+            self.profile.provider,
+            &outcome,
+            self.started,
+            self.invocation,
+        );
         outcome
     }
 }
 
 /// One structured log line per profile run (CloudWatch Logs Insights friendly).
-fn log_outcome(provider: Provider, o: &ProfileOutcome, started: DateTime<Utc>) {
+fn log_outcome(provider: Provider, o: &ProfileOutcome, started: DateTime<Utc>, invocation: u32) {
     let count = |k: TaskKind| o.task(k).map(|t| t.counts.clone()).unwrap_or_default();
     let roster = count(TaskKind::ApplicationRoster);
     let activity = count(TaskKind::Activity);
@@ -336,6 +437,8 @@ fn log_outcome(provider: Provider, o: &ProfileOutcome, started: DateTime<Utc>) {
         seats_changed = roster.seats_changed,
         seats_removed = roster.seats_removed,
         events_read = activity.events_read,
+        invocation,
+        continues = o.continuation.is_some(),
         "sync run"
     );
 }

@@ -69,6 +69,7 @@ async fn setup(mode: ReclaimMode) -> (TestSync, MemoryProvider, MemoryRepos, Mem
         queue: Some(queue.clone()),
         notifier: None,
         default_backfill_days: 90,
+        max_run_age: chrono::Duration::hours(20),
     };
     (sync, provider, repos, queue)
 }
@@ -604,4 +605,233 @@ async fn a_drop_within_the_guard_is_applied() {
         .filter(|s| s.removed_at.is_some())
         .count();
     assert_eq!(removed, 3);
+}
+
+// ------------------------------------------------------------------ runs across invocations
+
+/// A seat as a comparison of two tenants built moments apart sees it: what was observed and
+/// decided, without run ids and instants.
+type SeatView = (String, String, String, Option<String>, Option<String>, bool);
+
+async fn comparable_seats(repos: &MemoryRepos) -> Vec<SeatView> {
+    let mut seats: Vec<SeatView> = repos
+        .seats()
+        .list("acme")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            (
+                s.user_id,
+                s.login,
+                s.license_type,
+                s.last_login.map(|e| e.event_id),
+                s.last_activity.map(|e| e.event_id),
+                s.removed_at.is_some(),
+            )
+        })
+        .collect();
+    seats.sort();
+    seats
+}
+
+/// Runs the profile's sync one invocation after another, each with no time left (so each reads
+/// one page and saves), until a run ends; returns the invocations and the last outcome.
+async fn run_in_slices(sync: &TestSync) -> (u32, ProfileOutcome) {
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        let o = sync
+            .sync_profile_until("acme", &NoProgress, Some(std::time::Instant::now()))
+            .await
+            .unwrap();
+        assert!(o.succeeded, "{:?}", o.error);
+        if o.continuation.is_none() {
+            return (invocations, o);
+        }
+        assert!(invocations < 100, "the run never ended");
+    }
+}
+
+/// The issue's "a sync forced to continue every page ends in the same state as one
+/// uninterrupted run", over the in-memory ports: a first sync and then a re-sync in which one
+/// user left and one changed (the sweep after the last page, across invocations).
+#[tokio::test]
+async fn a_run_continued_at_every_page_ends_as_an_uninterrupted_one() {
+    let (whole, whole_provider, whole_repos, _) = setup(ReclaimMode::Report).await;
+    let (sliced, sliced_provider, sliced_repos, _) = setup(ReclaimMode::Report).await;
+    for p in [&whole_provider, &sliced_provider] {
+        p.tenant().page_size = 1;
+    }
+    let o = whole.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded);
+    let (invocations, o) = run_in_slices(&sliced).await;
+    // activity: 3 events in pages of 1; roster: 5 users in pages of 1; then license tasks
+    assert!(invocations >= 8, "{invocations}");
+    assert_eq!(statuses(&o).len(), ORDER.len());
+    assert!(o.tasks.iter().all(|t| t.status == TaskStatus::Succeeded));
+    assert!(o.tasks.iter().all(|t| t.run_id == o.run_id));
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!((roster.counts.seats_seen, roster.counts.seats_new), (5, 5));
+    assert_eq!(roster.counts.non_seats_skipped, 2);
+    let activity = o.task(TaskKind::Activity).unwrap();
+    assert_eq!(activity.counts.events_read, 3);
+    assert_eq!(
+        comparable_seats(&sliced_repos).await,
+        comparable_seats(&whole_repos).await
+    );
+    assert_eq!(
+        whole_repos
+            .seats()
+            .license_summaries("acme")
+            .await
+            .unwrap()
+            .len(),
+        sliced_repos
+            .seats()
+            .license_summaries("acme")
+            .await
+            .unwrap()
+            .len()
+    );
+    assert_eq!(
+        sliced_repos.runs().get_run_state("acme").await.unwrap(),
+        None
+    );
+
+    // user 5 leaves, user 4 logs in: the re-sync's sweep needs every earlier slice's users
+    for (p, r) in [
+        (&whole_provider, &whole_repos),
+        (&sliced_provider, &sliced_repos),
+    ] {
+        p.tenant().users.remove("5");
+        p.add_event("4", login(1, "4"));
+        let _ = r;
+    }
+    let o = whole.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded);
+    let (_, o) = run_in_slices(&sliced).await;
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(roster.counts.seats_removed, 1, "{roster:?}");
+    let seats = comparable_seats(&sliced_repos).await;
+    assert_eq!(seats, comparable_seats(&whole_repos).await);
+    let removed: Vec<_> = seats.iter().filter(|s| s.5).map(|s| s.0.as_str()).collect();
+    assert_eq!(removed, ["5"]);
+    assert_eq!(
+        candidate_ids(&sliced_repos).await,
+        candidate_ids(&whole_repos).await
+    );
+}
+
+/// A run that did not finish removes nobody, even across invocations: a roster page failing
+/// after earlier slices saved ends the run (recorded failed), clears its state, and the seats
+/// of the previous finished sync stay as they were.
+#[tokio::test]
+async fn a_failure_after_saved_slices_removes_nobody_and_the_next_run_starts_afresh() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded);
+    let before = comparable_seats(&repos).await;
+    provider.tenant().page_size = 1;
+    provider.tenant().users.remove("5");
+    let now = || Some(std::time::Instant::now());
+    // slices until the roster stage has saved at least once
+    let first_run = loop {
+        let o = sync
+            .sync_profile_until("acme", &NoProgress, now())
+            .await
+            .unwrap();
+        let state = repos.runs().get_run_state("acme").await.unwrap().unwrap();
+        if matches!(state.stage, RunStage::Roster { resume: Some(_) }) {
+            break o.run_id;
+        }
+    };
+    let server_error = ProviderError::Server {
+        provider: "memory",
+        status: 503,
+        code: ErrorCode::Other("unavailable".into()),
+        request_id: None,
+        retry_after: None,
+    };
+    provider.inject(Op::Roster, Fault::Fail(server_error));
+    let o = sync
+        .sync_profile_until("acme", &NoProgress, now())
+        .await
+        .unwrap();
+    assert!(!o.succeeded);
+    assert_eq!(o.run_id, first_run);
+    assert_eq!(
+        o.task(TaskKind::ApplicationRoster).map(|t| t.status),
+        Some(TaskStatus::Failed)
+    );
+    assert_eq!(repos.runs().get_run_state("acme").await.unwrap(), None);
+    assert_eq!(comparable_seats(&repos).await, before);
+    // the next run is a new one, and it removes the user who left
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o.succeeded);
+    assert_ne!(o.run_id, first_run);
+    assert_eq!(
+        o.task(TaskKind::ApplicationRoster)
+            .unwrap()
+            .counts
+            .seats_removed,
+        1
+    );
+}
+
+/// A continuation of a run that has ended (a duplicate or late message) does nothing; a second
+/// attempt while one holds the lease is refused; a run older than the maximum age is abandoned
+/// (its task under way recorded failed) and the next fresh job starts a new run.
+#[tokio::test]
+async fn stale_duplicate_and_abandoned_continuations() {
+    let (mut sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    provider.tenant().page_size = 1;
+    let o = sync
+        .sync_profile_until("acme", &NoProgress, Some(std::time::Instant::now()))
+        .await
+        .unwrap();
+    let job = o.continuation.clone().expect("continues");
+    assert_eq!(job.run_id.as_deref(), Some(o.run_id.as_str()));
+    assert_eq!(SyncJob::parse(&job.to_body().unwrap()).unwrap(), job);
+
+    // another attempt holds the lease: this one is refused and changes nothing
+    assert!(repos
+        .runs()
+        .acquire_lease(
+            "acme",
+            "someone",
+            Utc::now(),
+            std::time::Duration::from_secs(60)
+        )
+        .await
+        .unwrap());
+    assert!(matches!(
+        sync.run_job(&job, &NoProgress, None).await,
+        Err(SyncError::Busy(_))
+    ));
+    repos.runs().release_lease("acme", "someone").await.unwrap();
+
+    // abandoned: too old
+    sync.max_run_age = Duration::seconds(-1);
+    let o2 = sync.run_job(&job, &NoProgress, None).await.unwrap();
+    assert!(o2.tasks.is_empty() && o2.succeeded, "{o2:?}");
+    assert_eq!(repos.runs().get_run_state("acme").await.unwrap(), None);
+    let runs = repos.runs().task_runs("acme", 20).await.unwrap();
+    let abandoned = runs
+        .iter()
+        .find(|t| t.run_id == o.run_id && t.status == TaskStatus::Failed);
+    assert!(
+        abandoned.is_some_and(|t| t.error.as_deref().unwrap_or("").contains("abandoned")),
+        "{runs:#?}"
+    );
+    sync.max_run_age = Duration::hours(20);
+
+    // a fresh job starts a new run and finishes it
+    let o3 = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o3.succeeded && o3.continuation.is_none());
+    assert_ne!(o3.run_id, o.run_id);
+    // the old continuation, delivered late: nothing to continue
+    let o4 = sync.run_job(&job, &NoProgress, None).await.unwrap();
+    assert!(o4.tasks.is_empty() && o4.succeeded);
+    assert_eq!(repos.seats().list("acme").await.unwrap().len(), 5);
 }

@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use seatkeeper::domain::{SyncJob, TaskKind, TaskStatus};
 use seatkeeper::handlers::sync::handle_event;
 use seatkeeper::handlers::sync_dispatcher;
-use seatkeeper::ports::RunRepo;
+use seatkeeper::ports::{NoSyncQueue, RunRepo};
 use seatkeeper::providers::dropbox_api::Slot;
 use seatkeeper::wiring::{self, ProductionSync};
 use seatkeeper_e2e::{unique, TestEnv};
@@ -65,7 +65,7 @@ async fn receive_all(env: &TestEnv, url: &str) -> Vec<(SqsEvent, String)> {
 /// The event source's part after an invocation: a record not reported failed is deleted.
 async fn deliver(env: &TestEnv, sync: &ProductionSync, url: &str, event: SqsEvent, receipt: &str) {
     let payload = serde_json::to_value(&event).expect("event json");
-    let response = handle_event(sync, payload, None)
+    let response = handle_event(sync, &NoSyncQueue, payload, None)
         .await
         .expect("handler answers");
     assert_eq!(response["batchItemFailures"], json!([]), "{response}");
@@ -183,14 +183,22 @@ fn job_event(profile: &str) -> serde_json::Value {
     }]})
 }
 
+/// The "a Retry-After longer than the time left saves and continues": a 429 asking for
+/// more time than the invocation has left is not waited out; the run saves where it is (nothing
+/// read yet), posts the job that continues it, removes nobody, and the continuation finishes
+/// the same run.
 #[tokio::test]
-async fn a_retry_after_longer_than_the_time_left_ends_the_run_cleanly_instead_of_sleeping() {
+async fn a_retry_after_longer_than_the_time_left_saves_and_continues() {
     use provider_sandbox::{FaultKind, FaultRule, Route};
+    use seatkeeper::domain::RunStage;
+    use seatkeeper::queue::SyncQueues;
     use std::time::{Duration, Instant};
     let env = TestEnv::start(150, 43).await;
     let profile = env.add_box_profile().await;
     let sync = env.box_sync();
-    let first = handle_event(&sync, job_event(&profile.id), None)
+    let url = create_queue(&env, "box-sync-jobs").await;
+    let jobs = SyncQueues::new(env.aws.sqs.clone(), &url, &url);
+    let first = handle_event(&sync, &jobs, job_event(&profile.id), None)
         .await
         .unwrap();
     assert_eq!(first["batchItemFailures"], json!([]));
@@ -198,36 +206,45 @@ async fn a_retry_after_longer_than_the_time_left_ends_the_run_cleanly_instead_of
     assert!(!before.is_empty());
 
     // a 429 asking for 3 s (within the retry policy's cap) when 1 s is left: no wait is taken
-    let rate_limit = || FaultRule {
+    env.sandbox.faults().push(FaultRule {
         route: Route::BoxEvents,
         skip: 0,
         times: 1,
         kind: FaultKind::RateLimited {
             retry_after_secs: 3,
         },
-    };
-    env.sandbox.faults().push(rate_limit());
+    });
     let deadline = Some(Instant::now() + Duration::from_secs(1));
-    let answer = handle_event(&sync, job_event(&profile.id), deadline)
+    let answer = handle_event(&sync, &jobs, job_event(&profile.id), deadline)
         .await
         .unwrap();
-    // the run ended and recorded why; the job is acknowledged (the next schedule runs it again)
     assert_eq!(answer["batchItemFailures"], json!([]));
+    // saved at the start of Activity, the task still under way with its one call counted
+    let state = env
+        .store
+        .runs
+        .get_run_state(&profile.id)
+        .await
+        .unwrap()
+        .expect("the run is saved");
+    assert_eq!(state.stage, RunStage::Activity { resume: None });
     let runs = env.store.runs.task_runs(&profile.id, 20).await.unwrap();
-    let activity = runs.iter().find(|t| t.task == TaskKind::Activity).unwrap();
-    assert_eq!(activity.status, TaskStatus::Failed);
-    assert!(
-        activity.error.as_deref().unwrap_or("").contains("429"),
-        "{:?}",
-        activity.error
-    );
+    let activity = runs
+        .iter()
+        .find(|t| t.task == TaskKind::Activity && t.run_id == state.run_id)
+        .unwrap();
+    assert_eq!(activity.status, TaskStatus::Running);
     assert_eq!((activity.counts.api_calls, activity.counts.retries), (1, 0));
     // nobody removed, nothing else changed
     assert_eq!(env.seat_items(&profile.id).await, before);
 
-    // the lease was released: the same 429 without a deadline is waited out and the run finishes
-    env.sandbox.faults().push(rate_limit());
-    let again = handle_event(&sync, job_event(&profile.id), None)
+    // the continuation was posted; delivered, it finishes the same run
+    let mut posted = receive_all(&env, &url).await;
+    assert_eq!(posted.len(), 1);
+    let (event, _) = posted.remove(0);
+    let job = SyncJob::parse(event.records[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(job.run_id.as_deref(), Some(state.run_id.as_str()));
+    let again = handle_event(&sync, &jobs, serde_json::to_value(&event).unwrap(), None)
         .await
         .unwrap();
     assert_eq!(again["batchItemFailures"], json!([]));
@@ -235,4 +252,12 @@ async fn a_retry_after_longer_than_the_time_left_ends_the_run_cleanly_instead_of
         reclamation_status(&env, &profile.id).await,
         Some(TaskStatus::Succeeded)
     );
+    let runs = env.store.runs.task_runs(&profile.id, 20).await.unwrap();
+    assert_eq!(runs[0].run_id, state.run_id);
+    assert_eq!(
+        env.store.runs.get_run_state(&profile.id).await.unwrap(),
+        None
+    );
+    assert_eq!(env.seat_items(&profile.id).await.len(), before.len());
+    assert!(receive_all(&env, &url).await.is_empty());
 }

@@ -13,6 +13,7 @@ use crate::domain::{
     PendingConnect, Profile, Provider, ReclaimRecord, ReclaimRequest, Seat, Slot, TaskKind,
     TaskRun, TaskStatus,
 };
+use crate::domain::{BlobRef, RunStage, RunState};
 use crate::domain::{Notice, NoticeMessage, NoticeState, NoticeToken};
 use crate::ports::{
     ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
@@ -572,6 +573,111 @@ async fn reclaims(r: &impl Repos, prefix: &str) {
     assert_eq!(lock("u1", "r4", None).await, UserLock::Taken);
 }
 
+/// A run saved at a deadline: its state and blobs (several parts: 700 000 bytes cross the
+/// store's 300 000-byte parts), replaced by a later save, all gone after a clear, per profile.
+async fn run_states(r: &impl Repos, prefix: &str) {
+    let runs = r.runs();
+    let pid = format!("{prefix}-state");
+    let other = format!("{prefix}-state2");
+    assert_eq!(runs.get_run_state(&pid).await.expect("get"), None);
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    let blob = runs
+        .put_run_blob(&pid, "run-a", "seen-1", &data)
+        .await
+        .expect("put blob");
+    assert!(blob.parts >= 3, "{blob:?}");
+    assert_eq!(
+        runs.get_run_blob(&pid, "run-a", &blob).await.expect("get"),
+        data
+    );
+    let small = runs
+        .put_run_blob(&pid, "run-a", "activity-1", b"{}")
+        .await
+        .expect("put blob");
+    assert_eq!(small.parts, 1);
+    let mut state = RunState {
+        profile_id: pid.clone(),
+        run_id: "run-a".into(),
+        started: t0(),
+        saved_at: t0() + chrono::Duration::minutes(14),
+        invocations: 1,
+        stage: RunStage::Roster {
+            resume: Some("marker-7".into()),
+        },
+        window_start: t0() - chrono::Duration::days(90),
+        window_end: t0(),
+        checkpoint: None,
+        tasks: vec![TaskRun::start(&pid, "run-a", TaskKind::Activity, t0())],
+        current: Some(TaskRun::start(
+            &pid,
+            "run-a",
+            TaskKind::ApplicationRoster,
+            t0(),
+        )),
+        activity: Some(small.clone()),
+        seen: vec![blob.clone()],
+        tally: Default::default(),
+    };
+    // only the lease's holder saves
+    assert!(!runs
+        .put_run_state(&state, "run-a#1#x")
+        .await
+        .expect("no lease"));
+    assert_eq!(runs.get_run_state(&pid).await.expect("get"), None);
+    assert!(runs
+        .acquire_lease(&pid, "run-a#1#x", t0(), Duration::from_secs(60))
+        .await
+        .expect("lease"));
+    assert!(runs
+        .put_run_state(&state, "run-a#1#x")
+        .await
+        .expect("put state"));
+    assert_eq!(
+        runs.get_run_state(&pid).await.expect("get"),
+        Some(state.clone())
+    );
+    state.invocations = 2;
+    state.stage = RunStage::Reclamation;
+    assert!(runs
+        .put_run_state(&state, "run-a#1#x")
+        .await
+        .expect("replace state"));
+    assert!(!runs
+        .put_run_state(&state, "run-a#2#y")
+        .await
+        .expect("not the holder"));
+    runs.release_lease(&pid, "run-a#1#x")
+        .await
+        .expect("release");
+    assert_eq!(
+        runs.get_run_state(&pid).await.expect("get"),
+        Some(state.clone())
+    );
+    // a part missing (the ref claims more than were stored) is an error, not short data
+    let claimed = BlobRef {
+        name: small.name.clone(),
+        parts: 2,
+    };
+    assert!(runs.get_run_blob(&pid, "run-a", &claimed).await.is_err());
+    let kept = runs
+        .put_run_blob(&other, "run-z", "seen-1", b"[\"1\"]")
+        .await
+        .expect("put blob");
+    runs.clear_run_state(&pid).await.expect("clear");
+    assert_eq!(runs.get_run_state(&pid).await.expect("get"), None);
+    assert!(runs.get_run_blob(&pid, "run-a", &blob).await.is_err());
+    assert_eq!(
+        runs.get_run_blob(&other, "run-z", &kept)
+            .await
+            .expect("other profile's"),
+        b"[\"1\"]".to_vec()
+    );
+    runs.clear_run_state(&other).await.expect("clear");
+    runs.clear_run_state(&other)
+        .await
+        .expect("clearing nothing is fine");
+}
+
 async fn runs_and_licenses(r: &impl Repos, prefix: &str) {
     let runs = r.runs();
     let pid = format!("{prefix}-runs");
@@ -663,6 +769,8 @@ async fn runs_and_licenses(r: &impl Repos, prefix: &str) {
         Some(c)
     );
     assert_eq!(runs.get_checkpoint(&pid, "other").await.expect("get"), None);
+
+    run_states(r, prefix).await;
 
     // license summaries share the profile's partition with the lease and checkpoints
     let seats = r.seats();

@@ -1,0 +1,197 @@
+//! A run that reaches its invocation's deadline: what it carries from one invocation to the next
+//! ([`Carry`]), how it saves ([`save`]) and how a saved run is found again ([`saved_run`]).
+use chrono::{DateTime, Utc};
+
+use super::run::{Run, SyncError};
+use crate::domain::{
+    ActivityAggregator, BlobRef, Checkpoint, LicenseTally, Profile, RunStage, RunState, SyncJob,
+    TaskRun, SYNC_JOB_VERSION,
+};
+use crate::http::ApiStats;
+use crate::ports::{Repos, RunRepo, StoreError, Window};
+
+/// What a run carries across invocations besides its stage: the activity window and the
+/// checkpoint it started from, and the stored blobs of what it has read.
+#[derive(Debug, Clone)]
+pub(crate) struct Carry {
+    pub window: Window,
+    pub checkpoint: Option<Checkpoint>,
+    pub activity: Option<BlobRef>,
+    pub seen: Vec<BlobRef>,
+    pub tally: LicenseTally,
+}
+
+impl Carry {
+    pub fn fresh(window: Window, checkpoint: Option<Checkpoint>) -> Self {
+        Self {
+            window,
+            checkpoint,
+            activity: None,
+            seen: Vec::new(),
+            tally: LicenseTally::default(),
+        }
+    }
+
+    pub fn from_state(s: &RunState) -> Self {
+        Self {
+            window: Window {
+                start: s.window_start,
+                end: s.window_end,
+            },
+            checkpoint: s.checkpoint.clone(),
+            activity: s.activity.clone(),
+            seen: s.seen.clone(),
+            tally: s.tally.clone(),
+        }
+    }
+}
+
+/// The blob-name part of this attempt (`<invocation>-<nonce>`): two attempts at one invocation
+/// never overwrite each other's blobs, so a saved state names exactly what its attempt wrote.
+fn attempt(run: &Run<'_, impl Repos>) -> String {
+    run.lease_owner.split_once('#').map_or_else(
+        || run.lease_owner.clone(),
+        |(_, rest)| rest.replace('#', "-"),
+    )
+}
+
+fn corrupt(e: serde_json::Error) -> SyncError {
+    SyncError::Store(StoreError::corrupt("run state", e))
+}
+
+/// The activity a saved run had read (`None`: none stored; a fresh aggregator).
+pub(crate) async fn load_activity(
+    runs: &impl RunRepo,
+    run_id: &str,
+    profile_id: &str,
+    blob: Option<&BlobRef>,
+    dedup_window: usize,
+) -> Result<ActivityAggregator, SyncError> {
+    match blob {
+        None => Ok(ActivityAggregator::new(dedup_window)),
+        Some(b) => {
+            let bytes = runs.get_run_blob(profile_id, run_id, b).await?;
+            serde_json::from_slice(&bytes).map_err(corrupt)
+        }
+    }
+}
+
+/// The user ids of one stored `seen` blob.
+pub(crate) async fn load_seen(
+    runs: &impl RunRepo,
+    run_id: &str,
+    profile_id: &str,
+    blob: &BlobRef,
+) -> Result<Vec<String>, SyncError> {
+    let bytes = runs.get_run_blob(profile_id, run_id, blob).await?;
+    serde_json::from_slice(&bytes).map_err(corrupt)
+}
+
+/// What a save writes besides the state: the activity (when not stored yet in its current
+/// form) and the user ids the roster showed in this invocation.
+pub(crate) struct SaveParts<'a> {
+    pub activity: Option<&'a ActivityAggregator>,
+    pub seen: Option<Vec<String>>,
+}
+
+/// Saves the run at `stage` (blobs first, then the state that names them, so a crash between
+/// the two leaves the previous state whole) and returns the job that continues it. `task` is
+/// the task under way, with this invocation's calls added to its counts.
+pub(crate) async fn save<R: Repos>(
+    run: &Run<'_, R>,
+    carry: &mut Carry,
+    stage: RunStage,
+    task: Option<(TaskRun, &ApiStats)>,
+    parts: SaveParts<'_>,
+) -> Result<SyncJob, SyncError> {
+    let runs = run.repos.runs();
+    let (pid, run_id, n) = (&run.profile.id, &run.run_id, run.invocation);
+    if let Some(a) = parts.activity {
+        let bytes = serde_json::to_vec(a).map_err(corrupt)?;
+        carry.activity = Some(
+            runs.put_run_blob(pid, run_id, &format!("activity-{}", attempt(run)), &bytes)
+                .await?,
+        );
+    }
+    if let Some(ids) = parts.seen.filter(|ids| !ids.is_empty()) {
+        let bytes = serde_json::to_vec(&ids).map_err(corrupt)?;
+        carry.seen.push(
+            runs.put_run_blob(pid, run_id, &format!("seen-{}", attempt(run)), &bytes)
+                .await?,
+        );
+    }
+    let current = match task {
+        Some((mut t, stats)) => {
+            t.counts.add_api(stats.snapshot());
+            runs.put_task_run(&t).await?;
+            Some(t)
+        }
+        None => None,
+    };
+    let state = RunState {
+        profile_id: pid.clone(),
+        run_id: run_id.clone(),
+        started: run.started,
+        saved_at: Utc::now(),
+        invocations: n,
+        stage,
+        window_start: carry.window.start,
+        window_end: carry.window.end,
+        checkpoint: carry.checkpoint.clone(),
+        tasks: run.tasks.clone(),
+        current,
+        activity: carry.activity.clone(),
+        seen: carry.seen.clone(),
+        tally: carry.tally.clone(),
+    };
+    if !runs.put_run_state(&state, &run.lease_owner).await? {
+        return Err(SyncError::LeaseLost(pid.clone()));
+    }
+    Ok(SyncJob {
+        version: SYNC_JOB_VERSION,
+        profile: pid.clone(),
+        run_id: Some(run_id.clone()),
+        continuation: Some(serde_json::json!({ "invocation": n + 1 })),
+    })
+}
+
+/// The profile's saved run, if it should be resumed. A state whose run already finished (its
+/// clear failed) is cleared; one older than `max_age` is abandoned: its task under way is
+/// recorded failed, the state cleared, and the next run starts afresh.
+pub(crate) async fn saved_run(
+    repos: &impl Repos,
+    profile: &Profile,
+    max_age: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<RunState>, SyncError> {
+    let runs = repos.runs();
+    let Some(state) = runs.get_run_state(&profile.id).await? else {
+        return Ok(None);
+    };
+    // the run's sync is recorded finished before Reclamation, its last stage
+    if state.stage != RunStage::Reclamation
+        && profile
+            .last_sync
+            .as_ref()
+            .is_some_and(|l| l.run_id == state.run_id)
+    {
+        runs.clear_run_state(&profile.id).await?;
+        return Ok(None);
+    }
+    if state.age(now) > max_age {
+        let why = format!(
+            "abandoned: the run started at {} and had not finished {} hours later (after {} invocation(s)); the next run starts afresh",
+            state.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            max_age.num_hours(),
+            state.invocations
+        );
+        if let Some(mut t) = state.current.clone() {
+            t.finish(now, Some(why.clone()));
+            runs.put_task_run(&t).await?;
+        }
+        tracing::error!(provider = profile.provider.as_str(), profile = %profile.id, run_id = %state.run_id, succeeded = false, error = %why, "sync run abandoned");
+        runs.clear_run_state(&profile.id).await?;
+        return Ok(None);
+    }
+    Ok(Some(state))
+}
