@@ -860,10 +860,9 @@ impl RunRepo for MemoryRuns {
 
     async fn put_run_state(&self, state: &RunState, lease_owner: &str) -> Result<bool, StoreError> {
         self.0.call("runs.put_run_state", |s| {
-            if !s
-                .leases
+            if s.leases
                 .get(&state.profile_id)
-                .is_some_and(|l| l.owner == lease_owner)
+                .is_none_or(|l| l.owner != lease_owner)
             {
                 return Ok(false);
             }

@@ -261,8 +261,7 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         let mut seen = run.deadline.map(|_| Vec::new());
         let pages = directory.roster(roster_from.clone(), &stats);
         let read = read_roster(
-            run.progress,
-            &stats,
+            (run.progress, &stats),
             pages,
             roster_from,
             &mut roster,

@@ -127,8 +127,7 @@ pub(crate) fn activity_counts(task: &mut TaskRun, activity: &ActivityAggregator)
 /// deadline comes. Page n+1 is fetched while page n is written. `seen` collects the user ids of
 /// this invocation's pages when a save may need them (`Some`).
 pub(crate) async fn read_roster<S: SeatRepo, P>(
-    progress: &dyn Progress,
-    stats: &ApiStats,
+    (progress, stats): (&dyn Progress, &ApiStats),
     pages: P,
     from: Option<String>,
     roster: &mut RosterWriter<'_, S>,
