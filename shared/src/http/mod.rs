@@ -12,7 +12,7 @@ pub use crate::domain::stats::{ApiStats, ApiStatsSnapshot};
 pub use authorized::{call_authorized, fresh_token};
 pub use error::{ErrorCode, ProviderError};
 pub use oauth::{send_oauth, token_error, AsOAuthError};
-pub use pagination::{pages, PageStep};
+pub use pagination::{pages, resumable_pages, PageStep};
 pub use retry::{retry_after_from_headers, with_retry, RetryPolicy};
 pub use token_cache::{AccessToken, TokenCache};
 

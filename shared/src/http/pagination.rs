@@ -1,6 +1,7 @@
 use std::future::Future;
 
 use futures::stream::{self, Stream};
+use futures::TryStreamExt;
 
 /// One page and where the next one starts (`None`: this was the last page).
 pub struct PageStep<P, C> {
@@ -13,6 +14,21 @@ pub struct PageStep<P, C> {
 /// memory at a time, stopping at the first error.
 pub fn pages<P, C, E, F, Fut>(start: Option<C>, fetch: F) -> impl Stream<Item = Result<P, E>>
 where
+    C: Clone,
+    F: FnMut(Option<C>) -> Fut,
+    Fut: Future<Output = Result<PageStep<P, C>, E>>,
+{
+    resumable_pages(start, fetch).map_ok(|step| step.page)
+}
+
+/// Like [`pages`], but each page comes with the cursor of the page after it: what a read that
+/// is cut off hands to a later one, which starts again with that cursor as `start`.
+pub fn resumable_pages<P, C, E, F, Fut>(
+    start: Option<C>,
+    fetch: F,
+) -> impl Stream<Item = Result<PageStep<P, C>, E>>
+where
+    C: Clone,
     F: FnMut(Option<C>) -> Fut,
     Fut: Future<Output = Result<PageStep<P, C>, E>>,
 {
@@ -28,11 +44,11 @@ where
                 State::Next(c) => c,
             };
             let step = fetch(cursor).await?;
-            let next = match step.next {
-                Some(c) => State::Next(Some(c)),
+            let next = match &step.next {
+                Some(c) => State::Next(Some(c.clone())),
                 None => State::Done,
             };
-            Ok(Some((step.page, (next, fetch))))
+            Ok(Some((step, (next, fetch))))
         },
     )
 }
@@ -40,7 +56,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::TryStreamExt;
 
     #[tokio::test]
     async fn walks_until_no_cursor() {
@@ -71,5 +86,22 @@ mod tests {
             }))
             .await;
         assert_eq!(got, vec![Ok(1), Err("boom")]);
+    }
+
+    #[tokio::test]
+    async fn a_read_started_from_a_pages_next_cursor_is_the_rest_of_the_read() {
+        let fetch = |c: Option<u32>| async move {
+            let at = c.unwrap_or(0);
+            Ok::<_, ()>(PageStep {
+                page: at,
+                next: (at < 3).then_some(at + 1),
+            })
+        };
+        let all: Vec<PageStep<u32, u32>> =
+            resumable_pages(None, fetch).try_collect().await.unwrap();
+        let nexts: Vec<Option<u32>> = all.iter().map(|s| s.next).collect();
+        assert_eq!(nexts, vec![Some(1), Some(2), Some(3), None]);
+        let rest: Vec<u32> = pages(all[1].next, fetch).try_collect().await.unwrap();
+        assert_eq!(rest, vec![2, 3]);
     }
 }

@@ -10,6 +10,7 @@ use futures::{pin_mut, Stream, StreamExt, TryStreamExt};
 
 pub mod box_api;
 pub mod dropbox_api;
+mod resume;
 
 use box_api::{BoxClient, BoxDeprovisioner, BoxDirectory};
 use dropbox_api::{DropboxClient, DropboxDeprovisioner, DropboxDirectory};

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
 
 use super::client::{
     BoxClient, EventsWindow, ACTIVITY_EVENT_TYPES, CONTENT_EVENT_TYPES, LOGIN_EVENT_TYPES,
@@ -20,6 +21,7 @@ use crate::ports::provider::{
     AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
     PurchasedSeats, Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
 };
+use crate::providers::resume::{position, refused, token_after};
 use crate::providers::{id_arg, newest_of, roster_of, secs};
 use crate::secrets::BoxCredentials;
 
@@ -33,6 +35,24 @@ pub const ACTIVITY_STREAM: &str = "box_admin_logs_activity";
 const ANONYMOUS_USER: &str = "2";
 /// Event ids remembered for de-duplication: two admin_logs pages.
 pub const DEDUP_WINDOW: usize = 1000;
+
+/// The resume token reads: `{"v":1,"read":"box_users","at":{"marker":"…"}}` (the next
+/// `GET /users` marker) and `{"v":1,"read":"box_admin_logs","at":{"stream_position":"…"}}` (the
+/// next `GET /events` position of the same window and event types).
+const USERS_READ: &str = "box_users";
+const EVENTS_READ: &str = "box_admin_logs";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersAt {
+    marker: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsAt {
+    stream_position: String,
+}
 
 /// Box roles that administer the enterprise (exempt from reclaim, may receive content).
 const ADMIN_ROLES: &[&str] = &["admin", "coadmin"];
@@ -91,28 +111,57 @@ impl Directory for BoxDirectory {
         &'a self,
         window: Window,
         scope: ActivityScope,
-        _from: Option<String>,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
+        let position = match position::<EventsAt>(PROVIDER, EVENTS_READ, from) {
+            Ok(at) => at.map(|at| at.stream_position),
+            Err(e) => return refused(e).left_stream(),
+        };
         let window = EventsWindow {
             created_after: window.start,
             created_before: window.end,
         };
         self.client
-            .admin_events(&self.creds, event_types(scope), window, stats)
-            .map_ok(move |page| {
-                ActivityPage::of(page.iter().filter_map(|e| activity(e, scope)).collect())
+            .admin_events(&self.creds, event_types(scope), window, position, stats)
+            .map(move |step| {
+                let step = step?;
+                let next = step
+                    .next
+                    .map(|stream_position| EventsAt { stream_position });
+                Ok(ActivityPage {
+                    resume: token_after(PROVIDER, EVENTS_READ, next)?,
+                    ..ActivityPage::of(
+                        step.page
+                            .iter()
+                            .filter_map(|e| activity(e, scope))
+                            .collect(),
+                    )
+                })
             })
+            .right_stream()
     }
 
     fn roster<'a>(
         &'a self,
-        _from: Option<String>,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a {
+        let marker = match position::<UsersAt>(PROVIDER, USERS_READ, from) {
+            Ok(at) => at.map(|at| at.marker),
+            Err(e) => return refused(e).left_stream(),
+        };
         self.client
-            .users(&self.creds, stats)
-            .map_ok(move |page| roster_page(&self.profile, &page))
+            .users(&self.creds, marker, stats)
+            .map(move |step| {
+                let step = step?;
+                let next = step.next.map(|marker| UsersAt { marker });
+                Ok(RosterPage {
+                    resume: token_after(PROVIDER, USERS_READ, next)?,
+                    ..roster_page(&self.profile, &step.page)
+                })
+            })
+            .right_stream()
     }
 
     /// Box has no API for purchased seats: they come from the profile's entitlements.

@@ -12,8 +12,9 @@ use super::model::{BoxEvent, BoxUser, ClientError, EventsPage, TransferredFolder
 use crate::config::BoxEndpoints;
 use crate::domain::BoxUserId;
 use crate::http::{
-    call_authorized, fresh_token, pages, retry_after_from_headers, send_oauth, token_error,
-    AccessToken, ApiStats, ErrorCode, PageStep, ProviderError, RetryPolicy, TokenCache,
+    call_authorized, fresh_token, resumable_pages, retry_after_from_headers, send_oauth,
+    token_error, AccessToken, ApiStats, ErrorCode, PageStep, ProviderError, RetryPolicy,
+    TokenCache,
 };
 use crate::secrets::BoxCredentials;
 
@@ -97,13 +98,15 @@ impl BoxClient {
         self.token(creds, stats).await.map(|(_, fetched)| fetched)
     }
 
-    /// Every managed user, one page (≤1000) at a time: `GET /users?usemarker=true`.
+    /// Every managed user, one page (≤1000) at a time: `GET /users?usemarker=true`, from
+    /// `marker` on (a page's `next` of an earlier read), each page with the next one's marker.
     pub fn users<'a>(
         &'a self,
         creds: &'a BoxCredentials,
+        marker: Option<String>,
         stats: &'a ApiStats,
-    ) -> impl Stream<Item = Result<Vec<BoxUser>, ProviderError>> + 'a {
-        pages(None, move |marker: Option<String>| async move {
+    ) -> impl Stream<Item = Result<PageStep<Vec<BoxUser>, String>, ProviderError>> + 'a {
+        resumable_pages(marker, move |marker: Option<String>| async move {
             let mut url = self.url("/users")?;
             url.query_pairs_mut()
                 .append_pair("usemarker", "true")
@@ -124,15 +127,17 @@ impl BoxClient {
     }
 
     /// Enterprise events of the given types in a window, oldest first:
-    /// `GET /events?stream_type=admin_logs`, paged by `stream_position` until an empty chunk.
+    /// `GET /events?stream_type=admin_logs`, paged by `stream_position` until an empty chunk,
+    /// from `position` on (a page's `next` of an earlier read of the same window and types).
     pub fn admin_events<'a>(
         &'a self,
         creds: &'a BoxCredentials,
         event_types: &'a [&'a str],
         window: EventsWindow,
+        position: Option<String>,
         stats: &'a ApiStats,
-    ) -> impl Stream<Item = Result<Vec<BoxEvent>, ProviderError>> + 'a {
-        pages(None, move |position: Option<String>| async move {
+    ) -> impl Stream<Item = Result<PageStep<Vec<BoxEvent>, String>, ProviderError>> + 'a {
+        resumable_pages(position, move |position: Option<String>| async move {
             let mut url = self.url("/events")?;
             url.query_pairs_mut()
                 .append_pair("stream_type", "admin_logs")

@@ -6,21 +6,23 @@
 use std::sync::{Arc, OnceLock};
 
 use futures::{Stream, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
 
 use super::client::{
-    DropboxClient, EventFilter, EventsWindow, MemberAccessRoute, CONTENT_CATEGORIES,
-    LOGIN_EVENT_TYPE,
+    DevicesCursor, DropboxClient, EventFilter, EventsCursor, EventsWindow, MemberAccessRoute,
+    CONTENT_CATEGORIES, LOGIN_EVENT_TYPE,
 };
 use super::model::{AsyncJob, LoginEvent, MemberDevices, TeamInfo, TeamLogPage, TeamMemberInfoV2};
 use crate::domain::{
     ActivityEvent, ActivityKind, ActivityPage, ActivityScope, DropboxTeamMemberId, LoginEvidence,
     ObservedSeat, Profile,
 };
-use crate::http::{ApiStats, ErrorCode, ProviderError};
+use crate::http::{ApiStats, ErrorCode, PageStep, ProviderError};
 use crate::ports::provider::{
     AccessChange, AccessError, AccessOutcome, Deprovisioner, Directory, DirectoryUser, JobState,
     PurchasedSeats, Refusal, Removal, RosterPage, TargetCheck, Transferred, Window,
 };
+use crate::providers::resume::{position, refused, token_after};
 use crate::providers::{id_arg, newest_in, newest_of, roster_of, secs};
 use crate::secrets::DropboxCredentials;
 
@@ -119,20 +121,32 @@ impl Directory for DropboxDirectory {
         &'a self,
         window: Window,
         scope: ActivityScope,
-        _from: Option<String>,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
-        self.activity_of(window, scope, None, stats)
+        self.activity_of(window, scope, None, from, stats)
     }
 
     fn roster<'a>(
         &'a self,
-        _from: Option<String>,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<RosterPage, ProviderError>> + 'a {
+        let cursor = match position::<MembersAt>(PROVIDER, MEMBERS_READ, from) {
+            Ok(at) => at.map(|at| at.cursor),
+            Err(e) => return refused(e).left_stream(),
+        };
         self.client
-            .members(&self.sync, stats)
-            .map_ok(move |page| roster_page(&self.profile, &page))
+            .members(&self.sync, cursor, stats)
+            .map(move |step| {
+                let step = step?;
+                let next = step.next.map(|cursor| MembersAt { cursor });
+                Ok(RosterPage {
+                    resume: token_after(PROVIDER, MEMBERS_READ, next)?,
+                    ..roster_page(&self.profile, &step.page)
+                })
+            })
+            .right_stream()
     }
 
     /// Dropbox knows what was purchased (`num_licensed_users`, full seats).
@@ -171,7 +185,7 @@ impl Directory for DropboxDirectory {
         let events = match user.activity_key.as_deref() {
             Some(account) => {
                 newest_of(
-                    self.activity_of(window, scope, Some(account), stats),
+                    self.activity_of(window, scope, Some(account), None, stats),
                     &user.user_id,
                     scope,
                 )
@@ -543,44 +557,178 @@ fn events_window(w: Window) -> EventsWindow {
 
 impl DropboxDirectory {
     /// The team_log reads of a scope (for one account, or the team) and, for the whole team
-    /// with `any`, the device sessions.
+    /// with `any`, the device sessions: its [`Stage`]s one after the other, from where `from`
+    /// (a page's resume token) says on.
     fn activity_of<'a>(
         &'a self,
         window: Window,
         scope: ActivityScope,
         account: Option<&'a str>,
+        from: Option<String>,
         stats: &'a ApiStats,
     ) -> impl Stream<Item = Result<ActivityPage, ProviderError>> + 'a {
+        let stages = stages(scope, account);
+        let start = match activity_at(from, &stages) {
+            Ok(at) => at,
+            Err(e) => return refused(e).left_stream(),
+        };
+        let last = stages.len().saturating_sub(1);
         let w = events_window(window);
-        let logins = self
-            .client
-            .team_events(
-                &self.sync,
-                w,
-                EventFilter::EventType(LOGIN_EVENT_TYPE),
-                account,
-                stats,
-            )
-            .map_ok(|p| activity_page(p, None));
-        if scope == ActivityScope::Logins {
-            return logins.left_stream();
-        }
-        let content = futures::stream::iter(CONTENT_CATEGORIES.iter().copied())
-            .map(move |c| {
-                self.client
-                    .team_events(&self.sync, w, EventFilter::Category(c), account, stats)
-                    .map_ok(move |p| activity_page(p, Some(c)))
+        // only the stage the token points into starts at its cursor; later ones start afresh
+        let mut cursor = start.cursor;
+        futures::stream::iter(stages.into_iter().enumerate().skip(start.stage))
+            .map(move |(i, stage)| {
+                self.stage_pages(w, stage, account, cursor.take(), stats)
+                    .map(move |step| {
+                        let step = step?;
+                        Ok(ActivityPage {
+                            resume: stage_resume(i, last, step.next)?,
+                            ..step.page
+                        })
+                    })
             })
-            .flatten();
-        let devices = futures::stream::iter(account.is_none().then_some(()))
-            .map(move |()| {
-                self.client
-                    .members_devices(&self.sync, stats)
-                    .map_ok(|page| ActivityPage::of(page.iter().flat_map(session_events).collect()))
-            })
-            .flatten();
-        logins.chain(content).chain(devices).right_stream()
+            .flatten()
+            .right_stream()
     }
+
+    /// The pages of one stage, each with where the stage goes on after it.
+    fn stage_pages<'a>(
+        &'a self,
+        w: EventsWindow,
+        stage: Stage,
+        account: Option<&'a str>,
+        from: Option<StageCursor>,
+        stats: &'a ApiStats,
+    ) -> impl Stream<Item = Result<PageStep<ActivityPage, StageCursor>, ProviderError>> + 'a {
+        let (filter, category) = match stage {
+            Stage::Devices => {
+                let from = match from {
+                    Some(StageCursor::Devices(c)) => Some(c),
+                    _ => None,
+                };
+                return self
+                    .client
+                    .members_devices(&self.sync, from, stats)
+                    .map_ok(|step| PageStep {
+                        page: ActivityPage::of(step.page.iter().flat_map(session_events).collect()),
+                        next: step.next.map(StageCursor::Devices),
+                    })
+                    .left_stream();
+            }
+            Stage::Logins => (EventFilter::EventType(LOGIN_EVENT_TYPE), None),
+            Stage::Content(c) => (EventFilter::Category(c), Some(c)),
+        };
+        let from = match from {
+            Some(StageCursor::Events(c)) => Some(c),
+            _ => None,
+        };
+        self.client
+            .team_events(&self.sync, w, filter, account, from, stats)
+            .map_ok(move |step| PageStep {
+                page: activity_page(step.page, category),
+                next: step.next.map(StageCursor::Events),
+            })
+            .right_stream()
+    }
+}
+
+/// One sub-read of an activity read, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// `login_success` events.
+    Logins,
+    /// One content category's events (Dropbox takes one filter per read).
+    Content(&'static str),
+    /// Every member's device sessions (team reads with `any` only).
+    Devices,
+}
+
+/// The stages of a scope's read, for one account or (`None`) the whole team.
+fn stages(scope: ActivityScope, account: Option<&str>) -> Vec<Stage> {
+    let mut stages = vec![Stage::Logins];
+    if scope == ActivityScope::Any {
+        stages.extend(CONTENT_CATEGORIES.iter().map(|&c| Stage::Content(c)));
+        if account.is_none() {
+            stages.push(Stage::Devices);
+        }
+    }
+    stages
+}
+
+/// The activity resume token's read: `{"v":1,"read":"dropbox_activity","at":{"stage":N}}` (the
+/// start of stage N) or `...{"stage":N,"cursor":{"events":{"continue":{"cursor":"…",
+/// "restarts":0}}}}` / `{"events":{"from":{"start":"…","restarts":1}}}` /
+/// `{"devices":{"cursor":"…","restarts":0}}` (within it). Stages count from 0 in the order
+/// [`stages`] gives for the read's scope.
+const ACTIVITY_READ: &str = "dropbox_activity";
+/// The roster resume token's read: `{"v":1,"read":"dropbox_members","at":{"cursor":"…"}}`.
+const MEMBERS_READ: &str = "dropbox_members";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembersAt {
+    cursor: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivityAt {
+    stage: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor: Option<StageCursor>,
+}
+
+/// Where a stage goes on: its team_log or devices cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum StageCursor {
+    Events(EventsCursor),
+    Devices(DevicesCursor),
+}
+
+/// Where `from` says the read goes on (the start without one), if it names a stage of this
+/// read and a cursor of that stage's kind.
+fn activity_at(from: Option<String>, stages: &[Stage]) -> Result<ActivityAt, ProviderError> {
+    let Some(at) = position::<ActivityAt>(PROVIDER, ACTIVITY_READ, from)? else {
+        return Ok(ActivityAt::default());
+    };
+    let fits = match (stages.get(at.stage), &at.cursor) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(Stage::Devices), Some(c)) => matches!(c, StageCursor::Devices(_)),
+        (Some(_), Some(c)) => matches!(c, StageCursor::Events(_)),
+    };
+    if fits {
+        return Ok(at);
+    }
+    Err(ProviderError::InvalidInput {
+        provider: PROVIDER,
+        message: format!(
+            "bad resume token for {ACTIVITY_READ}: {at:?} is not a position of this read's {} stages",
+            stages.len()
+        ),
+    })
+}
+
+/// The token after a page of stage `i`: within the stage while it goes on, then the start of
+/// the next stage; none after the last page of the last stage.
+fn stage_resume(
+    i: usize,
+    last: usize,
+    next: Option<StageCursor>,
+) -> Result<Option<String>, ProviderError> {
+    let at = match next {
+        Some(c) => Some(ActivityAt {
+            stage: i,
+            cursor: Some(c),
+        }),
+        None if i < last => Some(ActivityAt {
+            stage: i + 1,
+            cursor: None,
+        }),
+        None => None,
+    };
+    token_after(PROVIDER, ACTIVITY_READ, at)
 }
 
 /// A team_log page as activity: with no category, the `login_success` events; with one, the
@@ -747,6 +895,45 @@ mod tests {
             code,
             message: String::new(),
             request_id: Some("rid".into()),
+        }
+    }
+
+    #[test]
+    fn activity_tokens_walk_the_stages_and_refuse_positions_the_read_has_not() {
+        let any = stages(ActivityScope::Any, None);
+        assert_eq!(
+            any,
+            vec![
+                Stage::Logins,
+                Stage::Content("file_operations"),
+                Stage::Content("sharing"),
+                Stage::Devices
+            ]
+        );
+        assert_eq!(stages(ActivityScope::Any, Some("dbid:x")).len(), 3);
+        let logins = stages(ActivityScope::Logins, None);
+        assert_eq!(logins, vec![Stage::Logins]);
+
+        let cursor = StageCursor::Events(EventsCursor::Continue {
+            cursor: "c".into(),
+            restarts: 2,
+        });
+        let within = stage_resume(1, 3, Some(cursor.clone())).unwrap().unwrap();
+        let at = activity_at(Some(within), &any).unwrap();
+        assert_eq!((at.stage, at.cursor), (1, Some(cursor.clone())));
+        // a stage's last page points at the start of the next; the last stage's at nothing
+        let next = stage_resume(2, 3, None).unwrap().unwrap();
+        assert_eq!(
+            next,
+            r#"{"v":1,"read":"dropbox_activity","at":{"stage":3}}"#
+        );
+        assert_eq!(stage_resume(3, 3, None).unwrap(), None);
+        assert_eq!(activity_at(None, &any).unwrap().stage, 0);
+
+        let events_at_devices = stage_resume(3, 3, Some(cursor)).unwrap();
+        for (token, read) in [(Some(next), &logins), (events_at_devices, &any)] {
+            let e = activity_at(token, read).unwrap_err();
+            assert!(matches!(e, ProviderError::InvalidInput { .. }), "{e}");
         }
     }
 

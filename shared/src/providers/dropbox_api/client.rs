@@ -25,8 +25,9 @@ use crate::config::DropboxEndpoints;
 use crate::domain::connect::Slot;
 use crate::domain::DropboxTeamMemberId;
 use crate::http::{
-    call_authorized, fresh_token, pages, retry_after_from_headers, send_oauth, token_error,
-    AccessToken, ApiStats, ErrorCode, PageStep, ProviderError, RetryPolicy, TokenCache,
+    call_authorized, fresh_token, resumable_pages, retry_after_from_headers, send_oauth,
+    token_error, AccessToken, ApiStats, ErrorCode, PageStep, ProviderError, RetryPolicy,
+    TokenCache,
 };
 use crate::providers::secs;
 use crate::secrets::DropboxCredentials;
@@ -103,9 +104,23 @@ fn member_selector(team_member_id: &DropboxTeamMemberId) -> Value {
     json!({ ".tag": "team_member_id", "team_member_id": team_member_id.as_str() })
 }
 
-enum EventsCursor {
-    From(DateTime<Utc>, u32),
-    Continue(String, u32),
+/// Where a team_log read goes on: a `get_events` from a start time, or a `continue` with
+/// Dropbox's cursor; with the `reset` / `bad_cursor` restarts made so far in this read (kept
+/// across a resume, so a resumed read gives up where the uninterrupted one would).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventsCursor {
+    From { start: DateTime<Utc>, restarts: u32 },
+    Continue { cursor: String, restarts: u32 },
+}
+
+/// Where a `list_members_devices` read goes on (`None`: from the first page), with the
+/// restarts made so far in this read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicesCursor {
+    pub cursor: Option<String>,
+    pub restarts: u32,
 }
 
 /// Dropbox Team API client; one per Lambda container, tokens cached across invocations.
@@ -374,13 +389,17 @@ impl DropboxClient {
         self.rpc(creds, "team/get_info", &Value::Null, stats).await
     }
 
-    /// Every team member (`members/list_v2`, then `members/list/continue_v2`), a page at a time.
+    /// Every team member (`members/list_v2`, then `members/list/continue_v2`), a page at a time
+    /// with the cursor of the next; with `cursor` (a page's `next` of an earlier read), the
+    /// rest after that page.
     pub fn members<'a>(
         &'a self,
         creds: &'a DropboxCredentials,
+        cursor: Option<String>,
         stats: &'a ApiStats,
-    ) -> impl Stream<Item = Result<Vec<TeamMemberInfoV2>, ProviderError>> + 'a {
-        pages(None, move |cursor: Option<String>| async move {
+    ) -> impl Stream<Item = Result<PageStep<Vec<TeamMemberInfoV2>, String>, ProviderError>> + 'a
+    {
+        resumable_pages(cursor, move |cursor: Option<String>| async move {
             let r: MembersListV2Result = match &cursor {
                 None => {
                     self.rpc(
@@ -425,29 +444,40 @@ impl DropboxClient {
             window,
             EventFilter::EventType(LOGIN_EVENT_TYPE),
             account_id,
+            None,
             stats,
         )
-        .map_ok(|p| p.events)
+        .map_ok(|step| step.page.events)
     }
 
     /// Events of one filter (an event type or a category: Dropbox takes one, never both) in a
     /// window (`team_log/get_events` + `continue`). A `reset` restarts from the time Dropbox
     /// names and the page says so (the events before it were skipped); a `bad_cursor` restarts
-    /// the window (the caller de-duplicates).
+    /// the window (the caller de-duplicates). Each page comes with where the read goes on
+    /// after it; `from` (such a cursor of an earlier read of the same window and filter)
+    /// starts there instead of at the window's start.
     pub fn team_events<'a>(
         &'a self,
         creds: &'a DropboxCredentials,
         window: EventsWindow,
         filter: EventFilter,
         account_id: Option<&'a str>,
+        from: Option<EventsCursor>,
         stats: &'a ApiStats,
-    ) -> impl Stream<Item = Result<TeamLogPage, ProviderError>> + 'a {
-        pages(
-            Some(EventsCursor::From(window.start, 0)),
+    ) -> impl Stream<Item = Result<PageStep<TeamLogPage, EventsCursor>, ProviderError>> + 'a {
+        let first = EventsCursor::From {
+            start: window.start,
+            restarts: 0,
+        };
+        resumable_pages(
+            Some(from.unwrap_or(first)),
             move |cursor: Option<EventsCursor>| async move {
-                let cursor = cursor.unwrap_or(EventsCursor::From(window.start, 0));
+                let cursor = cursor.unwrap_or(EventsCursor::From {
+                    start: window.start,
+                    restarts: 0,
+                });
                 let (result, restarts) = match cursor {
-                    EventsCursor::From(start, restarts) => {
+                    EventsCursor::From { start, restarts } => {
                         let mut arg = json!({
                             "limit": PAGE_LIMIT,
                             // Dropbox timestamps: `%Y-%m-%dT%H:%M:%SZ`, no fractions
@@ -471,11 +501,11 @@ impl DropboxClient {
                             restarts,
                         )
                     }
-                    EventsCursor::Continue(c, restarts) => (
+                    EventsCursor::Continue { cursor, restarts } => (
                         self.rpc(
                             creds,
                             "team_log/get_events/continue",
-                            &json!({ "cursor": c }),
+                            &json!({ "cursor": cursor }),
                             stats,
                         )
                         .await,
@@ -495,7 +525,10 @@ impl DropboxClient {
                                     events: Vec::new(),
                                     reset_to: skipped.then_some(from),
                                 },
-                                next: Some(EventsCursor::From(from, restarts + 1)),
+                                next: Some(EventsCursor::From {
+                                    start: from,
+                                    restarts: restarts + 1,
+                                }),
                             });
                         }
                         None => return Err(e),
@@ -509,9 +542,10 @@ impl DropboxClient {
                     .filter_map(LoginEvent::from_team_event)
                     .collect();
                 // `has_more` may be true with no events: keep going on the cursor.
-                let next = r
-                    .has_more
-                    .then_some(EventsCursor::Continue(r.cursor, restarts));
+                let next = r.has_more.then_some(EventsCursor::Continue {
+                    cursor: r.cursor,
+                    restarts,
+                });
                 Ok(PageStep {
                     page: TeamLogPage {
                         events,
@@ -524,16 +558,20 @@ impl DropboxClient {
     }
 
     /// Every member's device sessions (`team/devices/list_members_devices`, paged by `cursor`;
-    /// scope `sessions.list`). A `reset` restarts the listing (the caller de-duplicates).
+    /// scope `sessions.list`). A `reset` restarts the listing (the caller de-duplicates). Each
+    /// page comes with where the listing goes on after it; `from` (such a cursor of an earlier
+    /// listing) starts there.
     pub fn members_devices<'a>(
         &'a self,
         creds: &'a DropboxCredentials,
+        from: Option<DevicesCursor>,
         stats: &'a ApiStats,
-    ) -> impl Stream<Item = Result<Vec<MemberDevices>, ProviderError>> + 'a {
-        pages(
-            Some((None, 0)),
-            move |cursor: Option<(Option<String>, u32)>| async move {
-                let (cursor, restarts) = cursor.unwrap_or((None, 0));
+    ) -> impl Stream<Item = Result<PageStep<Vec<MemberDevices>, DevicesCursor>, ProviderError>> + 'a
+    {
+        resumable_pages(
+            Some(from.unwrap_or_default()),
+            move |cursor: Option<DevicesCursor>| async move {
+                let DevicesCursor { cursor, restarts } = cursor.unwrap_or_default();
                 let mut arg = json!({
                     "include_web_sessions": true,
                     "include_desktop_clients": true,
@@ -554,14 +592,20 @@ impl DropboxClient {
                         tracing::warn!(error = %e, "devices cursor reset; listing again");
                         return Ok(PageStep {
                             page: Vec::new(),
-                            next: Some((None, restarts + 1)),
+                            next: Some(DevicesCursor {
+                                cursor: None,
+                                restarts: restarts + 1,
+                            }),
                         });
                     }
                     Err(e) => return Err(e),
                 };
                 stats.page();
                 let next = match (r.has_more, r.cursor) {
-                    (true, Some(c)) => Some((Some(c), restarts)),
+                    (true, Some(c)) => Some(DevicesCursor {
+                        cursor: Some(c),
+                        restarts,
+                    }),
                     _ => None,
                 };
                 Ok(PageStep {
