@@ -58,9 +58,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--job" => {
                 let v = value("--job")?;
-                job = Some(
-                    SyncJob::parse(&v).map_err(|e| format!("--job is not a sync job: {e}"))?,
-                )
+                job = Some(SyncJob::parse(&v).map_err(|e| format!("--job is not a sync job: {e}"))?)
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
