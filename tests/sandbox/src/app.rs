@@ -1,5 +1,8 @@
 //! The HTTP application: provider routes behind the stats + fault layer, and the control API.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_LENGTH;
@@ -24,6 +27,8 @@ pub(crate) struct AppState {
     pub dropbox: DropboxTeamHandle,
     pub faults: FaultHandle,
     pub stats: StatsHandle,
+    /// Every provider request is answered this many ms late (0: at once); `--latency-ms`.
+    pub latency_ms: Arc<AtomicU64>,
 }
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -46,6 +51,14 @@ async fn provider_layer(State(app): State<AppState>, req: Request, next: Next) -
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+
+    // The network latency of a real provider: each request sleeps on its own (concurrent
+    // requests are not serialised), before its fault rule or handler runs.
+    let latency = app.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+        app.stats.record_delay(latency);
+    }
 
     let fault = app.faults.next_fault(route);
     let replacement = |kind: &FaultKind| {

@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `POST /_sandbox/faults` | a [`FaultRule`] | 201, the rule |
 //! | `DELETE /_sandbox/faults` | | 204 |
-//! | `GET /_sandbox/stats` | | `{"calls": {"box_token": n, "box_users": n, "box_events": n, "box_transfer": n, "box_delete_user": n, ..., "any": n}, "requests": n}` |
+//! | `GET /_sandbox/stats` | | `{"calls": {"box_token": n, "box_users": n, "box_events": n, "box_transfer": n, "box_delete_user": n, ..., "any": n}, "requests": n, "latency_ms": n, "delayed_requests": n, "delayed_ms": n}` (delays: `--latency-ms`) |
 //! | `DELETE /_sandbox/stats` | | 204 |
 //! | `GET /_sandbox/box/users` | | every user ([`crate::BoxUser`]) |
 //! | `POST /_sandbox/box/users` | a [`NewBoxUser`] | 201, the user; 409 if the login is taken |
@@ -142,7 +142,14 @@ async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
             _ => None,
         })
         .collect();
-    Json(json!({"calls": calls, "requests": app.stats.calls(Route::Any)}))
+    let (delayed, delayed_ms) = app.stats.delayed();
+    Json(json!({
+        "calls": calls,
+        "requests": app.stats.calls(Route::Any),
+        "latency_ms": app.latency_ms.load(std::sync::atomic::Ordering::Relaxed),
+        "delayed_requests": delayed,
+        "delayed_ms": delayed_ms,
+    }))
 }
 
 async fn reset_stats(State(app): State<AppState>) -> StatusCode {

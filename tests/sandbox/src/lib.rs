@@ -69,6 +69,8 @@ mod util;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -123,6 +125,7 @@ pub struct Sandbox {
     dropbox: DropboxTeamHandle,
     faults: FaultHandle,
     stats: StatsHandle,
+    latency_ms: Arc<AtomicU64>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
@@ -156,6 +159,7 @@ impl Sandbox {
             dropbox: dropbox.clone(),
             faults: FaultHandle::default(),
             stats: StatsHandle::default(),
+            latency_ms: Arc::new(AtomicU64::new(0)),
         };
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
@@ -175,6 +179,7 @@ impl Sandbox {
             dropbox,
             faults: state.faults,
             stats: state.stats,
+            latency_ms: state.latency_ms,
             stop: Some(stop),
             task: Some(task),
         })
@@ -228,6 +233,17 @@ impl Sandbox {
 
     pub fn stats(&self) -> StatsHandle {
         self.stats.clone()
+    }
+
+    /// Delays every provider request (not the `/_sandbox` control API) by `millis` before it is
+    /// answered, each request on its own, like a provider across a network (`--latency-ms`).
+    /// Delayed requests are counted in [`StatsHandle::delayed`]. 0 turns it off.
+    pub fn set_latency_ms(&self, millis: u64) {
+        self.latency_ms.store(millis, Ordering::Relaxed);
+    }
+
+    pub fn latency_ms(&self) -> u64 {
+        self.latency_ms.load(Ordering::Relaxed)
     }
 
     /// Stops accepting, lets requests in flight finish (up to 5 s), then returns.

@@ -1,5 +1,5 @@
 //! `provider-sandbox --port 9100 --box-users 500 --dropbox-members 100 --seed 42`: serves the
-//! sandbox until killed.
+//! sandbox until killed. `--latency-ms 20` answers every provider request 20 ms late.
 
 #![forbid(unsafe_code)]
 
@@ -38,6 +38,10 @@ struct Args {
     /// Reference time of the generated data (RFC 3339); default: now.
     #[arg(long)]
     now: Option<DateTime<Utc>>,
+    /// Answer every provider request (not the `/_sandbox` control API) this many ms late, each
+    /// request on its own: the network latency of a real provider, for benchmarks.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
 }
 
 #[tokio::main]
@@ -65,6 +69,7 @@ async fn main() -> std::io::Result<()> {
         dropbox_token_ttl_secs: args.dropbox_token_ttl,
     })
     .await?;
+    sandbox.set_latency_ms(args.latency_ms);
 
     let mut stdout = std::io::stdout();
     writeln!(stdout, "provider-sandbox listening on {}", sandbox.url())?;

@@ -28,6 +28,9 @@ struct Inner {
     total: usize,
     dropbox_total: usize,
     requests: VecDeque<RecordedRequest>,
+    /// Provider requests held back by the `--latency-ms` delay, and the delay they were given.
+    delayed: usize,
+    delayed_ms: u64,
 }
 
 /// Call counts and the request log. Cheap to clone; every clone sees the same numbers.
@@ -51,6 +54,19 @@ impl StatsHandle {
     /// The recorded requests, oldest first (at most [`MAX_RECORDED_REQUESTS`]).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.inner.lock().requests.iter().cloned().collect()
+    }
+
+    /// How many provider requests were delayed by the sandbox's latency
+    /// ([`crate::Sandbox::set_latency_ms`]), and the sum of the delays they slept, in ms.
+    pub fn delayed(&self) -> (usize, u64) {
+        let inner = self.inner.lock();
+        (inner.delayed, inner.delayed_ms)
+    }
+
+    pub(crate) fn record_delay(&self, millis: u64) {
+        let mut inner = self.inner.lock();
+        inner.delayed += 1;
+        inner.delayed_ms += millis;
     }
 
     pub fn reset(&self) {

@@ -183,6 +183,37 @@ async fn rules_count_per_route_and_fire_in_push_order() {
 }
 
 #[tokio::test]
+async fn latency_delays_each_provider_request_and_is_recorded() {
+    let sb = start(20, 1).await;
+    sb.set_latency_ms(40);
+    assert_eq!(sb.latency_ms(), 40);
+    let token = token(&sb).await;
+    // one request alone takes at least the latency (tokio's sleep never wakes early)
+    let started = Instant::now();
+    let (status, _) = get(&sb, &token, "/users/10000002").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_millis(40));
+    // concurrent requests are delayed each on its own, and every one is recorded
+    let (a, b) = tokio::join!(
+        get(&sb, &token, "/users?limit=5"),
+        get(&sb, &token, "/events?stream_type=admin_logs")
+    );
+    assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK));
+    // the control API is not delayed, nor counted
+    let (status, body) = control(&sb, reqwest::Method::GET, "/stats", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["latency_ms"], 40);
+    assert_eq!(body["delayed_requests"], 4, "{body}");
+    assert_eq!(body["delayed_ms"], 160, "{body}");
+    assert_eq!(sb.stats().delayed(), (4, 160));
+    // 0 turns it off
+    sb.set_latency_ms(0);
+    let _ = get(&sb, &token, "/users?limit=5").await;
+    assert_eq!(sb.stats().delayed(), (4, 160));
+    assert_eq!(sb.stats().calls(Route::Any), 5);
+}
+
+#[tokio::test]
 async fn stats_count_calls_and_record_requests() {
     let sb = start(20, 1).await;
     let stats = sb.stats();
