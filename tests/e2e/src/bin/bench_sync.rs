@@ -110,18 +110,17 @@ async fn run(args: Args) -> Result<serde_json::Value, String> {
         Provider::Dropbox => dropbox_sync(&config, &aws),
     }
     .map_err(|e| format!("start-up: {e}"))?;
-    // The job's run id and continuation are for the resumption being built; today a run always
-    // starts over, so only the profile is used.
-    let _resume = args.job.as_ref().map(|j| (&j.run_id, &j.continuation));
+    // the job as the sync function would get it: the continuation, or a fresh one
+    let job = args
+        .job
+        .clone()
+        .unwrap_or_else(|| SyncJob::fresh(&args.profile));
 
     let started = Instant::now();
     let deadline = args
         .invocation_secs
         .map(|s| started + Duration::from_secs(s));
-    let outcome = match sync
-        .sync_profile_until(&args.profile, &NoProgress, deadline)
-        .await
-    {
+    let outcome = match sync.run_job(&job, &NoProgress, deadline).await {
         Ok(o) => o,
         Err(e) => seatkeeper::sync::ProfileOutcome::not_started(&args.profile, &e),
     };
