@@ -221,3 +221,115 @@ async fn a_5xx_storm_in_a_continued_run_removes_nobody() {
         .collect();
     assert_eq!(removed, [gone]);
 }
+
+/// The issue's "a crash (process killed) between two continuations resumes without duplicate
+/// or lost seats": an invocation in its own process (as a Lambda) resumes a saved run, writes
+/// the next users page and is killed with SIGKILL while the page after it is on its way; its
+/// lease lapses soon after its deadline, and the next invocation resumes from the last save
+/// (reading that page again: its seats are already stored, so nothing is written twice) and
+/// ends as an uninterrupted run of the same tenant.
+#[tokio::test]
+async fn a_killed_invocation_resumes_from_the_last_save_without_duplicate_or_lost_seats() {
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    let env = TestEnv::start(2100, 64).await;
+    let whole = env.add_box_profile().await;
+    let profile = env.add_box_profile().await;
+    let sync = env.box_sync();
+    assert_whole(&sync.sync_profile(&whole.id, &NoProgress).await.unwrap());
+
+    // slices in this process until the roster has saved after its first page
+    let run_id = loop {
+        let o = sync
+            .sync_profile_until(&profile.id, &NoProgress, Some(Instant::now()))
+            .await
+            .unwrap();
+        let state = env
+            .store
+            .runs
+            .get_run_state(&profile.id)
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(state.stage, RunStage::Roster { resume: Some(_) }) {
+            break o.run_id;
+        }
+    };
+    let after_first_page = env.seat_items(&profile.id).await.len();
+    assert!(
+        (900..=1000).contains(&after_first_page),
+        "{after_first_page}"
+    );
+
+    // the next users page answers at once, the one after it takes 40 s
+    env.sandbox.faults().push(FaultRule {
+        route: Route::BoxUsers,
+        skip: 1,
+        times: 1,
+        kind: FaultKind::Slow { millis: 40_000 },
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bench_sync"))
+        .args(["--provider", "box", "--profile", &profile.id])
+        .args(["--invocation-secs", "5"])
+        .envs(env.env_vars())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bench_sync starts");
+    let started = Instant::now();
+    loop {
+        let stored = env.seat_items(&profile.id).await.len();
+        if stored >= after_first_page + 900 {
+            break;
+        }
+        assert!(
+            child.try_wait().expect("child").is_none(),
+            "the invocation ended before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(35),
+            "page 2 never written"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(child.try_wait().expect("child").is_none());
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    // the killed attempt saved nothing: the state still resumes after the first page
+    let state = env
+        .store
+        .runs
+        .get_run_state(&profile.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.run_id, run_id);
+
+    // its lease lapses 30 s after its deadline; until then a continuation is refused
+    let o = loop {
+        match sync.sync_profile(&profile.id, &NoProgress).await {
+            Ok(o) => break o,
+            Err(seatkeeper::sync::SyncError::Busy(_)) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(90),
+                    "the lease never lapsed"
+                );
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_whole(&o);
+    assert_eq!(o.run_id, run_id);
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    // pages 2 and 3 read again: page 2's seats were stored by the killed attempt, unchanged now
+    assert!(roster.counts.seats_unchanged >= 900, "{:?}", roster.counts);
+    assert_eq!(roster.counts.seats_removed, 0);
+    let views = seat_views(&env, &profile.id).await;
+    assert_eq!(views, seat_views(&env, &whole.id).await);
+    assert!(views.iter().all(|v| !v.5));
+    assert_eq!(
+        env.store.runs.get_run_state(&profile.id).await.unwrap(),
+        None
+    );
+}
