@@ -262,6 +262,7 @@ mod tests {
             tasks: vec![activity, roster],
             summaries: Vec::new(),
             continuation: None,
+            ended: true,
         };
         assert_eq!(
             summary(&o),

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Checkpoint, LicenseTally, TaskRun};
+use super::{ActivityScope, Checkpoint, LicenseTally, TaskRun};
 
 /// Which part of the run comes next, and where its paged read continues (an adapter's resume
 /// token; `None`: from the start).
@@ -40,6 +40,9 @@ pub struct RunState {
     /// Invocations that have worked on the run so far.
     pub invocations: u32,
     pub stage: RunStage,
+    /// The activity the run reads (fixed at its start: a run whose profile's setting changed
+    /// since is abandoned, so a checkpoint never moves for activity that was not read).
+    pub scope: ActivityScope,
     /// The activity window the run reads (fixed at its start).
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
@@ -56,6 +59,10 @@ pub struct RunState {
     pub seen: Vec<BlobRef>,
     #[serde(default)]
     pub tally: LicenseTally,
+    /// Seats stored as present when the roster stage began: the roster-drop guard's baseline
+    /// (later invocations' indexes include the seats earlier ones added).
+    #[serde(default)]
+    pub roster_present: Option<u64>,
 }
 
 impl RunState {

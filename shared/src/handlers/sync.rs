@@ -144,9 +144,13 @@ pub async fn handle_jobs<
         };
         match Box::pin(sync.run_job(&job, &NoProgress, deadline)).await {
             Ok(outcome) => {
-                if post_continuation(sync.provider, jobs, &outcome)
-                    .await
-                    .is_err()
+                // not posted, or not saved at all (the previous save stands): the redelivery
+                // resumes the saved run
+                let unsaved = !outcome.ended && outcome.continuation.is_none();
+                if unsaved
+                    || post_continuation(sync.provider, jobs, &outcome)
+                        .await
+                        .is_err()
                 {
                     response.add_failure(message_id);
                 }
@@ -252,7 +256,7 @@ pub async fn handle_until<
 pub fn metric_lines(provider: Provider, report: &SyncReport) -> Vec<serde_json::Value> {
     let mut lines = Vec::new();
     for o in &report.profiles {
-        if o.continuation.is_some() {
+        if !o.ended {
             // the run goes on: its task lines come once, with the invocation that ends it
             continue;
         }

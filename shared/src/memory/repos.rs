@@ -910,10 +910,16 @@ impl RunRepo for MemoryRuns {
         })
     }
 
-    async fn clear_run_state(&self, profile_id: &str) -> Result<(), StoreError> {
+    async fn clear_run_state(&self, profile_id: &str, run_id: &str) -> Result<(), StoreError> {
         self.0.call("runs.clear_run_state", |s| {
-            s.run_states.remove(profile_id);
-            s.run_blobs.retain(|(p, _, _), _| p != profile_id);
+            if s.run_states
+                .get(profile_id)
+                .is_some_and(|st| st.run_id == run_id)
+            {
+                s.run_states.remove(profile_id);
+            }
+            s.run_blobs
+                .retain(|(p, r, _), _| !(p == profile_id && r == run_id));
             Ok(())
         })
     }

@@ -264,8 +264,9 @@ pub trait RunRepo {
         run_id: &str,
         blob: &BlobRef,
     ) -> Result<Vec<u8>, StoreError>;
-    /// Deletes the profile's run state and every blob of any of its runs.
-    async fn clear_run_state(&self, profile_id: &str) -> Result<(), StoreError>;
+    /// Deletes run `run_id`'s blobs, and the profile's run state if it is that run's (another
+    /// run's state, saved meanwhile, stays).
+    async fn clear_run_state(&self, profile_id: &str, run_id: &str) -> Result<(), StoreError>;
 }
 
 /// Pending OAuth connects, keyed by the digest of their `state`.

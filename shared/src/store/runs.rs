@@ -153,14 +153,22 @@ impl RunRepo for RunTable {
             .transact_items(TransactWriteItem::builder().put(put).build())
             .send()
             .await;
+        // only the lease check failing means "not the holder"; a conflict or throttling is
+        // an error like any other
+        let lease_lost =
+            |e: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError| {
+                match e {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => c
+                .cancellation_reasons()
+                .first()
+                .and_then(|r| r.code())
+                == Some("ConditionalCheckFailed"),
+            _ => false,
+        }
+            };
         match out {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if e.as_service_error().is_some_and(lease_lost) => Ok(false),
             Err(e) => Err(aws("TransactWriteItems")(e)),
         }
     }
@@ -241,15 +249,31 @@ impl RunRepo for RunTable {
         Ok(data)
     }
 
-    /// Every item of the profile's `RUNSTATE#` partition (keys only), deleted in batches.
-    async fn clear_run_state(&self, profile_id: &str) -> Result<(), StoreError> {
+    /// The state (a conditional delete: only if it is this run's), then the run's blob parts
+    /// (a Query of keys under `BLOB#<run>#`, deleted in batches).
+    async fn clear_run_state(&self, profile_id: &str, run_id: &str) -> Result<(), StoreError> {
+        let (pk, sk) = keys::run_state(profile_id);
+        let r = self
+            .table
+            .client()
+            .delete_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .condition_expression("attribute_not_exists(pk) OR run_id = :run")
+            .expression_attribute_values(":run", AttributeValue::S(run_id.to_owned()))
+            .send()
+            .await;
+        // another run's state: not ours to delete
+        conditional("DeleteItem", r)?;
         let mut keys_of = self
             .table
             .client()
             .query()
             .table_name(self.table.name())
-            .key_condition_expression("pk = :pk")
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
             .expression_attribute_values(":pk", AttributeValue::S(keys::run_state_pk(profile_id)))
+            .expression_attribute_values(":p", AttributeValue::S(format!("BLOB#{run_id}#")))
             .projection_expression("pk, sk")
             .consistent_read(true)
             .into_paginator()

@@ -23,13 +23,15 @@ use chrono::Utc;
 use crate::domain::{self, Provider, RunStage, SyncJob, TaskKind};
 use crate::http::ApiStats;
 use crate::notify::Notifier;
-use crate::ports::{Directory, MailEvents, Mailer, ProviderAccess, Repos, RequestQueue, Window};
+use crate::ports::{
+    Directory, MailEvents, Mailer, ProviderAccess, Repos, RequestQueue, SeatRepo, Window,
+};
 use resume::{Carry, SaveParts};
 use roster::{
     activity_counts, finish_roster, read_activity, read_roster, record_license_tasks,
     with_purchased, Read, RosterWriter,
 };
-use run::{enabled_profiles, load_profile, Flow};
+use run::{enabled_profiles, load_profile, return_lease, take_lease, Flow};
 
 /// The tasks of a run, in order (those not reached after a failure are recorded skipped).
 pub const ORDER: &[TaskKind] = &[
@@ -123,14 +125,33 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         deadline: Option<Instant>,
     ) -> Result<ProfileOutcome, SyncError> {
         let profile = load_profile(self.repos.profiles(), &job.profile, self.provider).await?;
-        let saved = resume::saved_run(&self.repos, &profile, self.max_run_age, Utc::now()).await?;
-        if saved.is_none() {
-            if let Some(run_id) = &job.run_id {
+        // the lease first: the saved state is read and resumed by its holder only
+        let owner = take_lease(&self.repos, &profile.id, deadline).await?;
+        let saved =
+            match resume::saved_run(&self.repos, &profile, self.max_run_age, Utc::now()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    return_lease(&self.repos, &profile.id, &owner).await;
+                    return Err(e);
+                }
+            };
+        if let Some(run_id) = &job.run_id {
+            // a continuation continues its own run only: one that ended leaves nothing to do
+            if saved.as_ref().is_none_or(|s| &s.run_id != run_id) {
+                return_lease(&self.repos, &profile.id, &owner).await;
                 tracing::info!(provider = self.provider.as_str(), profile = %profile.id, run_id = %run_id, "nothing to continue: the run has ended");
                 return Ok(ProfileOutcome::nothing_to_continue(&profile.id, run_id));
             }
         }
-        let mut run = Run::start(&self.repos, &profile, progress, ORDER, deadline, saved).await?;
+        let mut run = Run::start(
+            &self.repos,
+            &profile,
+            progress,
+            ORDER,
+            deadline,
+            (owner, saved),
+        )
+        .await?;
         // Boxed: the task chain is a deep state machine; one allocation per run keeps it off
         // the stack and under the compiler's layout depth.
         let result = match Box::pin(self.tasks(&mut run)).await {
@@ -157,6 +178,8 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
             .as_ref()
             .is_some_and(|s| s.stage == RunStage::Reclamation)
         {
+            // the sync's metric line reports the summaries License Information stored
+            run.summaries = run.repos.seats().license_summaries(&profile.id).await?;
             return Ok(Flow::Done);
         }
 
@@ -184,7 +207,7 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
 
         // Activity: the window since the checkpoint (or the backfill window on a first sync),
         // of the kinds the profile's rules count; fixed for the run across invocations.
-        let scope = profile.rules.activity;
+        let scope = resumed.as_ref().map_or(profile.rules.activity, |s| s.scope);
         let stream = directory.activity_stream(scope);
         let (mut carry, stage) = match &resumed {
             Some(s) => (Carry::from_state(s), s.stage.clone()),
@@ -195,7 +218,7 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
                     end: started,
                 };
                 (
-                    Carry::fresh(window, checkpoint),
+                    Carry::fresh(scope, window, checkpoint),
                     RunStage::Activity { resume: None },
                 )
             }
@@ -253,6 +276,9 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         let (repos, run_id) = (run.repos, run.run_id.clone());
         let mut roster = RosterWriter::load(repos.seats(), profile, &run_id, started).await?;
         roster.set_tally(carry.tally.clone());
+        // the roster-drop guard compares with the seats present when the roster stage began
+        let present = *carry.roster_present.get_or_insert(roster.present() as u64);
+        roster.set_baseline(present);
         for blob in &carry.seen {
             let ids = resume::load_seen(repos.runs(), &run_id, &profile.id, blob).await?;
             roster.mark_seen(ids);
@@ -290,9 +316,9 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         drop(activity);
 
         // License Differentiation and Information, against what the provider says was bought.
-        let purchased = directory
-            .purchased_seats(&ApiStats::until(run.deadline))
-            .await?;
+        // not bound by the deadline: the roster is complete, and a transient error here would
+        // otherwise fail the whole run (a kill past the deadline resumes from the last save)
+        let purchased = directory.purchased_seats(&ApiStats::default()).await?;
         record_license_tasks(run, &tally, &with_purchased(profile, purchased)).await?;
         // Everything finished: only now does the activity checkpoint move.
         run.commit(stream, window.end, Some(observed_since)).await?;

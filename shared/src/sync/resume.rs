@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::run::{Run, SyncError};
 use crate::domain::{
-    ActivityAggregator, BlobRef, Checkpoint, LicenseTally, Profile, RunStage, RunState, SyncJob,
-    TaskRun, SYNC_JOB_VERSION,
+    ActivityAggregator, ActivityScope, BlobRef, Checkpoint, LicenseTally, Profile, RunStage,
+    RunState, SyncJob, TaskKind, TaskRun, TaskStatus, SYNC_JOB_VERSION,
 };
 use crate::http::ApiStats;
 use crate::ports::{Repos, RunRepo, StoreError, Window};
@@ -14,6 +14,8 @@ use crate::ports::{Repos, RunRepo, StoreError, Window};
 /// checkpoint it started from, and the stored blobs of what it has read.
 #[derive(Debug, Clone)]
 pub(crate) struct Carry {
+    pub scope: ActivityScope,
+    pub roster_present: Option<u64>,
     pub window: Window,
     pub checkpoint: Option<Checkpoint>,
     pub activity: Option<BlobRef>,
@@ -22,8 +24,10 @@ pub(crate) struct Carry {
 }
 
 impl Carry {
-    pub fn fresh(window: Window, checkpoint: Option<Checkpoint>) -> Self {
+    pub fn fresh(scope: ActivityScope, window: Window, checkpoint: Option<Checkpoint>) -> Self {
         Self {
+            scope,
+            roster_present: None,
             window,
             checkpoint,
             activity: None,
@@ -34,6 +38,8 @@ impl Carry {
 
     pub fn from_state(s: &RunState) -> Self {
         Self {
+            scope: s.scope,
+            roster_present: s.roster_present,
             window: Window {
                 start: s.window_start,
                 end: s.window_end,
@@ -49,10 +55,7 @@ impl Carry {
 /// The blob-name part of this attempt (`<invocation>-<nonce>`): two attempts at one invocation
 /// never overwrite each other's blobs, so a saved state names exactly what its attempt wrote.
 fn attempt(run: &Run<'_, impl Repos>) -> String {
-    run.lease_owner.split_once('#').map_or_else(
-        || run.lease_owner.clone(),
-        |(_, rest)| rest.replace('#', "-"),
-    )
+    format!("{}-{}", run.invocation, run.lease_owner)
 }
 
 fn corrupt(e: serde_json::Error) -> SyncError {
@@ -110,20 +113,22 @@ pub(crate) async fn save<R: Repos>(
         let bytes = serde_json::to_vec(a).map_err(corrupt)?;
         carry.activity = Some(
             runs.put_run_blob(pid, run_id, &format!("activity-{}", attempt(run)), &bytes)
-                .await?,
+                .await
+                .map_err(SyncError::SaveFailed)?,
         );
     }
     if let Some(ids) = parts.seen.filter(|ids| !ids.is_empty()) {
         let bytes = serde_json::to_vec(&ids).map_err(corrupt)?;
         carry.seen.push(
             runs.put_run_blob(pid, run_id, &format!("seen-{}", attempt(run)), &bytes)
-                .await?,
+                .await
+                .map_err(SyncError::SaveFailed)?,
         );
     }
     let current = match task {
         Some((mut t, stats)) => {
             t.counts.add_api(stats.snapshot());
-            runs.put_task_run(&t).await?;
+            runs.put_task_run(&t).await.map_err(SyncError::SaveFailed)?;
             Some(t)
         }
         None => None,
@@ -143,8 +148,14 @@ pub(crate) async fn save<R: Repos>(
         activity: carry.activity.clone(),
         seen: carry.seen.clone(),
         tally: carry.tally.clone(),
+        scope: carry.scope,
+        roster_present: carry.roster_present,
     };
-    if !runs.put_run_state(&state, &run.lease_owner).await? {
+    if !runs
+        .put_run_state(&state, &run.lease_owner)
+        .await
+        .map_err(SyncError::SaveFailed)?
+    {
         return Err(SyncError::LeaseLost(pid.clone()));
     }
     Ok(SyncJob {
@@ -155,9 +166,11 @@ pub(crate) async fn save<R: Repos>(
     })
 }
 
-/// The profile's saved run, if it should be resumed. A state whose run already finished (its
-/// clear failed) is cleared; one older than `max_age` is abandoned: its task under way is
-/// recorded failed, the state cleared, and the next run starts afresh.
+/// The profile's saved run, if it should be resumed (read while holding the lease). A state
+/// whose run already ended (its clear failed: the run's sync is recorded finished, or a task of
+/// it failed or its Reclamation ended) is cleared; one older than `max_age`, or whose profile's
+/// activity setting changed since it started, is abandoned: its task under way is recorded
+/// failed, the state cleared, and the next run starts afresh.
 pub(crate) async fn saved_run(
     repos: &impl Repos,
     profile: &Profile,
@@ -169,28 +182,47 @@ pub(crate) async fn saved_run(
         return Ok(None);
     };
     // the run's sync is recorded finished before Reclamation, its last stage
-    if state.stage != RunStage::Reclamation
+    let synced = state.stage != RunStage::Reclamation
         && profile
             .last_sync
             .as_ref()
-            .is_some_and(|l| l.run_id == state.run_id)
-    {
-        runs.clear_run_state(&profile.id).await?;
+            .is_some_and(|l| l.run_id == state.run_id);
+    let ended = synced
+        || runs
+            .task_runs(&profile.id, 30)
+            .await?
+            .iter()
+            .filter(|t| t.run_id == state.run_id)
+            .any(|t| {
+                t.status == TaskStatus::Failed
+                    || (t.task == TaskKind::Reclamation && t.status != TaskStatus::Running)
+            });
+    if ended {
+        runs.clear_run_state(&profile.id, &state.run_id).await?;
         return Ok(None);
     }
-    if state.age(now) > max_age {
-        let why = format!(
+    let why = if state.age(now) > max_age {
+        Some(format!(
             "abandoned: the run started at {} and had not finished {} hours later (after {} invocation(s)); the next run starts afresh",
             state.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             max_age.num_hours(),
             state.invocations
-        );
+        ))
+    } else if state.scope != profile.rules.activity {
+        Some(format!(
+            "abandoned: the profile's activity setting changed from {} to {} during the run; the next run starts afresh with the new one",
+            state.scope, profile.rules.activity
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = why {
         if let Some(mut t) = state.current.clone() {
             t.finish(now, Some(why.clone()));
             runs.put_task_run(&t).await?;
         }
         tracing::error!(provider = profile.provider.as_str(), profile = %profile.id, run_id = %state.run_id, succeeded = false, error = %why, "sync run abandoned");
-        runs.clear_run_state(&profile.id).await?;
+        runs.clear_run_state(&profile.id, &state.run_id).await?;
         return Ok(None);
     }
     Ok(Some(state))

@@ -212,6 +212,7 @@ pub(crate) struct RosterWriter<'a, S> {
     now: DateTime<Utc>,
     index: SeatIndex,
     tally: LicenseTally,
+    baseline: Option<u64>,
 }
 
 impl<'a, S: SeatRepo> RosterWriter<'a, S> {
@@ -229,7 +230,18 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
             now,
             index,
             tally: LicenseTally::default(),
+            baseline: None,
         })
+    }
+
+    /// Seats stored as present now (before this invocation's pages).
+    pub fn present(&self) -> usize {
+        self.index.present()
+    }
+
+    /// The roster-drop guard's baseline: the seats present when the run's roster stage began.
+    pub fn set_baseline(&mut self, present: u64) {
+        self.baseline = Some(present);
     }
 
     /// A resumed run: the license tally so far.
@@ -318,7 +330,9 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
     /// [`RosterGuard`]: crate::domain::profile::RosterGuard
     pub async fn finish(self, counts: &mut TaskCounts) -> Result<LicenseTally, SyncError> {
         let gone = self.index.gone();
-        let present = self.index.present();
+        let present = self.baseline.map_or(self.index.present(), |b| {
+            usize::try_from(b).unwrap_or(usize::MAX)
+        });
         let guard = self.profile.roster_guard;
         if gone.len() > guard.allowed(present) && !self.profile.accept_removals {
             let share = gone.len() as f64 * 100.0 / present.max(1) as f64;

@@ -19,9 +19,10 @@ use crate::ports::{AccessError, ProfileRepo, QueueError, Repos, RunRepo, StoreEr
 
 /// Longer than a Lambda can run, so a crashed holder's lease lapses before the next schedule.
 const LEASE_TTL: Duration = Duration::from_secs(16 * 60);
-/// How long past its deadline an invocation may hold the lease to save its run (the save is
-/// fenced by the lease, so a save later than this is refused, never interleaved).
-const SAVE_TIME: Duration = Duration::from_secs(30);
+/// How long past its deadline an invocation may hold the lease: longer than the default
+/// `SYNC_DEADLINE_MARGIN_SECS` (60), so the lease outlives the invocation itself (the save is
+/// fenced by the lease too: a save later than this is refused, never interleaved).
+const SAVE_TIME: Duration = Duration::from_secs(90);
 
 #[derive(Debug, Error)]
 pub enum SyncError {
@@ -49,6 +50,12 @@ pub enum SyncError {
     /// more than the save allowance): the run goes on from its previous save.
     #[error("profile {0}: the sync lease lapsed before the run could be saved; it continues from its previous save")]
     LeaseLost(String),
+    /// The run could not be saved at the deadline (the store failed): it continues from its
+    /// previous save when the job is delivered again.
+    #[error(
+        "the run could not be saved at its deadline ({0}); it continues from its previous save"
+    )]
+    SaveFailed(StoreError),
     /// The roster-drop guard held this run's removals (the message says how to accept).
     #[error("{0}")]
     RosterHeld(String),
@@ -80,6 +87,11 @@ pub struct ProfileOutcome {
     /// handler; looped over by `seatctl sync` and the benchmark driver).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continuation: Option<crate::domain::SyncJob>,
+    /// The run ended in this invocation (succeeded or failed): its task lines and metrics are
+    /// emitted now. False for a continuation, and for an invocation whose save failed (the
+    /// previous save stands: the job is handed back so its redelivery resumes it).
+    #[serde(skip)]
+    pub ended: bool,
 }
 
 impl ProfileOutcome {
@@ -93,6 +105,7 @@ impl ProfileOutcome {
             tasks: Vec::new(),
             summaries: Vec::new(),
             continuation: None,
+            ended: true,
         }
     }
 
@@ -106,6 +119,7 @@ impl ProfileOutcome {
             tasks: Vec::new(),
             summaries: Vec::new(),
             continuation: None,
+            ended: true,
         }
     }
 
@@ -159,6 +173,38 @@ pub(super) async fn enabled_profiles(
         .collect())
 }
 
+/// Takes the profile's sync lease for one attempt (before anything of a saved run is read, so
+/// two attempts never work from the same state); returns its owner, which is unique to the
+/// attempt and also names the attempt's blobs. A run that stops at its deadline needs the lease
+/// until its save is done; a crashed invocation's lease lapses soon after its deadline.
+pub(crate) async fn take_lease(
+    repos: &impl Repos,
+    profile_id: &str,
+    deadline: Option<Instant>,
+) -> Result<String, SyncError> {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let owner = format!("attempt-{}", &nonce[..12]);
+    let ttl = deadline.map_or(LEASE_TTL, |d| {
+        (d.saturating_duration_since(Instant::now()) + SAVE_TIME).min(LEASE_TTL)
+    });
+    if repos
+        .runs()
+        .acquire_lease(profile_id, &owner, Utc::now(), ttl)
+        .await?
+    {
+        Ok(owner)
+    } else {
+        Err(SyncError::Busy(profile_id.to_owned()))
+    }
+}
+
+/// Gives the lease back when no run was started after all (nothing to continue).
+pub(crate) async fn return_lease(repos: &impl Repos, profile_id: &str, owner: &str) {
+    if let Err(e) = repos.runs().release_lease(profile_id, owner).await {
+        tracing::warn!(profile = profile_id, error = %e, "could not release sync lease; it will expire");
+    }
+}
+
 /// How a run's invocation ended without error.
 #[derive(Debug)]
 pub(crate) enum Flow {
@@ -198,28 +244,13 @@ impl<'a, R: Repos> Run<'a, R> {
         progress: &'a dyn Progress,
         order: &'static [TaskKind],
         deadline: Option<Instant>,
-        resume: Option<RunState>,
+        (lease_owner, resume): (String, Option<RunState>),
     ) -> Result<Run<'a, R>, SyncError> {
         let now = Utc::now();
         let (run_id, started, invocation) = match &resume {
             Some(s) => (s.run_id.clone(), s.started, s.invocations + 1),
             None => (new_run_id(now), now, 1),
         };
-        // unique per attempt: two deliveries of one continuation are told apart
-        let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let lease_owner = format!("{run_id}#{invocation}#{}", &nonce[..8]);
-        // a run that stops at its deadline needs the lease until its save is done; a crashed
-        // invocation's lease then lapses soon after its deadline, not a whole Lambda later
-        let ttl = deadline.map_or(LEASE_TTL, |d| {
-            (d.saturating_duration_since(Instant::now()) + SAVE_TIME).min(LEASE_TTL)
-        });
-        if !repos
-            .runs()
-            .acquire_lease(&profile.id, &lease_owner, now, ttl)
-            .await?
-        {
-            return Err(SyncError::Busy(profile.id.clone()));
-        }
         let tasks = resume.as_ref().map(|s| s.tasks.clone()).unwrap_or_default();
         Ok(Run {
             repos,
@@ -345,8 +376,13 @@ impl<'a, R: Repos> Run<'a, R> {
             Ok(Flow::Continue(job)) => Some(job.clone()),
             _ => None,
         };
-        // a lapsed lease: another invocation may be working from the previous save; leave it
-        let ended = continuation.is_none() && !matches!(result, Err(SyncError::LeaseLost(_)));
+        // a lapsed lease or a failed save: the previous save stands (another invocation may be
+        // working from it, or the job's redelivery resumes it); leave it
+        let ended = continuation.is_none()
+            && !matches!(
+                result,
+                Err(SyncError::LeaseLost(_) | SyncError::SaveFailed(_))
+            );
         let mut error = result.err().map(|e| e.to_string());
         if ended && self.resumed.is_some() {
             // the task a failure interrupted before it was taken up again
@@ -360,7 +396,12 @@ impl<'a, R: Repos> Run<'a, R> {
         }
         if ended {
             // also after a save in an earlier invocation of this one: never resume a run that ended
-            if let Err(e) = self.repos.runs().clear_run_state(&self.profile.id).await {
+            if let Err(e) = self
+                .repos
+                .runs()
+                .clear_run_state(&self.profile.id, &self.run_id)
+                .await
+            {
                 tracing::warn!(profile = %self.profile.id, error = %e, "could not clear the run's saved state; the next run sees it already ended");
             }
         }
@@ -399,6 +440,7 @@ impl<'a, R: Repos> Run<'a, R> {
             tasks: std::mem::take(&mut self.tasks),
             summaries: std::mem::take(&mut self.summaries),
             continuation,
+            ended,
         };
         log_outcome(
             self.profile.provider,

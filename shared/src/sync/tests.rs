@@ -835,3 +835,93 @@ async fn stale_duplicate_and_abandoned_continuations() {
     assert!(o4.tasks.is_empty() && o4.succeeded);
     assert_eq!(repos.seats().list("acme").await.unwrap().len(), 5);
 }
+
+/// The roster-drop guard of a run that continues compares with the seats present when its
+/// roster stage began, not with an index that already holds the seats its earlier invocations
+/// added: a tenant swap held by one uninterrupted run is held by a sliced one too.
+#[tokio::test]
+async fn the_roster_drop_guard_of_a_continued_run_uses_the_seats_present_at_its_start() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    edit_profile(&repos, |p| {
+        p.roster_guard.min_seats = 0;
+        p.roster_guard.percent = 40;
+    })
+    .await;
+    assert!(
+        sync.sync_profile("acme", &NoProgress)
+            .await
+            .unwrap()
+            .succeeded
+    );
+    // three of five leave, three others arrive: 3 gone is more than 40 % of the 5 present seats
+    // (held), but not of the 8 an index holds once the new ones are written
+    for id in ["3", "4", "5"] {
+        provider.tenant().users.remove(id);
+    }
+    for id in ["6", "7", "8"] {
+        provider.add_user(observed(id, false), 1);
+    }
+    provider.tenant().page_size = 1;
+    let (_, o) = run_in_slices_allowing_failure(&sync).await;
+    assert!(!o.succeeded);
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(roster.status, TaskStatus::Failed);
+    assert!(
+        roster.error.as_deref().unwrap_or("").starts_with("held:"),
+        "{roster:?}"
+    );
+    let removed = repos
+        .seats()
+        .list("acme")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.removed_at.is_some())
+        .count();
+    assert_eq!(removed, 0);
+}
+
+/// A run whose profile's activity setting changed while it was saved is abandoned: its
+/// checkpoint would otherwise move for activity it never read.
+#[tokio::test]
+async fn a_saved_run_is_abandoned_when_the_activity_setting_changes() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    provider.tenant().page_size = 1;
+    let o = sync
+        .sync_profile_until("acme", &NoProgress, Some(std::time::Instant::now()))
+        .await
+        .unwrap();
+    assert!(o.continuation.is_some());
+    edit_profile(&repos, |p| {
+        p.rules.activity = crate::domain::ActivityScope::Logins
+    })
+    .await;
+    let o2 = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert!(o2.succeeded);
+    assert_ne!(o2.run_id, o.run_id);
+    let runs = repos.runs().task_runs("acme", 30).await.unwrap();
+    assert!(runs.iter().any(|t| t.run_id == o.run_id
+        && t.status == TaskStatus::Failed
+        && t.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("activity setting changed")));
+    assert!(stored_checkpoint(&repos, "memory_logins").await.is_some());
+    assert_eq!(stored_checkpoint(&repos, "memory_activity").await, None);
+}
+
+/// [`run_in_slices`] for a run that may fail: slices until it ends, whatever its end.
+async fn run_in_slices_allowing_failure(sync: &TestSync) -> (u32, ProfileOutcome) {
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        let o = sync
+            .sync_profile_until("acme", &NoProgress, Some(std::time::Instant::now()))
+            .await
+            .unwrap();
+        if o.continuation.is_none() {
+            return (invocations, o);
+        }
+        assert!(invocations < 100, "the run never ended");
+    }
+}

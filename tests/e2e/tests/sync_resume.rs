@@ -305,7 +305,7 @@ async fn a_killed_invocation_resumes_from_the_last_save_without_duplicate_or_los
         .unwrap();
     assert_eq!(state.run_id, run_id);
 
-    // its lease lapses 30 s after its deadline; until then a continuation is refused
+    // its lease lapses 90 s after its deadline (it outlives the invocation); until then a run is refused
     let o = loop {
         match sync.sync_profile(&profile.id, &NoProgress).await {
             Ok(o) => break o,

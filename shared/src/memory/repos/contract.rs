@@ -617,6 +617,8 @@ async fn run_states(r: &impl Repos, prefix: &str) {
         activity: Some(small.clone()),
         seen: vec![blob.clone()],
         tally: Default::default(),
+        scope: Default::default(),
+        roster_present: Some(12),
     };
     // only the lease's holder saves
     assert!(!runs
@@ -663,7 +665,16 @@ async fn run_states(r: &impl Repos, prefix: &str) {
         .put_run_blob(&other, "run-z", "seen-1", b"[\"1\"]")
         .await
         .expect("put blob");
-    runs.clear_run_state(&pid).await.expect("clear");
+    // another run's clear leaves this run's state and blobs
+    runs.clear_run_state(&pid, "run-b")
+        .await
+        .expect("clear other");
+    assert_eq!(
+        runs.get_run_state(&pid).await.expect("get"),
+        Some(state.clone())
+    );
+    assert!(runs.get_run_blob(&pid, "run-a", &blob).await.is_ok());
+    runs.clear_run_state(&pid, "run-a").await.expect("clear");
     assert_eq!(runs.get_run_state(&pid).await.expect("get"), None);
     assert!(runs.get_run_blob(&pid, "run-a", &blob).await.is_err());
     assert_eq!(
@@ -672,8 +683,8 @@ async fn run_states(r: &impl Repos, prefix: &str) {
             .expect("other profile's"),
         b"[\"1\"]".to_vec()
     );
-    runs.clear_run_state(&other).await.expect("clear");
-    runs.clear_run_state(&other)
+    runs.clear_run_state(&other, "run-z").await.expect("clear");
+    runs.clear_run_state(&other, "run-z")
         .await
         .expect("clearing nothing is fine");
 }
