@@ -33,6 +33,11 @@ use roster::{
 };
 use run::{enabled_profiles, load_profile, return_lease, take_lease, Flow};
 
+/// The time left below which a run saves before Reclamation rather than start it: Reclamation
+/// (the rules over every stored seat, notices, enqueueing) is not resumable, and a few minutes
+/// cover it for the largest tenants (it reads the seats a page at a time).
+const RECLAMATION_TIME: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The tasks of a run, in order (those not reached after a failure are recorded skipped).
 pub const ORDER: &[TaskKind] = &[
     TaskKind::ApplicationAccess,
@@ -322,7 +327,12 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         record_license_tasks(run, &tally, &with_purchased(profile, purchased)).await?;
         // Everything finished: only now does the activity checkpoint move.
         run.commit(stream, window.end, Some(observed_since)).await?;
-        if run.deadline.is_some_and(|d| Instant::now() >= d) {
+        // Reclamation reads every stored seat and cannot stop half way: with less time left
+        // than it may need, it gets an invocation of its own
+        if run
+            .deadline
+            .is_some_and(|d| d.saturating_duration_since(Instant::now()) < RECLAMATION_TIME)
+        {
             let parts = SaveParts {
                 activity: None,
                 seen: None,

@@ -925,3 +925,41 @@ async fn run_in_slices_allowing_failure(sync: &TestSync) -> (u32, ProfileOutcome
         assert!(invocations < 100, "the run never ended");
     }
 }
+
+/// Reclamation cannot stop half way: a run that reaches it with less time left than it may need
+/// saves and gives it an invocation of its own (the same run, its checkpoint already moved).
+#[tokio::test]
+async fn reclamation_gets_its_own_invocation_when_little_time_is_left() {
+    let (sync, _, repos, _) = setup(ReclaimMode::Report).await;
+    let soon = Some(std::time::Instant::now() + std::time::Duration::from_secs(200));
+    let o = sync
+        .sync_profile_until("acme", &NoProgress, soon)
+        .await
+        .unwrap();
+    assert!(o.continuation.is_some());
+    assert!(o.task(TaskKind::Reclamation).is_none());
+    let state = repos.runs().get_run_state("acme").await.unwrap().unwrap();
+    assert_eq!(state.stage, RunStage::Reclamation);
+    assert_eq!(
+        stored_profile(&repos).await.last_sync.unwrap().run_id,
+        o.run_id
+    );
+    let o2 = sync
+        .sync_profile_until("acme", &NoProgress, soon)
+        .await
+        .unwrap();
+    assert!(o2.continuation.is_none());
+    assert_eq!(o2.run_id, o.run_id);
+    assert_eq!(statuses(&o2).len(), ORDER.len());
+    assert!(!o2.summaries.is_empty(), "the metric line's summaries");
+    assert_eq!(candidate_ids(&repos).await.len(), 2);
+    let o3 = sync
+        .sync_profile_until(
+            "acme",
+            &NoProgress,
+            Some(std::time::Instant::now() + std::time::Duration::from_secs(900)),
+        )
+        .await
+        .unwrap();
+    assert!(o3.continuation.is_none() && o3.task(TaskKind::Reclamation).is_some());
+}
