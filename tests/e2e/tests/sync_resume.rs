@@ -271,10 +271,12 @@ async fn a_killed_invocation_resumes_from_the_last_save_without_duplicate_or_los
     });
     let mut child = Command::new(env!("CARGO_BIN_EXE_bench_sync"))
         .args(["--provider", "box", "--profile", &profile.id])
-        .args(["--invocation-secs", "5"])
+        // time enough to be past page 2 however loaded the machine (with none left, the
+        // invocation would write page 2, fetch nothing more and save at once)
+        .args(["--invocation-secs", "30"])
         .envs(env.env_vars())
         .env("PROVIDER_HTTP_TIMEOUT_SECS", "300")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("bench_sync starts");
@@ -284,10 +286,13 @@ async fn a_killed_invocation_resumes_from_the_last_save_without_duplicate_or_los
         if stored >= after_first_page + 900 {
             break;
         }
-        assert!(
-            child.try_wait().expect("child").is_none(),
-            "the invocation ended before it could be killed"
-        );
+        if child.try_wait().expect("child").is_some() {
+            let mut out = String::new();
+            if let Some(mut o) = child.stdout.take() {
+                let _ = std::io::Read::read_to_string(&mut o, &mut out);
+            }
+            panic!("the invocation ended before it could be killed: {out}");
+        }
         assert!(
             started.elapsed() < Duration::from_secs(200),
             "page 2 never written"
