@@ -314,6 +314,19 @@ pub fn observed_since(
     gap_until.map_or(base, |g| base.max(g))
 }
 
+/// Where a run started at `now` reads activity from: the last finished run's checkpoint less the
+/// overlap, or `backfill_days` back on a first sync (the sync, and the benchmark's paging floor).
+pub fn window_start(
+    checkpoint: Option<&Checkpoint>,
+    backfill_days: u32,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    checkpoint.map_or(
+        now - chrono::Duration::days(i64::from(backfill_days)),
+        |c| c.read_until - ACTIVITY_OVERLAP,
+    )
+}
+
 /// Each activity window starts this long before the last one ended: provider event logs are
 /// delivered with latency, so an event created just before the checkpoint can appear after it
 /// was read. Re-reading is harmless (the last activity is a maximum) and costs a few pages.

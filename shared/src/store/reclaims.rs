@@ -218,20 +218,14 @@ impl ReclaimRepo for ReclaimTable {
         user_id: &str,
         request_id: &str,
     ) -> Result<(), StoreError> {
-        let (pk, sk) = keys::user_lock(profile_id, user_id);
-        let r = self
-            .table
-            .client()
-            .delete_item()
-            .table_name(self.table.name())
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk))
-            .condition_expression("request_id = :me")
-            .expression_attribute_values(":me", AttributeValue::S(request_id.to_owned()))
-            .send()
-            .await;
         // not ours (any more): nothing to release
-        conditional("DeleteItem", r)?;
+        self.table
+            .delete_if(
+                keys::user_lock(profile_id, user_id),
+                "request_id",
+                request_id,
+            )
+            .await?;
         Ok(())
     }
 }

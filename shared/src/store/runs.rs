@@ -68,21 +68,10 @@ impl RunRepo for RunTable {
     }
 
     async fn release_lease(&self, profile_id: &str, owner: &str) -> Result<(), StoreError> {
-        let (pk, sk) = keys::sync_lease(profile_id);
-        let r = self
-            .table
-            .client()
-            .delete_item()
-            .table_name(self.table.name())
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk))
-            .condition_expression("#o = :me")
-            .expression_attribute_names("#o", "owner")
-            .expression_attribute_values(":me", AttributeValue::S(owner.to_owned()))
-            .send()
-            .await;
         // someone else's lease now (ours expired): leave it
-        conditional("DeleteItem", r)?;
+        self.table
+            .delete_if(keys::sync_lease(profile_id), "owner", owner)
+            .await?;
         Ok(())
     }
 
@@ -252,20 +241,10 @@ impl RunRepo for RunTable {
     /// The state (a conditional delete: only if it is this run's), then the run's blob parts
     /// (a Query of keys under `BLOB#<run>#`, deleted in batches).
     async fn clear_run_state(&self, profile_id: &str, run_id: &str) -> Result<(), StoreError> {
-        let (pk, sk) = keys::run_state(profile_id);
-        let r = self
-            .table
-            .client()
-            .delete_item()
-            .table_name(self.table.name())
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk))
-            .condition_expression("attribute_not_exists(pk) OR run_id = :run")
-            .expression_attribute_values(":run", AttributeValue::S(run_id.to_owned()))
-            .send()
-            .await;
         // another run's state: not ours to delete
-        conditional("DeleteItem", r)?;
+        self.table
+            .delete_if(keys::run_state(profile_id), "run_id", run_id)
+            .await?;
         let mut keys_of = self
             .table
             .client()

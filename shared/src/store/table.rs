@@ -188,6 +188,28 @@ impl Table {
         conditional("PutItem", out)
     }
 
+    /// Deletes the item only while its `attr` is `value` (a lease's owner, a lock's holder, a
+    /// saved run's id): false, nothing deleted, if it is absent or someone else's.
+    pub(crate) async fn delete_if(
+        &self,
+        (pk, sk): (String, String),
+        attr: &str,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.name)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .condition_expression("#a = :v")
+            .expression_attribute_names("#a", attr)
+            .expression_attribute_values(":v", AttributeValue::S(value.to_owned()))
+            .send()
+            .await;
+        conditional("DeleteItem", out)
+    }
+
     /// Every item of a partition (optionally of one sort-key prefix); with a limit, the newest
     /// `limit` items (descending sort key).
     pub(crate) async fn query_all<T: DeserializeOwned>(

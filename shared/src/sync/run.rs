@@ -11,8 +11,7 @@ use crate::candidates::CandidateError;
 use crate::domain::profile::LastSync;
 use crate::domain::task::new_run_id;
 use crate::domain::{
-    Checkpoint, LicenseSummary, Profile, Provider, RunState, SyncJob, TaskKind, TaskRun,
-    TaskStatus, ACTIVITY_OVERLAP,
+    Checkpoint, LicenseSummary, Profile, Provider, RunState, SyncJob, TaskKind, TaskRun, TaskStatus,
 };
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{AccessError, ProfileRepo, QueueError, Repos, RunRepo, StoreError};
@@ -326,9 +325,7 @@ impl<'a, R: Repos> Run<'a, R> {
         default_backfill_days: u32,
     ) -> DateTime<Utc> {
         let backfill = self.profile.backfill_days.unwrap_or(default_backfill_days);
-        checkpoint
-            .map(|c| c.read_until - ACTIVITY_OVERLAP)
-            .unwrap_or(self.started - chrono::Duration::days(i64::from(backfill)))
+        crate::domain::activity::window_start(checkpoint, backfill, self.started)
     }
 
     /// After every task succeeded: move the activity checkpoint and record the finished sync,

@@ -54,6 +54,32 @@ async fn sync_in_slices(sync: &ProductionSync, profile: &str) -> (u32, ProfileOu
     }
 }
 
+/// Invocations with no time left until the run has saved after its first roster page; the
+/// run's id.
+async fn slice_until_the_roster_saved(
+    env: &TestEnv,
+    sync: &ProductionSync,
+    profile: &str,
+) -> String {
+    loop {
+        let o = sync
+            .sync_profile_until(profile, &NoProgress, Some(Instant::now()))
+            .await
+            .unwrap();
+        assert!(o.continuation.is_some(), "{:?}", o.error);
+        let state = env
+            .store
+            .runs
+            .get_run_state(profile)
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(state.stage, RunStage::Roster { resume: Some(_) }) {
+            return o.run_id;
+        }
+    }
+}
+
 fn assert_whole(o: &ProfileOutcome) {
     assert_eq!(o.tasks.len(), 6, "{:#?}", o.tasks);
     for t in &o.tasks {
@@ -165,23 +191,7 @@ async fn a_5xx_storm_in_a_continued_run_removes_nobody() {
     assert!(env.sandbox.box_tenant().remove_user(&gone));
 
     // slices until the roster has saved after its first page
-    let run_id = loop {
-        let o = sync
-            .sync_profile_until(&profile.id, &NoProgress, Some(Instant::now()))
-            .await
-            .unwrap();
-        assert!(o.continuation.is_some());
-        let state = env
-            .store
-            .runs
-            .get_run_state(&profile.id)
-            .await
-            .unwrap()
-            .unwrap();
-        if matches!(state.stage, RunStage::Roster { resume: Some(_) }) {
-            break o.run_id;
-        }
-    };
+    let run_id = slice_until_the_roster_saved(&env, &sync, &profile.id).await;
     env.sandbox.faults().push(FaultRule {
         route: Route::BoxUsers,
         skip: 0,
@@ -239,22 +249,7 @@ async fn a_killed_invocation_resumes_from_the_last_save_without_duplicate_or_los
     assert_whole(&sync.sync_profile(&whole.id, &NoProgress).await.unwrap());
 
     // slices in this process until the roster has saved after its first page
-    let run_id = loop {
-        let o = sync
-            .sync_profile_until(&profile.id, &NoProgress, Some(Instant::now()))
-            .await
-            .unwrap();
-        let state = env
-            .store
-            .runs
-            .get_run_state(&profile.id)
-            .await
-            .unwrap()
-            .unwrap();
-        if matches!(state.stage, RunStage::Roster { resume: Some(_) }) {
-            break o.run_id;
-        }
-    };
+    let run_id = slice_until_the_roster_saved(&env, &sync, &profile.id).await;
     let after_first_page = env.seat_items(&profile.id).await.len();
     assert!(
         (900..=1000).contains(&after_first_page),

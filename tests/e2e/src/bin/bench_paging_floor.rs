@@ -15,7 +15,8 @@ use std::time::Instant;
 
 use chrono::Utc;
 use futures::{pin_mut, StreamExt};
-use seatkeeper::domain::{Provider, ACTIVITY_OVERLAP};
+use seatkeeper::domain::activity::window_start;
+use seatkeeper::domain::Provider;
 use seatkeeper::http::ApiStats;
 use seatkeeper::ports::{Directory, ProfileRepo, ProviderAccess, Repos, RunRepo, Window};
 use seatkeeper::wiring::{provider_adapters, store, AwsClients};
@@ -92,7 +93,7 @@ async fn run(provider: Provider, profile_id: &str) -> Result<serde_json::Value, 
         .await
         .map_err(|e| format!("access check: {e}"))?;
 
-    // The window the sync would read now (sync::Run::activity_start_from).
+    // The window the sync would read now.
     let scope = profile.rules.activity;
     let checkpoint = repos
         .runs()
@@ -103,10 +104,7 @@ async fn run(provider: Provider, profile_id: &str) -> Result<serde_json::Value, 
         .backfill_days
         .unwrap_or(config.default_backfill_days);
     let window = Window {
-        start: checkpoint
-            .as_ref()
-            .map(|c| c.read_until - ACTIVITY_OVERLAP)
-            .unwrap_or(now - chrono::Duration::days(i64::from(backfill))),
+        start: window_start(checkpoint.as_ref(), backfill, now),
         end: now,
     };
 
