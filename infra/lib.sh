@@ -9,7 +9,7 @@
 
 SK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SK_VENV="$SK_ROOT/.venv"
-SK_LOCAL="$SK_ROOT/.local"
+SK_LOCAL="${SK_LOCAL:-$SK_ROOT/.local}"   # a second benchmark beside the first gets its own
 mkdir -p "$SK_LOCAL"
 export SAM_CLI_TELEMETRY=0   # no phoning home from sam (there is no network anyway)
 
