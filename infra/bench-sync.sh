@@ -8,7 +8,7 @@
 # long (one invocation, no deadline) and short (invocations of SHORT_SECS, looped while the run
 # hands over a continuation) — in its own table: a first sync, then an unchanged re-sync, each
 # with its paging floor and store floor. Then the seats of both tables must be identical. Prints
-# one markdown table, also written to .local/bench-<provider>-<users>-<latency>.md.
+# one markdown table, also written to $SK_LOCAL/bench-<provider>-<users>-<latency>.md (default .local/).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PROVIDER="${1:-}"
@@ -22,8 +22,11 @@ case "$PROVIDER" in box | dropbox) ;; *) die "usage: infra/bench-sync.sh box|dro
 [[ "$SHORT_SECS" =~ ^[0-9]+$ && "$SHORT_SECS" -gt 0 ]] || die "SHORT_SECS must be a positive number"
 read -r -a MODE_LIST <<<"$MODES"
 [ "${#MODE_LIST[@]}" -gt 0 ] || die "MODES must name at least one mode (long, short)"
+declare -A SEEN_MODE
 for MODE in "${MODE_LIST[@]}"; do
     case "$MODE" in long | short) ;; *) die "MODES: unknown mode '$MODE' (long, short)" ;; esac
+    [ -z "${SEEN_MODE[$MODE]:-}" ] || die "MODES: '$MODE' is named twice"
+    SEEN_MODE[$MODE]=1
 done
 cd "$SK_ROOT"
 "$SK_ROOT/infra/setup.sh"
@@ -40,7 +43,7 @@ start_moto
 MOTO_URL="$AWS_ENDPOINT_URL"
 PROXY_PORT="$(free_port)"
 start_bg count-proxy "$SK_LOCAL/bench-count-proxy.log" "$PY" "$SK_ROOT/infra/count-proxy.py" --upstream "$MOTO_URL" --port "$PROXY_PORT"
-wait_log "$SK_LOCAL/bench-count-proxy.log" "listening on" "$SK_LAST_PID" 30 || die "count proxy did not start (see .local/bench-count-proxy.log)"
+wait_log "$SK_LOCAL/bench-count-proxy.log" "listening on" "$SK_LAST_PID" 30 || die "count proxy did not start (see $SK_LOCAL/bench-count-proxy.log)"
 PROXY_URL="http://127.0.0.1:$PROXY_PORT"
 
 if [ "$PROVIDER" = box ]; then BOX_N="$USERS" DBX_N=10; else BOX_N=10 DBX_N="$USERS"; fi
@@ -48,7 +51,7 @@ SB_PORT="$(free_port)"
 log "sandbox: $USERS $PROVIDER users, provider latency $LATENCY ms"
 start_bg sandbox "$SK_LOCAL/bench-sandbox.log" "$BIN/provider-sandbox" --port "$SB_PORT" \
     --box-users "$BOX_N" --dropbox-members "$DBX_N" --seed 42 --latency-ms "$LATENCY"
-wait_log "$SK_LOCAL/bench-sandbox.log" "listening on" "$SK_LAST_PID" 600 || die "sandbox did not start (see .local/bench-sandbox.log)"
+wait_log "$SK_LOCAL/bench-sandbox.log" "listening on" "$SK_LAST_PID" 600 || die "sandbox did not start (see $SK_LOCAL/bench-sandbox.log)"
 SB_URL="http://127.0.0.1:$SB_PORT"
 
 export BOX_API_URL="$SB_URL/box/2.0"

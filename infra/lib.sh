@@ -11,6 +11,7 @@ SK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SK_VENV="$SK_ROOT/.venv"
 SK_LOCAL="${SK_LOCAL:-$SK_ROOT/.local}"   # a second benchmark beside the first gets its own
 mkdir -p "$SK_LOCAL"
+SK_LOCAL="$(cd "$SK_LOCAL" && pwd)"       # absolute: the scripts cd to the repo root
 export SAM_CLI_TELEMETRY=0   # no phoning home from sam (there is no network anyway)
 
 # pids (== process-group ids) of the background processes this script started
@@ -159,12 +160,12 @@ start_moto() {
             export AWS_DEFAULT_REGION=us-east-1
             unset AWS_SESSION_TOKEN AWS_PROFILE
             export MOTO_PORT="$port"
-            log "moto server on $AWS_ENDPOINT_URL (pid $SK_LAST_PID, log .local/moto.log)"
+            log "moto server on $AWS_ENDPOINT_URL (pid $SK_LAST_PID, log $SK_LOCAL/moto.log)"
             return 0
         fi
         log "moto did not start on port $port (attempt $attempt); log tail:"
         tail -n 5 "$SK_LOCAL/moto.log" || true
         kill -TERM -- "-$SK_LAST_PID" 2>/dev/null || true
     done
-    die "could not start moto server (see .local/moto.log)"
+    die "could not start moto server (see $SK_LOCAL/moto.log)"
 }
