@@ -3,6 +3,7 @@
 #   infra/bench-sync.sh box|dropbox [USERS] [LATENCY_MS]        (defaults: 100000 users, 0 ms)
 #   SHORT_SECS=60  the invocation length of the "short" mode
 #   MODES="long short"  the modes to run (one of them alone skips the final comparison)
+#   SK_BIN=DIR  run the release binaries in DIR instead of building (a baseline, side by side)
 # Release build; moto, a counting proxy in front of it and the provider sandbox (USERS users or
 # members, every provider request LATENCY_MS late) run as separate processes. For each mode —
 # long (one invocation, no deadline) and short (invocations of SHORT_SECS, looped while the run
@@ -33,11 +34,19 @@ cd "$SK_ROOT"
 use_venv_path
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (Debian package 'time')"
 PY="$SK_VENV/bin/python"
-BIN="${CARGO_TARGET_DIR:-$SK_ROOT/target}/release"
-
-log "building release binaries"
-cargo build --release -q -p provider-sandbox -p seatctl -p seatkeeper-e2e --bin provider-sandbox --bin seatctl \
-    --bin bench_sync --bin bench_paging_floor --bin bench_connect_dropbox
+if [ -n "${SK_BIN:-}" ]; then
+    # another build's binaries (a baseline beside this one): used as they are
+    BIN="$SK_BIN"
+    for b in provider-sandbox seatctl bench_sync bench_paging_floor bench_connect_dropbox; do
+        [ -x "$BIN/$b" ] || die "SK_BIN: $BIN/$b is missing"
+    done
+    log "using the binaries in $BIN (not built)"
+else
+    BIN="${CARGO_TARGET_DIR:-$SK_ROOT/target}/release"
+    log "building release binaries"
+    cargo build --release -q -p provider-sandbox -p seatctl -p seatkeeper-e2e --bin provider-sandbox --bin seatctl \
+        --bin bench_sync --bin bench_paging_floor --bin bench_connect_dropbox
+fi
 
 start_moto
 MOTO_URL="$AWS_ENDPOINT_URL"

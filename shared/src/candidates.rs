@@ -74,7 +74,8 @@ pub async fn refresh(
             let verdict = evaluate(
                 &SeatFacts {
                     kept_until: kept.get(&seat.user_id).copied(),
-                    ..SeatFacts::observed(seat, observed_since)
+                    observed_since,
+                    ..SeatFacts::from(seat)
                 },
                 &profile.rules,
                 profile.reclaimable(&seat.license_type),

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{LoginEvidence, Profile};
+use super::Profile;
 
 /// Per-license-type counts built while a roster streams by (never holding the seats).
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -25,7 +25,7 @@ impl LicenseTally {
         &mut self,
         license_type: &str,
         managed: bool,
-        last_login: Option<&LoginEvidence>,
+        last_login: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
         inactive_after_days: u32,
     ) {
@@ -34,9 +34,7 @@ impl LicenseTally {
         c.managed = managed;
         match last_login {
             None => c.never_logged_in += 1,
-            Some(l) if now - l.at <= Duration::days(i64::from(inactive_after_days)) => {
-                c.active += 1
-            }
+            Some(at) if now - at <= Duration::days(i64::from(inactive_after_days)) => c.active += 1,
             Some(_) => {}
         }
     }
@@ -120,7 +118,7 @@ pub struct LicenseSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BoxPlan, Entitlement};
+    use crate::domain::{BoxPlan, Entitlement, LoginEvidence};
 
     #[test]
     fn summarises_purchased_assigned_active_and_waste() {
@@ -143,10 +141,10 @@ mod tests {
             event_type: "LOGIN".into(),
         };
         let mut t = LicenseTally::default();
-        t.add("business", true, Some(&recent), now, 60);
-        t.add("business", true, Some(&old), now, 60);
+        t.add("business", true, Some(recent.at), now, 60);
+        t.add("business", true, Some(old.at), now, 60);
         t.add("business", true, None, now, 60);
-        t.add("enterprise", false, Some(&recent), now, 60);
+        t.add("enterprise", false, Some(recent.at), now, 60);
         let s = t.summaries(&p, now, "r", 60);
         assert_eq!(s.len(), 2);
         let b = &s[0];

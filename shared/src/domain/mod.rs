@@ -34,8 +34,8 @@ pub use reclaim::{Approval, InvalidMessage, ReclaimRecord, ReclaimRequest, Recla
 pub use rules::{evaluate, ReclaimMode, ReclaimRules, RemovalMode, Verdict};
 pub use run_state::{BlobRef, RunStage, RunState};
 pub use seat::{
-    reconcile, reconcile_with_activity, ObservedSeat, Seat, SeatDecision, SeatIndex,
-    StoredSeatState,
+    reconcile, reconcile_with_activity, IndexedSeat, ObservedSeat, RuleSeat, Seat, SeatDecision,
+    SeatIndex, StoredSeatState,
 };
 pub use sync_job::{SyncJob, SyncJobError, SYNC_JOB_VERSION};
 pub use task::{TaskCounts, TaskKind, TaskRun, TaskStatus};

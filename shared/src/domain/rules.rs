@@ -322,6 +322,24 @@ pub struct SeatFacts<'a> {
     pub kept_until: Option<DateTime<Utc>>,
 }
 
+impl<'a> From<&'a super::RuleSeat> for SeatFacts<'a> {
+    fn from(s: &'a super::RuleSeat) -> Self {
+        Self {
+            user_id: &s.user_id,
+            login: &s.login,
+            status: &s.status,
+            is_admin: s.is_admin,
+            license_type: &s.license_type,
+            created_at: s.created_at,
+            first_seen_at: s.first_seen_at,
+            last_login: s.last_login.as_ref(),
+            last_activity: s.last_activity.as_ref(),
+            observed_since: None,
+            kept_until: None,
+        }
+    }
+}
+
 impl<'a> From<&'a Seat> for SeatFacts<'a> {
     fn from(s: &'a Seat) -> Self {
         Self {

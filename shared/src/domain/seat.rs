@@ -79,6 +79,52 @@ impl Seat {
     }
 }
 
+/// What the rules and a candidate need of a stored seat: the candidates refresh reads only these
+/// attributes (a projection: about half of a seat item's, and the half it deserialises).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleSeat {
+    pub user_id: String,
+    pub login: String,
+    pub name: String,
+    pub status: String,
+    pub is_admin: bool,
+    pub license_type: String,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    pub first_seen_at: DateTime<Utc>,
+    #[serde(default)]
+    pub last_login: Option<LoginEvidence>,
+    #[serde(default)]
+    pub last_activity: Option<LoginEvidence>,
+    #[serde(default)]
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+impl RuleSeat {
+    /// The attributes a [`RuleSeat`] is read from (a DynamoDB projection expression).
+    pub const ATTRIBUTES: &'static str = "user_id, login, #name, #status, is_admin, license_type, created_at, first_seen_at, last_login, last_activity, removed_at";
+    /// The projection's reserved words, as `#placeholder` → attribute.
+    pub const NAMES: [(&'static str, &'static str); 2] = [("#name", "name"), ("#status", "status")];
+}
+
+impl From<&Seat> for RuleSeat {
+    fn from(s: &Seat) -> Self {
+        Self {
+            user_id: s.user_id.clone(),
+            login: s.login.clone(),
+            name: s.name.clone(),
+            status: s.status.clone(),
+            is_admin: s.is_admin,
+            license_type: s.license_type.clone(),
+            created_at: s.created_at,
+            first_seen_at: s.first_seen_at,
+            last_login: s.last_login.clone(),
+            last_activity: s.last_activity.clone(),
+            removed_at: s.removed_at,
+        }
+    }
+}
+
 /// The part of a stored seat a sync needs to decide whether to write (loaded with a projection).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredSeatState {
@@ -93,8 +139,8 @@ pub struct StoredSeatState {
     pub last_activity: Option<LoginEvidence>,
 }
 
-/// Stable hash of what we store from the provider plus the last login. Field order is fixed here;
-/// changing it rewrites every seat once, which is safe.
+/// Stable hash of what we store from the provider plus the last login's instant. Field order is
+/// fixed here; changing it rewrites every seat once, which is safe.
 pub fn fingerprint(observed: &ObservedSeat, last_login: Option<&LoginEvidence>) -> String {
     fingerprint_with_activity(observed, last_login, None)
 }
@@ -106,6 +152,22 @@ pub fn fingerprint_with_activity(
     last_login: Option<&LoginEvidence>,
     last_activity: Option<&LoginEvidence>,
 ) -> String {
+    hex::encode(fingerprint_bytes(
+        observed,
+        last_login.map(|l| l.at),
+        last_activity.map(|a| a.at),
+    ))
+}
+
+/// The fingerprint's bytes, from the evidence's instants alone: the seat index keeps only those
+/// (not the evidence), and stored evidence is only ever replaced by a strictly newer one, so the
+/// instant identifies it. The event-id slots stay, empty: a seat without evidence keeps the
+/// fingerprint it had when event ids were hashed too.
+pub fn fingerprint_bytes(
+    observed: &ObservedSeat,
+    login_at: Option<DateTime<Utc>>,
+    activity_at: Option<DateTime<Utc>>,
+) -> Fingerprint {
     let mut h = Sha256::new();
     let created = observed
         .created_at
@@ -121,22 +183,32 @@ pub fn fingerprint_with_activity(
         observed.license_type.as_str(),
         if observed.license_managed { "1" } else { "0" },
         &created.to_string(),
-        last_login.map(|l| l.event_id.as_str()).unwrap_or(""),
-        &last_login
-            .map(|l| l.at.timestamp())
-            .unwrap_or(0)
-            .to_string(),
+        "",
+        &login_at.map(|t| t.timestamp()).unwrap_or(0).to_string(),
     ] {
         h.update(part.as_bytes());
         h.update([0x1f]);
     }
-    if let Some(a) = last_activity {
-        for part in [a.event_id.as_str(), &a.at.timestamp().to_string()] {
+    if let Some(at) = activity_at {
+        for part in ["", &at.timestamp().to_string()] {
             h.update(part.as_bytes());
             h.update([0x1e]);
         }
     }
-    hex::encode(&h.finalize()[..12])
+    let mut out = [0u8; 12];
+    out.copy_from_slice(&h.finalize()[..12]);
+    out
+}
+
+/// A seat fingerprint's 12 bytes (stored as 24 hex digits).
+pub type Fingerprint = [u8; 12];
+
+/// A stored fingerprint as bytes; `None` for anything that is not one (an item written by a
+/// test or an older version): such a seat is always compared in full.
+pub fn parse_fingerprint(hex_digits: &str) -> Option<Fingerprint> {
+    let mut out = [0u8; 12];
+    hex::decode_to_slice(hex_digits, &mut out).ok()?;
+    Some(out)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,15 +294,59 @@ pub fn reconcile_with_activity(
     }
 }
 
+/// What the seat index keeps of one stored seat: its fingerprint and the instants of its
+/// evidence, not the evidence itself (about 60 bytes a seat with the key, so 500 000 seats fit in
+/// a small function). That is enough to tell an unchanged seat; any other goes through
+/// [`reconcile_with_activity`] with its full stored state, fetched for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexedSeat {
+    pub fingerprint: Option<Fingerprint>,
+    pub login_at: Option<DateTime<Utc>>,
+    pub activity_at: Option<DateTime<Utc>>,
+    pub removed: bool,
+}
+
+impl IndexedSeat {
+    pub fn of(s: &StoredSeatState) -> Self {
+        Self {
+            fingerprint: parse_fingerprint(&s.fingerprint),
+            login_at: s.last_login.as_ref().map(|l| l.at),
+            activity_at: s.last_activity.as_ref().map(|a| a.at),
+            removed: s.removed_at.is_some(),
+        }
+    }
+
+    /// True when [`reconcile_with_activity`] would find nothing to write: the seat is present,
+    /// the window brings no strictly newer evidence (a tie keeps the stored one) and the observed
+    /// fields hash as stored. False means "compare in full", never "changed".
+    pub fn unchanged(
+        &self,
+        observed: &ObservedSeat,
+        window_login: Option<&LoginEvidence>,
+        window_activity: Option<&LoginEvidence>,
+    ) -> bool {
+        let newer = |w: Option<&LoginEvidence>, stored: Option<DateTime<Utc>>| match (w, stored) {
+            (Some(w), Some(s)) => w.at > s,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        !self.removed
+            && !newer(window_login, self.login_at)
+            && !newer(window_activity, self.activity_at)
+            && self.fingerprint
+                == Some(fingerprint_bytes(observed, self.login_at, self.activity_at))
+    }
+}
+
 /// The stored seats of a profile, compactly, with which of them this sync has seen.
 #[derive(Debug, Default)]
 pub struct SeatIndex {
-    seats: HashMap<String, (StoredSeatState, bool)>,
+    seats: HashMap<Box<str>, (IndexedSeat, bool)>,
 }
 
 impl SeatIndex {
-    pub fn insert(&mut self, s: StoredSeatState) {
-        self.seats.insert(s.user_id.clone(), (s, false));
+    pub fn insert(&mut self, user_id: &str, s: IndexedSeat) {
+        self.seats.insert(user_id.into(), (s, false));
     }
 
     pub fn len(&self) -> usize {
@@ -241,11 +357,11 @@ impl SeatIndex {
         self.seats.is_empty()
     }
 
-    /// The stored state of `user_id`, marking it seen by this sync.
-    pub fn see(&mut self, user_id: &str) -> Option<&StoredSeatState> {
+    /// What the index holds for `user_id`, marking it seen by this sync.
+    pub fn see(&mut self, user_id: &str) -> Option<IndexedSeat> {
         self.seats.get_mut(user_id).map(|(s, seen)| {
             *seen = true;
-            &*s
+            *s
         })
     }
 
@@ -259,19 +375,16 @@ impl SeatIndex {
 
     /// Seats stored as present (not removed), seen or not.
     pub fn present(&self) -> usize {
-        self.seats
-            .values()
-            .filter(|(s, _)| s.removed_at.is_none())
-            .count()
+        self.seats.values().filter(|(s, _)| !s.removed).count()
     }
 
     /// Seats stored as present that this (finished) sync did not see: they left the tenant.
     pub fn gone(&self) -> Vec<String> {
         let mut ids: Vec<String> = self
             .seats
-            .values()
-            .filter(|(s, seen)| !seen && s.removed_at.is_none())
-            .map(|(s, _)| s.user_id.clone())
+            .iter()
+            .filter(|(_, (s, seen))| !seen && !s.removed)
+            .map(|(id, _)| id.to_string())
             .collect();
         ids.sort();
         ids
@@ -379,19 +492,109 @@ mod tests {
         assert!(c.removed_at.is_none());
     }
 
+    /// (observed, stored, window login, window activity, the shortcut's expected answer)
+    type Case<'a> = (
+        ObservedSeat,
+        &'a StoredSeatState,
+        Option<&'a LoginEvidence>,
+        Option<&'a LoginEvidence>,
+        bool,
+    );
+
+    /// The index's shortcut agrees with `reconcile_with_activity`: whenever it says unchanged,
+    /// the full comparison does too; it says so in the everyday cases, and defers otherwise.
+    #[test]
+    fn the_index_tells_unchanged_seats_exactly_as_reconcile_does() {
+        let now = Utc::now();
+        let (l, a) = (login("e1", 10, now), login("u1", 2, now));
+        let SeatDecision::New(seat) = reconcile_with_activity(
+            "p",
+            Provider::Box,
+            observed(),
+            None,
+            (Some(&l), Some(&a)),
+            now,
+            "r1",
+        ) else {
+            panic!()
+        };
+        let st = stored_from(&seat);
+        let ix = IndexedSeat::of(&st);
+        let tie = LoginEvidence {
+            event_id: "other".into(),
+            ..l.clone()
+        };
+        let (older, newer) = (login("e0", 20, now), login("e2", 1, now));
+        let mut renamed = observed();
+        renamed.name = "B".into();
+        let mut removed = st.clone();
+        removed.removed_at = Some(now);
+        let mut not_hex = st.clone();
+        not_hex.fingerprint = "f".into();
+        let cases: Vec<Case> = vec![
+            (observed(), &st, None, None, true),
+            (observed(), &st, Some(&l), Some(&a), true),
+            (observed(), &st, Some(&older), Some(&older), true),
+            (observed(), &st, Some(&tie), None, true),
+            (observed(), &st, Some(&newer), None, false),
+            (observed(), &st, None, Some(&newer), false),
+            (renamed, &st, None, None, false),
+            (observed(), &removed, None, None, false),
+            (observed(), &not_hex, None, None, false),
+        ];
+        for (i, (o, stored, wl, wa, expect)) in cases.into_iter().enumerate() {
+            let shortcut = IndexedSeat::of(stored).unchanged(&o, wl, wa);
+            assert_eq!(shortcut, expect, "case {i}");
+            let full =
+                reconcile_with_activity("p", Provider::Box, o, Some(stored), (wl, wa), now, "r2");
+            if shortcut {
+                assert_eq!(full, SeatDecision::Unchanged, "case {i}");
+            }
+        }
+        assert!(ix.fingerprint.is_some());
+        assert_eq!(parse_fingerprint(&st.fingerprint), ix.fingerprint);
+    }
+
+    #[test]
+    fn a_seat_without_evidence_keeps_its_fingerprint_from_before_the_instants_only_hash() {
+        // the hash of the previous scheme (event ids included) for a seat with no evidence
+        let o = observed();
+        let mut h = Sha256::new();
+        for part in [
+            "1",
+            "a@x.com",
+            "A",
+            "active",
+            "user",
+            "0",
+            "business",
+            "1",
+            &i64::MIN.to_string(),
+            "",
+            "0",
+        ] {
+            h.update(part.as_bytes());
+            h.update([0x1f]);
+        }
+        assert_eq!(fingerprint(&o, None), hex::encode(&h.finalize()[..12]));
+    }
+
     #[test]
     fn index_reports_unseen_present_seats_only() {
         let now = Utc::now();
         let mut idx = SeatIndex::default();
         for (id, removed) in [("1", false), ("2", false), ("3", true)] {
-            idx.insert(StoredSeatState {
-                user_id: id.into(),
-                fingerprint: "f".into(),
-                first_seen_at: now,
-                last_login: None,
-                removed_at: removed.then_some(now),
-                last_activity: None,
-            });
+            idx.insert(
+                id,
+                IndexedSeat::of(&StoredSeatState {
+                    user_id: id.into(),
+                    fingerprint: "f".into(),
+                    first_seen_at: now,
+                    last_login: None,
+                    removed_at: removed.then_some(now),
+                    last_activity: None,
+                }),
+            );
         }
         assert!(idx.see("1").is_some());
         assert!(idx.see("9").is_none());

@@ -13,8 +13,9 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::{
-    Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeMessage,
-    NoticeToken, PendingConnect, Profile, ReclaimRecord, Seat, SeatIndex, StoredSeatState, TaskRun,
+    Approval, Candidate, Checkpoint, IndexedSeat, InvalidMessage, Keep, LicenseSummary, Notice,
+    NoticeMessage, NoticeToken, PendingConnect, Profile, ReclaimRecord, RuleSeat, Seat, SeatIndex,
+    StoredSeatState, TaskRun,
 };
 use crate::domain::{BlobRef, RunState};
 use crate::ports::{
@@ -185,6 +186,15 @@ impl MemoryRepos {
         self
     }
 
+    /// Deletes a seat item outright (nothing in seatkeeper does): a test's way to have a read
+    /// miss an item the stored-seat index listed.
+    #[cfg(test)]
+    pub(crate) fn delete_seat_item(&self, profile_id: &str, user_id: &str) {
+        lock(&self.shared.state)
+            .seats
+            .remove(&key(profile_id, user_id));
+    }
+
     /// The next call of `op` fails with `StoreError::Aws` and changes nothing. Calls queue up:
     /// two `fail_next("x")` fail the next two calls. Op names are `<repo>.<method>` as in the
     /// traits, e.g. `profiles.put`, `seats.put_many`, `seats.mark_removed`, `reclaims.save`,
@@ -239,6 +249,7 @@ pub const OPS: &[&str] = &[
     "profiles.list",
     "profiles.set_last_sync",
     "seats.index",
+    "seats.states",
     "seats.put_many",
     "seats.mark_removed",
     "seats.mark_reclaimed",
@@ -392,21 +403,40 @@ fn profile_range<'a, V>(
     map.range((profile_id.to_owned(), String::new())..(format!("{profile_id}\0"), String::new()))
 }
 
+/// What the DynamoDB adapter projects of a stored seat.
+fn state_of(seat: &Seat) -> StoredSeatState {
+    StoredSeatState {
+        user_id: seat.user_id.clone(),
+        fingerprint: seat.fingerprint.clone(),
+        first_seen_at: seat.first_seen_at,
+        last_login: seat.last_login.clone(),
+        removed_at: seat.removed_at,
+        last_activity: seat.last_activity.clone(),
+    }
+}
+
 impl SeatRepo for MemorySeats {
     async fn index(&self, profile_id: &str) -> Result<SeatIndex, StoreError> {
         self.0.call("seats.index", |s| {
             let mut index = SeatIndex::default();
             for (_, seat) in profile_range(&s.seats, profile_id) {
-                index.insert(StoredSeatState {
-                    user_id: seat.user_id.clone(),
-                    fingerprint: seat.fingerprint.clone(),
-                    first_seen_at: seat.first_seen_at,
-                    last_login: seat.last_login.clone(),
-                    removed_at: seat.removed_at,
-                    last_activity: seat.last_activity.clone(),
-                });
+                index.insert(&seat.user_id, IndexedSeat::of(&state_of(seat)));
             }
             Ok(index)
+        })
+    }
+
+    async fn states(
+        &self,
+        profile_id: &str,
+        user_ids: &[String],
+    ) -> Result<Vec<StoredSeatState>, StoreError> {
+        self.0.call("seats.states", |s| {
+            Ok(user_ids
+                .iter()
+                .filter_map(|u| s.seats.get(&key(profile_id, u)))
+                .map(state_of)
+                .collect())
         })
     }
 
@@ -488,13 +518,13 @@ impl SeatRepo for MemorySeats {
         &self,
         profile_id: &str,
         start: Option<SeatCursor>,
-    ) -> Result<(Vec<Seat>, Option<SeatCursor>), StoreError> {
+    ) -> Result<(Vec<RuleSeat>, Option<SeatCursor>), StoreError> {
         let size = *lock(&self.0.page_size);
         self.0.call("seats.page", |s| {
             let mut rest = profile_range(&s.seats, profile_id)
                 .filter(|((_, user), _)| start.as_ref().is_none_or(|c| *user > c.0))
                 .map(|(_, v)| v);
-            let page: Vec<Seat> = rest.by_ref().take(size).cloned().collect();
+            let page: Vec<RuleSeat> = rest.by_ref().take(size).map(RuleSeat::from).collect();
             let next = match (rest.next(), page.last()) {
                 (Some(_), Some(last)) => Some(SeatCursor(last.user_id.clone())),
                 _ => None,

@@ -9,7 +9,8 @@ use thiserror::Error;
 use crate::domain::profile::LastSync;
 use crate::domain::{
     Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeMessage,
-    NoticeToken, PendingConnect, Profile, ReclaimRecord, Seat, SeatIndex, TaskRun,
+    NoticeToken, PendingConnect, Profile, ReclaimRecord, RuleSeat, Seat, SeatIndex,
+    StoredSeatState, TaskRun,
 };
 use crate::domain::{BlobRef, RunState};
 
@@ -98,6 +99,13 @@ pub trait ProfileRepo {
 pub trait SeatRepo {
     /// The compact state of every stored seat (what a roster pass compares against).
     async fn index(&self, profile_id: &str) -> Result<SeatIndex, StoreError>;
+    /// The full stored states of these seats (those stored; any order): what a roster pass
+    /// reconciles a seat against when the index cannot tell it unchanged.
+    async fn states(
+        &self,
+        profile_id: &str,
+        user_ids: &[String],
+    ) -> Result<Vec<StoredSeatState>, StoreError>;
     /// Writes seats in batches; returns how many were written.
     async fn put_many(&self, seats: &[Seat]) -> Result<usize, StoreError>;
     /// Marks a seat removed (kept, never deleted); false if it already was.
@@ -119,12 +127,13 @@ pub trait SeatRepo {
     async fn get(&self, profile_id: &str, user_id: &str) -> Result<Option<Seat>, StoreError>;
     /// Every stored seat (present and removed).
     async fn list(&self, profile_id: &str) -> Result<Vec<Seat>, StoreError>;
-    /// One page of stored seats and where the next starts (bounded memory on any tenant).
+    /// One page of stored seats, as the rules read them, and where the next starts (bounded
+    /// memory on any tenant).
     async fn page(
         &self,
         profile_id: &str,
         start: Option<SeatCursor>,
-    ) -> Result<(Vec<Seat>, Option<SeatCursor>), StoreError>;
+    ) -> Result<(Vec<RuleSeat>, Option<SeatCursor>), StoreError>;
 
     async fn list_candidates(&self, profile_id: &str) -> Result<Vec<Candidate>, StoreError>;
     async fn get_candidate(

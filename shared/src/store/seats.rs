@@ -6,9 +6,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 
 use super::keys;
-use super::table::{aws, condition_failed, conditional, from_item, put_request, to_item, Table};
+use super::table::{
+    aws, condition_failed, conditional, from_item, put_request, to_item, Item, Table,
+};
+use crate::domain::seat::parse_fingerprint;
 use crate::domain::seat::RECLAIM_LISTING_LAG;
-use crate::domain::{Candidate, Keep, LicenseSummary, Seat, SeatIndex, StoredSeatState};
+use crate::domain::{
+    Candidate, IndexedSeat, Keep, LicenseSummary, RuleSeat, Seat, SeatIndex, StoredSeatState,
+};
 use crate::ports::{SeatCursor, SeatRepo, StoreError};
 
 #[derive(Debug, Clone)]
@@ -22,8 +27,56 @@ impl SeatTable {
     }
 }
 
+/// What is wrong with a seat item the index read.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadSeatItem(String);
+
+/// One index entry from a projected seat item. A missing `user_id` is a corrupt item; an
+/// unreadable fingerprint or instant only makes the seat compared in full.
+fn indexed(item: &Item) -> Result<(&str, IndexedSeat), StoreError> {
+    let user_id = match item.get("user_id") {
+        Some(AttributeValue::S(u)) => u.as_str(),
+        _ => {
+            return Err(StoreError::corrupt(
+                "seat",
+                BadSeatItem("an item without a user_id".into()),
+            ))
+        }
+    };
+    let at = |attr: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some(AttributeValue::M(m)) = item.get(attr) else {
+            return Ok(None);
+        };
+        match m.get("at") {
+            Some(AttributeValue::S(t)) => t
+                .parse::<DateTime<Utc>>()
+                .map(Some)
+                .map_err(|e| StoreError::corrupt("seat", BadSeatItem(format!("{attr}.at: {e}")))),
+            _ => Err(StoreError::corrupt(
+                "seat",
+                BadSeatItem(format!("{attr} without an instant")),
+            )),
+        }
+    };
+    let fingerprint = match item.get("fingerprint") {
+        Some(AttributeValue::S(f)) => parse_fingerprint(f),
+        _ => None,
+    };
+    Ok((
+        user_id,
+        IndexedSeat {
+            fingerprint,
+            login_at: at("last_login")?,
+            activity_at: at("last_activity")?,
+            removed: matches!(item.get("removed_at"), Some(AttributeValue::S(_))),
+        },
+    ))
+}
+
 impl SeatRepo for SeatTable {
-    /// One paged Query with a projection: about 100 bytes a seat in memory.
+    /// One paged Query projecting the fingerprint and the evidence's instants only, read
+    /// straight off the attribute values: the least a roster pass needs (see [`IndexedSeat`]).
     async fn index(&self, profile_id: &str) -> Result<SeatIndex, StoreError> {
         let mut index = SeatIndex::default();
         let mut pages = self
@@ -33,17 +86,38 @@ impl SeatRepo for SeatTable {
             .table_name(self.table.name())
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(keys::seats_pk(profile_id)))
-            .projection_expression(
-                "user_id, fingerprint, first_seen_at, last_login, removed_at, last_activity",
-            )
+            .projection_expression("user_id, fingerprint, removed_at, #ll.#at, #la.#at")
+            .expression_attribute_names("#ll", "last_login")
+            .expression_attribute_names("#la", "last_activity")
+            .expression_attribute_names("#at", "at")
             .into_paginator()
             .items()
             .send();
         while let Some(item) = pages.next().await {
             let item = item.map_err(aws("Query"))?;
-            index.insert(from_item::<StoredSeatState>("seat", item)?);
+            let (user_id, seat) = indexed(&item)?;
+            index.insert(user_id, seat);
         }
         Ok(index)
+    }
+
+    /// BatchGetItem with the state's projection.
+    async fn states(
+        &self,
+        profile_id: &str,
+        user_ids: &[String],
+    ) -> Result<Vec<StoredSeatState>, StoreError> {
+        let keys = user_ids.iter().map(|u| keys::seat(profile_id, u)).collect();
+        self.table
+            .batch_get(
+                keys,
+                "user_id, fingerprint, first_seen_at, last_login, removed_at, last_activity",
+                &[],
+            )
+            .await?
+            .into_iter()
+            .map(|item| from_item::<StoredSeatState>("seat", item))
+            .collect()
     }
 
     /// One conditional UpdateItem per seat (a few in flight): every attribute of the serialised
@@ -144,7 +218,7 @@ impl SeatRepo for SeatTable {
         &self,
         profile_id: &str,
         start: Option<SeatCursor>,
-    ) -> Result<(Vec<Seat>, Option<SeatCursor>), StoreError> {
+    ) -> Result<(Vec<RuleSeat>, Option<SeatCursor>), StoreError> {
         let start = start.map(|SeatCursor(user_id)| {
             let (pk, sk) = keys::seat(profile_id, &user_id);
             HashMap::from([
@@ -160,6 +234,13 @@ impl SeatRepo for SeatTable {
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(keys::seats_pk(profile_id)))
             .set_exclusive_start_key(start)
+            .projection_expression(RuleSeat::ATTRIBUTES)
+            .set_expression_attribute_names(Some(
+                RuleSeat::NAMES
+                    .iter()
+                    .map(|(p, n)| ((*p).to_owned(), (*n).to_owned()))
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(aws("Query"))?;
@@ -167,7 +248,7 @@ impl SeatRepo for SeatTable {
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(|i| from_item::<Seat>("seat", i))
+            .map(|i| from_item::<RuleSeat>("seat", i))
             .collect::<Result<Vec<_>, _>>()?;
         let next = out
             .last_evaluated_key

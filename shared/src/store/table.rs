@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
-    ScalarAttributeType, TimeToLiveSpecification, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
+    PutRequest, ScalarAttributeType, TimeToLiveSpecification, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
@@ -21,6 +21,8 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 const BATCH: usize = 25;
 const BATCHES_IN_FLIGHT: usize = 4;
 const UNPROCESSED_RETRIES: u32 = 8;
+/// BatchGetItem takes at most 100 keys.
+const GET_BATCH: usize = 100;
 
 /// DynamoDB refused a conditional write because its condition did not hold.
 pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
@@ -284,6 +286,82 @@ impl Table {
             tokio::time::sleep(Duration::from_millis(wait + rand::random_range(0..wait))).await;
         }
         Ok(())
+    }
+}
+
+impl Table {
+    /// The items at `keys` (those that exist; strongly consistent reads), with only the attributes `projection` names
+    /// (`names`: its `#placeholders`): BatchGetItem in batches of 100, a few in flight,
+    /// unprocessed keys retried; the order is not the keys' order.
+    pub(crate) async fn batch_get(
+        &self,
+        keys: Vec<(String, String)>,
+        projection: &str,
+        names: &[(&str, &str)],
+    ) -> Result<Vec<Item>, StoreError> {
+        let keys: Vec<Item> = keys
+            .into_iter()
+            .map(|(pk, sk)| {
+                HashMap::from([
+                    ("pk".to_owned(), AttributeValue::S(pk)),
+                    ("sk".to_owned(), AttributeValue::S(sk)),
+                ])
+            })
+            .collect();
+        let chunks: Vec<Vec<Item>> = keys.chunks(GET_BATCH).map(<[_]>::to_vec).collect();
+        let found = futures::stream::iter(chunks)
+            .map(|c| self.batch_get_chunk(c, projection, names))
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .try_collect::<Vec<Vec<Item>>>()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    async fn batch_get_chunk(
+        &self,
+        mut pending: Vec<Item>,
+        projection: &str,
+        names: &[(&str, &str)],
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::with_capacity(pending.len());
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            // strongly consistent: a seat written moments ago (an earlier invocation of the run)
+            // must be found
+            let mut ka = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .projection_expression(projection);
+            for (placeholder, name) in names {
+                ka = ka.expression_attribute_names(*placeholder, *name);
+            }
+            let ka = ka.build().map_err(aws("KeysAndAttributes"))?;
+            let got = self
+                .client
+                .batch_get_item()
+                .request_items(&self.name, ka)
+                .send()
+                .await
+                .map_err(aws("BatchGetItem"))?;
+            if let Some(mut r) = got.responses {
+                out.extend(r.remove(&self.name).unwrap_or_default());
+            }
+            pending = got
+                .unprocessed_keys
+                .and_then(|mut m| m.remove(&self.name))
+                .map(|ka| ka.keys)
+                .unwrap_or_default();
+            if pending.is_empty() {
+                break;
+            }
+            attempt += 1;
+            if attempt > UNPROCESSED_RETRIES {
+                return Err(StoreError::Unprocessed(pending.len()));
+            }
+            let wait = 50u64 << attempt.min(6);
+            tokio::time::sleep(Duration::from_millis(wait + rand::random_range(0..wait))).await;
+        }
+        Ok(out)
     }
 }
 

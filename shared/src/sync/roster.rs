@@ -1,4 +1,6 @@
 //! Provider-agnostic roster and license bookkeeping: observed seats in, minimal writes out.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use futures::{pin_mut, Stream, TryStreamExt};
 
@@ -6,11 +8,11 @@ use super::run::{Run, SyncError};
 use super::Progress;
 use crate::domain::{
     reconcile_with_activity, ActivityAggregator, ActivityPage, ActivityScope, Entitlement,
-    LicenseSummary, LicenseTally, LoginEvidence, Profile, SeatDecision, SeatIndex, TaskCounts,
-    TaskKind, TaskRun,
+    LicenseSummary, LicenseTally, LoginEvidence, Profile, SeatDecision, SeatIndex, StoredSeatState,
+    TaskCounts, TaskKind, TaskRun,
 };
 use crate::http::{ApiStats, ProviderError};
-use crate::ports::{ProfileRepo, PurchasedSeats, Repos, RosterPage, SeatRepo};
+use crate::ports::{ProfileRepo, PurchasedSeats, Repos, RosterPage, SeatRepo, StoreError};
 
 /// Where a stage's paged read stands, for a save at the deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,25 +263,79 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
         &self.tally
     }
 
-    /// One page of observed seats, with the activity read by this run's activity task.
+    /// One page of observed seats, with the activity read by this run's activity task. A seat
+    /// the index shows unchanged costs no read; the others' full stored states are fetched in
+    /// one batch for the page and reconciled as before.
     pub async fn page(
         &mut self,
         seats: Vec<crate::domain::ObservedSeat>,
         logins: &ActivityAggregator,
         counts: &mut TaskCounts,
     ) -> Result<(), SyncError> {
-        let mut writes = Vec::new();
+        let any_activity = self.profile.rules.activity == ActivityScope::Any;
+        let mut closer = Vec::new();
+        let mut fetch = Vec::new();
         for observed in seats {
             counts.seats_seen += 1;
             if !observed.license_managed {
                 counts.seats_unmanaged += 1;
             }
-            let stored = self.index.see(&observed.user_id);
+            let window_login = logins.latest_login(&observed.user_id);
+            let window_activity = logins.latest_activity(&observed.user_id);
+            match self.index.see(&observed.user_id) {
+                Some(ix) if ix.unchanged(&observed, window_login, window_activity) => {
+                    // no newer evidence in the window: the stored instants are the latest
+                    let latest = if any_activity {
+                        ix.login_at.max(ix.activity_at)
+                    } else {
+                        ix.login_at
+                    };
+                    self.tally.add(
+                        &observed.license_type,
+                        observed.license_managed,
+                        latest,
+                        self.now,
+                        ACTIVE_WITHIN_DAYS,
+                    );
+                    counts.seats_unchanged += 1;
+                }
+                Some(_) => {
+                    // a user listed twice on a page is fetched once (BatchGetItem refuses
+                    // duplicate keys)
+                    if !fetch.contains(&observed.user_id) {
+                        fetch.push(observed.user_id.clone());
+                    }
+                    closer.push(observed);
+                }
+                None => closer.push(observed),
+            }
+        }
+        let stored: HashMap<String, StoredSeatState> = if fetch.is_empty() {
+            HashMap::new()
+        } else {
+            self.seats
+                .states(&self.profile.id, &fetch)
+                .await?
+                .into_iter()
+                .map(|s| (s.user_id.clone(), s))
+                .collect()
+        };
+        // every fetched seat is stored (seats are never deleted): one missing would otherwise be
+        // written as new over its item, losing what a reclaim recorded on it
+        if let Some(missing) = fetch.iter().find(|id| !stored.contains_key(*id)) {
+            return Err(StoreError::Conflict(format!(
+                "seat {missing} is in the stored-seat index but its item could not be read; the next run tries again"
+            ))
+            .into());
+        }
+        let mut writes = Vec::new();
+        for observed in closer {
+            let stored = stored.get(&observed.user_id);
             let window_login = logins.latest_login(&observed.user_id);
             let window_activity = logins.latest_activity(&observed.user_id);
             let mut latest =
                 LoginEvidence::newest(stored.and_then(|s| s.last_login.as_ref()), window_login);
-            if self.profile.rules.activity == ActivityScope::Any {
+            if any_activity {
                 latest = LoginEvidence::newest(
                     latest,
                     LoginEvidence::newest(
@@ -291,7 +347,7 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
             self.tally.add(
                 &observed.license_type,
                 observed.license_managed,
-                latest,
+                latest.map(|l| l.at),
                 self.now,
                 ACTIVE_WITHIN_DAYS,
             );

@@ -169,7 +169,7 @@ async fn a_first_sync_records_every_task_seats_activity_licenses_and_candidates(
 
 #[tokio::test]
 async fn an_unchanged_resync_writes_no_seat_and_no_candidate() {
-    let (sync, _, _, _) = setup(ReclaimMode::Report).await;
+    let (sync, _, repos, _) = setup(ReclaimMode::Report).await;
     sync.sync_profile("acme", &NoProgress).await.unwrap();
     let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
     assert!(o.succeeded);
@@ -182,6 +182,99 @@ async fn an_unchanged_resync_writes_no_seat_and_no_candidate() {
         o.task(TaskKind::Reclamation).unwrap().counts.items_written,
         0
     );
+    assert_eq!(
+        repos.calls("seats.states"),
+        0,
+        "the index alone tells every seat unchanged"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_seat_is_reconciled_against_its_full_stored_state() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let before = repos.seats().get("acme", "3").await.unwrap().unwrap();
+    provider.tenant().users.get_mut("3").unwrap().seat.name = "Renamed".into();
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(
+        (
+            roster.counts.seats_changed,
+            roster.counts.seats_unchanged,
+            roster.counts.items_written
+        ),
+        (1, 4, 1)
+    );
+    assert_eq!(repos.calls("seats.states"), 1, "one fetch, for its page");
+    let after = repos.seats().get("acme", "3").await.unwrap().unwrap();
+    assert_eq!(after.name, "Renamed");
+    assert_eq!(after.first_seen_at, before.first_seen_at);
+    assert_eq!(after.last_login, before.last_login, "the evidence is kept");
+    assert_ne!(after.fingerprint, before.fingerprint);
+    // and the next re-sync finds it unchanged again, without a fetch
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(
+        (roster.counts.seats_unchanged, roster.counts.items_written),
+        (5, 0)
+    );
+    assert_eq!(repos.calls("seats.states"), 1);
+}
+
+/// The roster page of a re-sync, written straight through a `RosterWriter` (its index loaded
+/// before the page, as in a run).
+async fn roster_page(
+    repos: &MemoryRepos,
+    seats: Vec<ObservedSeat>,
+    between: impl FnOnce(),
+) -> Result<crate::domain::TaskCounts, super::run::SyncError> {
+    let profile = stored_profile(repos).await;
+    let mut writer =
+        super::roster::RosterWriter::load(repos.seats(), &profile, "run-x", Utc::now()).await?;
+    between();
+    let mut counts = crate::domain::TaskCounts::default();
+    writer
+        .page(
+            seats,
+            &crate::domain::ActivityAggregator::new(8),
+            &mut counts,
+        )
+        .await?;
+    Ok(counts)
+}
+
+#[tokio::test]
+async fn a_seat_the_index_listed_but_the_fetch_missed_fails_the_page_and_writes_nothing() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let mut renamed = provider.tenant().users["3"].seat.clone();
+    renamed.name = "Renamed".into();
+    let r = roster_page(&repos, vec![renamed], || {
+        repos.delete_seat_item("acme", "3")
+    })
+    .await;
+    let e = r.expect_err("a missed seat is not written as new");
+    assert!(
+        e.to_string().contains("seat 3 is in the stored-seat index"),
+        "{e}"
+    );
+    assert_eq!(repos.seats().get("acme", "3").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_user_listed_twice_on_a_page_is_fetched_once() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let mut renamed = provider.tenant().users["3"].seat.clone();
+    renamed.name = "Renamed".into();
+    let before = repos.calls("seats.states");
+    let counts = roster_page(&repos, vec![renamed.clone(), renamed], || {})
+        .await
+        .unwrap();
+    assert_eq!(repos.calls("seats.states"), before + 1);
+    assert_eq!(counts.seats_changed, 2);
+    let three = repos.seats().get("acme", "3").await.unwrap().unwrap();
+    assert_eq!(three.name, "Renamed");
 }
 
 #[tokio::test]

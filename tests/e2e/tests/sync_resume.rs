@@ -13,7 +13,7 @@ use seatkeeper::wiring::ProductionSync;
 use seatkeeper_e2e::{seat, TestEnv};
 
 /// A seat as two profiles of one tenant see it: what was observed and decided, without run ids
-/// and instants (the fingerprint covers the observed fields and the last login).
+/// and instants (the fingerprint covers the observed fields and the evidence's instants).
 type SeatView = (String, String, String, Option<String>, Option<String>, bool);
 
 async fn seat_views(env: &TestEnv, profile: &str) -> Vec<SeatView> {

@@ -68,7 +68,8 @@ fn seat(profile_id: &str, user_id: &str) -> Seat {
         reclaimed_at: None,
         reclaim_request_id: None,
         run_id: "run-1".into(),
-        fingerprint: format!("fp-{user_id}"),
+        // 24 hex digits, as a sync writes (the index reads them as bytes)
+        fingerprint: format!("{:0>24}", hex::encode(user_id)),
         last_activity: Some(LoginEvidence {
             at: t0() - chrono::Duration::days(3),
             event_id: format!("up-{user_id}"),
@@ -220,7 +221,13 @@ async fn seats(r: &impl Repos, prefix: &str) {
         }
     }
     assert!(cursor.is_none(), "paging ends");
-    assert_eq!(paged, all);
+    // as the rules read them: the projection brings every attribute they use
+    assert_eq!(
+        paged,
+        all.iter()
+            .map(crate::domain::RuleSeat::from)
+            .collect::<Vec<_>>()
+    );
     let (from_u03, _) = repo
         .page(&pid, Some(SeatCursor("u03".into())))
         .await
@@ -249,12 +256,37 @@ async fn seats(r: &impl Repos, prefix: &str) {
     // the index: compact state, removed seats are not "gone" again
     let mut index = repo.index(&pid).await.expect("index");
     assert_eq!(index.len(), 7);
-    let u01 = index.see("u01").expect("indexed").clone();
-    assert_eq!(u01.fingerprint, "fp-u01");
-    assert_eq!(u01.last_login, all[0].last_login);
-    assert_eq!(u01.first_seen_at, all[0].first_seen_at);
+    let u01 = index.see("u01").expect("indexed");
+    assert_eq!(
+        u01,
+        crate::domain::IndexedSeat {
+            fingerprint: crate::domain::seat::parse_fingerprint(&all[0].fingerprint),
+            login_at: all[0].last_login.as_ref().map(|l| l.at),
+            activity_at: all[0].last_activity.as_ref().map(|a| a.at),
+            removed: false,
+        }
+    );
+    assert!(u01.fingerprint.is_some());
+    assert!(index.see("u02").expect("indexed").removed);
     let gone = index.gone();
     assert_eq!(gone, ["u03", "u04", "u05", "u06", "u07"]);
+
+    // full states: only of stored seats, in any order
+    let mut states = repo
+        .states(&pid, &["u02".into(), "u99".into(), "u01".into()])
+        .await
+        .expect("states");
+    states.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    assert_eq!(states.len(), 2);
+    assert_eq!(states[0].user_id, "u01");
+    assert_eq!(states[0].fingerprint, all[0].fingerprint);
+    assert_eq!(states[0].last_login, all[0].last_login);
+    assert_eq!(states[0].last_activity, all[0].last_activity);
+    assert_eq!(states[0].first_seen_at, all[0].first_seen_at);
+    assert_eq!(states[0].removed_at, None);
+    assert_eq!(states[1].user_id, "u02");
+    assert_eq!(states[1].removed_at, Some(at));
+    assert!(repo.states(&pid, &[]).await.expect("none").is_empty());
 
     // reclaimed: sets removed_at unless set, leaves an unknown seat alone
     let later = at + chrono::Duration::days(1);
