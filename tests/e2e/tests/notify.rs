@@ -36,15 +36,32 @@ fn add_stale(env: &TestEnv, name: &str) -> (String, String) {
     (u.id, email)
 }
 
+/// moto's model dump. It races with the requests other tests make meanwhile (moto checks each
+/// attribute, then serialises them all: an item changed in between fails the dump with a 500),
+/// so a failed dump is asked for again.
+async fn moto_data() -> Value {
+    let mut last = String::new();
+    for attempt in 0..5u64 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+        }
+        let r = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint()))
+            .await
+            .expect("moto answers");
+        let status = r.status();
+        let body = r.text().await.expect("moto's answer has a body");
+        match serde_json::from_str(&body) {
+            Ok(v) if status.is_success() => return v,
+            _ => last = format!("{status}: {}", body.chars().take(200).collect::<String>()),
+        }
+    }
+    panic!("moto's data dump failed five times; last answer {last}");
+}
+
 /// What moto's SES recorded as sent to `to` (subject, body), oldest first. Moto keeps the HTML
 /// part of a simple message as its body.
 async fn ses_messages_to(to: &str) -> Vec<(String, String)> {
-    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint()))
-        .await
-        .expect("moto answers")
-        .json()
-        .await
-        .expect("moto's data is JSON");
+    let data = moto_data().await;
     data["ses"]["Message"]
         .as_array()
         .cloned()
