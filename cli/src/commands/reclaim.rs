@@ -5,11 +5,11 @@ use std::io::Write;
 use clap::{Args, Subcommand};
 use seatkeeper::candidates;
 use seatkeeper::domain::rules::{evaluate, NeverLoggedIn, SeatFacts, Verdict};
-use seatkeeper::domain::Candidate;
 use seatkeeper::domain::{ActivityScope, RemovalMode};
 use seatkeeper::domain::{
     Approval, Profile, ReclaimMode, ReclaimRecord, ReclaimRequest, ReclaimRules, ReclaimStatus,
 };
+use seatkeeper::domain::{Candidate, RuleSeat};
 use seatkeeper::ports::{ProfileRepo, ReclaimRepo, SeatRepo};
 use seatkeeper::queue::ReclaimQueue;
 use seatkeeper::wiring::reclaim_queue;
@@ -393,6 +393,7 @@ async fn waiting(ctx: &Ctx, p: &Profile) -> Result<Vec<WaitingRow>, CliError> {
         if s.removed_at.is_some() {
             continue;
         }
+        let s = RuleSeat::from(&s);
         let v = evaluate(
             &SeatFacts {
                 kept_until: kept.get(&s.user_id).copied(),

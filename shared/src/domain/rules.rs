@@ -9,7 +9,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ActivityScope, LoginEvidence, Seat};
+use super::{ActivityScope, LoginEvidence};
 
 /// What happens to candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -340,27 +340,9 @@ impl<'a> From<&'a super::RuleSeat> for SeatFacts<'a> {
     }
 }
 
-impl<'a> From<&'a Seat> for SeatFacts<'a> {
-    fn from(s: &'a Seat) -> Self {
-        Self {
-            user_id: &s.user_id,
-            login: &s.login,
-            status: &s.status,
-            is_admin: s.is_admin,
-            license_type: &s.license_type,
-            created_at: s.created_at,
-            first_seen_at: s.first_seen_at,
-            last_login: s.last_login.as_ref(),
-            last_activity: s.last_activity.as_ref(),
-            observed_since: None,
-            kept_until: None,
-        }
-    }
-}
-
 impl<'a> SeatFacts<'a> {
-    /// A stored seat with its profile's observation window.
-    pub fn observed(s: &'a Seat, observed_since: Option<DateTime<Utc>>) -> Self {
+    /// A stored seat, as the rules read it, with its profile's observation window.
+    pub fn observed(s: &'a super::RuleSeat, observed_since: Option<DateTime<Utc>>) -> Self {
         Self {
             observed_since,
             ..Self::from(s)

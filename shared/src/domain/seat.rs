@@ -139,6 +139,19 @@ pub struct StoredSeatState {
     pub last_activity: Option<LoginEvidence>,
 }
 
+impl From<&Seat> for StoredSeatState {
+    fn from(seat: &Seat) -> Self {
+        Self {
+            user_id: seat.user_id.clone(),
+            fingerprint: seat.fingerprint.clone(),
+            first_seen_at: seat.first_seen_at,
+            last_login: seat.last_login.clone(),
+            removed_at: seat.removed_at,
+            last_activity: seat.last_activity.clone(),
+        }
+    }
+}
+
 /// Stable hash of what we store from the provider plus the last login's instant. Field order is
 /// fixed here; changing it rewrites every seat once, which is safe.
 pub fn fingerprint(observed: &ObservedSeat, last_login: Option<&LoginEvidence>) -> String {
@@ -419,14 +432,7 @@ mod tests {
     }
 
     fn stored_from(seat: &Seat) -> StoredSeatState {
-        StoredSeatState {
-            user_id: seat.user_id.clone(),
-            fingerprint: seat.fingerprint.clone(),
-            first_seen_at: seat.first_seen_at,
-            last_login: seat.last_login.clone(),
-            removed_at: seat.removed_at,
-            last_activity: seat.last_activity.clone(),
-        }
+        StoredSeatState::from(seat)
     }
 
     #[test]

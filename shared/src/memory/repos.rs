@@ -33,6 +33,9 @@ pub enum MemoryError {
     /// (e.g. `set_last_sync` on a missing profile).
     #[error("ConditionalCheckFailedException: the conditional request failed")]
     ConditionFailed,
+    /// What DynamoDB answers a BatchGetItem that names one key twice.
+    #[error("ValidationException: Provided list of item keys contains duplicates")]
+    DuplicateKeys,
 }
 
 fn aws(op: &'static str, e: MemoryError) -> StoreError {
@@ -403,24 +406,12 @@ fn profile_range<'a, V>(
     map.range((profile_id.to_owned(), String::new())..(format!("{profile_id}\0"), String::new()))
 }
 
-/// What the DynamoDB adapter projects of a stored seat.
-fn state_of(seat: &Seat) -> StoredSeatState {
-    StoredSeatState {
-        user_id: seat.user_id.clone(),
-        fingerprint: seat.fingerprint.clone(),
-        first_seen_at: seat.first_seen_at,
-        last_login: seat.last_login.clone(),
-        removed_at: seat.removed_at,
-        last_activity: seat.last_activity.clone(),
-    }
-}
-
 impl SeatRepo for MemorySeats {
     async fn index(&self, profile_id: &str) -> Result<SeatIndex, StoreError> {
         self.0.call("seats.index", |s| {
             let mut index = SeatIndex::default();
             for (_, seat) in profile_range(&s.seats, profile_id) {
-                index.insert(&seat.user_id, IndexedSeat::of(&state_of(seat)));
+                index.insert(&seat.user_id, IndexedSeat::of(&StoredSeatState::from(seat)));
             }
             Ok(index)
         })
@@ -432,10 +423,15 @@ impl SeatRepo for MemorySeats {
         user_ids: &[String],
     ) -> Result<Vec<StoredSeatState>, StoreError> {
         self.0.call("seats.states", |s| {
+            // as BatchGetItem: one key twice is refused
+            let distinct: std::collections::HashSet<&String> = user_ids.iter().collect();
+            if distinct.len() < user_ids.len() {
+                return Err(aws("seats.states", MemoryError::DuplicateKeys));
+            }
             Ok(user_ids
                 .iter()
                 .filter_map(|u| s.seats.get(&key(profile_id, u)))
-                .map(state_of)
+                .map(StoredSeatState::from)
                 .collect())
         })
     }

@@ -261,9 +261,8 @@ impl Table {
         Ok(())
     }
 
-    async fn batch_write(&self, mut pending: Vec<WriteRequest>) -> Result<(), StoreError> {
-        let mut attempt = 0;
-        while !pending.is_empty() {
+    async fn batch_write(&self, pending: Vec<WriteRequest>) -> Result<(), StoreError> {
+        until_processed(pending, |pending| async move {
             let out = self
                 .client
                 .batch_write_item()
@@ -271,22 +270,45 @@ impl Table {
                 .send()
                 .await
                 .map_err(aws("BatchWriteItem"))?;
-            pending = out
+            let rest = out
                 .unprocessed_items
                 .and_then(|mut m| m.remove(&self.name))
                 .unwrap_or_default();
-            if pending.is_empty() {
-                break;
-            }
-            attempt += 1;
-            if attempt > UNPROCESSED_RETRIES {
-                return Err(StoreError::Unprocessed(pending.len()));
-            }
-            let wait = 50u64 << attempt.min(6);
-            tokio::time::sleep(Duration::from_millis(wait + rand::random_range(0..wait))).await;
-        }
+            Ok((Vec::<()>::new(), rest))
+        })
+        .await?;
         Ok(())
     }
+}
+
+/// Sends `pending` through `send` (one batch call: what it returned and what is left
+/// unprocessed) until nothing is left, backing off with jitter between rounds; gives up with
+/// [`StoreError::Unprocessed`] after [`UNPROCESSED_RETRIES`] rounds.
+async fn until_processed<T, O, F, Fut>(
+    mut pending: Vec<T>,
+    mut send: F,
+) -> Result<Vec<O>, StoreError>
+where
+    F: FnMut(Vec<T>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<O>, Vec<T>), StoreError>>,
+{
+    let mut out = Vec::new();
+    let mut attempt = 0;
+    while !pending.is_empty() {
+        let (done, rest) = send(pending).await?;
+        out.extend(done);
+        pending = rest;
+        if pending.is_empty() {
+            break;
+        }
+        attempt += 1;
+        if attempt > UNPROCESSED_RETRIES {
+            return Err(StoreError::Unprocessed(pending.len()));
+        }
+        let wait = 50u64 << attempt.min(6);
+        tokio::time::sleep(Duration::from_millis(wait + rand::random_range(0..wait))).await;
+    }
+    Ok(out)
 }
 
 impl Table {
@@ -319,13 +341,11 @@ impl Table {
 
     async fn batch_get_chunk(
         &self,
-        mut pending: Vec<Item>,
+        pending: Vec<Item>,
         projection: &str,
         names: &[(&str, &str)],
     ) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::with_capacity(pending.len());
-        let mut attempt = 0;
-        while !pending.is_empty() {
+        until_processed(pending, |pending| async move {
             // strongly consistent: a seat written moments ago (an earlier invocation of the run)
             // must be found
             let mut ka = KeysAndAttributes::builder()
@@ -343,25 +363,18 @@ impl Table {
                 .send()
                 .await
                 .map_err(aws("BatchGetItem"))?;
-            if let Some(mut r) = got.responses {
-                out.extend(r.remove(&self.name).unwrap_or_default());
-            }
-            pending = got
+            let found = got
+                .responses
+                .and_then(|mut r| r.remove(&self.name))
+                .unwrap_or_default();
+            let rest = got
                 .unprocessed_keys
                 .and_then(|mut m| m.remove(&self.name))
                 .map(|ka| ka.keys)
                 .unwrap_or_default();
-            if pending.is_empty() {
-                break;
-            }
-            attempt += 1;
-            if attempt > UNPROCESSED_RETRIES {
-                return Err(StoreError::Unprocessed(pending.len()));
-            }
-            let wait = 50u64 << attempt.min(6);
-            tokio::time::sleep(Duration::from_millis(wait + rand::random_range(0..wait))).await;
-        }
-        Ok(out)
+            Ok((found, rest))
+        })
+        .await
     }
 }
 

@@ -273,6 +273,15 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
         counts: &mut TaskCounts,
     ) -> Result<(), SyncError> {
         let any_activity = self.profile.rules.activity == ActivityScope::Any;
+        // the instant the tally dates a seat's activity by (logins only, unless the rules
+        // count any activity)
+        let latest = |login: Option<DateTime<Utc>>, activity: Option<DateTime<Utc>>| {
+            if any_activity {
+                login.max(activity)
+            } else {
+                login
+            }
+        };
         let mut closer = Vec::new();
         let mut fetch = Vec::new();
         for observed in seats {
@@ -280,36 +289,32 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
             if !observed.license_managed {
                 counts.seats_unmanaged += 1;
             }
-            let window_login = logins.latest_login(&observed.user_id);
-            let window_activity = logins.latest_activity(&observed.user_id);
+            let window = (
+                logins.latest_login(&observed.user_id),
+                logins.latest_activity(&observed.user_id),
+            );
             match self.index.see(&observed.user_id) {
-                Some(ix) if ix.unchanged(&observed, window_login, window_activity) => {
+                Some(ix) if ix.unchanged(&observed, window.0, window.1) => {
                     // no newer evidence in the window: the stored instants are the latest
-                    let latest = if any_activity {
-                        ix.login_at.max(ix.activity_at)
-                    } else {
-                        ix.login_at
-                    };
                     self.tally.add(
                         &observed.license_type,
                         observed.license_managed,
-                        latest,
+                        latest(ix.login_at, ix.activity_at),
                         self.now,
                         ACTIVE_WITHIN_DAYS,
                     );
                     counts.seats_unchanged += 1;
                 }
                 Some(_) => {
-                    // a user listed twice on a page is fetched once (BatchGetItem refuses
-                    // duplicate keys)
-                    if !fetch.contains(&observed.user_id) {
-                        fetch.push(observed.user_id.clone());
-                    }
-                    closer.push(observed);
+                    fetch.push(observed.user_id.clone());
+                    closer.push((observed, window));
                 }
-                None => closer.push(observed),
+                None => closer.push((observed, window)),
             }
         }
+        // a user listed twice on a page is fetched once (BatchGetItem refuses duplicate keys)
+        fetch.sort_unstable();
+        fetch.dedup();
         let stored: HashMap<String, StoredSeatState> = if fetch.is_empty() {
             HashMap::new()
         } else {
@@ -329,25 +334,16 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
             .into());
         }
         let mut writes = Vec::new();
-        for observed in closer {
+        for (observed, (window_login, window_activity)) in closer {
             let stored = stored.get(&observed.user_id);
-            let window_login = logins.latest_login(&observed.user_id);
-            let window_activity = logins.latest_activity(&observed.user_id);
-            let mut latest =
-                LoginEvidence::newest(stored.and_then(|s| s.last_login.as_ref()), window_login);
-            if any_activity {
-                latest = LoginEvidence::newest(
-                    latest,
-                    LoginEvidence::newest(
-                        stored.and_then(|s| s.last_activity.as_ref()),
-                        window_activity,
-                    ),
-                );
-            }
+            let at = |e: Option<&LoginEvidence>| e.map(|e| e.at);
             self.tally.add(
                 &observed.license_type,
                 observed.license_managed,
-                latest.map(|l| l.at),
+                latest(
+                    at(stored.and_then(|s| s.last_login.as_ref())).max(at(window_login)),
+                    at(stored.and_then(|s| s.last_activity.as_ref())).max(at(window_activity)),
+                ),
                 self.now,
                 ACTIVE_WITHIN_DAYS,
             );

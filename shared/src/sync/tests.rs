@@ -221,6 +221,13 @@ async fn a_changed_seat_is_reconciled_against_its_full_stored_state() {
     assert_eq!(repos.calls("seats.states"), 1);
 }
 
+/// User 3 as the provider lists them, renamed (a changed seat).
+fn renamed_three(provider: &MemoryProvider) -> ObservedSeat {
+    let mut renamed = provider.tenant().users["3"].seat.clone();
+    renamed.name = "Renamed".into();
+    renamed
+}
+
 /// The roster page of a re-sync, written straight through a `RosterWriter` (its index loaded
 /// before the page, as in a run).
 async fn roster_page(
@@ -247,8 +254,7 @@ async fn roster_page(
 async fn a_seat_the_index_listed_but_the_fetch_missed_fails_the_page_and_writes_nothing() {
     let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
     sync.sync_profile("acme", &NoProgress).await.unwrap();
-    let mut renamed = provider.tenant().users["3"].seat.clone();
-    renamed.name = "Renamed".into();
+    let renamed = renamed_three(&provider);
     let r = roster_page(&repos, vec![renamed], || {
         repos.delete_seat_item("acme", "3")
     })
@@ -265,8 +271,7 @@ async fn a_seat_the_index_listed_but_the_fetch_missed_fails_the_page_and_writes_
 async fn a_user_listed_twice_on_a_page_is_fetched_once() {
     let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
     sync.sync_profile("acme", &NoProgress).await.unwrap();
-    let mut renamed = provider.tenant().users["3"].seat.clone();
-    renamed.name = "Renamed".into();
+    let renamed = renamed_three(&provider);
     let before = repos.calls("seats.states");
     let counts = roster_page(&repos, vec![renamed.clone(), renamed], || {})
         .await
