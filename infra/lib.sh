@@ -148,10 +148,12 @@ wait_log() {
 # Logs go to .local/moto.log. It is stopped on exit by stop_all.
 start_moto() {
     [ -x "$SK_VENV/bin/moto_server" ] || die "moto_server not found in $SK_VENV (run infra/setup.sh)"
+    # moto-server.py: moto server with DynamoDB requests one at a time (moto's DynamoDB backend
+    # can lose items written concurrently into a new partition; see the script)
     local port attempt
     for attempt in 1 2 3; do
         port="$(free_port)"
-        start_bg moto "$SK_LOCAL/moto.log" "$SK_VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+        start_bg moto "$SK_LOCAL/moto.log" "$SK_VENV/bin/python" "$SK_ROOT/infra/moto-server.py" -H 127.0.0.1 -p "$port"
         if wait_http "http://127.0.0.1:$port/moto-api/" "$SK_LAST_PID" 30; then
             export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
             export AWS_ACCESS_KEY_ID=test
