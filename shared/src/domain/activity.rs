@@ -24,93 +24,6 @@ impl LoginEvidence {
     }
 }
 
-/// Folds a stream of login events into the newest login per user. Memory is one entry per user
-/// who logged in, plus a bounded window of recent event ids: feeds can repeat events near a page
-/// boundary, and the max is idempotent anyway, so only the counts need the de-duplication.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct LoginAggregator {
-    latest: HashMap<String, LoginEvidence>,
-    recent: VecDeque<String>,
-    recent_set: HashSet<String>,
-    window: usize,
-    pub events_read: u64,
-    pub duplicates: u64,
-}
-
-impl LoginAggregator {
-    pub fn new(dedup_window: usize) -> Self {
-        Self {
-            latest: HashMap::new(),
-            recent: VecDeque::with_capacity(dedup_window),
-            recent_set: HashSet::with_capacity(dedup_window),
-            window: dedup_window.max(1),
-            events_read: 0,
-            duplicates: 0,
-        }
-    }
-
-    /// Records one login event for `user_id`. Returns false for a duplicate.
-    pub fn add(&mut self, user_id: &str, evidence: LoginEvidence) -> bool {
-        if self.recent_set.contains(&evidence.event_id) {
-            self.duplicates += 1;
-            return false;
-        }
-        if self.recent.len() == self.window {
-            if let Some(old) = self.recent.pop_front() {
-                self.recent_set.remove(&old);
-            }
-        }
-        self.recent.push_back(evidence.event_id.clone());
-        self.recent_set.insert(evidence.event_id.clone());
-        self.events_read += 1;
-        match self.latest.get_mut(user_id) {
-            Some(cur) if evidence.at <= cur.at => {}
-            Some(cur) => *cur = evidence,
-            None => {
-                self.latest.insert(user_id.to_owned(), evidence);
-            }
-        }
-        true
-    }
-
-    pub fn latest(&self, user_id: &str) -> Option<&LoginEvidence> {
-        self.latest.get(user_id)
-    }
-
-    /// De-duplication for [`ActivityAggregator`]: true (and counted) the first time a record of
-    /// this kind and id is seen within the window.
-    fn seen(&mut self, kind: ActivityKind, id: &str) -> bool {
-        let key = format!("{kind:?}:{id}");
-        if self.recent_set.contains(&key) {
-            self.duplicates += 1;
-            return false;
-        }
-        if self.recent.len() == self.window {
-            if let Some(old) = self.recent.pop_front() {
-                self.recent_set.remove(&old);
-            }
-        }
-        self.recent.push_back(key.clone());
-        self.recent_set.insert(key);
-        self.events_read += 1;
-        true
-    }
-
-    fn keep_newest(&mut self, user_id: &str, evidence: LoginEvidence) {
-        match self.latest.get_mut(user_id) {
-            Some(cur) if evidence.at <= cur.at => {}
-            Some(cur) => *cur = evidence,
-            None => {
-                self.latest.insert(user_id.to_owned(), evidence);
-            }
-        }
-    }
-
-    pub fn users(&self) -> usize {
-        self.latest.len()
-    }
-}
-
 /// What kind of use an activity record proves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -215,26 +128,158 @@ impl std::fmt::Display for ActivityScope {
     }
 }
 
-/// Folds activity records into the newest login and the newest activity of any kind per user.
-/// Memory is at most two entries per active user plus a bounded window of recent ids (as in
-/// [`LoginAggregator`]); it also remembers the latest gap a page reported.
-/// Serialisable: a run that continues in a later invocation stores it ([`super::RunState`]).
+/// Folds activity records into each user's newest login and newest activity of any kind, and
+/// remembers the latest gap a page reported. De-duplicates within a bounded window of recent
+/// record ids: feeds can repeat records near a page boundary (the newest is idempotent anyway,
+/// so only the counts need it).
+///
+/// Memory is one entry per active user, kept compact because a first sync of a large tenant
+/// holds its whole backfill window's users here: the newest activity shares the login's entry
+/// when it is that login, and event types are stored once (a provider has a handful).
+/// Serialisable: a run that continues in a later invocation stores it ([`super::RunState`]);
+/// load one with [`ActivityAggregator::from_json`], which also reads what earlier versions
+/// stored.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(from = "AggregatorWire")]
 pub struct ActivityAggregator {
-    logins: LoginAggregator,
-    any: HashMap<String, LoginEvidence>,
+    users: HashMap<Box<str>, Newest>,
+    types: Vec<Box<str>>,
+    #[serde(skip_serializing)]
+    type_index: HashMap<Box<str>, u32>,
+    recent: VecDeque<Box<str>>,
+    #[serde(skip_serializing)]
+    recent_set: HashSet<Box<str>>,
+    window: usize,
+    with_logins: usize,
+    events_read: u64,
+    duplicates: u64,
     pub sessions_read: u64,
     pub gap_until: Option<DateTime<Utc>>,
 }
 
+/// One piece of evidence as the aggregator keeps it (`ty`: an index into its types).
+#[derive(Debug, Serialize, Deserialize)]
+struct Kept {
+    at: DateTime<Utc>,
+    id: Box<str>,
+    ty: u32,
+}
+
+/// A user's newest login, and their newest activity when that is not the login (`other`
+/// is never older than `login`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Newest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    login: Option<Kept>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    other: Option<Kept>,
+}
+
+impl Newest {
+    fn activity(&self) -> Option<&Kept> {
+        self.other.as_ref().or(self.login.as_ref())
+    }
+}
+
+/// What [`ActivityAggregator`] stores (its lookup sets are rebuilt on load).
+#[derive(Deserialize)]
+struct AggregatorWire {
+    users: HashMap<Box<str>, Newest>,
+    types: Vec<Box<str>>,
+    recent: VecDeque<Box<str>>,
+    window: usize,
+    with_logins: usize,
+    events_read: u64,
+    duplicates: u64,
+    sessions_read: u64,
+    gap_until: Option<DateTime<Utc>>,
+}
+
+impl From<AggregatorWire> for ActivityAggregator {
+    fn from(w: AggregatorWire) -> Self {
+        Self {
+            type_index: (0u32..)
+                .zip(&w.types)
+                .map(|(i, t)| (t.clone(), i))
+                .collect(),
+            recent_set: w.recent.iter().cloned().collect(),
+            users: w.users,
+            types: w.types,
+            recent: w.recent,
+            window: w.window.max(1),
+            with_logins: w.with_logins,
+            events_read: w.events_read,
+            duplicates: w.duplicates,
+            sessions_read: w.sessions_read,
+            gap_until: w.gap_until,
+        }
+    }
+}
+
+/// The aggregator as versions before 2026-11-30 stored it (a run saved by one of them can
+/// continue after an upgrade).
+#[derive(Deserialize)]
+struct LegacyAggregator {
+    logins: LegacyLogins,
+    any: HashMap<String, LoginEvidence>,
+    sessions_read: u64,
+    gap_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct LegacyLogins {
+    latest: HashMap<String, LoginEvidence>,
+    recent: VecDeque<String>,
+    window: usize,
+    events_read: u64,
+    duplicates: u64,
+}
+
+impl From<LegacyAggregator> for ActivityAggregator {
+    fn from(l: LegacyAggregator) -> Self {
+        let mut a = Self::new(l.logins.window);
+        for (user, login) in l.logins.latest {
+            a.keep(&user, ActivityKind::Login, login);
+        }
+        for (user, any) in l.any {
+            a.keep(&user, ActivityKind::Content, any);
+        }
+        for key in l.logins.recent {
+            a.remember(key.into());
+        }
+        a.events_read = l.logins.events_read;
+        a.duplicates = l.logins.duplicates;
+        a.sessions_read = l.sessions_read;
+        a.gap_until = l.gap_until;
+        a
+    }
+}
+
 impl ActivityAggregator {
     pub fn new(dedup_window: usize) -> Self {
+        let window = dedup_window.max(1);
         Self {
-            logins: LoginAggregator::new(dedup_window),
-            any: HashMap::new(),
+            users: HashMap::new(),
+            types: Vec::new(),
+            type_index: HashMap::new(),
+            recent: VecDeque::with_capacity(window),
+            recent_set: HashSet::with_capacity(window),
+            window,
+            with_logins: 0,
+            events_read: 0,
+            duplicates: 0,
             sessions_read: 0,
             gap_until: None,
         }
+    }
+
+    /// A stored aggregator, in this version's form or an earlier one's.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice::<Self>(bytes).or_else(|e| {
+            serde_json::from_slice::<LegacyAggregator>(bytes)
+                .map(Self::from)
+                .map_err(|_| e)
+        })
     }
 
     /// Records one activity record. Returns false for a duplicate (by kind and id).
@@ -244,23 +289,82 @@ impl ActivityAggregator {
             kind,
             evidence,
         } = e;
-        if !self.logins.seen(kind, &evidence.event_id) {
+        let key: Box<str> = format!("{kind:?}:{}", evidence.event_id).into();
+        if self.recent_set.contains(&key) {
+            self.duplicates += 1;
             return false;
         }
+        self.remember(key);
+        self.events_read += 1;
         if kind == ActivityKind::Session {
             self.sessions_read += 1;
         }
-        match self.any.get_mut(&user_id) {
-            Some(cur) if evidence.at <= cur.at => {}
-            Some(cur) => *cur = evidence.clone(),
-            None => {
-                self.any.insert(user_id.clone(), evidence.clone());
+        self.keep(&user_id, kind, evidence);
+        true
+    }
+
+    /// Adds `key` to the de-duplication window, dropping the oldest when it is full.
+    fn remember(&mut self, key: Box<str>) {
+        if self.recent.len() == self.window {
+            if let Some(old) = self.recent.pop_front() {
+                self.recent_set.remove(&old);
             }
         }
-        if kind == ActivityKind::Login {
-            self.logins.keep_newest(&user_id, evidence);
+        self.recent_set.insert(key.clone());
+        self.recent.push_back(key);
+    }
+
+    /// Keeps `evidence` where it is the newest (ties keep what is there: re-reading the same
+    /// event changes nothing).
+    fn keep(&mut self, user_id: &str, kind: ActivityKind, evidence: LoginEvidence) {
+        let newer = |k: Option<&Kept>| k.is_none_or(|k| evidence.at > k.at);
+        let (newer_login, newer_activity) = match self.users.get(user_id) {
+            Some(n) => (newer(n.login.as_ref()), newer(n.activity())),
+            None => (true, true),
+        };
+        let is_login = kind == ActivityKind::Login;
+        if !(newer_activity || is_login && newer_login) {
+            return;
         }
-        true
+        let kept = Kept {
+            at: evidence.at,
+            ty: self.type_of(&evidence.event_type),
+            id: evidence.event_id.into(),
+        };
+        let newest = self.users.entry(user_id.into()).or_default();
+        if is_login {
+            if newest.login.is_none() {
+                self.with_logins += 1;
+            }
+            newest.login = Some(kept);
+            // the login is now the newest activity too, or `other` stays newer
+            if newer_activity {
+                newest.other = None;
+            }
+        } else {
+            newest.other = Some(kept);
+        }
+    }
+
+    fn type_of(&mut self, event_type: &str) -> u32 {
+        if let Some(&i) = self.type_index.get(event_type) {
+            return i;
+        }
+        let i = u32::try_from(self.types.len()).unwrap_or(u32::MAX);
+        self.types.push(event_type.into());
+        self.type_index.insert(event_type.into(), i);
+        i
+    }
+
+    fn evidence(&self, k: &Kept) -> LoginEvidence {
+        LoginEvidence {
+            at: k.at,
+            event_id: k.id.to_string(),
+            event_type: usize::try_from(k.ty)
+                .ok()
+                .and_then(|i| self.types.get(i))
+                .map_or_else(String::new, |t| t.to_string()),
+        }
     }
 
     /// A page's gap: the read is continuous only from the latest one.
@@ -270,30 +374,40 @@ impl ActivityAggregator {
         }
     }
 
-    pub fn latest_login(&self, user_id: &str) -> Option<&LoginEvidence> {
-        self.logins.latest(user_id)
+    pub fn latest_login(&self, user_id: &str) -> Option<LoginEvidence> {
+        let k = self.users.get(user_id)?.login.as_ref()?;
+        Some(self.evidence(k))
     }
 
     /// The newest record of any kind (a login included).
-    pub fn latest_activity(&self, user_id: &str) -> Option<&LoginEvidence> {
-        self.any.get(user_id)
+    pub fn latest_activity(&self, user_id: &str) -> Option<LoginEvidence> {
+        let k = self.users.get(user_id)?.activity()?;
+        Some(self.evidence(k))
+    }
+
+    /// The instants of [`Self::latest_login`] and [`Self::latest_activity`], without copying
+    /// the evidence.
+    pub fn latest_instants(&self, user_id: &str) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        self.users.get(user_id).map_or((None, None), |n| {
+            (n.login.as_ref().map(|k| k.at), n.activity().map(|k| k.at))
+        })
     }
 
     /// Records read (sessions included), not counting duplicates.
     pub fn events_read(&self) -> u64 {
-        self.logins.events_read
+        self.events_read
     }
 
     pub fn duplicates(&self) -> u64 {
-        self.logins.duplicates
+        self.duplicates
     }
 
     pub fn users_with_logins(&self) -> usize {
-        self.logins.users()
+        self.with_logins
     }
 
     pub fn users_with_activity(&self) -> usize {
-        self.any.len()
+        self.users.len()
     }
 }
 
@@ -358,27 +472,35 @@ mod tests {
         }
     }
 
+    fn login(user: &str, id: &str, secs: i64) -> ActivityEvent {
+        ActivityEvent::new(user, ActivityKind::Login, ev(id, secs))
+    }
+
     #[test]
     fn keeps_newest_per_user_and_counts_duplicates_once() {
-        let mut a = LoginAggregator::new(4);
-        assert!(a.add("u1", ev("e1", 10)));
-        assert!(a.add("u1", ev("e2", 5)));
-        assert!(!a.add("u1", ev("e1", 10)));
-        assert!(a.add("u2", ev("e3", 1)));
-        assert_eq!(a.latest("u1").unwrap().event_id, "e1");
-        assert_eq!(a.latest("u2").unwrap().event_id, "e3");
-        assert_eq!((a.events_read, a.duplicates, a.users()), (3, 1, 2));
+        let mut a = ActivityAggregator::new(4);
+        assert!(a.add(login("u1", "e1", 10)));
+        assert!(a.add(login("u1", "e2", 5)));
+        assert!(!a.add(login("u1", "e1", 10)));
+        assert!(a.add(login("u2", "e3", 1)));
+        assert_eq!(a.latest_login("u1").unwrap().event_id, "e1");
+        assert_eq!(a.latest_login("u2").unwrap(), ev("e3", 1));
+        assert_eq!(
+            (a.events_read(), a.duplicates(), a.users_with_logins()),
+            (3, 1, 2)
+        );
     }
 
     #[test]
     fn dedup_window_is_bounded() {
-        let mut a = LoginAggregator::new(2);
-        a.add("u", ev("e1", 1));
-        a.add("u", ev("e2", 2));
-        a.add("u", ev("e3", 3));
-        // e1 fell out of the window: counted again, but the max is unaffected
-        assert!(a.add("u", ev("e1", 1)));
-        assert_eq!(a.latest("u").unwrap().event_id, "e3");
+        let mut a = ActivityAggregator::new(2);
+        a.add(login("u", "e1", 1));
+        a.add(login("u", "e2", 2));
+        a.add(login("u", "e3", 3));
+        // e1 fell out of the window: counted again, but the newest is unaffected
+        assert!(a.add(login("u", "e1", 1)));
+        assert_eq!(a.latest_login("u").unwrap().event_id, "e3");
+        assert_eq!(a.events_read(), 4);
     }
 
     fn act(user: &str, kind: ActivityKind, id: &str, secs: i64, ty: &str) -> ActivityEvent {
@@ -414,6 +536,105 @@ mod tests {
             (4, 1, 1)
         );
         assert_eq!((a.users_with_logins(), a.users_with_activity()), (1, 2));
+    }
+
+    /// The compact aggregator answers what two plain maps of the newest evidence would (the
+    /// first of equal instants kept), over many records with many ties.
+    #[test]
+    fn compact_entries_answer_as_plain_newest_maps() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut a = ActivityAggregator::new(16);
+        let (mut logins, mut any) = (
+            HashMap::<String, LoginEvidence>::new(),
+            HashMap::<String, LoginEvidence>::new(),
+        );
+        let keep = |m: &mut HashMap<String, LoginEvidence>, u: &str, e: &LoginEvidence| {
+            if m.get(u).is_none_or(|c| e.at > c.at) {
+                m.insert(u.to_owned(), e.clone());
+            }
+        };
+        for i in 0..5000 {
+            let user = format!("u{}", rng.random_range(0..40));
+            let kind = [
+                ActivityKind::Login,
+                ActivityKind::Content,
+                ActivityKind::Session,
+            ][rng.random_range(0..3)];
+            let ty = ["LOGIN", "UPLOAD", "PREVIEW", "desktop session"][rng.random_range(0..4)];
+            let mut e = ev(&format!("e{i}"), rng.random_range(0..200));
+            e.event_type = ty.into();
+            assert!(a.add(ActivityEvent::new(&user, kind, e.clone())));
+            keep(&mut any, &user, &e);
+            if kind == ActivityKind::Login {
+                keep(&mut logins, &user, &e);
+            }
+        }
+        for u in (0..40).map(|n| format!("u{n}")) {
+            assert_eq!(a.latest_login(&u).as_ref(), logins.get(&u), "{u}");
+            assert_eq!(a.latest_activity(&u).as_ref(), any.get(&u), "{u}");
+            assert_eq!(
+                a.latest_instants(&u),
+                (logins.get(&u).map(|e| e.at), any.get(&u).map(|e| e.at))
+            );
+        }
+        assert_eq!(a.users_with_logins(), logins.len());
+        assert_eq!(a.users_with_activity(), any.len());
+    }
+
+    #[test]
+    fn a_stored_aggregator_loads_with_its_evidence_and_its_dedup_window() {
+        let mut a = ActivityAggregator::new(8);
+        a.add(act("u1", ActivityKind::Login, "l1", 10, "LOGIN"));
+        a.add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD"));
+        a.add(act("u2", ActivityKind::Session, "s1", 70, "desktop"));
+        a.note_gap(Some(ev("x", 5).at));
+        let mut b = ActivityAggregator::from_json(&serde_json::to_vec(&a).unwrap()).unwrap();
+        for u in ["u1", "u2", "u3"] {
+            assert_eq!(a.latest_login(u), b.latest_login(u));
+            assert_eq!(a.latest_activity(u), b.latest_activity(u));
+        }
+        assert_eq!(b.gap_until, a.gap_until);
+        assert_eq!(
+            (b.events_read(), b.sessions_read, b.users_with_logins()),
+            (3, 1, 1)
+        );
+        // the window came along: a repeat is still a duplicate; known types are not added twice
+        assert!(!b.add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD")));
+        assert!(b.add(act("u3", ActivityKind::Content, "c2", 60, "UPLOAD")));
+        assert_eq!(b.types.len(), 3);
+        assert_eq!(b.latest_activity("u3").unwrap().event_type, "UPLOAD");
+    }
+
+    /// A run saved mid-activity by a version before the compact form continues after an upgrade.
+    #[test]
+    fn an_aggregator_stored_by_an_earlier_version_loads() {
+        let at = |secs: i64| serde_json::to_value(ev("x", secs).at).unwrap();
+        let legacy = serde_json::json!({
+            "logins": {
+                "latest": { "u1": { "at": at(10), "event_id": "l1", "event_type": "LOGIN" } },
+                "recent": ["Login:l1", "Content:c1"],
+                "recent_set": ["Login:l1", "Content:c1"],
+                "window": 8,
+                "events_read": 2,
+                "duplicates": 1
+            },
+            "any": {
+                "u1": { "at": at(50), "event_id": "c1", "event_type": "UPLOAD" },
+                "u2": { "at": at(20), "event_id": "d1", "event_type": "DOWNLOAD" }
+            },
+            "sessions_read": 0,
+            "gap_until": null
+        });
+        let mut a = ActivityAggregator::from_json(&serde_json::to_vec(&legacy).unwrap()).unwrap();
+        assert_eq!(a.latest_login("u1").unwrap().event_id, "l1");
+        assert_eq!(a.latest_activity("u1").unwrap().event_type, "UPLOAD");
+        assert_eq!(a.latest_activity("u2").unwrap().event_id, "d1");
+        assert!(a.latest_login("u2").is_none());
+        assert_eq!((a.events_read(), a.duplicates()), (2, 1));
+        assert!(!a.add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD")));
+        // neither form: the error of this version's form
+        assert!(ActivityAggregator::from_json(b"{\"users\": 3}").is_err());
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod task;
 
 pub use activity::{
     ActivityAggregator, ActivityEvent, ActivityKind, ActivityPage, ActivityScope, Checkpoint,
-    LoginAggregator, LoginEvidence, ACTIVITY_OVERLAP,
+    LoginEvidence, ACTIVITY_OVERLAP,
 };
 pub use candidate::Candidate;
 pub use connect::{PendingConnect, Slot};

@@ -335,11 +335,11 @@ impl IndexedSeat {
     pub fn unchanged(
         &self,
         observed: &ObservedSeat,
-        window_login: Option<&LoginEvidence>,
-        window_activity: Option<&LoginEvidence>,
+        window_login: Option<DateTime<Utc>>,
+        window_activity: Option<DateTime<Utc>>,
     ) -> bool {
-        let newer = |w: Option<&LoginEvidence>, stored: Option<DateTime<Utc>>| match (w, stored) {
-            (Some(w), Some(s)) => w.at > s,
+        let newer = |w: Option<DateTime<Utc>>, stored: Option<DateTime<Utc>>| match (w, stored) {
+            (Some(w), Some(s)) => w > s,
             (Some(_), None) => true,
             (None, _) => false,
         };
@@ -549,7 +549,8 @@ mod tests {
             (observed(), &not_hex, None, None, false),
         ];
         for (i, (o, stored, wl, wa, expect)) in cases.into_iter().enumerate() {
-            let shortcut = IndexedSeat::of(stored).unchanged(&o, wl, wa);
+            let at = |e: Option<&LoginEvidence>| e.map(|e| e.at);
+            let shortcut = IndexedSeat::of(stored).unchanged(&o, at(wl), at(wa));
             assert_eq!(shortcut, expect, "case {i}");
             let full =
                 reconcile_with_activity("p", Provider::Box, o, Some(stored), (wl, wa), now, "r2");

@@ -135,9 +135,8 @@ impl SeatRepo for SeatTable {
             .partition(|s| s.first_seen_at == s.last_seen_at && s.reclaimed_at.is_none());
         let requests = new
             .iter()
-            .map(|s| put_request(to_item("seat", keys::seat(&s.profile_id, &s.user_id), s)?))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.table.write_requests(requests).await?;
+            .map(|s| put_request(to_item("seat", keys::seat(&s.profile_id, &s.user_id), s)?));
+        self.table.write_all(requests).await?;
         futures::stream::iter(changed.into_iter().map(|s| self.update_seat(s)))
             .buffer_unordered(8)
             .try_collect::<Vec<()>>()
@@ -284,17 +283,14 @@ impl SeatRepo for SeatTable {
 
     /// Batched writes: a first sync can list thousands.
     async fn put_candidates(&self, list: &[Candidate]) -> Result<(), StoreError> {
-        let requests = list
-            .iter()
-            .map(|c| {
-                put_request(to_item(
-                    "candidate",
-                    keys::candidate(&c.profile_id, &c.user_id),
-                    c,
-                )?)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.table.write_requests(requests).await
+        let requests = list.iter().map(|c| {
+            put_request(to_item(
+                "candidate",
+                keys::candidate(&c.profile_id, &c.user_id),
+                c,
+            )?)
+        });
+        self.table.write_all(requests).await
     }
 
     async fn delete_candidate(&self, profile_id: &str, user_id: &str) -> Result<(), StoreError> {

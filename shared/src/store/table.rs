@@ -252,9 +252,26 @@ impl Table {
         &self,
         requests: Vec<WriteRequest>,
     ) -> Result<(), StoreError> {
-        let chunks: Vec<Vec<WriteRequest>> = requests.chunks(BATCH).map(<[_]>::to_vec).collect();
-        futures::stream::iter(chunks)
-            .map(|c| self.batch_write(c))
+        self.write_all(requests.into_iter().map(Ok)).await
+    }
+
+    /// As [`Self::write_requests`], taking each batch's requests from `requests` only when a
+    /// batch can be sent: a roster page's items are never all built at once (each is a map of
+    /// attributes, a few KB), so memory stays at the batches in flight. The first error stops
+    /// it; batches sent before it stay written.
+    pub(crate) async fn write_all<I>(&self, requests: I) -> Result<(), StoreError>
+    where
+        I: IntoIterator<Item = Result<WriteRequest, StoreError>>,
+    {
+        let mut requests = requests.into_iter();
+        let batches = std::iter::from_fn(move || {
+            match requests.by_ref().take(BATCH).collect::<Result<Vec<_>, _>>() {
+                Ok(batch) if batch.is_empty() => None,
+                batch => Some(batch),
+            }
+        });
+        futures::stream::iter(batches)
+            .map(|batch| async move { self.batch_write(batch?).await })
             .buffer_unordered(BATCHES_IN_FLIGHT)
             .try_collect::<Vec<()>>()
             .await?;

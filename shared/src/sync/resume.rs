@@ -74,7 +74,7 @@ pub(crate) async fn load_activity(
         None => Ok(ActivityAggregator::new(dedup_window)),
         Some(b) => {
             let bytes = runs.get_run_blob(profile_id, run_id, b).await?;
-            serde_json::from_slice(&bytes).map_err(corrupt)
+            ActivityAggregator::from_json(&bytes).map_err(corrupt)
         }
     }
 }

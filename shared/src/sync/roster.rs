@@ -289,12 +289,9 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
             if !observed.license_managed {
                 counts.seats_unmanaged += 1;
             }
-            let window = (
-                logins.latest_login(&observed.user_id),
-                logins.latest_activity(&observed.user_id),
-            );
+            let (login_at, activity_at) = logins.latest_instants(&observed.user_id);
             match self.index.see(&observed.user_id) {
-                Some(ix) if ix.unchanged(&observed, window.0, window.1) => {
+                Some(ix) if ix.unchanged(&observed, login_at, activity_at) => {
                     // no newer evidence in the window: the stored instants are the latest
                     self.tally.add(
                         &observed.license_type,
@@ -307,9 +304,9 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
                 }
                 Some(_) => {
                     fetch.push(observed.user_id.clone());
-                    closer.push((observed, window));
+                    closer.push(observed);
                 }
-                None => closer.push((observed, window)),
+                None => closer.push(observed),
             }
         }
         // a user listed twice on a page is fetched once (BatchGetItem refuses duplicate keys)
@@ -334,15 +331,18 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
             .into());
         }
         let mut writes = Vec::new();
-        for (observed, (window_login, window_activity)) in closer {
+        for observed in closer {
             let stored = stored.get(&observed.user_id);
+            let window_login = logins.latest_login(&observed.user_id);
+            let window_activity = logins.latest_activity(&observed.user_id);
             let at = |e: Option<&LoginEvidence>| e.map(|e| e.at);
             self.tally.add(
                 &observed.license_type,
                 observed.license_managed,
                 latest(
-                    at(stored.and_then(|s| s.last_login.as_ref())).max(at(window_login)),
-                    at(stored.and_then(|s| s.last_activity.as_ref())).max(at(window_activity)),
+                    at(stored.and_then(|s| s.last_login.as_ref())).max(at(window_login.as_ref())),
+                    at(stored.and_then(|s| s.last_activity.as_ref()))
+                        .max(at(window_activity.as_ref())),
                 ),
                 self.now,
                 ACTIVE_WITHIN_DAYS,
@@ -352,7 +352,7 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
                 self.profile.provider,
                 observed,
                 stored,
-                (window_login, window_activity),
+                (window_login.as_ref(), window_activity.as_ref()),
                 self.now,
                 self.run_id,
             ) {
