@@ -8,13 +8,15 @@ Why: moto's DynamoDB backend is not thread-safe, and moto server answers each re
 thread. A table keeps its items in a `defaultdict(dict)` per partition key whose keys hash in
 Python code (`DynamoType.__hash__`), so the GIL can switch threads between a lookup that misses
 and the insert of the new partition. Two requests that touch a new partition at once (a first
-sync writes its first seats eight at a time) can each create it; the later one replaces the other's,
+sync writes its new seats in BatchWriteItem batches, 4 in flight) can each create it; the later one
+replaces the other's,
 and the items written into it in between are gone while their requests were answered 200. CI saw it
 as a first sync missing its first 5 (Box) or 18 (Dropbox) seats. Real DynamoDB never loses an
 acknowledged write, so the tests must not run against a store that does.
 
-Serialising costs little: the GIL already runs one request's Python at a time. Only DynamoDB and
-moto's own API (`/moto-api/`, whose data dump iterates the tables) take the lock; SQS stays
+moto never ran requests' Python in parallel (the GIL), only interleaved; what serialising costs the
+tests was not measured apart (the fresh-clone CI that first used it took 2 000 s, within the range
+of earlier runs). Only DynamoDB and moto's own API (`/moto-api/`, whose data dump iterates the tables) take the lock; SQS stays
 concurrent because a long poll waits inside its request.
 """
 
@@ -32,7 +34,13 @@ def _serialised(app):
         if dynamodb or environ.get("PATH_INFO", "").startswith("/moto-api"):
             with _LOCK:
                 # the whole body inside the lock: moto builds it while iterating the backend
-                return list(app(environ, start_response))
+                body = app(environ, start_response)
+                try:
+                    return list(body)
+                finally:
+                    close = getattr(body, "close", None)
+                    if close is not None:
+                        close()
         return app(environ, start_response)
 
     return wsgi

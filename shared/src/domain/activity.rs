@@ -238,11 +238,29 @@ struct LegacyLogins {
 impl From<LegacyAggregator> for ActivityAggregator {
     fn from(l: LegacyAggregator) -> Self {
         let mut a = Self::new(l.logins.window);
-        for (user, login) in l.logins.latest {
-            a.keep(&user, ActivityKind::Login, login);
-        }
         for (user, any) in l.any {
-            a.keep(&user, ActivityKind::Content, any);
+            let login = l.logins.latest.get(&user);
+            if login.is_some_and(|login| *login == any || any.at < login.at) {
+                // the newest activity is the login: it shares the login's entry (an activity
+                // older than the login cannot be the newest)
+                continue;
+            }
+            // as stored, even when tied with the login (the older version kept whichever it read first)
+            let other = Kept {
+                at: any.at,
+                ty: a.type_of(&any.event_type),
+                id: any.event_id.into(),
+            };
+            a.users.entry(user.into()).or_default().other = Some(other);
+        }
+        for (user, login) in l.logins.latest {
+            let login = Kept {
+                at: login.at,
+                ty: a.type_of(&login.event_type),
+                id: login.event_id.into(),
+            };
+            a.users.entry(user.into()).or_default().login = Some(login);
+            a.with_logins += 1;
         }
         for key in l.logins.recent {
             a.remember(key.into());
@@ -612,7 +630,11 @@ mod tests {
         let at = |secs: i64| serde_json::to_value(ev("x", secs).at).unwrap();
         let legacy = serde_json::json!({
             "logins": {
-                "latest": { "u1": { "at": at(10), "event_id": "l1", "event_type": "LOGIN" } },
+                "latest": {
+                    "u1": { "at": at(10), "event_id": "l1", "event_type": "LOGIN" },
+                    "u3": { "at": at(30), "event_id": "l3", "event_type": "LOGIN" },
+                    "u4": { "at": at(40), "event_id": "l4", "event_type": "LOGIN" }
+                },
                 "recent": ["Login:l1", "Content:c1"],
                 "recent_set": ["Login:l1", "Content:c1"],
                 "window": 8,
@@ -621,7 +643,9 @@ mod tests {
             },
             "any": {
                 "u1": { "at": at(50), "event_id": "c1", "event_type": "UPLOAD" },
-                "u2": { "at": at(20), "event_id": "d1", "event_type": "DOWNLOAD" }
+                "u2": { "at": at(20), "event_id": "d1", "event_type": "DOWNLOAD" },
+                "u3": { "at": at(30), "event_id": "c3", "event_type": "PREVIEW" },
+                "u4": { "at": at(40), "event_id": "l4", "event_type": "LOGIN" }
             },
             "sessions_read": 0,
             "gap_until": null
@@ -631,6 +655,15 @@ mod tests {
         assert_eq!(a.latest_activity("u1").unwrap().event_type, "UPLOAD");
         assert_eq!(a.latest_activity("u2").unwrap().event_id, "d1");
         assert!(a.latest_login("u2").is_none());
+        // a content record tied with the login stays the activity, as it was stored
+        assert_eq!(a.latest_login("u3").unwrap().event_id, "l3");
+        assert_eq!(a.latest_activity("u3").unwrap().event_id, "c3");
+        // the login that was the activity is both
+        assert_eq!(
+            a.latest_activity("u4").unwrap(),
+            a.latest_login("u4").unwrap()
+        );
+        assert_eq!((a.users_with_logins(), a.users_with_activity()), (3, 4));
         assert_eq!((a.events_read(), a.duplicates()), (2, 1));
         assert!(!a.add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD")));
         // neither form: the error of this version's form

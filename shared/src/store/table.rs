@@ -257,20 +257,13 @@ impl Table {
 
     /// As [`Self::write_requests`], taking each batch's requests from `requests` only when a
     /// batch can be sent: a roster page's items are never all built at once (each is a map of
-    /// attributes, a few KB), so memory stays at the batches in flight. The first error stops
-    /// it; batches sent before it stay written.
+    /// attributes, a few KB), so memory stays at the batches in flight. A request that cannot be
+    /// built fails the call and nothing after it is sent; batches sent before it stay written.
     pub(crate) async fn write_all<I>(&self, requests: I) -> Result<(), StoreError>
     where
         I: IntoIterator<Item = Result<WriteRequest, StoreError>>,
     {
-        let mut requests = requests.into_iter();
-        let batches = std::iter::from_fn(move || {
-            match requests.by_ref().take(BATCH).collect::<Result<Vec<_>, _>>() {
-                Ok(batch) if batch.is_empty() => None,
-                batch => Some(batch),
-            }
-        });
-        futures::stream::iter(batches)
+        futures::stream::iter(in_batches(requests, BATCH))
             .map(|batch| async move { self.batch_write(batch?).await })
             .buffer_unordered(BATCHES_IN_FLIGHT)
             .try_collect::<Vec<()>>()
@@ -296,6 +289,29 @@ impl Table {
         .await?;
         Ok(())
     }
+}
+
+/// `items` in batches of `size`, each taken only when asked for; after an item that is an
+/// error, that error and nothing more.
+fn in_batches<T, E>(
+    items: impl IntoIterator<Item = Result<T, E>>,
+    size: usize,
+) -> impl Iterator<Item = Result<Vec<T>, E>> {
+    let mut items = items.into_iter();
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        match items.by_ref().take(size).collect::<Result<Vec<_>, _>>() {
+            Ok(batch) if batch.is_empty() => None,
+            Err(e) => {
+                failed = true;
+                Some(Err(e))
+            }
+            batch => Some(batch),
+        }
+    })
 }
 
 /// Sends `pending` through `send` (one batch call: what it returned and what is left
@@ -427,4 +443,39 @@ pub(crate) fn from_item<T: DeserializeOwned>(
         item.remove(k);
     }
     serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt(what, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_batches;
+
+    #[test]
+    fn batches_are_taken_one_at_a_time_and_stop_at_the_first_error() {
+        let ok = |n: usize| (0..n).map(Ok::<usize, &str>);
+        fn sizes(b: Vec<Result<Vec<usize>, &'static str>>) -> Vec<Result<usize, &'static str>> {
+            b.into_iter()
+                .map(|r| r.map(|v| v.len()))
+                .collect::<Vec<_>>()
+        }
+        assert_eq!(sizes(in_batches(ok(0), 25).collect()), vec![]);
+        assert_eq!(
+            sizes(in_batches(ok(51), 25).collect()),
+            vec![Ok(25), Ok(25), Ok(1)]
+        );
+        let with_error = ok(30).chain([Err("bad")]).chain(ok(60));
+        assert_eq!(
+            sizes(in_batches(with_error, 25).collect()),
+            vec![Ok(25), Err("bad")]
+        );
+        // lazy: a batch is built only when asked for
+        let built = std::cell::Cell::new(0);
+        let counted = (0..100).map(|i| {
+            built.set(built.get() + 1);
+            Ok::<usize, &str>(i)
+        });
+        let mut batches = in_batches(counted, 25);
+        assert_eq!(batches.next().map(|b| b.map(|v| v.len())), Some(Ok(25)));
+        drop(batches);
+        assert_eq!(built.get(), 25);
+    }
 }
