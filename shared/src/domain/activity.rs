@@ -150,7 +150,6 @@ pub struct ActivityAggregator {
     #[serde(skip_serializing)]
     recent_set: HashSet<Box<str>>,
     window: usize,
-    with_logins: usize,
     events_read: u64,
     duplicates: u64,
     pub sessions_read: u64,
@@ -188,7 +187,6 @@ struct AggregatorWire {
     types: Vec<Box<str>>,
     recent: VecDeque<Box<str>>,
     window: usize,
-    with_logins: usize,
     events_read: u64,
     duplicates: u64,
     sessions_read: u64,
@@ -207,7 +205,6 @@ impl From<AggregatorWire> for ActivityAggregator {
             types: w.types,
             recent: w.recent,
             window: w.window.max(1),
-            with_logins: w.with_logins,
             events_read: w.events_read,
             duplicates: w.duplicates,
             sessions_read: w.sessions_read,
@@ -246,21 +243,12 @@ impl From<LegacyAggregator> for ActivityAggregator {
                 continue;
             }
             // as stored, even when tied with the login (the older version kept whichever it read first)
-            let other = Kept {
-                at: any.at,
-                ty: a.type_of(&any.event_type),
-                id: any.event_id.into(),
-            };
+            let other = a.kept(any);
             a.users.entry(user.into()).or_default().other = Some(other);
         }
         for (user, login) in l.logins.latest {
-            let login = Kept {
-                at: login.at,
-                ty: a.type_of(&login.event_type),
-                id: login.event_id.into(),
-            };
+            let login = a.kept(login);
             a.users.entry(user.into()).or_default().login = Some(login);
-            a.with_logins += 1;
         }
         for key in l.logins.recent {
             a.remember(key.into());
@@ -283,7 +271,6 @@ impl ActivityAggregator {
             recent: VecDeque::with_capacity(window),
             recent_set: HashSet::with_capacity(window),
             window,
-            with_logins: 0,
             events_read: 0,
             duplicates: 0,
             sessions_read: 0,
@@ -344,16 +331,9 @@ impl ActivityAggregator {
         if !(newer_activity || is_login && newer_login) {
             return;
         }
-        let kept = Kept {
-            at: evidence.at,
-            ty: self.type_of(&evidence.event_type),
-            id: evidence.event_id.into(),
-        };
+        let kept = self.kept(evidence);
         let newest = self.users.entry(user_id.into()).or_default();
         if is_login {
-            if newest.login.is_none() {
-                self.with_logins += 1;
-            }
             newest.login = Some(kept);
             // the login is now the newest activity too, or `other` stays newer
             if newer_activity {
@@ -361,6 +341,15 @@ impl ActivityAggregator {
             }
         } else {
             newest.other = Some(kept);
+        }
+    }
+
+    /// `e` as the aggregator keeps it.
+    fn kept(&mut self, e: LoginEvidence) -> Kept {
+        Kept {
+            at: e.at,
+            ty: self.type_of(&e.event_type),
+            id: e.event_id.into(),
         }
     }
 
@@ -421,7 +410,7 @@ impl ActivityAggregator {
     }
 
     pub fn users_with_logins(&self) -> usize {
-        self.with_logins
+        self.users.values().filter(|n| n.login.is_some()).count()
     }
 
     pub fn users_with_activity(&self) -> usize {
