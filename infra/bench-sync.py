@@ -108,10 +108,13 @@ def measure(a):
     ddb = http_json("GET", a.proxy + "/_proxy/stats")
     http_json("POST", a.proxy + "/_proxy/reset", {})  # closes the log
 
-    # The store floor: the same DynamoDB requests, alone, against moto.
-    store = run_json([sys.executable, a.store_floor, "--endpoint", a.moto, "--log", a.ddb_log,
-                      "--from-table", a.table, "--to-table", a.floor_table,
-                      "--concurrency", str(max(1, ddb["max_in_flight"]))], env, "bench-store-floor.py")
+    # The store floor: the same DynamoDB requests, alone, against moto (unless skipped).
+    if a.store_floor_mode == "skip":
+        store = {"wall_s": None, "errors": None}
+    else:
+        store = run_json([sys.executable, a.store_floor, "--endpoint", a.moto, "--log", a.ddb_log,
+                          "--from-table", a.table, "--to-table", a.floor_table,
+                          "--concurrency", str(max(1, ddb["max_in_flight"]))], env, "bench-store-floor.py")
     row = {
         "size": a.users, "latency": a.latency, "mode": a.mode, "sync": a.sync,
         "invocations": invocations, "provider_calls": calls,
@@ -188,8 +191,13 @@ def table(a):
         cells = []
         for _, k in COLUMNS:
             if k is None:
+                if r["store_floor_s"] is None:
+                    cells.append("–")  # the store floor was skipped
+                    continue
                 floor = max(r["paging_floor_s"], r["store_floor_s"])
                 cells.append("%.2f" % (r["wall_s"] / floor) if floor > 0 else "n/a")
+            elif r[k] is None:
+                cells.append("–")
             elif isinstance(r[k], float):
                 cells.append("%.2f" % r[k] if k != "peak_rss_mb" else "%.1f" % r[k])
             else:
@@ -212,6 +220,7 @@ def main():
     m.add_argument("--latency", type=int, required=True)
     m.add_argument("--invocation-secs", type=int, default=0)
     m.add_argument("--max-invocations", type=int, default=1000)
+    m.add_argument("--store-floor-mode", choices=["run", "skip"], default="run")
     c = sub.add_parser("compare")
     for opt in ("endpoint", "table-a", "table-b", "profile"):
         c.add_argument("--" + opt, required=True)

@@ -4,6 +4,10 @@
 #   SHORT_SECS=60  the invocation length of the "short" mode
 #   MODES="long short"  the modes to run (one of them alone skips the final comparison)
 #   SK_BIN=DIR  run the release binaries in DIR instead of building (a baseline, side by side)
+#   STORE_FLOOR=skip  do not replay the DynamoDB requests alone (halves a 500 000-user run; no ratio)
+#   MOTO_FAST_QUERY=1  moto answers a seat Query page from its partition's items after the start
+#                      key, not by sorting the whole table per page (infra/moto-server.py; the
+#                      same pages): a full read of 500 000 seats takes minutes, not hours
 # Release build; moto, a counting proxy in front of it and the provider sandbox (USERS users or
 # members, every provider request LATENCY_MS late) run as separate processes. For each mode —
 # long (one invocation, no deadline) and short (invocations of SHORT_SECS, looped while the run
@@ -17,6 +21,9 @@ USERS="${2:-100000}"
 LATENCY="${3:-0}"
 SHORT_SECS="${SHORT_SECS:-60}"
 MODES="${MODES:-long short}"
+STORE_FLOOR="${STORE_FLOOR:-run}"
+case "$STORE_FLOOR" in run | skip) ;; *) die "STORE_FLOOR must be run or skip, not '$STORE_FLOOR'" ;; esac
+case "${MOTO_FAST_QUERY:-0}" in 0 | 1) ;; *) die "MOTO_FAST_QUERY must be 0 or 1" ;; esac
 case "$PROVIDER" in box | dropbox) ;; *) die "usage: infra/bench-sync.sh box|dropbox [USERS] [LATENCY_MS]" ;; esac
 [[ "$USERS" =~ ^[0-9]+$ ]] || die "USERS must be a number, not '$USERS'"
 [[ "$LATENCY" =~ ^[0-9]+$ ]] || die "LATENCY_MS must be a number, not '$LATENCY'"
@@ -48,7 +55,7 @@ else
         --bin bench_sync --bin bench_paging_floor --bin bench_connect_dropbox
 fi
 
-start_moto
+SK_MOTO_FAST_QUERY="${MOTO_FAST_QUERY:-0}" start_moto
 MOTO_URL="$AWS_ENDPOINT_URL"
 PROXY_PORT="$(free_port)"
 start_bg count-proxy "$SK_LOCAL/bench-count-proxy.log" "$PY" "$SK_ROOT/infra/count-proxy.py" --upstream "$MOTO_URL" --port "$PROXY_PORT"
@@ -110,7 +117,7 @@ for MODE in "${MODE_LIST[@]}"; do
             --mode "$MODE" --sync "$SYNC" --users "$USERS" --latency "$LATENCY" --invocation-secs "$SECS" \
             --table "$TABLE" --floor-table "$TABLE-floor" --proxy "$PROXY_URL" --moto "$MOTO_URL" \
             --sandbox "$SB_URL" --bin-dir "$BIN" --ddb-log "$SK_LOCAL/bench-ddb-$RUN_TAG-$MODE-$SYNC.jsonl" \
-            --store-floor "$SK_ROOT/infra/bench-store-floor.py" >>"$ROWS" \
+            --store-floor "$SK_ROOT/infra/bench-store-floor.py" --store-floor-mode "$STORE_FLOOR" >>"$ROWS" \
             || die "$MODE $SYNC sync: measurement failed"
     done
 done

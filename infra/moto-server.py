@@ -20,9 +20,13 @@ before). Only DynamoDB and moto's own API (`/moto-api/`, whose data dump iterate
 the lock; SQS stays concurrent because a long poll waits inside its request.
 """
 
+import bisect
+import os
 import threading
 
 import moto.server as server
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 
 _LOCK = threading.Lock()
 _run_simple = server.run_simple
@@ -46,11 +50,74 @@ def _serialised(app):
     return wsgi
 
 
+class _NotPlain(Exception):
+    """A query the fast path does not cover: moto's own query answers it."""
+
+
+def _string_key(item):
+    key = item.range_key
+    if key is None or key.type != "S":
+        raise _NotPlain
+    return key.value
+
+
+def _fast_query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+                scan_index_forward, projection_expressions, index_name=None, *args, **kwargs):
+    """moto's `Table.query`, handed only the items its page can reach.
+
+    moto sorts every item of the table for every page, then walks from the first one to the
+    page's start key: a full read of a 500 000-seat partition takes hours. For a plain forward
+    query on a table's string sort key (the only kind a sync's seat reads make), this gives moto
+    the partition's items after the start key, up to and including the one where moto stops the
+    page, with no start key; moto's own code then builds the same page, count and
+    LastEvaluatedKey. Anything else goes to moto unchanged.
+    """
+    plain = (
+        index_name is None
+        and self.range_key_attr
+        and hash_key is not None
+        and not range_comparison
+        and scan_index_forward is not False
+        and not kwargs.get("range_key_conditions")
+        and not {k for k in kwargs if k not in ("hash_key_conditions", "range_key_conditions")}
+    )
+    if plain:
+        try:
+            rows = sorted(self.items[hash_key].values(), key=_string_key) if hash_key in self.items else []
+            if exclusive_start_key is not None:
+                start = DynamoType(exclusive_start_key[self.range_key_attr])
+                if start.type != "S":
+                    raise _NotPlain
+                rows = rows[bisect.bisect_right(rows, start.value, key=_string_key):]
+        except (_NotPlain, KeyError):
+            plain = False
+    if not plain:
+        return _query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+                      scan_index_forward, projection_expressions, index_name, *args, **kwargs)
+    # moto stops before the item that would pass the limit or 1 MB: hand it that item too
+    page, size = [], 0
+    for row in rows:
+        page.append(row)
+        size += row.size()
+        if (limit is not None and len(page) > limit) or size > RESULT_SIZE_LIMIT:
+            break
+    self.all_items = lambda: page  # under the lock: no other request sees this table now
+    try:
+        return _query(self, hash_key, range_comparison, range_objs, limit, None,
+                      scan_index_forward, projection_expressions, index_name, *args, **kwargs)
+    finally:
+        del self.all_items
+
+
 def _run_simple_serialised(host, port, app, **kwargs):
     _run_simple(host, port, _serialised(app), **kwargs)
 
 
 server.run_simple = _run_simple_serialised
+if os.environ.get("SK_MOTO_FAST_QUERY") == "1":
+    _query = Table.query
+    Table.query = _fast_query
+    print("moto-server.py: SK_MOTO_FAST_QUERY=1: plain Query pages read from their partition", flush=True)
 
 if __name__ == "__main__":
     server.main()
