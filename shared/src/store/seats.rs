@@ -76,9 +76,9 @@ fn indexed(item: &Item) -> Result<(&str, IndexedSeat), StoreError> {
 }
 
 /// A [`RuleSeat`] from an item read with its projection, taken straight off the attribute
-/// values (the strings moved, not copied): the rules pass reads every seat of a profile, and
-/// serde_dynamo's generic path cost it about as much again as the Query's own decoding
-/// (instruction counts: `docs/benchmarks.md`). Same answers as `from_item::<RuleSeat>`, unit-
+/// values in one pass (the strings moved, not copied): the rules pass reads every seat of a
+/// profile, and serde_dynamo's generic path was 18 % of an unchanged re-sync's instructions
+/// (`docs/benchmarks.md`, "In instructions"). Same answers as `from_item::<RuleSeat>`, unit-
 /// tested against it; a missing or mistyped attribute is a corrupt item, never a panic.
 fn rule_seat(item: Item) -> Result<RuleSeat, StoreError> {
     fn bad(what: String) -> StoreError {
