@@ -79,7 +79,7 @@ def _fast_query(self, hash_key, range_comparison, range_objs, limit, exclusive_s
         and not range_comparison
         and scan_index_forward is not False
         and not kwargs.get("range_key_conditions")
-        and not {k for k in kwargs if k not in ("hash_key_conditions", "range_key_conditions")}
+        and set(kwargs) <= {"hash_key_conditions", "range_key_conditions"}  # no QueryFilter
     )
     if plain:
         try:

@@ -28,36 +28,35 @@ impl SeatTable {
     }
 }
 
-/// What is wrong with a seat item the index read.
+/// What is wrong with a seat item a read of the seats partition found.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct BadSeatItem(String);
+
+fn bad_seat(what: String) -> StoreError {
+    StoreError::corrupt("seat", BadSeatItem(what))
+}
+
+/// A stored instant; `what` names it in the error.
+fn parse_instant(what: &str, v: &str) -> Result<DateTime<Utc>, StoreError> {
+    v.parse::<DateTime<Utc>>()
+        .map_err(|e| bad_seat(format!("{what}: {e}")))
+}
 
 /// One index entry from a projected seat item. A missing `user_id` is a corrupt item; an
 /// unreadable fingerprint or instant only makes the seat compared in full.
 fn indexed(item: &Item) -> Result<(&str, IndexedSeat), StoreError> {
     let user_id = match item.get("user_id") {
         Some(AttributeValue::S(u)) => u.as_str(),
-        _ => {
-            return Err(StoreError::corrupt(
-                "seat",
-                BadSeatItem("an item without a user_id".into()),
-            ))
-        }
+        _ => return Err(bad_seat("an item without a user_id".into())),
     };
     let at = |attr: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
         let Some(AttributeValue::M(m)) = item.get(attr) else {
             return Ok(None);
         };
         match m.get("at") {
-            Some(AttributeValue::S(t)) => t
-                .parse::<DateTime<Utc>>()
-                .map(Some)
-                .map_err(|e| StoreError::corrupt("seat", BadSeatItem(format!("{attr}.at: {e}")))),
-            _ => Err(StoreError::corrupt(
-                "seat",
-                BadSeatItem(format!("{attr} without an instant")),
-            )),
+            Some(AttributeValue::S(t)) => parse_instant(&format!("{attr}.at"), t).map(Some),
+            _ => Err(bad_seat(format!("{attr} without an instant"))),
         }
     };
     let fingerprint = match item.get("fingerprint") {
@@ -81,19 +80,14 @@ fn indexed(item: &Item) -> Result<(&str, IndexedSeat), StoreError> {
 /// (`docs/benchmarks.md`, "In instructions"). Same answers as `from_item::<RuleSeat>`, unit-
 /// tested against it; a missing or mistyped attribute is a corrupt item, never a panic.
 fn rule_seat(item: Item) -> Result<RuleSeat, StoreError> {
-    fn bad(what: String) -> StoreError {
-        StoreError::corrupt("seat", BadSeatItem(what))
-    }
     fn string(attr: &str, v: AttributeValue) -> Result<String, StoreError> {
         match v {
             AttributeValue::S(s) => Ok(s),
-            _ => Err(bad(format!("{attr} is not a string"))),
+            _ => Err(bad_seat(format!("{attr} is not a string"))),
         }
     }
     fn instant(attr: &str, v: AttributeValue) -> Result<DateTime<Utc>, StoreError> {
-        string(attr, v)?
-            .parse::<DateTime<Utc>>()
-            .map_err(|e| bad(format!("{attr}: {e}")))
+        parse_instant(attr, &string(attr, v)?)
     }
     fn optional_instant(
         attr: &str,
@@ -108,7 +102,7 @@ fn rule_seat(item: Item) -> Result<RuleSeat, StoreError> {
         let m = match v {
             AttributeValue::Null(_) => return Ok(None),
             AttributeValue::M(m) => m,
-            _ => return Err(bad(format!("{attr} is not a map"))),
+            _ => return Err(bad_seat(format!("{attr} is not a map"))),
         };
         let (mut at, mut event_id, mut event_type) = (None, None, None);
         for (k, v) in m {
@@ -120,13 +114,14 @@ fn rule_seat(item: Item) -> Result<RuleSeat, StoreError> {
             }
         }
         Ok(Some(LoginEvidence {
-            at: at.ok_or_else(|| bad(format!("{attr} without an instant")))?,
-            event_id: event_id.ok_or_else(|| bad(format!("{attr} without an event id")))?,
-            event_type: event_type.ok_or_else(|| bad(format!("{attr} without an event type")))?,
+            at: at.ok_or_else(|| bad_seat(format!("{attr} without an instant")))?,
+            event_id: event_id.ok_or_else(|| bad_seat(format!("{attr} without an event id")))?,
+            event_type: event_type
+                .ok_or_else(|| bad_seat(format!("{attr} without an event type")))?,
         }))
     }
     fn required<T>(v: Option<T>, attr: &str) -> Result<T, StoreError> {
-        v.ok_or_else(|| bad(format!("an item without {attr}")))
+        v.ok_or_else(|| bad_seat(format!("an item without {attr}")))
     }
     // one pass over the attributes: no hashing of their names
     let (mut user_id, mut login, mut name, mut status, mut license_type) =
@@ -143,7 +138,7 @@ fn rule_seat(item: Item) -> Result<RuleSeat, StoreError> {
             "license_type" => license_type = Some(string(&k, v)?),
             "is_admin" => match v {
                 AttributeValue::Bool(b) => is_admin = Some(b),
-                _ => return Err(bad("is_admin is not a boolean".into())),
+                _ => return Err(bad_seat("is_admin is not a boolean".into())),
             },
             "first_seen_at" => first_seen_at = Some(instant(&k, v)?),
             "created_at" => created_at = optional_instant(&k, v)?,
