@@ -14,6 +14,7 @@ pub mod reclaim;
 pub mod rules;
 pub mod run_state;
 pub mod seat;
+pub mod seat_index;
 pub mod stats;
 pub mod sync_job;
 pub mod task;
@@ -35,7 +36,8 @@ pub use rules::{evaluate, ReclaimMode, ReclaimRules, RemovalMode, Verdict};
 pub use run_state::{BlobRef, RunStage, RunState};
 pub use seat::{
     reconcile, reconcile_with_activity, IndexedSeat, ObservedSeat, RuleSeat, Seat, SeatDecision,
-    SeatIndex, StoredSeatState,
+    StoredSeatState,
 };
+pub use seat_index::{IndexFull, SeatIndex};
 pub use sync_job::{SyncJob, SyncJobError, SYNC_JOB_VERSION};
 pub use task::{TaskCounts, TaskKind, TaskRun, TaskStatus};

@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -351,59 +349,6 @@ impl IndexedSeat {
     }
 }
 
-/// The stored seats of a profile, compactly, with which of them this sync has seen.
-#[derive(Debug, Default)]
-pub struct SeatIndex {
-    seats: HashMap<Box<str>, (IndexedSeat, bool)>,
-}
-
-impl SeatIndex {
-    pub fn insert(&mut self, user_id: &str, s: IndexedSeat) {
-        self.seats.insert(user_id.into(), (s, false));
-    }
-
-    pub fn len(&self) -> usize {
-        self.seats.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.seats.is_empty()
-    }
-
-    /// What the index holds for `user_id`, marking it seen by this sync.
-    pub fn see(&mut self, user_id: &str) -> Option<IndexedSeat> {
-        self.seats.get_mut(user_id).map(|(s, seen)| {
-            *seen = true;
-            *s
-        })
-    }
-
-    /// Marks `user_id` seen by this sync without reading its state (a run resuming in a later
-    /// invocation: the roster showed it in an earlier one).
-    pub fn mark_seen(&mut self, user_id: &str) {
-        if let Some((_, seen)) = self.seats.get_mut(user_id) {
-            *seen = true;
-        }
-    }
-
-    /// Seats stored as present (not removed), seen or not.
-    pub fn present(&self) -> usize {
-        self.seats.values().filter(|(s, _)| !s.removed).count()
-    }
-
-    /// Seats stored as present that this (finished) sync did not see: they left the tenant.
-    pub fn gone(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .seats
-            .iter()
-            .filter(|(_, (s, seen))| !seen && !s.removed)
-            .map(|(id, _)| id.to_string())
-            .collect();
-        ids.sort();
-        ids
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -584,28 +529,6 @@ mod tests {
             h.update([0x1f]);
         }
         assert_eq!(fingerprint(&o, None), hex::encode(&h.finalize()[..12]));
-    }
-
-    #[test]
-    fn index_reports_unseen_present_seats_only() {
-        let now = Utc::now();
-        let mut idx = SeatIndex::default();
-        for (id, removed) in [("1", false), ("2", false), ("3", true)] {
-            idx.insert(
-                id,
-                IndexedSeat::of(&StoredSeatState {
-                    user_id: id.into(),
-                    fingerprint: "f".into(),
-                    first_seen_at: now,
-                    last_login: None,
-                    removed_at: removed.then_some(now),
-                    last_activity: None,
-                }),
-            );
-        }
-        assert!(idx.see("1").is_some());
-        assert!(idx.see("9").is_none());
-        assert_eq!(idx.gone(), vec!["2".to_string()]);
     }
 
     #[test]

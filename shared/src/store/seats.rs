@@ -185,7 +185,9 @@ impl SeatRepo for SeatTable {
         while let Some(item) = pages.next().await {
             let item = item.map_err(aws("Query"))?;
             let (user_id, seat) = indexed(&item)?;
-            index.insert(user_id, seat);
+            index
+                .insert(user_id, seat)
+                .map_err(|e| StoreError::corrupt("seat index", e))?;
         }
         Ok(index)
     }
