@@ -54,11 +54,60 @@ class _NotPlain(Exception):
     """A query the fast path does not cover: moto's own query answers it."""
 
 
-def _string_key(item):
-    key = item.range_key
+# A table's __dict__ entry {hash key: (its partition dict, the partition's sort keys in order)}.
+# In the table itself, so the copy TransactWriteItems takes to roll back to (or a backup) copies
+# the order with the items it belongs to; a restored table gets new items and no order.
+_ORDERS = "_sk_fast_query_orders"
+
+
+def _string(key):
     if key is None or key.type != "S":
         raise _NotPlain
     return key.value
+
+
+def _sorted_keys(part):  # a function of its own: infra/check-moto-fast-query.py counts the sorts
+    return sorted(map(_string, part))
+
+
+def _order(table, hash_key):
+    """The partition and its sort keys in order: sorted on its first page, then kept by the
+    put/delete wrappers below. Sorted anew if the table holds another dict for the partition or
+    another number of items than the order (a write that did not pass the wrappers)."""
+    part = table.items.get(hash_key)  # .get: reading must not create the partition
+    if part is None:
+        return {}, []
+    orders = table.__dict__.setdefault(_ORDERS, {})
+    kept = orders.get(hash_key)
+    if kept is None or kept[0] is not part or len(kept[1]) != len(part):
+        kept = orders[hash_key] = (part, _sorted_keys(part))
+    return kept
+
+
+def _kept(table, hash_key):
+    """The order kept for the partition as the table holds it now, or None."""
+    kept = table.__dict__.get(_ORDERS, {}).get(hash_key)
+    return kept[1] if kept is not None and kept[0] is table.items.get(hash_key) else None
+
+
+def _put_item(self, *args, **kwargs):
+    item = _put(self, *args, **kwargs)  # a failed condition raises here, before the order changes
+    keys = _kept(self, item.hash_key)
+    if keys is not None:
+        i = bisect.bisect_left(keys, item.range_key.value)
+        if keys[i:i + 1] != [item.range_key.value]:  # a new key (an overwrite keeps the order)
+            keys.insert(i, item.range_key.value)
+    return item
+
+
+def _delete_item(self, hash_key, range_key):
+    item = _delete(self, hash_key, range_key)  # None: there was no such item
+    keys = _kept(self, hash_key) if item is not None else None
+    if keys is not None:
+        i = bisect.bisect_left(keys, item.range_key.value)
+        if keys[i:i + 1] == [item.range_key.value]:
+            del keys[i]
+    return item
 
 
 def _fast_query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
@@ -70,11 +119,14 @@ def _fast_query(self, hash_key, range_comparison, range_objs, limit, exclusive_s
     query on a table's string sort key (the only kind a sync's seat reads make), this gives moto
     the partition's items after the start key, up to and including the one where moto stops the
     page, with no start key; moto's own code then builds the same page, count and
-    LastEvaluatedKey. Anything else goes to moto unchanged.
+    LastEvaluatedKey. Anything else goes to moto unchanged. The partition's order is sorted once
+    and kept as items are written (`_order`): sorting 500 000 keys on every page cost a large share
+    of each page.
     """
     plain = (
         index_name is None
         and self.range_key_attr
+        and self.range_key_type == "S"
         and hash_key is not None
         and not range_comparison
         and scan_index_forward is not False
@@ -83,24 +135,29 @@ def _fast_query(self, hash_key, range_comparison, range_objs, limit, exclusive_s
     )
     if plain:
         try:
-            rows = sorted(self.items[hash_key].values(), key=_string_key) if hash_key in self.items else []
+            part, keys = _order(self, hash_key)
+            first = 0
             if exclusive_start_key is not None:
                 start = DynamoType(exclusive_start_key[self.range_key_attr])
                 if start.type != "S":
                     raise _NotPlain
-                rows = rows[bisect.bisect_right(rows, start.value, key=_string_key):]
+                first = bisect.bisect_right(keys, start.value)
+            # moto stops before the item that would pass the limit or 1 MB: hand it that item too
+            page, size = [], 0
+            for i in range(first, len(keys)):
+                row = part.get(DynamoType({"S": keys[i]}))  # by key: the item as written last
+                if row is None:  # the order is wrong after all: moto answers, the next page sorts
+                    del self.__dict__[_ORDERS][hash_key]
+                    raise _NotPlain
+                page.append(row)
+                size += row.size()
+                if (limit is not None and len(page) > limit) or size > RESULT_SIZE_LIMIT:
+                    break
         except (_NotPlain, KeyError):
             plain = False
     if not plain:
         return _query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
                       scan_index_forward, projection_expressions, index_name, *args, **kwargs)
-    # moto stops before the item that would pass the limit or 1 MB: hand it that item too
-    page, size = [], 0
-    for row in rows:
-        page.append(row)
-        size += row.size()
-        if (limit is not None and len(page) > limit) or size > RESULT_SIZE_LIMIT:
-            break
     self.all_items = lambda: page  # under the lock: no other request sees this table now
     try:
         return _query(self, hash_key, range_comparison, range_objs, limit, None,
@@ -115,8 +172,8 @@ def _run_simple_serialised(host, port, app, **kwargs):
 
 server.run_simple = _run_simple_serialised
 if os.environ.get("SK_MOTO_FAST_QUERY") == "1":
-    _query = Table.query
-    Table.query = _fast_query
+    _query, _put, _delete = Table.query, Table.put_item, Table.delete_item
+    Table.query, Table.put_item, Table.delete_item = _fast_query, _put_item, _delete_item
     print("moto-server.py: SK_MOTO_FAST_QUERY=1: plain Query pages read from their partition", flush=True)
 
 if __name__ == "__main__":
