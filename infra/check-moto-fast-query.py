@@ -132,7 +132,6 @@ with mock_aws():
         """Every kind of write to partition pk, around cur (the next page's start key, or None).
         Not heavy: no transactions or PartiQL, which copy or read every item of the tables."""
         ks = keys_of(name, pk)
-        at = bisect.bisect_right(ks, cur) if cur else 0
         # new items: one right before and one right after the start key, others anywhere
         news = [new_key(name, pk) for _ in range(3)] + ([cur[:-1], cur + "0"] if cur else [])
         for k in news:

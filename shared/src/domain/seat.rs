@@ -306,8 +306,8 @@ pub fn reconcile_with_activity(
 }
 
 /// What the seat index keeps of one stored seat: its fingerprint and the instants of its
-/// evidence, not the evidence itself (about 60 bytes a seat with the key, so 500 000 seats fit in
-/// a small function). That is enough to tell an unchanged seat; any other goes through
+/// evidence, not the evidence itself ([`super::SeatIndex`] holds it in 48 bytes a seat besides
+/// the id, so 500 000 seats fit in a small function). That is enough to tell an unchanged seat; any other goes through
 /// [`reconcile_with_activity`] with its full stored state, fetched for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexedSeat {

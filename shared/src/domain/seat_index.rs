@@ -37,6 +37,21 @@ struct Entry {
 }
 
 impl Entry {
+    fn new(id_start: u32, id_len: u32, s: IndexedSeat) -> Self {
+        Self {
+            id_start,
+            id_len,
+            fingerprint: s.fingerprint.unwrap_or_default(),
+            login_at: s.login_at,
+            activity_at: s.activity_at,
+            flags: if s.fingerprint.is_some() {
+                HAS_FINGERPRINT
+            } else {
+                0
+            } | if s.removed { REMOVED } else { 0 },
+        }
+    }
+
     fn seat(&self) -> IndexedSeat {
         IndexedSeat {
             fingerprint: (self.flags & HAS_FINGERPRINT != 0).then_some(self.fingerprint),
@@ -44,17 +59,6 @@ impl Entry {
             activity_at: self.activity_at,
             removed: self.flags & REMOVED != 0,
         }
-    }
-
-    fn set(&mut self, s: IndexedSeat) {
-        self.fingerprint = s.fingerprint.unwrap_or_default();
-        self.login_at = s.login_at;
-        self.activity_at = s.activity_at;
-        self.flags = if s.fingerprint.is_some() {
-            HAS_FINGERPRINT
-        } else {
-            0
-        } | if s.removed { REMOVED } else { 0 };
     }
 
     fn id<'a>(&self, ids: &'a str) -> &'a str {
@@ -81,7 +85,7 @@ impl SeatIndex {
     pub fn insert(&mut self, user_id: &str, s: IndexedSeat) -> Result<(), IndexFull> {
         if let Some(i) = self.find(user_id) {
             if let Some(e) = self.entries.get_mut(i) {
-                e.set(s);
+                *e = Entry::new(e.id_start, e.id_len, s);
             }
             return Ok(());
         }
@@ -90,16 +94,7 @@ impl SeatIndex {
         let id_len = u32::try_from(user_id.len()).map_err(|_| IndexFull)?;
         id_start.checked_add(id_len).ok_or(IndexFull)?;
         self.ids.push_str(user_id);
-        let mut e = Entry {
-            id_start,
-            id_len,
-            fingerprint: Fingerprint::default(),
-            login_at: None,
-            activity_at: None,
-            flags: 0,
-        };
-        e.set(s);
-        self.entries.push(e);
+        self.entries.push(Entry::new(id_start, id_len, s));
         let Self {
             ids,
             entries,

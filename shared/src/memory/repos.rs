@@ -411,9 +411,7 @@ impl SeatRepo for MemorySeats {
         self.0.call("seats.index", |s| {
             let mut index = SeatIndex::default();
             for (_, seat) in profile_range(&s.seats, profile_id) {
-                index
-                    .insert(&seat.user_id, IndexedSeat::of(&StoredSeatState::from(seat)))
-                    .map_err(|e| StoreError::corrupt("seat index", e))?;
+                index.insert(&seat.user_id, IndexedSeat::of(&StoredSeatState::from(seat)))?;
             }
             Ok(index)
         })

@@ -42,6 +42,13 @@ pub enum StoreError {
     Unprocessed(usize),
 }
 
+/// The seat index refused a seat (past 4 Gi): never retried, like a corrupt item.
+impl From<crate::domain::IndexFull> for StoreError {
+    fn from(e: crate::domain::IndexFull) -> Self {
+        Self::corrupt("seat index", e)
+    }
+}
+
 impl StoreError {
     pub fn corrupt(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Corrupt {

@@ -185,9 +185,7 @@ impl SeatRepo for SeatTable {
         while let Some(item) = pages.next().await {
             let item = item.map_err(aws("Query"))?;
             let (user_id, seat) = indexed(&item)?;
-            index
-                .insert(user_id, seat)
-                .map_err(|e| StoreError::corrupt("seat index", e))?;
+            index.insert(user_id, seat)?;
         }
         Ok(index)
     }

@@ -52,7 +52,8 @@ static ALLOCATOR: Counting = Counting;
 
 const USAGE: &str = "usage: bench_seat_index [--seats N ...] [--ids box|dropbox]";
 
-/// Measures `f` from a fresh peak: (its result, live bytes it left, peak bytes above the start).
+/// Measures `f` from a fresh peak: (its result, live bytes it left, peak bytes above the start,
+/// wall seconds).
 fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, usize, f64) {
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
