@@ -3,6 +3,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::newest_by_user::{ActivityFull, Evidence, NewestByUser};
+
 /// Proof of a login: when, and the provider event that says so.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginEvidence {
@@ -133,16 +135,17 @@ impl std::fmt::Display for ActivityScope {
 /// record ids: feeds can repeat records near a page boundary (the newest is idempotent anyway,
 /// so only the counts need it).
 ///
-/// Memory is one entry per active user, kept compact because a first sync of a large tenant
-/// holds its whole backfill window's users here: the newest activity shares the login's entry
-/// when it is that login, and event types are stored once (a provider has a handful).
+/// Memory is one compact entry per active user ([`NewestByUser`]), because a first sync of a
+/// large tenant holds its whole backfill window's users here; event types are stored once (a
+/// provider has a handful).
 /// Serialisable: a run that continues in a later invocation stores it ([`super::RunState`]);
 /// load one with [`ActivityAggregator::from_json`], which also reads what earlier versions
 /// stored.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(from = "AggregatorWire")]
 pub struct ActivityAggregator {
-    users: HashMap<Box<str>, Newest>,
+    #[serde(serialize_with = "users_out")]
+    users: NewestByUser,
     types: Vec<Box<str>>,
     #[serde(skip_serializing)]
     type_index: HashMap<Box<str>, u32>,
@@ -156,34 +159,92 @@ pub struct ActivityAggregator {
     pub gap_until: Option<DateTime<Utc>>,
 }
 
-/// One piece of evidence as the aggregator keeps it (`ty`: an index into its types).
-#[derive(Debug, Serialize, Deserialize)]
-struct Kept {
+/// One piece of evidence as the aggregator stores it (`ty`: an index into its types).
+#[derive(Serialize, Deserialize)]
+struct Kept<S> {
     at: DateTime<Utc>,
-    id: Box<str>,
+    id: S,
     ty: u32,
 }
 
-/// A user's newest login, and their newest activity when that is not the login (`other`
-/// is never older than `login`).
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Newest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    login: Option<Kept>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    other: Option<Kept>,
+impl<'a> From<Evidence<'a>> for Kept<std::borrow::Cow<'a, str>> {
+    fn from(e: Evidence<'a>) -> Self {
+        Self {
+            at: e.at,
+            id: e.id,
+            ty: e.ty,
+        }
+    }
 }
 
-impl Newest {
-    fn activity(&self) -> Option<&Kept> {
-        self.other.as_ref().or(self.login.as_ref())
+impl Kept<String> {
+    fn evidence(&self) -> Evidence<'_> {
+        Evidence {
+            at: self.at,
+            id: std::borrow::Cow::Borrowed(&self.id),
+            ty: self.ty,
+        }
+    }
+}
+
+/// A user's newest login, and their newest activity when that is not the login, as stored.
+#[derive(Serialize, Deserialize)]
+struct Newest<S> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    login: Option<Kept<S>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    other: Option<Kept<S>>,
+}
+
+/// The users as a JSON object of user id → [`Newest`] (the form every version stored).
+fn users_out<S: serde::Serializer>(users: &NewestByUser, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(users.iter().map(|(user, login, other)| {
+        (
+            user,
+            Newest {
+                login: login.map(Kept::from),
+                other: other.map(Kept::from),
+            },
+        )
+    }))
+}
+
+/// Reads the users' object straight into the compact table (no map of them all on the way).
+struct UsersIn(NewestByUser);
+
+impl<'de> Deserialize<'de> for UsersIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = UsersIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of users' newest evidence")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<UsersIn, A::Error> {
+                let mut users = NewestByUser::default();
+                while let Some((user, n)) = m.next_entry::<String, Newest<String>>()? {
+                    users
+                        .put(
+                            &user,
+                            n.login.as_ref().map(Kept::evidence),
+                            n.other.as_ref().map(Kept::evidence),
+                        )
+                        .map_err(serde::de::Error::custom)?;
+                }
+                Ok(UsersIn(users))
+            }
+        }
+        d.deserialize_map(Visit)
     }
 }
 
 /// What [`ActivityAggregator`] stores (its lookup sets are rebuilt on load).
 #[derive(Deserialize)]
 struct AggregatorWire {
-    users: HashMap<Box<str>, Newest>,
+    users: UsersIn,
     types: Vec<Box<str>>,
     recent: VecDeque<Box<str>>,
     window: usize,
@@ -201,7 +262,7 @@ impl From<AggregatorWire> for ActivityAggregator {
                 .map(|(i, t)| (t.clone(), i))
                 .collect(),
             recent_set: w.recent.iter().cloned().collect(),
-            users: w.users,
+            users: w.users.0,
             types: w.types,
             recent: w.recent,
             window: w.window.max(1),
@@ -232,23 +293,33 @@ struct LegacyLogins {
     duplicates: u64,
 }
 
-impl From<LegacyAggregator> for ActivityAggregator {
-    fn from(l: LegacyAggregator) -> Self {
+impl TryFrom<LegacyAggregator> for ActivityAggregator {
+    type Error = ActivityFull;
+    fn try_from(mut l: LegacyAggregator) -> Result<Self, ActivityFull> {
         let mut a = Self::new(l.logins.window);
-        for (user, any) in l.any {
-            let login = l.logins.latest.get(&user);
-            if login.is_some_and(|login| *login == any || any.at < login.at) {
-                // the newest activity is the login: it shares the login's entry (an activity
-                // older than the login cannot be the newest)
-                continue;
-            }
-            // as stored, even when tied with the login (the older version kept whichever it read first)
-            let other = a.kept(any);
-            a.users.entry(user.into()).or_default().other = Some(other);
-        }
-        for (user, login) in l.logins.latest {
-            let login = a.kept(login);
-            a.users.entry(user.into()).or_default().login = Some(login);
+        let users: std::collections::BTreeSet<String> = l
+            .any
+            .keys()
+            .chain(l.logins.latest.keys())
+            .cloned()
+            .collect();
+        for user in users {
+            let login = l.logins.latest.remove(&user);
+            let any = l.any.remove(&user).filter(|any| {
+                // the newest activity that is the login shares its entry (an activity older
+                // than the login cannot be the newest); otherwise as stored, even when tied with
+                // the login (the older version kept whichever it read first)
+                !login
+                    .as_ref()
+                    .is_some_and(|login| *login == *any || any.at < login.at)
+            });
+            let login = login.map(|e| a.kept(e));
+            let other = any.map(|e| a.kept(e));
+            a.users.put(
+                &user,
+                login.as_ref().map(Kept::evidence),
+                other.as_ref().map(Kept::evidence),
+            )?;
         }
         for key in l.logins.recent {
             a.remember(key.into());
@@ -257,7 +328,7 @@ impl From<LegacyAggregator> for ActivityAggregator {
         a.duplicates = l.logins.duplicates;
         a.sessions_read = l.sessions_read;
         a.gap_until = l.gap_until;
-        a
+        Ok(a)
     }
 }
 
@@ -265,7 +336,7 @@ impl ActivityAggregator {
     pub fn new(dedup_window: usize) -> Self {
         let window = dedup_window.max(1);
         Self {
-            users: HashMap::new(),
+            users: NewestByUser::default(),
             types: Vec::new(),
             type_index: HashMap::new(),
             recent: VecDeque::with_capacity(window),
@@ -281,14 +352,13 @@ impl ActivityAggregator {
     /// A stored aggregator, in this version's form or an earlier one's.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice::<Self>(bytes).or_else(|e| {
-            serde_json::from_slice::<LegacyAggregator>(bytes)
-                .map(Self::from)
-                .map_err(|_| e)
+            let legacy = serde_json::from_slice::<LegacyAggregator>(bytes).map_err(|_| e)?;
+            Self::try_from(legacy).map_err(serde::de::Error::custom)
         })
     }
 
     /// Records one activity record. Returns false for a duplicate (by kind and id).
-    pub fn add(&mut self, e: ActivityEvent) -> bool {
+    pub fn add(&mut self, e: ActivityEvent) -> Result<bool, ActivityFull> {
         let ActivityEvent {
             user_id,
             kind,
@@ -297,15 +367,21 @@ impl ActivityAggregator {
         let key: Box<str> = format!("{kind:?}:{}", evidence.event_id).into();
         if self.recent_set.contains(&key) {
             self.duplicates += 1;
-            return false;
+            return Ok(false);
         }
         self.remember(key);
         self.events_read += 1;
         if kind == ActivityKind::Session {
             self.sessions_read += 1;
         }
-        self.keep(&user_id, kind, evidence);
-        true
+        let ty = self.type_of(&evidence.event_type);
+        let ev = Evidence {
+            at: evidence.at,
+            id: std::borrow::Cow::Borrowed(&evidence.event_id),
+            ty,
+        };
+        self.users.keep(&user_id, kind == ActivityKind::Login, ev)?;
+        Ok(true)
     }
 
     /// Adds `key` to the de-duplication window, dropping the oldest when it is full.
@@ -319,37 +395,12 @@ impl ActivityAggregator {
         self.recent.push_back(key);
     }
 
-    /// Keeps `evidence` where it is the newest (ties keep what is there: re-reading the same
-    /// event changes nothing).
-    fn keep(&mut self, user_id: &str, kind: ActivityKind, evidence: LoginEvidence) {
-        let newer = |k: Option<&Kept>| k.is_none_or(|k| evidence.at > k.at);
-        let (newer_login, newer_activity) = match self.users.get(user_id) {
-            Some(n) => (newer(n.login.as_ref()), newer(n.activity())),
-            None => (true, true),
-        };
-        let is_login = kind == ActivityKind::Login;
-        if !(newer_activity || is_login && newer_login) {
-            return;
-        }
-        let kept = self.kept(evidence);
-        let newest = self.users.entry(user_id.into()).or_default();
-        if is_login {
-            newest.login = Some(kept);
-            // the login is now the newest activity too, or `other` stays newer
-            if newer_activity {
-                newest.other = None;
-            }
-        } else {
-            newest.other = Some(kept);
-        }
-    }
-
-    /// `e` as the aggregator keeps it.
-    fn kept(&mut self, e: LoginEvidence) -> Kept {
+    /// `e` with its type as an index into the types.
+    fn kept(&mut self, e: LoginEvidence) -> Kept<String> {
         Kept {
             at: e.at,
             ty: self.type_of(&e.event_type),
-            id: e.event_id.into(),
+            id: e.event_id,
         }
     }
 
@@ -363,11 +414,11 @@ impl ActivityAggregator {
         i
     }
 
-    fn evidence(&self, k: &Kept) -> LoginEvidence {
+    fn evidence(&self, e: Evidence<'_>) -> LoginEvidence {
         LoginEvidence {
-            at: k.at,
-            event_id: k.id.to_string(),
-            event_type: usize::try_from(k.ty)
+            at: e.at,
+            event_id: e.id.into_owned(),
+            event_type: usize::try_from(e.ty)
                 .ok()
                 .and_then(|i| self.types.get(i))
                 .map_or_else(String::new, |t| t.to_string()),
@@ -382,22 +433,18 @@ impl ActivityAggregator {
     }
 
     pub fn latest_login(&self, user_id: &str) -> Option<LoginEvidence> {
-        let k = self.users.get(user_id)?.login.as_ref()?;
-        Some(self.evidence(k))
+        Some(self.evidence(self.users.login(user_id)?))
     }
 
     /// The newest record of any kind (a login included).
     pub fn latest_activity(&self, user_id: &str) -> Option<LoginEvidence> {
-        let k = self.users.get(user_id)?.activity()?;
-        Some(self.evidence(k))
+        Some(self.evidence(self.users.activity(user_id)?))
     }
 
     /// The instants of [`Self::latest_login`] and [`Self::latest_activity`], without copying
     /// the evidence.
     pub fn latest_instants(&self, user_id: &str) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-        self.users.get(user_id).map_or((None, None), |n| {
-            (n.login.as_ref().map(|k| k.at), n.activity().map(|k| k.at))
-        })
+        self.users.instants(user_id)
     }
 
     /// Records read (sessions included), not counting duplicates.
@@ -410,7 +457,7 @@ impl ActivityAggregator {
     }
 
     pub fn users_with_logins(&self) -> usize {
-        self.users.values().filter(|n| n.login.is_some()).count()
+        self.users.with_logins()
     }
 
     pub fn users_with_activity(&self) -> usize {
@@ -486,10 +533,10 @@ mod tests {
     #[test]
     fn keeps_newest_per_user_and_counts_duplicates_once() {
         let mut a = ActivityAggregator::new(4);
-        assert!(a.add(login("u1", "e1", 10)));
-        assert!(a.add(login("u1", "e2", 5)));
-        assert!(!a.add(login("u1", "e1", 10)));
-        assert!(a.add(login("u2", "e3", 1)));
+        assert!(a.add(login("u1", "e1", 10)).unwrap());
+        assert!(a.add(login("u1", "e2", 5)).unwrap());
+        assert!(!a.add(login("u1", "e1", 10)).unwrap());
+        assert!(a.add(login("u2", "e3", 1)).unwrap());
         assert_eq!(a.latest_login("u1").unwrap().event_id, "e1");
         assert_eq!(a.latest_login("u2").unwrap(), ev("e3", 1));
         assert_eq!(
@@ -501,11 +548,11 @@ mod tests {
     #[test]
     fn dedup_window_is_bounded() {
         let mut a = ActivityAggregator::new(2);
-        a.add(login("u", "e1", 1));
-        a.add(login("u", "e2", 2));
-        a.add(login("u", "e3", 3));
+        a.add(login("u", "e1", 1)).unwrap();
+        a.add(login("u", "e2", 2)).unwrap();
+        a.add(login("u", "e3", 3)).unwrap();
         // e1 fell out of the window: counted again, but the newest is unaffected
-        assert!(a.add(login("u", "e1", 1)));
+        assert!(a.add(login("u", "e1", 1)).unwrap());
         assert_eq!(a.latest_login("u").unwrap().event_id, "e3");
         assert_eq!(a.events_read(), 4);
     }
@@ -519,18 +566,28 @@ mod tests {
     #[test]
     fn activity_keeps_newest_login_and_newest_of_any_kind() {
         let mut a = ActivityAggregator::new(8);
-        assert!(a.add(act("u1", ActivityKind::Login, "l1", 10, "LOGIN")));
-        assert!(a.add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD")));
-        assert!(!a.add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD")));
-        assert!(a.add(act(
-            "u2",
-            ActivityKind::Session,
-            "s1",
-            70,
-            "desktop_client session"
-        )));
+        assert!(a
+            .add(act("u1", ActivityKind::Login, "l1", 10, "LOGIN"))
+            .unwrap());
+        assert!(a
+            .add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD"))
+            .unwrap());
+        assert!(!a
+            .add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD"))
+            .unwrap());
+        assert!(a
+            .add(act(
+                "u2",
+                ActivityKind::Session,
+                "s1",
+                70,
+                "desktop_client session"
+            ))
+            .unwrap());
         // the same id of another kind is another record
-        assert!(a.add(act("u2", ActivityKind::Content, "s1", 20, "DOWNLOAD")));
+        assert!(a
+            .add(act("u2", ActivityKind::Content, "s1", 20, "DOWNLOAD"))
+            .unwrap());
         assert_eq!(a.latest_login("u1").unwrap().event_id, "l1");
         assert_eq!(a.latest_activity("u1").unwrap().event_type, "UPLOAD");
         assert!(a.latest_login("u2").is_none());
@@ -571,7 +628,7 @@ mod tests {
             let ty = ["LOGIN", "UPLOAD", "PREVIEW", "desktop session"][rng.random_range(0..4)];
             let mut e = ev(&format!("e{i}"), rng.random_range(0..200));
             e.event_type = ty.into();
-            assert!(a.add(ActivityEvent::new(&user, kind, e.clone())));
+            assert!(a.add(ActivityEvent::new(&user, kind, e.clone())).unwrap());
             keep(&mut any, &user, &e);
             if kind == ActivityKind::Login {
                 keep(&mut logins, &user, &e);
@@ -592,9 +649,12 @@ mod tests {
     #[test]
     fn a_stored_aggregator_loads_with_its_evidence_and_its_dedup_window() {
         let mut a = ActivityAggregator::new(8);
-        a.add(act("u1", ActivityKind::Login, "l1", 10, "LOGIN"));
-        a.add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD"));
-        a.add(act("u2", ActivityKind::Session, "s1", 70, "desktop"));
+        a.add(act("u1", ActivityKind::Login, "l1", 10, "LOGIN"))
+            .unwrap();
+        a.add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD"))
+            .unwrap();
+        a.add(act("u2", ActivityKind::Session, "s1", 70, "desktop"))
+            .unwrap();
         a.note_gap(Some(ev("x", 5).at));
         let mut b = ActivityAggregator::from_json(&serde_json::to_vec(&a).unwrap()).unwrap();
         for u in ["u1", "u2", "u3"] {
@@ -607,8 +667,12 @@ mod tests {
             (3, 1, 1)
         );
         // the window came along: a repeat is still a duplicate; known types are not added twice
-        assert!(!b.add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD")));
-        assert!(b.add(act("u3", ActivityKind::Content, "c2", 60, "UPLOAD")));
+        assert!(!b
+            .add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD"))
+            .unwrap());
+        assert!(b
+            .add(act("u3", ActivityKind::Content, "c2", 60, "UPLOAD"))
+            .unwrap());
         assert_eq!(b.types.len(), 3);
         assert_eq!(b.latest_activity("u3").unwrap().event_type, "UPLOAD");
     }
@@ -654,7 +718,9 @@ mod tests {
         );
         assert_eq!((a.users_with_logins(), a.users_with_activity()), (3, 4));
         assert_eq!((a.events_read(), a.duplicates()), (2, 1));
-        assert!(!a.add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD")));
+        assert!(!a
+            .add(act("u1", ActivityKind::Content, "c1", 50, "UPLOAD"))
+            .unwrap());
         // neither form: the error of this version's form
         assert!(ActivityAggregator::from_json(b"{\"users\": 3}").is_err());
     }

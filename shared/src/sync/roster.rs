@@ -101,7 +101,7 @@ where
         };
         activity.note_gap(page.gap_until);
         for e in page.events {
-            activity.add(e);
+            activity.add(e)?;
         }
         at = Position::after(page.resume);
         pages_here += 1;

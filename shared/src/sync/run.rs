@@ -58,6 +58,9 @@ pub enum SyncError {
     /// The roster-drop guard held this run's removals (the message says how to accept).
     #[error("{0}")]
     RosterHeld(String),
+    /// The activity read outgrew what one run can hold (never met by a real tenant).
+    #[error(transparent)]
+    ActivityFull(#[from] crate::domain::ActivityFull),
 }
 
 impl From<CandidateError> for SyncError {
