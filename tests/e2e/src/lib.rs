@@ -27,6 +27,8 @@ use seatkeeper::wiring::{self, AwsClients, ProductionReclaimer, ProductionSync};
 use seatkeeper::Config;
 use secrecy::SecretString;
 
+pub mod heap_count;
+
 /// moto's URL. Tests need it: run them with `infra/test.sh`, which starts moto and sets it.
 pub fn moto_endpoint() -> String {
     match std::env::var("AWS_ENDPOINT_URL") {

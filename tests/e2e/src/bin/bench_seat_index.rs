@@ -7,63 +7,19 @@
 //!
 //! Prints one line per size: heap bytes live after loading and peak during it (a counting global
 //! allocator), bytes per seat, and load and lookup wall times; then the new/old ratios.
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use seatkeeper::domain::{IndexedSeat, SeatIndex};
-
-/// The system allocator, counting the bytes live and their peak.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-}
+use seatkeeper_e2e::heap_count::{measure, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
 const USAGE: &str = "usage: bench_seat_index [--seats N ...] [--ids box|dropbox]";
-
-/// Measures `f` from a fresh peak: (its result, live bytes it left, peak bytes above the start,
-/// wall seconds).
-fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, usize, f64) {
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
-    let t = Instant::now();
-    let out = f();
-    let wall = t.elapsed().as_secs_f64();
-    let live = LIVE.load(Ordering::Relaxed).saturating_sub(before);
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
-    (out, live, peak, wall)
-}
 
 fn seat(i: usize) -> IndexedSeat {
     let at = Utc
