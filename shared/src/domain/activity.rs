@@ -295,31 +295,28 @@ struct LegacyLogins {
 
 impl TryFrom<LegacyAggregator> for ActivityAggregator {
     type Error = ActivityFull;
-    fn try_from(mut l: LegacyAggregator) -> Result<Self, ActivityFull> {
+    fn try_from(l: LegacyAggregator) -> Result<Self, ActivityFull> {
         let mut a = Self::new(l.logins.window);
-        let users: std::collections::BTreeSet<String> = l
-            .any
-            .keys()
-            .chain(l.logins.latest.keys())
-            .cloned()
-            .collect();
-        for user in users {
-            let login = l.logins.latest.remove(&user);
-            let any = l.any.remove(&user).filter(|any| {
+        let mut any = l.any;
+        for (user, login) in l.logins.latest {
+            let other = any.remove(&user).filter(|any| {
                 // the newest activity that is the login shares its entry (an activity older
                 // than the login cannot be the newest); otherwise as stored, even when tied with
                 // the login (the older version kept whichever it read first)
-                !login
-                    .as_ref()
-                    .is_some_and(|login| *login == *any || any.at < login.at)
+                !(*any == login || any.at < login.at)
             });
-            let login = login.map(|e| a.kept(e));
-            let other = any.map(|e| a.kept(e));
+            let login = a.kept(login);
+            let other = other.map(|e| a.kept(e));
             a.users.put(
                 &user,
-                login.as_ref().map(Kept::evidence),
+                Some(login.evidence()),
                 other.as_ref().map(Kept::evidence),
             )?;
+        }
+        // users with activity and no login
+        for (user, other) in any {
+            let other = a.kept(other);
+            a.users.put(&user, None, Some(other.evidence()))?;
         }
         for key in l.logins.recent {
             a.remember(key.into());

@@ -228,17 +228,14 @@ impl NewestByUser {
         let Some(e) = self.entries.get(i).copied() else {
             return Ok(());
         };
-        match self.others.get_mut(e.other as usize) {
-            Some(o) => {
-                if slot.is_none() {
-                    // the slot's id goes (a written `slot` reused or replaced it already)
-                    let old = o.take();
-                    self.drop_slot(old);
-                } else {
-                    *o = slot;
-                }
+        match (self.others.get_mut(e.other as usize), slot) {
+            (Some(o), Some(_)) => *o = slot,
+            (Some(o), None) => {
+                // the login is the newest again: the other record's id is no longer used
+                let old = o.take();
+                self.drop_slot(old);
             }
-            None if slot.is_some() => {
+            (None, Some(_)) => {
                 let n = u32::try_from(self.others.len())
                     .ok()
                     .filter(|&n| n != NONE)
@@ -248,7 +245,7 @@ impl NewestByUser {
                     e.other = n;
                 }
             }
-            None => {}
+            (None, None) => {}
         }
         Ok(())
     }
