@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::domain::rules::{evaluate, SeatFacts, Verdict};
+use crate::domain::rules::{evaluate, ActiveAfter, SeatFacts, Verdict};
 use crate::domain::{Approval, Candidate, Profile, ReclaimRequest};
 use crate::ports::{QueueError, ReclaimRepo, RequestQueue, SeatRepo, StoreError};
 
@@ -24,7 +24,10 @@ pub enum CandidateError {
 pub struct CandidateReport {
     pub seats_evaluated: u64,
     pub candidates: u64,
+    /// The counts below are of seats not active: an active seat counts as active even when an
+    /// exemption, the scope or the grace period would also keep it (it is not read at all).
     pub exempt: u64,
+    /// Activity within the threshold, of the kind the rules count.
     pub active: u64,
     pub in_grace: u64,
     pub out_of_scope: u64,
@@ -66,11 +69,21 @@ pub async fn refresh(
     let mut pending: Vec<Candidate> = Vec::with_capacity(FLUSH_AT);
     let observed_since = profile.last_sync.as_ref().and_then(|l| l.observed_since);
     let kept = active_keeps(seats, &profile.id, now).await?;
+    // most seats are active: the store need not send them (they are counted, not read)
+    let active = ActiveAfter::of(&profile.rules, now);
     let mut start = None;
     loop {
-        let (page, next) = seats.page(&profile.id, start.take()).await?;
-        for seat in page.iter().filter(|s| s.removed_at.is_none()) {
+        let page = seats.page(&profile.id, start.take(), Some(active)).await?;
+        let next = page.next;
+        out.report.seats_evaluated += page.active_left_out;
+        out.report.active += page.active_left_out;
+        for seat in page.seats.iter().filter(|s| s.removed_at.is_none()) {
             out.report.seats_evaluated += 1;
+            // the same count whether or not the store left the seat out
+            if seat.active_by(&active) {
+                out.report.active += 1;
+                continue;
+            }
             let verdict = evaluate(
                 &SeatFacts {
                     kept_until: kept.get(&seat.user_id).copied(),

@@ -368,6 +368,40 @@ pub fn is_protected_status(status: &str) -> bool {
     status.starts_with("cannot_delete")
 }
 
+/// Activity newer than `after` (of the kind the rules count) makes a seat active whatever else
+/// holds: an exemption, the license scope or the grace period would only keep it too. So the
+/// rules pass need not read such a seat, and the store can leave it out of the page it returns
+/// (`SeatRepo::page`): on a tenant where most people work, most seats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveAfter {
+    pub after: DateTime<Utc>,
+    pub scope: ActivityScope,
+}
+
+impl ActiveAfter {
+    /// The bound the rules put at `now`: [`evaluate`] finds a seat active exactly when its
+    /// counted activity is newer than `now` less the inactivity threshold.
+    pub fn of(rules: &ReclaimRules, now: DateTime<Utc>) -> Self {
+        Self {
+            after: now - Duration::days(i64::from(rules.inactive_days)),
+            scope: rules.activity,
+        }
+    }
+
+    /// Whether this evidence is activity newer than the bound.
+    pub fn holds(
+        &self,
+        last_login: Option<&LoginEvidence>,
+        last_activity: Option<&LoginEvidence>,
+    ) -> bool {
+        let counted = match self.scope {
+            ActivityScope::Any => LoginEvidence::newest(last_login, last_activity),
+            ActivityScope::Logins => last_login,
+        };
+        counted.is_some_and(|e| e.at > self.after)
+    }
+}
+
 /// Applies the rules to one seat. `in_scope` says whether its license type is reclaimable
 /// (see [`super::Profile::reclaimable`]); `transfer_target` is the account that receives files.
 pub fn evaluate(
@@ -711,5 +745,52 @@ mod tests {
         // profiles stored before rules existed read as the defaults
         let r: ReclaimRules = serde_json::from_str("{}").unwrap();
         assert_eq!(r, ReclaimRules::default());
+    }
+
+    #[test]
+    fn active_after_holds_exactly_where_the_rules_find_a_seat_active() {
+        for scope in [ActivityScope::Any, ActivityScope::Logins] {
+            let rules = ReclaimRules {
+                activity: scope,
+                ..ReclaimRules::default()
+            };
+            let bound = ActiveAfter::of(&rules, now());
+            for ms in [-86_400_000, -1000, -1, 0, 1, 999, 1000, 86_400_000] {
+                let e = LoginEvidence {
+                    at: bound.after + Duration::milliseconds(ms),
+                    event_id: "ev".into(),
+                    event_type: "LOGIN".into(),
+                };
+                let old = login(400);
+                // the evidence as the login, as other activity beside an old login, alone
+                for (l, a) in [(Some(&e), None), (Some(&old), Some(&e)), (None, Some(&e))] {
+                    let f = SeatFacts {
+                        last_login: l,
+                        last_activity: a,
+                        observed_since: Some(at(200)),
+                        ..facts(None, 400)
+                    };
+                    let verdict = evaluate(&f, &rules, true, None, now());
+                    let holds = bound.holds(l, a);
+                    assert_eq!(
+                        holds,
+                        matches!(verdict, Verdict::Active { .. }),
+                        "{scope:?} {ms} ms: {verdict:?}"
+                    );
+                    // an exempt seat it holds for is never a candidate either
+                    let admin = evaluate(
+                        &SeatFacts {
+                            is_admin: true,
+                            ..f
+                        },
+                        &rules,
+                        true,
+                        None,
+                        now(),
+                    );
+                    assert!(!holds || matches!(admin, Verdict::Exempt(_)));
+                }
+            }
+        }
     }
 }

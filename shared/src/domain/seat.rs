@@ -103,6 +103,12 @@ impl RuleSeat {
     pub const ATTRIBUTES: &'static str = "user_id, login, #name, #status, is_admin, license_type, created_at, first_seen_at, last_login, last_activity, removed_at";
     /// The projection's reserved words, as `#placeholder` → attribute.
     pub const NAMES: [(&'static str, &'static str); 2] = [("#name", "name"), ("#status", "status")];
+
+    /// A present seat the rules find active by `bound` alone (see [`super::rules::ActiveAfter`]).
+    pub fn active_by(&self, bound: &super::rules::ActiveAfter) -> bool {
+        self.removed_at.is_none()
+            && bound.holds(self.last_login.as_ref(), self.last_activity.as_ref())
+    }
 }
 
 impl From<&Seat> for RuleSeat {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use crate::domain::profile::LastSync;
+use crate::domain::rules::ActiveAfter;
 use crate::domain::{
     Approval, Candidate, Checkpoint, IndexedSeat, InvalidMessage, Keep, LicenseSummary, Notice,
     NoticeMessage, NoticeToken, PendingConnect, Profile, ReclaimRecord, RuleSeat, Seat, SeatIndex,
@@ -20,7 +21,7 @@ use crate::domain::{
 use crate::domain::{BlobRef, RunState};
 use crate::ports::{
     ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
-    SeatRepo, StoreError, UserLock,
+    SeatPage, SeatRepo, StoreError, UserLock,
 };
 
 /// The source of the `StoreError::Aws` errors this adapter produces.
@@ -514,18 +515,27 @@ impl SeatRepo for MemorySeats {
         &self,
         profile_id: &str,
         start: Option<SeatCursor>,
-    ) -> Result<(Vec<RuleSeat>, Option<SeatCursor>), StoreError> {
+        skip_active: Option<ActiveAfter>,
+    ) -> Result<SeatPage, StoreError> {
         let size = *lock(&self.0.page_size);
         self.0.call("seats.page", |s| {
             let mut rest = profile_range(&s.seats, profile_id)
                 .filter(|((_, user), _)| start.as_ref().is_none_or(|c| *user > c.0))
                 .map(|(_, v)| v);
-            let page: Vec<RuleSeat> = rest.by_ref().take(size).map(RuleSeat::from).collect();
-            let next = match (rest.next(), page.last()) {
+            // like a Query's filter: a page is `size` seats read, then some are left out
+            let read: Vec<RuleSeat> = rest.by_ref().take(size).map(RuleSeat::from).collect();
+            let next = match (rest.next(), read.last()) {
                 (Some(_), Some(last)) => Some(SeatCursor(last.user_id.clone())),
                 _ => None,
             };
-            Ok((page, next))
+            let (left_out, seats): (Vec<_>, Vec<_>) = read
+                .into_iter()
+                .partition(|seat| skip_active.is_some_and(|b| seat.active_by(&b)));
+            Ok(SeatPage {
+                seats,
+                active_left_out: left_out.len() as u64,
+                next,
+            })
         })
     }
 
@@ -1252,13 +1262,13 @@ mod tests {
             })
             .collect();
         r.seats().put_many(&seats).await.unwrap();
-        let (p1, c1) = r.seats().page("p", None).await.unwrap();
-        assert_eq!(p1.len(), 2);
-        assert_eq!(c1, Some(SeatCursor("b".into())));
-        let (p2, c2) = r.seats().page("p", c1).await.unwrap();
-        assert_eq!(p2[0].user_id, "c");
-        let (p3, c3) = r.seats().page("p", c2).await.unwrap();
-        assert_eq!((p3.len(), c3), (1, None));
+        let p1 = r.seats().page("p", None, None).await.unwrap();
+        assert_eq!(p1.seats.len(), 2);
+        assert_eq!(p1.next, Some(SeatCursor("b".into())));
+        let p2 = r.seats().page("p", p1.next, None).await.unwrap();
+        assert_eq!(p2.seats[0].user_id, "c");
+        let p3 = r.seats().page("p", p2.next, None).await.unwrap();
+        assert_eq!((p3.seats.len(), p3.next), (1, None));
     }
 
     fn r_seat(user: &str) -> Seat {

@@ -27,5 +27,5 @@ pub use provider::{
 pub use queue::{NoSyncQueue, QueueError, RequestQueue, SyncJobQueue};
 pub use repos::{
     ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
-    SeatRepo, StoreError, UserLock,
+    SeatPage, SeatRepo, StoreError, UserLock,
 };

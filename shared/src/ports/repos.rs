@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use crate::domain::profile::LastSync;
+use crate::domain::rules::ActiveAfter;
 use crate::domain::{
     Approval, Candidate, Checkpoint, InvalidMessage, Keep, LicenseSummary, Notice, NoticeMessage,
     NoticeToken, PendingConnect, Profile, ReclaimRecord, RuleSeat, Seat, SeatIndex,
@@ -62,6 +63,15 @@ impl StoreError {
 /// opaque to the services.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeatCursor(pub String);
+
+/// One page of [`SeatRepo::page`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeatPage {
+    pub seats: Vec<RuleSeat>,
+    /// Present seats left out because they are active by the bound asked for.
+    pub active_left_out: u64,
+    pub next: Option<SeatCursor>,
+}
 
 /// Integration profiles (one per Box enterprise or Dropbox team), written with optimistic
 /// versioning so an operator's edit and a sync never overwrite each other.
@@ -135,12 +145,15 @@ pub trait SeatRepo {
     /// Every stored seat (present and removed).
     async fn list(&self, profile_id: &str) -> Result<Vec<Seat>, StoreError>;
     /// One page of stored seats, as the rules read them, and where the next starts (bounded
-    /// memory on any tenant).
+    /// memory on any tenant). With `skip_active`, present seats active by that bound
+    /// ([`RuleSeat::active_by`]) may be left out of the page and only counted: an adapter may
+    /// return some of them anyway, and never leaves out any other seat.
     async fn page(
         &self,
         profile_id: &str,
         start: Option<SeatCursor>,
-    ) -> Result<(Vec<RuleSeat>, Option<SeatCursor>), StoreError>;
+        skip_active: Option<ActiveAfter>,
+    ) -> Result<SeatPage, StoreError>;
 
     async fn list_candidates(&self, profile_id: &str) -> Result<Vec<Candidate>, StoreError>;
     async fn get_candidate(

@@ -3,19 +3,20 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::keys;
 use super::table::{
     aws, condition_failed, conditional, from_item, put_request, to_item, Item, Table,
 };
+use crate::domain::rules::ActiveAfter;
 use crate::domain::seat::parse_fingerprint;
 use crate::domain::seat::RECLAIM_LISTING_LAG;
 use crate::domain::{
-    Candidate, IndexedSeat, Keep, LicenseSummary, LoginEvidence, RuleSeat, Seat, SeatIndex,
-    StoredSeatState,
+    ActivityScope, Candidate, IndexedSeat, Keep, LicenseSummary, LoginEvidence, RuleSeat, Seat,
+    SeatIndex, StoredSeatState,
 };
-use crate::ports::{SeatCursor, SeatRepo, StoreError};
+use crate::ports::{SeatCursor, SeatPage, SeatRepo, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct SeatTable {
@@ -72,6 +73,36 @@ fn indexed(item: &Item) -> Result<(&str, IndexedSeat), StoreError> {
             removed: matches!(item.get("removed_at"), Some(AttributeValue::S(_))),
         },
     ))
+}
+
+/// The Query filter that keeps every seat but the present ones active by `bound`, and the
+/// attribute names it uses. A removed seat has `removed_at` as a string (a present one has it
+/// null); a missing `at` compares false, so a seat without that evidence is kept.
+fn active_filter(bound: &ActiveAfter) -> (&'static str, &'static [(&'static str, &'static str)]) {
+    match bound.scope {
+        ActivityScope::Any => (
+            "attribute_type(removed_at, :s) OR NOT (#ll.#at > :after OR #la.#at > :after)",
+            &[
+                ("#ll", "last_login"),
+                ("#la", "last_activity"),
+                ("#at", "at"),
+            ],
+        ),
+        ActivityScope::Logins => (
+            "attribute_type(removed_at, :s) OR NOT (#ll.#at > :after)",
+            &[("#ll", "last_login"), ("#at", "at")],
+        ),
+    }
+}
+
+/// The bound as the filter compares it with stored instants, which are RFC 3339 in UTC (`Z`,
+/// with a fraction only when there is one) and so compare as text the way they compare in time
+/// down to the second. The bound is cut to whole seconds: a stored instant greater as text has
+/// a later second, so it is later than the bound; one in the bound's own second compares equal
+/// or less (`.` sorts before `Z`) and is kept, for the rules to judge exactly. The filter can
+/// keep too much, never leave out too much.
+fn after_text(after: DateTime<Utc>) -> String {
+    after.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// A [`RuleSeat`] from an item read with its projection, taken straight off the attribute
@@ -300,13 +331,16 @@ impl SeatRepo for SeatTable {
             .await
     }
 
-    /// One Query page (≤1 MB). The cursor is the last user id; its key is rebuilt here, so the
-    /// services never hold a DynamoDB key.
+    /// One Query page (≤1 MB read). The cursor is the last user id; its key is rebuilt here, so
+    /// the services never hold a DynamoDB key. With `skip_active`, a filter leaves out present
+    /// seats active by the bound: DynamoDB reads them (same capacity) but does not send them, so
+    /// they cost no decoding here (`ScannedCount - Count` counts them).
     async fn page(
         &self,
         profile_id: &str,
         start: Option<SeatCursor>,
-    ) -> Result<(Vec<RuleSeat>, Option<SeatCursor>), StoreError> {
+        skip_active: Option<ActiveAfter>,
+    ) -> Result<SeatPage, StoreError> {
         let start = start.map(|SeatCursor(user_id)| {
             let (pk, sk) = keys::seat(profile_id, &user_id);
             HashMap::from([
@@ -314,24 +348,41 @@ impl SeatRepo for SeatTable {
                 ("sk".to_owned(), AttributeValue::S(sk)),
             ])
         });
+        let mut names: HashMap<String, String> = RuleSeat::NAMES
+            .iter()
+            .map(|(p, n)| ((*p).to_owned(), (*n).to_owned()))
+            .collect();
+        let mut values = HashMap::from([(
+            ":pk".to_owned(),
+            AttributeValue::S(keys::seats_pk(profile_id)),
+        )]);
+        let filter = skip_active.map(|bound| {
+            let (expr, used) = active_filter(&bound);
+            for (p, n) in used {
+                names.insert((*p).to_owned(), (*n).to_owned());
+            }
+            values.insert(
+                ":after".to_owned(),
+                AttributeValue::S(after_text(bound.after)),
+            );
+            values.insert(":s".to_owned(), AttributeValue::S("S".to_owned()));
+            expr
+        });
         let out = self
             .table
             .client()
             .query()
             .table_name(self.table.name())
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(keys::seats_pk(profile_id)))
+            .set_filter_expression(filter.map(str::to_owned))
+            .set_expression_attribute_values(Some(values))
             .set_exclusive_start_key(start)
             .projection_expression(RuleSeat::ATTRIBUTES)
-            .set_expression_attribute_names(Some(
-                RuleSeat::NAMES
-                    .iter()
-                    .map(|(p, n)| ((*p).to_owned(), (*n).to_owned()))
-                    .collect(),
-            ))
+            .set_expression_attribute_names(Some(names))
             .send()
             .await
             .map_err(aws("Query"))?;
+        let active_left_out = u64::try_from(out.scanned_count - out.count).unwrap_or(0);
         let seats = out
             .items
             .unwrap_or_default()
@@ -345,7 +396,11 @@ impl SeatRepo for SeatTable {
             .and_then(|v| v.as_s().ok())
             .and_then(|sk| sk.strip_prefix(keys::SEAT_PREFIX))
             .map(|user_id| SeatCursor(user_id.to_owned()));
-        Ok((seats, next))
+        Ok(SeatPage {
+            seats,
+            active_left_out,
+            next,
+        })
     }
 
     async fn list_candidates(&self, profile_id: &str) -> Result<Vec<Candidate>, StoreError> {

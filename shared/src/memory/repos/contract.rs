@@ -213,9 +213,10 @@ async fn seats(r: &impl Repos, prefix: &str) {
     let mut paged = Vec::new();
     let mut cursor = None;
     for _ in 0..20 {
-        let (page, next) = repo.page(&pid, cursor).await.expect("page");
-        paged.extend(page);
-        cursor = next;
+        let page = repo.page(&pid, cursor, None).await.expect("page");
+        assert_eq!(page.active_left_out, 0, "nothing left out unless asked");
+        paged.extend(page.seats);
+        cursor = page.next;
         if cursor.is_none() {
             break;
         }
@@ -228,11 +229,15 @@ async fn seats(r: &impl Repos, prefix: &str) {
             .map(crate::domain::RuleSeat::from)
             .collect::<Vec<_>>()
     );
-    let (from_u03, _) = repo
-        .page(&pid, Some(SeatCursor("u03".into())))
+    let from_u03 = repo
+        .page(&pid, Some(SeatCursor("u03".into())), None)
         .await
         .expect("page");
-    assert_eq!(from_u03.first().map(|s| s.user_id.as_str()), Some("u04"));
+    assert_eq!(
+        from_u03.seats.first().map(|s| s.user_id.as_str()),
+        Some("u04")
+    );
+    seats_left_out_as_active(r, prefix).await;
 
     // removal: once, and only of a stored seat
     let at = t0() + chrono::Duration::hours(1);
@@ -402,6 +407,133 @@ async fn keeps(r: &impl Repos, prefix: &str) {
         .await
         .expect("delete_keep again");
     assert_eq!(repo.keeps(&pid).await.expect("keeps"), vec![other]);
+}
+
+/// `page` with `skip_active`: a present seat active by the bound may be left out and counted;
+/// one active by a whole second or more must be (that is the point); no other seat ever is.
+/// Instants at and around the bound, with and without a fraction of a second, for the DynamoDB
+/// filter that compares them as text.
+async fn seats_left_out_as_active(r: &impl Repos, prefix: &str) {
+    let repo = r.seats();
+    let pid = format!("{prefix}-active");
+    let bound = t0() - chrono::Duration::days(30);
+    let ms = chrono::Duration::milliseconds;
+    let ev = |at: DateTime<Utc>, kind: &str| LoginEvidence {
+        at,
+        event_id: format!("{kind}-{}", at.timestamp_millis()),
+        event_type: kind.into(),
+    };
+    // (user, login and other activity as offsets from the bound, removed)
+    type Case = (
+        &'static str,
+        Option<chrono::Duration>,
+        Option<chrono::Duration>,
+        bool,
+    );
+    let cases: [Case; 9] = [
+        ("a-day-after", Some(chrono::Duration::days(1)), None, false),
+        ("b-at-bound", Some(ms(0)), None, false),
+        ("c-ms-after", Some(ms(1)), None, false),
+        (
+            "d-upload-after",
+            Some(-chrono::Duration::days(1)),
+            Some(chrono::Duration::days(2)),
+            false,
+        ),
+        ("e-none", None, None, false),
+        ("f-removed", Some(chrono::Duration::days(5)), None, true),
+        ("g-second-and-half", Some(ms(1500)), None, false),
+        ("h-ms-before", Some(ms(-1)), Some(ms(-1)), false),
+        ("i-upload-ms-after", None, Some(ms(999)), false),
+    ];
+    let seats: Vec<Seat> = cases
+        .iter()
+        .map(|(user, login, other, removed)| Seat {
+            last_login: login.map(|d| ev(bound + d, "LOGIN")),
+            last_activity: other.map(|d| ev(bound + d, "UPLOAD")),
+            removed_at: removed.then(t0),
+            ..seat(&pid, user)
+        })
+        .collect();
+    repo.put_many(&seats).await.expect("put_many");
+    for scope in [
+        crate::domain::ActivityScope::Any,
+        crate::domain::ActivityScope::Logins,
+    ] {
+        let skip = crate::domain::rules::ActiveAfter {
+            after: bound,
+            scope,
+        };
+        let (mut returned, mut left_out, mut cursor) = (Vec::new(), 0, None);
+        for _ in 0..20 {
+            let page = repo.page(&pid, cursor, Some(skip)).await.expect("page");
+            returned.extend(page.seats.into_iter().map(|s| s.user_id));
+            left_out += page.active_left_out;
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert!(cursor.is_none(), "paging ends");
+        let active: Vec<&str> = seats
+            .iter()
+            .filter(|s| crate::domain::RuleSeat::from(*s).active_by(&skip))
+            .map(|s| s.user_id.as_str())
+            .collect();
+        let clearly = |s: &Seat| {
+            let counted = match scope {
+                crate::domain::ActivityScope::Any => {
+                    LoginEvidence::newest(s.last_login.as_ref(), s.last_activity.as_ref())
+                }
+                crate::domain::ActivityScope::Logins => s.last_login.as_ref(),
+            };
+            s.removed_at.is_none() && counted.is_some_and(|e| e.at >= bound + ms(1000))
+        };
+        for s in &seats {
+            let id = s.user_id.as_str();
+            if !active.contains(&id) {
+                assert!(
+                    returned.iter().any(|r| r == id),
+                    "{scope:?}: {id} is not active: returned"
+                );
+            }
+            if clearly(s) {
+                assert!(
+                    !returned.iter().any(|r| r == id),
+                    "{scope:?}: {id} is active by a second or more: left out"
+                );
+            }
+        }
+        let mut unique = returned.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), returned.len(), "each seat once");
+        let returned_active = returned
+            .iter()
+            .filter(|r| active.contains(&r.as_str()))
+            .count();
+        assert_eq!(
+            left_out + returned_active as u64,
+            active.len() as u64,
+            "{scope:?}: every active seat is either returned or counted"
+        );
+        let expected_active: &[&str] = match scope {
+            crate::domain::ActivityScope::Any => &[
+                "a-day-after",
+                "c-ms-after",
+                "d-upload-after",
+                "g-second-and-half",
+                "i-upload-ms-after",
+            ],
+            crate::domain::ActivityScope::Logins => {
+                &["a-day-after", "c-ms-after", "g-second-and-half"]
+            }
+        };
+        assert_eq!(
+            active, expected_active,
+            "{scope:?}: the bound is exclusive, removed seats are not active"
+        );
+    }
 }
 
 async fn candidates(r: &impl Repos, prefix: &str) {
