@@ -90,6 +90,18 @@ pub enum ActivityScope {
 }
 
 impl ActivityScope {
+    /// The activity this scope counts, of a seat's newest login and newest activity of any kind.
+    pub fn counted<'a>(
+        self,
+        last_login: Option<&'a LoginEvidence>,
+        last_activity: Option<&'a LoginEvidence>,
+    ) -> Option<&'a LoginEvidence> {
+        match self {
+            ActivityScope::Any => LoginEvidence::newest(last_login, last_activity),
+            ActivityScope::Logins => last_login,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ActivityScope::Any => "any",

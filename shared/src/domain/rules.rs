@@ -394,11 +394,9 @@ impl ActiveAfter {
         last_login: Option<&LoginEvidence>,
         last_activity: Option<&LoginEvidence>,
     ) -> bool {
-        let counted = match self.scope {
-            ActivityScope::Any => LoginEvidence::newest(last_login, last_activity),
-            ActivityScope::Logins => last_login,
-        };
-        counted.is_some_and(|e| e.at > self.after)
+        self.scope
+            .counted(last_login, last_activity)
+            .is_some_and(|e| e.at > self.after)
     }
 }
 
@@ -438,11 +436,7 @@ pub fn evaluate(
         return Verdict::InGrace { since: joined };
     }
     let threshold = Duration::days(i64::from(rules.inactive_days));
-    let counted = match rules.activity {
-        ActivityScope::Any => LoginEvidence::newest(seat.last_login, seat.last_activity),
-        ActivityScope::Logins => seat.last_login,
-    };
-    let mut since = match counted {
+    let mut since = match rules.activity.counted(seat.last_login, seat.last_activity) {
         Some(l) if now - l.at < threshold => return Verdict::Active { last_login: l.at },
         Some(l) => l.at,
         None if rules.never_logged_in == NeverLoggedIn::Exempt => {

@@ -65,7 +65,7 @@ impl StoreError {
 pub struct SeatCursor(pub String);
 
 /// One page of [`SeatRepo::page`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeatPage {
     pub seats: Vec<RuleSeat>,
     /// Present seats left out because they are active by the bound asked for.

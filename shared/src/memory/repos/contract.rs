@@ -481,13 +481,10 @@ async fn seats_left_out_as_active(r: &impl Repos, prefix: &str) {
             .map(|s| s.user_id.as_str())
             .collect();
         let clearly = |s: &Seat| {
-            let counted = match scope {
-                crate::domain::ActivityScope::Any => {
-                    LoginEvidence::newest(s.last_login.as_ref(), s.last_activity.as_ref())
-                }
-                crate::domain::ActivityScope::Logins => s.last_login.as_ref(),
-            };
-            s.removed_at.is_none() && counted.is_some_and(|e| e.at >= bound + ms(1000))
+            s.removed_at.is_none()
+                && scope
+                    .counted(s.last_login.as_ref(), s.last_activity.as_ref())
+                    .is_some_and(|e| e.at >= bound + ms(1000))
         };
         for s in &seats {
             let id = s.user_id.as_str();
