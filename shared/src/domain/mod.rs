@@ -16,6 +16,7 @@ pub mod rules;
 pub mod run_state;
 pub mod seat;
 pub mod seat_index;
+pub mod seat_snapshot;
 pub mod stats;
 pub mod sync_job;
 pub mod task;
@@ -41,5 +42,6 @@ pub use seat::{
     StoredSeatState,
 };
 pub use seat_index::{IndexFull, SeatIndex};
+pub use seat_snapshot::{IndexTicket, SnapshotError, SnapshotNote, SnapshotRef};
 pub use sync_job::{SyncJob, SyncJobError, SYNC_JOB_VERSION};
 pub use task::{TaskCounts, TaskKind, TaskRun, TaskStatus};

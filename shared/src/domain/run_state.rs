@@ -54,9 +54,20 @@ pub struct RunState {
     pub current: Option<TaskRun>,
     /// The activity aggregated so far (JSON of `ActivityAggregator`).
     pub activity: Option<BlobRef>,
-    /// The users the roster has shown so far (JSON arrays of user ids), in the order written.
+    /// What the roster has shown so far, in the order written: each invocation's seats and the
+    /// states it left them in (`states-…`: [`super::seat_snapshot`] entries; `seen-…`, from an
+    /// earlier version: JSON arrays of user ids).
     #[serde(default)]
     pub seen: Vec<BlobRef>,
+    /// How the roster stage opened the stored-seat index (its later invocations read the same
+    /// snapshot).
+    #[serde(default)]
+    pub index: Option<super::IndexTicket>,
+    /// An invocation began writing seats after this save (set before its first write, cleared
+    /// by its save): if it is still set when a run resumes, that invocation may have written
+    /// seats its record does not hold, so the run no longer starts from the record alone.
+    #[serde(default)]
+    pub writing: bool,
     #[serde(default)]
     pub tally: LicenseTally,
     /// Seats stored as present when the roster stage began: the roster-drop guard's baseline

@@ -333,6 +333,16 @@ impl IndexedSeat {
         }
     }
 
+    /// What the index keeps of a seat as written.
+    pub fn of_seat(s: &Seat) -> Self {
+        Self {
+            fingerprint: parse_fingerprint(&s.fingerprint),
+            login_at: s.last_login.as_ref().map(|l| l.at),
+            activity_at: s.last_activity.as_ref().map(|a| a.at),
+            removed: s.removed_at.is_some(),
+        }
+    }
+
     /// True when [`reconcile_with_activity`] would find nothing to write: the seat is present,
     /// the window brings no strictly newer evidence (a tie keeps the stored one) and the observed
     /// fields hash as stored. False means "compare in full", never "changed".

@@ -23,6 +23,8 @@ pub struct IndexFull;
 const HAS_FINGERPRINT: u8 = 1;
 const REMOVED: u8 = 2;
 const SEEN: u8 = 4;
+/// Its state differs from what the index was loaded with (a saved snapshot rewrites its part).
+const CHANGED: u8 = 8;
 
 /// One stored seat: where its id lies in [`SeatIndex`]'s id string and its [`IndexedSeat`],
 /// flattened.
@@ -121,6 +123,49 @@ impl SeatIndex {
         let e = self.entries.get_mut(i)?;
         e.flags |= SEEN;
         Some(e.seat())
+    }
+
+    /// The state this sync left `user_id` in (written, or found as stored), marking it seen; a
+    /// state other than the loaded one marks the entry changed.
+    pub fn record(&mut self, user_id: &str, s: IndexedSeat) -> Result<(), IndexFull> {
+        if let Some(e) = self.find(user_id).and_then(|i| self.entries.get_mut(i)) {
+            if e.seat() != s {
+                *e = Entry::new(e.id_start, e.id_len, s);
+                e.flags |= CHANGED;
+            }
+            e.flags |= SEEN;
+            return Ok(());
+        }
+        self.insert(user_id, s)?;
+        if let Some(e) = self.entries.last_mut() {
+            e.flags |= SEEN | CHANGED;
+        }
+        Ok(())
+    }
+
+    /// Forgets a seat's fingerprint, so the roster pass compares it in full (its stored item was
+    /// written outside the pass); its part is saved again with whatever state the pass leaves.
+    pub fn compare_in_full(&mut self, user_id: &str) {
+        if let Some(e) = self.find(user_id).and_then(|i| self.entries.get_mut(i)) {
+            e.flags = (e.flags & !HAS_FINGERPRINT) | CHANGED;
+        }
+    }
+
+    /// Records a seat this sync marked removed (or found removed by someone else).
+    pub fn set_removed(&mut self, user_id: &str) {
+        if let Some(e) = self.find(user_id).and_then(|i| self.entries.get_mut(i)) {
+            if e.flags & REMOVED == 0 {
+                e.flags |= REMOVED | CHANGED;
+            }
+        }
+    }
+
+    /// Every seat, in insertion order, with whether its state changed since the index was
+    /// loaded.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, IndexedSeat, bool)> + '_ {
+        self.entries
+            .iter()
+            .map(|e| (e.id(&self.ids), e.seat(), e.flags & CHANGED != 0))
     }
 
     /// Marks `user_id` seen by this sync without reading its state (a run resuming in a later

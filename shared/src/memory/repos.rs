@@ -13,12 +13,12 @@ use thiserror::Error;
 
 use crate::domain::profile::LastSync;
 use crate::domain::rules::ActiveAfter;
+use crate::domain::{seat_snapshot, BlobRef, IndexTicket, RunState, SnapshotNote, SnapshotRef};
 use crate::domain::{
     Approval, Candidate, Checkpoint, IndexedSeat, InvalidMessage, Keep, LicenseSummary, Notice,
     NoticeMessage, NoticeToken, PendingConnect, Profile, ReclaimRecord, RuleSeat, Seat, SeatIndex,
     StoredSeatState, TaskRun,
 };
-use crate::domain::{BlobRef, RunState};
 use crate::ports::{
     ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
     SeatPage, SeatRepo, StoreError, UserLock,
@@ -100,6 +100,52 @@ struct State {
     run_states: HashMap<String, RunState>,
     /// (profile, run id, blob name) → the blob's parts
     run_blobs: BTreeMap<(String, String, String), Vec<Vec<u8>>>,
+    /// profile → its seat revision and the snapshot current at it
+    snapshot_heads: HashMap<String, SnapshotHead>,
+    /// (profile, parts, part) → the part's bytes
+    snapshot_parts: HashMap<(String, u32, u32), Vec<u8>>,
+    /// (profile, user id) → the note's nonce
+    snapshot_notes: BTreeMap<(String, String), String>,
+}
+
+#[derive(Debug, Default)]
+struct SnapshotHead {
+    rev: u64,
+    current: Option<SnapshotRef>,
+}
+
+impl State {
+    /// The seats of a profile as the snapshot `at` holds them; `None` if a part is missing.
+    fn snapshot(&self, profile_id: &str, at: SnapshotRef) -> Result<Option<SeatIndex>, StoreError> {
+        let mut index = SeatIndex::default();
+        for part in 0..at.parts {
+            match self
+                .snapshot_parts
+                .get(&(profile_id.to_owned(), at.parts, part))
+            {
+                Some(bytes) => seat_snapshot::load_part(&mut index, bytes)?,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(index))
+    }
+
+    fn notes(&self, profile_id: &str) -> Vec<SnapshotNote> {
+        profile_range(&self.snapshot_notes, profile_id)
+            .map(|((_, user_id), nonce)| SnapshotNote {
+                user_id: user_id.clone(),
+                nonce: nonce.clone(),
+            })
+            .collect()
+    }
+
+    fn full_index(&self, profile_id: &str) -> Result<SeatIndex, StoreError> {
+        let mut index = SeatIndex::default();
+        for (_, seat) in profile_range(&self.seats, profile_id) {
+            index.insert(&seat.user_id, IndexedSeat::of_seat(seat))?;
+        }
+        Ok(index)
+    }
 }
 
 /// Bytes per blob part here: small, so the tests cross part boundaries.
@@ -253,6 +299,8 @@ pub const OPS: &[&str] = &[
     "profiles.list",
     "profiles.set_last_sync",
     "seats.index",
+    "seats.open_index",
+    "seats.save_index",
     "seats.states",
     "seats.put_many",
     "seats.mark_removed",
@@ -286,6 +334,11 @@ pub const OPS: &[&str] = &[
     "runs.task_runs",
     "runs.get_checkpoint",
     "runs.put_checkpoint",
+    "runs.get_run_state",
+    "runs.put_run_state",
+    "runs.put_run_blob",
+    "runs.get_run_blob",
+    "runs.clear_run_state",
     "connects.put_pending",
     "connects.consume_pending",
     "notices.create_notice",
@@ -409,12 +462,91 @@ fn profile_range<'a, V>(
 
 impl SeatRepo for MemorySeats {
     async fn index(&self, profile_id: &str) -> Result<SeatIndex, StoreError> {
-        self.0.call("seats.index", |s| {
-            let mut index = SeatIndex::default();
-            for (_, seat) in profile_range(&s.seats, profile_id) {
-                index.insert(&seat.user_id, IndexedSeat::of(&StoredSeatState::from(seat)))?;
+        self.0.call("seats.index", |s| s.full_index(profile_id))
+    }
+
+    async fn open_index(
+        &self,
+        profile_id: &str,
+        resume: Option<&IndexTicket>,
+    ) -> Result<(SeatIndex, IndexTicket), StoreError> {
+        if let Some(t) = resume.filter(|t| t.empty) {
+            return Ok((SeatIndex::default(), t.clone()));
+        }
+        // Err(ticket): read every seat, as `index` does (counted as a call of it)
+        let opened = self.0.call("seats.open_index", |s| {
+            let notes = match resume {
+                None => s.notes(profile_id),
+                Some(t) => t.notes.clone(),
+            };
+            let head = s.snapshot_heads.entry(profile_id.to_owned()).or_default();
+            let (rev, trusted) = match resume {
+                None => {
+                    let before = head.rev;
+                    head.rev += 1;
+                    (head.rev, head.current.filter(|c| c.rev == before))
+                }
+                Some(t) => (t.rev, t.snapshot.filter(|_| head.current == t.snapshot)),
+            };
+            if let Some(at) = trusted {
+                if let Some(mut index) = s.snapshot(profile_id, at)? {
+                    seat_snapshot::apply_notes(&mut index, &notes);
+                    let ticket = IndexTicket {
+                        rev,
+                        snapshot: Some(at),
+                        notes,
+                        empty: false,
+                    };
+                    return Ok(Ok((index, ticket)));
+                }
             }
-            Ok(index)
+            Ok(Err(IndexTicket {
+                rev,
+                snapshot: None,
+                notes,
+                empty: false,
+            }))
+        })?;
+        match opened {
+            Ok(found) => Ok(found),
+            Err(mut ticket) => {
+                let mut index = self.index(profile_id).await?;
+                seat_snapshot::apply_notes(&mut index, &ticket.notes);
+                ticket.empty = resume.is_none() && index.is_empty();
+                Ok((index, ticket))
+            }
+        }
+    }
+
+    async fn save_index(
+        &self,
+        profile_id: &str,
+        ticket: &IndexTicket,
+        index: &SeatIndex,
+    ) -> Result<bool, StoreError> {
+        self.0.call("seats.save_index", |s| {
+            let plan = seat_snapshot::Plan::new(index, ticket.snapshot);
+            for group in plan.groups(index) {
+                for (part, bytes) in group? {
+                    s.snapshot_parts
+                        .insert((profile_id.to_owned(), plan.parts, part), bytes);
+                }
+            }
+            let head = s.snapshot_heads.entry(profile_id.to_owned()).or_default();
+            if head.rev != ticket.rev {
+                return Ok(false);
+            }
+            head.current = Some(SnapshotRef {
+                rev: ticket.rev,
+                parts: plan.parts,
+            });
+            for n in &ticket.notes {
+                let k = key(profile_id, &n.user_id);
+                if s.snapshot_notes.get(&k) == Some(&n.nonce) {
+                    s.snapshot_notes.remove(&k);
+                }
+            }
+            Ok(true)
         })
     }
 
@@ -488,6 +620,9 @@ impl SeatRepo for MemorySeats {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.0.call("seats.mark_reclaimed", |s| {
+            // one note stands for the two around DynamoDB's write: nothing runs between here
+            s.snapshot_notes
+                .insert(key(profile_id, user_id), uuid::Uuid::new_v4().to_string());
             if let Some(seat) = s.seats.get_mut(&key(profile_id, user_id)) {
                 seat.reclaimed_at = Some(at);
                 seat.reclaim_request_id = Some(request_id.to_owned());
@@ -1009,6 +1144,14 @@ fn notice_key(n: &Notice) -> (String, String) {
 }
 
 impl MemoryRepos {
+    /// The profile's current seat index snapshot, if one is (what a run's first roster
+    /// invocation would read).
+    pub fn current_snapshot(&self, profile_id: &str) -> Option<SnapshotRef> {
+        let s = lock(&self.shared.state);
+        let head = s.snapshot_heads.get(profile_id)?;
+        head.current.filter(|c| c.rev == head.rev)
+    }
+
     /// The keep recorded for a user, if any (what the keep page wrote).
     pub fn keep_of(&self, profile_id: &str, user_id: &str) -> Option<Keep> {
         lock(&self.shared.state)

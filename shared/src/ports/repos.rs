@@ -13,7 +13,7 @@ use crate::domain::{
     NoticeToken, PendingConnect, Profile, ReclaimRecord, RuleSeat, Seat, SeatIndex,
     StoredSeatState, TaskRun,
 };
-use crate::domain::{BlobRef, RunState};
+use crate::domain::{BlobRef, IndexTicket, RunState};
 
 /// The source of a store failure, kept for logs and `Error::source` chains.
 pub type ErrorSource = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -41,6 +41,13 @@ pub enum StoreError {
     Conflict(String),
     #[error("DynamoDB kept {0} items unprocessed after retries")]
     Unprocessed(usize),
+}
+
+/// A seat index snapshot that cannot be read or written as it is: never retried.
+impl From<crate::domain::SnapshotError> for StoreError {
+    fn from(e: crate::domain::SnapshotError) -> Self {
+        Self::corrupt("seat index snapshot", e)
+    }
 }
 
 /// The seat index refused a seat (past 4 Gi): never retried, like a corrupt item.
@@ -116,6 +123,34 @@ pub trait ProfileRepo {
 pub trait SeatRepo {
     /// The compact state of every stored seat (what a roster pass compares against).
     async fn index(&self, profile_id: &str) -> Result<SeatIndex, StoreError>;
+    /// The stored-seat index for a roster pass, from the profile's snapshot when that can be
+    /// trusted, else from every stored seat ([`Self::index`]), and the ticket that saves it.
+    ///
+    /// `resume: None` (a run's first roster invocation) moves the profile's seat revision first:
+    /// a snapshot holds only while the revision is the one its save ran under, so once this run
+    /// may write seats, no snapshot saved before it is trusted unless this run saves one. The
+    /// snapshot is read if it holds the revision before the move. `resume: Some(t)` (a later
+    /// invocation of the same run) reads the snapshot `t` names if it is still the saved one,
+    /// else every seat, and moves nothing.
+    ///
+    /// Every seat write outside a roster pass ([`Self::mark_reclaimed`]) leaves a note beside
+    /// the snapshot; opening applies the notes (each noted seat is compared in full), so a
+    /// snapshot never hides such a write.
+    async fn open_index(
+        &self,
+        profile_id: &str,
+        resume: Option<&IndexTicket>,
+    ) -> Result<(SeatIndex, IndexTicket), StoreError>;
+    /// Saves `index` (the seats as a complete roster pass left them) as the profile's snapshot,
+    /// rewriting only the parts that changed, marks it current for `ticket`'s revision, then
+    /// deletes the notes the ticket applied, each only if not written again since; false (the
+    /// parts written, the snapshot not current) when the revision moved since.
+    async fn save_index(
+        &self,
+        profile_id: &str,
+        ticket: &IndexTicket,
+        index: &SeatIndex,
+    ) -> Result<bool, StoreError>;
     /// The full stored states of these seats (those stored; any order): what a roster pass
     /// reconciles a seat against when the index cannot tell it unchanged.
     async fn states(
@@ -134,6 +169,9 @@ pub trait SeatRepo {
         run_id: &str,
     ) -> Result<bool, StoreError>;
     /// Marks a seat reclaimed (and removed) by a request; a seat never stored is left alone.
+    /// Leaves a note for the seat beside the profile's snapshot before the write and again
+    /// after it (a crash between leaves the note; a roster pass that applied the first and
+    /// saved before the write leaves the second).
     async fn mark_reclaimed(
         &self,
         profile_id: &str,

@@ -43,6 +43,39 @@ pub fn seat(profile: &str, user_id: &str) -> (String, String) {
     (seats_pk(profile), format!("{SEAT_PREFIX}{user_id}"))
 }
 
+/// A profile's seat index snapshot: `HEAD` (the seat revision, and the snapshot current at it),
+/// the parts (`PART#<parts>#<part>`) and the notes of seats written outside a roster pass
+/// (`NOTE#<user id>`).
+pub fn index_snapshot_pk(profile: &str) -> String {
+    format!("SEATINDEX#{profile}")
+}
+
+pub fn index_snapshot_head(profile: &str) -> (String, String) {
+    (index_snapshot_pk(profile), "HEAD".to_owned())
+}
+
+/// The sort-key prefix of the parts of a snapshot of `parts` parts.
+pub fn index_snapshot_parts(parts: u32) -> String {
+    format!("PART#{parts:05}#")
+}
+
+/// The sort-key prefix of the notes (a user id follows).
+pub const INDEX_NOTE_PREFIX: &str = "NOTE#";
+
+pub fn index_snapshot_note(profile: &str, user_id: &str) -> (String, String) {
+    (
+        index_snapshot_pk(profile),
+        format!("{INDEX_NOTE_PREFIX}{user_id}"),
+    )
+}
+
+pub fn index_snapshot_part(profile: &str, parts: u32, part: u32) -> (String, String) {
+    (
+        index_snapshot_pk(profile),
+        format!("{}{part:05}", index_snapshot_parts(parts)),
+    )
+}
+
 pub fn profile_pk(profile: &str) -> String {
     format!("PROFILE#{profile}")
 }

@@ -2,7 +2,8 @@
 //! (`CANDIDATES#<profile>`) and license summaries (`PROFILE#<profile>`, `LICENSE#…`).
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::keys;
@@ -12,6 +13,7 @@ use super::table::{
 use crate::domain::rules::ActiveAfter;
 use crate::domain::seat::parse_fingerprint;
 use crate::domain::seat::RECLAIM_LISTING_LAG;
+use crate::domain::{seat_snapshot, IndexTicket, SnapshotError, SnapshotNote, SnapshotRef};
 use crate::domain::{
     ActivityScope, Candidate, IndexedSeat, Keep, LicenseSummary, LoginEvidence, RuleSeat, Seat,
     SeatIndex, StoredSeatState,
@@ -194,6 +196,117 @@ fn rule_seat(item: Item) -> Result<RuleSeat, StoreError> {
     })
 }
 
+/// A number attribute of an item (`None`: absent or not a number).
+fn number(item: &Item, attr: &str) -> Option<u64> {
+    match item.get(attr) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The snapshot a head item names as current.
+fn snapshot_of(head: &Item) -> Option<SnapshotRef> {
+    Some(SnapshotRef {
+        rev: number(head, "snapshot_rev")?,
+        parts: u32::try_from(number(head, "snapshot_parts")?).ok()?,
+    })
+}
+
+impl SeatTable {
+    /// Leaves (or writes again, with a new nonce) the note that `user_id`'s seat was written
+    /// outside a roster pass.
+    async fn note(&self, profile_id: &str, user_id: &str) -> Result<(), StoreError> {
+        let (pk, sk) = keys::index_snapshot_note(profile_id, user_id);
+        let item = [
+            ("pk".to_owned(), AttributeValue::S(pk)),
+            ("sk".to_owned(), AttributeValue::S(sk)),
+            (
+                "kind".to_owned(),
+                AttributeValue::S("seat_index_note".into()),
+            ),
+            ("user_id".to_owned(), AttributeValue::S(user_id.to_owned())),
+            (
+                "nonce".to_owned(),
+                AttributeValue::S(uuid::Uuid::new_v4().to_string()),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        self.table.put_item(item).await
+    }
+
+    /// The notes left for a profile's snapshot.
+    async fn notes(&self, profile_id: &str) -> Result<Vec<SnapshotNote>, StoreError> {
+        let mut items = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(
+                ":pk",
+                AttributeValue::S(keys::index_snapshot_pk(profile_id)),
+            )
+            .expression_attribute_values(
+                ":p",
+                AttributeValue::S(keys::INDEX_NOTE_PREFIX.to_owned()),
+            )
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut notes = Vec::new();
+        while let Some(item) = items.try_next().await.map_err(aws("Query"))? {
+            match (item.get("user_id"), item.get("nonce")) {
+                (Some(AttributeValue::S(u)), Some(AttributeValue::S(n))) => {
+                    notes.push(SnapshotNote {
+                        user_id: u.clone(),
+                        nonce: n.clone(),
+                    })
+                }
+                _ => return Err(SnapshotError::Malformed.into()),
+            }
+        }
+        Ok(notes)
+    }
+
+    /// The seats as the snapshot `at` holds them; `None` if a part is missing.
+    async fn snapshot(
+        &self,
+        profile_id: &str,
+        at: SnapshotRef,
+    ) -> Result<Option<SeatIndex>, StoreError> {
+        let mut parts = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(
+                ":pk",
+                AttributeValue::S(keys::index_snapshot_pk(profile_id)),
+            )
+            .expression_attribute_values(
+                ":p",
+                AttributeValue::S(keys::index_snapshot_parts(at.parts)),
+            )
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut index = SeatIndex::default();
+        let mut n = 0u32;
+        while let Some(item) = parts.try_next().await.map_err(aws("Query"))? {
+            match item.get("data") {
+                Some(AttributeValue::B(b)) => seat_snapshot::load_part(&mut index, b.as_ref())?,
+                _ => return Err(SnapshotError::Malformed.into()),
+            }
+            n += 1;
+        }
+        Ok((n == at.parts).then_some(index))
+    }
+}
+
 impl SeatRepo for SeatTable {
     /// One paged Query projecting the fingerprint and the evidence's instants only, read
     /// straight off the attribute values: the least a roster pass needs (see [`IndexedSeat`]).
@@ -219,6 +332,140 @@ impl SeatRepo for SeatTable {
             index.insert(user_id, seat)?;
         }
         Ok(index)
+    }
+
+    /// The head's `ADD rev 1` returns the revision before it and the snapshot current then (one
+    /// request); a resumed run reads the head. The parts are one consistent Query.
+    async fn open_index(
+        &self,
+        profile_id: &str,
+        resume: Option<&IndexTicket>,
+    ) -> Result<(SeatIndex, IndexTicket), StoreError> {
+        if let Some(t) = resume.filter(|t| t.empty) {
+            return Ok((SeatIndex::default(), t.clone()));
+        }
+        let notes = match resume {
+            None => self.notes(profile_id).await?,
+            Some(t) => t.notes.clone(),
+        };
+        let (pk, sk) = keys::index_snapshot_head(profile_id);
+        let (rev, trusted) = match resume {
+            None => {
+                let out = self
+                    .table
+                    .client()
+                    .update_item()
+                    .table_name(self.table.name())
+                    .key("pk", AttributeValue::S(pk))
+                    .key("sk", AttributeValue::S(sk))
+                    .update_expression("ADD #rev :one")
+                    .expression_attribute_names("#rev", "rev")
+                    .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+                    .await
+                    .map_err(aws("UpdateItem"))?;
+                let head = out.attributes();
+                let before = head.and_then(|h| number(h, "rev")).unwrap_or(0);
+                let current = head.and_then(snapshot_of);
+                (before + 1, current.filter(|c| c.rev == before))
+            }
+            Some(t) => {
+                let out = self
+                    .table
+                    .client()
+                    .get_item()
+                    .table_name(self.table.name())
+                    .key("pk", AttributeValue::S(pk))
+                    .key("sk", AttributeValue::S(sk))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(aws("GetItem"))?;
+                let current = out.item().and_then(snapshot_of);
+                (t.rev, t.snapshot.filter(|_| current == t.snapshot))
+            }
+        };
+        let (mut index, snapshot) = match trusted {
+            Some(at) => match self.snapshot(profile_id, at).await? {
+                Some(index) => (index, Some(at)),
+                None => (self.index(profile_id).await?, None),
+            },
+            None => (self.index(profile_id).await?, None),
+        };
+        seat_snapshot::apply_notes(&mut index, &notes);
+        let ticket = IndexTicket {
+            rev,
+            empty: resume.is_none() && snapshot.is_none() && index.is_empty(),
+            snapshot,
+            notes,
+        };
+        Ok((index, ticket))
+    }
+
+    /// The parts in batches (a few groups of parts at a time, so a save holds little), then the
+    /// head, conditioned on the revision.
+    async fn save_index(
+        &self,
+        profile_id: &str,
+        ticket: &IndexTicket,
+        index: &SeatIndex,
+    ) -> Result<bool, StoreError> {
+        let plan = seat_snapshot::Plan::new(index, ticket.snapshot);
+        for group in plan.groups(index) {
+            let mut requests = Vec::new();
+            for (part, bytes) in group? {
+                let (pk, sk) = keys::index_snapshot_part(profile_id, plan.parts, part);
+                let item = [
+                    ("pk".to_owned(), AttributeValue::S(pk)),
+                    ("sk".to_owned(), AttributeValue::S(sk)),
+                    (
+                        "kind".to_owned(),
+                        AttributeValue::S("seat_index_part".into()),
+                    ),
+                    ("data".to_owned(), AttributeValue::B(Blob::new(bytes))),
+                ]
+                .into_iter()
+                .collect();
+                requests.push(put_request(item)?);
+            }
+            self.table.write_requests(requests).await?;
+        }
+        let (pk, sk) = keys::index_snapshot_head(profile_id);
+        let r = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .update_expression("SET snapshot_rev = :rev, snapshot_parts = :parts")
+            .condition_expression("#rev = :rev")
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_values(":rev", AttributeValue::N(ticket.rev.to_string()))
+            .expression_attribute_values(":parts", AttributeValue::N(plan.parts.to_string()))
+            .send()
+            .await;
+        if !conditional("UpdateItem", r)? {
+            return Ok(false);
+        }
+        for n in &ticket.notes {
+            let (pk, sk) = keys::index_snapshot_note(profile_id, &n.user_id);
+            let r = self
+                .table
+                .client()
+                .delete_item()
+                .table_name(self.table.name())
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", AttributeValue::S(sk))
+                .condition_expression("nonce = :n")
+                .expression_attribute_values(":n", AttributeValue::S(n.nonce.clone()))
+                .send()
+                .await;
+            // written again since: kept for the next run
+            conditional("DeleteItem", r)?;
+        }
+        Ok(true)
     }
 
     /// BatchGetItem with the state's projection.
@@ -298,6 +545,7 @@ impl SeatRepo for SeatTable {
         request_id: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.note(profile_id, user_id).await?;
         let (pk, sk) = keys::seat(profile_id, user_id);
         let r = self
             .table
@@ -316,7 +564,7 @@ impl SeatRepo for SeatTable {
             .await;
         // no stored seat (never synced): the request record is the audit trail
         conditional("UpdateItem", r)?;
-        Ok(())
+        self.note(profile_id, user_id).await
     }
 
     async fn get(&self, profile_id: &str, user_id: &str) -> Result<Option<Seat>, StoreError> {

@@ -279,17 +279,44 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         // who left is marked only after the last page.
         let (mut task, stats) = run.begin_or_resume(TaskKind::ApplicationRoster).await?;
         let (repos, run_id) = (run.repos, run.run_id.clone());
-        let mut roster = RosterWriter::load(repos.seats(), profile, &run_id, started).await?;
+        // a later invocation of a run that found no stored seats starts from the saved record
+        // alone, unless an attempt since the last save began writing (it may have written seats
+        // and died before saving them): then it reads every seat, as does the rest of the run
+        let from_record = match carry.index.as_mut().filter(|t| t.empty) {
+            Some(t) if carry.writing => {
+                t.empty = false;
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
+        let mut roster = RosterWriter::load(
+            repos.seats(),
+            profile,
+            &run_id,
+            started,
+            carry.index.as_ref(),
+        )
+        .await?;
+        carry.index = Some(roster.ticket().clone());
+        if from_record {
+            resume::mark_writing(run).await?;
+        }
         roster.set_tally(carry.tally.clone());
         // the roster-drop guard compares with the seats present when the roster stage began
         let present = *carry.roster_present.get_or_insert(roster.present() as u64);
         roster.set_baseline(present);
         for blob in &carry.seen {
-            let ids = resume::load_seen(repos.runs(), &run_id, &profile.id, blob).await?;
-            roster.mark_seen(ids);
+            match resume::load_seen(repos.runs(), &run_id, &profile.id, blob).await? {
+                resume::Seen::States(record) => roster.replay(&record)?,
+                resume::Seen::Ids(ids) => roster.mark_seen(ids),
+            }
         }
-        // only a run that can stop needs the ids it saw (for the sweep after a resume)
-        let mut seen = run.deadline.map(|_| Vec::new());
+        // only a run that can stop needs a record of what it saw (for the sweep and the
+        // snapshot after a resume)
+        if run.deadline.is_some() {
+            roster.keep_record();
+        }
         let pages = directory.roster(roster_from.clone(), &stats);
         let read = read_roster(
             (run.progress, &stats),
@@ -298,7 +325,6 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
             &mut roster,
             &activity,
             &mut task,
-            seen.as_mut(),
         )
         .await;
         let tally = match read {
@@ -306,7 +332,7 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
                 carry.tally = roster.tally().clone();
                 let parts = SaveParts {
                     activity: (!activity_stored).then_some(&activity),
-                    seen,
+                    seen: roster.take_record(),
                 };
                 let stage = RunStage::Roster { resume: at };
                 let job = resume::save(run, &mut carry, stage, Some((task, &stats)), parts).await?;

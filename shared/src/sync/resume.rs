@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::run::{Run, SyncError};
 use crate::domain::{
-    ActivityAggregator, ActivityScope, BlobRef, Checkpoint, LicenseTally, Profile, RunStage,
-    RunState, SyncJob, TaskKind, TaskRun, TaskStatus, SYNC_JOB_VERSION,
+    ActivityAggregator, ActivityScope, BlobRef, Checkpoint, IndexTicket, LicenseTally, Profile,
+    RunStage, RunState, SyncJob, TaskKind, TaskRun, TaskStatus, SYNC_JOB_VERSION,
 };
 use crate::http::ApiStats;
 use crate::ports::{Repos, RunRepo, StoreError, Window};
@@ -20,6 +20,9 @@ pub(crate) struct Carry {
     pub checkpoint: Option<Checkpoint>,
     pub activity: Option<BlobRef>,
     pub seen: Vec<BlobRef>,
+    pub index: Option<IndexTicket>,
+    /// the saved state says an invocation began writing seats after it ([`RunState::writing`])
+    pub writing: bool,
     pub tally: LicenseTally,
 }
 
@@ -32,6 +35,8 @@ impl Carry {
             checkpoint,
             activity: None,
             seen: Vec::new(),
+            index: None,
+            writing: false,
             tally: LicenseTally::default(),
         }
     }
@@ -47,6 +52,8 @@ impl Carry {
             checkpoint: s.checkpoint.clone(),
             activity: s.activity.clone(),
             seen: s.seen.clone(),
+            index: s.index.clone(),
+            writing: s.writing,
             tally: s.tally.clone(),
         }
     }
@@ -79,22 +86,38 @@ pub(crate) async fn load_activity(
     }
 }
 
-/// The user ids of one stored `seen` blob.
+/// One stored record of what an invocation's roster showed.
+pub(crate) enum Seen {
+    /// seat index entries: each seat and the state the invocation left it in
+    States(Vec<u8>),
+    /// user ids (a run saved by an earlier version)
+    Ids(Vec<String>),
+}
+
+/// Where an invocation's record of the seats it saw is stored.
+const STATES: &str = "states-";
+
+/// One stored `seen` blob.
 pub(crate) async fn load_seen(
     runs: &impl RunRepo,
     run_id: &str,
     profile_id: &str,
     blob: &BlobRef,
-) -> Result<Vec<String>, SyncError> {
+) -> Result<Seen, SyncError> {
     let bytes = runs.get_run_blob(profile_id, run_id, blob).await?;
-    serde_json::from_slice(&bytes).map_err(corrupt)
+    if blob.name.starts_with(STATES) {
+        return Ok(Seen::States(bytes));
+    }
+    serde_json::from_slice(&bytes)
+        .map(Seen::Ids)
+        .map_err(corrupt)
 }
 
 /// What a save writes besides the state: the activity (when not stored yet in its current
-/// form) and the user ids the roster showed in this invocation.
+/// form) and the seats the roster showed in this invocation, with the states it left them in.
 pub(crate) struct SaveParts<'a> {
     pub activity: Option<&'a ActivityAggregator>,
-    pub seen: Option<Vec<String>>,
+    pub seen: Option<Vec<u8>>,
 }
 
 /// Saves the run at `stage` (blobs first, then the state that names them, so a crash between
@@ -117,10 +140,9 @@ pub(crate) async fn save<R: Repos>(
                 .map_err(SyncError::SaveFailed)?,
         );
     }
-    if let Some(ids) = parts.seen.filter(|ids| !ids.is_empty()) {
-        let bytes = serde_json::to_vec(&ids).map_err(corrupt)?;
+    if let Some(bytes) = parts.seen.filter(|b| !b.is_empty()) {
         carry.seen.push(
-            runs.put_run_blob(pid, run_id, &format!("seen-{}", attempt(run)), &bytes)
+            runs.put_run_blob(pid, run_id, &format!("{STATES}{}", attempt(run)), &bytes)
                 .await
                 .map_err(SyncError::SaveFailed)?,
         );
@@ -147,6 +169,8 @@ pub(crate) async fn save<R: Repos>(
         current,
         activity: carry.activity.clone(),
         seen: carry.seen.clone(),
+        index: carry.index.clone(),
+        writing: false,
         tally: carry.tally.clone(),
         scope: carry.scope,
         roster_present: carry.roster_present,
@@ -164,6 +188,25 @@ pub(crate) async fn save<R: Repos>(
         run_id: Some(run_id.clone()),
         continuation: Some(serde_json::json!({ "invocation": n + 1 })),
     })
+}
+
+/// Marks the saved state before this invocation writes seats ([`RunState::writing`]); its
+/// save clears the mark.
+pub(crate) async fn mark_writing<R: Repos>(run: &Run<'_, R>) -> Result<(), SyncError> {
+    let runs = run.repos.runs();
+    let pid = &run.profile.id;
+    let Some(mut state) = runs
+        .get_run_state(pid)
+        .await?
+        .filter(|s| s.run_id == run.run_id)
+    else {
+        return Err(SyncError::LeaseLost(pid.clone()));
+    };
+    state.writing = true;
+    if !runs.put_run_state(&state, &run.lease_owner).await? {
+        return Err(SyncError::LeaseLost(pid.clone()));
+    }
+    Ok(())
 }
 
 /// The profile's saved run, if it should be resumed (read while holding the lease). A state

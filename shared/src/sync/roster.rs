@@ -11,6 +11,7 @@ use crate::domain::{
     LicenseSummary, LicenseTally, LoginEvidence, Profile, SeatDecision, SeatIndex, StoredSeatState,
     TaskCounts, TaskKind, TaskRun,
 };
+use crate::domain::{seat_snapshot, IndexTicket, IndexedSeat};
 use crate::http::{ApiStats, ProviderError};
 use crate::ports::{ProfileRepo, PurchasedSeats, Repos, RosterPage, SeatRepo, StoreError};
 
@@ -126,8 +127,7 @@ pub(crate) fn activity_counts(task: &mut TaskRun, activity: &ActivityAggregator)
 }
 
 /// Application Roster: writes roster pages through `roster` until the stream ends or the
-/// deadline comes. Page n+1 is fetched while page n is written. `seen` collects the user ids of
-/// this invocation's pages when a save may need them (`Some`).
+/// deadline comes. Page n+1 is fetched while page n is written.
 pub(crate) async fn read_roster<S: SeatRepo, P>(
     (progress, stats): (&dyn Progress, &ApiStats),
     pages: P,
@@ -135,7 +135,6 @@ pub(crate) async fn read_roster<S: SeatRepo, P>(
     roster: &mut RosterWriter<'_, S>,
     logins: &ActivityAggregator,
     task: &mut TaskRun,
-    mut seen: Option<&mut Vec<String>>,
 ) -> Result<Read, SyncError>
 where
     P: Stream<Item = Result<RosterPage, ProviderError>>,
@@ -154,9 +153,6 @@ where
             },
         };
         task.counts.non_seats_skipped += page.not_seats;
-        if let Some(seen) = seen.as_deref_mut() {
-            seen.extend(page.seats.iter().map(|s| s.user_id.clone()));
-        }
         let page_at = Position::after(page.resume);
         let stop = stop_here(stats, pages_here + 1, &page_at);
         if stop.is_some() {
@@ -213,6 +209,10 @@ pub(crate) struct RosterWriter<'a, S> {
     run_id: &'a str,
     now: DateTime<Utc>,
     index: SeatIndex,
+    ticket: IndexTicket,
+    /// this invocation's seats as it left them ([`seat_snapshot`] entries), kept when the run
+    /// may stop: a resumed invocation replays them onto the index it loads
+    record: Option<Vec<u8>>,
     tally: LicenseTally,
     baseline: Option<u64>,
 }
@@ -223,17 +223,51 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
         profile: &'a Profile,
         run_id: &'a str,
         now: DateTime<Utc>,
+        resume: Option<&IndexTicket>,
     ) -> Result<Self, SyncError> {
-        let index = seats.index(&profile.id).await?;
+        let (index, ticket) = seats.open_index(&profile.id, resume).await?;
         Ok(Self {
             seats,
             profile,
             run_id,
             now,
             index,
+            ticket,
+            record: None,
             tally: LicenseTally::default(),
             baseline: None,
         })
+    }
+
+    /// What the index was opened with (saved with a run that continues).
+    pub fn ticket(&self) -> &IndexTicket {
+        &self.ticket
+    }
+
+    /// Keeps a record of the seats this invocation sees, for [`Self::take_record`].
+    pub fn keep_record(&mut self) {
+        self.record = Some(Vec::new());
+    }
+
+    /// This invocation's record of the seats it saw and the states it left them in.
+    pub fn take_record(&mut self) -> Option<Vec<u8>> {
+        self.record.take()
+    }
+
+    /// A resumed run: what an earlier invocation recorded ([`Self::take_record`]).
+    pub fn replay(&mut self, record: &[u8]) -> Result<(), SyncError> {
+        seat_snapshot::replay(&mut self.index, record).map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// The state a seat was left in: into the index (for the snapshot this run saves) and the
+    /// invocation's record.
+    fn left(&mut self, user_id: &str, state: IndexedSeat) -> Result<(), StoreError> {
+        self.index.record(user_id, state)?;
+        if let Some(r) = self.record.as_mut() {
+            seat_snapshot::encode(r, user_id, &state)?;
+        }
+        Ok(())
     }
 
     /// Seats stored as present now (before this invocation's pages).
@@ -301,6 +335,10 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
                         ACTIVE_WITHIN_DAYS,
                     );
                     counts.seats_unchanged += 1;
+                    if let Some(r) = self.record.as_mut() {
+                        seat_snapshot::encode_seen(r, &observed.user_id)
+                            .map_err(StoreError::from)?;
+                    }
                 }
                 Some(_) => {
                     fetch.push(observed.user_id.clone());
@@ -347,6 +385,8 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
                 self.now,
                 ACTIVE_WITHIN_DAYS,
             );
+            let user_id = observed.user_id.clone();
+            let state = stored.map(IndexedSeat::of);
             match reconcile_with_activity(
                 &self.profile.id,
                 self.profile.provider,
@@ -358,13 +398,28 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
             ) {
                 SeatDecision::New(s) => {
                     counts.seats_new += 1;
+                    self.left(&user_id, IndexedSeat::of_seat(&s))?;
                     writes.push(s);
                 }
                 SeatDecision::Changed(s) => {
                     counts.seats_changed += 1;
+                    let mut left = IndexedSeat::of_seat(&s);
+                    if state.is_some_and(|st| st.removed) {
+                        // a restore: the write keeps `removed_at` if a reclaim is newer than
+                        // the listing, so the state is not known here; no fingerprint makes
+                        // the next run compare the seat in full
+                        left.fingerprint = None;
+                    }
+                    self.left(&user_id, left)?;
                     writes.push(s);
                 }
-                SeatDecision::Unchanged => counts.seats_unchanged += 1,
+                SeatDecision::Unchanged => {
+                    counts.seats_unchanged += 1;
+                    // unchanged means stored
+                    if let Some(state) = state {
+                        self.left(&user_id, state)?;
+                    }
+                }
             }
         }
         counts.items_written += self.seats.put_many(&writes).await? as u64;
@@ -396,6 +451,7 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
                 self.profile.id
             )));
         }
+        let mut index = self.index;
         for user_id in gone {
             if self
                 .seats
@@ -404,6 +460,23 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
             {
                 counts.seats_removed += 1;
                 counts.items_written += 1;
+            }
+            // removed now, by this run or by a reclaim before it
+            index.set_removed(&user_id);
+        }
+        // the snapshot only saves reads: a failed save leaves none trusted, and the next run
+        // reads every seat
+        match self
+            .seats
+            .save_index(&self.profile.id, &self.ticket, &index)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(profile = %self.profile.id, "seat index snapshot not saved: a reclaim wrote a seat during the run; the next run reads every seat")
+            }
+            Err(e) => {
+                tracing::warn!(profile = %self.profile.id, error = %e, "seat index snapshot not saved; the next run reads every seat")
             }
         }
         Ok(self.tally)

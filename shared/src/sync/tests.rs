@@ -237,7 +237,8 @@ async fn roster_page(
 ) -> Result<crate::domain::TaskCounts, super::run::SyncError> {
     let profile = stored_profile(repos).await;
     let mut writer =
-        super::roster::RosterWriter::load(repos.seats(), &profile, "run-x", Utc::now()).await?;
+        super::roster::RosterWriter::load(repos.seats(), &profile, "run-x", Utc::now(), None)
+            .await?;
     between();
     let mut counts = crate::domain::TaskCounts::default();
     writer
@@ -280,6 +281,183 @@ async fn a_user_listed_twice_on_a_page_is_fetched_once() {
     assert_eq!(counts.seats_changed, 2);
     let three = repos.seats().get("acme", "3").await.unwrap().unwrap();
     assert_eq!(three.name, "Renamed");
+}
+
+/// Every stored seat as the index keeps it, in id order.
+fn index_entries(index: &crate::domain::SeatIndex) -> Vec<(String, crate::domain::IndexedSeat)> {
+    let mut all: Vec<_> = index.iter().map(|(id, s, _)| (id.to_owned(), s)).collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+/// The profile's snapshot is current and holds the stored seats (read without moving the
+/// revision, so the next run still trusts it): each as stored, or, for a seat whose write kept
+/// what a reclaim set, present without a fingerprint (so compared in full, never taken as
+/// unchanged).
+async fn assert_snapshot_holds_the_seats(repos: &MemoryRepos) {
+    let current = repos.current_snapshot("acme");
+    assert!(current.is_some(), "a current snapshot");
+    let ticket = crate::domain::IndexTicket {
+        rev: 0,
+        snapshot: current,
+        notes: Vec::new(),
+        empty: false,
+    };
+    let (snapshot, opened) = repos
+        .seats()
+        .open_index("acme", Some(&ticket))
+        .await
+        .unwrap();
+    assert_eq!(opened.snapshot, current, "read from the snapshot");
+    let stored = index_entries(&repos.seats().index("acme").await.unwrap());
+    let held = index_entries(&snapshot);
+    assert_eq!(
+        held.iter().map(|e| &e.0).collect::<Vec<_>>(),
+        stored.iter().map(|e| &e.0).collect::<Vec<_>>()
+    );
+    for ((id, held), (_, stored)) in held.iter().zip(&stored) {
+        let compared_in_full = held.fingerprint.is_none() && !held.removed;
+        assert!(
+            held == stored || compared_in_full,
+            "{id}: {held:?} against {stored:?}"
+        );
+    }
+}
+
+/// The seat index snapshot: a run saves the seats as it left them, the next run reads it
+/// instead of every seat, and what it holds is what is stored, after new, changed, removed and
+/// restored seats, whole runs and runs continued at every page alike.
+#[tokio::test]
+async fn each_run_reads_the_snapshot_the_last_one_saved_and_it_holds_the_stored_seats() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert_eq!(
+        repos.calls("seats.index"),
+        1,
+        "a first run reads every seat"
+    );
+    assert_snapshot_holds_the_seats(&repos).await;
+
+    // renamed, logged in, left
+    provider.tenant().users.get_mut("3").unwrap().seat.name = "Renamed".into();
+    provider.add_event("4", login(0, "4b"));
+    let five = provider.tenant().users.remove("5").unwrap();
+    let full_reads = repos.calls("seats.index");
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(
+        (roster.counts.seats_changed, roster.counts.seats_removed),
+        (2, 1)
+    );
+    assert_eq!(
+        repos.calls("seats.index"),
+        full_reads,
+        "read from the snapshot"
+    );
+    assert_snapshot_holds_the_seats(&repos).await;
+
+    // back again (restored), in a run continued at every page
+    provider.tenant().users.insert("5".into(), five);
+    provider.tenant().page_size = 1;
+    let full_reads = repos.calls("seats.index");
+    let (_, o) = run_in_slices(&sync).await;
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(roster.counts.seats_changed, 1, "{roster:?}");
+    assert!(repos
+        .seats()
+        .get("acme", "5")
+        .await
+        .unwrap()
+        .unwrap()
+        .removed_at
+        .is_none());
+    assert_eq!(
+        repos.calls("seats.index"),
+        full_reads,
+        "read from the snapshot"
+    );
+    assert_snapshot_holds_the_seats(&repos).await;
+
+    // and an unchanged run trusts it again
+    let full_reads = repos.calls("seats.index");
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(
+        (roster.counts.seats_unchanged, roster.counts.items_written),
+        (5, 0)
+    );
+    assert_eq!(repos.calls("seats.index"), full_reads);
+    assert_snapshot_holds_the_seats(&repos).await;
+}
+
+/// A reclaim writes a seat outside any roster pass and leaves a note: the next run still reads
+/// the snapshot, compares that seat in full and so sees the reclaim (here undone since: the
+/// user is back and the seat is restored, where the snapshot alone would have found it
+/// unchanged). A note left during a run outlives that run's save.
+#[tokio::test]
+async fn a_reclaimed_seat_is_compared_in_full_by_the_next_run() {
+    let (sync, _, repos, _) = setup(ReclaimMode::Report).await;
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let a_day_ago = Utc::now() - Duration::days(1);
+    repos
+        .seats()
+        .mark_reclaimed("acme", "4", "req-1", a_day_ago)
+        .await
+        .unwrap();
+    assert!(repos.current_snapshot("acme").is_some(), "still current");
+    let (full_reads, fetches) = (repos.calls("seats.index"), repos.calls("seats.states"));
+    let o = sync.sync_profile("acme", &NoProgress).await.unwrap();
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(
+        repos.calls("seats.index"),
+        full_reads,
+        "read from the snapshot"
+    );
+    assert_eq!(
+        repos.calls("seats.states"),
+        fetches + 1,
+        "user 4 compared in full"
+    );
+    assert_eq!(roster.counts.seats_changed, 1, "{roster:?}");
+    let four = repos.seats().get("acme", "4").await.unwrap().unwrap();
+    assert!(four.removed_at.is_none(), "restored: the user is back");
+    assert_snapshot_holds_the_seats(&repos).await;
+
+    // a reclaim during a run (after its roster pass opened the index)
+    let profile = stored_profile(&repos).await;
+    let mut writer =
+        super::roster::RosterWriter::load(repos.seats(), &profile, "run-y", Utc::now(), None)
+            .await
+            .unwrap();
+    repos
+        .seats()
+        .mark_reclaimed("acme", "2", "req-2", a_day_ago)
+        .await
+        .unwrap();
+    let mut counts = crate::domain::TaskCounts::default();
+    let seats: Vec<ObservedSeat> = ["1", "2", "3", "4", "5"]
+        .iter()
+        .map(|id| observed(id, *id == "1"))
+        .collect();
+    writer
+        .page(
+            seats,
+            &crate::domain::ActivityAggregator::new(8),
+            &mut counts,
+        )
+        .await
+        .unwrap();
+    writer.finish(&mut counts).await.unwrap();
+    let (index, ticket) = repos.seats().open_index("acme", None).await.unwrap();
+    assert!(ticket.snapshot.is_some());
+    let noted: Vec<&str> = ticket.notes.iter().map(|n| n.user_id.as_str()).collect();
+    assert_eq!(
+        noted,
+        ["2"],
+        "the note outlives the run that did not apply it"
+    );
+    let two = index.iter().find(|e| e.0 == "2").map(|e| e.1).unwrap();
+    assert_eq!(two.fingerprint, None, "compared in full");
 }
 
 #[tokio::test]
@@ -765,6 +943,11 @@ async fn a_run_continued_at_every_page_ends_as_an_uninterrupted_one() {
     let activity = o.task(TaskKind::Activity).unwrap();
     assert_eq!(activity.counts.events_read, 3);
     assert_eq!(
+        sliced_repos.calls("seats.index"),
+        1,
+        "the stored seats are read once, empty; later invocations replay what earlier ones wrote"
+    );
+    assert_eq!(
         comparable_seats(&sliced_repos).await,
         comparable_seats(&whole_repos).await
     );
@@ -801,6 +984,11 @@ async fn a_run_continued_at_every_page_ends_as_an_uninterrupted_one() {
     let (_, o) = run_in_slices(&sliced).await;
     let roster = o.task(TaskKind::ApplicationRoster).unwrap();
     assert_eq!(roster.counts.seats_removed, 1, "{roster:?}");
+    assert_eq!(
+        sliced_repos.calls("seats.index"),
+        1,
+        "the re-sync's invocations read the snapshot"
+    );
     let seats = comparable_seats(&sliced_repos).await;
     assert_eq!(seats, comparable_seats(&whole_repos).await);
     let removed: Vec<_> = seats.iter().filter(|s| s.5).map(|s| s.0.as_str()).collect();
@@ -1012,6 +1200,56 @@ async fn run_in_slices_allowing_failure(sync: &TestSync) -> (u32, ProfileOutcome
         }
         assert!(invocations < 100, "the run never ended");
     }
+}
+
+/// A first sync's later invocations start from the saved record of what earlier ones wrote
+/// (there were no stored seats to read), unless an attempt died after writing seats and before
+/// saving them: its retry finds the mark it left and reads every seat, so those seats are found
+/// as stored, never written again as new.
+#[tokio::test]
+async fn a_first_sync_resumed_after_an_attempt_that_wrote_and_died_reads_every_seat() {
+    let (sync, provider, repos, _) = setup(ReclaimMode::Report).await;
+    provider.tenant().page_size = 1;
+    let now = || Some(std::time::Instant::now());
+    // invocations until the roster stage has saved once (one page, one seat)
+    loop {
+        let o = sync
+            .sync_profile_until("acme", &NoProgress, now())
+            .await
+            .unwrap();
+        assert!(o.continuation.is_some());
+        let state = repos.runs().get_run_state("acme").await.unwrap().unwrap();
+        if !state.seen.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(repos.calls("seats.index"), 1);
+    // the next attempt writes its page, then its save fails (the attempt dies)
+    repos.fail_next("runs.put_run_blob");
+    let died = sync.sync_profile_until("acme", &NoProgress, now()).await;
+    assert!(
+        died.is_err() || died.is_ok_and(|o| !o.succeeded),
+        "the attempt failed"
+    );
+    assert_eq!(
+        repos.seats().list("acme").await.unwrap().len(),
+        2,
+        "it wrote its seat"
+    );
+    let state = repos.runs().get_run_state("acme").await.unwrap().unwrap();
+    assert!(state.writing, "the mark it left");
+    let (_, o) = run_in_slices(&sync).await;
+    let roster = o.task(TaskKind::ApplicationRoster).unwrap();
+    assert_eq!(
+        (roster.counts.seats_new, roster.counts.seats_unchanged),
+        (4, 1),
+        "the dead attempt's seat is found as stored: {roster:?}"
+    );
+    assert!(
+        repos.calls("seats.index") >= 2,
+        "the retry (and the rest of the run) read every seat"
+    );
+    assert_snapshot_holds_the_seats(&repos).await;
 }
 
 /// Reclamation cannot stop half way: a run that reaches it with less time left than it may need

@@ -14,6 +14,7 @@ use crate::domain::{
     TaskRun, TaskStatus,
 };
 use crate::domain::{BlobRef, RunStage, RunState};
+use crate::domain::{IndexedSeat, SeatIndex};
 use crate::domain::{Notice, NoticeMessage, NoticeState, NoticeToken};
 use crate::ports::{
     ConnectRepo, KeepOutcome, NoticeRepo, ProfileRepo, ReclaimRepo, Repos, RunRepo, SeatCursor,
@@ -25,6 +26,7 @@ use crate::ports::{
 pub async fn check_all(r: &impl Repos, profile_prefix: &str) {
     profiles(r, profile_prefix).await;
     seats(r, profile_prefix).await;
+    index_snapshots(r, profile_prefix).await;
     candidates(r, profile_prefix).await;
     keeps(r, profile_prefix).await;
     reclaims(r, profile_prefix).await;
@@ -413,6 +415,119 @@ async fn keeps(r: &impl Repos, prefix: &str) {
 /// one active by a whole second or more must be (that is the point); no other seat ever is.
 /// Instants at and around the bound, with and without a fraction of a second, for the DynamoDB
 /// filter that compares them as text.
+/// Every entry of an index, in id order.
+fn index_entries(index: &SeatIndex) -> Vec<(String, IndexedSeat)> {
+    let mut all: Vec<_> = index.iter().map(|(id, s, _)| (id.to_owned(), s)).collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+/// The seat index snapshot: read only while no seat write outside a roster pass happened since
+/// its save, the same seats as a full read, several parts for a large tenant.
+async fn index_snapshots(r: &impl Repos, prefix: &str) {
+    let repo = r.seats();
+    let pid = format!("{prefix}-snapshot");
+    let all: Vec<Seat> = ["u1", "u2", "u3"].iter().map(|u| seat(&pid, u)).collect();
+    repo.put_many(&all).await.expect("put_many");
+
+    // none saved yet: every seat is read
+    let (index, ticket) = repo.open_index(&pid, None).await.expect("open");
+    assert_eq!(ticket.snapshot, None);
+    let full = index_entries(&repo.index(&pid).await.expect("index"));
+    assert_eq!(index_entries(&index), full);
+    assert!(repo.save_index(&pid, &ticket, &index).await.expect("save"));
+
+    // the next run reads the snapshot: the same seats
+    let (mut index, ticket) = repo.open_index(&pid, None).await.expect("open");
+    let saved = ticket.snapshot.expect("read from the snapshot");
+    assert_eq!(saved.parts, 1);
+    assert_eq!(index_entries(&index), full);
+    // a later invocation of the same run reads it again and moves nothing
+    let (again, resumed) = repo.open_index(&pid, Some(&ticket)).await.expect("open");
+    assert_eq!(resumed, ticket);
+    assert_eq!(index_entries(&again), full);
+    // a changed seat is saved; the run's save holds (no one else wrote)
+    let changed = IndexedSeat {
+        login_at: Some(t0()),
+        ..full[0].1
+    };
+    index.record("u1", changed).expect("record");
+    assert!(repo.save_index(&pid, &ticket, &index).await.expect("save"));
+    let (index, ticket) = repo.open_index(&pid, None).await.expect("open");
+    assert!(ticket.snapshot.is_some());
+    assert_eq!(index_entries(&index)[0], ("u1".to_owned(), changed));
+    // that run opened and did not save: no snapshot is current (it may have written seats)
+    let (index, ticket) = repo.open_index(&pid, None).await.expect("open");
+    assert_eq!(ticket.snapshot, None);
+    assert_eq!(index_entries(&index), full, "read as stored");
+    assert!(repo.save_index(&pid, &ticket, &index).await.expect("save"));
+
+    // a reclaim writes a seat: the snapshot is still read, with that seat to compare in full
+    repo.mark_reclaimed(&pid, "u2", "req-snap", t0())
+        .await
+        .expect("mark_reclaimed");
+    let (index, ticket) = repo.open_index(&pid, None).await.expect("open");
+    assert!(ticket.snapshot.is_some());
+    let noted: Vec<&str> = ticket.notes.iter().map(|n| n.user_id.as_str()).collect();
+    assert_eq!(noted, ["u2"]);
+    let u2 = index_entries(&index)[1].1;
+    assert_eq!((u2.fingerprint, u2.removed), (None, false));
+    // the save that applied the note deletes it
+    assert!(repo.save_index(&pid, &ticket, &index).await.expect("save"));
+    let (_, ticket) = repo.open_index(&pid, None).await.expect("open");
+    assert!(ticket.notes.is_empty());
+    // a reclaim during a run, or one written again since the run read its note: kept
+    repo.mark_reclaimed(&pid, "u3", "req-snap-2", t0())
+        .await
+        .expect("mark_reclaimed");
+    let (index, ticket) = repo.open_index(&pid, None).await.expect("open");
+    assert_eq!(ticket.notes.len(), 1);
+    repo.mark_reclaimed(&pid, "u3", "req-snap-2", t0())
+        .await
+        .expect("mark_reclaimed");
+    repo.mark_reclaimed(&pid, "u1", "req-snap-3", t0())
+        .await
+        .expect("mark_reclaimed");
+    assert!(repo.save_index(&pid, &ticket, &index).await.expect("save"));
+    let (_, ticket) = repo.open_index(&pid, None).await.expect("open");
+    let noted: Vec<&str> = ticket.notes.iter().map(|n| n.user_id.as_str()).collect();
+    assert_eq!(noted, ["u1", "u3"]);
+    // a later invocation of a run applies the notes its first one read, moving nothing
+    let (again, resumed) = repo.open_index(&pid, Some(&ticket)).await.expect("open");
+    assert_eq!(resumed, ticket);
+    assert_eq!(
+        again.iter().filter(|e| e.1.fingerprint.is_none()).count(),
+        2
+    );
+    // a save under a revision another roster pass moved is not current
+    let (index, stale) = repo.open_index(&pid, None).await.expect("open");
+    let (_, newer) = repo.open_index(&pid, None).await.expect("open");
+    assert!(!repo.save_index(&pid, &stale, &index).await.expect("save"));
+    assert!(repo.save_index(&pid, &newer, &index).await.expect("save"));
+
+    // a large tenant: several parts, read back whole
+    let big_pid = format!("{prefix}-snapshot-big");
+    let mut big = SeatIndex::default();
+    for i in 0..12_000u32 {
+        let s = IndexedSeat {
+            fingerprint: Some([(i % 251) as u8; 12]),
+            login_at: Some(t0() - chrono::Duration::seconds(i64::from(i))),
+            activity_at: None,
+            removed: i.is_multiple_of(10),
+        };
+        big.record(&format!("dbmid:AAD{i:08}xyzxyzxyzxyzxyzxyz"), s)
+            .expect("record");
+    }
+    let (_, ticket) = repo.open_index(&big_pid, None).await.expect("open");
+    assert!(repo
+        .save_index(&big_pid, &ticket, &big)
+        .await
+        .expect("save"));
+    let (back, ticket) = repo.open_index(&big_pid, None).await.expect("open");
+    assert!(ticket.snapshot.expect("snapshot").parts > 1);
+    assert_eq!(index_entries(&back), index_entries(&big));
+}
+
 async fn seats_left_out_as_active(r: &impl Repos, prefix: &str) {
     let repo = r.seats();
     let pid = format!("{prefix}-active");
@@ -777,6 +892,16 @@ async fn run_states(r: &impl Repos, prefix: &str) {
         )),
         activity: Some(small.clone()),
         seen: vec![blob.clone()],
+        index: Some(crate::domain::IndexTicket {
+            rev: 7,
+            snapshot: Some(crate::domain::SnapshotRef { rev: 6, parts: 2 }),
+            notes: vec![crate::domain::SnapshotNote {
+                user_id: "u3".into(),
+                nonce: "n-1".into(),
+            }],
+            empty: false,
+        }),
+        writing: true,
         tally: Default::default(),
         scope: Default::default(),
         roster_present: Some(12),
