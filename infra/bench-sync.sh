@@ -11,8 +11,9 @@
 # Release build; moto, a counting proxy in front of it and the provider sandbox (USERS users or
 # members, every provider request LATENCY_MS late) run as separate processes. For each mode —
 # long (one invocation, no deadline) and short (invocations of SHORT_SECS, looped while the run
-# hands over a continuation) — in its own table: a first sync, then an unchanged re-sync, each
-# with its paging floor and store floor. Then the seats of both tables must be identical. Prints
+# hands over a continuation) — in its own table: a first sync, then two unchanged re-syncs (the
+# "second" reads every stored seat once and saves the seat index snapshot, which a first sync does
+# not; the "re-sync" is every later night's), each with its paging floor and store floor. Then the seats of both tables must be identical. Prints
 # one markdown table, also written to $SK_LOCAL/bench-<provider>-<users>-<latency>.md (default .local/).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -111,7 +112,7 @@ for MODE in "${MODE_LIST[@]}"; do
     TABLE_NAME="$TABLE-floor" "$SEATCTL" table create >/dev/null
     SECS=0
     [ "$MODE" = short ] && SECS="$SHORT_SECS"
-    for SYNC in first re-sync; do
+    for SYNC in first second re-sync; do
         log "$MODE mode ($([ "$SECS" = 0 ] && echo "no deadline" || echo "${SECS} s invocations")): $SYNC of $USERS users"
         "$PY" "$SK_ROOT/infra/bench-sync.py" measure --provider "$PROVIDER" --profile "$PROFILE" \
             --mode "$MODE" --sync "$SYNC" --users "$USERS" --latency "$LATENCY" --invocation-secs "$SECS" \

@@ -279,10 +279,12 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         // who left is marked only after the last page.
         let (mut task, stats) = run.begin_or_resume(TaskKind::ApplicationRoster).await?;
         let (repos, run_id) = (run.repos, run.run_id.clone());
-        // a later invocation of a run that found no stored seats starts from the saved record
-        // alone, unless an attempt since the last save began writing (it may have written seats
-        // and died before saving them): then it reads every seat, as does the rest of the run
-        let from_record = match carry.index.as_mut().filter(|t| t.empty) {
+        // a later invocation of a run that found no stored seats (a first sync) starts from no
+        // seats too: nothing can have left, and the roster goes on past what earlier
+        // invocations wrote. Unless an attempt since the last save began writing (it may have
+        // written seats and died before saving them, and its pages are read again): then it
+        // reads every seat, as does the rest of the run
+        let from_nothing = match carry.index.as_mut().filter(|t| t.empty) {
             Some(t) if carry.writing => {
                 t.empty = false;
                 false
@@ -299,14 +301,20 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         )
         .await?;
         carry.index = Some(roster.ticket().clone());
-        if from_record {
+        if from_nothing {
             resume::mark_writing(run).await?;
         }
         roster.set_tally(carry.tally.clone());
         // the roster-drop guard compares with the seats present when the roster stage began
         let present = *carry.roster_present.get_or_insert(roster.present() as u64);
         roster.set_baseline(present);
-        for blob in &carry.seen {
+        // starting from no seats, there is nothing to replay onto
+        let replayed = if roster.ticket().empty {
+            &[][..]
+        } else {
+            &carry.seen[..]
+        };
+        for blob in replayed {
             match resume::load_seen(repos.runs(), &run_id, &profile.id, blob).await? {
                 resume::Seen::States(record) => roster.replay(&record)?,
                 resume::Seen::Ids(ids) => roster.mark_seen(ids),

@@ -262,7 +262,18 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
 
     /// The state a seat was left in: into the index (for the snapshot this run saves) and the
     /// invocation's record.
+    ///
+    /// A run that found no stored seats (a first sync) holds no index and saves no snapshot, so
+    /// that a first sync's memory stays its activity's (the next run reads every seat once and
+    /// saves the snapshot); its record holds only the ids, for a retry that has to read every
+    /// seat (see `sync::mod`).
     fn left(&mut self, user_id: &str, state: IndexedSeat) -> Result<(), StoreError> {
+        if self.ticket.empty {
+            if let Some(r) = self.record.as_mut() {
+                seat_snapshot::encode_seen(r, user_id)?;
+            }
+            return Ok(());
+        }
         self.index.record(user_id, state)?;
         if let Some(r) = self.record.as_mut() {
             seat_snapshot::encode(r, user_id, &state)?;
@@ -463,6 +474,10 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
             }
             // removed now, by this run or by a reclaim before it
             index.set_removed(&user_id);
+        }
+        if self.ticket.empty {
+            // a first sync held no index (see `keep_record`)
+            return Ok(self.tally);
         }
         // the snapshot only saves reads: a failed save leaves none trusted, and the next run
         // reads every seat

@@ -336,6 +336,17 @@ async fn each_run_reads_the_snapshot_the_last_one_saved_and_it_holds_the_stored_
         1,
         "a first run reads every seat"
     );
+    assert_eq!(
+        repos.current_snapshot("acme"),
+        None,
+        "a first sync, which found no seats, holds no index and saves no snapshot"
+    );
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
+    assert_eq!(
+        repos.calls("seats.index"),
+        2,
+        "the next run reads every seat"
+    );
     assert_snapshot_holds_the_seats(&repos).await;
 
     // renamed, logged in, left
@@ -397,6 +408,8 @@ async fn each_run_reads_the_snapshot_the_last_one_saved_and_it_holds_the_stored_
 #[tokio::test]
 async fn a_reclaimed_seat_is_compared_in_full_by_the_next_run() {
     let (sync, _, repos, _) = setup(ReclaimMode::Report).await;
+    // a first sync saves no snapshot; the next run reads every seat and saves one
+    sync.sync_profile("acme", &NoProgress).await.unwrap();
     sync.sync_profile("acme", &NoProgress).await.unwrap();
     let a_day_ago = Utc::now() - Duration::days(1);
     repos
@@ -945,7 +958,7 @@ async fn a_run_continued_at_every_page_ends_as_an_uninterrupted_one() {
     assert_eq!(
         sliced_repos.calls("seats.index"),
         1,
-        "the stored seats are read once, empty; later invocations replay what earlier ones wrote"
+        "the stored seats are read once, empty; later invocations start from no seats"
     );
     assert_eq!(
         comparable_seats(&sliced_repos).await,
@@ -984,11 +997,7 @@ async fn a_run_continued_at_every_page_ends_as_an_uninterrupted_one() {
     let (_, o) = run_in_slices(&sliced).await;
     let roster = o.task(TaskKind::ApplicationRoster).unwrap();
     assert_eq!(roster.counts.seats_removed, 1, "{roster:?}");
-    assert_eq!(
-        sliced_repos.calls("seats.index"),
-        1,
-        "the re-sync's invocations read the snapshot"
-    );
+
     let seats = comparable_seats(&sliced_repos).await;
     assert_eq!(seats, comparable_seats(&whole_repos).await);
     let removed: Vec<_> = seats.iter().filter(|s| s.5).map(|s| s.0.as_str()).collect();
@@ -1219,13 +1228,16 @@ async fn a_first_sync_resumed_after_an_attempt_that_wrote_and_died_reads_every_s
             .unwrap();
         assert!(o.continuation.is_some());
         let state = repos.runs().get_run_state("acme").await.unwrap().unwrap();
-        if !state.seen.is_empty() {
+        if matches!(
+            state.stage,
+            crate::domain::RunStage::Roster { resume: Some(_) }
+        ) {
             break;
         }
     }
     assert_eq!(repos.calls("seats.index"), 1);
     // the next attempt writes its page, then its save fails (the attempt dies)
-    repos.fail_next("runs.put_run_blob");
+    repos.fail_next("runs.put_task_run");
     let died = sync.sync_profile_until("acme", &NoProgress, now()).await;
     assert!(
         died.is_err() || died.is_ok_and(|o| !o.succeeded),
@@ -1245,11 +1257,20 @@ async fn a_first_sync_resumed_after_an_attempt_that_wrote_and_died_reads_every_s
         (4, 1),
         "the dead attempt's seat is found as stored: {roster:?}"
     );
+    assert_eq!(
+        roster.counts.seats_removed, 0,
+        "every earlier page's seats seen"
+    );
+    let seats = repos.seats().list("acme").await.unwrap();
+    assert_eq!(seats.len(), 5);
+    assert!(
+        seats.iter().all(|s| s.removed_at.is_none()),
+        "nobody removed"
+    );
     assert!(
         repos.calls("seats.index") >= 2,
         "the retry (and the rest of the run) read every seat"
     );
-    assert_snapshot_holds_the_seats(&repos).await;
 }
 
 /// Reclamation cannot stop half way: a run that reaches it with less time left than it may need
