@@ -201,13 +201,7 @@ impl RunRepo for RunTable {
         let prefix = format!("BLOB#{run_id}#{}#", blob.name);
         let mut parts = self
             .table
-            .client()
-            .query()
-            .table_name(self.table.name())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(":pk", AttributeValue::S(keys::run_state_pk(profile_id)))
-            .expression_attribute_values(":p", AttributeValue::S(prefix))
-            .consistent_read(true)
+            .query_prefix(keys::run_state_pk(profile_id), prefix)
             .into_paginator()
             .items()
             .send();
@@ -247,14 +241,8 @@ impl RunRepo for RunTable {
             .await?;
         let mut keys_of = self
             .table
-            .client()
-            .query()
-            .table_name(self.table.name())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(":pk", AttributeValue::S(keys::run_state_pk(profile_id)))
-            .expression_attribute_values(":p", AttributeValue::S(format!("BLOB#{run_id}#")))
+            .query_prefix(keys::run_state_pk(profile_id), format!("BLOB#{run_id}#"))
             .projection_expression("pk, sk")
-            .consistent_read(true)
             .into_paginator()
             .items()
             .send();

@@ -239,19 +239,10 @@ impl SeatTable {
     async fn notes(&self, profile_id: &str) -> Result<Vec<SnapshotNote>, StoreError> {
         let mut items = self
             .table
-            .client()
-            .query()
-            .table_name(self.table.name())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(
-                ":pk",
-                AttributeValue::S(keys::index_snapshot_pk(profile_id)),
+            .query_prefix(
+                keys::index_snapshot_pk(profile_id),
+                keys::INDEX_NOTE_PREFIX.to_owned(),
             )
-            .expression_attribute_values(
-                ":p",
-                AttributeValue::S(keys::INDEX_NOTE_PREFIX.to_owned()),
-            )
-            .consistent_read(true)
             .into_paginator()
             .items()
             .send();
@@ -278,19 +269,10 @@ impl SeatTable {
     ) -> Result<Option<SeatIndex>, StoreError> {
         let mut parts = self
             .table
-            .client()
-            .query()
-            .table_name(self.table.name())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(
-                ":pk",
-                AttributeValue::S(keys::index_snapshot_pk(profile_id)),
+            .query_prefix(
+                keys::index_snapshot_pk(profile_id),
+                keys::index_snapshot_parts(at.parts),
             )
-            .expression_attribute_values(
-                ":p",
-                AttributeValue::S(keys::index_snapshot_parts(at.parts)),
-            )
-            .consistent_read(true)
             .into_paginator()
             .items()
             .send();

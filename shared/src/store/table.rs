@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
     PutRequest, ScalarAttributeType, TimeToLiveSpecification, WriteRequest,
@@ -210,6 +211,18 @@ impl Table {
             .send()
             .await;
         conditional("DeleteItem", out)
+    }
+
+    /// A strongly consistent Query of the items of `pk` whose sort key starts with `prefix`
+    /// (page it with `into_paginator`).
+    pub(crate) fn query_prefix(&self, pk: String, prefix: String) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":p", AttributeValue::S(prefix))
+            .consistent_read(true)
     }
 
     /// Every item of a partition (optionally of one sort-key prefix); with a limit, the newest
