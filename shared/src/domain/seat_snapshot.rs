@@ -48,8 +48,9 @@ pub struct IndexTicket {
     pub snapshot: Option<SnapshotRef>,
     #[serde(default)]
     pub notes: Vec<SnapshotNote>,
-    /// Read in full and empty (a first sync): the run's later invocations start from nothing
-    /// and replay what earlier ones recorded, reading nothing.
+    /// Read in full and empty (a first sync): the run keeps no index and saves no snapshot, and
+    /// its later invocations start from no seats, reading none (unless an attempt died after
+    /// writing: `RunState::writing`).
     #[serde(default)]
     pub empty: bool,
 }
@@ -63,10 +64,37 @@ pub struct SnapshotNote {
     pub nonce: String,
 }
 
-/// Applies notes to an opened index: each noted seat is compared in full.
-pub fn apply_notes(index: &mut SeatIndex, notes: &[SnapshotNote]) {
-    for n in notes {
+/// Which snapshot an index being opened may read, and the revision its run saves under. A run's
+/// first roster invocation (`resume: None`) has just moved the revision from `rev_before` and
+/// trusts the snapshot `current` then only if it was saved under `rev_before`; a later one keeps
+/// its ticket's revision and reads its ticket's snapshot only while that is still `current`.
+pub fn trusted(
+    resume: Option<&IndexTicket>,
+    rev_before: u64,
+    current: Option<SnapshotRef>,
+) -> (u64, Option<SnapshotRef>) {
+    match resume {
+        None => (rev_before + 1, current.filter(|c| c.rev == rev_before)),
+        Some(t) => (t.rev, t.snapshot.filter(|_| current == t.snapshot)),
+    }
+}
+
+/// The ticket of an index just read (from `snapshot`, or every seat when `None`), with the
+/// notes applied to it: each noted seat is compared in full.
+pub fn opened(
+    index: &mut SeatIndex,
+    resume: Option<&IndexTicket>,
+    (rev, snapshot): (u64, Option<SnapshotRef>),
+    notes: Vec<SnapshotNote>,
+) -> IndexTicket {
+    for n in &notes {
         index.compare_in_full(&n.user_id);
+    }
+    IndexTicket {
+        rev,
+        empty: resume.is_none() && snapshot.is_none() && index.is_empty(),
+        snapshot,
+        notes,
     }
 }
 

@@ -470,49 +470,31 @@ impl SeatRepo for MemorySeats {
         profile_id: &str,
         resume: Option<&IndexTicket>,
     ) -> Result<(SeatIndex, IndexTicket), StoreError> {
-        if let Some(t) = resume.filter(|t| t.empty) {
-            return Ok((SeatIndex::default(), t.clone()));
-        }
-        // Err(ticket): read every seat, as `index` does (counted as a call of it)
+        // Err: read every seat, as `index` does (counted as a call of it)
         let opened = self.0.call("seats.open_index", |s| {
             let notes = match resume {
                 None => s.notes(profile_id),
                 Some(t) => t.notes.clone(),
             };
             let head = s.snapshot_heads.entry(profile_id.to_owned()).or_default();
-            let (rev, trusted) = match resume {
-                None => {
-                    let before = head.rev;
-                    head.rev += 1;
-                    (head.rev, head.current.filter(|c| c.rev == before))
-                }
-                Some(t) => (t.rev, t.snapshot.filter(|_| head.current == t.snapshot)),
-            };
-            if let Some(at) = trusted {
+            let opening = seat_snapshot::trusted(resume, head.rev, head.current);
+            if resume.is_none() {
+                // the move DynamoDB's `ADD rev 1` makes
+                head.rev = opening.0;
+            }
+            if let Some(at) = opening.1 {
                 if let Some(mut index) = s.snapshot(profile_id, at)? {
-                    seat_snapshot::apply_notes(&mut index, &notes);
-                    let ticket = IndexTicket {
-                        rev,
-                        snapshot: Some(at),
-                        notes,
-                        empty: false,
-                    };
+                    let ticket = seat_snapshot::opened(&mut index, resume, opening, notes);
                     return Ok(Ok((index, ticket)));
                 }
             }
-            Ok(Err(IndexTicket {
-                rev,
-                snapshot: None,
-                notes,
-                empty: false,
-            }))
+            Ok(Err((opening.0, notes)))
         })?;
         match opened {
             Ok(found) => Ok(found),
-            Err(mut ticket) => {
+            Err((rev, notes)) => {
                 let mut index = self.index(profile_id).await?;
-                seat_snapshot::apply_notes(&mut index, &ticket.notes);
-                ticket.empty = resume.is_none() && index.is_empty();
+                let ticket = seat_snapshot::opened(&mut index, resume, (rev, None), notes);
                 Ok((index, ticket))
             }
         }

@@ -2,6 +2,7 @@
 //! (`CANDIDATES#<profile>`) and license summaries (`PROFILE#<profile>`, `LICENSE#…`).
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -213,6 +214,18 @@ fn snapshot_of(head: &Item) -> Option<SnapshotRef> {
 }
 
 impl SeatTable {
+    /// An UpdateItem of the profile's snapshot head, `#rev` naming its revision.
+    fn update_head(&self, profile_id: &str) -> UpdateItemFluentBuilder {
+        let (pk, sk) = keys::index_snapshot_head(profile_id);
+        self.table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .expression_attribute_names("#rev", "rev")
+    }
+
     /// Leaves (or writes again, with a new nonce) the note that `user_id`'s seat was written
     /// outside a roster pass.
     async fn note(&self, profile_id: &str, user_id: &str) -> Result<(), StoreError> {
@@ -323,25 +336,15 @@ impl SeatRepo for SeatTable {
         profile_id: &str,
         resume: Option<&IndexTicket>,
     ) -> Result<(SeatIndex, IndexTicket), StoreError> {
-        if let Some(t) = resume.filter(|t| t.empty) {
-            return Ok((SeatIndex::default(), t.clone()));
-        }
         let notes = match resume {
             None => self.notes(profile_id).await?,
             Some(t) => t.notes.clone(),
         };
-        let (pk, sk) = keys::index_snapshot_head(profile_id);
-        let (rev, trusted) = match resume {
+        let opening = match resume {
             None => {
                 let out = self
-                    .table
-                    .client()
-                    .update_item()
-                    .table_name(self.table.name())
-                    .key("pk", AttributeValue::S(pk))
-                    .key("sk", AttributeValue::S(sk))
+                    .update_head(profile_id)
                     .update_expression("ADD #rev :one")
-                    .expression_attribute_names("#rev", "rev")
                     .expression_attribute_values(":one", AttributeValue::N("1".into()))
                     .return_values(ReturnValue::AllOld)
                     .send()
@@ -349,10 +352,10 @@ impl SeatRepo for SeatTable {
                     .map_err(aws("UpdateItem"))?;
                 let head = out.attributes();
                 let before = head.and_then(|h| number(h, "rev")).unwrap_or(0);
-                let current = head.and_then(snapshot_of);
-                (before + 1, current.filter(|c| c.rev == before))
+                seat_snapshot::trusted(resume, before, head.and_then(snapshot_of))
             }
-            Some(t) => {
+            Some(_) => {
+                let (pk, sk) = keys::index_snapshot_head(profile_id);
                 let out = self
                     .table
                     .client()
@@ -364,24 +367,17 @@ impl SeatRepo for SeatTable {
                     .send()
                     .await
                     .map_err(aws("GetItem"))?;
-                let current = out.item().and_then(snapshot_of);
-                (t.rev, t.snapshot.filter(|_| current == t.snapshot))
+                seat_snapshot::trusted(resume, 0, out.item().and_then(snapshot_of))
             }
         };
-        let (mut index, snapshot) = match trusted {
+        let (mut index, snapshot) = match opening.1 {
             Some(at) => match self.snapshot(profile_id, at).await? {
                 Some(index) => (index, Some(at)),
                 None => (self.index(profile_id).await?, None),
             },
             None => (self.index(profile_id).await?, None),
         };
-        seat_snapshot::apply_notes(&mut index, &notes);
-        let ticket = IndexTicket {
-            rev,
-            empty: resume.is_none() && snapshot.is_none() && index.is_empty(),
-            snapshot,
-            notes,
-        };
+        let ticket = seat_snapshot::opened(&mut index, resume, (opening.0, snapshot), notes);
         Ok((index, ticket))
     }
 
@@ -413,17 +409,10 @@ impl SeatRepo for SeatTable {
             }
             self.table.write_requests(requests).await?;
         }
-        let (pk, sk) = keys::index_snapshot_head(profile_id);
         let r = self
-            .table
-            .client()
-            .update_item()
-            .table_name(self.table.name())
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk))
+            .update_head(profile_id)
             .update_expression("SET snapshot_rev = :rev, snapshot_parts = :parts")
             .condition_expression("#rev = :rev")
-            .expression_attribute_names("#rev", "rev")
             .expression_attribute_values(":rev", AttributeValue::N(ticket.rev.to_string()))
             .expression_attribute_values(":parts", AttributeValue::N(plan.parts.to_string()))
             .send()
@@ -432,20 +421,14 @@ impl SeatRepo for SeatTable {
             return Ok(false);
         }
         for n in &ticket.notes {
-            let (pk, sk) = keys::index_snapshot_note(profile_id, &n.user_id);
-            let r = self
-                .table
-                .client()
-                .delete_item()
-                .table_name(self.table.name())
-                .key("pk", AttributeValue::S(pk))
-                .key("sk", AttributeValue::S(sk))
-                .condition_expression("nonce = :n")
-                .expression_attribute_values(":n", AttributeValue::S(n.nonce.clone()))
-                .send()
-                .await;
-            // written again since: kept for the next run
-            conditional("DeleteItem", r)?;
+            // written again since (another nonce): kept for the next run
+            self.table
+                .delete_if(
+                    keys::index_snapshot_note(profile_id, &n.user_id),
+                    "nonce",
+                    &n.nonce,
+                )
+                .await?;
         }
         Ok(true)
     }

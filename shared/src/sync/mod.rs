@@ -284,14 +284,10 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
         // invocations wrote. Unless an attempt since the last save began writing (it may have
         // written seats and died before saving them, and its pages are read again): then it
         // reads every seat, as does the rest of the run
-        let from_nothing = match carry.index.as_mut().filter(|t| t.empty) {
-            Some(t) if carry.writing => {
-                t.empty = false;
-                false
-            }
-            Some(_) => true,
-            None => false,
-        };
+        if let Some(t) = carry.index.as_mut().filter(|_| carry.writing) {
+            t.empty = false;
+        }
+        let from_nothing = carry.index.as_ref().is_some_and(|t| t.empty);
         let mut roster = RosterWriter::load(
             repos.seats(),
             profile,

@@ -225,7 +225,11 @@ impl<'a, S: SeatRepo> RosterWriter<'a, S> {
         now: DateTime<Utc>,
         resume: Option<&IndexTicket>,
     ) -> Result<Self, SyncError> {
-        let (index, ticket) = seats.open_index(&profile.id, resume).await?;
+        let (index, ticket) = match resume {
+            // a first sync's later invocation: from no seats (see `IndexTicket::empty`)
+            Some(t) if t.empty => (SeatIndex::default(), t.clone()),
+            _ => seats.open_index(&profile.id, resume).await?,
+        };
         Ok(Self {
             seats,
             profile,
