@@ -6,10 +6,16 @@
 //! 90 MB. A `HashMap<Box<str>, _>` of two evidence records held ≈ 170 bytes an active user there
 //! (an 80-byte bucket in a table that doubles, an allocation per user id and per event id).
 //! Here a user is a 36-byte entry in one vector; the newest activity when it is not the login
-//! (a minority of users) lies in a second vector; ids lie end to end in one byte string, event
-//! ids that are UUIDs (Box's) as their 16 bytes; a hash table of 4-byte entry numbers finds the
-//! user. `bench_activity` measures both side by side (docs/benchmarks.md, "Activity
-//! aggregator").
+//! (a minority of users) lies in a second vector; ids lie end to end in one byte string; a hash
+//! table of 4-byte entry numbers finds the user. `bench_activity` measures both side by side
+//! (docs/benchmarks.md, "Activity aggregator").
+//!
+//! Ids are kept in the fewest bytes that give them back exactly (Dropbox's made every member
+//! cost ≈ 90 bytes of text): a user id longer than 16 bytes (Dropbox's `dbmid:…`, 41) as the
+//! first 16 bytes of its SHA-256, because users are only ever looked up by id, never listed
+//! back to the provider; an event id that is a UUID (Box's) as its 16 bytes; one that ends in a
+//! long run of lower-case hex digits (Dropbox's `dbwsid:` + 39 digits, our `dbx-` + 24 hex) as
+//! its head and that run two digits a byte.
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, RandomState};
@@ -17,10 +23,10 @@ use std::hash::{BuildHasher, RandomState};
 use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 
-/// More users or id bytes than an entry can address (2 Gi): never met by a real tenant, refused
-/// rather than stored wrong.
+/// More users or id bytes than an entry can address (512 Mi bytes): never met by a real tenant,
+/// refused rather than stored wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("the activity read holds more than 2 Gi users or bytes of user and event ids")]
+#[error("the activity read holds more than 512 Mi bytes of user and event ids, or 4 Gi users")]
 pub struct ActivityFull;
 
 /// A piece of evidence as the table takes and gives it: when, the event's id, and its type (an
@@ -32,21 +38,133 @@ pub(crate) struct Evidence<'a> {
     pub ty: u32,
 }
 
-/// Where an id lies in the table's byte string; `len`'s top bit marks an event id kept as the
-/// 16 bytes of a UUID (read back in its canonical hyphenated form, which it was written in).
+/// Where an id lies in the table's byte string; `len`'s top bits say how it is packed.
 #[derive(Debug, Clone, Copy)]
 struct Span {
     start: u32,
     len: u32,
 }
 
+/// An event id kept as the 16 bytes of a UUID (read back in its canonical hyphenated form,
+/// which it was written in); on a user, the 16-byte digest of a long id.
 const PACKED: u32 = 1 << 31;
+/// An event id kept as [head length, head, hex tail two digits a byte] ([`pack_hex_tail`]).
+const HEX_TAIL: u32 = 1 << 30;
+/// The hex tail has an odd number of digits (its last byte's low half is padding).
+const ODD: u32 = 1 << 29;
+const FLAGS: u32 = PACKED | HEX_TAIL | ODD;
 
 impl Span {
     /// Bytes it occupies in the string.
     fn bytes(self) -> u32 {
-        self.len & !PACKED
+        self.len & !FLAGS
     }
+}
+
+/// User ids up to this long are kept as they are; longer ones as a digest of this many bytes.
+const USER_RAW_MAX: usize = 16;
+/// How a digested user id reads in [`NewestByUser::iter`] (and so in a saved run): NUL, then
+/// the digest's hex; `keep` and `put` take it back as that digest.
+const DIGEST_MARK: char = '\0';
+
+/// A user as the table keys them: the id's bytes, or the digest of a long id.
+struct UserKey {
+    buf: [u8; USER_RAW_MAX],
+    len: usize,
+    flag: u32,
+}
+
+impl UserKey {
+    fn of(user_id: &str) -> Self {
+        let mut buf = [0u8; USER_RAW_MAX];
+        if let Some(b) = buf.get_mut(..user_id.len()) {
+            b.copy_from_slice(user_id.as_bytes());
+            return Self {
+                buf,
+                len: user_id.len(),
+                flag: 0,
+            };
+        }
+        let marked = user_id
+            .strip_prefix(DIGEST_MARK)
+            .and_then(|h| hex::decode_to_slice(h, &mut buf).ok());
+        if marked.is_none() {
+            use sha2::{Digest, Sha256};
+            let d = Sha256::digest(user_id.as_bytes());
+            buf.copy_from_slice(d.get(..USER_RAW_MAX).unwrap_or_default());
+        }
+        Self {
+            buf,
+            len: USER_RAW_MAX,
+            flag: PACKED,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// Whether the user at `span` of `bytes` is this one.
+    fn is(&self, bytes: &[u8], span: Span) -> bool {
+        span.len & PACKED == self.flag && raw(bytes, span) == self.bytes()
+    }
+}
+
+/// Event ids ending in at least this many lower-case hex digits have them packed.
+const HEX_TAIL_MIN: usize = 8;
+/// The longest event id [`pack_hex_tail`] packs (longer ones are kept as text).
+const PACK_MAX: usize = 96;
+
+/// `id` as [head length, head, its trailing run of lower-case hex digits two a byte] in `out`,
+/// with the span flags saying so; `None` when it has no such run of [`HEX_TAIL_MIN`] digits.
+fn pack_hex_tail(id: &str, out: &mut [u8; PACK_MAX]) -> Option<(usize, u32)> {
+    let b = id.as_bytes();
+    let digits = b
+        .iter()
+        .rev()
+        .take_while(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        .count();
+    let head = b.len() - digits;
+    let packed = 1 + head + digits.div_ceil(2);
+    if digits < HEX_TAIL_MIN || head > usize::from(u8::MAX) || packed > PACK_MAX {
+        return None;
+    }
+    let nibble = |c: u8| {
+        if c.is_ascii_digit() {
+            c - b'0'
+        } else {
+            c - b'a' + 10
+        }
+    };
+    let (first, rest) = out.split_first_mut()?;
+    *first = u8::try_from(head).ok()?;
+    let (h, tail) = rest.split_at_mut(head);
+    h.copy_from_slice(b.get(..head)?);
+    for (o, pair) in tail.iter_mut().zip(b.get(head..)?.chunks(2)) {
+        let hi = pair.first().copied().map_or(0, nibble);
+        let lo = pair.get(1).copied().map_or(0, nibble);
+        *o = hi << 4 | lo;
+    }
+    Some((packed, HEX_TAIL | if digits % 2 == 1 { ODD } else { 0 }))
+}
+
+/// The id [`pack_hex_tail`] packed into `b`.
+fn unpack_hex_tail(b: &[u8], odd: bool) -> String {
+    let (head, tail) = match b.split_first() {
+        Some((&n, rest)) => rest.split_at(usize::from(n).min(rest.len())),
+        None => (&[][..], &[][..]),
+    };
+    // the head is a whole prefix of an id cut before ASCII digits: valid UTF-8
+    let mut s = String::from(std::str::from_utf8(head).unwrap_or_default());
+    let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
+    for &byte in tail {
+        s.push(digit(byte >> 4));
+        s.push(digit(byte & 0xf));
+    }
+    if odd {
+        s.pop();
+    }
+    s
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -103,12 +221,24 @@ fn raw(bytes: &[u8], s: Span) -> &[u8] {
 
 fn text(bytes: &[u8], s: Span) -> Cow<'_, str> {
     let b = raw(bytes, s);
+    if s.len & HEX_TAIL != 0 {
+        return Cow::Owned(unpack_hex_tail(b, s.len & ODD != 0));
+    }
     if s.len & PACKED != 0 {
         let u = uuid::Uuid::from_slice(b).unwrap_or_default();
         return Cow::Owned(u.hyphenated().to_string());
     }
     // text spans are whole ids copied from `&str`s: always valid UTF-8
     Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default())
+}
+
+/// A user id as [`NewestByUser::iter`] gives it: as it came, or its digest after
+/// [`DIGEST_MARK`].
+fn user_text(bytes: &[u8], s: Span) -> Cow<'_, str> {
+    if s.len & PACKED != 0 {
+        return Cow::Owned(format!("{DIGEST_MARK}{}", hex::encode(raw(bytes, s))));
+    }
+    text(bytes, s)
 }
 
 impl NewestByUser {
@@ -143,13 +273,14 @@ impl NewestByUser {
         })
     }
 
-    /// Every user with their login and their activity when it is not the login, in no order.
+    /// Every user with their login and their activity when it is not the login, in no order
+    /// (a long user id as its digest: see [`DIGEST_MARK`]).
     pub fn iter(
         &self,
     ) -> impl Iterator<Item = (Cow<'_, str>, Option<Evidence<'_>>, Option<Evidence<'_>>)> {
         self.entries.iter().map(|e| {
             (
-                text(&self.bytes, e.user),
+                user_text(&self.bytes, e.user),
                 e.login.map(|s| self.evidence(s)),
                 self.other(e).map(|s| self.evidence(s)),
             )
@@ -263,23 +394,28 @@ impl NewestByUser {
     }
 
     fn find(&self, user_id: &str) -> Option<usize> {
-        let hash = self.hasher.hash_one(user_id.as_bytes());
+        self.find_key(&UserKey::of(user_id))
+    }
+
+    fn find_key(&self, key: &UserKey) -> Option<usize> {
+        let hash = self.hasher.hash_one((key.flag, key.bytes()));
         self.by_user
             .find(hash, |&n| {
                 self.entries
                     .get(n as usize)
-                    .is_some_and(|e| raw(&self.bytes, e.user) == user_id.as_bytes())
+                    .is_some_and(|e| key.is(&self.bytes, e.user))
             })
             .map(|&n| n as usize)
     }
 
     /// The entry number of `user_id`, a new entry without evidence if it has none.
     fn find_or_add(&mut self, user_id: &str) -> Result<usize, ActivityFull> {
-        if let Some(i) = self.find(user_id) {
+        let key = UserKey::of(user_id);
+        if let Some(i) = self.find_key(&key) {
             return Ok(i);
         }
         let number = u32::try_from(self.entries.len()).map_err(|_| ActivityFull)?;
-        let user = self.append(user_id.as_bytes(), 0)?;
+        let user = self.append(key.bytes(), key.flag)?;
         self.entries.push(Entry {
             user,
             login: None,
@@ -292,11 +428,11 @@ impl NewestByUser {
             hasher,
             ..
         } = self;
-        by_user.insert_unique(hasher.hash_one(user_id.as_bytes()), number, |&n| {
+        by_user.insert_unique(hasher.hash_one((key.flag, key.bytes())), number, |&n| {
             hasher.hash_one(
                 entries
                     .get(n as usize)
-                    .map_or(&[][..], |e| raw(bytes, e.user)),
+                    .map_or((0, &[][..]), |e| (e.user.len & PACKED, raw(bytes, e.user))),
             )
         });
         Ok(number as usize)
@@ -306,13 +442,17 @@ impl NewestByUser {
     /// ids mostly have one length), else it is appended and the old id becomes garbage.
     fn write(&mut self, old: Option<Slot>, ev: &Evidence<'_>) -> Result<Slot, ActivityFull> {
         let uuid = as_uuid(&ev.id);
+        let mut packed = [0u8; PACK_MAX];
         let (new, flag): (&[u8], u32) = match &uuid {
             Some(u) => (u, PACKED),
-            None => (ev.id.as_bytes(), 0),
+            None => match pack_hex_tail(&ev.id, &mut packed) {
+                Some((n, flags)) => (packed.get(..n).unwrap_or_default(), flags),
+                None => (ev.id.as_bytes(), 0),
+            },
         };
         let len = u32::try_from(new.len())
             .ok()
-            .filter(|l| l & PACKED == 0)
+            .filter(|l| l & FLAGS == 0)
             .ok_or(ActivityFull)?;
         if let Some(o) = old.filter(|o| o.id.bytes() >= len) {
             let start = o.id.start as usize;
@@ -350,7 +490,7 @@ impl NewestByUser {
         let len = u32::try_from(b.len()).map_err(|_| ActivityFull)?;
         start
             .checked_add(len)
-            .filter(|end| end & PACKED == 0)
+            .filter(|end| end & FLAGS == 0)
             .ok_or(ActivityFull)?;
         self.bytes.extend_from_slice(b);
         Ok(Span {
@@ -426,7 +566,6 @@ mod tests {
         // not in the canonical form: kept as text, exactly
         for other in [
             "0F8FAD5B-D9CB-469F-A165-70867728950E",
-            "0f8fad5bd9cb469fa16570867728950e",
             "{0f8fad5b-d9cb-469f-a165-70867728950e}",
         ] {
             let mut t = NewestByUser::default();
@@ -443,6 +582,83 @@ mod tests {
             t.login("u").unwrap().id,
             "3f8fad5b-d9cb-469f-a165-70867728950e"
         );
+    }
+
+    #[test]
+    fn an_id_ending_in_hex_digits_is_kept_two_digits_a_byte_and_read_back_exactly() {
+        // Dropbox's session ids, our team_log digests, odd and even runs, a multi-byte head,
+        // hex only, and ids that stay text (a short run, upper case, no run at all)
+        let packed = [
+            ("dbwsid:000000000000000012340000000000000001234", 1 + 7 + 20),
+            ("dbx-0123456789abcdef01234567", 1 + 4 + 12),
+            ("évt-123456789", 1 + 5 + 5),
+            ("0f8fad5bd9cb469fa16570867728950e", 1 + 16),
+        ];
+        for (id, bytes) in packed {
+            let mut t = NewestByUser::default();
+            t.keep("u", false, ev(id, 1)).unwrap();
+            assert_eq!(t.bytes.len(), 1 + bytes, "{id}");
+            assert_eq!(t.activity("u").unwrap().id, id);
+            // the same id read back after a compaction
+            t.compact();
+            assert_eq!(t.activity("u").unwrap().id, id);
+        }
+        for id in ["dbwsid:1234567", "DBX-0123456789ABCDEF", "abc-def-ghi", ""] {
+            let mut t = NewestByUser::default();
+            t.keep("u", true, ev(id, 1)).unwrap();
+            assert_eq!(t.bytes.len(), 1 + id.len(), "{id}");
+            assert_eq!(t.login("u").unwrap().id, id);
+        }
+        // a packed id written over a text one in place, and a longer text one after it
+        let mut t = NewestByUser::default();
+        t.keep("u", true, ev("a-text-event-id-of-forty-bytes-or-so-xyz", 1))
+            .unwrap();
+        t.keep(
+            "u",
+            true,
+            ev("dbwsid:000000000000000012340000000000000001234", 2),
+        )
+        .unwrap();
+        assert_eq!(
+            t.login("u").unwrap().id,
+            "dbwsid:000000000000000012340000000000000001234"
+        );
+        t.keep("u", true, ev("z".repeat(200).as_str(), 3)).unwrap();
+        assert_eq!(t.login("u").unwrap().id, "z".repeat(200));
+    }
+
+    #[test]
+    fn a_long_user_id_is_kept_as_its_digest_and_found_by_id_or_digest() {
+        let long = "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU";
+        let other = "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwV";
+        let mut t = NewestByUser::default();
+        t.keep(long, true, ev("a", 1)).unwrap();
+        t.keep(other, false, ev("b", 2)).unwrap();
+        // 16 bytes a user, not 41
+        assert_eq!(t.bytes.len(), 16 + 1 + 16 + 1);
+        assert_eq!(t.login(long).unwrap().id, "a");
+        assert!(t.login(other).is_none());
+        assert_eq!(t.activity(other).unwrap().id, "b");
+        assert!(t
+            .activity("dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwW")
+            .is_none());
+        // a raw id of 16 bytes is not confused with a digest of the same bytes
+        let listed: Vec<_> = t.iter().map(|(u, ..)| u.into_owned()).collect();
+        assert!(listed
+            .iter()
+            .all(|u| u.starts_with(DIGEST_MARK) && u.len() == 33));
+        // what iter lists (and a saved run stores) finds the same user when put back
+        let mut back = NewestByUser::default();
+        for (u, l, o) in t.iter() {
+            back.put(&u, l, o).unwrap();
+        }
+        assert_eq!(back.login(long).unwrap().id, "a");
+        assert_eq!(back.activity(other).unwrap().id, "b");
+        // ids up to 16 bytes stay as they are
+        let mut t = NewestByUser::default();
+        t.keep("1234567890123456", true, ev("a", 1)).unwrap();
+        let digest_of_long = t.iter().next().map(|(u, ..)| u.into_owned());
+        assert_eq!(digest_of_long.as_deref(), Some("1234567890123456"));
     }
 
     /// What the table must answer, as plain maps of owned evidence.
@@ -543,7 +759,7 @@ mod tests {
     #[test]
     fn a_shorter_id_is_written_in_place_and_a_longer_one_appended() {
         let mut t = NewestByUser::default();
-        t.keep("u", true, ev("0123456789", 1)).unwrap();
+        t.keep("u", true, ev("id-0123456", 1)).unwrap();
         let len = t.bytes.len();
         t.keep("u", true, ev("abcdefgh", 2)).unwrap();
         assert_eq!((t.bytes.len(), t.garbage), (len, 2));

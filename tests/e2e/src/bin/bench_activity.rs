@@ -6,7 +6,11 @@
 //! later; event ids are UUIDs, as Box's are. Then every user is looked up once, in a shuffled
 //! order (as a roster pass does), and the answers of both must agree.
 //!
-//! usage: bench_activity [--users N ...]
+//! `--shape dropbox` reads what a Dropbox sync reads instead: 41-byte `dbmid:` member ids, sign-in
+//! events with our `dbx-` + 24-hex ids, and a device session (`dbwsid:` + 39 digits, as the
+//! sandbox and Dropbox give them) for 70 % of members, which a re-sync reads again every run.
+//!
+//! usage: bench_activity [--shape box|dropbox] [--users N ...]
 //!
 //! Prints one line per size and structure: heap bytes live after the read and peak during it (a
 //! counting global allocator), bytes per active user, read and lookup wall times; then the
@@ -140,15 +144,29 @@ fn digest(evidence: impl Iterator<Item = (Option<LoginEvidence>, Option<LoginEvi
     h.finish()
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Box,
+    Dropbox,
+}
+
 /// A backfill of 90 days for `n` users, in time order.
-fn backfill(n: usize) -> (Vec<String>, Vec<ActivityEvent>) {
+fn backfill(n: usize, shape: Shape) -> (Vec<String>, Vec<ActivityEvent>) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let start = 1_760_000_000i64;
     let span = 90 * 86_400;
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let users: Vec<String> = (0..n)
-        .map(|i| {
-            (10_000_000_000u64 + (i as u64).wrapping_mul(2_654_435_761) % 89_999_999_999)
-                .to_string()
+        .map(|i| match shape {
+            Shape::Box => (10_000_000_000u64
+                + (i as u64).wrapping_mul(2_654_435_761) % 89_999_999_999)
+                .to_string(),
+            Shape::Dropbox => {
+                let tail: String = (0..33)
+                    .map(|_| char::from(B64[rng.random_range(0..B64.len())]))
+                    .collect();
+                format!("dbmid:AA{tail}")
+            }
         })
         .collect();
     let mut events: Vec<(i64, usize, ActivityKind, &str)> = Vec::new();
@@ -167,14 +185,27 @@ fn backfill(n: usize) -> (Vec<String>, Vec<ActivityEvent>) {
             let at = start + rng.random_range(0..span);
             events.push((at, u, ActivityKind::Content, "UPLOAD"));
         }
+        if shape == Shape::Dropbox && rng.random_bool(0.70) {
+            // device sessions are read after the event log (a stage of their own)
+            let at = start + span + rng.random_range(0..span);
+            events.push((at, u, ActivityKind::Session, "web_session"));
+        }
     }
     events.sort_unstable_by_key(|e| e.0);
     let events = events
         .into_iter()
         .filter_map(|(at, u, kind, ty)| {
+            let event_id = match (shape, kind) {
+                (Shape::Box, _) => uuid::Uuid::from_u128(rng.random()).hyphenated().to_string(),
+                (Shape::Dropbox, ActivityKind::Session) => {
+                    let s: u64 = rng.random();
+                    format!("dbwsid:{s:020}{:019}", s % 10_000_000_000_000_000_000)
+                }
+                (Shape::Dropbox, _) => format!("dbx-{:024x}", rng.random::<u128>() >> 32),
+            };
             let evidence = LoginEvidence {
                 at: Utc.timestamp_opt(at, 0).single()?,
-                event_id: uuid::Uuid::from_u128(rng.random()).hyphenated().to_string(),
+                event_id,
                 event_type: ty.to_owned(),
             };
             Some(ActivityEvent::new(users.get(u)?.clone(), kind, evidence))
@@ -192,15 +223,21 @@ struct Figures {
 
 fn main() {
     let mut sizes = Vec::new();
+    let mut shape = Shape::Box;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match (arg.as_str(), it.next()) {
+            ("--shape", Some(s)) => match s.as_str() {
+                "box" => shape = Shape::Box,
+                "dropbox" => shape = Shape::Dropbox,
+                _ => exit(&format!("--shape {s}: box or dropbox")),
+            },
             ("--users", Some(n)) => match n.replace('_', "").parse::<usize>() {
                 Ok(n) => sizes.push(n),
                 Err(e) => exit(&format!("--users {n}: {e}")),
             },
             _ => exit(&format!(
-                "unexpected {arg:?}\nusage: bench_activity [--users N ...]"
+                "unexpected {arg:?}\nusage: bench_activity [--shape box|dropbox] [--users N ...]"
             )),
         }
     }
@@ -210,7 +247,7 @@ fn main() {
     println!("| users | active | events | aggregator | live MB | peak MB | live B/active user | read s | look-up-all s |");
     println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|");
     for n in sizes {
-        let (users, events) = backfill(n);
+        let (users, events) = backfill(n, shape);
         let mut order: Vec<&String> = users.iter().collect();
         order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(5));
         let n_events = events.len();
