@@ -343,12 +343,14 @@ impl<R: Repos, P: ProviderAccess, Q: RequestQueue, M: Mailer, E: MailEvents> Syn
                 return Ok(Flow::Continue(job));
             }
             Ok(Read::Complete) => {
+                // the roster pass was its last use: freed before the snapshot's save builds its
+                // parts, so the two never add up (the peak of a second run: docs/benchmarks.md)
+                drop(activity);
                 let r = finish_roster(repos, profile, roster, &mut task).await;
                 run.end(task, &stats, r).await?
             }
             Err(e) => return run.end(task, &stats, Err(e)).await,
         };
-        drop(activity);
 
         // License Differentiation and Information, against what the provider says was bought.
         // not bound by the deadline: the roster is complete, and a transient error here would
