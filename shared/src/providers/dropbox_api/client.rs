@@ -536,11 +536,7 @@ impl DropboxClient {
                     Err(e) => return Err(e),
                 };
                 stats.page();
-                let events = r
-                    .events
-                    .iter()
-                    .filter_map(LoginEvent::from_team_event)
-                    .collect();
+                let events = r.events;
                 // `has_more` may be true with no events: keep going on the cursor.
                 let next = r.has_more.then_some(EventsCursor::Continue {
                     cursor: r.cursor,
@@ -1053,6 +1049,30 @@ mod tests {
         assert!(
             LoginEvent::from_team_event(&json!({"timestamp":"2017-01-25T15:51:30Z"})).is_none()
         );
+    }
+
+    #[test]
+    fn a_team_log_page_is_read_event_by_event_into_the_same_evidence() {
+        let ev = json!({"timestamp":"2017-01-25T15:51:30Z","event_category":{".tag":"logins"},
+            "actor":{".tag":"user","user":{".tag":"team_member","team_member_id":"dbmid:J"}},
+            "event_type":{".tag":"login_success"}});
+        let stranger =
+            json!({"timestamp":"2017-01-25T15:52:00Z","event_type":{".tag":"login_fail"}});
+        let body = json!({"events": [ev, stranger, 7], "cursor": "c", "has_more": true});
+        let page: GetTeamEventsResult = serde_json::from_value(body).unwrap();
+        // the event as before (the same id: the digest of the same parsed event); the one
+        // without a member and the one that is not an event are dropped
+        assert_eq!(page.events, vec![LoginEvent::from_team_event(&ev).unwrap()]);
+        assert_eq!((page.cursor.as_str(), page.has_more), ("c", true));
+        // a page without its list is malformed, not empty
+        let missing = serde_json::from_value::<GetTeamEventsResult>(
+            json!({"cursor": "c", "has_more": false}),
+        );
+        assert!(missing.is_err());
+        let not_a_list = serde_json::from_value::<GetTeamEventsResult>(
+            json!({"events": {}, "cursor": "c", "has_more": false}),
+        );
+        assert!(not_a_list.is_err());
     }
 
     #[test]
