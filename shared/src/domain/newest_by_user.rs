@@ -117,6 +117,7 @@ const PACK_MAX: usize = 96;
 
 /// `id` as [head length, head, its trailing run of lower-case hex digits two a byte] in `out`,
 /// with the span flags saying so; `None` when it has no such run of [`HEX_TAIL_MIN`] digits.
+/// An odd run is padded with a `0` digit, which [`unpack_hex_tail`] drops again.
 fn pack_hex_tail(id: &str, out: &mut [u8; PACK_MAX]) -> Option<(usize, u32)> {
     let b = id.as_bytes();
     let digits = b
@@ -129,22 +130,14 @@ fn pack_hex_tail(id: &str, out: &mut [u8; PACK_MAX]) -> Option<(usize, u32)> {
     if digits < HEX_TAIL_MIN || head > usize::from(u8::MAX) || packed > PACK_MAX {
         return None;
     }
-    let nibble = |c: u8| {
-        if c.is_ascii_digit() {
-            c - b'0'
-        } else {
-            c - b'a' + 10
-        }
-    };
+    let mut run = [b'0'; 2 * PACK_MAX];
+    run.get_mut(..digits)?.copy_from_slice(b.get(head..)?);
     let (first, rest) = out.split_first_mut()?;
     *first = u8::try_from(head).ok()?;
     let (h, tail) = rest.split_at_mut(head);
     h.copy_from_slice(b.get(..head)?);
-    for (o, pair) in tail.iter_mut().zip(b.get(head..)?.chunks(2)) {
-        let hi = pair.first().copied().map_or(0, nibble);
-        let lo = pair.get(1).copied().map_or(0, nibble);
-        *o = hi << 4 | lo;
-    }
+    let bytes = digits.div_ceil(2);
+    hex::decode_to_slice(run.get(..2 * bytes)?, tail.get_mut(..bytes)?).ok()?;
     Some((packed, HEX_TAIL | if digits % 2 == 1 { ODD } else { 0 }))
 }
 
@@ -156,11 +149,7 @@ fn unpack_hex_tail(b: &[u8], odd: bool) -> String {
     };
     // the head is a whole prefix of an id cut before ASCII digits: valid UTF-8
     let mut s = String::from(std::str::from_utf8(head).unwrap_or_default());
-    let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
-    for &byte in tail {
-        s.push(digit(byte >> 4));
-        s.push(digit(byte & 0xf));
-    }
+    s.push_str(&hex::encode(tail));
     if odd {
         s.pop();
     }
@@ -642,7 +631,7 @@ mod tests {
         assert!(t
             .activity("dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwW")
             .is_none());
-        // a raw id of 16 bytes is not confused with a digest of the same bytes
+        // listed as their digests
         let listed: Vec<_> = t.iter().map(|(u, ..)| u.into_owned()).collect();
         assert!(listed
             .iter()
@@ -657,8 +646,8 @@ mod tests {
         // ids up to 16 bytes stay as they are
         let mut t = NewestByUser::default();
         t.keep("1234567890123456", true, ev("a", 1)).unwrap();
-        let digest_of_long = t.iter().next().map(|(u, ..)| u.into_owned());
-        assert_eq!(digest_of_long.as_deref(), Some("1234567890123456"));
+        let listed = t.iter().next().map(|(u, ..)| u.into_owned());
+        assert_eq!(listed.as_deref(), Some("1234567890123456"));
     }
 
     /// What the table must answer, as plain maps of owned evidence.

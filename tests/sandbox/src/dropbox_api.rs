@@ -1612,7 +1612,9 @@ fn tagged(tag: &str, mut fields: Map<String, Value>) -> Value {
     Value::Object(fields)
 }
 
-fn session_id(prefix: &str, session: u64) -> String {
+/// A device session's id as the sandbox renders them: `prefix` (`dbwsid:`, `dbdsid:` or
+/// `dbmsid:`) and 39 digits.
+pub fn session_id(prefix: &str, session: u64) -> String {
     format!(
         "{prefix}{:020}{:019}",
         session,

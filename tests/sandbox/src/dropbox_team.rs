@@ -992,7 +992,7 @@ impl DropboxTeamHandle {
         state.next_uid += 1;
         let invited = new.status == DropboxMemberStatus::Invited;
         let member = DropboxMember {
-            team_member_id: format!("dbmid:AA{}", random_b64(&mut rng, 33)),
+            team_member_id: team_member_id(&mut rng),
             account_id: Some(format!("dbid:AA{}", random_b64(&mut rng, 33))),
             external_id: new.external_id,
             email: new.email,
@@ -1246,7 +1246,13 @@ impl DropboxTeamHandle {
 
 const FIRST_FOLDER_ID: u64 = 3_000_000_000;
 
-fn random_b64(rng: &mut SmallRng, len: usize) -> String {
+/// A team member id as the sandbox generates them (`dbmid:AA` + 33 base64url characters, 41
+/// bytes: the shape of Dropbox's).
+pub fn team_member_id(rng: &mut impl Rng) -> String {
+    format!("dbmid:AA{}", random_b64(rng, 33))
+}
+
+fn random_b64(rng: &mut impl Rng, len: usize) -> String {
     (0..len)
         .map(|_| char::from(B64_URL[rng.random_range(0..64)]))
         .collect()
@@ -1349,7 +1355,7 @@ fn generate(spec: &DropboxTeamSpec, token_ttl: Duration) -> TeamState {
             DropboxMembershipType::Full
         };
         let person = people.next(&mut rng);
-        let team_member_id = format!("dbmid:AA{}", random_b64(&mut rng, 33));
+        let team_member_id = team_member_id(&mut rng);
         let invited = status == DropboxMemberStatus::Invited;
         let account_id = (!invited || rng.random_bool(0.5))
             .then(|| format!("dbid:AA{}", random_b64(&mut rng, 33)));

@@ -76,6 +76,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use dropbox_api::session_id as dropbox_session_id;
+pub use dropbox_team::team_member_id as dropbox_team_member_id;
 pub use dropbox_team::{
     DropboxApp, DropboxEvent, DropboxMember, DropboxMemberStatus, DropboxMembershipType,
     DropboxRemoval, DropboxRole, DropboxSecondaryEmail, DropboxSession, DropboxSuspension,

@@ -536,7 +536,7 @@ impl DropboxClient {
                     Err(e) => return Err(e),
                 };
                 stats.page();
-                let events = r.events;
+                let events = r.events.into_iter().filter_map(|e| e.0).collect();
                 // `has_more` may be true with no events: keep going on the cursor.
                 let next = r.has_more.then_some(EventsCursor::Continue {
                     cursor: r.cursor,
@@ -1062,7 +1062,8 @@ mod tests {
         let page: GetTeamEventsResult = serde_json::from_value(body).unwrap();
         // the event as before (the same id: the digest of the same parsed event); the one
         // without a member and the one that is not an event are dropped
-        assert_eq!(page.events, vec![LoginEvent::from_team_event(&ev).unwrap()]);
+        let events: Vec<_> = page.events.into_iter().filter_map(|e| e.0).collect();
+        assert_eq!(events, vec![LoginEvent::from_team_event(&ev).unwrap()]);
         assert_eq!((page.cursor.as_str(), page.has_more), ("c", true));
         // a page without its list is malformed, not empty
         let missing = serde_json::from_value::<GetTeamEventsResult>(

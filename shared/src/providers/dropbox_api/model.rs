@@ -80,35 +80,23 @@ pub struct AuthenticatedAdmin {
 #[derive(Debug, Deserialize)]
 pub(crate) struct GetTeamEventsResult {
     /// Required: a page without its list is malformed (an error), never an empty page. Each
-    /// event is read as it is parsed ([`LoginEvent::from_team_event`]; events without a member
-    /// or a time are dropped), so a page never holds its 1 000 events as JSON trees: those
-    /// were ≈ 3.9 MB a page, two pages at a time in a first sync's peak.
-    #[serde(deserialize_with = "team_events")]
-    pub events: Vec<LoginEvent>,
+    /// event is reduced as it is parsed ([`TeamEvent`]), so a page never holds its 1 000 events
+    /// as JSON trees: those were ≈ 3.9 MB a page, two pages at a time in a first sync's peak.
+    pub events: Vec<TeamEvent>,
     pub cursor: String,
     pub has_more: bool,
 }
 
-/// The `events` of a team_log page, each reduced to a [`LoginEvent`] as soon as it is parsed.
-fn team_events<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<LoginEvent>, D::Error> {
-    struct Events;
-    impl<'de> serde::de::Visitor<'de> for Events {
-        type Value = Vec<LoginEvent>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a list of team events")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Vec<LoginEvent>, A::Error> {
-            let mut events = Vec::new();
-            while let Some(v) = seq.next_element::<serde_json::Value>()? {
-                events.extend(LoginEvent::from_team_event(&v));
-            }
-            Ok(events)
-        }
+/// One team_log event, reduced to a [`LoginEvent`] as soon as it is parsed (`None`: no member
+/// or no time, see [`LoginEvent::from_team_event`]).
+#[derive(Debug)]
+pub(crate) struct TeamEvent(pub Option<LoginEvent>);
+
+impl<'de> Deserialize<'de> for TeamEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(Self(LoginEvent::from_team_event(&v)))
     }
-    d.deserialize_seq(Events)
 }
 
 /// A `team_log.TeamEvent`, reduced to what activity needs. Dropbox events carry no id, so the

@@ -7,8 +7,8 @@
 //! order (as a roster pass does), and the answers of both must agree.
 //!
 //! `--shape dropbox` reads what a Dropbox sync reads instead: 41-byte `dbmid:` member ids, sign-in
-//! events with our `dbx-` + 24-hex ids, and a device session (`dbwsid:` + 39 digits, as the
-//! sandbox and Dropbox give them) for 70 % of members, which a re-sync reads again every run.
+//! events with our `dbx-` + 24-hex ids, and a device session (`dbwsid:` + 39 digits) for 70 % of
+//! members (member and session ids from the sandbox's own generators), which a re-sync reads again every run.
 //!
 //! usage: bench_activity [--shape box|dropbox] [--users N ...]
 //!
@@ -155,18 +155,12 @@ fn backfill(n: usize, shape: Shape) -> (Vec<String>, Vec<ActivityEvent>) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let start = 1_760_000_000i64;
     let span = 90 * 86_400;
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let users: Vec<String> = (0..n)
         .map(|i| match shape {
             Shape::Box => (10_000_000_000u64
                 + (i as u64).wrapping_mul(2_654_435_761) % 89_999_999_999)
                 .to_string(),
-            Shape::Dropbox => {
-                let tail: String = (0..33)
-                    .map(|_| char::from(B64[rng.random_range(0..B64.len())]))
-                    .collect();
-                format!("dbmid:AA{tail}")
-            }
+            Shape::Dropbox => provider_sandbox::dropbox_team_member_id(&mut rng),
         })
         .collect();
     let mut events: Vec<(i64, usize, ActivityKind, &str)> = Vec::new();
@@ -198,8 +192,7 @@ fn backfill(n: usize, shape: Shape) -> (Vec<String>, Vec<ActivityEvent>) {
             let event_id = match (shape, kind) {
                 (Shape::Box, _) => uuid::Uuid::from_u128(rng.random()).hyphenated().to_string(),
                 (Shape::Dropbox, ActivityKind::Session) => {
-                    let s: u64 = rng.random();
-                    format!("dbwsid:{s:020}{:019}", s % 10_000_000_000_000_000_000)
+                    provider_sandbox::dropbox_session_id("dbwsid:", rng.random())
                 }
                 (Shape::Dropbox, _) => format!("dbx-{:024x}", rng.random::<u128>() >> 32),
             };
